@@ -1,0 +1,17 @@
+# Cross build for arm with Debian's arm-linux-gnueabihf toolchain; tests run under qemu-arm.
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR armv7)
+set(CMAKE_C_COMPILER arm-linux-gnueabihf-gcc)
+set(CMAKE_CXX_COMPILER arm-linux-gnueabihf-g++)
+set(CMAKE_ASM_COMPILER arm-linux-gnueabihf-gcc)
+set(CMAKE_FIND_ROOT_PATH /usr/arm-linux-gnueabihf)
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+# SLP_QEMU_CPU lets a preset ask for a particular emulated CPU (aarch64-bti: max).
+if(SLP_QEMU_CPU)
+  set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm -cpu ${SLP_QEMU_CPU} -L /usr/arm-linux-gnueabihf)
+else()
+  set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm -L /usr/arm-linux-gnueabihf)
+endif()
