@@ -1,0 +1,131 @@
+// Every callee-saved register and FP control word survives slp_jump, slp_ontop and
+// slp_switch: both sides of each switch hold their own sentinels in every such register
+// while the other side runs.
+#include <gtest/gtest.h>
+
+#include "arch_test_support.h"
+
+namespace {
+
+using slp_test::abi;
+using slp_test::diff_regs;
+using slp_test::make_sentinels;
+using slp_test::test_stack;
+
+// The state shared by the two sides of a register test.
+struct reg_pair {
+    slp_ctx other = nullptr;       // the suspended side
+    slp_test_regs main_in{}, main_out{};
+    slp_test_regs ctx_in{}, ctx_out{};
+    bool via_ontop = false;
+    int ontop_calls = 0;
+};
+reg_pair* g_pair = nullptr;
+
+slp_transfer count_ontop(slp_transfer t) {
+    ++g_pair->ontop_calls;
+    return t;
+}
+
+// Leave for the other side, keeping whichever mechanism the test asked for.
+void leave(void*) {
+    slp_transfer t = g_pair->via_ontop ? slp_ontop(g_pair->other, nullptr, count_ontop)
+                                       : slp_jump(g_pair->other, nullptr);
+    g_pair->other = t.from;
+}
+
+void context_entry(slp_transfer t) {
+    g_pair->other = t.from;
+    // Hold the context's own sentinels across a switch back to main and return here.
+    slp_test_with_sentinels(&g_pair->ctx_in, &g_pair->ctx_out, leave, nullptr);
+    slp_jump(g_pair->other, nullptr);
+    ADD_FAILURE() << "finished context resumed";
+}
+
+void run_register_pair(bool via_ontop) {
+    test_stack stack;
+    reg_pair pair;
+    g_pair = &pair;
+    pair.via_ontop = via_ontop;
+    pair.main_in = make_sentinels(1, false);
+    pair.ctx_in = make_sentinels(2, true);
+    pair.other = slp_make(stack.top(), stack.span().size(), context_entry);
+    // main holds sentinels A, the context B; each switch must swap them wholesale.
+    slp_test_with_sentinels(&pair.main_in, &pair.main_out, leave, nullptr);
+    EXPECT_EQ(diff_regs(pair.main_in, pair.main_out), "") << "main side";
+    // Let the context finish its own check.
+    slp_transfer t = slp_jump(pair.other, nullptr);
+    (void)t;
+    EXPECT_EQ(diff_regs(pair.ctx_in, pair.ctx_out), "") << "context side";
+    if (via_ontop) {
+        EXPECT_EQ(pair.ontop_calls, 2);
+    }
+}
+
+TEST(Registers, jump_preserves_callee_saved_registers_and_control_words) {
+    run_register_pair(false);
+}
+
+TEST(Registers, ontop_preserves_callee_saved_registers_and_control_words) {
+    run_register_pair(true);
+}
+
+// The sentinel helper itself must round-trip: a check of the check.
+TEST(Registers, sentinel_helper_round_trips_without_a_switch) {
+    slp_test_regs in = make_sentinels(7, false), out{};
+    slp_test_with_sentinels(&in, &out, [](void*) {}, nullptr);
+    EXPECT_EQ(diff_regs(in, out), "");
+}
+
+// The sentinel comparison is not vacuous: a changed register is reported.
+TEST(Registers, sentinel_diff_reports_a_changed_register) {
+    slp_test_regs in = make_sentinels(7, false), out = in;
+    out.gpr[abi.gprs - 1] ^= 0x10;
+    EXPECT_NE(diff_regs(in, out), "");
+    if (abi.fprs > 0) {
+        out = in;
+        out.fpr[abi.fprs - 1] ^= 0x10;
+        EXPECT_NE(diff_regs(in, out), "");
+    }
+    out = in;
+    out.ctl[0] ^= abi.ctl_mask[0] & (0u - abi.ctl_mask[0]);  // lowest control bit
+    EXPECT_NE(diff_regs(in, out), "");
+}
+
+// slp_switch: two copy-stack contexts, each holding its own sentinels while the other
+// runs on the same stack addresses.
+struct copy_pair {
+    slp_test::copy_stacks* cs = nullptr;
+    slp_test::copy_stacks::context* ctx = nullptr;
+    slp_test_regs main_in{}, main_out{}, ctx_in{}, ctx_out{};
+};
+copy_pair* g_copy = nullptr;
+
+void copy_leave_to_ctx(void*) { g_copy->cs->switch_to(*g_copy->ctx); }
+void copy_leave_to_main(void*) { g_copy->cs->switch_to(g_copy->cs->main()); }
+
+void copy_body(slp_test::copy_stacks& cs, slp_test::copy_stacks::context&, void*) {
+    slp_test_with_sentinels(&g_copy->ctx_in, &g_copy->ctx_out, copy_leave_to_main, nullptr);
+    cs.switch_to(cs.main());
+}
+
+__attribute__((noinline)) void copy_run(copy_pair& pair, slp_test::copy_stacks& cs) {
+    cs.set_base(__builtin_frame_address(0));
+    pair.cs = &cs;
+    pair.ctx = &cs.create(copy_body, nullptr);
+    slp_test_with_sentinels(&pair.main_in, &pair.main_out, copy_leave_to_ctx, nullptr);
+    cs.switch_to(*pair.ctx);  // let the context store its registers
+}
+
+TEST(Registers, switch_preserves_callee_saved_registers_and_control_words) {
+    copy_pair pair;
+    g_copy = &pair;
+    pair.main_in = make_sentinels(3, false);
+    pair.ctx_in = make_sentinels(4, true);
+    slp_test::copy_stacks cs;
+    copy_run(pair, cs);
+    EXPECT_EQ(diff_regs(pair.main_in, pair.main_out), "") << "main side";
+    EXPECT_EQ(diff_regs(pair.ctx_in, pair.ctx_out), "") << "context side";
+}
+
+}  // namespace
