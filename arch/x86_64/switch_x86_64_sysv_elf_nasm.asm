@@ -72,11 +72,32 @@ section .text
     fnstcw [rsp + FRAME_X87CW]
 %endmacro
 
-; Reload the state of the frame at rsp, leaving rsp at its return address. The CFA is
-; rsp-relative, so the CFI stays right across the stack change that precedes this.
-%macro LOAD_FRAME 0
+; Reload the control words of the frame at rsp, unconditionally.
+%macro LOAD_CONTROL_WORDS 0
     ldmxcsr [rsp + FRAME_CTL]
     fldcw [rsp + FRAME_X87CW]
+%endmacro
+
+; Reload the control words of the frame at rsp only where they differ from those just
+; saved in the outgoing frame at %1 (still intact on its own stack). ldmxcsr and fldcw
+; cost more than the rest of a switch together; contexts rarely differ in them.
+%macro LOAD_CONTROL_WORDS_IF_CHANGED 1
+    mov ecx, [%1 + FRAME_CTL]
+    cmp ecx, [rsp + FRAME_CTL]
+    je %%mxcsr_same
+    ldmxcsr [rsp + FRAME_CTL]
+%%mxcsr_same:
+    movzx ecx, word [%1 + FRAME_X87CW]
+    cmp cx, [rsp + FRAME_X87CW]
+    je %%x87cw_same
+    fldcw [rsp + FRAME_X87CW]
+%%x87cw_same:
+%endmacro
+
+; Reload the registers of the frame at rsp (control words done already), leaving rsp at
+; its return address. The CFA is rsp-relative, so the CFI stays right across the stack
+; change that precedes this.
+%macro LOAD_FRAME 0
     add rsp, FRAME_R12
     CFI_DEF_CFA_OFFSET FRAME_SIZE - FRAME_R12
     pop r12
@@ -126,6 +147,7 @@ slp_jump:
     SAVE_FRAME
     mov rax, rsp                            ; from = our frame
     mov rsp, rdi                            ; the switch
+    LOAD_CONTROL_WORDS_IF_CHANGED rax
     LOAD_FRAME
     pop r8                                  ; resume address
     CFI_DEF_CFA_OFFSET 0
@@ -144,6 +166,7 @@ slp_ontop:
     SAVE_FRAME
     mov rax, rsp
     mov rsp, rdi
+    LOAD_CONTROL_WORDS_IF_CHANGED rax
     LOAD_FRAME
     mov rdi, rax                            ; fn({from, data}); rsi already holds data
     jmp rdx
@@ -169,6 +192,7 @@ slp_switch:
     add rbp, rax                            ; keep a frame-pointer chain consistent
     mov rdi, r13
     call r12                                ; restore(arg)
+    LOAD_CONTROL_WORDS                      ; the outgoing frame may be overwritten now
     LOAD_FRAME
     xor eax, eax
     ret
