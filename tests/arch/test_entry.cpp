@@ -115,9 +115,14 @@ struct walk {
     int frames = 0;
     _Unwind_Reason_Code end = _URC_NO_REASON;
 };
+#ifdef __ARM_EABI_UNWINDER__
+constexpr _Unwind_Reason_Code kStopWalk = _URC_FAILURE;  // EHABI has no _URC_NORMAL_STOP
+#else
+constexpr _Unwind_Reason_Code kStopWalk = _URC_NORMAL_STOP;
+#endif
 _Unwind_Reason_Code count_frame(struct _Unwind_Context*, void* arg) {
     auto* w = static_cast<walk*>(arg);
-    if (++w->frames > 64) return _URC_NORMAL_STOP;  // ran off the end: no stop
+    if (++w->frames > 64) return kStopWalk;  // ran off the end: no stop
     return _URC_NO_REASON;
 }
 walk g_walk;

@@ -17,7 +17,7 @@ volatile sig_atomic_t g_on_context_stack = 0;
 volatile sig_atomic_t g_ticks = 0;
 
 void on_usr1(int) {
-    int local;
+    int local = 0;
     g_on_context_stack = g_stack->contains(&local) ? 1 : 0;
 }
 
