@@ -6,8 +6,9 @@
  *
  * What a switch preserves (for the context that is switched away and later resumed):
  *   every callee-saved general register, every callee-saved FP/SIMD register and the
- *   FP control state of the ABI (x86_64: MXCSR control bits and the x87 control word;
- *   aarch64: FPCR; arm: FPSCR control bits; riscv64: frm). Nothing below the stack
+ *   FP control state of the ABI (x86_64: MXCSR and the x87 control word; aarch64: FPCR;
+ *   arm: FPSCR; riscv64: frm). MXCSR and FPSCR travel whole, sticky flags included, so
+ *   each context owns its FP environment as a thread does. Nothing below the stack
  *   pointer is relied upon, so a signal may arrive at any instruction.
  */
 #ifndef SLP_ARCH_H
