@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Turn Google Benchmark JSON into the README's latency table (and ratios).
 
-Usage: report.py RESULTS.json [--markdown]
+Usage: report.py RESULTS.json [--markdown] [--chart OUT.svg]
 
 Every benchmark reports the counter `switch`: seconds per ONE switch (one direction).
 Rows are grouped, and each group names the peer its ratios are taken against, measured
@@ -16,6 +16,9 @@ GROUPS = [
      ["BM_slp_jump", "BM_boost_fcontext", "BM_ucontext",
       "BM_slp_switch/0", "BM_slp_switch/1024", "BM_slp_switch/8192", "BM_slp_switch/65536"]),
 ]
+
+# Benchmarks of other projects (drawn in another colour than slp's).
+PEERS = {"BM_boost_fcontext", "BM_ucontext"}
 
 LABELS = {
     "BM_slp_jump": "slp_jump (own stack)",
@@ -71,6 +74,34 @@ def table(times, markdown):
     return "\n".join(lines)
 
 
+def chart(times, path):
+    """One horizontal bar per method, log scale: switch cost at a glance."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [(LABELS.get(n, n), times[n], n in PEERS)
+            for _, _, names in GROUPS for n in names if n in times]
+    rows.sort(key=lambda r: r[1])
+    colors = {False: "#1b9e77", True: "#d95f02"}  # slp, peer
+    fig, ax = plt.subplots(figsize=(9, 0.42 * len(rows) + 1.4))
+    y = range(len(rows))
+    ax.barh(list(y), [r[1] for r in rows], color=[colors[r[2]] for r in rows])
+    ax.set_yticks(list(y), [r[0] for r in rows])
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("time of one switch (ns, log scale; shorter is better)")
+    for i, r in enumerate(rows):
+        ax.text(r[1] * 1.08, i, fmt_ns(r[1]), va="center", fontsize=8)
+    ax.set_xlim(right=max(r[1] for r in rows) * 6)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
+    ax.legend(handles, ["slp", "peer"], loc="upper right", fontsize=8)
+    ax.set_title("slp: switch cost per method, measured in one run")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -80,6 +111,10 @@ def main(argv):
     if not times:
         sys.exit(f"report.py: no benchmark with a 'switch' counter in {argv[1]}")
     print(table(times, "--markdown" in argv))
+    if "--chart" in argv:
+        out = argv[argv.index("--chart") + 1]
+        chart(times, out)
+        print(f"chart: {out}")
     if "BM_slp_jump" in times and "BM_boost_fcontext" in times:
         print(f"slp_jump / jump_fcontext = "
               f"{times['BM_slp_jump'] / times['BM_boost_fcontext']:.2f} (target: <= 1.00)")
