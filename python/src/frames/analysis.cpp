@@ -1,0 +1,292 @@
+// analysis.cpp — abstract interpretation of 3.11 bytecode: a forward pass for stack
+// depths (as CPython's compiler does in stackdepth(), but with run-time effects), and a
+// backward fixed point for the type requirements of each live stack slot.
+#include "analysis.hpp"
+
+#include <opcode.h>
+
+#include <cstdio>
+
+#include "bytecode.hpp"
+
+namespace slpy::frames {
+
+namespace {
+
+std::string at(const char* what, int index, int op) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s at code unit %d (%s)", what, index, opname(op));
+    return buf;
+}
+
+// One varint of the 3.11 exception table (Objects/exception_handling_notes.txt): six
+// value bits per byte, bit 6 = more bytes follow, bit 7 marks the start of an entry.
+bool varint(const uint8_t* p, int len, int& pos, int& out) {
+    if (pos >= len) return false;
+    int b = p[pos++];
+    long v = b & 63;
+    while (b & 64) {
+        if (pos >= len || v > (1L << 24)) return false;
+        b = p[pos++];
+        v = (v << 6) | (b & 63);
+    }
+    out = static_cast<int>(v);
+    return true;
+}
+
+}  // namespace
+
+bool CodeAnalysis::run(const uint8_t* code_bytes, int units, const uint8_t* exctable, int exclen,
+                       int stacksize, std::string& error) {
+    units_ = units;
+    stacksize_ = stacksize;
+    if (units <= 0 || stacksize < 0) {
+        error = "empty code";
+        return false;
+    }
+    if (!decode(code_bytes, error) || !parse_exception_table(exctable, exclen, error) ||
+        !forward(error))
+        return false;
+    backward();
+    return true;
+}
+
+bool CodeAnalysis::decode(const uint8_t* code, std::string& error) {
+    const auto n = static_cast<size_t>(units_);
+    op_.assign(n, -1);
+    arg_.assign(n, 0);
+    next_.assign(n, -1);
+    uint32_t ext = 0;
+    for (int i = 0; i < units_;) {
+        const int op = code[2 * i];
+        const uint32_t arg = (ext << 8) | code[2 * i + 1];
+        if (arg > 0x7FFFFFFFu) {
+            error = at("oversized argument", i, op);
+            return false;
+        }
+        ext = op == EXTENDED_ARG ? arg : 0;
+        const int next = i + 1 + cache_units(op);
+        if (next > units_) {
+            error = at("instruction runs past the end of the code", i, op);
+            return false;
+        }
+        op_[static_cast<size_t>(i)] = static_cast<int16_t>(op);
+        arg_[static_cast<size_t>(i)] = static_cast<int32_t>(arg);
+        next_[static_cast<size_t>(i)] = next;
+        i = next;
+    }
+    return true;
+}
+
+bool CodeAnalysis::parse_exception_table(const uint8_t* table, int len, std::string& error) {
+    handlers_.clear();
+    int pos = 0;
+    while (pos < len) {
+        Handler h{};
+        int size = 0, dl = 0;
+        if (!varint(table, len, pos, h.start) || !varint(table, len, pos, size) ||
+            !varint(table, len, pos, h.target) || !varint(table, len, pos, dl)) {
+            error = "malformed exception table";
+            return false;
+        }
+        h.end = h.start + size;
+        h.level = dl >> 1;
+        h.lasti = (dl & 1) != 0;
+        if (h.end > units_ || h.target >= units_ || h.level > stacksize_) {
+            error = "exception table entry outside the code";
+            return false;
+        }
+        handlers_.push_back(h);
+    }
+    return true;
+}
+
+bool CodeAnalysis::handler_for(int index, int& target, int& level, bool& lasti) const noexcept {
+    // As ceval's get_exception_handler: entries are sorted and do not overlap.
+    for (const Handler& h : handlers_) {
+        if (h.start > index) break;
+        if (index < h.end) {
+            target = h.target;
+            level = h.level;
+            lasti = h.lasti;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool CodeAnalysis::forward(std::string& error) {
+    depth_.assign(static_cast<size_t>(units_), -1);
+    std::vector<int> work;
+    auto reach = [&](int from, int target, int depth) {
+        if (target < 0 || target >= units_ || op_[static_cast<size_t>(target)] < 0) {
+            error =
+                at("jump to the middle of an instruction", from, op_[static_cast<size_t>(from)]);
+            return false;
+        }
+        if (depth < 0 || depth > stacksize_) {
+            error = at("stack depth out of range", from, op_[static_cast<size_t>(from)]);
+            return false;
+        }
+        int& d = depth_[static_cast<size_t>(target)];
+        if (d == -1) {
+            d = depth;
+            work.push_back(target);
+        } else if (d != depth) {
+            error = at("inconsistent stack depth", target, op_[static_cast<size_t>(target)]);
+            return false;
+        }
+        return true;
+    };
+    if (!reach(0, 0, 0)) return false;
+    while (!work.empty()) {
+        const int i = work.back();
+        work.pop_back();
+        const auto ui = static_cast<size_t>(i);
+        const int op = op_[ui], arg = arg_[ui], d = depth_[ui];
+        const Flow fl = flow(op);
+        if (fl == Flow::kUnsupported) {
+            error = at("unsupported instruction", i, op);
+            return false;
+        }
+        OperandReq reqs[kMaxOperandReqs];
+        const int nreq = operand_requirements(op, arg, reqs);
+        for (int k = 0; k < nreq; ++k)
+            if (reqs[k].peek < 1 || reqs[k].peek > d) {
+                error = at("stack underflow", i, op);
+                return false;
+            }
+        if ((op == SWAP || op == COPY) && (arg < 1 || arg > d)) {
+            error = at("stack underflow", i, op);
+            return false;
+        }
+        int target = 0, level = 0;
+        bool lasti = false;
+        if (handler_for(i, target, level, lasti)) {
+            if (level > d) {
+                error = at("handler deeper than the stack", i, op);
+                return false;
+            }
+            if (!reach(i, target, level + (lasti ? 1 : 0) + 1)) return false;
+        }
+        for (int edge = 0; edge < 2; ++edge) {
+            const bool jump = edge == 1;
+            int to = next_[ui];
+            if (jump) {
+                if (fl == Flow::kJumpForward || fl == Flow::kGotoForward)
+                    to = next_[ui] + arg;
+                else if (fl == Flow::kJumpBackward || fl == Flow::kGotoBackward)
+                    to = next_[ui] - arg;
+                else
+                    continue;
+            } else if (fl == Flow::kStop || fl == Flow::kGotoForward || fl == Flow::kGotoBackward) {
+                continue;
+            }
+            const StackEffect e = stack_effect(op, arg, jump);
+            if (e.pops > d) {
+                error = at("stack underflow", i, op);
+                return false;
+            }
+            if (!reach(i, to, d - e.pops + e.pushes)) return false;
+        }
+        // A fall-through off the end (RETURN_VALUE missing) is caught by reach().
+    }
+    return true;
+}
+
+void CodeAnalysis::backward() {
+    const auto ss = static_cast<size_t>(stacksize_);
+    req_.assign(static_cast<size_t>(units_) * ss, 0);
+    std::vector<uint16_t> tmp(ss + 1);
+    auto req = [&](int index, int pos) -> uint16_t {
+        return req_[static_cast<size_t>(index) * ss + static_cast<size_t>(pos)];
+    };
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (int i = units_ - 1; i >= 0; --i) {
+            const auto ui = static_cast<size_t>(i);
+            const int d = op_[ui] < 0 ? -1 : depth_[ui];
+            if (d < 0) continue;
+            const int op = op_[ui], arg = arg_[ui];
+            const Flow fl = flow(op);
+            std::fill(tmp.begin(), tmp.end(), 0);
+            // Popped operands must not be NULL (Py_DECREF, calls), except the one slot
+            // CPython tests for NULL itself.
+            const StackEffect fall = stack_effect(op, arg, false);
+            const StackEffect jmp = stack_effect(op, arg, true);
+            const int pops = fall.pops > jmp.pops ? fall.pops : jmp.pops;
+            const int nullable = nullable_operand(op, arg);
+            for (int p = d - pops; p < d; ++p)
+                if (d - p != nullable) tmp[static_cast<size_t>(p)] |= kReqNonNull;
+            OperandReq reqs[kMaxOperandReqs];
+            const int nreq = operand_requirements(op, arg, reqs);
+            for (int k = 0; k < nreq; ++k)
+                tmp[static_cast<size_t>(d - reqs[k].peek)] |= reqs[k].mask;
+            // What successors require of the slots that survive into them.
+            const int next = next_[ui];
+            if (op == SWAP) {
+                for (int p = 0; p < d; ++p) {
+                    const int src = p == d - 1 ? d - arg : (p == d - arg ? d - 1 : p);
+                    tmp[static_cast<size_t>(p)] |= req(next, src);
+                }
+            } else if (op == COPY) {
+                for (int p = 0; p < d; ++p) tmp[static_cast<size_t>(p)] |= req(next, p);
+                tmp[static_cast<size_t>(d - arg)] |= req(next, d);
+            } else if (op == PUSH_EXC_INFO) {
+                // The exception moves up one slot; the previous one is pushed under it.
+                for (int p = 0; p < d - 1; ++p) tmp[static_cast<size_t>(p)] |= req(next, p);
+                tmp[static_cast<size_t>(d - 1)] |= req(next, d);
+            } else {
+                const bool falls =
+                    fl != Flow::kStop && fl != Flow::kGotoForward && fl != Flow::kGotoBackward;
+                const bool jumps = fl != Flow::kStop && fl != Flow::kNext;
+                if (falls)
+                    for (int p = 0; p < d - fall.pops; ++p)
+                        tmp[static_cast<size_t>(p)] |= req(next, p);
+                if (jumps) {
+                    const bool fwd = fl == Flow::kJumpForward || fl == Flow::kGotoForward;
+                    const int to = fwd ? next + arg : next - arg;
+                    for (int p = 0; p < d - jmp.pops; ++p)
+                        tmp[static_cast<size_t>(p)] |= req(to, p);
+                }
+            }
+            int target = 0, level = 0;
+            bool lasti = false;
+            if (handler_for(i, target, level, lasti))
+                for (int p = 0; p < level; ++p) tmp[static_cast<size_t>(p)] |= req(target, p);
+            for (int p = 0; p < d; ++p) {
+                uint16_t& r = req_[ui * ss + static_cast<size_t>(p)];
+                if (r != tmp[static_cast<size_t>(p)]) {
+                    r = tmp[static_cast<size_t>(p)];
+                    changed = true;
+                }
+            }
+        }
+    }
+}
+
+int CodeAnalysis::depth_at(int index) const noexcept {
+    if (index < 0 || index >= units_) return -1;
+    const auto ui = static_cast<size_t>(index);
+    return op_[ui] < 0 ? -1 : depth_[ui];
+}
+
+bool CodeAnalysis::call_site(int index, CallSite& out) const noexcept {
+    const int d = depth_at(index);
+    if (d < 0) return false;
+    const int op = op_at(index), arg = arg_at(index);
+    if (op != CALL && op != CALL_FUNCTION_EX && op != BINARY_SUBSCR) return false;
+    const StackEffect e = stack_effect(op, arg, false);
+    if (e.pops > d) return false;
+    out = CallSite{index, op, arg, d, d - e.pops, index + cache_units(op)};
+    return true;
+}
+
+uint16_t CodeAnalysis::requirement(int index, int pos) const noexcept {
+    const int d = depth_at(index);
+    if (d < 0 || pos < 0 || pos >= d) return kReqNone;
+    return req_[static_cast<size_t>(index) * static_cast<size_t>(stacksize_) +
+                static_cast<size_t>(pos)];
+}
+
+}  // namespace slpy::frames

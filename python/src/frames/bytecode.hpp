@@ -1,0 +1,78 @@
+// bytecode.hpp — what the frame library knows about CPython 3.11 bytecode: the inline
+// cache sizes, each opcode's effect on the value stack AT RUN TIME (not the compiler's
+// bookkeeping: PRECALL pops nothing, CALL pops callable, self-or-NULL and arguments), and
+// which operand types an opcode relies on without checking them.
+//
+// Everything here reads de-optimized bytecode (the `co_code` attribute), where every
+// specialized instruction is back to its generic form.
+#pragma once
+
+#include <cstdint>
+
+namespace slpy::frames {
+
+// Requirements on a value-stack slot: what the interpreter will assume about the object
+// there when it consumes it later. A restored slot violating one would crash CPython
+// (an unchecked cast), so the loader checks them. Bits, combined by `|`.
+enum Req : uint16_t {
+    kReqNone = 0,
+    kReqNonNull = 1 << 0,     // not NULL (almost every consumer)
+    kReqIter = 1 << 1,        // an iterator (FOR_ITER calls tp_iternext unchecked)
+    kReqList = 1 << 2,        // a list (LIST_APPEND, LIST_EXTEND)
+    kReqSet = 1 << 3,         // a set (SET_UPDATE)
+    kReqDict = 1 << 4,        // a dict (MAP_ADD; MAKE_FUNCTION's kwdefaults)
+    kReqExc = 1 << 5,         // an exception instance (RERAISE, PUSH_EXC_INFO, ...)
+    kReqExcOrNone = 1 << 6,   // an exception instance or None (POP_EXCEPT, ...)
+    kReqLasti = 1 << 7,       // an int, a code-unit index inside the code (RERAISE n)
+    kReqTuple = 1 << 8,       // a tuple (MATCH_KEYS, MATCH_CLASS, defaults, annotations)
+    kReqCode = 1 << 9,        // a code object (MAKE_FUNCTION)
+    kReqExcList = 1 << 10,    // a list of exceptions or None (PREP_RERAISE_STAR)
+    kReqCellTuple = 1 << 11,  // a tuple of cells (MAKE_FUNCTION's closure)
+};
+
+// The opcode's shape for one control-flow edge: values popped, values pushed.
+struct StackEffect {
+    int pops = 0;
+    int pushes = 0;
+};
+
+enum class Flow : uint8_t {
+    kNext,          // falls through only
+    kJumpForward,   // conditional forward jump (also falls through)
+    kJumpBackward,  // conditional backward jump (also falls through)
+    kGotoForward,   // unconditional forward jump
+    kGotoBackward,  // unconditional backward jump
+    kStop,          // RETURN_VALUE, RAISE_VARARGS, RERAISE
+    kUnsupported,   // generator, coroutine, module or class-body opcode, or unknown
+};
+
+// Number of CACHE code units that follow `op` (0..10).
+int cache_units(int op) noexcept;
+
+// Control flow of `op` (de-optimized).
+Flow flow(int op) noexcept;
+
+// Run-time stack effect of `op` with argument `arg` on the fall-through edge
+// (jump = false) or the jump edge (jump = true).
+StackEffect stack_effect(int op, int arg, bool jump) noexcept;
+
+// A requirement on one operand: `peek` counted as in CPython's PEEK(n) before the
+// instruction runs (1 = top of stack).
+struct OperandReq {
+    int peek = 0;
+    uint16_t mask = kReqNone;
+};
+inline constexpr int kMaxOperandReqs = 6;
+
+// Type requirements of `op` on its operands (popped or left in place), beyond the rule
+// that every popped operand is not NULL. Fills `out`, returns how many.
+int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) noexcept;
+
+// The PEEK index of the one popped operand that may be NULL (the self-or-NULL slot of
+// CALL, the NULL under CALL_FUNCTION_EX's callable), or 0.
+int nullable_operand(int op, int arg) noexcept;
+
+// A short name for messages ("CALL", "FOR_ITER", ...), "opcode N" if unknown.
+const char* opname(int op) noexcept;
+
+}  // namespace slpy::frames

@@ -1,0 +1,32 @@
+// chain.hpp — the rebuilt frames (frames.hpp's opaque Chain), shared by rebuild and
+// resume.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "py311.hpp"
+
+namespace slpy::frames {
+
+enum class FrameState : uint8_t { kPending, kRunning, kDone };
+
+class Chain {
+ public:
+    // Frames in memory of ours (PyMem), the base first; frames[i + 1]->previous is
+    // frames[i]. Each holds strong references to f_func, f_code and localsplus[0,
+    // stacktop), like a frame on CPython's data stack.
+    std::vector<_PyInterpreterFrame*> frames;
+    std::vector<FrameState> state;
+    PyObject* handled = nullptr;  // strong; None when none
+    bool started = false;
+};
+
+// Allocate an empty frame able to run `code` (specials, locals and the full stack).
+_PyInterpreterFrame* allocate_frame(PyCodeObject* code);
+// Drop a finished or never-run frame's references; if its frame object escaped (a
+// traceback, sys._getframe()), move the frame's data into it as CPython does. Then free
+// the memory. The frame must not be the thread's current frame.
+void clear_frame(_PyInterpreterFrame* f);
+
+}  // namespace slpy::frames

@@ -1,0 +1,167 @@
+// frames.hpp — capture, pickle and resume chains of CPython 3.11 frames.
+//
+// The frame library behind pickling of running tasklets (issue 6). A suspended tasklet's
+// Python frames form a chain of _PyInterpreterFrame, linked through `previous`, from the
+// innermost one (suspended in a call into C: channel.receive(), schedule(), ...) out to
+// the tasklet's base frame. This library
+//   (a) decides whether such a chain is restorable and says why not,
+//   (b) captures it into a "snapshot": a plain tuple of picklable things,
+//   (c) validates a snapshot (perhaps unpickled in another process, perhaps hostile) and
+//       rebuilds its frames in memory it owns,
+//   (d) resumes the rebuilt frames, innermost first, as if the suspended call had
+//       returned a value (or raised), and returns what the base frame returns,
+//   (e) lets the owner's tp_traverse see rebuilt frames that have not run yet.
+//
+// All functions need the GIL. CPython 3.11 only (py311.hpp refuses other versions).
+//
+// Snapshot format (version 1); every part is checked by rebuild():
+//   ("slp.frames", 1, (major, minor), magic, handled_exc, frames)
+//     magic        importlib.util.MAGIC_NUMBER as an int (bytecode format)
+//     handled_exc  the exception being handled at the innermost point (sys.exception()),
+//                  or None
+//     frames       tuple of frames, the base (outermost) first:
+//     (module, qualname, digest, site, values, nulls)
+//       module, qualname  where the function lives (qualname may contain "<locals>":
+//                         nested functions are found among their parent's constants)
+//       digest            16 bytes, code_digest() of its code (codeinfo.hpp)
+//       site              code unit of the CALL (or CALL_FUNCTION_EX, BINARY_SUBSCR) the
+//                         frame is suspended in
+//       values            locals, cells and free variables (co_nlocalsplus of them), then
+//                         the value stack below the call's operands; a cell is a list of
+//                         its content ([] when empty), shared cells share the list
+//       nulls             tuple of indexes into values that are NULL (unbound locals,
+//                         NULL stack entries), increasing
+//
+// Wiring into the stackless module (tasklet.__reduce__/__setstate__):
+//   * base: record, when a tasklet's C entry starts its callable, the thread's
+//     current_frame at that moment (`below`); the tasklet's frames are those whose chain
+//     ends at a frame with previous == below. For a blocked tasklet, `innermost` is its
+//     saved current frame (python_state::top_frame()), `stop` is `below`. For a restored
+//     tasklet, `stop` is base_frame(chain)->previous.
+//   * pickling: check_restorable() for tasklet.restorable; capture(ts, innermost, stop,
+//     the tasklet's handled exception) into the reduce state next to tempval, atomic,
+//     the channel it blocks on, ... Not for the current tasklet (its frames run on).
+//   * unpickling: rebuild() in __setstate__; keep the Chain in the tasklet
+//     (traverse() from its tp_traverse, destroy() from tp_clear/dealloc if never run).
+//   * running: the restored tasklet's entry calls resume(chain, value) on its own C
+//     stack once it is scheduled: value = what the blocking call returns (receive():
+//     the value received; send(), schedule(), schedule_remove(): None, or schedule's
+//     retval), or null with the exception set (kill, throw, send_exception).
+//   * Preemption points (the eval breaker) are not call sites: check_restorable() says
+//     so; such a tasklet is not restorable by this library.
+
+#pragma once
+
+#include <string>
+
+#include "py311.hpp"
+
+namespace slpy::frames {
+
+inline constexpr int kFormatVersion = 1;
+
+// ---------------------------------------------------------------------------------------
+// Setup and errors
+
+// Create the library's exception classes (once per process) and add them to `module`
+// (may be null) as attributes "UnpicklableFrameError" and "FrameRestoreError".
+// Returns 0, or -1 with an exception set.
+int init(PyObject* module);
+
+// pickle.PicklingError subclass: capture() refused a chain (C code between frames, a
+// generator frame, an eval hook, ...). The message names the frame (qualname, file:line)
+// and, for C code between frames, the C function. Borrowed; valid after init().
+PyObject* unpicklable_error() noexcept;
+// Subclass of pickle.UnpicklingError and ValueError: rebuild() refused a snapshot
+// (another Python version, changed code, corrupted or hostile contents). Borrowed.
+PyObject* restore_error() noexcept;
+
+// ---------------------------------------------------------------------------------------
+// (a) The unwinder
+
+// Is the chain from `innermost` outwards, up to and including the frame whose `previous`
+// is `stop` (that frame is the base), restorable? Conditions: no PEP 523 eval hook is
+// installed; every frame is a function frame owned by the thread (no generator or
+// coroutine frame, no module or class body); no frame but the base was entered from C
+// (`is_entry`), except frames that resume() itself is evaluating; `innermost` is
+// suspended in a call (CALL, or CALL_FUNCTION_EX); the bytecode of every frame can be
+// analysed; `stop` is reached.
+// Returns 1 if restorable, 0 if not (then `why`, if not null, says which frame and why,
+// naming the C function between frames when there is one), -1 with an exception set.
+// `innermost` must be the running frame of a thread or the saved top frame of a
+// suspended tasklet: its stacktop is -1 (it is inside a call).
+int check_restorable(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
+                     std::string* why);
+
+// ---------------------------------------------------------------------------------------
+// (b) Capture
+
+// Snapshot of the chain check_restorable() describes (see the format above), or null
+// with UnpicklableFrameError set when it is not restorable (or another exception on
+// failure). `handled_exc` (borrowed, may be null or None) is the tasklet's handled
+// exception. Objects are shared with the live frames, not copied: pickle the snapshot
+// before the frames run on. `innermost_depth` is the innermost frame's stack depth before
+// its CALL if the caller knows it (from a METH_FASTCALL args pointer), else -1; a
+// mismatch with the static analysis raises SystemError (a bug guard for tests).
+PyObject* capture(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
+                  PyObject* handled_exc, int innermost_depth = -1);
+
+// ---------------------------------------------------------------------------------------
+// (c) Validate and rebuild
+
+// Rebuilt frames, owned by the caller (the tasklet object), not yet resumed.
+class Chain;
+
+// Validate `snapshot` and rebuild its frames. Imports each frame's module and looks the
+// function up by qualified name, refuses a digest mismatch (the code changed), another
+// Python minor version or bytecode magic, an unknown format version, a site that is not a
+// reachable call instruction, a value stack whose depth differs from the static analysis,
+// a stack value of a type the bytecode would use unchecked (an iterator for FOR_ITER, a
+// list for LIST_APPEND, an exception for RERAISE, ...), NULL where NULL is not allowed, a
+// cell slot that is not a list of at most one item, and any malformed part. Never
+// crashes on any input. Returns a new Chain, or null with an exception set
+// (FrameRestoreError for a bad snapshot; ImportError/AttributeError-based failures to
+// find a function are reported as FrameRestoreError too, chained).
+Chain* rebuild(PyObject* snapshot);
+
+// The handled exception recorded in the snapshot (borrowed, never null: None if none).
+PyObject* handled_exception(const Chain* chain) noexcept;
+// Number of frames.
+int depth(const Chain* chain) noexcept;
+// The chain's base (outermost) frame, or null once it finished. To capture a resumed
+// chain again (a restored tasklet blocked once more), walk from the innermost frame to
+// `stop = base_frame(chain)->previous` (resume() links the base to its caller).
+_PyInterpreterFrame* base_frame(const Chain* chain) noexcept;
+
+// ---------------------------------------------------------------------------------------
+// (d) Resume
+
+// Run the rebuilt frames to completion on the current thread, innermost first, as if
+// the suspended call had returned `value` (borrowed), or, when `value` is null, had
+// raised the exception currently set (PyErr_Occurred() must be true). While running,
+// the frames are linked above the current frame (tracebacks, sys._getframe() and
+// f_back see the whole chain), and the thread's handled exception is the snapshot's;
+// it is put back afterwards. Each frame is evaluated by _PyEval_EvalFrameDefault with
+// the C stack shallow (one frame at a time); a frame that finished is cleared, and its
+// data moves into its frame object if one escaped (a traceback, sys._getframe()).
+// Returns the base frame's return value (new reference), or null with its exception
+// set. Only once per chain: a second call raises RuntimeError. The chain may be
+// captured again while it runs (its frames count as restorable).
+// The caller must keep `chain` alive until resume() returns, even if the tasklet
+// switches away in between.
+PyObject* resume(Chain* chain, PyObject* value);
+
+// ---------------------------------------------------------------------------------------
+// (e) Lifetime and GC
+
+// Visit the references held by frames that have not run yet, and the handled exception.
+// For the owner's tp_traverse. Frames being evaluated are visited by nobody, as CPython
+// does for running frames.
+int traverse(const Chain* chain, visitproc visit, void* arg);
+
+// Free the chain. Frames that never ran are cleared (their references dropped). Must
+// not be called while resume() of this chain is on some C stack (a suspended tasklet):
+// those frames would be in use; they are leaked instead of freed if it happens.
+void destroy(Chain* chain) noexcept;
+
+}  // namespace slpy::frames

@@ -1,0 +1,46 @@
+// internal.hpp — helpers shared by the frame library's files (not part of its API).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "codeinfo.hpp"
+#include "py311.hpp"
+
+namespace slpy::frames {
+
+// "qualname (file:line)" of a frame, for messages.
+std::string describe(_PyInterpreterFrame* f);
+
+// Code unit index prev_instr points at.
+inline int last_unit(_PyInterpreterFrame* f) {
+    return static_cast<int>(f->prev_instr - _PyCode_CODE(f->f_code));
+}
+
+// The code's flags that make a frame impossible to restore (generators, coroutines,
+// module and class bodies), or null if it is a plain function's code.
+const char* unsupported_code(PyCodeObject* co) noexcept;
+
+// Is `f` a frame resume() is evaluating right now, other than its chain's base? Such a
+// frame is an entry frame but its caller is the next frame of the chain: no C between.
+bool driven_inner_frame(_PyInterpreterFrame* f) noexcept;
+
+// One frame of a chain being captured: the frame, its code's facts, where it waits.
+struct FrameAt {
+    _PyInterpreterFrame* frame = nullptr;
+    std::shared_ptr<CodeInfo> info;
+    CallSite site;
+};
+
+// The unwinder: fills `out` (innermost first) and returns 1 if the chain from
+// `innermost` to the frame above `stop` is restorable; 0 with `why` if not; -1 with an
+// exception set. See check_restorable() in frames.hpp.
+int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
+         std::vector<FrameAt>& out, std::string* why);
+
+// Raise the library's error type with a formatted message (returns null / -1 helpers).
+PyObject* raise_unpicklable(const std::string& msg);
+PyObject* raise_restore(const std::string& msg);
+
+}  // namespace slpy::frames

@@ -1,0 +1,317 @@
+// rebuild.cpp — validate a snapshot (it may come from a corrupted or hostile pickle)
+// and rebuild its frames. Every check happens before any frame is built; nothing from the
+// snapshot is trusted: types, sizes, offsets, depths and the functions themselves.
+#include <cstring>
+#include <unordered_map>
+
+#include "bytecode.hpp"
+#include "chain.hpp"
+#include "frames.hpp"
+#include "internal.hpp"
+#include "resolve.hpp"
+
+namespace slpy::frames {
+
+namespace {
+
+constexpr Py_ssize_t kMaxFrames = 1 << 20;
+
+// One validated snapshot frame, ready to build.
+struct Plan {
+    Resolved fn;
+    std::shared_ptr<CodeInfo> info;
+    CallSite site;
+    PyObject* values = nullptr;  // borrowed from the snapshot
+    std::vector<char> is_null;
+    std::string where;
+};
+
+std::string str(PyObject* s) {
+    const char* c = PyUnicode_Check(s) ? PyUnicode_AsUTF8(s) : nullptr;
+    if (c == nullptr) {
+        PyErr_Clear();
+        return "?";
+    }
+    return c;
+}
+
+bool as_int(PyObject* o, long lo, long hi, long& out) {
+    if (!PyLong_CheckExact(o)) return false;
+    int overflow = 0;
+    out = PyLong_AsLongAndOverflow(o, &overflow);
+    if (overflow != 0 || (out == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return false;
+    }
+    return out >= lo && out <= hi;
+}
+
+// Why `v` does not meet `req` (what the bytecode will assume of it), or null if it does.
+const char* violation(PyObject* v, uint16_t req, int units) {
+    if ((req & kReqIter) && !PyIter_Check(v)) return "an iterator";
+    if ((req & kReqList) && !PyList_Check(v)) return "a list";
+    if ((req & kReqSet) && !PySet_Check(v)) return "a set";
+    if ((req & kReqDict) && !PyDict_Check(v)) return "a dict";
+    if ((req & kReqExc) && !PyExceptionInstance_Check(v)) return "an exception";
+    if ((req & kReqExcOrNone) && v != Py_None && !PyExceptionInstance_Check(v))
+        return "an exception or None";
+    long lasti = 0;
+    if ((req & kReqLasti) && !as_int(v, -1, units - 1, lasti)) return "an instruction index";
+    if ((req & kReqTuple) && !PyTuple_Check(v)) return "a tuple";
+    if ((req & kReqCode) && !PyCode_Check(v)) return "a code object";
+    if (req & kReqCellTuple)
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(v); ++i)
+            if (!PyCell_Check(PyTuple_GET_ITEM(v, i))) return "a tuple of cells";
+    if (req & kReqExcList)
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v); ++i) {
+            PyObject* e = PyList_GET_ITEM(v, i);
+            if (e != Py_None && !PyExceptionInstance_Check(e)) return "a list of exceptions";
+        }
+    return nullptr;
+}
+
+bool check_header(PyObject* s, PyObject*& handled, PyObject*& frames) {
+    if (!PyTuple_CheckExact(s) || PyTuple_GET_SIZE(s) != 6 ||
+        !PyUnicode_Check(PyTuple_GET_ITEM(s, 0)) ||
+        PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(s, 0), "slp.frames") != 0) {
+        raise_restore("not a frame snapshot");
+        return false;
+    }
+    long version = 0;
+    if (!as_int(PyTuple_GET_ITEM(s, 1), kFormatVersion, kFormatVersion, version)) {
+        raise_restore("unsupported frame snapshot format (this library reads format " +
+                      std::to_string(kFormatVersion) + ")");
+        return false;
+    }
+    PyObject* pyver = PyTuple_GET_ITEM(s, 2);
+    long major = 0, minor = 0;
+    if (!PyTuple_CheckExact(pyver) || PyTuple_GET_SIZE(pyver) != 2 ||
+        !as_int(PyTuple_GET_ITEM(pyver, 0), 0, 1000, major) ||
+        !as_int(PyTuple_GET_ITEM(pyver, 1), 0, 1000, minor)) {
+        raise_restore("malformed Python version in frame snapshot");
+        return false;
+    }
+    if (major != PY_MAJOR_VERSION || minor != PY_MINOR_VERSION) {
+        raise_restore("frames pickled under Python " + std::to_string(major) + "." +
+                      std::to_string(minor) + " cannot be restored under Python " +
+                      std::to_string(PY_MAJOR_VERSION) + "." + std::to_string(PY_MINOR_VERSION));
+        return false;
+    }
+    long magic = 0;
+    if (!as_int(PyTuple_GET_ITEM(s, 3), 0, 0x7FFFFFFF, magic) ||
+        magic != PyImport_GetMagicNumber()) {
+        raise_restore(
+            "frames pickled with another bytecode format (magic number) than this "
+            "Python's " +
+            std::to_string(PyImport_GetMagicNumber()));
+        return false;
+    }
+    handled = PyTuple_GET_ITEM(s, 4);
+    if (handled != Py_None && !PyExceptionInstance_Check(handled)) {
+        raise_restore("the handled exception of a frame snapshot is not an exception");
+        return false;
+    }
+    frames = PyTuple_GET_ITEM(s, 5);
+    if (!PyTuple_CheckExact(frames) || PyTuple_GET_SIZE(frames) < 1 ||
+        PyTuple_GET_SIZE(frames) > kMaxFrames) {
+        raise_restore("a frame snapshot needs a tuple of 1 to " + std::to_string(kMaxFrames) +
+                      " frames");
+        return false;
+    }
+    return true;
+}
+
+bool plan_frame(PyObject* fr, Plan& p) {
+    if (!PyTuple_CheckExact(fr) || PyTuple_GET_SIZE(fr) != 6) {
+        raise_restore("a snapshot frame is not a 6-tuple");
+        return false;
+    }
+    PyObject* module = PyTuple_GET_ITEM(fr, 0);
+    PyObject* qualname = PyTuple_GET_ITEM(fr, 1);
+    PyObject* digest = PyTuple_GET_ITEM(fr, 2);
+    PyObject* site = PyTuple_GET_ITEM(fr, 3);
+    PyObject* values = PyTuple_GET_ITEM(fr, 4);
+    PyObject* nulls = PyTuple_GET_ITEM(fr, 5);
+    if (!PyUnicode_CheckExact(module) || !PyUnicode_CheckExact(qualname) ||
+        !PyBytes_CheckExact(digest) || PyBytes_GET_SIZE(digest) != 16 ||
+        !PyTuple_CheckExact(values) || !PyTuple_CheckExact(nulls)) {
+        raise_restore("a snapshot frame has parts of the wrong type");
+        return false;
+    }
+    p.where = str(module) + "." + str(qualname);
+    if (resolve(module, qualname, digest, p.fn) < 0) return false;
+    auto* co = reinterpret_cast<PyCodeObject*>(p.fn.code);
+    if (const char* bad = unsupported_code(co)) {
+        raise_restore("frame " + p.where + " " + bad);
+        return false;
+    }
+    p.info = code_info(co);
+    if (p.info == nullptr) return false;
+    if (!p.info->analysed) {
+        raise_restore("frame " + p.where + ": bytecode cannot be analysed (" +
+                      p.info->analysis_error + ")");
+        return false;
+    }
+    long index = 0;
+    if (!as_int(site, 0, p.info->analysis.units() - 1, index) ||
+        !p.info->analysis.call_site(static_cast<int>(index), p.site)) {
+        raise_restore("frame " + p.where +
+                      ": its instruction offset is not a call instruction of the code");
+        return false;
+    }
+    const int nlocals = co->co_nlocalsplus;
+    const Py_ssize_t n = nlocals + p.site.kept;
+    if (PyTuple_GET_SIZE(values) != n) {
+        raise_restore("frame " + p.where + ": " + std::to_string(PyTuple_GET_SIZE(values)) +
+                      " locals and stack values, the code needs " + std::to_string(n) +
+                      " there (stack depth " + std::to_string(p.site.kept) + ")");
+        return false;
+    }
+    p.values = values;
+    p.is_null.assign(static_cast<size_t>(n), 0);
+    long prev = -1;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(nulls); ++k) {
+        long i = 0;
+        if (!as_int(PyTuple_GET_ITEM(nulls, k), prev + 1, n - 1, i)) {
+            raise_restore("frame " + p.where + ": malformed list of NULL slots");
+            return false;
+        }
+        p.is_null[static_cast<size_t>(i)] = 1;
+        prev = i;
+    }
+    const char* kinds = PyBytes_AS_STRING(co->co_localspluskinds);
+    for (Py_ssize_t i = 0; i < n; ++i) {
+        PyObject* v = PyTuple_GET_ITEM(values, i);
+        const bool null = p.is_null[static_cast<size_t>(i)] != 0;
+        if (i < nlocals) {
+            if ((static_cast<uint8_t>(kinds[i]) & (CO_FAST_CELL | CO_FAST_FREE)) &&
+                (null || !PyList_CheckExact(v) || PyList_GET_SIZE(v) > 1)) {
+                raise_restore("frame " + p.where + ": cell variable " + std::to_string(i) +
+                              " is not a list of at most one item");
+                return false;
+            }
+            continue;
+        }
+        const int pos = static_cast<int>(i - nlocals);
+        const uint16_t req = p.info->analysis.requirement(p.site.index, pos);
+        if (null) {
+            if (req != kReqNone) {
+                raise_restore("frame " + p.where + ": stack slot " + std::to_string(pos) +
+                              " cannot be NULL");
+                return false;
+            }
+            continue;
+        }
+        if (const char* need = violation(v, req, p.info->analysis.units())) {
+            raise_restore("frame " + p.where + ": stack slot " + std::to_string(pos) + " must be " +
+                          need + ", not " + Py_TYPE(v)->tp_name);
+            return false;
+        }
+    }
+    return true;
+}
+
+// Build a frame from its plan. `cells` maps a snapshot list to the cell made for it, so
+// that frames sharing a cell share it again. Returns null with an exception set.
+_PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject*>& cells) {
+    auto* co = reinterpret_cast<PyCodeObject*>(p.fn.code);
+    const int nlocals = co->co_nlocalsplus;
+    const char* kinds = PyBytes_AS_STRING(co->co_localspluskinds);
+    std::vector<PyObject*> slots(static_cast<size_t>(PyTuple_GET_SIZE(p.values)), nullptr);
+    auto drop = [&] {
+        for (PyObject* o : slots) Py_XDECREF(o);
+        return nullptr;
+    };
+    for (size_t i = 0; i < slots.size(); ++i) {
+        PyObject* v = PyTuple_GET_ITEM(p.values, static_cast<Py_ssize_t>(i));
+        if (p.is_null[i]) continue;
+        if (static_cast<int>(i) < nlocals &&
+            (static_cast<uint8_t>(kinds[i]) & (CO_FAST_CELL | CO_FAST_FREE))) {
+            auto it = cells.find(v);
+            if (it == cells.end()) {
+                PyObject* cell =
+                    PyCell_New(PyList_GET_SIZE(v) == 1 ? PyList_GET_ITEM(v, 0) : nullptr);
+                if (cell == nullptr) return drop();
+                it = cells.emplace(v, cell).first;  // the snapshot keeps `v` alive
+            }
+            slots[i] = Py_NewRef(it->second);
+        } else {
+            slots[i] = Py_NewRef(v);
+        }
+    }
+    PyObject* func = Py_XNewRef(p.fn.func);
+    if (func == nullptr) {
+        // A nested function: make one from its code, its closure from the free cells.
+        func = PyFunction_New(p.fn.code, p.fn.globals);
+        if (func == nullptr) return drop();
+        if (co->co_nfreevars > 0) {
+            PyObject* closure = PyTuple_New(co->co_nfreevars);
+            if (closure == nullptr) {
+                Py_DECREF(func);
+                return drop();
+            }
+            for (int k = 0; k < co->co_nfreevars; ++k)
+                PyTuple_SET_ITEM(
+                    closure, k,
+                    Py_NewRef(slots[static_cast<size_t>(nlocals - co->co_nfreevars + k)]));
+            const int rc = PyFunction_SetClosure(func, closure);
+            Py_DECREF(closure);
+            if (rc < 0) {
+                Py_DECREF(func);
+                return drop();
+            }
+        }
+    }
+    _PyInterpreterFrame* f = allocate_frame(co);
+    if (f == nullptr) {
+        Py_DECREF(func);
+        return drop();
+    }
+    _PyFrame_InitializeSpecials(f, reinterpret_cast<PyFunctionObject*>(func), nullptr, nlocals);
+    // The function's __code__ may have been replaced meanwhile (imports ran Python code):
+    // run the code that was checked.
+    Py_SETREF(f->f_code, reinterpret_cast<PyCodeObject*>(Py_NewRef(co)));
+    std::memcpy(f->localsplus, slots.data(), slots.size() * sizeof(PyObject*));
+    f->stacktop = static_cast<int>(slots.size());
+    f->prev_instr = _PyCode_CODE(co) + p.site.resume_unit;
+    return f;
+}
+
+}  // namespace
+
+Chain* rebuild(PyObject* snapshot) {
+    PyObject *handled = nullptr, *frames = nullptr;
+    if (!check_header(snapshot, handled, frames)) return nullptr;
+    const Py_ssize_t n = PyTuple_GET_SIZE(frames);
+    std::vector<Plan> plans(static_cast<size_t>(n));
+    for (Py_ssize_t i = 0; i < n; ++i)
+        if (!plan_frame(PyTuple_GET_ITEM(frames, i), plans[static_cast<size_t>(i)])) return nullptr;
+    auto* chain = new Chain;
+    chain->handled = Py_NewRef(handled);
+    std::unordered_map<PyObject*, PyObject*> cells;  // strong cell references
+    for (Plan& p : plans) {
+        _PyInterpreterFrame* f = build_frame(p, cells);
+        if (f == nullptr) {
+            for (auto& kv : cells) Py_DECREF(kv.second);
+            destroy(chain);
+            return nullptr;
+        }
+        f->previous = chain->frames.empty() ? nullptr : chain->frames.back();
+        chain->frames.push_back(f);
+        chain->state.push_back(FrameState::kPending);
+    }
+    for (auto& kv : cells) Py_DECREF(kv.second);
+    return chain;
+}
+
+PyObject* handled_exception(const Chain* chain) noexcept {
+    return chain->handled;
+}
+int depth(const Chain* chain) noexcept {
+    return static_cast<int>(chain->frames.size());
+}
+_PyInterpreterFrame* base_frame(const Chain* chain) noexcept {
+    return chain->frames.front();
+}
+
+}  // namespace slpy::frames

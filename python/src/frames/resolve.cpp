@@ -1,0 +1,128 @@
+// resolve.cpp — functions by reference, as pickle does for functions, plus nested code.
+#include "resolve.hpp"
+
+#include <cstring>
+#include <string>
+
+#include "codeinfo.hpp"
+#include "internal.hpp"
+
+namespace slpy::frames {
+
+namespace {
+
+std::string str(PyObject* s) {
+    const char* c = PyUnicode_AsUTF8(s);
+    if (c == nullptr) {
+        PyErr_Clear();
+        return "?";
+    }
+    return c;
+}
+
+bool same_digest(PyObject* code, PyObject* digest, bool& ok) {
+    auto info = code_info(reinterpret_cast<PyCodeObject*>(code));
+    if (info == nullptr) {
+        ok = false;
+        return false;
+    }
+    ok = true;
+    return PyBytes_GET_SIZE(info->digest) == PyBytes_GET_SIZE(digest) &&
+           memcmp(PyBytes_AS_STRING(info->digest), PyBytes_AS_STRING(digest),
+                  static_cast<size_t>(PyBytes_GET_SIZE(digest))) == 0;
+}
+
+// Depth-first search of nested code objects for `qualname` with `digest`. Returns the
+// code (borrowed) or null; `named` tells whether some code had the name at all.
+PyObject* find_nested(PyObject* code, PyObject* qualname, PyObject* digest, bool& named, bool& ok,
+                      int depth) {
+    if (depth > 50) return nullptr;
+    PyObject* consts = reinterpret_cast<PyCodeObject*>(code)->co_consts;
+    for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(consts); ++i) {
+        PyObject* c = PyTuple_GET_ITEM(consts, i);
+        if (!PyCode_Check(c)) continue;
+        PyObject* qn = reinterpret_cast<PyCodeObject*>(c)->co_qualname;
+        const int eq = PyUnicode_Compare(qn, qualname);
+        if (eq == -1 && PyErr_Occurred()) {
+            ok = false;
+            return nullptr;
+        }
+        if (eq == 0) {
+            named = true;
+            if (same_digest(c, digest, ok)) return c;
+        }
+        if (PyObject* r = find_nested(c, qualname, digest, named, ok, depth + 1)) return r;
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+int resolve(PyObject* module, PyObject* qualname, PyObject* digest, Resolved& out) {
+    const std::string where = str(module) + "." + str(qualname);
+    PyObject* mod = PyImport_Import(module);
+    if (mod == nullptr) return raise_restore("cannot import module of frame " + where), -1;
+    PyObject* dot = PyUnicode_FromString(".");
+    PyObject* parts = dot != nullptr ? PyUnicode_Split(qualname, dot, -1) : nullptr;
+    Py_XDECREF(dot);
+    if (parts == nullptr) {
+        Py_DECREF(mod);
+        return -1;
+    }
+    PyObject* obj = mod;  // owned
+    Py_ssize_t i = 0;
+    const Py_ssize_t n = PyList_GET_SIZE(parts);
+    for (; i < n; ++i) {
+        PyObject* part = PyList_GET_ITEM(parts, i);
+        if (PyUnicode_CompareWithASCIIString(part, "<locals>") == 0) break;
+        PyObject* next = PyObject_GetAttr(obj, part);
+        Py_DECREF(obj);
+        obj = next;
+        if (obj == nullptr) {
+            Py_DECREF(parts);
+            return raise_restore("cannot find the function of frame " + where), -1;
+        }
+    }
+    Py_DECREF(parts);
+    if (PyMethod_Check(obj)) Py_SETREF(obj, Py_NewRef(PyMethod_GET_FUNCTION(obj)));
+    if (!PyFunction_Check(obj)) {
+        const std::string type = Py_TYPE(obj)->tp_name;
+        Py_DECREF(obj);
+        return raise_restore("the function of frame " + where + " is a " + type +
+                             ", not a Python function"),
+               -1;
+    }
+    auto* func = reinterpret_cast<PyFunctionObject*>(obj);
+    PyObject* code = func->func_code;
+    bool ok = true;
+    if (i == n) {
+        const bool same = same_digest(code, digest, ok);
+        if (!ok || !same) {
+            Py_DECREF(obj);
+            if (!ok) return -1;
+            return raise_restore("the code of " + where +
+                                 " changed since the frame was pickled (digest mismatch)"),
+                   -1;
+        }
+        out.code = Py_NewRef(code);
+        out.globals = Py_NewRef(func->func_globals);
+        out.func = obj;
+        return 0;
+    }
+    bool named = false;
+    PyObject* nested = find_nested(code, qualname, digest, named, ok, 0);
+    if (nested == nullptr) {
+        Py_DECREF(obj);
+        if (!ok) return -1;
+        return raise_restore(named ? "the code of " + where +
+                                         " changed since the frame was pickled (digest mismatch)"
+                                   : "cannot find the nested function of frame " + where),
+               -1;
+    }
+    out.code = Py_NewRef(nested);
+    out.globals = Py_NewRef(func->func_globals);
+    Py_DECREF(obj);
+    return 0;
+}
+
+}  // namespace slpy::frames
