@@ -78,17 +78,24 @@ section .text
     fldcw [rsp + FRAME_X87CW]
 %endmacro
 
-; Reload the control words of the frame at rsp only where they differ from those just
-; saved in the outgoing frame at %1 (still intact on its own stack). ldmxcsr and fldcw
-; cost more than the rest of a switch together; contexts rarely differ in them.
-%macro LOAD_CONTROL_WORDS_IF_CHANGED 1
-    mov ecx, [%1 + FRAME_CTL]
+; Keep the outgoing context's control words in registers (ecx: MXCSR, r9d: x87 control
+; word) for LOAD_CONTROL_WORDS_IF_CHANGED, read BEFORE rsp moves: afterwards the outgoing
+; frame may lie below rsp (two contexts on one stack), where a signal may overwrite it.
+; Each load matches its store's size and address, so store forwarding serves it.
+%macro KEEP_CONTROL_WORDS 0
+    mov ecx, [rsp + FRAME_CTL]
+    movzx r9d, word [rsp + FRAME_X87CW]
+%endmacro
+
+; Reload the control words of the frame at rsp only where they differ from those kept by
+; KEEP_CONTROL_WORDS. ldmxcsr and fldcw cost more than the rest of a switch together;
+; contexts rarely differ in them.
+%macro LOAD_CONTROL_WORDS_IF_CHANGED 0
     cmp ecx, [rsp + FRAME_CTL]
     je %%mxcsr_same
     ldmxcsr [rsp + FRAME_CTL]
 %%mxcsr_same:
-    movzx ecx, word [%1 + FRAME_X87CW]
-    cmp cx, [rsp + FRAME_X87CW]
+    cmp r9w, [rsp + FRAME_X87CW]
     je %%x87cw_same
     fldcw [rsp + FRAME_X87CW]
 %%x87cw_same:
@@ -145,9 +152,10 @@ slp_jump:
     CFI_STARTPROC slp_jump
     endbr64
     SAVE_FRAME
+    KEEP_CONTROL_WORDS
     mov rax, rsp                            ; from = our frame
     mov rsp, rdi                            ; the switch
-    LOAD_CONTROL_WORDS_IF_CHANGED rax
+    LOAD_CONTROL_WORDS_IF_CHANGED
     LOAD_FRAME
     pop r8                                  ; resume address
     CFI_DEF_CFA_OFFSET 0
@@ -164,9 +172,10 @@ slp_ontop:
     CFI_STARTPROC slp_ontop
     endbr64
     SAVE_FRAME
+    KEEP_CONTROL_WORDS
     mov rax, rsp
     mov rsp, rdi
-    LOAD_CONTROL_WORDS_IF_CHANGED rax
+    LOAD_CONTROL_WORDS_IF_CHANGED
     LOAD_FRAME
     mov rdi, rax                            ; fn({from, data}); rsi already holds data
     jmp rdx
