@@ -1,0 +1,166 @@
+// slp/channel.hpp — channels: tasklets hand values (or exceptions) to each other.
+//
+// Semantics are Stackless's (Doc/library/stackless/channels.rst, channelobject.c).
+// A channel holds a queue of blocked tasklets, all senders or all receivers; balance()
+// is +n for n waiting senders, -n for n waiting receivers.
+//
+// An action (send or receive) with a partner waiting completes at once, then:
+//   schedule_all    the partner goes to the end of the runnables, and the next
+//                   runnable tasklet runs (the caller stays runnable);
+//   preference == the partner's side (-1 prefer receiver, the default, on send;
+//                   1 prefer sender on receive): the partner runs now, the caller is
+//                   put right behind it in the runnables;
+//   otherwise       (0, or preference == the caller's side): the caller continues,
+//                   the partner goes to the end of the runnables.
+// With nobody waiting the caller blocks (joins the queue) until a partner comes; if the
+// channel is closing it throws value_error(msg::closed_channel) instead, under a block
+// trap runtime_error(msg::block_trap), and see slp/scheduler.hpp for deadlock.
+// If the partner belongs to another thread, the caller always continues and the
+// partner is made runnable on its own thread (woken if that thread is idle).
+//
+// Values move as untyped payloads (slp/payload.hpp): channel_base is the one
+// implementation, channel<T> a typed face for C++, and the Python binding moves
+// PyObject* through channel_base. Channels are thread-safe: any thread's tasklets may
+// use one channel. A channel must not be moved; destroying it with tasklets blocked on
+// it kills them (pending: they become runnable with tasklet_exit to raise).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <iterator>
+#include <optional>
+#include <utility>
+
+#include "slp/payload.hpp"
+#include "slp/tasklet.hpp"
+
+namespace slp {
+
+namespace detail {
+struct scheduler_impl;
+}
+
+class channel_base {
+ public:
+    channel_base() noexcept = default;
+    channel_base(const channel_base&) = delete;
+    channel_base& operator=(const channel_base&) = delete;
+    ~channel_base();
+
+    // Send `m` (a value, or with m.error set an exception for the receiver to raise).
+    // Returns when a receiver has it (or at once when one is waiting). Throws
+    // value_error(msg::closed_channel), runtime_error(msg::block_trap /
+    // msg::switch_trap), deadlock_error, or whatever is raised in the sender while it
+    // waits (e.g. tasklet_exit from kill()); on a throw before blocking nothing changed.
+    void send_message(message&& m);
+    // Receive a message; returns its payload, or throws its error. Other errors as
+    // send_message.
+    payload receive_payload();
+
+    // Stackless send_exception(exc_class, *args): the receiver raises E(args...).
+    template <class E, class... Args>
+    void send_exception(Args&&... args) {
+        send_throw(std::make_exception_ptr(E(std::forward<Args>(args)...)));
+    }
+    // Stackless send_throw(exc): the receiver raises e (must not be null).
+    void send_throw(std::exception_ptr e);
+
+    // Waiting senders (>0) or receivers (<0).
+    int balance() const noexcept { return balance_.load(std::memory_order_relaxed); }
+    // close(): no tasklet may block on it any more; actions that find a partner still
+    // work. open() undoes close().
+    void close() noexcept { closing_.store(true, std::memory_order_relaxed); }
+    void open() noexcept { closing_.store(false, std::memory_order_relaxed); }
+    bool closing() const noexcept { return closing_.load(std::memory_order_relaxed); }
+    bool closed() const noexcept { return closing() && balance() == 0; }
+    // -1 prefer receiver (default), 1 prefer sender, 0 neither; any value is clamped.
+    int preference() const noexcept { return preference_.load(std::memory_order_relaxed); }
+    void set_preference(int p) noexcept {
+        preference_.store(p > 0 ? 1 : (p < 0 ? -1 : 0), std::memory_order_relaxed);
+    }
+    bool schedule_all() const noexcept { return schedule_all_.load(std::memory_order_relaxed); }
+    void set_schedule_all(bool on) noexcept { schedule_all_.store(on, std::memory_order_relaxed); }
+    // The first tasklet in the queue (empty handle if none); follow tasklet::next().
+    tasklet queue() const;
+    // Iteration has ended: closing and no sender waiting (Stackless: StopIteration).
+    bool iteration_done() const noexcept { return closing() && balance() <= 0; }
+
+    // Internal (core/src): the queue and its lock.
+    struct queue_state {
+        detail::tasklet_impl* head = nullptr;
+        detail::tasklet_impl* tail = nullptr;
+    };
+    queue_state& q() noexcept { return q_; }
+    void lock() const noexcept;
+    void unlock() const noexcept;
+    void add_balance(int d) noexcept {
+        balance_.store(balance_.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+    }
+
+ private:
+    message action(int dir, message&& m);
+    void undo_block(detail::scheduler_impl& s, detail::tasklet_impl* src);
+    queue_state q_;
+    mutable std::atomic<int> locked_{0};  // int: a word-sized exchange needs no libatomic
+    std::atomic<int> balance_{0};
+    std::atomic<bool> closing_{false};
+    std::atomic<int> preference_{-1};
+    std::atomic<bool> schedule_all_{false};
+};
+
+// A typed channel. T must be move-constructible; T's move constructor runs while the
+// channel's lock is held, so it should be cheap and must not use channels.
+template <class T>
+class channel : public channel_base {
+ public:
+    // Send a value (see channel_base::send_message for what it throws).
+    void send(T value) {
+        message m;
+        m.value.template emplace<T>(std::move(value));
+        send_message(std::move(m));
+    }
+    // Receive a value; throws what the sender sent with send_exception/send_throw.
+    T receive() { return receive_payload().template take<T>(); }
+
+    // Send each element of a range in turn; returns how many were sent.
+    template <class Range>
+    std::size_t send_sequence(Range&& r) {
+        std::size_t n = 0;
+        for (auto&& v : r) {
+            send(T(std::forward<decltype(v)>(v)));
+            ++n;
+        }
+        return n;
+    }
+    // One step of iteration: nothing once iteration_done(), else receive().
+    std::optional<T> next() {
+        if (iteration_done()) return std::nullopt;
+        return receive();
+    }
+
+    // for (T v : ch) receives until the channel is closed and drained of senders.
+    class iterator {
+     public:
+        using value_type = T;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        explicit iterator(channel* c) : c_(c) { advance(); }
+        T& operator*() { return *v_; }
+        iterator& operator++() {
+            advance();
+            return *this;
+        }
+        void operator++(int) { advance(); }
+        bool operator==(std::default_sentinel_t) const { return !v_.has_value(); }
+
+     private:
+        void advance() { v_ = c_->next(); }
+        channel* c_ = nullptr;
+        std::optional<T> v_;
+    };
+    iterator begin() { return iterator(this); }
+    std::default_sentinel_t end() { return {}; }
+};
+
+}  // namespace slp

@@ -1,0 +1,150 @@
+// slp/payload.hpp — the untyped value a channel moves, and the message around it.
+//
+// The core channel is untyped so that one implementation serves C++ (slp::channel<T>)
+// and the Python binding (which moves PyObject*). A payload is a small type-erased slot:
+// values of up to inline_size bytes whose move constructor cannot throw live inside it,
+// anything else in one heap box. Payloads live in tasklet objects, never on a tasklet's
+// stack: a copied-stack tasklet's stack is not at its address while it is suspended, and
+// a receiver may run on another thread.
+#pragma once
+
+#include <cstddef>
+#include <exception>
+#include <new>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace slp {
+
+class payload {
+ public:
+    static constexpr std::size_t inline_size = 24;
+
+    payload() noexcept = default;
+    payload(payload&& other) noexcept { steal(other); }
+    payload& operator=(payload&& other) noexcept {
+        if (this != &other) {
+            reset();
+            steal(other);
+        }
+        return *this;
+    }
+    payload(const payload&) = delete;
+    payload& operator=(const payload&) = delete;
+    ~payload() { reset(); }
+
+    // Store a T built from args, replacing what was there. Throws what T's constructor
+    // (or, for a boxed T, operator new) throws; the payload is then empty.
+    template <class T, class... Args>
+    T& emplace(Args&&... args) {
+        using U = std::decay_t<T>;
+        reset();
+        if constexpr (fits_inline<U>) {
+            U* p = ::new (static_cast<void*>(buf_)) U(std::forward<Args>(args)...);
+            ops_ = &table<U>;
+            return *p;
+        } else {
+            U* p = new U(std::forward<Args>(args)...);
+            ::new (static_cast<void*>(buf_)) U*(p);
+            ops_ = &table<U>;
+            return *p;
+        }
+    }
+
+    // True if it holds a value of type T (exactly, after decay).
+    template <class T>
+    bool holds() const noexcept {
+        return ops_ == &table<std::decay_t<T>>;
+    }
+    bool has_value() const noexcept { return ops_ != nullptr; }
+
+    // Move the value out and leave the payload empty.
+    // Throws std::logic_error if it is empty or holds another type.
+    template <class T>
+    T take() {
+        if (!holds<T>()) throw std::logic_error("slp::payload::take: empty or of another type");
+        T* p = ptr<T>();
+        T out(std::move(*p));
+        reset();
+        return out;
+    }
+
+    // Destroy the value, if any.
+    void reset() noexcept {
+        if (ops_ != nullptr) {
+            ops_->destroy(buf_);
+            ops_ = nullptr;
+        }
+    }
+
+    friend void swap(payload& a, payload& b) noexcept {
+        payload tmp(std::move(a));
+        a = std::move(b);
+        b = std::move(tmp);
+    }
+
+ private:
+    struct ops {
+        void (*move)(void* dst, void* src) noexcept;  // construct dst from src, destroy src
+        void (*destroy)(void* p) noexcept;
+    };
+    template <class U>
+    static constexpr bool fits_inline =
+        sizeof(U) <= inline_size &&
+        alignof(U) <= alignof(std::max_align_t) && std::is_nothrow_move_constructible_v<U>;
+    template <class U>
+    static void move_inline(void* dst, void* src) noexcept {
+        U* s = std::launder(static_cast<U*>(src));
+        ::new (dst) U(std::move(*s));
+        s->~U();
+    }
+    template <class U>
+    static void destroy_inline(void* p) noexcept {
+        std::launder(static_cast<U*>(p))->~U();
+    }
+    template <class U>
+    static void move_boxed(void* dst, void* src) noexcept {
+        ::new (dst) U*(*std::launder(static_cast<U**>(src)));
+    }
+    template <class U>
+    static void destroy_boxed(void* p) noexcept {
+        delete *std::launder(static_cast<U**>(p));
+    }
+    template <class U>
+    static constexpr ops table = fits_inline<U> ? ops{&move_inline<U>, &destroy_inline<U>}
+                                                : ops{&move_boxed<U>, &destroy_boxed<U>};
+
+    template <class T>
+    T* ptr() noexcept {
+        using U = std::decay_t<T>;
+        if constexpr (fits_inline<U>)
+            return std::launder(reinterpret_cast<U*>(buf_));
+        else
+            return *std::launder(reinterpret_cast<U**>(buf_));
+    }
+    void steal(payload& other) noexcept {
+        if (other.ops_ != nullptr) {
+            other.ops_->move(buf_, other.buf_);
+            ops_ = other.ops_;
+            other.ops_ = nullptr;
+        }
+    }
+
+    alignas(std::max_align_t) std::byte buf_[inline_size];
+    const ops* ops_ = nullptr;
+};
+
+// What a channel action carries, and what a tasklet finds when it resumes: a value, or
+// an exception to raise (Stackless's "bomb"). A message with an error always raises.
+struct message {
+    payload value;
+    std::exception_ptr error;
+
+    void clear() noexcept {
+        value.reset();
+        error = nullptr;
+    }
+};
+
+}  // namespace slp

@@ -1,0 +1,82 @@
+// slp/scheduler.hpp — the per-thread scheduler (Stackless's module functions).
+//
+// Every thread has its own scheduler and its own main tasklet (the thread's original
+// stack), created the first time the thread uses slp. The runnables form a ring in
+// which the current tasklet sits at the head; inserting appends at the end (just before
+// the current one). The functions here act on the calling thread's scheduler.
+//
+// Deadlock (Stackless rules): when a tasklet would block on a channel and nothing else
+// of its thread is runnable, then
+//   - if the watchdog (the innermost caller of run(), else the main tasklet) is paused,
+//     it is resumed (so run() returns while tasklets stay blocked);
+//   - else, if another thread that uses slp is not itself idle, this thread waits until
+//     a tasklet of it becomes runnable (a channel action or insert() from that thread);
+//     a thread counts once it has touched slp (e.g. getcurrent()), so start the partner
+//     thread's scheduler before relying on it;
+//   - else the blocking action throws deadlock_error(msg::deadlock) and the tasklet
+//     stays where it was, runnable and current.
+// When the last runnable tasklet ends while the watchdog is blocked on a channel, the
+// watchdog's action throws deadlock_error(msg::main_receiving / msg::main_sending).
+#pragma once
+
+#include <functional>
+
+#include "slp/tasklet.hpp"
+
+namespace slp {
+
+class channel_base;
+
+// Run the runnables until none is left but the caller (Stackless: stackless.run()).
+// The caller is taken out of the ring while the others run, and becomes the watchdog:
+// it resumes when the ring is empty (every other tasklet ended, blocked or paused) or
+// when an exception escapes a tasklet (then run() throws it). Returns at once if
+// nothing else is runnable. Throws runtime_error(msg::switch_trap) under a switch trap.
+void run();
+// Let the next runnable tasklet run; the caller stays runnable and resumes when its
+// turn comes. Returns at once if it is the only runnable tasklet. Throws as run().
+void schedule();
+// Like schedule(), but the caller is paused (taken out of the ring). If nothing else is
+// runnable it stays current and this returns at once.
+void schedule_remove();
+
+tasklet getcurrent();  // the running tasklet of this thread
+tasklet getmain();     // this thread's main tasklet
+int getruncount();     // tasklets in this thread's ring, the current one included
+
+// Add delta to this thread's switch trap and return the old value. While it is above
+// zero, any operation that would switch tasklets throws runtime_error(msg::switch_trap)
+// and changes nothing.
+int switch_trap(int delta);
+
+// Callbacks (process-wide, like Stackless's). Install with a callable, remove with an
+// empty one; the previous one is returned. They run on the thread doing the work, must
+// not throw (an exception is reported to stderr and dropped, as Stackless does) and
+// must not switch tasklets or use channels (that throws runtime_error(
+// msg::recursive_schedule / msg::recursive_channel)).
+//   schedule callback: (prev, next) before every switch of tasklets.
+//   channel callback: (channel, tasklet, sending, will_block) before every channel
+//   action, will_block telling whether the tasklet is about to block.
+using schedule_callback = std::function<void(const tasklet& prev, const tasklet& next)>;
+using channel_callback =
+    std::function<void(channel_base& ch, const tasklet& t, bool sending, bool will_block)>;
+schedule_callback set_schedule_callback(schedule_callback cb);
+channel_callback set_channel_callback(channel_callback cb);
+
+// The switch observer: a per-thread hook told about every switch of that thread's
+// tasklets, for the Python binding to save and restore interpreter state in one place.
+// before_switch runs in `from` just before it is suspended (from is still current);
+// after_switch runs in `to` right after it resumes or starts (to is current). A
+// starting tasklet gets after_switch before its function runs; an ending one gets
+// before_switch as `from`. Both must not throw, switch or use channels.
+class switch_observer {
+ public:
+    virtual ~switch_observer() = default;
+    virtual void before_switch(const tasklet& from, const tasklet& to) noexcept = 0;
+    virtual void after_switch(const tasklet& from, const tasklet& to) noexcept = 0;
+};
+// Set this thread's observer (nullptr: none); returns the previous one. The observer
+// must outlive its installation.
+switch_observer* set_switch_observer(switch_observer* obs);
+
+}  // namespace slp

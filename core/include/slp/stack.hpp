@@ -1,0 +1,79 @@
+// slp/stack.hpp — stacks for tasklets: mmap'd, guard page below, committed lazily,
+// pooled for reuse.
+//
+//   hi  +------------------+  <- top(): the stack grows down from here
+//       |  usable bytes    |     reserved with mmap(MAP_NORESERVE): a page costs memory
+//       |  ...             |     only once it is touched
+//   lo  +------------------+  <- lo()
+//       |  guard page      |     PROT_NONE: an overflow faults here (see overflow
+//       +------------------+     handler below) instead of corrupting what lies below
+//
+// Every stack is registered with valgrind (VALGRIND_STACK_REGISTER) while it is mapped.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+namespace slp {
+
+// The size a tasklet's own stack gets unless its options say otherwise.
+inline constexpr std::size_t default_stack_size = 256 * 1024;
+// The size of the per-thread shared stack that copied-stack tasklets run on.
+inline constexpr std::size_t default_shared_stack_size = 8 * 1024 * 1024;
+
+// The system page size (the guard page is one page).
+std::size_t page_size() noexcept;
+
+class stack {
+ public:
+    stack() noexcept = default;
+    // Map a stack of at least `size` usable bytes (rounded up to whole pages) plus a
+    // guard page. Throws std::bad_alloc if the mapping fails.
+    explicit stack(std::size_t size);
+    stack(stack&& other) noexcept;
+    stack& operator=(stack&& other) noexcept;
+    stack(const stack&) = delete;
+    stack& operator=(const stack&) = delete;
+    ~stack();  // unmaps (never while a context runs on it: the caller's duty)
+
+    std::byte* lo() const noexcept { return lo_; }
+    std::byte* top() const noexcept { return hi_; }
+    std::byte* guard_lo() const noexcept { return map_; }
+    std::size_t size() const noexcept { return static_cast<std::size_t>(hi_ - lo_); }
+    std::span<std::byte> usable() const noexcept { return {lo_, size()}; }
+    explicit operator bool() const noexcept { return map_ != nullptr; }
+
+ private:
+    void release() noexcept;
+    std::byte* map_ = nullptr;  // start of the mapping = the guard page
+    std::byte* lo_ = nullptr;
+    std::byte* hi_ = nullptr;
+    unsigned valgrind_id_ = 0;
+};
+
+// A per-thread cache of stacks by size. acquire() reuses a cached stack of the same
+// rounded size or maps a new one; release() keeps up to max_cached stacks, unmapping
+// the rest. Not thread-safe: one pool per thread (the scheduler owns it).
+class stack_pool {
+ public:
+    explicit stack_pool(std::size_t max_cached = 64) noexcept : max_cached_(max_cached) {}
+    // Throws std::bad_alloc like stack(size).
+    stack acquire(std::size_t size);
+    void release(stack&& s) noexcept;
+    std::size_t cached() const noexcept { return free_.size(); }
+
+ private:
+    std::size_t max_cached_;
+    std::vector<stack> free_;
+};
+
+// Install, once per process, the SIGSEGV handler that recognises a guard-page hit of the
+// running tasklet, and, once per calling thread, an alternate signal stack for it to run
+// on. On a hit it writes one line to stderr naming the tasklet (id and name) and the
+// stack's bounds, and aborts. Any other SIGSEGV goes to the handler installed before.
+// The scheduler calls both for every thread that runs tasklets; calling again is cheap.
+void install_overflow_handler();
+void install_thread_altstack();
+
+}  // namespace slp

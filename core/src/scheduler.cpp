@@ -1,0 +1,420 @@
+// scheduler.cpp — the ring of runnables and Stackless's scheduling rules
+// (Stackless/module/scheduling.c: slp_schedule_task, schedule_task_block, tasklet_end).
+#include <pthread.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+
+#include "internal.hpp"
+#include "sanitizer.hpp"
+
+namespace slp::detail {
+namespace {
+
+thread_local scheduler_impl* tls_sched = nullptr;
+struct scheduler_holder {
+    ~scheduler_holder() {
+        delete tls_sched;
+        tls_sched = nullptr;
+    }
+};
+thread_local scheduler_holder tls_holder;
+
+// Callbacks: process-wide, read on every switch without a lock. Installed callables
+// are kept until exit, so a reader never sees one freed.
+std::mutex g_cb_mu;
+std::vector<std::unique_ptr<schedule_callback>> g_sched_cbs;
+std::vector<std::unique_ptr<channel_callback>> g_chan_cbs;
+std::atomic<const schedule_callback*> g_sched_cb{nullptr};
+std::atomic<const channel_callback*> g_chan_cb{nullptr};
+
+}  // namespace
+
+void registry_add(scheduler_impl* s);
+void registry_remove(scheduler_impl* s);
+std::uint64_t next_tasklet_id() noexcept;
+
+scheduler_impl* this_scheduler_if_any() noexcept {
+    return tls_sched;
+}
+
+scheduler_impl& create_this_scheduler() {
+    if (tls_sched == nullptr) {
+        (void)&tls_holder;  // construct the holder: it deletes the scheduler at thread exit
+        tls_sched = new scheduler_impl();
+    }
+    return *tls_sched;
+}
+
+const channel_callback* current_channel_callback() noexcept {
+    return g_chan_cb.load(std::memory_order_acquire);
+}
+
+scheduler_impl::scheduler_impl() {
+    install_overflow_handler();
+    install_thread_altstack();
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void* addr = nullptr;
+        std::size_t size = 0;
+        pthread_attr_getstack(&attr, &addr, &size);
+        thread_stack_lo = static_cast<std::byte*>(addr);
+        thread_stack_size = size;
+        pthread_attr_destroy(&attr);
+    }
+    main = new tasklet_impl;
+    main->sched = this;
+    main->is_main = true;
+    main->state = life::started;
+    main->id = next_tasklet_id();
+    std::snprintf(main->name, sizeof main->name, "main");
+    main->tsan_fiber = san::fiber_current();
+    running = main;
+    insert(main);
+    registry_add(this);
+}
+
+scheduler_impl::~scheduler_impl() {
+    // Stackless kills the tasklets of an ending thread; do the same, from main.
+    if (running == main) {
+        for (int guard = 0; all_head != nullptr && guard < 100000; ++guard) {
+            tasklet t = tasklet::borrow(all_head);
+            try {
+                t.kill();
+            } catch (...) {
+            }
+            if (all_head == t.impl()) {  // would not die: forget it
+                untrack(t.impl());
+                t.impl()->sched = nullptr;
+                release(t.impl());
+            }
+        }
+    }
+    drain_if_needed();
+    registry_remove(this);
+    while (all_head != nullptr) {
+        tasklet_impl* t = all_head;
+        untrack(t);
+        t->sched = nullptr;
+        release(t);
+    }
+    if (zombie != nullptr) {
+        release_execution(*this, *zombie);
+        release(zombie);
+        zombie = nullptr;
+    }
+    main->sched = nullptr;
+    main->in_ring = false;
+    main->next = main->prev = nullptr;
+    release(main);
+}
+
+// ---- the ring ------------------------------------------------------------------------
+
+void scheduler_impl::insert(tasklet_impl* t) noexcept {
+    if (head == nullptr) {
+        t->next = t->prev = t;
+        head = t;
+    } else {
+        t->next = head;
+        t->prev = head->prev;
+        head->prev->next = t;
+        head->prev = t;
+    }
+    t->in_ring = true;
+    ++runcount;
+}
+
+void scheduler_impl::insert_after_head(tasklet_impl* t) noexcept {
+    tasklet_impl* h = head;
+    head = h->next;
+    insert(t);
+    head = h;
+}
+
+tasklet_impl* scheduler_impl::remove_head() noexcept {
+    tasklet_impl* t = head;
+    if (t->next == t) {
+        head = nullptr;
+    } else {
+        t->prev->next = t->next;
+        t->next->prev = t->prev;
+        head = t->next;
+    }
+    t->next = t->prev = nullptr;
+    t->in_ring = false;
+    --runcount;
+    return t;
+}
+
+void scheduler_impl::remove(tasklet_impl* t) noexcept {
+    if (t == head) {
+        remove_head();
+        return;
+    }
+    t->prev->next = t->next;
+    t->next->prev = t->prev;
+    t->next = t->prev = nullptr;
+    t->in_ring = false;
+    --runcount;
+}
+
+void scheduler_impl::unremove(tasklet_impl* t) noexcept {
+    insert(t);
+    head = t;
+}
+
+void scheduler_impl::track(tasklet_impl* t) noexcept {
+    t->all_prev = nullptr;
+    t->all_next = all_head;
+    if (all_head != nullptr) all_head->all_prev = t;
+    all_head = t;
+}
+
+void scheduler_impl::untrack(tasklet_impl* t) noexcept {
+    if (t->all_prev != nullptr)
+        t->all_prev->all_next = t->all_next;
+    else if (all_head == t)
+        all_head = t->all_next;
+    if (t->all_next != nullptr) t->all_next->all_prev = t->all_prev;
+    t->all_next = t->all_prev = nullptr;
+}
+
+// ---- switching -----------------------------------------------------------------------
+
+void scheduler_impl::check_switch(tasklet_impl* prev, tasklet_impl* next) const {
+    if (prev == next) return;
+    if (in_callback) throw runtime_error(msg::recursive_schedule);
+    if (trap > 0) throw runtime_error(msg::switch_trap);
+}
+
+// Take t off the channel it is blocked on; if another thread took it first, it is on
+// its way to our inbox: drain it (which makes it runnable).
+void scheduler_impl::unblock(tasklet_impl* t) {
+    channel_base* ch = t->blocked_on.load(std::memory_order_acquire);
+    if (ch != nullptr && channel_remove(*ch, t)) return;
+    drain_inbox();
+}
+
+// Make next runnable if it is not (Stackless: "unblock from channel" / "reactivate
+// floating task").
+void scheduler_impl::prepare(tasklet_impl* next) {
+    if (next->blocked()) {
+        unblock(next);
+        if (!next->in_ring) insert(next);
+    } else if (!next->in_ring) {
+        insert(next);
+    }
+}
+
+void scheduler_impl::notify_schedule(tasklet_impl* prev, tasklet_impl* next) noexcept {
+    if (const schedule_callback* cb = g_sched_cb.load(std::memory_order_acquire)) {
+        in_callback = true;
+        try {
+            (*cb)(tasklet::borrow(prev), tasklet::borrow(next));
+        } catch (...) {
+            std::fputs("slp: Error in scheduling callback (exception dropped)\n", stderr);
+        }
+        in_callback = false;
+    }
+    if (observer != nullptr) observer->before_switch(tasklet::borrow(prev), tasklet::borrow(next));
+}
+
+void scheduler_impl::after_switch() noexcept {
+    if (observer != nullptr)
+        observer->after_switch(tasklet::borrow(rec.prev), tasklet::borrow(running));
+    if (zombie != nullptr) {
+        tasklet_impl* z = zombie;
+        zombie = nullptr;
+        release_execution(*this, *z);
+        release(z);  // the scheduler's reference to an alive tasklet
+    }
+}
+
+// Switch from prev (running) to next; returns when prev runs again. Throws (before
+// changing anything) only what check_switch throws. The caller then claim()s.
+void scheduler_impl::schedule_task(tasklet_impl* prev, tasklet_impl* next) {
+    check_switch(prev, next);
+    prepare(next);
+    if (prev == next) {
+        head = prev;
+        return;
+    }
+    notify_schedule(prev, next);
+    head = next;
+    running = next;
+    transfer(*this, *prev, *next);
+}
+
+void scheduler_impl::claim(tasklet_impl* t) {
+    if (t->tempval.error) {
+        std::exception_ptr e = std::move(t->tempval.error);
+        t->tempval.clear();
+        std::rethrow_exception(e);
+    }
+}
+
+// prev (running) has left the ring for a channel queue: run something else.
+void scheduler_impl::block(tasklet_impl* prev) {
+    drain_if_needed();
+    if (head != nullptr) {
+        schedule_task(prev, head);
+        return;
+    }
+    tasklet_impl* w = watchdog();
+    if (w != prev && !w->in_ring && !w->blocked()) {  // revive the paused watchdog
+        schedule_task(prev, w);
+        return;
+    }
+    for (;;) {
+        if (!wait_for_other_threads()) throw deadlock_error(msg::deadlock);
+        drain_inbox();
+        if (head != nullptr) {
+            schedule_task(prev, head);
+            return;
+        }
+    }
+}
+
+void scheduler_impl::end_running(std::exception_ptr escaped) noexcept {
+    tasklet_impl* t = running;
+    remove(t);
+    t->state = life::dead;
+    t->body = nullptr;
+    untrack(t);
+    drain_if_needed();
+    tasklet_impl* next = head;
+    if (next == nullptr) {
+        tasklet_impl* w = watchdog();
+        if (w->blocked() && !escaped) {
+            // Stackless raises at once; with other threads alive, wait for them first.
+            while (head == nullptr && wait_for_other_threads()) drain_inbox();
+            if (head == nullptr && w->blocked())
+                escaped = std::make_exception_ptr(
+                    deadlock_error(w->blocked_dir < 0 ? msg::main_receiving : msg::main_sending));
+        }
+        next = head != nullptr ? head : w;
+    }
+    if (escaped) {
+        next = watchdog();
+        next->tempval.clear();
+        next->tempval.error = std::move(escaped);
+    }
+    try {
+        prepare(next);
+    } catch (...) {
+        std::fputs("slp: fatal: could not end a tasklet\n", stderr);
+        std::abort();
+    }
+    notify_schedule(t, next);
+    head = next;
+    running = next;
+    zombie = t;
+    transfer_final(*this, *t, *next);
+}
+
+}  // namespace slp::detail
+
+// ---- the public functions ------------------------------------------------------------
+
+namespace slp {
+
+using detail::scheduler_impl;
+using detail::tasklet_impl;
+
+void run() {
+    scheduler_impl& s = detail::this_scheduler();
+    s.drain_if_needed();
+    tasklet_impl* p = s.running;
+    if (s.runcount <= 1) return;
+    s.check_switch(p, p->next);
+    s.watchdogs.push_back(p);
+    s.remove_head();
+    auto pop = [&] {
+        auto it = std::find(s.watchdogs.rbegin(), s.watchdogs.rend(), p);
+        if (it != s.watchdogs.rend()) s.watchdogs.erase(std::next(it).base());
+    };
+    try {
+        s.schedule_task(p, s.head);
+    } catch (...) {
+        pop();
+        s.unremove(p);
+        throw;
+    }
+    pop();
+    s.claim(p);
+}
+
+// flatten: a switch resumes with the return-stack predictor out of step, so every return
+// between the switch and the caller mispredicts; inlining the path leaves one.
+[[gnu::flatten]] void schedule() {
+    scheduler_impl& s = detail::this_scheduler();
+    s.drain_if_needed();
+    tasklet_impl* p = s.running;
+    s.schedule_task(p, p->next);
+    s.claim(p);
+}
+
+void schedule_remove() {
+    scheduler_impl& s = detail::this_scheduler();
+    s.drain_if_needed();
+    tasklet_impl* p = s.running;
+    tasklet_impl* next = p->next;
+    s.check_switch(p, next);
+    s.remove(p);
+    s.schedule_task(p, next == p ? p : next);
+    s.claim(p);
+}
+
+tasklet getcurrent() {
+    return tasklet::borrow(detail::this_scheduler().running);
+}
+tasklet getmain() {
+    return tasklet::borrow(detail::this_scheduler().main);
+}
+int getruncount() {
+    scheduler_impl& s = detail::this_scheduler();
+    s.drain_if_needed();
+    return s.runcount;
+}
+
+int switch_trap(int delta) {
+    scheduler_impl& s = detail::this_scheduler();
+    int old = s.trap;
+    s.trap += delta;
+    return old;
+}
+
+schedule_callback set_schedule_callback(schedule_callback cb) {
+    std::lock_guard<std::mutex> lk(detail::g_cb_mu);
+    const schedule_callback* old = detail::g_sched_cb.load();
+    schedule_callback prev = old != nullptr ? *old : schedule_callback{};
+    if (cb) {
+        detail::g_sched_cbs.push_back(std::make_unique<schedule_callback>(std::move(cb)));
+        detail::g_sched_cb.store(detail::g_sched_cbs.back().get(), std::memory_order_release);
+    } else {
+        detail::g_sched_cb.store(nullptr, std::memory_order_release);
+    }
+    return prev;
+}
+
+channel_callback set_channel_callback(channel_callback cb) {
+    std::lock_guard<std::mutex> lk(detail::g_cb_mu);
+    const channel_callback* old = detail::g_chan_cb.load();
+    channel_callback prev = old != nullptr ? *old : channel_callback{};
+    if (cb) {
+        detail::g_chan_cbs.push_back(std::make_unique<channel_callback>(std::move(cb)));
+        detail::g_chan_cb.store(detail::g_chan_cbs.back().get(), std::memory_order_release);
+    } else {
+        detail::g_chan_cb.store(nullptr, std::memory_order_release);
+    }
+    return prev;
+}
+
+switch_observer* set_switch_observer(switch_observer* obs) {
+    scheduler_impl& s = detail::this_scheduler();
+    return std::exchange(s.observer, obs);
+}
+
+}  // namespace slp

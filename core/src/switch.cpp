@@ -1,0 +1,257 @@
+// switch.cpp — how a tasklet is entered and suspended: the only code that knows stack
+// kinds. The scheduler calls transfer(prev, next) for any pair; this file picks the way.
+//
+//   next's kind   prev's kind   how
+//   own/main      any           slp_jump to next's context (a fresh one is slp_make'd
+//                               on a pooled stack). A copied prev stays the occupant
+//                               of the shared stack: its slice is not copied (lazy).
+//   copied        copied        slp_switch on the shared stack: save copies prev's
+//                               slice out, restore copies next's in (or, for a fresh or
+//                               jump-suspended next, restore runs on a small helper
+//                               stack and jumps to next from there).
+//   copied        own/main      make room (copy the occupant's slice out, next's in,
+//                               each only if needed), then slp_jump to next — directly
+//                               if it was suspended by a jump or is fresh; through a
+//                               "resumer" context on the helper stack, which completes
+//                               its pending slp_switch, if it was suspended by one.
+// A context suspended by slp_jump is only ever resumed by slp_jump, one suspended by
+// slp_switch only by slp_switch: the arch contract promises nothing more.
+//
+// Every landing (a fresh entry, a returning slp_jump, the resumer) stores the transfer's
+// `from` into the tasklet that jumped (switch_record::prev) when record_from is set.
+// Soft (coroutine) tasklets of issue 4 add rows to this table and nothing elsewhere.
+#include <cstdint>
+#include <cstdlib>
+
+#include "internal.hpp"
+#include "sanitizer.hpp"
+#include "slp/context.hpp"
+
+namespace slp::detail {
+namespace {
+
+std::byte* align16(std::byte* p) noexcept {
+    return reinterpret_cast<std::byte*>(reinterpret_cast<std::uintptr_t>(p) &
+                                        ~static_cast<std::uintptr_t>(15));
+}
+
+void bounds_of(scheduler_impl& s, tasklet_impl& t, const void*& lo, std::size_t& n) noexcept {
+    if (t.is_main) {
+        lo = s.thread_stack_lo;
+        n = s.thread_stack_size;
+    } else if (t.kind == stack_kind::copied) {
+        lo = s.shared.mem.lo();
+        n = s.shared.mem.size();
+    } else {
+        lo = t.own.lo();
+        n = t.own.size();
+    }
+}
+
+// ASan: frames abandoned on the shared stack (an ended tasklet's, helper frames) leave
+// poison behind that the next occupant's frames would trip on. Remember how deep the
+// stack has been used and forget all poison there whenever the occupant changes.
+void note_depth([[maybe_unused]] scheduler_impl& s, [[maybe_unused]] const void* p) noexcept {
+#if defined(SLP_ASAN)
+    auto* b = static_cast<std::byte*>(const_cast<void*>(p));
+    if (b >= s.shared.mem.lo() && b < s.shared.lowest) s.shared.lowest = b;
+#endif
+}
+void scrub([[maybe_unused]] scheduler_impl& s) noexcept {
+#if defined(SLP_ASAN)
+    std::byte* lo = s.shared.lowest - 8192;
+    if (lo < s.shared.mem.lo()) lo = s.shared.mem.lo();
+    san::unpoison(lo, static_cast<std::size_t>(s.shared.base - lo));
+    san::unpoison(s.shared.helper.lo(), s.shared.helper.size());
+#endif
+}
+
+void land(scheduler_impl& s, slp_transfer tr) noexcept {
+    if (s.rec.record_from) {
+        tasklet_impl* p = s.rec.prev;
+        p->ctx = tr.from;
+        if (p->kind == stack_kind::copied) {
+            p->slice_lo = static_cast<std::byte*>(tr.from);
+            note_depth(s, p->slice_lo);
+        }
+    }
+}
+
+[[noreturn]] void run_body(scheduler_impl& s, tasklet_impl& t) noexcept {
+    std::exception_ptr escaped;
+    try {
+        s.claim(&t);  // an exception thrown at it before it ever ran
+        t.body();
+    } catch (const tasklet_exit&) {
+    } catch (...) {
+        escaped = std::current_exception();
+    }
+    s.end_running(std::move(escaped));
+}
+
+// Where every fresh hard tasklet starts, own stack or shared.
+void tasklet_entry(slp_transfer tr) {
+    scheduler_impl& s = *this_scheduler_if_any();
+    land(s, tr);
+    san::finish_switch(nullptr);
+    tasklet_impl& t = *s.running;
+    s.after_switch();
+    run_body(s, t);
+}
+
+intptr_t resumer_save(void* sp, void* arg) {
+    auto& s = *static_cast<scheduler_impl*>(arg);
+    return s.rec.next->slice_lo - static_cast<std::byte*>(sp);
+}
+void resumer_restore(void*) {}
+
+// Runs on the helper stack and completes the slp_switch of a copy_switch-suspended
+// tasklet whose slice is back in place; its own state is dropped.
+void resumer_entry(slp_transfer tr) {
+    scheduler_impl& s = *this_scheduler_if_any();
+    land(s, tr);
+    slp_switch(&resumer_save, &resumer_restore, &s);
+    std::abort();  // not reached
+}
+
+[[noreturn]] void jump_from_restore(scheduler_impl& s, slp_ctx to) {
+    s.rec.record_from = false;  // the helper frame we leave is garbage
+    slp_jump(to, nullptr);
+    std::abort();
+}
+
+// copied -> copied, on the shared stack.
+intptr_t cs_save(void* sp, void* arg) {
+    auto& s = *static_cast<scheduler_impl*>(arg);
+    tasklet_impl& prev = *s.rec.prev;
+    tasklet_impl& next = *s.rec.next;
+    auto* p = static_cast<std::byte*>(sp);
+    prev.slice_lo = p;
+    note_depth(s, p);
+    if (prev.state != life::dead) slice_save(prev, s.shared.base);
+    s.shared.occupant = &next;
+    // A copy_switch-suspended next resumes right here, on the shared stack; otherwise
+    // restore runs on the helper stack and jumps to next from there (a jump must not
+    // leave its old frame below the new stack pointer on the same stack).
+    std::byte* target = next.how == suspended_by::copy_switch && next.state != life::ready
+                            ? next.slice_lo
+                            : align16(s.shared.helper.top() - 64);
+    return target - p;
+}
+
+void cs_restore(void* arg) {
+    auto& s = *static_cast<scheduler_impl*>(arg);
+    tasklet_impl& next = *s.rec.next;
+    scrub(s);
+    if (next.state == life::ready) {
+        next.state = life::started;
+        std::byte* top = s.shared.base;
+        san::make_writable(top - 256, 256);
+        next.ctx = slp_make(top, static_cast<std::size_t>(top - s.shared.mem.lo()), &tasklet_entry);
+        jump_from_restore(s, next.ctx);
+    }
+    slice_restore(next, s.shared.base);
+    if (next.how == suspended_by::jump) jump_from_restore(s, next.ctx);
+    // copy_switch: returning lets slp_switch reload next's registers.
+}
+
+// An own-stack tasklet is about to jump to copied `next`: put next's slice in place.
+[[gnu::noinline]] void make_room(scheduler_impl& s, tasklet_impl& next) {
+    shared_stack& sh = s.shared;
+    tasklet_impl* o = sh.occupant;
+    if (o == &next && !next.slice_in_heap) return;  // its slice never left
+    if (o != nullptr && o != &next && !o->slice_in_heap && o->state != life::dead)
+        slice_save(*o, sh.base);
+    scrub(s);
+    if (next.state != life::ready) {
+        slice_restore(next, sh.base);
+        // valgrind: the resumed code pushes just below its slice, on a stack memcheck
+        // last saw shrink past there; we are not running on it, so this is safe.
+        san::make_writable(next.slice_lo - 256, 256);
+    }
+    sh.occupant = &next;
+}
+
+[[gnu::noinline]] void start_own(scheduler_impl& s, tasklet_impl& t) {
+    t.own = s.pool.acquire(t.stack_size);
+    t.ctx = make_context(t.own.usable(), &tasklet_entry);
+    t.state = life::started;
+}
+
+// Suspend prev (running) and enter next. dying: prev never resumes.
+void enter(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next, bool dying) {
+    s.rec.prev = &prev;
+    s.rec.next = &next;
+    if (next.kind == stack_kind::copied) shared_stack_init(s);
+    if (prev.kind == stack_kind::copied && !prev.is_main) note_depth(s, __builtin_frame_address(0));
+    if (next.state == life::ready && next.kind == stack_kind::own && !next.is_main)
+        start_own(s, next);
+    if (next.tsan_fiber == nullptr) next.tsan_fiber = san::fiber_create();
+    const void* lo = nullptr;
+    std::size_t n = 0;
+    bounds_of(s, next, lo, n);
+    if (dying && prev.kind == stack_kind::copied && s.shared.occupant == &prev &&
+        next.kind != stack_kind::copied)
+        s.shared.occupant = nullptr;  // its slice is garbage from now on
+    san::start_switch(dying ? nullptr : &prev.asan_fake_stack, lo, n, next.tsan_fiber);
+
+    if (next.kind != stack_kind::copied || next.is_main) {
+        prev.how = suspended_by::jump;
+        s.rec.record_from = !dying;
+        slp_transfer tr = slp_jump(next.ctx, nullptr);
+        land(s, tr);
+    } else if (prev.kind == stack_kind::copied && !prev.is_main) {
+        prev.how = suspended_by::copy_switch;
+        s.rec.record_from = false;
+        slp_switch(&cs_save, &cs_restore, &s);
+    } else {
+        make_room(s, next);
+        prev.how = suspended_by::jump;
+        s.rec.record_from = !dying;
+        slp_ctx target;
+        if (next.state == life::ready) {
+            next.state = life::started;
+            std::byte* top = s.shared.base;
+            san::make_writable(top - 256, 256);
+            target = next.ctx =
+                slp_make(top, static_cast<std::size_t>(top - s.shared.mem.lo()), &tasklet_entry);
+        } else if (next.how == suspended_by::jump) {
+            target = next.ctx;
+        } else {
+            std::byte* top = align16(s.shared.helper.top() - 64);
+            target =
+                slp_make(top, static_cast<std::size_t>(top - s.shared.helper.lo()), &resumer_entry);
+        }
+        slp_transfer tr = slp_jump(target, nullptr);
+        land(s, tr);
+    }
+    // prev is running again.
+    san::finish_switch(prev.asan_fake_stack);
+    prev.how = suspended_by::none;
+}
+
+}  // namespace
+
+void transfer(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next) {
+    enter(s, prev, next, false);
+    s.after_switch();
+}
+
+void transfer_final(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next) {
+    enter(s, prev, next, true);
+    std::abort();  // an ended tasklet is never resumed
+}
+
+void release_execution(scheduler_impl& s, tasklet_impl& t) noexcept {
+    if (t.own) s.pool.release(std::move(t.own));
+    if (!t.is_main) {
+        san::fiber_destroy(t.tsan_fiber);
+        t.tsan_fiber = nullptr;
+    }
+    std::free(t.saved);
+    t.saved = nullptr;
+    t.saved_cap = t.saved_size = 0;
+    if (s.shared.occupant == &t) s.shared.occupant = nullptr;
+}
+
+}  // namespace slp::detail

@@ -1,0 +1,261 @@
+// tasklet.cpp — the tasklet handle's operations (Stackless/module/taskletobject.c).
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "internal.hpp"
+#include "sanitizer.hpp"
+
+namespace slp::detail {
+
+bool scheduler_exists(scheduler_impl* s) noexcept;
+
+namespace {
+std::atomic<std::uint64_t> g_next_id{1};
+}  // namespace
+
+std::uint64_t next_tasklet_id() noexcept {
+    return g_next_id.fetch_add(1, std::memory_order_relaxed);
+}
+
+void retain(tasklet_impl* t) noexcept {
+    if (t != nullptr) t->refs.fetch_add(1, std::memory_order_relaxed);
+}
+
+void release(tasklet_impl* t) noexcept {
+    if (t != nullptr && t->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete t;
+}
+
+tasklet_impl::~tasklet_impl() {
+    if (!is_main) san::fiber_destroy(tsan_fiber);
+    std::free(saved);
+}
+
+namespace {
+
+// The scheduler a tasklet belongs to, if that is the calling thread's; else nullptr.
+scheduler_impl* own_thread(tasklet_impl& t) {
+    scheduler_impl* s = this_scheduler_if_any();
+    return (s != nullptr && t.sched == s) ? s : nullptr;
+}
+
+// Hand a request to the tasklet's own thread.
+void post_remote(tasklet_impl& t, std::exception_ptr e) {
+    scheduler_impl* owner = t.sched;
+    if (owner == nullptr || !scheduler_exists(owner)) throw runtime_error(msg::no_thread);
+    owner->post({&t, std::move(e)});
+}
+
+bool is_tasklet_exit(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const tasklet_exit&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+}  // namespace
+}  // namespace slp::detail
+
+namespace slp {
+
+using detail::life;
+using detail::scheduler_impl;
+using detail::tasklet_impl;
+
+detail::tasklet_impl& tasklet::checked() const {
+    if (p_ == nullptr) throw runtime_error(msg::null_tasklet);
+    return *p_;
+}
+
+tasklet::tasklet(std::function<void()> fn, tasklet_options options) {
+    scheduler_impl& s = detail::this_scheduler();
+    auto* t = new tasklet_impl;
+    t->sched = &s;
+    t->kind = options.kind;
+    t->stack_size = options.stack_size;
+    std::strncpy(t->name, options.name.c_str(), sizeof t->name - 1);
+    t->id = detail::next_tasklet_id();
+    t->atomic = s.running->atomic;
+    t->body = std::move(fn);
+    t->state = t->body ? life::bound : life::unbound;
+    p_ = t;
+}
+
+tasklet& tasklet::bind(std::function<void()> fn) {
+    tasklet_impl& t = checked();
+    if (t.alive()) throw runtime_error(msg::alive);
+    t.body = std::move(fn);
+    t.state = t.body ? life::bound : life::unbound;
+    return *this;
+}
+
+tasklet& tasklet::setup() {
+    tasklet_impl& t = checked();
+    if (t.alive()) throw runtime_error(msg::alive);
+    if (!t.body) throw runtime_error(msg::not_bound);
+    scheduler_impl* s = detail::own_thread(t);
+    if (s == nullptr) throw runtime_error(msg::other_thread);
+    t.state = life::ready;
+    detail::retain(&t);  // an alive tasklet is owned by its scheduler until it ends
+    s->track(&t);
+    s->insert(&t);
+    return *this;
+}
+
+tasklet& tasklet::insert() {
+    tasklet_impl& t = checked();
+    if (t.blocked()) throw runtime_error(msg::run_blocked);
+    if (!t.alive()) throw runtime_error(msg::run_dead);
+    scheduler_impl* s = detail::own_thread(t);
+    if (s == nullptr) {
+        detail::post_remote(t, nullptr);
+        return *this;
+    }
+    if (!t.in_ring) s->insert(&t);
+    return *this;
+}
+
+tasklet& tasklet::remove() {
+    tasklet_impl& t = checked();
+    scheduler_impl* s = detail::own_thread(t);
+    if (s == nullptr) throw runtime_error(msg::other_thread);
+    if (t.blocked()) throw runtime_error(msg::remove_blocked);
+    if (&t == s->running) throw runtime_error(msg::remove_current);
+    if (t.in_ring) s->remove(&t);
+    return *this;
+}
+
+void tasklet::run() {
+    tasklet_impl& t = checked();
+    scheduler_impl* s = detail::own_thread(t);
+    if (s == nullptr) {
+        insert();
+        return;
+    }
+    if (t.blocked()) throw runtime_error(msg::run_blocked);
+    if (!t.alive()) throw runtime_error(msg::run_dead);
+    tasklet_impl* p = s->running;
+    s->check_switch(p, &t);
+    s->schedule_task(p, &t);
+    s->claim(p);
+}
+
+void tasklet::switch_to() {
+    tasklet_impl& t = checked();
+    scheduler_impl* s = detail::own_thread(t);
+    if (s == nullptr) throw runtime_error(msg::other_thread);
+    if (t.blocked()) throw runtime_error(msg::run_blocked);
+    if (!t.alive()) throw runtime_error(msg::run_dead);
+    tasklet_impl* p = s->running;
+    s->check_switch(p, &t);
+    if (!t.in_ring) s->insert(&t);
+    s->remove(p);
+    s->schedule_task(p, &t);
+    s->claim(p);
+}
+
+void tasklet::kill(bool pending) {
+    tasklet_impl& t = checked();
+    if (!t.alive()) return;
+    throw_exception(std::make_exception_ptr(tasklet_exit{}), pending);
+}
+
+void tasklet::throw_exception(std::exception_ptr e, bool pending) {
+    if (!e) throw std::invalid_argument("slp::tasklet::throw_exception: null exception");
+    tasklet_impl& t = checked();
+    scheduler_impl* s = detail::own_thread(t);
+    if (s != nullptr && &t == s->running) std::rethrow_exception(e);
+    if (!t.alive()) {
+        if (detail::is_tasklet_exit(e)) return;
+        throw runtime_error(msg::throw_dead);
+    }
+    if (s == nullptr) {
+        detail::post_remote(t, std::move(e));
+        return;
+    }
+    tasklet_impl* p = s->running;
+    if (!pending) s->check_switch(p, &t);
+    if (t.blocked()) {
+        s->unblock(&t);
+        if (!t.in_ring) s->insert(&t);
+    }
+    t.tempval.clear();
+    t.tempval.error = std::move(e);
+    if (pending) {
+        if (!t.in_ring) s->insert(&t);
+        return;
+    }
+    s->schedule_task(p, &t);
+    s->claim(p);
+}
+
+bool tasklet::alive() const {
+    return checked().alive();
+}
+bool tasklet::blocked() const {
+    return checked().blocked();
+}
+bool tasklet::scheduled() const {
+    const tasklet_impl& t = checked();
+    return t.in_ring || t.blocked();
+}
+bool tasklet::paused() const {
+    const tasklet_impl& t = checked();
+    return t.alive() && !t.in_ring && !t.blocked();
+}
+bool tasklet::is_main() const {
+    return checked().is_main;
+}
+bool tasklet::is_current() const {
+    const tasklet_impl& t = checked();
+    return t.sched != nullptr && t.sched->running == &t;
+}
+bool tasklet::restorable() const {
+    (void)checked();
+    return false;
+}
+bool tasklet::set_atomic(bool flag) {
+    return std::exchange(checked().atomic, flag);
+}
+bool tasklet::atomic() const {
+    return checked().atomic;
+}
+bool tasklet::set_block_trap(bool flag) {
+    return std::exchange(checked().block_trap, flag);
+}
+bool tasklet::block_trap() const {
+    return checked().block_trap;
+}
+tasklet tasklet::next() const {
+    const tasklet_impl& t = checked();
+    return (t.in_ring || t.blocked()) && t.next != nullptr ? borrow(t.next) : tasklet{};
+}
+tasklet tasklet::prev() const {
+    const tasklet_impl& t = checked();
+    return (t.in_ring || t.blocked()) && t.prev != nullptr ? borrow(t.prev) : tasklet{};
+}
+std::uint64_t tasklet::id() const {
+    return checked().id;
+}
+const char* tasklet::name() const {
+    return checked().name;
+}
+stack_kind tasklet::kind() const {
+    return checked().kind;
+}
+void* tasklet::user_data() const {
+    return checked().user_data;
+}
+void tasklet::set_user_data(void* p) {
+    checked().user_data = p;
+}
+
+atomic_guard::atomic_guard() : old_(getcurrent().set_atomic(true)) {}
+atomic_guard::~atomic_guard() {
+    getcurrent().set_atomic(old_);
+}
+
+}  // namespace slp

@@ -1,0 +1,105 @@
+// threads.cpp — schedulers of different threads: the registry, the inbox through which
+// one thread makes another's tasklet runnable, and waiting for other threads.
+//
+// A tasklet only ever runs on its own thread. Another thread never touches a tasklet's
+// place in its scheduler's ring; it posts the tasklet (and maybe an exception to raise
+// in it) to that scheduler's inbox, which the owner drains at its next scheduling point,
+// waking it if it waits. Lock order: channel lock, then g_registry_mu, then inbox_mu.
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include "internal.hpp"
+
+namespace slp::detail {
+namespace {
+std::mutex g_registry_mu;
+std::vector<scheduler_impl*> g_registry;
+}  // namespace
+
+void registry_add(scheduler_impl* s) {
+    std::lock_guard<std::mutex> lk(g_registry_mu);
+    g_registry.push_back(s);
+}
+
+void registry_remove(scheduler_impl* s) {
+    std::vector<scheduler_impl*> idle;
+    {
+        std::lock_guard<std::mutex> lk(g_registry_mu);
+        g_registry.erase(std::remove(g_registry.begin(), g_registry.end(), s), g_registry.end());
+        for (scheduler_impl* x : g_registry)
+            if (x->idle.load(std::memory_order_relaxed)) idle.push_back(x);
+        // Wake the idle ones to check again whether anybody can still wake them.
+        for (scheduler_impl* x : idle) {
+            std::lock_guard<std::mutex> ilk(x->inbox_mu);
+            x->recheck = true;
+            x->inbox_cv.notify_one();
+        }
+    }
+}
+
+bool scheduler_exists(scheduler_impl* s) noexcept {
+    std::lock_guard<std::mutex> lk(g_registry_mu);
+    return std::find(g_registry.begin(), g_registry.end(), s) != g_registry.end();
+}
+
+// The registry lock orders a post against the owner's decision to go idle (either the
+// owner sees the item, or the post sees and clears its idle flag) and against the
+// owner's exit (registry_remove waits for a post in flight; the condition variable is
+// notified before the locks are released, so it is never used after the owner ends).
+void scheduler_impl::post(inbox_item item) {
+    std::lock_guard<std::mutex> rlk(g_registry_mu);
+    std::lock_guard<std::mutex> lk(inbox_mu);
+    inbox.push_back(std::move(item));
+    inbox_nonempty.store(true, std::memory_order_release);
+    idle.store(false, std::memory_order_relaxed);
+    inbox_cv.notify_one();
+}
+
+void scheduler_impl::drain_inbox() {
+    std::vector<inbox_item> items;
+    {
+        std::lock_guard<std::mutex> lk(inbox_mu);
+        items.swap(inbox);
+        inbox_nonempty.store(false, std::memory_order_relaxed);
+    }
+    for (inbox_item& it : items) {
+        tasklet_impl* t = it.t;
+        if (!t->alive()) continue;
+        if (it.error) {
+            if (t == running) continue;  // cannot happen: posts come from other threads
+            if (t->blocked()) {
+                channel_base* ch = t->blocked_on.load(std::memory_order_acquire);
+                if (ch != nullptr) channel_remove(*ch, t);
+            }
+            t->tempval.clear();
+            t->tempval.error = std::move(it.error);
+        }
+        if (!t->in_ring && !t->blocked()) insert(t);
+    }
+}
+
+// Nothing of this thread can run. If another thread that is not idle exists, wait until
+// something is posted to us (or the set of threads changes) and return true; otherwise
+// return false: nobody could ever wake us.
+bool scheduler_impl::wait_for_other_threads() {
+    {
+        std::lock_guard<std::mutex> lk(g_registry_mu);
+        if (inbox_nonempty.load(std::memory_order_acquire)) return true;
+        bool other_active = false;
+        for (scheduler_impl* x : g_registry)
+            if (x != this && !x->idle.load(std::memory_order_relaxed)) other_active = true;
+        if (!other_active) return false;
+        idle.store(true, std::memory_order_relaxed);
+    }
+    {
+        std::unique_lock<std::mutex> lk(inbox_mu);
+        inbox_cv.wait(lk, [&] { return !inbox.empty() || recheck; });
+        recheck = false;
+    }
+    std::lock_guard<std::mutex> lk(g_registry_mu);
+    idle.store(false, std::memory_order_relaxed);
+    return true;
+}
+
+}  // namespace slp::detail

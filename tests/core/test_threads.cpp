@@ -1,0 +1,106 @@
+// Threads: each has its own scheduler and main tasklet; channels work across threads; a
+// tasklet only runs on its own thread.
+#include <atomic>
+#include <thread>
+
+#include "core_test_support.h"
+
+namespace {
+// A thread counts for deadlock detection once it has a scheduler: every test gives this
+// thread one before starting others, and waits until the others have theirs before it
+// may block on them.
+void wait_until(std::atomic<int>& n, int want) {
+    while (n.load() < want) std::this_thread::yield();
+}
+}  // namespace
+
+TEST(Threads, each_thread_has_its_own_main_tasklet) {
+    std::uint64_t here = slp::getmain().id();
+    std::uint64_t there = 0;
+    int runcount_there = 0;
+    std::thread th([&] {
+        there = slp::getmain().id();
+        runcount_there = slp::getruncount();
+    });
+    th.join();
+    EXPECT_NE(here, there);
+    EXPECT_EQ(runcount_there, 1);
+}
+
+TEST(Threads, send_from_one_thread_wakes_a_receiver_of_another) {
+    (void)slp::getcurrent();
+    slp::channel<int> ch;
+    int got = 0;
+    std::thread b([&] { got = ch.receive(); });  // b's main blocks: waits for us
+    while (ch.balance() != -1) std::this_thread::yield();
+    ch.send(5);  // a receiver of another thread: we continue, it runs over there
+    b.join();
+    EXPECT_EQ(got, 5);
+    EXPECT_EQ(ch.balance(), 0);
+}
+
+TEST(Threads, tasklets_run_only_on_their_own_thread) {
+    (void)slp::getcurrent();
+    slp::channel<std::thread::id> ch;
+    slp::channel<int> done;
+    std::thread::id worker_id;
+    std::atomic<int> ready{0};
+    std::thread th([&] {
+        worker_id = std::this_thread::get_id();
+        (void)slp::getcurrent();
+        ++ready;
+        for (int i = 0; i < 3; ++i) slp::spawn([&] { ch.send(std::this_thread::get_id()); });
+        slp::run();  // all three block sending: run returns
+        done.send(1);
+    });
+    wait_until(ready, 1);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(ch.receive(), worker_id);
+    EXPECT_EQ(done.receive(), 1);
+    th.join();
+}
+
+TEST(Threads, ping_pong_between_tasklets_of_two_threads) {
+    (void)slp::getcurrent();
+    slp::channel<int> ping, pong;
+    constexpr int n = 2000;
+    std::atomic<int> ready{0};
+    std::thread th([&] {
+        slp::channel<int> done;
+        (void)slp::getcurrent();
+        ++ready;
+        slp::spawn(
+            [&] {
+                for (int i = 0; i < n; ++i) pong.send(ping.receive() + 1);
+                done.send(1);
+            },
+            {slp::stack_kind::copied, 0, {}});
+        done.receive();  // nothing else here can run: waits for the other thread
+    });
+    wait_until(ready, 1);
+    long sum = 0;
+    for (int i = 0; i < n; ++i) {
+        ping.send(i);
+        sum += pong.receive();
+    }
+    th.join();
+    EXPECT_EQ(sum, static_cast<long>(n) * (n + 1) / 2);
+}
+
+TEST(Threads, many_threads_share_one_channel) {
+    (void)slp::getcurrent();
+    slp::channel<int> ch;
+    constexpr int threads = 4, per = 500;
+    std::vector<std::thread> ts;
+    std::atomic<int> ready{0};
+    for (int t = 0; t < threads; ++t)
+        ts.emplace_back([&] {
+            (void)slp::getcurrent();
+            ++ready;
+            for (int i = 0; i < per; ++i) ch.send(1);
+        });
+    wait_until(ready, threads);
+    long sum = 0;
+    for (int i = 0; i < threads * per; ++i) sum += ch.receive();
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(sum, threads * per);
+}
