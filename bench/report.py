@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Turn Google Benchmark JSON into the README's latency table (and ratios).
 
-Usage: report.py RESULTS.json [--markdown] [--chart OUT.svg]
+Usage: report.py RESULTS.json [MORE.json ...] [--markdown] [--chart OUT.svg]
+
+Several result files (slp_bench's, and the Python benchmarks' from bench/python/) are
+merged into one table.
 
 Every benchmark reports the counter `switch`: seconds per ONE switch (one direction).
 Rows are grouped, and each group names the peer its ratios are taken against, measured
@@ -15,10 +18,22 @@ GROUPS = [
     ("Raw context switch (arch layer)", "BM_boost_fcontext",
      ["BM_slp_jump", "BM_boost_fcontext", "BM_ucontext",
       "BM_slp_switch/0", "BM_slp_switch/1024", "BM_slp_switch/8192", "BM_slp_switch/65536"]),
+    ("Python (CPython 3.11): stackless against greenlet, asyncio, threads", "PY_greenlet_switch",
+     ["PY_greenlet_switch", "PY_stackless_channel/own", "PY_stackless_channel/copied",
+      "PY_stackless_schedule/2/own", "PY_stackless_schedule/2/copied",
+      "PY_stackless_schedule/10000/own", "PY_stackless_schedule/10000/copied",
+      "PY_greenlet_channel", "PY_asyncio_queue", "PY_threads_semaphore"]),
+]
+
+# Memory rows (counter `bytes`: per blocked tasklet), with their reference.
+MEMORY_GROUPS = [
+    ("Python: memory per blocked tasklet, five frames deep", "PY_mem_greenlet",
+     ["PY_mem_greenlet", "PY_mem_stackless/copied", "PY_mem_stackless/own"]),
 ]
 
 # Benchmarks of other projects (drawn in another colour than slp's).
-PEERS = {"BM_boost_fcontext", "BM_ucontext"}
+PEERS = {"BM_boost_fcontext", "BM_ucontext", "PY_greenlet_switch", "PY_greenlet_channel",
+         "PY_asyncio_queue", "PY_threads_semaphore"}
 
 LABELS = {
     "BM_slp_jump": "slp_jump (own stack)",
@@ -28,6 +43,19 @@ LABELS = {
     "BM_slp_switch/1024": "slp_switch, 1 KiB live stack",
     "BM_slp_switch/8192": "slp_switch, 8 KiB live stack",
     "BM_slp_switch/65536": "slp_switch, 64 KiB live stack",
+    "PY_greenlet_switch": "greenlet g.switch()",
+    "PY_stackless_channel/own": "stackless channel, own stacks",
+    "PY_stackless_channel/copied": "stackless channel, copied stacks",
+    "PY_stackless_schedule/2/own": "schedule(), 2 tasklets, own",
+    "PY_stackless_schedule/2/copied": "schedule(), 2 tasklets, copied",
+    "PY_stackless_schedule/10000/own": "schedule(), 10,000 tasklets, own",
+    "PY_stackless_schedule/10000/copied": "schedule(), 10,000 tasklets, copied",
+    "PY_greenlet_channel": "greenlet channel in Python",
+    "PY_asyncio_queue": "asyncio.Queue ping-pong",
+    "PY_threads_semaphore": "threads, Semaphore ping-pong",
+    "PY_mem_greenlet": "greenlet, suspended",
+    "PY_mem_stackless/copied": "stackless, copied stacks",
+    "PY_mem_stackless/own": "stackless, own stacks",
 }
 
 
@@ -43,6 +71,36 @@ def per_switch_ns(results):
         if b.get("run_type") == "aggregate" or name not in out:
             out[name] = b["switch"] * 1e9
     return out
+
+
+def per_item_bytes(results):
+    """name -> bytes per item (memory benchmarks)."""
+    return {b["name"]: b["bytes"] for b in results["benchmarks"] if "bytes" in b}
+
+
+def memory_table(sizes, markdown):
+    lines = []
+    for title, ref, names in MEMORY_GROUPS:
+        present = [n for n in names if n in sizes]
+        if not present:
+            continue
+        ref_b = sizes.get(ref)
+        ref_label = LABELS.get(ref, ref)
+        if markdown:
+            lines += [f"**{title}** (ratio against {ref_label}, same run)", "",
+                      "| method | bytes each | ratio |", "|---|---:|---:|"]
+        else:
+            lines += [f"{title} — ratio against {ref_label}, same run",
+                      f"  {'method':<36} {'bytes each':>12} {'ratio':>8}"]
+        for n in present:
+            ratio = f"{sizes[n] / ref_b:.2f}x" if ref_b else "-"
+            label = LABELS.get(n, n)
+            if markdown:
+                lines.append(f"| {label} | {sizes[n]:.0f} | {ratio} |")
+            else:
+                lines.append(f"  {label:<36} {sizes[n]:>12.0f} {ratio:>8}")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def fmt_ns(ns):
@@ -105,12 +163,18 @@ def chart(times, path):
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
-    with open(argv[1]) as f:
-        results = json.load(f)
+    files = [a for a in argv[1:] if a.endswith(".json")]
+    results = {"benchmarks": []}
+    for path in files:
+        with open(path) as f:
+            results["benchmarks"] += json.load(f)["benchmarks"]
     times = per_switch_ns(results)
+    sizes = per_item_bytes(results)
     if not times:
-        sys.exit(f"report.py: no benchmark with a 'switch' counter in {argv[1]}")
+        sys.exit(f"report.py: no benchmark with a 'switch' counter in {' '.join(files)}")
     print(table(times, "--markdown" in argv))
+    if sizes:
+        print(memory_table(sizes, "--markdown" in argv))
     if "--chart" in argv:
         out = argv[argv.index("--chart") + 1]
         chart(times, out)
@@ -118,6 +182,15 @@ def main(argv):
     if "BM_slp_jump" in times and "BM_boost_fcontext" in times:
         print(f"slp_jump / jump_fcontext = "
               f"{times['BM_slp_jump'] / times['BM_boost_fcontext']:.2f} (target: <= 1.00)")
+    g = times.get("PY_greenlet_switch")
+    for kind in ("own", "copied"):
+        ch = times.get(f"PY_stackless_channel/{kind}")
+        if g and ch:
+            print(f"stackless channel ({kind}) / greenlet switch = {ch / g:.2f} (target: <= 0.20)")
+    gm = sizes.get("PY_mem_greenlet")
+    tm = sizes.get("PY_mem_stackless/copied")
+    if gm and tm:
+        print(f"blocked tasklet (copied) / suspended greenlet memory = {tm / gm:.2f} (target: <= 0.33)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,295 @@
+// channel_object.cpp — stackless.channel, bound to slp::channel_base (Python objects
+// travel as payloads holding a reference).
+#include <new>
+#include <vector>
+
+#include "errors.hpp"
+#include "objects.hpp"
+#include "runtime.hpp"
+#include "slp/errors.hpp"
+
+namespace slpy {
+
+namespace {
+
+ChannelObject* as_channel(PyObject* o) {
+    return reinterpret_cast<ChannelObject*>(o);
+}
+
+// The blocking part of every channel action. `sp`: the top of the caller's value stack
+// when Python called us through vectorcall (args + nargs), so the GC can see the whole
+// innermost frame of a tasklet blocked here. Returns false with a Python error set.
+template <class F>
+bool blocking(PyObject* const* sp, F&& action) {
+    thread_runtime* rt = thread_runtime::get();
+    if (rt == nullptr) return false;
+    TaskletObject* cur = rt->current_object();
+    if (cur != nullptr) cur->blocked_sp = const_cast<PyObject**>(sp);
+    bool ok = true;
+    rt->release_gil_if_shared();  // no Python in `action` (see thread_runtime)
+    try {
+        action();
+    } catch (...) {
+        rt->hold_gil();
+        set_python_error();
+        ok = false;
+    }
+    rt->hold_gil();
+    if (cur != nullptr) cur->blocked_sp = nullptr;
+    rt->flush();
+    return ok;
+}
+
+PyObject* channel_new(PyTypeObject* type, PyObject*, PyObject*) {
+    PyObject* o = type->tp_alloc(type, 0);
+    if (o == nullptr) return nullptr;
+    new (&as_channel(o)->ch) slp::channel_base();
+    return o;
+}
+
+int channel_init(PyObject*, PyObject* args, PyObject* kwds) {
+    if (PyTuple_GET_SIZE(args) != 0 || (kwds != nullptr && PyDict_GET_SIZE(kwds) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "channel() takes no arguments");
+        return -1;
+    }
+    return 0;
+}
+
+void channel_dealloc(PyObject* self) {
+    ChannelObject* c = as_channel(self);
+    PyObject_GC_UnTrack(self);
+    if (c->weakreflist != nullptr) PyObject_ClearWeakRefs(self);
+    c->ch.~channel_base();  // tasklets still blocked on it are killed (pending)
+    PyTypeObject* tp = Py_TYPE(self);
+    tp->tp_free(self);
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) Py_DECREF(tp);
+}
+
+// The channel owns the alive-references of the tasklets blocked on it. The queue is
+// walked under the channel's lock: another thread may change it without the GIL.
+int channel_traverse(PyObject* self, visitproc visit, void* arg) {
+    Py_VISIT(Py_TYPE(self));
+    slp::channel_base& ch = as_channel(self)->ch;
+    PyObject* blocked[16];
+    int n = 0;
+    bool more = false;
+    ch.lock();
+    for (slp::tasklet t = slp::tasklet::borrow(ch.q().head); t; t = t.next()) {
+        auto* o = static_cast<TaskletObject*>(t.user_data());
+        if (o == nullptr || !o->alive_ref) continue;
+        if (n == 16) {
+            more = true;
+            break;
+        }
+        blocked[n++] = reinterpret_cast<PyObject*>(o);
+    }
+    if (more) {  // a long queue: collect it all (rare; allocation under the lock)
+        std::vector<PyObject*> all;
+        try {
+            for (slp::tasklet t = slp::tasklet::borrow(ch.q().head); t; t = t.next()) {
+                auto* o = static_cast<TaskletObject*>(t.user_data());
+                if (o != nullptr && o->alive_ref) all.push_back(reinterpret_cast<PyObject*>(o));
+            }
+        } catch (...) {  // out of memory: visit none (they look referenced: safe)
+            all.clear();
+        }
+        ch.unlock();
+        for (PyObject* o : all) Py_VISIT(o);
+        return 0;
+    }
+    ch.unlock();
+    for (int i = 0; i < n; i++) Py_VISIT(blocked[i]);
+    return 0;
+}
+
+PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 1) {
+        PyErr_Format(PyExc_TypeError, "send() takes exactly one argument (%zd given)", nargs);
+        return nullptr;
+    }
+    slp::message m;
+    m.value.emplace<ref>(ref::borrow(args[0]));
+    bool ok = blocking(args + nargs, [&] { as_channel(self)->ch.send_message(std::move(m)); });
+    if (!ok) return nullptr;
+    Py_RETURN_NONE;
+}
+
+PyObject* receive_impl(PyObject* self, PyObject* const* sp) {
+    ref value;
+    bool ok = blocking(sp, [&] {
+        slp::payload p = as_channel(self)->ch.receive_payload();
+        value = p.take<ref>();
+    });
+    if (!ok) return nullptr;
+    if (value && is_bomb(value.get())) return explode_bomb(value.get());
+    return value ? value.release() : Py_NewRef(Py_None);
+}
+
+PyObject* channel_receive(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 0) {
+        PyErr_Format(PyExc_TypeError, "receive() takes no arguments (%zd given)", nargs);
+        return nullptr;
+    }
+    return receive_impl(self, args + nargs);
+}
+
+PyObject* send_error(PyObject* self, PyObject* const* sp, PyObject* t, PyObject* v, PyObject* tb) {
+    std::exception_ptr e = std::make_exception_ptr(py_exception::of(t, v, tb));
+    bool ok = blocking(sp, [&] { as_channel(self)->ch.send_throw(std::move(e)); });
+    if (!ok) return nullptr;
+    Py_RETURN_NONE;
+}
+
+PyObject* channel_send_exception(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError, "send_exception() takes at least 1 argument");
+        return nullptr;
+    }
+    PyObject* klass = args[0];
+    if (!(PyType_Check(klass) && PyObject_IsSubclass(klass, PyExc_BaseException) == 1)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "channel.send_exception needs Exception or string subclass as first "
+                        "parameter");
+        return nullptr;
+    }
+    ref inst =
+        ref::steal(PyObject_Vectorcall(klass, args + 1, static_cast<size_t>(nargs - 1), nullptr));
+    if (!inst) return nullptr;
+    return send_error(self, args + nargs, klass, inst.get(), nullptr);
+}
+
+PyObject* channel_send_throw(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs < 1 || nargs > 3) {
+        PyErr_SetString(PyExc_TypeError, "send_throw(exc, val=None, tb=None)");
+        return nullptr;
+    }
+    PyObject *t, *v, *b;
+    if (!exception_triple(args[0], nargs > 1 ? args[1] : Py_None, nargs > 2 ? args[2] : Py_None, &t,
+                          &v, &b))
+        return nullptr;
+    ref rt = ref::steal(t), rv = ref::steal(v), rb = ref::steal(b);
+    return send_error(self, args + nargs, t, v, b);
+}
+
+PyObject* channel_send_sequence(PyObject* self, PyObject* seq) {
+    ref it = ref::steal(PyObject_GetIter(seq));
+    if (!it) return nullptr;
+    Py_ssize_t n = 0;
+    while (PyObject* item = PyIter_Next(it.get())) {
+        slp::message m;
+        m.value.emplace<ref>(ref::steal(item));
+        bool ok = blocking(nullptr, [&] { as_channel(self)->ch.send_message(std::move(m)); });
+        if (!ok) return nullptr;
+        ++n;
+    }
+    if (PyErr_Occurred()) return nullptr;
+    return PyLong_FromSsize_t(n);
+}
+
+PyObject* channel_close(PyObject* self, PyObject*) {
+    as_channel(self)->ch.close();
+    Py_RETURN_NONE;
+}
+
+PyObject* channel_open(PyObject* self, PyObject*) {
+    as_channel(self)->ch.open();
+    Py_RETURN_NONE;
+}
+
+PyObject* channel_iter(PyObject* self) {
+    return Py_NewRef(self);
+}
+
+PyObject* channel_iternext(PyObject* self) {
+    if (as_channel(self)->ch.iteration_done()) return nullptr;  // StopIteration
+    return receive_impl(self, nullptr);
+}
+
+PyObject* get_balance(PyObject* self, void*) {
+    return PyLong_FromLong(as_channel(self)->ch.balance());
+}
+PyObject* get_closing(PyObject* self, void*) {
+    return PyBool_FromLong(as_channel(self)->ch.closing());
+}
+PyObject* get_closed(PyObject* self, void*) {
+    return PyBool_FromLong(as_channel(self)->ch.closed());
+}
+PyObject* get_queue(PyObject* self, void*) {
+    return guarded([&] { return tasklet_or_none(as_channel(self)->ch.queue()); });
+}
+PyObject* get_preference(PyObject* self, void*) {
+    return PyLong_FromLong(as_channel(self)->ch.preference());
+}
+int set_preference(PyObject* self, PyObject* value, void*) {
+    if (value == nullptr || !PyLong_Check(value)) {
+        PyErr_SetString(PyExc_TypeError, "preference must be set to an integer");
+        return -1;
+    }
+    long v = PyLong_AsLong(value);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    as_channel(self)->ch.set_preference(v > 0 ? 1 : (v < 0 ? -1 : 0));
+    return 0;
+}
+PyObject* get_schedule_all(PyObject* self, void*) {
+    return PyBool_FromLong(as_channel(self)->ch.schedule_all());
+}
+int set_schedule_all(PyObject* self, PyObject* value, void*) {
+    if (value == nullptr || !PyLong_Check(value)) {
+        PyErr_SetString(PyExc_TypeError, "schedule_all must be set to a bool or integer");
+        return -1;
+    }
+    long v = PyLong_AsLong(value);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    as_channel(self)->ch.set_schedule_all(v != 0);
+    return 0;
+}
+
+PyMethodDef channel_methods[] = {
+    {"send", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(channel_send)),
+     METH_FASTCALL, "send(value): hand value to a receiver, blocking until one takes it."},
+    {"receive", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(channel_receive)),
+     METH_FASTCALL, "receive() -> value, blocking until a sender comes."},
+    {"send_exception",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(channel_send_exception)),
+     METH_FASTCALL, "send_exception(exc_class, *args): the receiver raises exc_class(*args)."},
+    {"send_throw", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(channel_send_throw)),
+     METH_FASTCALL, "send_throw(exc, val=None, tb=None): the receiver raises it."},
+    {"send_sequence", channel_send_sequence, METH_O,
+     "send_sequence(iterable) -> count: send every item."},
+    {"close", channel_close, METH_NOARGS, "No tasklet may block on it any more."},
+    {"open", channel_open, METH_NOARGS, "Undo close()."},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyGetSetDef channel_getset[] = {
+    {"balance", get_balance, nullptr, "waiting senders (>0) or receivers (<0)", nullptr},
+    {"closing", get_closing, nullptr, "close() was called", nullptr},
+    {"closed", get_closed, nullptr, "closing and empty", nullptr},
+    {"queue", get_queue, nullptr, "the first waiting tasklet, or None", nullptr},
+    {"preference", get_preference, set_preference, "-1 prefer receiver, 1 prefer sender, 0 neither",
+     nullptr},
+    {"schedule_all", get_schedule_all, set_schedule_all, "always schedule on an action", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+}  // namespace
+
+PyTypeObject ChannelType{};
+
+bool init_channel_type() {
+    Py_SET_REFCNT(reinterpret_cast<PyObject*>(&ChannelType), 1);
+    ChannelType.tp_name = "stackless.channel";
+    ChannelType.tp_basicsize = sizeof(ChannelObject);
+    ChannelType.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC;
+    ChannelType.tp_doc = "channel(): tasklets send values to each other through it.";
+    ChannelType.tp_new = channel_new;
+    ChannelType.tp_init = channel_init;
+    ChannelType.tp_dealloc = channel_dealloc;
+    ChannelType.tp_traverse = channel_traverse;
+    ChannelType.tp_iter = channel_iter;
+    ChannelType.tp_iternext = channel_iternext;
+    ChannelType.tp_weaklistoffset = offsetof(ChannelObject, weakreflist);
+    ChannelType.tp_methods = channel_methods;
+    ChannelType.tp_getset = channel_getset;
+    return PyType_Ready(&ChannelType) == 0;
+}
+
+}  // namespace slpy

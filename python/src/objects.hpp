@@ -1,0 +1,77 @@
+// objects.hpp — the Python objects of the module (layouts shared by its files).
+#pragma once
+
+#include <cstddef>
+
+#include "common.hpp"
+#include "python_state.hpp"
+#include "slp/channel.hpp"
+#include "slp/tasklet.hpp"
+
+namespace slpy {
+
+// stackless.tasklet. One object per core tasklet: the core tasklet's user_data points
+// back here. While the tasklet is alive (and not a main tasklet) the object holds a
+// reference to itself (`alive_ref`), so a tasklet made runnable needs no other owner;
+// the GC attributes that reference to the channel the tasklet is blocked on, or, when
+// the tasklet is paused, to the tasklet itself (an unreachable paused or blocked
+// tasklet is then finalized: killed, its finally blocks run).
+struct TaskletObject {
+    PyObject_HEAD slp::tasklet core;  // owning handle
+    PyObject* func;                   // bound callable (None-able: nullptr)
+    PyObject* args;                   // tuple, until the tasklet starts
+    PyObject* kwargs;                 // dict, until the tasklet starts
+    PyObject* tempval;                // Stackless's tempval attribute
+    PyObject* weakreflist;
+    python_state state;          // its interpreter state while it is not running
+    _PyErr_StackItem exc_state;  // its base exception stack entry
+    unsigned long thread_id;     // the thread it belongs to (0: that thread ended)
+    PyObject** blocked_sp;       // value-stack top of its innermost frame in a call
+    TaskletObject* alive_next;   // the thread's list of alive tasklet objects
+    TaskletObject* alive_prev;
+    int in_run;      // nesting of stackless.run() it is the watchdog of
+    bool alive_ref;  // holds a reference to itself (alive, not main)
+    bool ignore_nesting;
+    bool is_main_object;
+};
+
+// stackless.channel: the core channel, in place.
+struct ChannelObject {
+    PyObject_HEAD slp::channel_base ch;
+    PyObject* weakreflist;
+};
+
+inline ChannelObject* channel_object_of(slp::channel_base& ch) noexcept {
+    return reinterpret_cast<ChannelObject*>(reinterpret_cast<char*>(&ch) -
+                                            offsetof(ChannelObject, ch));
+}
+
+// stackless.bomb: an exception carried as a value.
+struct BombObject {
+    PyObject_HEAD PyObject* type;
+    PyObject* value;
+    PyObject* traceback;
+};
+
+extern PyTypeObject TaskletType;
+extern PyTypeObject ChannelType;
+extern PyTypeObject BombType;
+extern PyTypeObject AtomicType;
+
+inline bool is_tasklet(PyObject* o) noexcept {
+    return PyObject_TypeCheck(o, &TaskletType);
+}
+inline bool is_bomb(PyObject* o) noexcept {
+    return Py_IS_TYPE(o, &BombType);
+}
+
+// bomb.cpp
+PyObject* make_bomb(PyObject* type, PyObject* value, PyObject* tb);  // new ref
+// Raise the bomb's exception; returns nullptr.
+PyObject* explode_bomb(PyObject* bomb);
+// Normalize (exc, val, tb) with `raise` semantics into a bomb-like triple, as
+// generator.throw does. Returns false with a TypeError set on bad input.
+bool exception_triple(PyObject* exc, PyObject* val, PyObject* tb, PyObject** t, PyObject** v,
+                      PyObject** b);
+
+}  // namespace slpy

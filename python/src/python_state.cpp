@@ -1,0 +1,197 @@
+// python_state.cpp — save and restore a tasklet's share of the thread state (3.11).
+#include "python_state.hpp"
+
+#include <cstdlib>
+
+namespace slpy {
+
+namespace {
+
+// Free a chunk CPython allocated (it uses the object arena allocator for them).
+void free_cpython_chunk(_PyStackChunk* c) noexcept {
+    PyObjectArenaAllocator a;
+    PyObject_GetArenaAllocator(&a);
+    a.free(a.ctx, c, c->size);
+}
+
+}  // namespace
+
+python_state::~python_state() {
+    // A tasklet whose frames are still alive keeps its chunks (they cannot be freed
+    // without running it); an ended one gave them back in discard().
+    if (fresh_ && root_chunk_ != nullptr && current_frame_ == nullptr) std::free(root_chunk_);
+}
+
+bool python_state::init_fresh(_PyErr_StackItem* exc_item, PyObject* context) noexcept {
+    // The frame chunk is allocated when the tasklet first runs (restore), so that a
+    // tasklet waiting to start costs no chunk.
+    if (root_chunk_ != nullptr) {
+        std::free(root_chunk_);
+        root_chunk_ = nullptr;
+    }
+    datastack_chunk_ = nullptr;
+    datastack_top_ = datastack_limit_ = nullptr;
+    cframe_ = nullptr;
+    use_tracing_ = 0;
+    current_frame_ = nullptr;
+    recursion_depth_ = 0;
+    exc_info_ = exc_item;
+    Py_XSETREF(context_, context);
+    trash_delete_nesting_ = 0;
+    tracing_ = 0;
+    c_tracefunc_ = c_profilefunc_ = nullptr;
+    Py_CLEAR(c_traceobj_);
+    Py_CLEAR(c_profileobj_);
+    fresh_ = true;
+    return true;
+}
+
+void python_state::allocate_root_chunk() noexcept {
+    auto* chunk = static_cast<_PyStackChunk*>(std::malloc(root_chunk_bytes));
+    if (chunk == nullptr) return;  // CPython then makes a root chunk of its own
+    chunk->previous = nullptr;
+    chunk->size = root_chunk_bytes;
+    chunk->top = 0;
+    root_chunk_ = chunk;
+    datastack_chunk_ = chunk;
+    // Start one slot in: CPython pops (and frees) a chunk when a frame at its data[0]
+    // goes, and this root chunk is ours to free, never CPython's.
+    datastack_top_ = &chunk->data[1];
+    datastack_limit_ = reinterpret_cast<PyObject**>(reinterpret_cast<char*>(chunk) + chunk->size);
+}
+
+void python_state::save(PyThreadState* ts) noexcept {
+    cframe_ = ts->cframe;
+    use_tracing_ = ts->cframe->use_tracing;
+    current_frame_ = ts->cframe->current_frame;
+    recursion_depth_ = ts->recursion_limit - ts->recursion_remaining;
+    datastack_chunk_ = ts->datastack_chunk;
+    datastack_top_ = ts->datastack_top;
+    datastack_limit_ = ts->datastack_limit;
+    exc_info_ = ts->exc_info;
+    context_ = ts->context;  // reference moves
+    ts->context = nullptr;
+    trash_delete_nesting_ = ts->trash_delete_nesting;
+    tracing_ = ts->tracing;
+    c_tracefunc_ = ts->c_tracefunc;
+    c_profilefunc_ = ts->c_profilefunc;
+    c_traceobj_ = ts->c_traceobj;  // references move
+    c_profileobj_ = ts->c_profileobj;
+    ts->c_traceobj = ts->c_profileobj = nullptr;
+    ts->c_tracefunc = ts->c_profilefunc = nullptr;
+    fresh_ = false;
+}
+
+void python_state::restore(PyThreadState* ts) noexcept {
+    ts->context = context_;  // reference moves
+    context_ = nullptr;
+    ts->context_ver++;  // contextvars caches the last lookup per version
+    ts->recursion_remaining = ts->recursion_limit - recursion_depth_;
+    ts->datastack_chunk = datastack_chunk_;
+    ts->datastack_top = datastack_top_;
+    ts->datastack_limit = datastack_limit_;
+    ts->exc_info = exc_info_;
+    ts->trash_delete_nesting = trash_delete_nesting_;
+    ts->tracing = tracing_;
+    ts->c_tracefunc = c_tracefunc_;
+    ts->c_profilefunc = c_profilefunc_;
+    ts->c_traceobj = c_traceobj_;  // references move
+    ts->c_profileobj = c_profileobj_;
+    c_traceobj_ = c_profileobj_ = nullptr;
+    if (fresh_ && datastack_chunk_ == nullptr) {
+        allocate_root_chunk();
+        ts->datastack_chunk = datastack_chunk_;
+        ts->datastack_top = datastack_top_;
+        ts->datastack_limit = datastack_limit_;
+    }
+    if (fresh_) {
+        // The starting tasklet's base cframe is a local of its first frame (enter_fresh);
+        // until then nothing runs Python, and the thread's root cframe stands in.
+        ts->cframe = &ts->root_cframe;
+    } else {
+        ts->cframe = cframe_;
+        ts->cframe->use_tracing = use_tracing_;
+        ts->cframe->current_frame = current_frame_;
+    }
+}
+
+void python_state::enter_fresh(PyThreadState* ts, _PyCFrame* cf) noexcept {
+    cf->use_tracing =
+        (ts->tracing == 0 && (ts->c_tracefunc != nullptr || ts->c_profilefunc != nullptr)) ? 255
+                                                                                           : 0;
+    cf->current_frame = nullptr;
+    cf->previous = &ts->root_cframe;
+    ts->cframe = cf;
+}
+
+void python_state::discard(PyObject** out, int* n_out) noexcept {
+    // Our root chunk goes back to malloc; chunks CPython made (above ours, or a root of
+    // its own if ours could not be allocated) to CPython's allocator.
+    _PyStackChunk* c = datastack_chunk_;
+    while (c != nullptr) {
+        _PyStackChunk* prev = c->previous;
+        if (c == root_chunk_)
+            std::free(c);
+        else
+            free_cpython_chunk(c);
+        c = prev;
+    }
+    root_chunk_ = datastack_chunk_ = nullptr;
+    datastack_top_ = datastack_limit_ = nullptr;
+    current_frame_ = nullptr;
+    cframe_ = nullptr;
+    exc_info_ = nullptr;
+    int n = 0;
+    if (context_ != nullptr) out[n++] = context_;
+    if (c_traceobj_ != nullptr) out[n++] = c_traceobj_;
+    if (c_profileobj_ != nullptr) out[n++] = c_profileobj_;
+    context_ = c_traceobj_ = c_profileobj_ = nullptr;
+    c_tracefunc_ = c_profilefunc_ = nullptr;
+    fresh_ = false;
+    *n_out = n;
+}
+
+PyObject* python_state::exchange_context(PyObject* ctx) noexcept {
+    PyObject* old = context_;
+    context_ = ctx;
+    return old;
+}
+
+int python_state::traverse(visitproc visit, void* arg, PyObject** innermost_sp) const {
+    Py_VISIT(context_);
+    Py_VISIT(c_traceobj_);
+    Py_VISIT(c_profileobj_);
+    bool innermost = true;
+    for (_PyInterpreterFrame* f = current_frame_; f != nullptr; f = f->previous) {
+        if (f->owner != FRAME_OWNED_BY_THREAD) {  // a generator's: it visits its own
+            innermost = false;
+            continue;
+        }
+        Py_VISIT(f->frame_obj);
+        Py_VISIT(f->f_locals);
+        Py_VISIT(f->f_func);
+        Py_VISIT(f->f_code);
+        const int nlocals = f->f_code->co_nlocalsplus;
+        int depth = f->stacktop;  // -1 while the frame is in a call into C
+        if (depth < 0) {
+            depth = nlocals;
+            if (innermost && innermost_sp != nullptr) {
+                const auto d = innermost_sp - f->localsplus;
+                if (d >= nlocals && d <= nlocals + f->f_code->co_stacksize)
+                    depth = static_cast<int>(d);
+            }
+        }
+        for (int i = 0; i < depth; i++) Py_VISIT(f->localsplus[i]);
+        innermost = false;
+    }
+    return 0;
+}
+
+int python_state::nesting_level() const noexcept {
+    int n = 0;
+    for (_PyInterpreterFrame* f = current_frame_; f != nullptr; f = f->previous)
+        if (f->is_entry) ++n;
+    return n > 0 ? n - 1 : 0;
+}
+
+}  // namespace slpy

@@ -1,0 +1,90 @@
+// python_state.hpp — the ONE place that knows which per-thread interpreter state a
+// tasklet owns. A switch saves the running tasklet's share of PyThreadState into its
+// python_state and restores the next one's; nothing else in the module touches these
+// fields. CPython 3.11 only (see common.hpp): when a version adds a field, add it here.
+//
+// What belongs to a tasklet (greenlet's TPythonState is the same checklist):
+//   cframe (points into the tasklet's C stack) and its use_tracing, the current frame,
+//   recursion depth, the frame data stack (chunk, top, limit), exc_info (the handled
+//   exception), context (+ context_ver bump), trash_delete_nesting, and the tracing
+//   state (trace/profile functions, their objects, the `tracing` depth).
+#pragma once
+
+#include "common.hpp"
+
+namespace slpy {
+
+class python_state {
+ public:
+    python_state() noexcept = default;
+    python_state(const python_state&) = delete;
+    python_state& operator=(const python_state&) = delete;
+    ~python_state();
+
+    // Prepare the state of a tasklet that has not run yet: no frames (its data-stack
+    // chunk is allocated when it starts), no tracing, recursion depth 0, `exc_item` as its
+    // exception stack (its handled exception lives there), `context` (new reference, may be null)
+    // as its contextvars context. Returns false (MemoryError set) if out of memory.
+    bool init_fresh(_PyErr_StackItem* exc_item, PyObject* context) noexcept;
+
+    // tstate -> this: the running tasklet is being suspended. Takes over the thread
+    // state's references (context, trace and profile objects).
+    void save(PyThreadState* ts) noexcept;
+    // this -> tstate: the tasklet resumes (or starts). Hands the references back.
+    // A fresh tasklet's cframe is set by enter_fresh() in its first C frame.
+    void restore(PyThreadState* ts) noexcept;
+    // First thing a starting tasklet does, on its own stack: make `cf` (a local of that
+    // frame) the base cframe of the tasklet's Python code.
+    static void enter_fresh(PyThreadState* ts, _PyCFrame* cf) noexcept;
+
+    // The tasklet ended (its frames are gone): give back its data-stack chunk and move
+    // the references it still holds into `out` (decref them when Python code may run).
+    void discard(PyObject** out, int* n_out) noexcept;
+
+    // For a suspended tasklet: its innermost frame (null if none) and recursion depth.
+    _PyInterpreterFrame* top_frame() const noexcept { return current_frame_; }
+    int recursion_depth() const noexcept { return recursion_depth_; }
+    PyObject* context() const noexcept { return context_; }
+    // Replace the saved context (new reference; the old one is returned, owned).
+    PyObject* exchange_context(PyObject* ctx) noexcept;
+    PyObject* trace_object() const noexcept { return c_traceobj_; }
+    PyObject* profile_object() const noexcept { return c_profileobj_; }
+    bool fresh() const noexcept { return fresh_; }
+
+    // GC: visit the references a suspended tasklet's state holds, including the
+    // locals of its frames. `innermost_sp`, if not null, is the value-stack top of the
+    // innermost frame (known when it is blocked in a stackless call), so its value
+    // stack is visited too; otherwise only its locals are.
+    int traverse(visitproc visit, void* arg, PyObject** innermost_sp) const;
+
+    // Number of C-level entries into the interpreter among the frames, minus the base
+    // (Stackless's nesting_level) for a suspended tasklet.
+    int nesting_level() const noexcept;
+
+    // The root chunk a tasklet starts with (bytes: room for a handful of small frames);
+    // frames that do not fit go to chunks CPython allocates (see datastack.cpp).
+    static constexpr size_t root_chunk_bytes = 512;
+
+ private:
+    void allocate_root_chunk() noexcept;
+
+    _PyCFrame* cframe_ = nullptr;
+    uint8_t use_tracing_ = 0;
+    _PyInterpreterFrame* current_frame_ = nullptr;
+    int recursion_depth_ = 0;
+    _PyStackChunk* datastack_chunk_ = nullptr;
+    PyObject** datastack_top_ = nullptr;
+    PyObject** datastack_limit_ = nullptr;
+    _PyErr_StackItem* exc_info_ = nullptr;
+    PyObject* context_ = nullptr;  // owned
+    int trash_delete_nesting_ = 0;
+    int tracing_ = 0;
+    Py_tracefunc c_tracefunc_ = nullptr;
+    Py_tracefunc c_profilefunc_ = nullptr;
+    PyObject* c_traceobj_ = nullptr;       // owned
+    PyObject* c_profileobj_ = nullptr;     // owned
+    _PyStackChunk* root_chunk_ = nullptr;  // allocated by us (not by CPython)
+    bool fresh_ = false;
+};
+
+}  // namespace slpy

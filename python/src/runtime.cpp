@@ -1,0 +1,238 @@
+// runtime.cpp — per-thread binding state and the switch observer.
+#include "runtime.hpp"
+
+#include <algorithm>
+#include <mutex>
+
+#include "errors.hpp"
+#include "preemption.hpp"
+#include "slp/scheduler.hpp"
+
+namespace slpy {
+
+namespace {
+
+// initial-exec: read on every module call; a plain %fs access, not __tls_get_addr.
+__attribute__((tls_model("initial-exec"))) thread_local thread_runtime* tls_runtime = nullptr;
+std::vector<thread_runtime*> g_runtimes;  // guarded by the GIL
+
+// Stored in the thread state's dict: its destruction (PyThreadState_Clear, when the
+// thread ends) shuts the thread's runtime down while Python still works there.
+void capsule_destructor(PyObject* capsule) {
+    auto* rt = static_cast<thread_runtime*>(PyCapsule_GetPointer(capsule, "stackless.runtime"));
+    if (rt != nullptr) rt->shutdown();
+}
+
+std::mutex g_orphans_mu;
+std::vector<PyObject*> g_orphans;
+
+}  // namespace
+
+void ref::orphan(PyObject* o) noexcept {
+    std::lock_guard<std::mutex> lk(g_orphans_mu);
+    try {
+        g_orphans.push_back(o);
+    } catch (...) {  // out of memory: leak it
+    }
+}
+
+void ref::drop_orphans() noexcept {
+    std::vector<PyObject*> batch;
+    {
+        std::lock_guard<std::mutex> lk(g_orphans_mu);
+        batch.swap(g_orphans);
+    }
+    for (PyObject* o : batch) Py_DECREF(o);
+}
+
+thread_runtime* thread_runtime::current_if_any() noexcept {
+    return tls_runtime;
+}
+
+thread_runtime* thread_runtime::get() noexcept {
+    if (tls_runtime != nullptr) return tls_runtime;
+    auto* rt = new (std::nothrow) thread_runtime();
+    if (rt == nullptr) {
+        PyErr_NoMemory();
+        return nullptr;
+    }
+    rt->ts_ = PyThreadState_Get();
+    rt->thread_id_ = PyThread_get_thread_ident();
+    try {
+        slp::tasklet m = slp::getmain();
+        TaskletObject* mo = new_tasklet_object_for(m);
+        if (mo == nullptr) {
+            delete rt;
+            return nullptr;
+        }
+        rt->main_ = mo;
+        rt->current_ = mo;
+        slp::set_switch_observer(rt);
+    } catch (...) {
+        set_python_error();
+        delete rt;
+        return nullptr;
+    }
+    tls_runtime = rt;
+    g_runtimes.push_back(rt);
+    PyObject* dict = PyThreadState_GetDict();
+    if (dict != nullptr) {
+        PyObject* cap = PyCapsule_New(rt, "stackless.runtime", capsule_destructor);
+        if (cap == nullptr || PyDict_SetItemString(dict, "__stackless_runtime__", cap) < 0)
+            PyErr_Clear();
+        Py_XDECREF(cap);
+    }
+    return rt;
+}
+
+thread_runtime* thread_runtime::of_thread(unsigned long tid) noexcept {
+    for (thread_runtime* rt : g_runtimes)
+        if (rt->thread_id_ == tid) return rt;
+    return nullptr;
+}
+
+PyObject* thread_runtime::thread_ids() noexcept {
+    PyObject* l = PyList_New(0);
+    if (l == nullptr) return nullptr;
+    for (thread_runtime* rt : g_runtimes) {
+        PyObject* i = PyLong_FromUnsignedLong(rt->thread_id_);
+        if (i == nullptr || PyList_Append(l, i) < 0) {
+            Py_XDECREF(i);
+            Py_DECREF(l);
+            return nullptr;
+        }
+        Py_DECREF(i);
+    }
+    return l;
+}
+
+void thread_runtime::release_gil_if_shared() noexcept {
+    if (!gil_released_ && g_runtimes.size() > 1) {
+        PyEval_SaveThread();
+        gil_released_ = true;
+        gil_shared_ = true;
+    }
+}
+
+void thread_runtime::hold_gil_slow() noexcept {
+    gil_released_ = false;
+    PyEval_RestoreThread(ts_);
+}
+
+void thread_runtime::before_switch(const slp::tasklet& from, const slp::tasklet&) noexcept {
+    hold_gil();
+    auto* f = static_cast<TaskletObject*>(from.user_data());
+    if (f == nullptr) {
+        foreign_.save(ts_);
+        return;
+    }
+    f->state.save(ts_);
+    if (!from.alive()) {
+        // It ended: its frames are gone. Drop what it still holds at the next safe point.
+        PyObject* refs[3];
+        int n = 0;
+        f->state.discard(refs, &n);
+        for (int i = 0; i < n; i++) deferred_.push_back(refs[i]);
+        if (f->alive_ref) {
+            f->alive_ref = false;
+            unlink_alive(f);
+            deferred_.push_back(reinterpret_cast<PyObject*>(f));
+        }
+    }
+}
+
+void thread_runtime::after_switch(const slp::tasklet&, const slp::tasklet& to) noexcept {
+    auto* t = static_cast<TaskletObject*>(to.user_data());
+    current_ = t;
+    if (preempt.active) preempt_after_switch(this);
+    if (t == nullptr) {
+        foreign_.restore(ts_);
+        return;
+    }
+    t->state.restore(ts_);
+}
+
+void thread_runtime::flush_slow() noexcept {
+    ref::drop_orphans();
+    while (!deferred_.empty()) {
+        std::vector<PyObject*> batch;
+        batch.swap(deferred_);
+        for (PyObject* o : batch) Py_DECREF(o);
+    }
+}
+
+void thread_runtime::link_alive(TaskletObject* t) noexcept {
+    t->alive_prev = nullptr;
+    t->alive_next = alive_head_;
+    if (alive_head_ != nullptr) alive_head_->alive_prev = t;
+    alive_head_ = t;
+}
+
+void thread_runtime::unlink_alive(TaskletObject* t) noexcept {
+    if (t->alive_prev != nullptr)
+        t->alive_prev->alive_next = t->alive_next;
+    else if (alive_head_ == t)
+        alive_head_ = t->alive_next;
+    if (t->alive_next != nullptr) t->alive_next->alive_prev = t->alive_prev;
+    t->alive_next = t->alive_prev = nullptr;
+}
+
+void thread_runtime::kill_all(int rounds) noexcept {
+    for (int r = 0; r < rounds && alive_head_ != nullptr; r++) {
+        // Snapshot: killing runs Python code, which may create or end tasklets.
+        std::vector<PyObject*> victims;
+        for (TaskletObject* t = alive_head_; t != nullptr; t = t->alive_next) {
+            Py_INCREF(t);
+            victims.push_back(reinterpret_cast<PyObject*>(t));
+        }
+        for (PyObject* o : victims) {
+            auto* t = reinterpret_cast<TaskletObject*>(o);
+            try {
+                if (t->core.alive() && !t->core.is_current()) t->core.kill(false);
+            } catch (...) {
+                set_python_error();
+                PyErr_WriteUnraisable(o);
+            }
+            flush();
+        }
+        for (PyObject* o : victims) Py_DECREF(o);
+        flush();
+    }
+}
+
+void thread_runtime::shutdown() noexcept {
+    if (tls_runtime != this) return;  // another thread's capsule: never ours to run
+    if (!_Py_IsFinalizing()) {
+        PyObject *et, *ev, *etb;
+        PyErr_Fetch(&et, &ev, &etb);
+        kill_all(10);
+        PyErr_Restore(et, ev, etb);
+    }
+    flush();
+    // Tasklets that would not die keep their objects (and frames): leaked, not freed.
+    for (TaskletObject* t = alive_head_; t != nullptr; t = t->alive_next) t->thread_id = 0;
+    slp::set_switch_observer(nullptr);
+    g_runtimes.erase(std::remove(g_runtimes.begin(), g_runtimes.end(), this), g_runtimes.end());
+    tls_runtime = nullptr;
+    if (main_ != nullptr) {
+        main_->thread_id = 0;
+        Py_CLEAR(main_);
+    }
+    // The object is kept (not deleted): core may still call it for surviving tasklets.
+}
+
+PyObject* tasklet_object_of(const slp::tasklet& t) noexcept {
+    auto* o = static_cast<TaskletObject*>(t.user_data());
+    if (o != nullptr) {
+        Py_INCREF(o);
+        return reinterpret_cast<PyObject*>(o);
+    }
+    return reinterpret_cast<PyObject*>(new_tasklet_object_for(t));
+}
+
+PyObject* tasklet_or_none(const slp::tasklet& t) noexcept {
+    if (!t) Py_RETURN_NONE;
+    return tasklet_object_of(t);
+}
+
+}  // namespace slpy

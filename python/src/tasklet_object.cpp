@@ -1,0 +1,703 @@
+// tasklet_object.cpp — stackless.tasklet, bound to slp::tasklet.
+#include <new>
+
+#include "errors.hpp"
+#include "objects.hpp"
+#include "runtime.hpp"
+#include "slp/errors.hpp"
+#include "stack_kind.hpp"
+
+namespace slpy {
+
+namespace {
+
+TaskletObject* as_tasklet(PyObject* o) {
+    return reinterpret_cast<TaskletObject*>(o);
+}
+PyObject* as_object(TaskletObject* t) {
+    return reinterpret_cast<PyObject*>(t);
+}
+
+PyObject* runtime_error(const char* msg) {
+    PyErr_SetString(PyExc_RuntimeError, msg);
+    return nullptr;
+}
+PyObject* type_error(const char* msg) {
+    PyErr_SetString(PyExc_TypeError, msg);
+    return nullptr;
+}
+
+// The context of the running tasklet, created if it has none (Stackless shares the
+// creator's context object with a newly bound tasklet). New reference.
+PyObject* current_context() {
+    PyThreadState* ts = PyThreadState_Get();
+    if (ts->context == nullptr) {
+        PyObject* ctx = PyContext_New();
+        if (ctx == nullptr) return nullptr;
+        ts->context = ctx;
+        ts->context_ver++;
+    }
+    Py_INCREF(ts->context);
+    return ts->context;
+}
+
+bool started(TaskletObject* t) {
+    return t->core.alive() && !t->state.fresh() && !t->is_main_object;
+}
+
+// Make the tasklet alive (not yet started), holding a reference to itself.
+bool make_alive(TaskletObject* t, PyObject* args, PyObject* kwargs, bool insert) {
+    thread_runtime* rt = thread_runtime::get();
+    if (rt == nullptr) return false;
+    if (!t->state.init_fresh(&t->exc_state, t->state.exchange_context(nullptr))) return false;
+    Py_XINCREF(args);
+    Py_XSETREF(t->args, args);
+    Py_XINCREF(kwargs);
+    Py_XSETREF(t->kwargs, kwargs);
+    try {
+        t->core.setup();
+        if (!insert) t->core.remove();
+    } catch (...) {
+        set_python_error();
+        return false;
+    }
+    if (!t->alive_ref) {
+        Py_INCREF(t);
+        t->alive_ref = true;
+        rt->link_alive(t);
+    }
+    return true;
+}
+
+PyObject* after_switch_return(PyObject* result) {
+    if (thread_runtime* rt = thread_runtime::current_if_any()) rt->flush();
+    return result;
+}
+
+// ---- construction -----------------------------------------------------------------
+
+PyObject* tasklet_new(PyTypeObject* type, PyObject*, PyObject*) {
+    thread_runtime* rt = thread_runtime::get();
+    if (rt == nullptr) return nullptr;
+    PyObject* o = type->tp_alloc(type, 0);
+    if (o == nullptr) return nullptr;
+    TaskletObject* t = as_tasklet(o);
+    new (&t->state) python_state();
+    try {
+        slp::tasklet_options opt;
+        opt.kind = default_stack_kind();
+        new (&t->core) slp::tasklet(std::function<void()>{}, opt);
+    } catch (...) {
+        new (&t->core) slp::tasklet();
+        set_python_error();
+        Py_DECREF(o);
+        return nullptr;
+    }
+    t->core.set_user_data(t);
+    t->thread_id = rt->thread_id();
+    t->tempval = Py_NewRef(Py_None);
+    return o;
+}
+
+int bind_impl(TaskletObject* t, PyObject* func, PyObject* args, PyObject* kwargs) {
+    if (func == Py_None) func = nullptr;
+    if (args == Py_None) args = nullptr;
+    if (kwargs == Py_None) kwargs = nullptr;
+    if (func != nullptr && !PyCallable_Check(func)) {
+        type_error("tasklet function must be a callable or None");
+        return -1;
+    }
+    if (args != nullptr && !PyTuple_Check(args)) {
+        type_error("tasklet args must be a tuple or None");
+        return -1;
+    }
+    if (kwargs != nullptr && !PyDict_Check(kwargs)) {
+        type_error("tasklet kwargs must be a dictionary or None");
+        return -1;
+    }
+    if (t->core.is_current()) {
+        runtime_error("can't (re)bind the current tasklet");
+        return -1;
+    }
+    if (t->core.scheduled()) {
+        runtime_error("tasklet is scheduled");
+        return -1;
+    }
+    if (t->is_main_object) {
+        runtime_error(args == nullptr && kwargs == nullptr ? "can't unbind the main tasklet"
+                                                           : "tasklet is alive");
+        return -1;
+    }
+    if (started(t)) {
+        runtime_error("tasklet has C state on its stack");
+        return -1;
+    }
+    if (t->core.alive()) {  // alive, not started, paused
+        runtime_error(slp::msg::alive);
+        return -1;
+    }
+    if (func != nullptr) {
+        PyObject* ctx = current_context();
+        if (ctx == nullptr) return -1;
+        Py_XDECREF(t->state.exchange_context(ctx));
+        Py_INCREF(func);
+        Py_XSETREF(t->func, func);
+    }
+    if (args == nullptr && kwargs == nullptr) {
+        if (func == nullptr) Py_CLEAR(t->func);
+    }
+    try {
+        if (t->func != nullptr) {
+            TaskletObject* self = t;
+            t->core.bind([self] { run_tasklet_body(self); });
+        } else {
+            t->core.bind(std::function<void()>{});
+        }
+    } catch (...) {
+        set_python_error();
+        return -1;
+    }
+    if (args == nullptr && kwargs == nullptr) return 0;
+    if (t->func == nullptr) {
+        runtime_error(slp::msg::not_bound);
+        return -1;
+    }
+    ref a = args ? ref::borrow(args) : ref::steal(PyTuple_New(0));
+    ref k = kwargs ? ref::borrow(kwargs) : ref::steal(PyDict_New());
+    if (!a || !k) return -1;
+    return make_alive(t, a.get(), k.get(), false) ? 0 : -1;
+}
+
+int tasklet_init(PyObject* self, PyObject* args, PyObject* kwds) {
+    static const char* kwlist[] = {"func", "args", "kwargs", nullptr};
+    PyObject *func = Py_None, *fargs = Py_None, *fkwargs = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOO:tasklet", const_cast<char**>(kwlist), &func,
+                                     &fargs, &fkwargs))
+        return -1;
+    return bind_impl(as_tasklet(self), func, fargs, fkwargs);
+}
+
+PyObject* tasklet_bind(PyObject* self, PyObject* args, PyObject* kwds) {
+    static const char* kwlist[] = {"func", "args", "kwargs", nullptr};
+    PyObject *func = Py_None, *fargs = Py_None, *fkwargs = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOO:bind", const_cast<char**>(kwlist), &func,
+                                     &fargs, &fkwargs))
+        return nullptr;
+    if (bind_impl(as_tasklet(self), func, fargs, fkwargs) < 0) return nullptr;
+    return Py_NewRef(self);
+}
+
+PyObject* tasklet_setup(PyObject* self, PyObject* args, PyObject* kwds) {
+    TaskletObject* t = as_tasklet(self);
+    if (t->core.alive()) return runtime_error(slp::msg::alive);
+    if (t->func == nullptr) return runtime_error(slp::msg::not_bound);
+    if (kwds != nullptr && PyDict_GET_SIZE(kwds) == 0) kwds = nullptr;  // none: no dict kept
+    if (!make_alive(t, args, kwds, true)) return nullptr;
+    return Py_NewRef(self);
+}
+
+// ---- scheduling ---------------------------------------------------------------------
+
+PyObject* tasklet_insert(PyObject* self, PyObject*) {
+    return guarded([&] {
+        as_tasklet(self)->core.insert();
+        return Py_NewRef(self);
+    });
+}
+
+PyObject* tasklet_remove(PyObject* self, PyObject*) {
+    return guarded([&] {
+        as_tasklet(self)->core.remove();
+        return Py_NewRef(self);
+    });
+}
+
+PyObject* tasklet_run(PyObject* self, PyObject*) {
+    ref keep = ref::borrow(self);
+    return after_switch_return(guarded([&] {
+        as_tasklet(self)->core.run();
+        Py_RETURN_NONE;
+    }));
+}
+
+PyObject* tasklet_switch(PyObject* self, PyObject*) {
+    ref keep = ref::borrow(self);
+    return after_switch_return(guarded([&] {
+        as_tasklet(self)->core.switch_to();
+        Py_RETURN_NONE;
+    }));
+}
+
+// Deliver (type, value, tb) to the tasklet as Stackless's throw does.
+PyObject* throw_triple(TaskletObject* t, PyObject* type, PyObject* value, PyObject* tb,
+                       bool pending) {
+    py_exception ex = py_exception::of(type, value, tb);
+    if (t->core.is_current()) {
+        ex.restore();
+        return nullptr;
+    }
+    if (!t->core.alive()) {
+        if (ex.is_tasklet_exit()) Py_RETURN_NONE;
+        return runtime_error(t->thread_id == 0 ? slp::msg::no_thread : slp::msg::throw_dead);
+    }
+    ref keep = ref::borrow(as_object(t));
+    return after_switch_return(guarded([&] {
+        if (t->state.fresh() && ex.is_tasklet_exit()) {
+            t->core.kill(pending);  // it never ran: it just ends
+            Py_RETURN_NONE;
+        }
+        t->core.throw_exception(std::make_exception_ptr(std::move(ex)), pending);
+        Py_RETURN_NONE;
+    }));
+}
+
+PyObject* tasklet_throw(PyObject* self, PyObject* args, PyObject* kwds) {
+    static const char* kwlist[] = {"exc", "val", "tb", "pending", nullptr};
+    PyObject *exc, *val = Py_None, *tb = Py_None;
+    int pending = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOp:throw", const_cast<char**>(kwlist), &exc,
+                                     &val, &tb, &pending))
+        return nullptr;
+    PyObject *t, *v, *b;
+    if (!exception_triple(exc, val, tb, &t, &v, &b)) return nullptr;
+    ref rt = ref::steal(t), rv = ref::steal(v), rb = ref::steal(b);
+    return throw_triple(as_tasklet(self), t, v, b, pending != 0);
+}
+
+PyObject* tasklet_raise_exception(PyObject* self, PyObject* args) {
+    if (PyTuple_GET_SIZE(args) < 1)
+        return type_error("raise_exception() takes at least 1 argument");
+    PyObject* klass = PyTuple_GET_ITEM(args, 0);
+    if (!(PyType_Check(klass) && PyObject_IsSubclass(klass, PyExc_BaseException) == 1))
+        return type_error(
+            "tasklet.raise_exception needs Exception or string subclass as first parameter");
+    ref rest = ref::steal(PyTuple_GetSlice(args, 1, PyTuple_GET_SIZE(args)));
+    if (!rest) return nullptr;
+    ref inst = ref::steal(PyObject_Call(klass, rest.get(), nullptr));
+    if (!inst) return nullptr;
+    return throw_triple(as_tasklet(self), klass, inst.get(), nullptr, false);
+}
+
+PyObject* tasklet_kill(PyObject* self, PyObject* args, PyObject* kwds) {
+    static const char* kwlist[] = {"pending", nullptr};
+    int pending = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|p:kill", const_cast<char**>(kwlist), &pending))
+        return nullptr;
+    TaskletObject* t = as_tasklet(self);
+    if (!t->core.alive()) Py_RETURN_NONE;
+    if (t->thread_id == 0) return runtime_error(slp::msg::no_thread);
+    ref keep = ref::borrow(self);
+    return after_switch_return(guarded([&] {
+        t->core.kill(pending != 0);  // core's tasklet_exit becomes TaskletExit in the tasklet
+        Py_RETURN_NONE;
+    }));
+}
+
+PyObject* flag_setter(PyObject* flag, const char* msg, bool& out) {
+    if (flag == nullptr || !PyLong_Check(flag)) return type_error(msg);
+    long v = PyLong_AsLong(flag);
+    if (v == -1 && PyErr_Occurred()) return nullptr;
+    out = v != 0;
+    return Py_None;
+}
+
+PyObject* tasklet_set_atomic(PyObject* self, PyObject* flag) {
+    bool v;
+    if (flag_setter(flag, "set_atomic needs exactly one bool or integer", v) == nullptr)
+        return nullptr;
+    return guarded([&] { return PyBool_FromLong(as_tasklet(self)->core.set_atomic(v)); });
+}
+
+PyObject* tasklet_set_ignore_nesting(PyObject* self, PyObject* flag) {
+    bool v;
+    if (flag_setter(flag, "set_ignore_nesting needs exactly one bool or integer", v) == nullptr)
+        return nullptr;
+    TaskletObject* t = as_tasklet(self);
+    bool old = t->ignore_nesting;
+    t->ignore_nesting = v;
+    return PyBool_FromLong(old);
+}
+
+PyObject* tasklet_bind_thread(PyObject* self, PyObject* args) {
+    PyObject* tid_obj = nullptr;
+    if (!PyArg_ParseTuple(args, "|O!:bind_thread", &PyLong_Type, &tid_obj)) return nullptr;
+    TaskletObject* t = as_tasklet(self);
+    unsigned long me = PyThread_get_thread_ident();
+    unsigned long target = me;
+    if (tid_obj != nullptr) {
+        long v = PyLong_AsLong(tid_obj);
+        if (v == -1 && PyErr_Occurred()) return nullptr;
+        if (v != -1) target = PyLong_AsUnsignedLong(tid_obj);
+        if (PyErr_Occurred()) return nullptr;
+    }
+    if (target == t->thread_id) Py_RETURN_NONE;
+    if (t->core.scheduled() && !t->core.blocked())
+        return runtime_error("can't (re)bind a runnable tasklet");
+    if (started(t) || t->is_main_object) return runtime_error("tasklet has C state on its stack");
+    if (thread_runtime::of_thread(target) == nullptr) {
+        PyErr_SetString(PyExc_ValueError, "bad thread");
+        return nullptr;
+    }
+    if (target != me)
+        return runtime_error("bind_thread: a tasklet can only be bound to the calling thread");
+    if (t->core.alive()) return runtime_error(slp::msg::alive);
+    // Not alive: it has no execution state yet; give it a core tasklet of this thread.
+    return guarded([&] {
+        slp::tasklet_options opt;
+        opt.kind = t->core.kind();
+        slp::tasklet fresh(std::function<void()>{}, opt);
+        if (t->func != nullptr) {
+            TaskletObject* s = t;
+            fresh.bind([s] { run_tasklet_body(s); });
+        }
+        t->core.set_user_data(nullptr);
+        t->core = fresh;
+        t->core.set_user_data(t);
+        t->thread_id = me;
+        Py_RETURN_NONE;
+    });
+}
+
+// ---- attributes ---------------------------------------------------------------------
+
+template <bool (slp::tasklet::*M)() const>
+PyObject* bool_getter(PyObject* self, void*) {
+    return guarded([&] { return PyBool_FromLong((as_tasklet(self)->core.*M)()); });
+}
+
+PyObject* get_restorable(PyObject* self, void*) {
+    TaskletObject* t = as_tasklet(self);
+    // TODO(frames subsystem, issue 6): a started tasklet is restorable when only Python
+    // frames lie between its base and the call it is blocked in. Until then only the
+    // trivial cases: not alive, or not started.
+    return PyBool_FromLong(!t->core.alive() || (t->state.fresh() && !t->is_main_object));
+}
+
+PyObject* get_ignore_nesting(PyObject* self, void*) {
+    return PyBool_FromLong(as_tasklet(self)->ignore_nesting);
+}
+
+int set_block_trap(PyObject* self, PyObject* value, void*) {
+    if (value == nullptr || !PyLong_Check(value)) {
+        type_error("block_trap must be set to a bool or integer");
+        return -1;
+    }
+    long v = PyLong_AsLong(value);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    as_tasklet(self)->core.set_block_trap(v != 0);
+    return 0;
+}
+
+PyObject* get_thread_id(PyObject* self, void*) {
+    TaskletObject* t = as_tasklet(self);
+    if (t->thread_id == 0) return PyLong_FromLong(-1);
+    return PyLong_FromUnsignedLong(t->thread_id);
+}
+
+PyObject* get_next(PyObject* self, void*) {
+    return guarded([&] { return tasklet_or_none(as_tasklet(self)->core.next()); });
+}
+PyObject* get_prev(PyObject* self, void*) {
+    return guarded([&] { return tasklet_or_none(as_tasklet(self)->core.prev()); });
+}
+
+PyObject* get_tempval(PyObject* self, void*) {
+    return Py_NewRef(as_tasklet(self)->tempval);
+}
+int set_tempval(PyObject* self, PyObject* value, void*) {
+    if (value == nullptr) value = Py_None;
+    Py_INCREF(value);
+    Py_XSETREF(as_tasklet(self)->tempval, value);
+    return 0;
+}
+
+// The thread state of the thread a running tasklet runs on (nullptr if unknown).
+PyThreadState* running_tstate(TaskletObject* t) {
+    thread_runtime* rt = thread_runtime::of_thread(t->thread_id);
+    return rt != nullptr ? rt->tstate() : nullptr;
+}
+
+PyObject* get_frame(PyObject* self, void*) {
+    TaskletObject* t = as_tasklet(self);
+    if (PySys_Audit("sys._getframe", nullptr) < 0) return nullptr;
+    if (t->core.is_current()) {
+        PyThreadState* ts = running_tstate(t);
+        PyFrameObject* f = ts != nullptr ? PyThreadState_GetFrame(ts) : nullptr;
+        if (f == nullptr) Py_RETURN_NONE;
+        return reinterpret_cast<PyObject*>(f);
+    }
+    if (!t->core.alive() || t->state.top_frame() == nullptr) Py_RETURN_NONE;
+    // A suspended tasklet: let CPython make the frame object of its innermost frame by
+    // showing it that frame as the current one for a moment.
+    PyThreadState* ts = PyThreadState_Get();
+    _PyInterpreterFrame* saved = ts->cframe->current_frame;
+    ts->cframe->current_frame = t->state.top_frame();
+    PyFrameObject* f = PyThreadState_GetFrame(ts);
+    ts->cframe->current_frame = saved;
+    if (f == nullptr) Py_RETURN_NONE;
+    return reinterpret_cast<PyObject*>(f);
+}
+
+PyObject* get_recursion_depth(PyObject* self, void*) {
+    TaskletObject* t = as_tasklet(self);
+    if (t->core.is_current()) {
+        PyThreadState* ts = running_tstate(t);
+        if (ts != nullptr) return PyLong_FromLong(ts->recursion_limit - ts->recursion_remaining);
+    }
+    return PyLong_FromLong(t->core.alive() ? t->state.recursion_depth() : 0);
+}
+
+PyObject* get_nesting_level(PyObject* self, void*) {
+    TaskletObject* t = as_tasklet(self);
+    if (t->core.is_current()) {
+        PyThreadState* ts = running_tstate(t);
+        int n = 0;
+        if (ts != nullptr)
+            for (_PyInterpreterFrame* f = ts->cframe->current_frame; f != nullptr; f = f->previous)
+                if (f->is_entry) ++n;
+        return PyLong_FromLong(n > 0 ? n - 1 : 0);
+    }
+    return PyLong_FromLong(t->core.alive() ? t->state.nesting_level() : 0);
+}
+
+PyObject* get_trace_function(PyObject* self, void*) {
+    TaskletObject* t = as_tasklet(self);
+    PyObject* o;
+    if (t->core.is_current()) {
+        PyThreadState* ts = running_tstate(t);
+        o = ts != nullptr ? ts->c_traceobj : nullptr;
+    } else {
+        o = t->state.trace_object();
+    }
+    return Py_NewRef(o != nullptr ? o : Py_None);
+}
+
+PyObject* get_profile_function(PyObject* self, void*) {
+    TaskletObject* t = as_tasklet(self);
+    PyObject* o;
+    if (t->core.is_current()) {
+        PyThreadState* ts = running_tstate(t);
+        o = ts != nullptr ? ts->c_profileobj : nullptr;
+    } else {
+        o = t->state.profile_object();
+    }
+    return Py_NewRef(o != nullptr ? o : Py_None);
+}
+
+PyObject* get_stack_kind(PyObject* self, void*) {
+    return PyUnicode_FromString(stack_kind_name(as_tasklet(self)->core.kind()));
+}
+
+PyObject* tasklet_call(PyObject* self, PyObject* args, PyObject* kwds) {
+    return tasklet_setup(self, args, kwds);
+}
+
+PyObject* tasklet_repr(PyObject* self) {
+    TaskletObject* t = as_tasklet(self);
+    const char* what = t->is_main_object ? "main" : (t->core.alive() ? "alive" : "dead");
+    return PyUnicode_FromFormat("<%s object at %p (%s)>", Py_TYPE(self)->tp_name, self, what);
+}
+
+// ---- GC, finalization ---------------------------------------------------------------
+
+int tasklet_traverse(PyObject* self, visitproc visit, void* arg) {
+    TaskletObject* t = as_tasklet(self);
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(t->func);
+    Py_VISIT(t->args);
+    Py_VISIT(t->kwargs);
+    Py_VISIT(t->tempval);
+    Py_VISIT(t->exc_state.exc_value);
+    if (!t->core || t->core.is_current()) return 0;
+    if (!t->core.alive() || t->is_main_object || t->state.fresh()) {
+        Py_VISIT(t->state.context());
+    } else if (int r = t->state.traverse(visit, arg, t->blocked_sp)) {
+        return r;
+    }
+    // A paused tasklet owns the reference its alive state holds on itself (a blocked
+    // one: its channel owns it, see channel_traverse; a runnable one: the scheduler).
+    if (t->alive_ref && t->in_run == 0 && t->core.paused()) Py_VISIT(self);
+    return 0;
+}
+
+int tasklet_clear(PyObject* self) {
+    TaskletObject* t = as_tasklet(self);
+    Py_CLEAR(t->tempval);
+    if (!t->core || !t->core.alive()) {  // an alive tasklet's are in use
+        Py_CLEAR(t->func);
+        Py_CLEAR(t->args);
+        Py_CLEAR(t->kwargs);
+        Py_XDECREF(t->state.exchange_context(nullptr));
+        Py_CLEAR(t->exc_state.exc_value);
+    }
+    return 0;
+}
+
+// PEP 442 finalizer: an unreachable alive tasklet is killed, so its finally blocks
+// run (Stackless: up to 10 tries; if it still lives, it stays alive, referenced by
+// itself, and is leaked rather than freed under its running frames).
+void tasklet_finalize(PyObject* self) {
+    TaskletObject* t = as_tasklet(self);
+    if (!t->core || t->is_main_object) return;
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    for (int i = 0; i < 10; i++) {
+        try {
+            if (!t->core.alive() || t->core.is_current()) break;
+            if (t->thread_id != PyThread_get_thread_ident()) {
+                t->core.kill(true);  // its own thread runs it
+                break;
+            }
+            try {
+                t->core.kill(false);
+            } catch (const slp::runtime_error&) {
+                t->core.kill(true);  // cannot switch here (switch trap, callback)
+                break;
+            }
+        } catch (...) {
+            set_python_error();
+            PyErr_WriteUnraisable(self);
+            break;
+        }
+        if (thread_runtime* rt = thread_runtime::current_if_any()) rt->flush();
+    }
+    PyErr_Restore(et, ev, etb);
+}
+
+void tasklet_dealloc(PyObject* self) {
+    TaskletObject* t = as_tasklet(self);
+    if (PyObject_CallFinalizerFromDealloc(self) < 0) return;  // resurrected
+    PyObject_GC_UnTrack(self);
+    if (t->weakreflist != nullptr) PyObject_ClearWeakRefs(self);
+    tasklet_clear(self);
+    Py_CLEAR(t->func);
+    Py_CLEAR(t->args);
+    Py_CLEAR(t->kwargs);
+    Py_XDECREF(t->state.exchange_context(nullptr));
+    Py_CLEAR(t->exc_state.exc_value);
+    if (t->core && t->core.user_data() == t) t->core.set_user_data(nullptr);
+    t->core.~tasklet();
+    t->state.~python_state();
+    PyTypeObject* tp = Py_TYPE(self);
+    tp->tp_free(self);
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) Py_DECREF(tp);
+}
+
+PyMethodDef tasklet_methods[] = {
+    {"bind", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tasklet_bind)),
+     METH_VARARGS | METH_KEYWORDS,
+     "bind(func=None, args=None, kwargs=None): bind to a callable (and arguments)."},
+    {"setup", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tasklet_setup)),
+     METH_VARARGS | METH_KEYWORDS, "setup(*args, **kwargs): supply the arguments and insert."},
+    {"insert", tasklet_insert, METH_NOARGS, "Insert at the end of the runnables."},
+    {"remove", tasklet_remove, METH_NOARGS, "Remove from the runnables."},
+    {"run", tasklet_run, METH_NOARGS, "Run it now; the caller stays runnable."},
+    {"switch", tasklet_switch, METH_NOARGS, "Run it now; the caller is paused."},
+    {"kill", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tasklet_kill)),
+     METH_VARARGS | METH_KEYWORDS, "kill(pending=False): raise TaskletExit in it."},
+    {"throw", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tasklet_throw)),
+     METH_VARARGS | METH_KEYWORDS, "throw(exc, val=None, tb=None, pending=False)."},
+    {"raise_exception", tasklet_raise_exception, METH_VARARGS,
+     "raise_exception(exc_class, *args): raise exc_class(*args) in it, now."},
+    {"set_atomic", tasklet_set_atomic, METH_O, "set_atomic(flag) -> old flag."},
+    {"set_ignore_nesting", tasklet_set_ignore_nesting, METH_O,
+     "set_ignore_nesting(flag) -> old flag."},
+    {"bind_thread", tasklet_bind_thread, METH_VARARGS,
+     "bind_thread(thread_id=None): rebind a tasklet that is not alive to this thread."},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyGetSetDef tasklet_getset[] = {
+    {"alive", bool_getter<&slp::tasklet::alive>, nullptr, "set up and not ended", nullptr},
+    {"blocked", bool_getter<&slp::tasklet::blocked>, nullptr, "blocked on a channel", nullptr},
+    {"scheduled", bool_getter<&slp::tasklet::scheduled>, nullptr, "runnable or blocked", nullptr},
+    {"paused", bool_getter<&slp::tasklet::paused>, nullptr, "alive, neither runnable nor blocked",
+     nullptr},
+    {"atomic", bool_getter<&slp::tasklet::atomic>, nullptr, "not auto-scheduled", nullptr},
+    {"block_trap", bool_getter<&slp::tasklet::block_trap>, set_block_trap,
+     "a channel action that would block raises RuntimeError", nullptr},
+    {"is_main", bool_getter<&slp::tasklet::is_main>, nullptr, "the main tasklet of its thread",
+     nullptr},
+    {"is_current", bool_getter<&slp::tasklet::is_current>, nullptr,
+     "the running tasklet of its thread", nullptr},
+    {"restorable", get_restorable, nullptr, "can be pickled and resumed", nullptr},
+    {"ignore_nesting", get_ignore_nesting, nullptr, "preemptible despite nesting", nullptr},
+    {"thread_id", get_thread_id, nullptr, "the thread it belongs to (-1: ended)", nullptr},
+    {"next", get_next, nullptr, "next in the chain it is in", nullptr},
+    {"prev", get_prev, nullptr, "previous in the chain it is in", nullptr},
+    {"tempval", get_tempval, set_tempval, "temporary value", nullptr},
+    {"frame", get_frame, nullptr, "its innermost frame, or None", nullptr},
+    {"recursion_depth", get_recursion_depth, nullptr, "its Python recursion depth", nullptr},
+    {"nesting_level", get_nesting_level, nullptr, "C-level interpreter nesting", nullptr},
+    {"trace_function", get_trace_function, nullptr, "its sys.settrace function", nullptr},
+    {"profile_function", get_profile_function, nullptr, "its sys.setprofile function", nullptr},
+    {"stack_kind", get_stack_kind, nullptr, "'own' or 'copied' (how it switches)", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+}  // namespace
+
+PyTypeObject TaskletType{};
+
+bool init_tasklet_type() {
+    Py_SET_REFCNT(reinterpret_cast<PyObject*>(&TaskletType), 1);
+    TaskletType.tp_name = "stackless.tasklet";
+    TaskletType.tp_basicsize = sizeof(TaskletObject);
+    TaskletType.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC;
+    TaskletType.tp_doc = "tasklet(func=None, args=None, kwargs=None): a microthread.";
+    TaskletType.tp_new = tasklet_new;
+    TaskletType.tp_init = tasklet_init;
+    TaskletType.tp_call = tasklet_call;
+    TaskletType.tp_repr = tasklet_repr;
+    TaskletType.tp_traverse = tasklet_traverse;
+    TaskletType.tp_clear = tasklet_clear;
+    TaskletType.tp_finalize = tasklet_finalize;
+    TaskletType.tp_dealloc = tasklet_dealloc;
+    TaskletType.tp_weaklistoffset = offsetof(TaskletObject, weakreflist);
+    TaskletType.tp_methods = tasklet_methods;
+    TaskletType.tp_getset = tasklet_getset;
+    return PyType_Ready(&TaskletType) == 0;
+}
+
+TaskletObject* new_tasklet_object_for(const slp::tasklet& t) noexcept {
+    PyObject* o = TaskletType.tp_alloc(&TaskletType, 0);
+    if (o == nullptr) return nullptr;
+    TaskletObject* to = as_tasklet(o);
+    new (&to->state) python_state();
+    new (&to->core) slp::tasklet(t);
+    to->tempval = Py_NewRef(Py_None);
+    to->thread_id = PyThread_get_thread_ident();
+    to->is_main_object = t.is_main();
+    t.impl() != nullptr ? to->core.set_user_data(to) : void();
+    return to;
+}
+
+void run_tasklet_body(TaskletObject* self) {
+    thread_runtime* rt = thread_runtime::current_if_any();
+    PyThreadState* ts = rt->tstate();
+    _PyCFrame base;
+    python_state::enter_fresh(ts, &base);
+    rt->flush();
+    // The tasklet object keeps func, args and kwargs while they run (tasklet_clear leaves
+    // an alive tasklet's alone), so the GC sees them through it.
+    if (self->args == nullptr) self->args = PyTuple_New(0);
+    PyObject* result =
+        self->args != nullptr ? PyObject_Call(self->func, self->args, self->kwargs) : nullptr;
+    std::exception_ptr escaped;
+    if (result == nullptr) {
+        if (PyErr_ExceptionMatches(TaskletExit)) {
+            PyErr_Clear();  // TaskletExit ends a tasklet silently
+        } else {
+            escaped = std::make_exception_ptr(py_exception::fetch());  // for the watchdog
+        }
+    }
+    Py_XDECREF(result);
+    Py_CLEAR(self->args);
+    Py_CLEAR(self->kwargs);
+    // `base` dies with this frame: the rest of the tasklet's life (core ending it, the
+    // schedule callback) runs on the thread's root cframe.
+    ts->cframe = &ts->root_cframe;
+    // Core may wait for another thread before it switches away from an ended tasklet.
+    rt->release_gil_if_shared();
+    if (escaped) std::rethrow_exception(escaped);
+}
+
+}  // namespace slpy
