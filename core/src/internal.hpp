@@ -140,6 +140,7 @@ struct scheduler_impl {
     void prepare(tasklet_impl* next);
     void schedule_task(tasklet_impl* prev, tasklet_impl* next);
     void block(tasklet_impl* prev);
+    tasklet_impl* paused_watchdog(tasklet_impl* prev) const noexcept;
     void claim(tasklet_impl* t);  // throws t's pending error, if any
     [[gnu::noinline]] [[noreturn]] void end_running(std::exception_ptr escaped) noexcept;
     [[gnu::noinline]] void notify_schedule(tasklet_impl* prev, tasklet_impl* next) noexcept;
@@ -179,7 +180,15 @@ void transfer(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next);
 // Returns false if t was no longer there (another thread took it first).
 bool channel_remove(channel_base& ch, tasklet_impl* t);
 
-// Callbacks (scheduler.cpp)
-const channel_callback* current_channel_callback() noexcept;
+// Callbacks (scheduler.cpp): read on every switch without a lock; inline, so that the
+// hot path tests them without a call.
+extern std::atomic<const schedule_callback*> g_sched_cb;
+extern std::atomic<const channel_callback*> g_chan_cb;
+inline const channel_callback* current_channel_callback() noexcept {
+    return g_chan_cb.load(std::memory_order_acquire);
+}
+inline bool schedule_callback_installed() noexcept {
+    return g_sched_cb.load(std::memory_order_relaxed) != nullptr;
+}
 
 }  // namespace slp::detail

@@ -26,10 +26,11 @@ thread_local scheduler_holder tls_holder;
 std::mutex g_cb_mu;
 std::vector<std::unique_ptr<schedule_callback>> g_sched_cbs;
 std::vector<std::unique_ptr<channel_callback>> g_chan_cbs;
-std::atomic<const schedule_callback*> g_sched_cb{nullptr};
-std::atomic<const channel_callback*> g_chan_cb{nullptr};
 
 }  // namespace
+
+std::atomic<const schedule_callback*> g_sched_cb{nullptr};
+std::atomic<const channel_callback*> g_chan_cb{nullptr};
 
 void registry_add(scheduler_impl* s);
 void registry_remove(scheduler_impl* s);
@@ -45,10 +46,6 @@ scheduler_impl& create_this_scheduler() {
         tls_sched = new scheduler_impl();
     }
     return *tls_sched;
-}
-
-const channel_callback* current_channel_callback() noexcept {
-    return g_chan_cb.load(std::memory_order_acquire);
 }
 
 scheduler_impl::scheduler_impl() {
@@ -218,12 +215,11 @@ void scheduler_impl::notify_schedule(tasklet_impl* prev, tasklet_impl* next) noe
         }
         in_callback = false;
     }
-    if (observer != nullptr) observer->before_switch(tasklet::borrow(prev), tasklet::borrow(next));
+    if (observer != nullptr) observer->before_switch(tasklet_view(prev), tasklet_view(next));
 }
 
 void scheduler_impl::after_switch() noexcept {
-    if (observer != nullptr)
-        observer->after_switch(tasklet::borrow(rec.prev), tasklet::borrow(running));
+    if (observer != nullptr) observer->after_switch(tasklet_view(rec.prev), tasklet_view(running));
     if (zombie != nullptr) {
         tasklet_impl* z = zombie;
         zombie = nullptr;
@@ -255,6 +251,13 @@ void scheduler_impl::claim(tasklet_impl* t) {
     }
 }
 
+// The watchdog if it is paused (waiting in run() for the ring to empty) and is not
+// prev, else prev.
+tasklet_impl* scheduler_impl::paused_watchdog(tasklet_impl* prev) const noexcept {
+    tasklet_impl* w = watchdog();
+    return w != prev && !w->in_ring && !w->blocked() ? w : prev;
+}
+
 // prev (running) has left the ring for a channel queue: run something else.
 void scheduler_impl::block(tasklet_impl* prev) {
     drain_if_needed();
@@ -262,8 +265,7 @@ void scheduler_impl::block(tasklet_impl* prev) {
         schedule_task(prev, head);
         return;
     }
-    tasklet_impl* w = watchdog();
-    if (w != prev && !w->in_ring && !w->blocked()) {  // revive the paused watchdog
+    if (tasklet_impl* w = paused_watchdog(prev); w != prev) {  // revive it
         schedule_task(prev, w);
         return;
     }
@@ -361,9 +363,10 @@ void schedule_remove() {
     s.drain_if_needed();
     tasklet_impl* p = s.running;
     tasklet_impl* next = p->next;
+    if (next == p) next = s.paused_watchdog(p);  // Stackless: run() returns
     s.check_switch(p, next);
     s.remove(p);
-    s.schedule_task(p, next == p ? p : next);
+    s.schedule_task(p, next);
     s.claim(p);
 }
 

@@ -26,6 +26,7 @@
 #include "internal.hpp"
 #include "sanitizer.hpp"
 #include "slp/context.hpp"
+#include "switch_inline.hpp"
 
 namespace slp::detail {
 namespace {
@@ -35,28 +36,9 @@ std::byte* align16(std::byte* p) noexcept {
                                         ~static_cast<std::uintptr_t>(15));
 }
 
-void bounds_of(scheduler_impl& s, tasklet_impl& t, const void*& lo, std::size_t& n) noexcept {
-    if (t.is_main) {
-        lo = s.thread_stack_lo;
-        n = s.thread_stack_size;
-    } else if (t.kind == stack_kind::copied) {
-        lo = s.shared.mem.lo();
-        n = s.shared.mem.size();
-    } else {
-        lo = t.own.lo();
-        n = t.own.size();
-    }
-}
-
 // ASan: frames abandoned on the shared stack (an ended tasklet's, helper frames) leave
 // poison behind that the next occupant's frames would trip on. Remember how deep the
 // stack has been used and forget all poison there whenever the occupant changes.
-void note_depth([[maybe_unused]] scheduler_impl& s, [[maybe_unused]] const void* p) noexcept {
-#if defined(SLP_ASAN)
-    auto* b = static_cast<std::byte*>(const_cast<void*>(p));
-    if (b >= s.shared.mem.lo() && b < s.shared.lowest) s.shared.lowest = b;
-#endif
-}
 void scrub([[maybe_unused]] scheduler_impl& s) noexcept {
 #if defined(SLP_ASAN)
     std::byte* lo = s.shared.lowest - 8192;
@@ -64,17 +46,6 @@ void scrub([[maybe_unused]] scheduler_impl& s) noexcept {
     san::unpoison(lo, static_cast<std::size_t>(s.shared.base - lo));
     san::unpoison(s.shared.helper.lo(), s.shared.helper.size());
 #endif
-}
-
-void land(scheduler_impl& s, slp_transfer tr) noexcept {
-    if (s.rec.record_from) {
-        tasklet_impl* p = s.rec.prev;
-        p->ctx = tr.from;
-        if (p->kind == stack_kind::copied) {
-            p->slice_lo = static_cast<std::byte*>(tr.from);
-            note_depth(s, p->slice_lo);
-        }
-    }
 }
 
 [[noreturn]] void run_body(scheduler_impl& s, tasklet_impl& t) noexcept {

@@ -253,6 +253,22 @@ void tasklet::set_user_data(void* p) {
     checked().user_data = p;
 }
 
+void* tasklet_view::user_data() const noexcept {
+    return p_->user_data;
+}
+bool tasklet_view::alive() const noexcept {
+    return p_->alive();
+}
+bool tasklet_view::is_main() const noexcept {
+    return p_->is_main;
+}
+bool tasklet_view::is_current() const noexcept {
+    return p_->sched != nullptr && p_->sched->running == p_;
+}
+std::uint64_t tasklet_view::id() const noexcept {
+    return p_->id;
+}
+
 atomic_guard::atomic_guard() : old_(getcurrent().set_atomic(true)) {}
 atomic_guard::~atomic_guard() {
     getcurrent().set_atomic(old_);

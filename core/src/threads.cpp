@@ -92,13 +92,19 @@ bool scheduler_impl::wait_for_other_threads() {
         if (!other_active) return false;
         idle.store(true, std::memory_order_relaxed);
     }
+    // The observer may give up a lock of its own (the GIL) while we sleep; it is told
+    // outside our locks, so that a thread holding that lock can still post to us.
+    if (observer != nullptr) observer->before_wait();
     {
         std::unique_lock<std::mutex> lk(inbox_mu);
         inbox_cv.wait(lk, [&] { return !inbox.empty() || recheck; });
         recheck = false;
     }
-    std::lock_guard<std::mutex> lk(g_registry_mu);
-    idle.store(false, std::memory_order_relaxed);
+    {
+        std::lock_guard<std::mutex> lk(g_registry_mu);
+        idle.store(false, std::memory_order_relaxed);
+    }
+    if (observer != nullptr) observer->after_wait();
     return true;
 }
 

@@ -114,12 +114,20 @@ void thread_runtime::release_gil_if_shared() noexcept {
     }
 }
 
+void thread_runtime::before_wait() noexcept {
+    if (!gil_released_) {
+        PyEval_SaveThread();
+        gil_released_ = true;
+        gil_shared_ = true;
+    }
+}
+
 void thread_runtime::hold_gil_slow() noexcept {
     gil_released_ = false;
     PyEval_RestoreThread(ts_);
 }
 
-void thread_runtime::before_switch(const slp::tasklet& from, const slp::tasklet&) noexcept {
+void thread_runtime::before_switch(slp::tasklet_view from, slp::tasklet_view) noexcept {
     hold_gil();
     auto* f = static_cast<TaskletObject*>(from.user_data());
     if (f == nullptr) {
@@ -141,7 +149,7 @@ void thread_runtime::before_switch(const slp::tasklet& from, const slp::tasklet&
     }
 }
 
-void thread_runtime::after_switch(const slp::tasklet&, const slp::tasklet& to) noexcept {
+void thread_runtime::after_switch(slp::tasklet_view, slp::tasklet_view to) noexcept {
     auto* t = static_cast<TaskletObject*>(to.user_data());
     current_ = t;
     if (preempt.active) preempt_after_switch(this);

@@ -27,8 +27,11 @@ class thread_runtime final : public slp::switch_observer {
     // Thread ids that have a runtime.
     static PyObject* thread_ids() noexcept;
 
-    void before_switch(const slp::tasklet& from, const slp::tasklet& to) noexcept override;
-    void after_switch(const slp::tasklet& from, const slp::tasklet& to) noexcept override;
+    void before_switch(slp::tasklet_view from, slp::tasklet_view to) noexcept override;
+    void after_switch(slp::tasklet_view from, slp::tasklet_view to) noexcept override;
+    // Core blocks this thread for another one: let the other threads have the GIL.
+    void before_wait() noexcept override;
+    void after_wait() noexcept override { hold_gil(); }
 
     // Drop deferred references (call where Python code may run).
     void flush() noexcept {
@@ -55,6 +58,7 @@ class thread_runtime final : public slp::switch_observer {
     // end).
     void link_alive(TaskletObject* t) noexcept;
     void unlink_alive(TaskletObject* t) noexcept;
+    TaskletObject* alive_head() const noexcept { return alive_head_; }
     // Kill every alive tasklet of this thread (from its main tasklet); up to `rounds`
     // passes. Errors are reported as unraisable.
     void kill_all(int rounds) noexcept;

@@ -73,6 +73,20 @@ TEST_P(Scheduler, schedule_remove_alone_keeps_the_caller_current) {
     EXPECT_EQ(slp::getruncount(), 1);
 }
 
+TEST_P(Scheduler, schedule_remove_from_the_last_runnable_resumes_the_watchdog) {
+    bool after = false;
+    slp::tasklet t = go([&] {
+        slp::schedule_remove();
+        after = true;
+    });
+    slp::run();  // returns with t paused, as in Stackless
+    EXPECT_FALSE(after);
+    EXPECT_TRUE(t.paused());
+    t.insert();
+    slp::run();
+    EXPECT_TRUE(after);
+}
+
 TEST_P(Scheduler, runcount_includes_the_main_tasklet) {
     EXPECT_EQ(slp::getruncount(), 1);
     go([] {});
@@ -320,11 +334,11 @@ TEST_P(Scheduler, channel_callback_gets_channel_tasklet_direction_and_will_block
 namespace {
 struct recorder : slp::switch_observer {
     std::vector<std::string> ev;
-    void before_switch(const slp::tasklet& f, const slp::tasklet& t) noexcept override {
+    void before_switch(slp::tasklet_view f, slp::tasklet_view t) noexcept override {
         ev.push_back("before " + std::to_string(f.id()) + ">" + std::to_string(t.id()) +
                      (f.is_current() ? " cur" : ""));
     }
-    void after_switch(const slp::tasklet& f, const slp::tasklet& t) noexcept override {
+    void after_switch(slp::tasklet_view f, slp::tasklet_view t) noexcept override {
         ev.push_back("after " + std::to_string(f.id()) + ">" + std::to_string(t.id()) +
                      (t.is_current() ? " cur" : ""));
     }

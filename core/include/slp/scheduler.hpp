@@ -37,7 +37,8 @@ void run();
 // turn comes. Returns at once if it is the only runnable tasklet. Throws as run().
 void schedule();
 // Like schedule(), but the caller is paused (taken out of the ring). If nothing else is
-// runnable it stays current and this returns at once.
+// runnable, the watchdog resumes if it is paused in run() (run() returns; Stackless
+// does the same), else the caller stays current and this returns at once.
 void schedule_remove();
 
 tasklet getcurrent();  // the running tasklet of this thread
@@ -68,12 +69,20 @@ channel_callback set_channel_callback(channel_callback cb);
 // before_switch runs in `from` just before it is suspended (from is still current);
 // after_switch runs in `to` right after it resumes or starts (to is current). A
 // starting tasklet gets after_switch before its function runs; an ending one gets
-// before_switch as `from`. Both must not throw, switch or use channels.
+// before_switch as `from`. Both must not throw, switch or use channels. The tasklets
+// come as non-owning views (slp/tasklet.hpp), so that telling the observer costs no
+// reference counting on the switch path.
+//
+// before_wait / after_wait bracket every time core blocks this thread waiting for
+// another thread (an idle scheduler, see "Deadlock" above): the Python binding releases
+// the GIL there. Between the two the observer must not touch core.
 class switch_observer {
  public:
     virtual ~switch_observer() = default;
-    virtual void before_switch(const tasklet& from, const tasklet& to) noexcept = 0;
-    virtual void after_switch(const tasklet& from, const tasklet& to) noexcept = 0;
+    virtual void before_switch(tasklet_view from, tasklet_view to) noexcept = 0;
+    virtual void after_switch(tasklet_view from, tasklet_view to) noexcept = 0;
+    virtual void before_wait() noexcept {}
+    virtual void after_wait() noexcept {}
 };
 // Set this thread's observer (nullptr: none); returns the previous one. The observer
 // must outlive its installation.

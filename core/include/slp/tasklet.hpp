@@ -169,6 +169,25 @@ class tasklet {
     detail::tasklet_impl* p_ = nullptr;
 };
 
+// A non-owning view of a tasklet, handed to the switch observer (slp/scheduler.hpp):
+// copying one costs nothing, unlike a tasklet handle (whose copies count references
+// atomically). Valid only during the call it is passed to; handle() makes an owning
+// handle when one must be kept. Any thread may read these; they do not throw.
+class tasklet_view {
+ public:
+    explicit tasklet_view(detail::tasklet_impl* p) noexcept : p_(p) {}
+    void* user_data() const noexcept;
+    bool alive() const noexcept;  // as tasklet::alive(): false once it ended
+    bool is_main() const noexcept;
+    bool is_current() const noexcept;
+    std::uint64_t id() const noexcept;
+    tasklet handle() const noexcept { return tasklet::borrow(p_); }
+    detail::tasklet_impl* impl() const noexcept { return p_; }
+
+ private:
+    detail::tasklet_impl* p_;
+};
+
 // Create, bind and set up in one go (Stackless: stackless.tasklet(func)()).
 inline tasklet spawn(std::function<void()> fn, tasklet_options options = {}) {
     tasklet t(std::move(fn), std::move(options));
