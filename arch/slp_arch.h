@@ -23,13 +23,13 @@ extern "C" {
 
 /* A suspended context: its saved stack pointer. Valid for exactly one resume: after a
  * slp_jump or slp_ontop to it, the value is spent and must not be used again. */
-typedef void *slp_ctx;
+typedef void* slp_ctx;
 
 /* What a resumed context receives: the context that switched to it (now suspended,
  * and resumable with its own slp_jump) and the data pointer that came with the switch. */
 typedef struct slp_transfer {
     slp_ctx from;
-    void *data;
+    void* data;
 } slp_transfer;
 
 /* The function a new context starts in. It must never return: it ends by jumping to
@@ -48,18 +48,18 @@ typedef void (*slp_entry_fn)(slp_transfer);
  *   Returns the context; nothing runs until the first slp_jump/slp_ontop to it, where
  *   entry starts with a normal call frame, a zero frame pointer and a return address
  *   that unwinders treat as the end of the stack. */
-slp_ctx slp_make(void *stack_top, size_t size, slp_entry_fn entry);
+slp_ctx slp_make(void* stack_top, size_t size, slp_entry_fn entry);
 
 /* slp_jump — suspend the running context and resume `to`, passing `data`.
  *   Returns (in the suspended context, when something later resumes it) the transfer
  *   of that later switch: who resumed it and with which data.
  *   Never jump to the running context, or to a context twice. */
-slp_transfer slp_jump(slp_ctx to, void *data);
+slp_transfer slp_jump(slp_ctx to, void* data);
 
 /* slp_ontop — like slp_jump, but before `to` continues, call fn({from, data}) on top of
  * `to`'s stack; what fn returns is what `to`'s pending slp_jump/slp_ontop returns (or,
  * for a fresh context, what its entry receives). fn may itself jump away. */
-slp_transfer slp_ontop(slp_ctx to, void *data, slp_transfer (*fn)(slp_transfer));
+slp_transfer slp_ontop(slp_ctx to, void* data, slp_transfer (*fn)(slp_transfer));
 
 /* Stack copying on one shared stack (Stackless/greenlet style).
  *   slp_switch saves the callee-saved state on the current stack, then calls
@@ -70,9 +70,9 @@ slp_transfer slp_ontop(slp_ctx to, void *data, slp_transfer (*fn)(slp_transfer))
  *   saved state from it and returns 0 in the resumed context.
  *   save and restore run on the current stack below sp and must not touch the slice
  *   they are copying. */
-typedef intptr_t (*slp_save_fn)(void *sp, void *arg);
-typedef void (*slp_restore_fn)(void *arg);
-int slp_switch(slp_save_fn save, slp_restore_fn restore, void *arg);
+typedef intptr_t (*slp_save_fn)(void* sp, void* arg);
+typedef void (*slp_restore_fn)(void* arg);
+int slp_switch(slp_save_fn save, slp_restore_fn restore, void* arg);
 
 /* Called by a port when a context's entry function returns; prints a message that
  * names the problem and aborts. Defined once, in arch/slp_arch_fatal.c. */

@@ -37,9 +37,9 @@ struct bench_stack {
 };
 
 void set_switch_counter(benchmark::State& state, double switches_per_iteration) {
-    state.counters["switch"] = benchmark::Counter(
-        switches_per_iteration, benchmark::Counter::kIsIterationInvariantRate |
-                                    benchmark::Counter::kInvert);
+    state.counters["switch"] =
+        benchmark::Counter(switches_per_iteration, benchmark::Counter::kIsIterationInvariantRate |
+                                                       benchmark::Counter::kInvert);
 }
 
 // --- slp_jump ---------------------------------------------------------------------

@@ -11,9 +11,9 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <string>
 #include <span>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "sentinels.h"
@@ -39,16 +39,15 @@ struct abi_facts {
 #if defined(__x86_64__)
 // MXCSR: rounding control 13-14, exception masks 7-12, FTZ 15, DAZ 6; flags 0-5 ignored.
 // x87 CW: rounding 10-11, precision 8-9, masks 0-5 (bit 6 reads as 1 on some CPUs).
-inline constexpr abi_facts abi{6, 0, 2, {0xffc0u, 0x0f3fu}, {0x7f80u, 0x0c7fu},
-                               {0x3f80u, 0x027fu}, 8, 16};
+inline constexpr abi_facts abi{6, 0, 2, {0xffc0u, 0x0f3fu}, {0x7f80u, 0x0c7fu}, {0x3f80u, 0x027fu},
+                               8, 16};
 #elif defined(__aarch64__)
 // FPCR: RMode 22-23, FZ 24, DN 25, AHP 26.
-inline constexpr abi_facts abi{11, 8, 1, {0x07c00000u, 0}, {0x00c00000u, 0},
-                               {0x03400000u, 0}, 0, 16};
+inline constexpr abi_facts abi{11, 8, 1, {0x07c00000u, 0}, {0x00c00000u, 0}, {0x03400000u, 0},
+                               0,  16};
 #elif defined(__arm__)
 // FPSCR: RMode 22-23, FZ 24, DN 25; NZCV, QC and the cumulative flags are status.
-inline constexpr abi_facts abi{8, 8, 1, {0x03c00000u, 0}, {0x00c00000u, 0},
-                               {0x03400000u, 0}, 0, 8};
+inline constexpr abi_facts abi{8, 8, 1, {0x03c00000u, 0}, {0x00c00000u, 0}, {0x03400000u, 0}, 0, 8};
 #elif defined(__riscv) && __riscv_xlen == 64
 // frm: 0 RNE, 1 RTZ, 2 RDN, 3 RUP, 4 RMM.
 inline constexpr abi_facts abi{12, 12, 1, {0x7u, 0}, {0x1u, 0}, {0x3u, 0}, 0, 16};
@@ -101,7 +100,7 @@ inline std::string diff_regs(const slp_test_regs& in, const slp_test_regs& out) 
 
 // An mmap'd stack with a PROT_NONE guard page below it, unmapped on destruction.
 class test_stack {
-   public:
+ public:
     explicit test_stack(std::size_t size = 256 * 1024) : size_(size) {
         page_ = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
         void* p = mmap(nullptr, size_ + page_, PROT_READ | PROT_WRITE,
@@ -121,7 +120,7 @@ class test_stack {
         return b >= base_ + page_ && b < top();
     }
 
-   private:
+ private:
     std::size_t size_;
     std::size_t page_;
     std::byte* base_;
@@ -131,7 +130,7 @@ class test_stack {
 // runs on the thread's own stack below `base`; a suspended one keeps its slice
 // [sp, base) in a heap buffer. It exists to exercise slp_switch, not to be fast.
 class copy_stacks {
-   public:
+ public:
     struct context {
         std::vector<char> saved;
         char* sp = nullptr;
@@ -174,7 +173,7 @@ class copy_stacks {
 
     std::size_t switches() const { return switches_; }
 
-   private:
+ private:
     static intptr_t save(void* sp, void* arg) {
         auto* self = static_cast<copy_stacks*>(arg);
         char* s = static_cast<char*>(sp);

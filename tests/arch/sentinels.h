@@ -34,8 +34,8 @@ typedef struct slp_test_regs {
  * word the ABI calls callee-saved from *in, call fn(arg), store the same registers and
  * control words into *out, restore the caller's state and return. If a switch made
  * inside fn lost any of them, *out differs from *in. */
-void slp_test_with_sentinels(const slp_test_regs *in, slp_test_regs *out, void (*fn)(void *),
-                             void *arg);
+void slp_test_with_sentinels(const slp_test_regs* in, slp_test_regs* out, void (*fn)(void*),
+                             void* arg);
 
 /* An entry function for slp_make that records the stack pointer it was entered with
  * (as the ABI sees it at a function's first instruction: on x86_64 that includes the

@@ -29,7 +29,8 @@ void hop() {
     if (--l.switches_left <= 0) {
         next = &l.cs->main();
     } else {
-        do next = l.ctxs[l.rng() % l.ctxs.size()]; while (next == self);
+        do next = l.ctxs[l.rng() % l.ctxs.size()];
+        while (next == self);
     }
     l.cs->switch_to(*next);
 }
@@ -42,8 +43,10 @@ __attribute__((noinline)) void nest(int id, int depth, volatile unsigned* parent
     const unsigned seed = static_cast<unsigned>(id) * 7919u + static_cast<unsigned>(depth);
     for (unsigned i = 0; i < 32; ++i) buf[i] = seed * 31u + i;
     if (depth % 3 == 1) hop();  // switch from a middle depth too
-    if (depth > 0) nest(id, depth - 1, buf, seed);
-    else hop();
+    if (depth > 0)
+        nest(id, depth - 1, buf, seed);
+    else
+        hop();
     for (unsigned i = 0; i < 32; ++i) {
         if (buf[i] != seed * 31u + i) ++g_l->corrupt;
         if (parent_buf != nullptr && parent_buf[i] != parent_seed * 31u + i) ++g_l->corrupt;
@@ -62,8 +65,7 @@ void body(copy_stacks& cs, copy_stacks::context&, void* arg) {
 
 __attribute__((noinline)) void drive(copy_stacks& cs, live_state& l) {
     cs.set_base(__builtin_frame_address(0));
-    for (intptr_t i = 0; i < 8; ++i)
-        l.ctxs.push_back(&cs.create(body, reinterpret_cast<void*>(i)));
+    for (intptr_t i = 0; i < 8; ++i) l.ctxs.push_back(&cs.create(body, reinterpret_cast<void*>(i)));
     cs.switch_to(*l.ctxs[0]);
 }
 

@@ -22,7 +22,9 @@ void record_and_return(slp_transfer t) {
     slp_jump(g_back, nullptr);
 }
 
-slp_transfer pass_through(slp_transfer t) { return t; }
+slp_transfer pass_through(slp_transfer t) {
+    return t;
+}
 
 TEST(Entry, jump_enters_with_abi_stack_alignment) {
     // Several stack tops, aligned and not to the ABI's alignment: the port aligns down.

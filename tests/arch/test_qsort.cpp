@@ -17,7 +17,7 @@ using slp_test::copy_stacks;
 using slp_test::test_stack;
 
 struct qsort_state {
-    slp_ctx helper = nullptr;  // own-stack variant
+    slp_ctx helper = nullptr;   // own-stack variant
     copy_stacks* cs = nullptr;  // copy-stack variant
     copy_stacks::context* cs_helper = nullptr;
     long calls = 0;

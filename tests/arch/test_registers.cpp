@@ -14,7 +14,7 @@ using slp_test::test_stack;
 
 // The state shared by the two sides of a register test.
 struct reg_pair {
-    slp_ctx other = nullptr;       // the suspended side
+    slp_ctx other = nullptr;  // the suspended side
     slp_test_regs main_in{}, main_out{};
     slp_test_regs ctx_in{}, ctx_out{};
     bool via_ontop = false;
@@ -73,7 +73,8 @@ TEST(Registers, ontop_preserves_callee_saved_registers_and_control_words) {
 // The sentinel helper itself must round-trip: a check of the check.
 TEST(Registers, sentinel_helper_round_trips_without_a_switch) {
     slp_test_regs in = make_sentinels(7, false), out{};
-    slp_test_with_sentinels(&in, &out, [](void*) {}, nullptr);
+    slp_test_with_sentinels(
+        &in, &out, [](void*) {}, nullptr);
     EXPECT_EQ(diff_regs(in, out), "");
 }
 
@@ -101,8 +102,12 @@ struct copy_pair {
 };
 copy_pair* g_copy = nullptr;
 
-void copy_leave_to_ctx(void*) { g_copy->cs->switch_to(*g_copy->ctx); }
-void copy_leave_to_main(void*) { g_copy->cs->switch_to(g_copy->cs->main()); }
+void copy_leave_to_ctx(void*) {
+    g_copy->cs->switch_to(*g_copy->ctx);
+}
+void copy_leave_to_main(void*) {
+    g_copy->cs->switch_to(g_copy->cs->main());
+}
 
 void copy_body(slp_test::copy_stacks& cs, slp_test::copy_stacks::context&, void*) {
     slp_test_with_sentinels(&g_copy->ctx_in, &g_copy->ctx_out, copy_leave_to_main, nullptr);

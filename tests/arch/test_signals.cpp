@@ -21,7 +21,9 @@ void on_usr1(int) {
     g_on_context_stack = g_stack->contains(&local) ? 1 : 0;
 }
 
-void on_alarm(int) { g_ticks = g_ticks + 1; }
+void on_alarm(int) {
+    g_ticks = g_ticks + 1;
+}
 
 void raise_usr1(slp_transfer t) {
     raise(SIGUSR1);

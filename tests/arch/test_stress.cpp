@@ -30,7 +30,8 @@ void switch_away(int self) {
     if (g_s->switches >= kSwitches) {
         next = kContexts;
     } else {
-        do next = static_cast<int>(g_s->rng() % kContexts); while (next == self);
+        do next = static_cast<int>(g_s->rng() % kContexts);
+        while (next == self);
     }
     ++g_s->switches;
     slp_ctx to = g_s->ctx[next];
@@ -49,9 +50,8 @@ __attribute__((noinline)) uint64_t dive(int self, int depth, uint64_t round) {
     uint64_t below = depth > 0 ? dive(self, depth - 1, round) : (switch_away(self), 0);
     uint64_t sum = 0;
     for (int i = 0; i < 8; ++i) {
-        uint64_t want = (static_cast<uint64_t>(self) << 48) ^
-                        (static_cast<uint64_t>(depth) << 32) ^ round ^
-                        static_cast<uint64_t>(i) * 0x9e3779b97f4a7c15ull;
+        uint64_t want = (static_cast<uint64_t>(self) << 48) ^ (static_cast<uint64_t>(depth) << 32) ^
+                        round ^ static_cast<uint64_t>(i) * 0x9e3779b97f4a7c15ull;
         if (local[i] != want) ++g_s->corrupt;
         sum += local[i];
     }

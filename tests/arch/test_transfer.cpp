@@ -96,7 +96,7 @@ TEST(Transfer, ontop_function_may_switch_away_before_returning) {
         slp_transfer r = slp_ontop(b_ctx, nullptr, detour_to_main);
         slp_jump(g_main_ctx, r.data);
     });
-    slp_transfer t = slp_jump(a_ctx, nullptr);   // A -> ontop(B) -> detour -> main
+    slp_transfer t = slp_jump(a_ctx, nullptr);  // A -> ontop(B) -> detour -> main
     ASSERT_NE(t.data, nullptr) << "detour reported A's context";
     // Resume the detour (on B's stack); it returns into B's entry with data 5.
     t = slp_jump(t.from, reinterpret_cast<void*>(5));

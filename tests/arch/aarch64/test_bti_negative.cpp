@@ -7,12 +7,12 @@
 // Each probe runs in a forked child, so a trap costs the child only.
 
 #include <gtest/gtest.h>
-
-#include <csignal>
-#include <cstdio>
-#include <cstdint>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
 
 #include "slp_arch.h"
 
@@ -29,10 +29,10 @@ namespace {
 // BTYPE 0b10) and cannot turn it into a direct `bl`.
 int (*volatile probe_without_pad)(void) = slp_bti_probe_without_pad;
 int (*volatile probe_with_pad)(void) = slp_bti_probe_with_pad;
-slp_ctx (*volatile make_ptr)(void *, size_t, slp_entry_fn) = slp_make;
-slp_transfer (*volatile jump_ptr)(slp_ctx, void *) = slp_jump;
-slp_transfer (*volatile ontop_ptr)(slp_ctx, void *, slp_transfer (*)(slp_transfer)) = slp_ontop;
-int (*volatile switch_ptr)(slp_save_fn, slp_restore_fn, void *) = slp_switch;
+slp_ctx (*volatile make_ptr)(void*, size_t, slp_entry_fn) = slp_make;
+slp_transfer (*volatile jump_ptr)(slp_ctx, void*) = slp_jump;
+slp_transfer (*volatile ontop_ptr)(slp_ctx, void*, slp_transfer (*)(slp_transfer)) = slp_ontop;
+int (*volatile switch_ptr)(slp_save_fn, slp_restore_fn, void*) = slp_switch;
 
 // Runs body in a forked child, which exits with body's result; returns the wait status.
 int run_in_child(int (*body)()) {
@@ -63,8 +63,7 @@ int guarded_round_trip() {
     t = ontop_ptr(ctx, &cookie, slp_bti_ontop_identity);
     if (t.data != &cookie) return 11;
     // slp_switch entered by blr; it calls save and restore by blr.
-    const int rc = switch_ptr([](void *, void *) -> intptr_t { return 0; }, [](void *) {},
-                              nullptr);
+    const int rc = switch_ptr([](void*, void*) -> intptr_t { return 0; }, [](void*) {}, nullptr);
     if (rc != 0) return 12;
     return 0;
 }
