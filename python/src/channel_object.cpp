@@ -10,6 +10,10 @@
 
 namespace slpy {
 
+// pickle.cpp
+PyObject* channel_reduce(PyObject* self, PyObject*);
+PyObject* channel_setstate(PyObject* self, PyObject* state);
+
 namespace {
 
 ChannelObject* as_channel(PyObject* o) {
@@ -19,12 +23,19 @@ ChannelObject* as_channel(PyObject* o) {
 // The blocking part of every channel action. `sp`: the top of the caller's value stack
 // when Python called us through vectorcall (args + nargs), so the GC can see the whole
 // innermost frame of a tasklet blocked here. Returns false with a Python error set.
+// `kind`, `ch`, `value`: what the caller is suspended in, for pickling (pickle.cpp).
 template <class F>
-bool blocking(PyObject* const* sp, F&& action) {
+bool blocking(PyObject* const* sp, F&& action, suspend_kind kind = suspend_kind::other,
+              PyObject* ch = nullptr, PyObject* value = nullptr) {
     thread_runtime* rt = thread_runtime::get();
     if (rt == nullptr) return false;
     TaskletObject* cur = rt->current_object();
-    if (cur != nullptr) cur->blocked_sp = const_cast<PyObject**>(sp);
+    if (cur != nullptr) {
+        cur->blocked_sp = const_cast<PyObject**>(sp);
+        cur->suspended_in = kind;
+        cur->suspend_channel = ch;
+        cur->suspend_value = value;
+    }
     bool ok = true;
     rt->release_gil_if_shared();  // no Python in `action` (see thread_runtime)
     try {
@@ -35,7 +46,11 @@ bool blocking(PyObject* const* sp, F&& action) {
         ok = false;
     }
     rt->hold_gil();
-    if (cur != nullptr) cur->blocked_sp = nullptr;
+    if (cur != nullptr) {
+        cur->blocked_sp = nullptr;
+        cur->suspended_in = suspend_kind::none;
+        cur->suspend_channel = cur->suspend_value = nullptr;
+    }
     rt->flush();
     return ok;
 }
@@ -109,17 +124,23 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
     }
     slp::message m;
     m.value.emplace<ref>(ref::borrow(args[0]));
-    bool ok = blocking(args + nargs, [&] { as_channel(self)->ch.send_message(std::move(m)); });
+    bool ok = blocking(
+        args + nargs, [&] { as_channel(self)->ch.send_message(std::move(m)); }, suspend_kind::send,
+        self, args[0]);
     if (!ok) return nullptr;
     Py_RETURN_NONE;
 }
 
-PyObject* receive_impl(PyObject* self, PyObject* const* sp) {
+PyObject* receive_impl(PyObject* self, PyObject* const* sp,
+                       suspend_kind kind = suspend_kind::receive) {
     ref value;
-    bool ok = blocking(sp, [&] {
-        slp::payload p = as_channel(self)->ch.receive_payload();
-        value = p.take<ref>();
-    });
+    bool ok = blocking(
+        sp,
+        [&] {
+            slp::payload p = as_channel(self)->ch.receive_payload();
+            value = p.take<ref>();
+        },
+        kind, self);
     if (!ok) return nullptr;
     if (value && is_bomb(value.get())) return explode_bomb(value.get());
     return value ? value.release() : Py_NewRef(Py_None);
@@ -135,7 +156,9 @@ PyObject* channel_receive(PyObject* self, PyObject* const* args, Py_ssize_t narg
 
 PyObject* send_error(PyObject* self, PyObject* const* sp, PyObject* t, PyObject* v, PyObject* tb) {
     std::exception_ptr e = std::make_exception_ptr(py_exception::of(t, v, tb));
-    bool ok = blocking(sp, [&] { as_channel(self)->ch.send_throw(std::move(e)); });
+    bool ok = blocking(
+        sp, [&] { as_channel(self)->ch.send_throw(std::move(e)); }, suspend_kind::send_exception,
+        self, v);
     if (!ok) return nullptr;
     Py_RETURN_NONE;
 }
@@ -202,7 +225,7 @@ PyObject* channel_iter(PyObject* self) {
 
 PyObject* channel_iternext(PyObject* self) {
     if (as_channel(self)->ch.iteration_done()) return nullptr;  // StopIteration
-    return receive_impl(self, nullptr);
+    return receive_impl(self, nullptr, suspend_kind::other);
 }
 
 PyObject* get_balance(PyObject* self, void*) {
@@ -258,6 +281,9 @@ PyMethodDef channel_methods[] = {
      "send_sequence(iterable) -> count: send every item."},
     {"close", channel_close, METH_NOARGS, "No tasklet may block on it any more."},
     {"open", channel_open, METH_NOARGS, "Undo close()."},
+    {"__reduce__", channel_reduce, METH_NOARGS,
+     "Pickle support: settings and the tasklets blocked on it."},
+    {"__setstate__", channel_setstate, METH_O, "Pickle support."},
     {nullptr, nullptr, 0, nullptr}};
 
 PyGetSetDef channel_getset[] = {
@@ -271,6 +297,18 @@ PyGetSetDef channel_getset[] = {
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
 }  // namespace
+
+PyObject* channel_restore_action(PyObject* ch, int dir, PyObject* value) {
+    if (dir < 0) return receive_impl(ch, nullptr);
+    slp::message m;
+    m.value.emplace<ref>(ref::borrow(value != nullptr ? value : Py_None));
+    bool ok = blocking(
+        nullptr, [&] { as_channel(ch)->ch.send_message(std::move(m)); },
+        value != nullptr && is_bomb(value) ? suspend_kind::send_exception : suspend_kind::send, ch,
+        value);
+    if (!ok) return nullptr;
+    Py_RETURN_NONE;
+}
 
 PyTypeObject ChannelType{};
 

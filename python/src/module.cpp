@@ -1,5 +1,6 @@
 // module.cpp — the `stackless` module: its functions, attributes and initialization.
 #include "errors.hpp"
+#include "frames/frames.hpp"
 #include "objects.hpp"
 #include "preemption.hpp"
 #include "runtime.hpp"
@@ -8,6 +9,52 @@
 #include "stack_kind.hpp"
 
 namespace slpy {
+
+PyObject* mod_alive_tasklets(PyObject*, PyObject*);  // pickle.cpp
+
+namespace {
+
+// Checkpoints (issue 6): every tasklet of the thread, in one pickle. Python, run into the
+// module's namespace at import.
+const char* const kCheckpointSource = R"PY(
+def checkpoint(path, data=None, protocol=None):
+    """checkpoint(path, data=None): pickle every alive tasklet of this thread but the
+    current and main ones (runnable, blocked with their channels, paused), and `data`,
+    into the file `path` (written to path + '.tmp', then renamed: atomic)."""
+    import os, pickle
+    cur = getcurrent()
+    tasks = [t for t in _alive_tasklets() if t is not cur]
+    runnable = []
+    t = cur.next
+    while t is not None and t is not cur:
+        if not t.is_main:
+            runnable.append(t)
+        t = t.next
+    tmp = str(path) + '.tmp'
+    with open(tmp, 'wb') as f:
+        pickle.dump(('slp.checkpoint', 1, tasks, runnable, data), f,
+                    protocol if protocol is not None else pickle.HIGHEST_PROTOCOL)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return len(tasks)
+
+def restore_checkpoint(path):
+    """restore_checkpoint(path) -> data: unpickle a checkpoint() file; its blocked tasklets
+    are blocked on their channels again, its runnable ones inserted in their order, its
+    paused ones left paused. Returns the `data` given to checkpoint()."""
+    import pickle
+    with open(path, 'rb') as f:
+        state = pickle.load(f)
+    if (not isinstance(state, tuple) or len(state) != 5 or state[0] != 'slp.checkpoint'
+            or state[1] != 1):
+        raise pickle.UnpicklingError('not a stackless checkpoint')
+    for t in state[3]:
+        t.insert()
+    return state[4]
+)PY";
+
+}  // namespace
 
 bool init_tasklet_type();
 bool init_channel_type();
@@ -71,10 +118,15 @@ PyObject* mod_schedule(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     if (rt == nullptr) return nullptr;
     PyObject* retval = nargs == 1 ? args[0] : nullptr;
     ref keep = ref::borrow(retval);
+    TaskletObject* me = rt->current_object();
+    me->suspended_in = suspend_kind::schedule;
+    me->suspend_value = retval;
     PyObject* r = guarded([&] {
         slp::schedule();
         return retval_or_current(retval, rt);
     });
+    me->suspended_in = suspend_kind::none;
+    me->suspend_value = nullptr;
     return flush_and_return(r);
 }
 
@@ -87,10 +139,15 @@ PyObject* mod_schedule_remove(PyObject*, PyObject* const* args, Py_ssize_t nargs
     if (rt == nullptr) return nullptr;
     PyObject* retval = nargs == 1 ? args[0] : nullptr;
     ref keep = ref::borrow(retval);
+    TaskletObject* me = rt->current_object();
+    me->suspended_in = suspend_kind::schedule;
+    me->suspend_value = retval;
     PyObject* r = guarded([&] {
         slp::schedule_remove();
         return retval_or_current(retval, rt);
     });
+    me->suspended_in = suspend_kind::none;
+    me->suspend_value = nullptr;
     return flush_and_return(r);
 }
 
@@ -282,6 +339,8 @@ PyMethodDef module_methods[] = {
      "run(timeout=0, threadblock=False, soft=False, ignore_nesting=False, totaltimeout=False)\n"
      "Run the runnable tasklets until none is left but the caller. With a timeout, a tasklet "
      "running longer than about `timeout` instructions is interrupted and returned."},
+    {"_alive_tasklets", mod_alive_tasklets, METH_NOARGS,
+     "_alive_tasklets() -> this thread's alive tasklets but main, oldest first."},
     {"schedule", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(mod_schedule)),
      METH_FASTCALL, "schedule(retval=current): let the next runnable tasklet run."},
     {"schedule_remove",
@@ -372,6 +431,16 @@ PyMODINIT_FUNC PyInit_stackless() {
         PyObject* r = fn ? PyObject_CallMethod(atexit, "register", "O", fn) : nullptr;
         Py_XDECREF(fn);
         Py_DECREF(atexit);
+        if (r == nullptr) goto fail;
+        Py_DECREF(r);
+    }
+    if (frames::init(m) < 0) goto fail;
+    {
+        PyObject* d = PyModule_GetDict(m);
+        if (PyDict_GetItemString(d, "__builtins__") == nullptr &&
+            PyDict_SetItemString(d, "__builtins__", PyEval_GetBuiltins()) < 0)
+            goto fail;
+        PyObject* r = PyRun_String(kCheckpointSource, Py_file_input, d, d);
         if (r == nullptr) goto fail;
         Py_DECREF(r);
     }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "common.hpp"
 #include "python_state.hpp"
@@ -9,6 +10,13 @@
 #include "slp/tasklet.hpp"
 
 namespace slpy {
+
+namespace frames {
+class Chain;
+}
+
+// What C call a suspended tasklet is in (pickling must know what it returns on resume).
+enum class suspend_kind : uint8_t { none, schedule, send, send_exception, receive, other };
 
 // stackless.tasklet. One object per core tasklet: the core tasklet's user_data points
 // back here. While the tasklet is alive (and not a main tasklet) the object holds a
@@ -29,8 +37,20 @@ struct TaskletObject {
     PyObject** blocked_sp;       // value-stack top of its innermost frame in a call
     TaskletObject* alive_next;   // the thread's list of alive tasklet objects
     TaskletObject* alive_prev;
-    int in_run;      // nesting of stackless.run() it is the watchdog of
-    bool alive_ref;  // holds a reference to itself (alive, not main)
+    int in_run;  // nesting of stackless.run() it is the watchdog of
+    // Pickling (issue 6, pickle.cpp).
+    _PyInterpreterFrame* base_below;  // current frame when its entry started the callable
+    PyObject* suspend_value;          // borrowed: schedule()'s retval / the value being sent
+    PyObject* suspend_channel;        // borrowed: the channel of its channel action
+    frames::Chain* chain;             // a restored tasklet's frames, until they finish
+    PyObject* snapshot;               // what `chain` was rebuilt from, until resume starts
+    PyObject* restore_value;          // what its suspended call returns when restored
+    PyObject* restore_channel;        // the channel it blocks on first when restored
+    int restore_dir;                  // +1 send restore_value, -1 receive
+    suspend_kind suspended_in;
+    bool chain_started;
+    bool restore_raise;  // restore_value is a bomb: the suspended call raises it
+    bool alive_ref;      // holds a reference to itself (alive, not main)
     bool ignore_nesting;
     bool is_main_object;
 };

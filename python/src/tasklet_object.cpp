@@ -9,6 +9,16 @@
 
 namespace slpy {
 
+// pickle.cpp
+PyObject* tasklet_get_restorable(PyObject* self, void*);
+PyObject* tasklet_reduce(PyObject* self, PyObject*);
+PyObject* tasklet_setstate(PyObject* self, PyObject* state);
+int tasklet_traverse_pickling(TaskletObject* t, visitproc visit, void* arg);
+void tasklet_clear_pickling(TaskletObject* t);
+void run_restored_body(TaskletObject* self);
+int tasklet_throw_restored(TaskletObject* t, PyObject* type, PyObject* value, PyObject* tb,
+                           bool pending, PyObject** out);
+
 namespace {
 
 TaskletObject* as_tasklet(PyObject* o) {
@@ -240,6 +250,8 @@ PyObject* throw_triple(TaskletObject* t, PyObject* type, PyObject* value, PyObje
         if (ex.is_tasklet_exit()) Py_RETURN_NONE;
         return runtime_error(t->thread_id == 0 ? slp::msg::no_thread : slp::msg::throw_dead);
     }
+    PyObject* out = nullptr;
+    if (tasklet_throw_restored(t, type, value, tb, pending, &out)) return out;
     ref keep = ref::borrow(as_object(t));
     return after_switch_return(guarded([&] {
         if (t->state.fresh() && ex.is_tasklet_exit()) {
@@ -286,6 +298,8 @@ PyObject* tasklet_kill(PyObject* self, PyObject* args, PyObject* kwds) {
     TaskletObject* t = as_tasklet(self);
     if (!t->core.alive()) Py_RETURN_NONE;
     if (t->thread_id == 0) return runtime_error(slp::msg::no_thread);
+    PyObject* out = nullptr;
+    if (tasklet_throw_restored(t, TaskletExit, nullptr, nullptr, pending != 0, &out)) return out;
     ref keep = ref::borrow(self);
     return after_switch_return(guarded([&] {
         t->core.kill(pending != 0);  // core's tasklet_exit becomes TaskletExit in the tasklet
@@ -363,14 +377,6 @@ PyObject* tasklet_bind_thread(PyObject* self, PyObject* args) {
 template <bool (slp::tasklet::*M)() const>
 PyObject* bool_getter(PyObject* self, void*) {
     return guarded([&] { return PyBool_FromLong((as_tasklet(self)->core.*M)()); });
-}
-
-PyObject* get_restorable(PyObject* self, void*) {
-    TaskletObject* t = as_tasklet(self);
-    // TODO(frames subsystem, issue 6): a started tasklet is restorable when only Python
-    // frames lie between its base and the call it is blocked in. Until then only the
-    // trivial cases: not alive, or not started.
-    return PyBool_FromLong(!t->core.alive() || (t->state.fresh() && !t->is_main_object));
 }
 
 PyObject* get_ignore_nesting(PyObject* self, void*) {
@@ -508,6 +514,7 @@ int tasklet_traverse(PyObject* self, visitproc visit, void* arg) {
     Py_VISIT(t->kwargs);
     Py_VISIT(t->tempval);
     Py_VISIT(t->exc_state.exc_value);
+    if (int r = tasklet_traverse_pickling(t, visit, arg)) return r;
     if (!t->core || t->core.is_current()) return 0;
     if (!t->core.alive() || t->is_main_object || t->state.fresh()) {
         Py_VISIT(t->state.context());
@@ -529,6 +536,7 @@ int tasklet_clear(PyObject* self) {
         Py_CLEAR(t->kwargs);
         Py_XDECREF(t->state.exchange_context(nullptr));
         Py_CLEAR(t->exc_state.exc_value);
+        tasklet_clear_pickling(t);
     }
     return 0;
 }
@@ -570,6 +578,7 @@ void tasklet_dealloc(PyObject* self) {
     PyObject_GC_UnTrack(self);
     if (t->weakreflist != nullptr) PyObject_ClearWeakRefs(self);
     tasklet_clear(self);
+    tasklet_clear_pickling(t);
     Py_CLEAR(t->func);
     Py_CLEAR(t->args);
     Py_CLEAR(t->kwargs);
@@ -602,6 +611,9 @@ PyMethodDef tasklet_methods[] = {
     {"set_atomic", tasklet_set_atomic, METH_O, "set_atomic(flag) -> old flag."},
     {"set_ignore_nesting", tasklet_set_ignore_nesting, METH_O,
      "set_ignore_nesting(flag) -> old flag."},
+    {"__reduce__", tasklet_reduce, METH_NOARGS,
+     "Pickle support: a started tasklet pickles its frames (see restorable)."},
+    {"__setstate__", tasklet_setstate, METH_O, "Pickle support."},
     {"bind_thread", tasklet_bind_thread, METH_VARARGS,
      "bind_thread(thread_id=None): rebind a tasklet that is not alive to this thread."},
     {nullptr, nullptr, 0, nullptr}};
@@ -619,7 +631,7 @@ PyGetSetDef tasklet_getset[] = {
      nullptr},
     {"is_current", bool_getter<&slp::tasklet::is_current>, nullptr,
      "the running tasklet of its thread", nullptr},
-    {"restorable", get_restorable, nullptr, "can be pickled and resumed", nullptr},
+    {"restorable", tasklet_get_restorable, nullptr, "can be pickled and resumed", nullptr},
     {"ignore_nesting", get_ignore_nesting, nullptr, "preemptible despite nesting", nullptr},
     {"thread_id", get_thread_id, nullptr, "the thread it belongs to (-1: ended)", nullptr},
     {"next", get_next, nullptr, "next in the chain it is in", nullptr},
@@ -634,6 +646,21 @@ PyGetSetDef tasklet_getset[] = {
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
 }  // namespace
+
+int tasklet_bind_for_restore(TaskletObject* t, PyObject* func, PyObject* args, PyObject* kwargs,
+                             bool restored_frames) {
+    if (!restored_frames) return bind_impl(t, func, args, kwargs);
+    try {
+        TaskletObject* self = t;
+        t->core.bind([self] { run_restored_body(self); });
+    } catch (...) {
+        set_python_error();
+        return -1;
+    }
+    ref a = ref::steal(PyTuple_New(0));
+    if (!a) return -1;
+    return make_alive(t, a.get(), nullptr, false) ? 0 : -1;
+}
 
 PyTypeObject TaskletType{};
 
@@ -676,6 +703,7 @@ void run_tasklet_body(TaskletObject* self) {
     _PyCFrame base;
     python_state::enter_fresh(ts, &base);
     rt->flush();
+    self->base_below = ts->cframe->current_frame;  // its frames end above this one
     // The tasklet object keeps func, args and kwargs while they run (tasklet_clear leaves
     // an alive tasklet's alone), so the GC sees them through it.
     if (self->args == nullptr) self->args = PyTuple_New(0);

@@ -1,0 +1,510 @@
+// pickle.cpp — pickling of tasklets (running ones included) and channels (issue 6),
+// on the frame library (frames/frames.hpp).
+//
+// tasklet.__reduce__() -> (type, (), state), state =
+//   ("slp.tasklet", 1, mode, func, args, kwargs, snapshot, tempval,
+//    (atomic, ignore_nesting, block_trap, runnable), (channel, dir, value, resume_value))
+//   mode 0: not alive (func may be bound); 1: alive, not started (func, args, kwargs);
+//   2: started: `snapshot` holds its frames (frames::capture), and either it is blocked
+//   on `channel` (dir -1 receive, +1 send `value`; a bomb for send_exception), or its
+//   suspended call returns `resume_value` when it resumes.
+// Unpickled, a mode-2 tasklet blocked on a channel is blocked on it again at once (it
+// runs until it blocks: its entry repeats the channel action); any other is alive and
+// paused (insert() it, as in Stackless; so is a not started one: the `runnable` flag is
+// for the reader, restore_checkpoint() inserts in the scheduler's order). Its entry then calls
+// frames::resume() with what the suspended call returns.
+//
+// channel.__reduce__() -> (type, (), (preference, schedule_all, closing, (blocked
+// tasklets...))): the tasklets carry their direction and values themselves.
+#include <string>
+
+#include "errors.hpp"
+#include "frames/frames.hpp"
+#include "objects.hpp"
+#include "runtime.hpp"
+
+namespace slpy {
+
+PyObject* channel_restore_action(PyObject* ch, int dir, PyObject* value);  // channel_object.cpp
+
+namespace {
+
+constexpr const char* kTag = "slp.tasklet";
+constexpr int kVersion = 1;
+
+TaskletObject* as_tasklet(PyObject* o) {
+    return reinterpret_cast<TaskletObject*>(o);
+}
+
+PyObject* unpicklable(const std::string& msg) {
+    PyErr_SetString(frames::unpicklable_error(), msg.c_str());
+    return nullptr;
+}
+
+std::string qualname_of(_PyInterpreterFrame* f) {
+    if (f == nullptr) return "?";
+    const char* q = PyUnicode_AsUTF8(f->f_code->co_qualname);
+    if (q == nullptr) {
+        PyErr_Clear();
+        return "?";
+    }
+    std::string s = q;
+    const char* file = PyUnicode_AsUTF8(f->f_code->co_filename);
+    if (file == nullptr)
+        PyErr_Clear();
+    else
+        s += std::string(" (") + file + ")";
+    return s;
+}
+
+// The frame below the base of a started tasklet's frames.
+_PyInterpreterFrame* stop_of(TaskletObject* t) {
+    if (t->chain != nullptr) {
+        _PyInterpreterFrame* base = frames::base_frame(t->chain);
+        return base != nullptr ? base->previous : nullptr;
+    }
+    return t->base_below;
+}
+
+// The Python function a callable runs directly (its base frame's f_func), or null.
+PyObject* direct_function(PyObject* func) {
+    if (func == nullptr) return nullptr;
+    if (PyFunction_Check(func)) return func;
+    if (PyMethod_Check(func) && PyFunction_Check(PyMethod_GET_FUNCTION(func)))
+        return PyMethod_GET_FUNCTION(func);
+    return nullptr;
+}
+
+// Binding-level conditions for a started, suspended tasklet (the frames are checked by
+// the frame library). Returns 1 if fine, 0 with `why` set, -1 with an exception.
+int binding_restorable(TaskletObject* t, std::string* why) {
+    _PyInterpreterFrame* top = t->state.top_frame();
+    if (t->chain != nullptr && !t->chain_started) return 1;  // its snapshot is kept
+    if (top == nullptr) {
+        *why = "the tasklet has no Python frames to restore";
+        return 0;
+    }
+    if (t->chain == nullptr) {
+        // The callable must be the Python function of the base frame: C code between the
+        // tasklet's start and its frames (a builtin, map(), a type's __init__...) cannot
+        // be restored.
+        _PyInterpreterFrame* base = top;
+        while (base->previous != nullptr && base->previous != t->base_below) base = base->previous;
+        PyObject* fn = direct_function(t->func);
+        if (fn == nullptr || reinterpret_cast<PyObject*>(base->f_func) != fn) {
+            PyObject* r = t->func != nullptr ? PyObject_Repr(t->func) : nullptr;
+            const char* rs = r != nullptr ? PyUnicode_AsUTF8(r) : nullptr;
+            *why = std::string("the tasklet's callable ") + (rs != nullptr ? rs : "?") +
+                   " is not a Python function: C code lies between the tasklet's start and "
+                   "its frame " +
+                   qualname_of(base);
+            Py_XDECREF(r);
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    switch (t->suspended_in) {
+        case suspend_kind::schedule:
+        case suspend_kind::send:
+        case suspend_kind::send_exception:
+            return 1;
+        case suspend_kind::receive:
+            if (t->core.blocked()) return 1;
+            *why = "frame " + qualname_of(top) +
+                   ": its channel receive() has a value in transit (received, not yet "
+                   "returned); pickle it before or after";
+            return 0;
+        default:
+            *why = "frame " + qualname_of(top) +
+                   " is suspended in a C call that cannot be resumed (only schedule(), "
+                   "schedule_remove() and channel send/receive can be)";
+            return 0;
+    }
+}
+
+// 1 restorable, 0 not (why set), -1 error.
+int restorable(TaskletObject* t, std::string* why) {
+    if (!t->core.alive()) return 1;
+    if (t->is_main_object) {
+        *why = "the main tasklet cannot be pickled (its frames run on C code of the thread)";
+        return 0;
+    }
+    if (t->core.is_current()) {
+        *why = "the current tasklet cannot be pickled (its frames run on)";
+        return 0;
+    }
+    if (t->state.fresh() && t->chain == nullptr) return 1;  // not started
+    if (t->chain != nullptr && !t->chain_started) return 1;
+    const int r =
+        frames::check_restorable(PyThreadState_Get(), t->state.top_frame(), stop_of(t), why);
+    if (r <= 0) return r;
+    return binding_restorable(t, why);
+}
+
+PyObject* flags_of(TaskletObject* t) {
+    const bool runnable = t->core.scheduled() && !t->core.blocked();
+    return Py_BuildValue("(OOOO)", t->core.atomic() ? Py_True : Py_False,
+                         t->ignore_nesting ? Py_True : Py_False,
+                         t->core.block_trap() ? Py_True : Py_False, runnable ? Py_True : Py_False);
+}
+
+PyObject* opt(PyObject* o) {
+    return o != nullptr ? o : Py_None;
+}
+
+}  // namespace
+
+// ---- tasklet ----------------------------------------------------------------------------
+
+PyObject* tasklet_get_restorable(PyObject* self, void*) {
+    std::string why;
+    const int r = restorable(as_tasklet(self), &why);
+    if (r < 0) return nullptr;
+    return PyBool_FromLong(r);
+}
+
+PyObject* tasklet_reduce(PyObject* self, PyObject*) {
+    TaskletObject* t = as_tasklet(self);
+    PyObject* type = reinterpret_cast<PyObject*>(Py_TYPE(self));
+    if (t->core.is_current())
+        return unpicklable("the current tasklet cannot be pickled (its frames run on)");
+    ref flags = ref::steal(flags_of(t));
+    if (!flags) return nullptr;
+    if (!t->core.alive() || (t->state.fresh() && t->chain == nullptr && !t->is_main_object)) {
+        const int mode = t->core.alive() ? 1 : 0;
+        return Py_BuildValue("(O()(siiOOOOOO(OiOO)))", type, kTag, kVersion, mode, opt(t->func),
+                             opt(t->args), opt(t->kwargs), Py_None, t->tempval, flags.get(),
+                             Py_None, 0, Py_None, Py_None);
+    }
+    if (t->is_main_object)
+        return unpicklable(
+            "the main tasklet cannot be pickled (its frames run on C code of the "
+            "thread)");
+    ref snapshot;
+    PyObject* channel = Py_None;
+    int dir = 0;
+    ref value = ref::borrow(Py_None);
+    ref resume_value = ref::borrow(Py_None);
+    if (t->chain != nullptr && !t->chain_started) {
+        // Restored, not resumed yet: its snapshot and first action are as unpickled.
+        snapshot = ref::borrow(t->snapshot);
+        if (t->restore_channel != nullptr && t->core.blocked()) {
+            channel = t->restore_channel;
+            dir = t->restore_dir;
+            value = ref::borrow(opt(t->restore_value));
+        } else if (t->restore_channel != nullptr) {
+            if (t->restore_dir < 0)
+                return unpicklable("the restored tasklet's receive() has a value in transit");
+        } else {
+            resume_value = ref::borrow(opt(t->restore_value));
+        }
+    } else {
+        std::string why;
+        const int r =
+            frames::check_restorable(PyThreadState_Get(), t->state.top_frame(), stop_of(t), &why);
+        if (r < 0) return nullptr;
+        if (r > 0) {
+            const int b = binding_restorable(t, &why);
+            if (b < 0) return nullptr;
+            if (b == 0) return unpicklable(why);
+        }
+        // (r == 0: capture() raises the frame library's error, naming frame and C function)
+        _PyInterpreterFrame* top = t->state.top_frame();
+        int depth = -1;
+        if (top != nullptr && t->blocked_sp != nullptr) {
+            const auto d = t->blocked_sp - (top->localsplus + top->f_code->co_nlocalsplus);
+            if (d >= 0 && d <= top->f_code->co_stacksize) depth = static_cast<int>(d);
+        }
+        snapshot = ref::steal(
+            frames::capture(PyThreadState_Get(), top, stop_of(t), t->exc_state.exc_value, depth));
+        if (!snapshot) return nullptr;
+        const bool blocked = t->core.blocked();
+        switch (t->suspended_in) {
+            case suspend_kind::schedule:
+                resume_value = ref::borrow(t->suspend_value != nullptr ? t->suspend_value : self);
+                break;
+            case suspend_kind::send:
+            case suspend_kind::send_exception:
+                if (blocked) {
+                    channel = t->suspend_channel;
+                    dir = 1;
+                    if (t->suspended_in == suspend_kind::send_exception) {
+                        PyObject* v = t->suspend_value;
+                        if (v != nullptr && is_bomb(v)) {
+                            value = ref::borrow(v);
+                        } else {
+                            value = ref::steal(make_bomb(
+                                v != nullptr ? reinterpret_cast<PyObject*>(Py_TYPE(v)) : Py_None,
+                                opt(v), Py_None));
+                            if (!value) return nullptr;
+                        }
+                    } else {
+                        value = ref::borrow(opt(t->suspend_value));
+                    }
+                }
+                break;
+            case suspend_kind::receive:
+                channel = t->suspend_channel;
+                dir = -1;
+                break;
+            default:
+                break;
+        }
+    }
+    return Py_BuildValue("(O()(siiOOOOOO(OiOO)))", type, kTag, kVersion, 2, Py_None, Py_None,
+                         Py_None, snapshot.get(), t->tempval, flags.get(), channel, dir,
+                         value.get(), resume_value.get());
+}
+
+// The body of a restored tasklet (on its own stack): repeat the channel action it was
+// blocked in, or take the value its suspended call returns, and resume its frames.
+void run_restored_body(TaskletObject* self) {
+    thread_runtime* rt = thread_runtime::current_if_any();
+    PyThreadState* ts = rt->tstate();
+    _PyCFrame base;
+    python_state::enter_fresh(ts, &base);
+    rt->flush();
+    self->base_below = ts->cframe->current_frame;
+    PyObject* value;
+    if (self->restore_channel != nullptr) {
+        value =
+            channel_restore_action(self->restore_channel, self->restore_dir, self->restore_value);
+    } else if (self->restore_raise && self->restore_value != nullptr) {
+        value = explode_bomb(self->restore_value);  // killed (thrown into) before it ran
+    } else {
+        value = Py_NewRef(opt(self->restore_value));
+    }
+    self->restore_raise = false;
+    Py_CLEAR(self->restore_channel);
+    Py_CLEAR(self->restore_value);
+    self->chain_started = true;
+    Py_CLEAR(self->snapshot);
+    PyObject* result = frames::resume(self->chain, value);
+    Py_XDECREF(value);
+    frames::destroy(self->chain);
+    self->chain = nullptr;
+    self->chain_started = false;
+    std::exception_ptr escaped;
+    if (result == nullptr) {
+        if (PyErr_ExceptionMatches(TaskletExit)) {
+            PyErr_Clear();
+        } else {
+            escaped = std::make_exception_ptr(py_exception::fetch());
+        }
+    }
+    Py_XDECREF(result);
+    ts->cframe = &ts->root_cframe;
+    rt->release_gil_if_shared();
+    if (escaped) std::rethrow_exception(escaped);
+}
+
+// Implemented in tasklet_object.cpp.
+int tasklet_bind_for_restore(TaskletObject* t, PyObject* func, PyObject* args, PyObject* kwargs,
+                             bool restored_frames);
+
+PyObject* tasklet_setstate(PyObject* self, PyObject* state) {
+    TaskletObject* t = as_tasklet(self);
+    const char* tag = nullptr;
+    int version = 0, mode = 0, dir = 0;
+    PyObject *func, *args, *kwargs, *snapshot, *tempval, *flags, *channel, *value, *resume_value;
+    if (!PyTuple_Check(state) ||
+        !PyArg_ParseTuple(state, "siiOOOOOO!(OiOO):tasklet state", &tag, &version, &mode, &func,
+                          &args, &kwargs, &snapshot, &tempval, &PyTuple_Type, &flags, &channel,
+                          &dir, &value, &resume_value)) {
+        if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_SetString(frames::restore_error(), "not a tasklet state");
+        }
+        return nullptr;
+    }
+    if (std::string(tag) != kTag || version != kVersion || mode < 0 || mode > 2 || dir < -1 ||
+        dir > 1) {
+        PyErr_SetString(frames::restore_error(), "unknown tasklet state format");
+        return nullptr;
+    }
+    int atomic = 0, ignore_nesting = 0, block_trap = 0, runnable = 0;  // runnable: see above
+    if (!PyArg_ParseTuple(flags, "pppp", &atomic, &ignore_nesting, &block_trap, &runnable))
+        return nullptr;
+    if (channel != Py_None && !PyObject_TypeCheck(channel, &ChannelType)) {
+        PyErr_SetString(frames::restore_error(), "tasklet state: not a channel");
+        return nullptr;
+    }
+    if ((channel == Py_None) != (dir == 0)) {
+        PyErr_SetString(frames::restore_error(), "tasklet state: channel without direction");
+        return nullptr;
+    }
+    if (t->core.alive() || t->chain != nullptr) {
+        PyErr_SetString(PyExc_RuntimeError, "tasklet is alive: cannot set its state");
+        return nullptr;
+    }
+    if (mode != 2) {
+        if (tasklet_bind_for_restore(t, func, mode == 1 ? args : Py_None,
+                                     mode == 1 ? kwargs : Py_None, false) < 0)
+            return nullptr;
+    } else {
+        frames::Chain* chain = frames::rebuild(snapshot);
+        if (chain == nullptr) return nullptr;
+        t->chain = chain;
+        t->chain_started = false;
+        Py_XSETREF(t->snapshot, Py_NewRef(snapshot));
+        if (tasklet_bind_for_restore(t, nullptr, nullptr, nullptr, true) < 0) {
+            frames::destroy(t->chain);
+            t->chain = nullptr;
+            Py_CLEAR(t->snapshot);
+            return nullptr;
+        }
+        if (channel != Py_None) {
+            Py_XSETREF(t->restore_channel, Py_NewRef(channel));
+            t->restore_dir = dir;
+            Py_XSETREF(t->restore_value, dir > 0 ? Py_NewRef(value) : nullptr);
+        } else {
+            Py_XSETREF(t->restore_value, Py_NewRef(resume_value));
+        }
+        t->restore_raise = false;
+    }
+    Py_XSETREF(t->tempval, Py_NewRef(tempval));
+    t->ignore_nesting = ignore_nesting != 0;
+    PyObject* r = guarded([&] {
+        if (mode == 2 && channel != Py_None) {
+            // Block it on its channel now: it runs until its channel action blocks (a
+            // closing channel is opened for that moment).
+            auto* ch = reinterpret_cast<ChannelObject*>(channel);
+            const bool closing = ch->ch.closing();
+            if (closing) ch->ch.open();
+            try {
+                t->core.run();
+            } catch (...) {
+                if (closing) ch->ch.close();
+                throw;
+            }
+            if (closing) ch->ch.close();
+        }
+        t->core.set_block_trap(block_trap != 0);  // after it blocked (if it does)
+        t->core.set_atomic(atomic != 0);
+        Py_RETURN_NONE;
+    });
+    if (thread_runtime* rt = thread_runtime::current_if_any()) rt->flush();
+    return r;
+}
+
+int tasklet_traverse_pickling(TaskletObject* t, visitproc visit, void* arg) {
+    Py_VISIT(t->snapshot);
+    Py_VISIT(t->restore_value);
+    Py_VISIT(t->restore_channel);
+    if (t->chain != nullptr) {
+        if (!t->chain_started) return frames::traverse(t->chain, visit, arg);
+        // Started: its frames are linked into the tasklet's (python_state visits them).
+        Py_VISIT(frames::handled_exception(t->chain));
+    }
+    return 0;
+}
+
+void tasklet_clear_pickling(TaskletObject* t) {
+    Py_CLEAR(t->snapshot);
+    Py_CLEAR(t->restore_value);
+    Py_CLEAR(t->restore_channel);
+    if (t->chain != nullptr && !t->core.alive()) {
+        frames::Chain* c = t->chain;
+        t->chain = nullptr;
+        frames::destroy(c);
+    }
+}
+
+// A restored tasklet that has not run since it was unpickled (paused or runnable) is
+// killed or thrown into: it runs its frames with the exception (their finally blocks
+// run) instead of just ending. Returns 1 if handled (result in *out), 0 if not ours.
+int tasklet_throw_restored(TaskletObject* t, PyObject* type, PyObject* value, PyObject* tb,
+                           bool pending, PyObject** out) {
+    if (t->chain == nullptr || t->chain_started || !t->state.fresh() || t->core.is_current())
+        return 0;
+    PyObject* b = make_bomb(type, opt(value), opt(tb));
+    if (b == nullptr) {
+        *out = nullptr;
+        return 1;
+    }
+    Py_XSETREF(t->restore_value, b);
+    t->restore_raise = true;
+    ref keep = ref::borrow(reinterpret_cast<PyObject*>(t));
+    *out = guarded([&] {
+        if (pending)
+            t->core.insert();
+        else
+            t->core.run();
+        Py_RETURN_NONE;
+    });
+    if (thread_runtime* rt = thread_runtime::current_if_any()) rt->flush();
+    return 1;
+}
+
+// ---- channel ----------------------------------------------------------------------------
+
+PyObject* channel_reduce(PyObject* self, PyObject*) {
+    slp::channel_base& ch = reinterpret_cast<ChannelObject*>(self)->ch;
+    ref blocked = ref::steal(PyList_New(0));
+    if (!blocked) return nullptr;
+    std::vector<PyObject*> objs;
+    ch.lock();
+    try {
+        for (slp::tasklet t = slp::tasklet::borrow(ch.q().head); t; t = t.next())
+            if (auto* o = static_cast<TaskletObject*>(t.user_data()))
+                objs.push_back(reinterpret_cast<PyObject*>(o));
+    } catch (...) {
+        ch.unlock();
+        return PyErr_NoMemory();
+    }
+    ch.unlock();
+    for (PyObject* o : objs)
+        if (PyList_Append(blocked.get(), o) < 0) return nullptr;
+    ref tup = ref::steal(PyList_AsTuple(blocked.get()));
+    if (!tup) return nullptr;
+    return Py_BuildValue("(O()(iOOO))", reinterpret_cast<PyObject*>(Py_TYPE(self)), ch.preference(),
+                         ch.schedule_all() ? Py_True : Py_False, ch.closing() ? Py_True : Py_False,
+                         tup.get());
+}
+
+PyObject* channel_setstate(PyObject* self, PyObject* state) {
+    int preference = 0, schedule_all = 0, closing = 0;
+    PyObject* blocked = nullptr;
+    if (!PyTuple_Check(state) ||
+        !PyArg_ParseTuple(state, "ippO!:channel state", &preference, &schedule_all, &closing,
+                          &PyTuple_Type, &blocked)) {
+        if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_SetString(frames::restore_error(), "not a channel state");
+        }
+        return nullptr;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(blocked); ++i)
+        if (!PyObject_TypeCheck(PyTuple_GET_ITEM(blocked, i), &TaskletType)) {
+            PyErr_SetString(frames::restore_error(), "channel state: not a tasklet");
+            return nullptr;
+        }
+    // The blocked tasklets block on it themselves (their state names it): nothing to do
+    // with them here.
+    slp::channel_base& ch = reinterpret_cast<ChannelObject*>(self)->ch;
+    ch.set_preference(preference);
+    ch.set_schedule_all(schedule_all != 0);
+    if (closing)
+        ch.close();
+    else
+        ch.open();
+    Py_RETURN_NONE;
+}
+
+// ---- checkpoints -------------------------------------------------------------------------
+
+// _alive_tasklets() -> list of this thread's alive tasklets but the main one, oldest
+// first.
+PyObject* mod_alive_tasklets(PyObject*, PyObject*) {
+    thread_runtime* rt = thread_runtime::get();
+    if (rt == nullptr) return nullptr;
+    ref out = ref::steal(PyList_New(0));
+    if (!out) return nullptr;
+    for (TaskletObject* t = rt->alive_head(); t != nullptr; t = t->alive_next)
+        if (!t->is_main_object && PyList_Append(out.get(), reinterpret_cast<PyObject*>(t)) < 0)
+            return nullptr;
+    if (PyList_Reverse(out.get()) < 0) return nullptr;
+    return out.release();
+}
+
+}  // namespace slpy

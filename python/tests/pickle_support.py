@@ -1,0 +1,35 @@
+"""Helpers of the test_pickle_* tests: run a script as separate /usr/bin/python3 processes
+(pickling in one, unpickling in another), in a temporary directory."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import stackless
+
+
+def run_phase(tmp_path, source, *args, stack_kind="copied", check=True, timeout=120):
+    """Write `source` to tmp_path/prog.py (once) and run `python3 prog.py *args` there
+    with the given default stack kind. Returns the CompletedProcess (text)."""
+    prog = tmp_path / "prog.py"
+    src = "import stackless\nstackless.set_default_stack_kind(%r)\n" % stack_kind
+    src += textwrap.dedent(source)
+    if not prog.exists() or prog.read_text() != src:
+        prog.write_text(src)
+    env = dict(os.environ)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(
+        [os.path.dirname(os.path.abspath(stackless.__file__))]
+        + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    out = subprocess.run([sys.executable, "-X", "faulthandler", str(prog), *map(str, args)],
+                         cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=timeout)
+    if check and out.returncode != 0:
+        raise AssertionError("prog.py %s exited with %d\n--- stdout:\n%s--- stderr:\n%s"
+                             % (" ".join(map(str, args)), out.returncode, out.stdout,
+                                out.stderr))
+    return out
+
+
+def lines(tmp_path, source, *args, **kw):
+    return run_phase(tmp_path, source, *args, **kw).stdout.splitlines()

@@ -1,0 +1,148 @@
+"""What cannot be pickled or unpickled, through the stackless module (issue 6): the
+errors come from the frame library and name the frame (and the C function)."""
+import functools
+import pickle
+
+import pytest
+
+import stackless
+from pickle_support import run_phase
+
+
+def _start(f, *args):
+    t = stackless.tasklet(f)(*args)
+    stackless.run()
+    return t
+
+
+def test_c_code_between_frames_names_frame_and_function():
+    ch = stackless.channel()
+
+    def cb(x):
+        return ch.receive()
+
+    def viamap():
+        return list(map(cb, [1]))
+    t = _start(viamap)
+    assert t.blocked and not t.restorable
+    with pytest.raises(pickle.PicklingError) as ei:
+        pickle.dumps(t)
+    msg = str(ei.value)
+    assert "cb" in msg and "viamap" in msg and "C function list" in msg
+    assert isinstance(ei.value, stackless.UnpicklableFrameError)
+    t.kill()
+
+
+def test_not_in_a_call():
+    ch = stackless.channel()
+
+    def it():
+        for _ in ch:
+            pass
+    t = _start(it)
+    assert not t.restorable
+    with pytest.raises(pickle.PicklingError, match="FOR_ITER"):
+        pickle.dumps(t)
+    t.kill()
+
+
+def test_callable_not_a_python_function():
+    ch = stackless.channel()
+
+    def plain(a):
+        ch.receive()
+    t = _start(functools.partial(plain, 1))
+    assert not t.restorable
+    with pytest.raises(pickle.PicklingError, match="not a Python function"):
+        pickle.dumps(t)
+    t.kill()
+
+
+def test_current_tasklet():
+    seen = []
+
+    def f():
+        try:
+            pickle.dumps(stackless.current)
+        except pickle.PicklingError as e:
+            seen.append(str(e))
+        seen.append(stackless.current.restorable)
+    _start(f)
+    assert seen == ["the current tasklet cannot be pickled (its frames run on)", False]
+    with pytest.raises(pickle.PicklingError, match="current tasklet"):
+        pickle.dumps(stackless.main)
+
+
+def _blocked_state():
+    ch = stackless.channel()
+
+    def f():
+        ch.receive()
+    t = _start(f)
+    cls, args, state = t.__reduce__()
+    t.kill()
+    return cls, args, state
+
+
+class _Fake:
+    """Pickles as a tasklet with a given state."""
+    def __init__(self, state):
+        self.state = state
+
+    def __reduce__(self):
+        return (stackless.tasklet, (), self.state)
+
+
+def test_other_python_version_refused():
+    cls, args, state = _blocked_state()
+    snap = state[6]
+    assert snap[0] == "slp.frames"
+    bad = list(state)
+    bad[6] = snap[:2] + ((3, 12),) + snap[3:]
+    with pytest.raises(pickle.UnpicklingError) as ei:
+        pickle.loads(pickle.dumps(_Fake(tuple(bad))))
+    assert isinstance(ei.value, stackless.FrameRestoreError)
+    assert "3.12" in str(ei.value) or "version" in str(ei.value)
+
+
+CHANGED = """
+import pickle, sys
+import stackless
+ch = stackless.channel()
+def f():
+    x = ch.receive()
+    print('resumed', x)
+if sys.argv[1] == 'dump':
+    t = stackless.tasklet(f)()
+    stackless.run()
+    with open('p', 'wb') as fh:
+        pickle.dump(t, fh)
+    t.kill()
+else:
+    if sys.argv[1] == 'changed':
+        def f():
+            x = ch.receive()
+            print('changed code', x)
+    try:
+        with open('p', 'rb') as fh:
+            pickle.load(fh)
+        print('loaded')
+    except pickle.UnpicklingError as e:
+        print(type(e).__name__, 'digest' in str(e) or 'changed' in str(e))
+"""
+
+
+def test_changed_code_refused(tmp_path, stack_kind):
+    run_phase(tmp_path, CHANGED, "dump", stack_kind=stack_kind)
+    out = run_phase(tmp_path, CHANGED, "changed", stack_kind=stack_kind).stdout.split()
+    assert out == ["FrameRestoreError", "True"]
+    out = run_phase(tmp_path, CHANGED, "same", stack_kind=stack_kind).stdout.split()
+    assert out == ["loaded"]
+
+
+def test_malformed_states_refused():
+    cls, args, state = _blocked_state()
+    for bad in ((), ("x",) + state[1:], state[:3], state[:9] + ((None, 5, None, None),),
+                state[:9] + ((1, -1, None, None),)):
+        with pytest.raises((pickle.UnpicklingError, ValueError, TypeError)):
+            pickle.loads(pickle.dumps(_Fake(bad)))

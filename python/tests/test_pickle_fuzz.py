@@ -1,0 +1,77 @@
+"""Loading corrupted tasklet pickles through the stackless module raises and never
+crashes (issue 6): mutations of a pickled blocked tasklet (with its channel), loaded in a
+subprocess. SLP_FUZZ_PICKLE_COUNT sets the number of cases (default 2,000)."""
+import os
+
+from pickle_support import run_phase
+
+FUZZ = """
+import os, pickle, random, sys, gc, resource
+import stackless
+
+# A corrupted length handed to bytes() by the pickle would eat the machine: MemoryError.
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+ch = stackless.channel()
+
+def inner(n):
+    x = ch.receive()
+    return x * n
+
+def outer(a, b):
+    total = a
+    try:
+        for i in range(b):
+            total += inner(i)
+    finally:
+        total += 1
+    return total
+
+t = stackless.tasklet(outer)(1, 3)
+stackless.run()
+seeds = [pickle.dumps((t, ch), p) for p in (0, 2, 4, 5)]
+t.kill()
+count = int(sys.argv[1])
+rng = random.Random(int(sys.argv[2]))
+loaded = errors = 0
+for i in range(count):
+    data = bytearray(rng.choice(seeds))
+    how = rng.randrange(4)
+    if how == 0:
+        for _ in range(rng.randrange(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+    elif how == 1:
+        p = rng.randrange(len(data))
+        data[p] = data[p] ^ (1 << rng.randrange(8))
+    elif how == 2:
+        del data[rng.randrange(len(data)):]
+    else:
+        a = rng.randrange(len(data))
+        b = rng.randrange(len(data))
+        data[a:a] = data[b:b + rng.randrange(1, 16)]
+    try:
+        obj = pickle.loads(bytes(data))
+        loaded += 1
+    except Exception:
+        errors += 1
+        continue
+    # whatever loaded: let it run out (blocked tasklets get killed)
+    try:
+        for o in (obj if isinstance(obj, tuple) else (obj,)):
+            if isinstance(o, stackless.tasklet) and o.alive:
+                o.kill()
+    except Exception:
+        pass
+    del obj
+    if i % 100 == 0:
+        gc.collect()
+print('ok', loaded, errors)
+"""
+
+
+def test_corrupted_tasklet_pickles_never_crash(tmp_path, stack_kind):
+    count = int(os.environ.get("SLP_FUZZ_PICKLE_COUNT", "2000"))
+    seed = 1 if stack_kind == "own" else 2
+    out = run_phase(tmp_path, FUZZ, count, seed, stack_kind=stack_kind, timeout=600)
+    words = out.stdout.split()
+    assert words[0] == "ok" and int(words[1]) + int(words[2]) == count, out.stdout
