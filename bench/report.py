@@ -11,6 +11,7 @@ Rows are grouped, and each group names the peer its ratios are taken against, me
 in the same run; absolute times on a shared machine are noise, ratios are the result.
 """
 import json
+import re
 import sys
 
 # (group title, reference benchmark, [benchmarks in display order])
@@ -18,24 +19,53 @@ GROUPS = [
     ("Raw context switch (arch layer)", "BM_boost_fcontext",
      ["BM_slp_jump", "BM_boost_fcontext", "BM_ucontext",
       "BM_slp_switch/0", "BM_slp_switch/1024", "BM_slp_switch/8192", "BM_slp_switch/65536"]),
+    ("Tasklets and channels (core, C++): one switch, against a raw slp_jump", "BM_raw_slp_jump",
+     ["BM_raw_slp_jump", "BM_hard_switch/own_stack", "BM_hard_switch/copied_stack",
+      "BM_hard_switch_10k/own_stack", "BM_hard_switch_10k/copied_stack",
+      "BM_pingpong/own_stack", "BM_pingpong/copied_stack", "BM_boost_fiber_pingpong",
+      "BM_thread_cv_handoff", "BM_create_run_finish/own_stack",
+      "BM_create_run_finish/copied_stack"]),
     ("Python (CPython 3.11): stackless against greenlet, asyncio, threads", "PY_greenlet_switch",
      ["PY_greenlet_switch", "PY_stackless_channel/own", "PY_stackless_channel/copied",
       "PY_stackless_schedule/2/own", "PY_stackless_schedule/2/copied",
       "PY_stackless_schedule/10000/own", "PY_stackless_schedule/10000/copied",
       "PY_greenlet_channel", "PY_asyncio_queue", "PY_threads_semaphore"]),
+    ("Python: pickle + unpickle + resume of a blocked tasklet (time per round trip)",
+     "PY_pickle_explicit/9",
+     ["PY_pickle_explicit/9", "PY_pickle_tasklet/9", "PY_pickle_explicit/100",
+      "PY_pickle_tasklet/100"]),
 ]
 
 # Memory rows (counter `bytes`: per blocked tasklet), with their reference.
 MEMORY_GROUPS = [
+    ("Core: memory per blocked tasklet (RSS delta / count)",
+     "BM_memory_per_blocked_tasklet/own_stack",
+     ["BM_memory_per_blocked_tasklet/own_stack", "BM_memory_per_blocked_tasklet/copied_stack"]),
     ("Python: memory per blocked tasklet, five frames deep", "PY_mem_greenlet",
      ["PY_mem_greenlet", "PY_mem_stackless/copied", "PY_mem_stackless/own"]),
+    ("Python: pickle size of a blocked tasklet", "PY_pickle_size_explicit/9",
+     ["PY_pickle_size_explicit/9", "PY_pickle_size_tasklet/9", "PY_pickle_size_explicit/100",
+      "PY_pickle_size_tasklet/100"]),
 ]
 
 # Benchmarks of other projects (drawn in another colour than slp's).
-PEERS = {"BM_boost_fcontext", "BM_ucontext", "PY_greenlet_switch", "PY_greenlet_channel",
+PEERS = {"BM_boost_fiber_pingpong", "BM_thread_cv_handoff", "PY_pickle_explicit/9", "PY_pickle_explicit/100", "BM_boost_fcontext", "BM_ucontext", "PY_greenlet_switch", "PY_greenlet_channel",
          "PY_asyncio_queue", "PY_threads_semaphore"}
 
 LABELS = {
+    "BM_raw_slp_jump": "raw slp_jump (reference)",
+    "BM_hard_switch/own_stack": "schedule(), 2 tasklets, own stack",
+    "BM_hard_switch/copied_stack": "schedule(), 2 tasklets, copied stack",
+    "BM_hard_switch_10k/own_stack": "schedule(), 10,000 tasklets, own",
+    "BM_hard_switch_10k/copied_stack": "schedule(), 10,000 tasklets, copied",
+    "BM_pingpong/own_stack": "channel ping-pong, own stack",
+    "BM_pingpong/copied_stack": "channel ping-pong, copied stack",
+    "BM_boost_fiber_pingpong": "Boost.Fiber channel ping-pong",
+    "BM_thread_cv_handoff": "std::thread + condition variable",
+    "BM_create_run_finish/own_stack": "create+run+finish, own (per tasklet)",
+    "BM_create_run_finish/copied_stack": "create+run+finish, copied (per tasklet)",
+    "BM_memory_per_blocked_tasklet/own_stack": "blocked tasklet, own stack",
+    "BM_memory_per_blocked_tasklet/copied_stack": "blocked tasklet, copied stack",
     "BM_slp_jump": "slp_jump (own stack)",
     "BM_boost_fcontext": "Boost.Context jump_fcontext",
     "BM_ucontext": "glibc swapcontext",
@@ -56,26 +86,52 @@ LABELS = {
     "PY_mem_greenlet": "greenlet, suspended",
     "PY_mem_stackless/copied": "stackless, copied stacks",
     "PY_mem_stackless/own": "stackless, own stacks",
+    "PY_pickle_explicit/9": "same state by hand (a class), 9 levels",
+    "PY_pickle_tasklet/9": "tasklet, 9 frames deep",
+    "PY_pickle_explicit/100": "same state by hand (a class), 100 levels",
+    "PY_pickle_tasklet/100": "tasklet, 100 frames deep",
+    "PY_pickle_size_explicit/9": "same state by hand, 9 levels",
+    "PY_pickle_size_tasklet/9": "tasklet, 9 frames deep",
+    "PY_pickle_size_explicit/100": "same state by hand, 100 levels",
+    "PY_pickle_size_tasklet/100": "tasklet, 100 frames deep",
 }
+
+
+def base_name(b):
+    """The benchmark's name without Google Benchmark's run options (/iterations:1,
+    /real_time), which the tables do not care about."""
+    name = b.get("run_name", b["name"])
+    return re.sub(r"/(iterations:\d+|real_time)", "", name)
 
 
 def per_switch_ns(results):
     """name -> ns per switch; with repetitions, the median."""
     out = {}
     for b in results["benchmarks"]:
-        name = b["run_name"] if "run_name" in b else b["name"]
+        name = base_name(b)
         if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
             continue
-        if "switch" not in b:
+        if "switch" in b:
+            ns = b["switch"] * 1e9
+        elif name.startswith("BM_create_run_finish"):  # one tasklet's life per iteration
+            ns = b["cpu_time"] * {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b["time_unit"]]
+        else:
             continue
         if b.get("run_type") == "aggregate" or name not in out:
-            out[name] = b["switch"] * 1e9
+            out[name] = ns
     return out
 
 
 def per_item_bytes(results):
-    """name -> bytes per item (memory benchmarks)."""
-    return {b["name"]: b["bytes"] for b in results["benchmarks"] if "bytes" in b}
+    """name -> bytes per item (memory benchmarks; with repetitions, the median)."""
+    out = {}
+    for b in results["benchmarks"]:
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        value = b.get("bytes", b.get("bytes_per_tasklet"))
+        if value is not None:
+            out[base_name(b)] = value
+    return out
 
 
 def memory_table(sizes, markdown):
@@ -138,8 +194,12 @@ def chart(times, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [(LABELS.get(n, n), times[n], n in PEERS)
-            for _, _, names in GROUPS for n in names if n in times]
+    def chart_label(n):
+        return ("Python: " if n.startswith("PY_") else "C++: ") + LABELS.get(n, n)
+
+    rows = [(chart_label(n), times[n], n in PEERS)
+            for title, _, names in GROUPS if "pickle" not in title  # switches only
+            for n in names if n in times and not n.startswith("BM_create_run_finish")]
     rows.sort(key=lambda r: r[1])
     colors = {False: "#1b9e77", True: "#d95f02"}  # slp, peer
     fig, ax = plt.subplots(figsize=(9, 0.42 * len(rows) + 1.4))
@@ -187,6 +247,12 @@ def main(argv):
         ch = times.get(f"PY_stackless_channel/{kind}")
         if g and ch:
             print(f"stackless channel ({kind}) / greenlet switch = {ch / g:.2f} (target: <= 0.20)")
+    if "BM_pingpong/own_stack" in times and "BM_raw_slp_jump" in times:
+        print(f"channel ping-pong (own stack) / raw slp_jump = "
+              f"{times['BM_pingpong/own_stack'] / times['BM_raw_slp_jump']:.1f} (target: <= 3)")
+    if "BM_memory_per_blocked_tasklet/copied_stack" in sizes:
+        print(f"blocked copied-stack tasklet = "
+              f"{sizes['BM_memory_per_blocked_tasklet/copied_stack']:.0f} bytes (target: < 1024)")
     gm = sizes.get("PY_mem_greenlet")
     tm = sizes.get("PY_mem_stackless/copied")
     if gm and tm:
