@@ -49,6 +49,7 @@ struct TaskletObject {
     int restore_dir;                  // +1 send restore_value, -1 receive
     suspend_kind suspended_in;
     bool chain_started;
+    bool pending_throw;  // kill/throw(pending=True) waits in core: a pickle cannot carry it
     bool restore_raise;  // restore_value is a bomb: the suspended call raises it
     bool alive_ref;      // holds a reference to itself (alive, not main)
     bool ignore_nesting;

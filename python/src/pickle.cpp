@@ -123,6 +123,12 @@ int binding_restorable(TaskletObject* t, std::string* why) {
 }
 
 // 1 restorable, 0 not (why set), -1 error.
+// A pending kill/throw lives in core, where a pickle cannot reach it: refuse rather than
+// lose it.
+constexpr const char* kPendingThrow =
+    "the tasklet has a pending exception (kill or throw with pending=True) that a pickle "
+    "cannot carry; let it run first";
+
 int restorable(TaskletObject* t, std::string* why) {
     if (!t->core.alive()) return 1;
     if (t->is_main_object) {
@@ -131,6 +137,10 @@ int restorable(TaskletObject* t, std::string* why) {
     }
     if (t->core.is_current()) {
         *why = "the current tasklet cannot be pickled (its frames run on)";
+        return 0;
+    }
+    if (t->pending_throw) {
+        *why = kPendingThrow;
         return 0;
     }
     if (t->state.fresh() && t->chain == nullptr) return 1;  // not started
@@ -168,6 +178,7 @@ PyObject* tasklet_reduce(PyObject* self, PyObject*) {
     PyObject* type = reinterpret_cast<PyObject*>(Py_TYPE(self));
     if (t->core.is_current())
         return unpicklable("the current tasklet cannot be pickled (its frames run on)");
+    if (t->core.alive() && t->pending_throw) return unpicklable(kPendingThrow);
     ref flags = ref::steal(flags_of(t));
     if (!flags) return nullptr;
     if (!t->core.alive() || (t->state.fresh() && t->chain == nullptr && !t->is_main_object)) {

@@ -157,6 +157,7 @@ void thread_runtime::after_switch(slp::tasklet_view, slp::tasklet_view to) noexc
         foreign_.restore(ts_);
         return;
     }
+    t->pending_throw = false;  // it runs: whatever exception was pending is delivered
     t->state.restore(ts_);
 }
 

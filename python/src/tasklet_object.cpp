@@ -259,6 +259,7 @@ PyObject* throw_triple(TaskletObject* t, PyObject* type, PyObject* value, PyObje
             Py_RETURN_NONE;
         }
         t->core.throw_exception(std::make_exception_ptr(std::move(ex)), pending);
+        if (pending) t->pending_throw = true;
         Py_RETURN_NONE;
     }));
 }
@@ -303,6 +304,7 @@ PyObject* tasklet_kill(PyObject* self, PyObject* args, PyObject* kwds) {
     ref keep = ref::borrow(self);
     return after_switch_return(guarded([&] {
         t->core.kill(pending != 0);  // core's tasklet_exit becomes TaskletExit in the tasklet
+        if (pending != 0 && t->core.alive()) t->pending_throw = true;
         Py_RETURN_NONE;
     }));
 }

@@ -146,3 +146,31 @@ def test_malformed_states_refused():
                 state[:9] + ((1, -1, None, None),)):
         with pytest.raises((pickle.UnpicklingError, ValueError, TypeError)):
             pickle.loads(pickle.dumps(_Fake(bad)))
+
+
+@pytest.mark.parametrize("how", ["kill", "throw"])
+def test_pending_exception_refuses_to_pickle(how):
+    ch = stackless.channel()
+    seen = []
+
+    def waiter():
+        try:
+            ch.receive()
+        except BaseException as e:
+            seen.append(type(e).__name__)
+            raise
+    t = _start(waiter)
+    assert t.restorable
+    if how == "kill":
+        t.kill(pending=True)
+    else:
+        t.throw(ValueError, "later", None, pending=True)
+    assert not t.restorable
+    with pytest.raises(pickle.PicklingError, match="pending exception"):
+        pickle.dumps(t)
+    try:
+        stackless.run()  # the pending exception is delivered: nothing was lost
+    except ValueError:
+        pass
+    assert seen == ["TaskletExit" if how == "kill" else "ValueError"]
+    assert not t.alive
