@@ -134,58 +134,47 @@ def per_item_bytes(results):
     return out
 
 
-def memory_table(sizes, markdown):
-    lines = []
-    for title, ref, names in MEMORY_GROUPS:
-        present = [n for n in names if n in sizes]
-        if not present:
-            continue
-        ref_b = sizes.get(ref)
-        ref_label = LABELS.get(ref, ref)
-        if markdown:
-            lines += [f"**{title}** (ratio against {ref_label}, same run)", "",
-                      "| method | bytes each | ratio |", "|---|---:|---:|"]
-        else:
-            lines += [f"{title} — ratio against {ref_label}, same run",
-                      f"  {'method':<36} {'bytes each':>12} {'ratio':>8}"]
-        for n in present:
-            ratio = f"{sizes[n] / ref_b:.2f}x" if ref_b else "-"
-            label = LABELS.get(n, n)
-            if markdown:
-                lines.append(f"| {label} | {sizes[n]:.0f} | {ratio} |")
-            else:
-                lines.append(f"  {label:<36} {sizes[n]:>12.0f} {ratio:>8}")
-        lines.append("")
-    return "\n".join(lines)
-
-
 def fmt_ns(ns):
     return f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.1f} ns"
 
 
-def table(times, markdown):
+def fmt_bytes(b):
+    return f"{b:.0f}"
+
+
+def grouped_table(groups, values, column, fmt, markdown):
+    """One block per group present in `values`: each row's value (shown by `fmt`) and
+    its ratio to the group's reference, measured in the same run."""
     lines = []
-    for title, ref, names in GROUPS:
-        present = [n for n in names if n in times]
+    for title, ref, names in groups:
+        present = [n for n in names if n in values]
         if not present:
             continue
-        ref_ns = times.get(ref)
+        ref_value = values.get(ref)
         ref_label = LABELS.get(ref, ref)
         if markdown:
             lines += [f"**{title}** (ratio against {ref_label}, same run)", "",
-                      "| method | one switch | ratio |", "|---|---:|---:|"]
+                      f"| method | {column} | ratio |", "|---|---:|---:|"]
         else:
             lines += [f"{title} — ratio against {ref_label}, same run",
-                      f"  {'method':<36} {'one switch':>12} {'ratio':>8}"]
+                      f"  {'method':<36} {column:>12} {'ratio':>8}"]
         for n in present:
-            ratio = f"{times[n] / ref_ns:.2f}x" if ref_ns else "-"
+            ratio = f"{values[n] / ref_value:.2f}x" if ref_value else "-"
             label = LABELS.get(n, n)
             if markdown:
-                lines.append(f"| {label} | {fmt_ns(times[n])} | {ratio} |")
+                lines.append(f"| {label} | {fmt(values[n])} | {ratio} |")
             else:
-                lines.append(f"  {label:<36} {fmt_ns(times[n]):>12} {ratio:>8}")
+                lines.append(f"  {label:<36} {fmt(values[n]):>12} {ratio:>8}")
         lines.append("")
     return "\n".join(lines)
+
+
+def memory_table(sizes, markdown):
+    return grouped_table(MEMORY_GROUPS, sizes, "bytes each", fmt_bytes, markdown)
+
+
+def table(times, markdown):
+    return grouped_table(GROUPS, times, "one switch", fmt_ns, markdown)
 
 
 def chart(times, path):

@@ -109,9 +109,12 @@ PyObject* retval_or_current(PyObject* retval, thread_runtime* rt) {
     return Py_NewRef(reinterpret_cast<PyObject*>(rt->current_object()));
 }
 
-PyObject* mod_schedule(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+// schedule() and schedule_remove(): give up the processor through `op` (core's schedule
+// or schedule_remove), recording for pickling what the suspended call returns.
+PyObject* schedule_through(const char* name, void (*op)(), PyObject* const* args,
+                           Py_ssize_t nargs) {
     if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "schedule() takes at most 1 argument");
+        PyErr_Format(PyExc_TypeError, "%s() takes at most 1 argument", name);
         return nullptr;
     }
     thread_runtime* rt = runtime();
@@ -122,7 +125,7 @@ PyObject* mod_schedule(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     me->suspended_in = suspend_kind::schedule;
     me->suspend_value = retval;
     PyObject* r = guarded([&] {
-        slp::schedule();
+        op();
         return retval_or_current(retval, rt);
     });
     me->suspended_in = suspend_kind::none;
@@ -130,25 +133,14 @@ PyObject* mod_schedule(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return flush_and_return(r);
 }
 
+PyObject* mod_schedule(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    return schedule_through(
+        "schedule", [] { slp::schedule(); }, args, nargs);
+}
+
 PyObject* mod_schedule_remove(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "schedule_remove() takes at most 1 argument");
-        return nullptr;
-    }
-    thread_runtime* rt = runtime();
-    if (rt == nullptr) return nullptr;
-    PyObject* retval = nargs == 1 ? args[0] : nullptr;
-    ref keep = ref::borrow(retval);
-    TaskletObject* me = rt->current_object();
-    me->suspended_in = suspend_kind::schedule;
-    me->suspend_value = retval;
-    PyObject* r = guarded([&] {
-        slp::schedule_remove();
-        return retval_or_current(retval, rt);
-    });
-    me->suspended_in = suspend_kind::none;
-    me->suspend_value = nullptr;
-    return flush_and_return(r);
+    return schedule_through(
+        "schedule_remove", [] { slp::schedule_remove(); }, args, nargs);
 }
 
 PyObject* mod_getcurrent(PyObject*, PyObject*) {
