@@ -10,8 +10,16 @@
 //   BM_memory_per_blocked_tasklet/own_stack|copied_stack
 //                                      RSS delta / count with 100,000 blocked tasklets
 //                                      (counter bytes_per_tasklet)
+// Soft tasklets (coroutine bodies, slp/soft.hpp), beside the hard ones:
+//   BM_soft_switch                     co_await async_schedule() between 2 soft tasklets
+//   BM_soft_switch_10k                 the same round-robin among 10,000
+//   BM_pingpong/soft                   channel ping-pong between two soft tasklets
+//   BM_pingpong/mixed                  a soft receiver and an own-stack sender
+//   BM_create_run_finish/soft          spawn_soft + run + end of an empty coroutine
+//   BM_memory_per_blocked_tasklet/soft RSS delta / count, 1,000,000 blocked soft tasklets
 // Targets (README): pingpong/own_stack within 3x of raw_slp_jump; a blocked copied-stack
-// tasklet under 1 KiB.
+// tasklet under 1 KiB; BM_soft_switch at most a third of BM_hard_switch/own_stack; a
+// blocked soft tasklet at most 256 bytes.
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -85,6 +93,31 @@ void BM_hard_switch_10k(benchmark::State& state, slp::stack_kind kind) {
 }
 SLP_KIND_BENCH(BM_hard_switch_10k);
 
+// The same with soft tasklets: the measuring loop in one of them.
+void soft_round_robin(benchmark::State& state, int others) {
+    bool stop = false;
+    slp::spawn_soft([&]() -> slp::task<> {
+        for (auto _ : state) co_await slp::async_schedule();
+        stop = true;
+    });
+    for (int i = 0; i < others; ++i)
+        slp::spawn_soft([&]() -> slp::task<> {
+            while (!stop) co_await slp::async_schedule();
+        });
+    slp::run();
+    per_switch(state, others + 1);
+}
+
+void BM_soft_switch(benchmark::State& state) {
+    soft_round_robin(state, 1);
+}
+BENCHMARK(BM_soft_switch);
+
+void BM_soft_switch_10k(benchmark::State& state) {
+    soft_round_robin(state, 9999);
+}
+BENCHMARK(BM_soft_switch_10k);
+
 // --- channel ping-pong ----------------------------------------------------------------
 void BM_pingpong(benchmark::State& state, slp::stack_kind kind) {
     slp::channel<int> ch;
@@ -106,6 +139,45 @@ void BM_pingpong(benchmark::State& state, slp::stack_kind kind) {
     per_switch(state, 2);
 }
 SLP_KIND_BENCH(BM_pingpong);
+
+// (The received value goes to a variable first: g++ 12 miscompiles a co_await inside an
+// if/while condition.)
+slp::task<> soft_receiver(slp::channel<int>& ch) {
+    for (;;) {
+        const int v = co_await ch.async_receive();
+        if (v < 0) co_return;
+    }
+}
+
+void BM_pingpong_soft(benchmark::State& state) {
+    slp::channel<int> ch;
+    slp::spawn_soft([&] { return soft_receiver(ch); });
+    slp::spawn_soft([&]() -> slp::task<> {
+        int i = 0;
+        for (auto _ : state) co_await ch.async_send(i++);
+        co_await ch.async_send(-1);
+    });
+    slp::run();
+    per_switch(state, 2);
+}
+BENCHMARK(BM_pingpong_soft)->Name("BM_pingpong/soft");
+
+// A soft receiver, an own-stack sender: every switch jumps between the sender's stack and
+// the runner's.
+void BM_pingpong_mixed(benchmark::State& state) {
+    slp::channel<int> ch;
+    slp::spawn_soft([&] { return soft_receiver(ch); });
+    slp::spawn(
+        [&] {
+            int i = 0;
+            for (auto _ : state) ch.send(i++);
+            ch.send(-1);
+        },
+        {slp::stack_kind::own, 0, {}});
+    slp::run();
+    per_switch(state, 2);
+}
+BENCHMARK(BM_pingpong_mixed)->Name("BM_pingpong/mixed");
 
 void BM_boost_fiber_pingpong(benchmark::State& state) {
     boost::fibers::unbuffered_channel<int> ch;
@@ -161,6 +233,14 @@ void BM_create_run_finish(benchmark::State& state, slp::stack_kind kind) {
 }
 SLP_KIND_BENCH(BM_create_run_finish);
 
+void BM_create_run_finish_soft(benchmark::State& state) {
+    for (auto _ : state) {
+        slp::spawn_soft([]() -> slp::task<> { co_return; });
+        slp::run();
+    }
+}
+BENCHMARK(BM_create_run_finish_soft)->Name("BM_create_run_finish/soft");
+
 // --- memory -------------------------------------------------------------------------
 long rss_bytes() {
     long pages = 0, resident = 0;
@@ -204,6 +284,33 @@ BENCHMARK_CAPTURE(BM_memory_per_blocked_tasklet, own_stack, slp::stack_kind::own
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_memory_per_blocked_tasklet, copied_stack, slp::stack_kind::copied)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+
+slp::task<> receive_once(slp::channel<int>& ch) {
+    co_await ch.async_receive();
+}
+
+void BM_memory_per_blocked_soft_tasklet(benchmark::State& state) {
+    const int n = 1000000;
+    double per = 0;
+    for (auto _ : state) {
+        slp::channel<int> ch;
+        const long before = rss_bytes();
+        for (int i = 0; i < n; ++i) slp::spawn_soft([&ch] { return receive_once(ch); });
+        slp::run();  // every one waits in async_receive()
+        const long after = rss_bytes();
+        per = static_cast<double>(after - before) / n;
+        state.PauseTiming();
+        for (int i = 0; i < n; ++i) ch.send(i);
+        slp::run();
+        state.ResumeTiming();
+    }
+    state.counters["bytes_per_tasklet"] = per;
+    state.counters["tasklets"] = n;
+}
+BENCHMARK(BM_memory_per_blocked_soft_tasklet)
+    ->Name("BM_memory_per_blocked_tasklet/soft")
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 

@@ -25,9 +25,13 @@ GROUPS = [
       "BM_pingpong/own_stack", "BM_pingpong/copied_stack", "BM_boost_fiber_pingpong",
       "BM_thread_cv_handoff", "BM_create_run_finish/own_stack",
       "BM_create_run_finish/copied_stack"]),
+    ("Soft tasklets (core, C++: coroutines, no stack): against schedule() on own stacks",
+     "BM_hard_switch/own_stack",
+     ["BM_hard_switch/own_stack", "BM_soft_switch", "BM_soft_switch_10k", "BM_pingpong/soft",
+      "BM_pingpong/mixed", "BM_create_run_finish/soft"]),
     ("Python (CPython 3.11): stackless against greenlet, asyncio, threads", "PY_greenlet_switch",
      ["PY_greenlet_switch", "PY_stackless_channel/own", "PY_stackless_channel/copied",
-      "PY_stackless_schedule/2/own", "PY_stackless_schedule/2/copied",
+      "PY_call_floor", "PY_stackless_schedule/2/own", "PY_stackless_schedule/2/copied",
       "PY_stackless_schedule/10000/own", "PY_stackless_schedule/10000/copied",
       "PY_greenlet_channel", "PY_asyncio_queue", "PY_threads_semaphore"]),
     ("Python: pickle + unpickle + resume of a blocked tasklet (time per round trip)",
@@ -40,7 +44,8 @@ GROUPS = [
 MEMORY_GROUPS = [
     ("Core: memory per blocked tasklet (RSS delta / count)",
      "BM_memory_per_blocked_tasklet/own_stack",
-     ["BM_memory_per_blocked_tasklet/own_stack", "BM_memory_per_blocked_tasklet/copied_stack"]),
+     ["BM_memory_per_blocked_tasklet/own_stack", "BM_memory_per_blocked_tasklet/copied_stack",
+      "BM_memory_per_blocked_tasklet/soft"]),
     ("Python: memory per blocked tasklet, five frames deep", "PY_mem_greenlet",
      ["PY_mem_greenlet", "PY_mem_stackless/copied", "PY_mem_stackless/own"]),
     ("Python: pickle size of a blocked tasklet", "PY_pickle_size_explicit/9",
@@ -49,7 +54,7 @@ MEMORY_GROUPS = [
 ]
 
 # Benchmarks of other projects (drawn in another colour than slp's).
-PEERS = {"BM_boost_fiber_pingpong", "BM_thread_cv_handoff", "PY_pickle_explicit/9", "PY_pickle_explicit/100", "BM_boost_fcontext", "BM_ucontext", "PY_greenlet_switch", "PY_greenlet_channel",
+PEERS = {"PY_call_floor", "BM_boost_fiber_pingpong", "BM_thread_cv_handoff", "PY_pickle_explicit/9", "PY_pickle_explicit/100", "BM_boost_fcontext", "BM_ucontext", "PY_greenlet_switch", "PY_greenlet_channel",
          "PY_asyncio_queue", "PY_threads_semaphore"}
 
 LABELS = {
@@ -66,6 +71,12 @@ LABELS = {
     "BM_create_run_finish/copied_stack": "create+run+finish, copied (per tasklet)",
     "BM_memory_per_blocked_tasklet/own_stack": "blocked tasklet, own stack",
     "BM_memory_per_blocked_tasklet/copied_stack": "blocked tasklet, copied stack",
+    "BM_memory_per_blocked_tasklet/soft": "blocked soft tasklet (1,000,000)",
+    "BM_soft_switch": "async_schedule(), 2 soft tasklets",
+    "BM_soft_switch_10k": "async_schedule(), 10,000 soft",
+    "BM_pingpong/soft": "channel ping-pong, soft",
+    "BM_pingpong/mixed": "channel ping-pong, soft + own stack",
+    "BM_create_run_finish/soft": "create+run+finish, soft (per tasklet)",
     "BM_slp_jump": "slp_jump (own stack)",
     "BM_boost_fcontext": "Boost.Context jump_fcontext",
     "BM_ucontext": "glibc swapcontext",
@@ -80,6 +91,7 @@ LABELS = {
     "PY_stackless_schedule/2/copied": "schedule(), 2 tasklets, copied",
     "PY_stackless_schedule/10000/own": "schedule(), 10,000 tasklets, own",
     "PY_stackless_schedule/10000/copied": "schedule(), 10,000 tasklets, copied",
+    "PY_call_floor": "floor: loop + C call, no switch",
     "PY_greenlet_channel": "greenlet channel in Python",
     "PY_asyncio_queue": "asyncio.Queue ping-pong",
     "PY_threads_semaphore": "threads, Semaphore ping-pong",
@@ -236,9 +248,19 @@ def main(argv):
         ch = times.get(f"PY_stackless_channel/{kind}")
         if g and ch:
             print(f"stackless channel ({kind}) / greenlet switch = {ch / g:.2f} (target: <= 0.20)")
+    floor = times.get("PY_call_floor")
+    if g and floor:
+        print(f"ping-pong floor without switching / greenlet switch = {floor / g:.2f} "
+              f"(the channel target 0.20 is out of reach when this exceeds it)")
     if "BM_pingpong/own_stack" in times and "BM_raw_slp_jump" in times:
         print(f"channel ping-pong (own stack) / raw slp_jump = "
               f"{times['BM_pingpong/own_stack'] / times['BM_raw_slp_jump']:.1f} (target: <= 3)")
+    if "BM_soft_switch" in times and "BM_hard_switch/own_stack" in times:
+        print(f"soft switch / hard switch (own stack) = "
+              f"{times['BM_soft_switch'] / times['BM_hard_switch/own_stack']:.2f} (target: <= 0.33)")
+    if "BM_memory_per_blocked_tasklet/soft" in sizes:
+        print(f"blocked soft tasklet = "
+              f"{sizes['BM_memory_per_blocked_tasklet/soft']:.0f} bytes (target: <= 256)")
     if "BM_memory_per_blocked_tasklet/copied_stack" in sizes:
         print(f"blocked copied-stack tasklet = "
               f"{sizes['BM_memory_per_blocked_tasklet/copied_stack']:.0f} bytes (target: < 1024)")

@@ -23,7 +23,7 @@ void push_tail(channel_base& ch, tasklet_impl* t, int dir) noexcept {
         q.head = t;
     q.tail = t;
     ch.add_balance(dir);
-    t->blocked_dir = dir;
+    t->blocked_dir = static_cast<std::int8_t>(dir);
     t->blocked_on.store(&ch, std::memory_order_release);
 }
 
@@ -130,6 +130,10 @@ channel_base::~channel_base() {
 
 // Inlined into send_message and receive_payload: after a switch every return up to the
 // user mispredicts, so the hot path keeps as few frames as it can (see switch_fast).
+// Soft (begin_action, for the awaitables of soft.cpp): the same up to the switch, which
+// may be left to the awaiter; the caller's message goes to its tempval, and the awaiter
+// claims it when the tasklet resumes.
+template <bool Soft>
 [[gnu::always_inline]] inline message channel_base::action(int dir, message&& m) {
     scheduler_impl& s = detail::this_scheduler();
     tasklet_impl* src = s.running;
@@ -151,6 +155,7 @@ channel_base::~channel_base() {
         }
         unlink(*this, target);
         swap_messages(m, target->tempval);  // the partner gets ours; we get its
+        if constexpr (Soft) src->tempval = std::move(m);
         if (interthread) {
             target->sched->post({target, nullptr});  // it runs on its own thread
             unlock();
@@ -165,6 +170,10 @@ channel_base::~channel_base() {
                 switchto = target;
             } else {
                 s.insert(target);
+            }
+            if constexpr (Soft) {
+                if (switchto != src) s.schedule_task(src, switchto);
+                return {};
             }
             if (switchto != src) {
                 // to_partner is the common case (the default preference on send);
@@ -189,7 +198,7 @@ channel_base::~channel_base() {
     s.remove(src);
     push_tail(*this, src, dir);
     unlock();
-    if (!block_fast(s, src)) {
+    if (Soft || !block_fast(s, src)) {
         try {
             s.block(src);
         } catch (...) {
@@ -198,6 +207,7 @@ channel_base::~channel_base() {
             throw;
         }
     }
+    if constexpr (Soft) return {};
     s.claim(src);
     message out = std::move(src->tempval);
     src->tempval.clear();
@@ -220,14 +230,18 @@ channel_base::~channel_base() {
 // the frame that a blocked copied-stack tasklet saves about 1.4 KiB instead of 0.7; only
 // action() and the small switch_fast() come in.
 void channel_base::send_message(message&& m) {
-    action(1, std::move(m));
+    action<false>(1, std::move(m));
 }
 
 payload channel_base::receive_payload() {
     message in;
-    message out = action(-1, std::move(in));
+    message out = action<false>(-1, std::move(in));
     if (out.error) std::rethrow_exception(out.error);
     return std::move(out.value);
+}
+
+void channel_base::begin_action(int dir, message&& m) {
+    action<true>(dir, std::move(m));
 }
 
 void channel_base::send_throw(std::exception_ptr e) {

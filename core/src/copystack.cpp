@@ -31,24 +31,26 @@ void shared_stack_init(scheduler_impl& s) {
 
 // Copy t's slice [slice_lo, base) to its heap buffer.
 void slice_save(tasklet_impl& t, std::byte* base) {
-    const std::size_t n = static_cast<std::size_t>(base - t.slice_lo);
-    if (n > t.saved_cap) {
-        void* p = std::realloc(t.saved, n);
+    tasklet_extra& x = *t.x;
+    const std::size_t n = static_cast<std::size_t>(base - x.slice_lo);
+    if (n > x.saved_cap) {
+        void* p = std::realloc(x.saved, n);
         if (p == nullptr) throw std::bad_alloc();
-        t.saved = static_cast<std::byte*>(p);
-        t.saved_cap = static_cast<std::uint32_t>(n);  // slices are far below 4 GiB
+        x.saved = static_cast<std::byte*>(p);
+        x.saved_cap = static_cast<std::uint32_t>(n);  // slices are far below 4 GiB
     }
-    san::copy_stack_bytes(t.saved, t.slice_lo, n);
-    t.saved_size = static_cast<std::uint32_t>(n);
+    san::copy_stack_bytes(x.saved, x.slice_lo, n);
+    x.saved_size = static_cast<std::uint32_t>(n);
     t.slice_in_heap = true;
 }
 
 // Copy t's saved slice back to [slice_lo, base); the memory it lands on held other
 // frames, so forget their ASan poisoning first.
 void slice_restore(tasklet_impl& t, std::byte* base) {
-    san::make_writable(t.slice_lo, static_cast<std::size_t>(base - t.slice_lo));
-    san::unpoison(t.slice_lo, static_cast<std::size_t>(base - t.slice_lo));
-    san::copy_stack_bytes(t.slice_lo, t.saved, t.saved_size);
+    const tasklet_extra& x = *t.x;
+    san::make_writable(x.slice_lo, static_cast<std::size_t>(base - x.slice_lo));
+    san::unpoison(x.slice_lo, static_cast<std::size_t>(base - x.slice_lo));
+    san::copy_stack_bytes(x.slice_lo, x.saved, x.saved_size);
     t.slice_in_heap = false;
 }
 

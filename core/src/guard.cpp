@@ -73,10 +73,14 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
             guard_lo = s->shared.mem.guard_lo();
             lo = s->shared.mem.lo();
             hi = s->shared.mem.top();
-        } else {
-            guard_lo = t->own.guard_lo();
-            lo = t->own.lo();
-            hi = t->own.top();
+        } else if (t->kind == stack_kind::soft && s->runner != nullptr) {
+            guard_lo = s->runner->x->own.guard_lo();  // soft tasklets run on the runner's
+            lo = s->runner->x->own.lo();
+            hi = s->runner->x->own.top();
+        } else if (t->x != nullptr) {
+            guard_lo = t->x->own.guard_lo();
+            lo = t->x->own.lo();
+            hi = t->x->own.top();
         }
         auto* addr = static_cast<const std::byte*>(info->si_addr);
         if (guard_lo != nullptr && addr >= guard_lo && addr < lo) {
@@ -84,8 +88,10 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
             l.put("slp: stack overflow in tasklet #");
             l.dec(t->id);
             l.put(" '");
-            l.put(t->name);
-            l.put(t->kind == stack_kind::copied ? "' (shared stack [" : "' (own stack [");
+            l.put(t->x != nullptr ? t->x->name : "");
+            l.put(t->kind == stack_kind::copied ? "' (shared stack ["
+                  : t->kind == stack_kind::soft ? "' (soft runner stack ["
+                                                : "' (own stack [");
             l.hex(reinterpret_cast<std::uintptr_t>(lo));
             l.put(", ");
             l.hex(reinterpret_cast<std::uintptr_t>(hi));

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <coroutine>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -15,6 +16,7 @@
 
 #include "slp/channel.hpp"
 #include "slp/scheduler.hpp"
+#include "slp/soft.hpp"
 #include "slp/stack.hpp"
 #include "slp/tasklet.hpp"
 #include "slp_arch.h"
@@ -27,17 +29,28 @@ enum class life : std::uint8_t { unbound, bound, ready, started, dead };
 // How a started, non-running hard tasklet was suspended (decides how to resume it).
 enum class suspended_by : std::uint8_t { none, jump, copy_switch };
 
-struct tasklet_impl {
-    // (Field order keeps the object small: a blocked copied-stack tasklet should cost
-    // well under 1 KiB, this object and its saved slice included.)
-    std::atomic<int> refs{1};
-    int blocked_dir = 0;              // guarded by the lock of the channel it is on
-    scheduler_impl* sched = nullptr;  // its thread's scheduler; nullptr once that ended
-    // Chain links: the ring of runnables, or a channel queue (never both).
-    tasklet_impl* next = nullptr;
-    tasklet_impl* prev = nullptr;
-    std::atomic<channel_base*> blocked_on{nullptr};  // written under that channel's lock
+// What only some tasklets need, kept out of the object every tasklet has (issue 4: a
+// blocked soft tasklet costs at most 256 bytes, its coroutine frame included): the
+// execution state of the hard kinds, and fields rarely set. Hard tasklets, main and the
+// soft runner carry one inline (one allocation, see hard_tasklet); a soft tasklet gets
+// one on the heap only when named, given user data, or promoted.
+struct tasklet_extra {
+    stack own;                      // own-stack kind (and promoted soft), once started
+    std::byte* slice_lo = nullptr;  // copied: lowest address of its live slice
+    std::byte* saved = nullptr;     // copied: heap copy of the slice
+    std::uint32_t saved_size = 0;
+    std::uint32_t saved_cap = 0;
+    std::size_t stack_size = 0;
+    void* asan_fake_stack = nullptr;
+    void* tsan_fiber = nullptr;
+    void* user_data = nullptr;
+    std::coroutine_handle<> top;  // a promoted soft tasklet's innermost coroutine
+    char name[32] = {};
+};
 
+struct tasklet_impl {
+    std::atomic<int> refs{1};
+    std::int8_t blocked_dir = 0;  // guarded by the lock of the channel it is on
     life state = life::unbound;
     stack_kind kind = stack_kind::own;
     suspended_by how = suspended_by::none;  // how a started, non-running one was suspended
@@ -45,24 +58,21 @@ struct tasklet_impl {
     bool is_main = false;
     bool atomic = false;
     bool block_trap = false;
-    bool slice_in_heap = false;  // copied: the heap copy of its slice is the live one
+    bool slice_in_heap = false;       // copied: the heap copy of its slice is the live one
+    bool extra_inline = false;        // x points into this object (a hard_tasklet)
+    scheduler_impl* sched = nullptr;  // its thread's scheduler; nullptr once that ended
+    // Chain links: the ring of runnables, or a channel queue (never both).
+    tasklet_impl* next = nullptr;
+    tasklet_impl* prev = nullptr;
+    std::atomic<channel_base*> blocked_on{nullptr};  // written under that channel's lock
 
     std::function<void()> body;
     message tempval;  // the value or exception the tasklet gets when it resumes
-    void* user_data = nullptr;
     std::uint64_t id = 0;
-    char name[32] = {};
-    std::size_t stack_size = 0;
-
-    // Execution state (core/src/switch.cpp, copystack.cpp).
-    stack own;                      // own-stack kind, once started
-    slp_ctx ctx = nullptr;          // when suspended_by::jump
-    std::byte* slice_lo = nullptr;  // copied: lowest address of its live slice
-    std::byte* saved = nullptr;     // copied: heap copy of the slice
-    std::uint32_t saved_size = 0;
-    std::uint32_t saved_cap = 0;
-    void* asan_fake_stack = nullptr;
-    void* tsan_fiber = nullptr;
+    // A hard context: where it resumes, when suspended_by::jump. A soft tasklet (not
+    // promoted): the address of its innermost coroutine, once started (soft.cpp).
+    slp_ctx ctx = nullptr;
+    tasklet_extra* x = nullptr;
 
     // All tasklets of a scheduler that are alive (for the kill at thread exit).
     tasklet_impl* all_next = nullptr;
@@ -72,8 +82,24 @@ struct tasklet_impl {
         return is_main || state == life::ready || state == life::started;
     }
     bool blocked() const noexcept { return blocked_on.load(std::memory_order_acquire) != nullptr; }
-    ~tasklet_impl();
+    // The extra part, made if missing (throws std::bad_alloc).
+    tasklet_extra& extra() {
+        if (x == nullptr) x = new tasklet_extra;
+        return *x;
+    }
 };
+
+// A tasklet that carries its extra part inline (hard kinds, main, the runner).
+struct hard_tasklet : tasklet_impl {
+    hard_tasklet() noexcept {
+        x = &ext;
+        extra_inline = true;
+    }
+    tasklet_extra ext;
+};
+// Every tasklet object is made by one of these and freed by destroy_tasklet().
+tasklet_impl* new_tasklet(stack_kind kind);
+void destroy_tasklet(tasklet_impl* t) noexcept;
 
 // A request handed to a scheduler from another thread.
 struct inbox_item {
@@ -83,9 +109,10 @@ struct inbox_item {
 
 // What the switch routines need to know across a switch (one per thread).
 struct switch_record {
-    tasklet_impl* prev = nullptr;
+    tasklet_impl* prev = nullptr;  // the context that jumped (the runner, for a soft tasklet)
     tasklet_impl* next = nullptr;
-    bool record_from = false;  // the landing context stores transfer.from into prev
+    tasklet_impl* from = nullptr;  // the tasklet switched from (for the observer)
+    bool record_from = false;      // the landing context stores transfer.from into prev
 };
 
 // The per-thread shared stack of copied-stack tasklets.
@@ -117,6 +144,13 @@ struct scheduler_impl {
     std::size_t thread_stack_size = 0;
     tasklet_impl* all_head = nullptr;
 
+    // Soft tasklets (core/src/soft.cpp). The runner is the hard context they run on: a
+    // tasklet object outside the ring, started on a pooled stack when first needed.
+    tasklet_impl* runner = nullptr;
+    bool defer = false;     // an awaiter of a soft running tasklet finishes the switch
+    bool deferred = false;  // transfer() left the switch to that awaiter
+    switch_counts counts;
+
     // Cross-thread requests (core/src/threads.cpp).
     std::mutex inbox_mu;
     std::condition_variable inbox_cv;
@@ -141,8 +175,17 @@ struct scheduler_impl {
     void schedule_task(tasklet_impl* prev, tasklet_impl* next);
     void block(tasklet_impl* prev);
     tasklet_impl* paused_watchdog(tasklet_impl* prev) const noexcept;
-    void claim(tasklet_impl* t);  // throws t's pending error, if any
+    // Throw t's pending error, if any (inline: every switch ends here).
+    void claim(tasklet_impl* t) {
+        if (t->tempval.error) [[unlikely]]
+            raise_pending(t);
+    }
+    [[noreturn, gnu::noinline, gnu::cold]] static void raise_pending(tasklet_impl* t);
     [[gnu::noinline]] [[noreturn]] void end_running(std::exception_ptr escaped) noexcept;
+    // end_running up to the switch: the running tasklet is dead (the zombie) and the
+    // next one is `running`; returns it.
+    tasklet_impl* retire_running(std::exception_ptr escaped) noexcept;
+    void schedule_running(bool remove);  // schedule() / schedule_remove() of `running`
     [[gnu::noinline]] void notify_schedule(tasklet_impl* prev, tasklet_impl* next) noexcept;
     void after_switch() noexcept;
     [[gnu::noinline]] void unblock(tasklet_impl* t);
@@ -157,7 +200,13 @@ struct scheduler_impl {
 };
 
 [[gnu::noinline]] scheduler_impl& create_this_scheduler();
-scheduler_impl* this_scheduler_if_any() noexcept;
+// (A plain pointer: constant-initialised, so reading it from any file costs no call;
+// initial-exec, so that in a shared object — the Python module — it is one load, not a
+// __tls_get_addr call: it takes 8 bytes of glibc's static TLS reserve.)
+[[gnu::tls_model("initial-exec")]] extern thread_local constinit scheduler_impl* tls_sched;
+inline scheduler_impl* this_scheduler_if_any() noexcept {
+    return tls_sched;
+}
 // The calling thread's scheduler, created on first use.
 inline scheduler_impl& this_scheduler() {
     scheduler_impl* s = this_scheduler_if_any();
@@ -171,10 +220,30 @@ void transfer(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next);
 [[noreturn]] void transfer_final(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next);
 [[gnu::noinline]] void release_execution(scheduler_impl& s, tasklet_impl& t) noexcept;
 
+// soft.cpp: the soft rows of transfer().
+// Where a soft tasklet runs: the runner (created on first use).
+tasklet_impl& soft_runner(scheduler_impl& s);
+// The soft running tasklet `t` is in code that is not a coroutine and must switch: it
+// keeps the runner's stack as its own (its kind becomes own).
+void promote(scheduler_impl& s, tasklet_impl& t) noexcept;
+// switch.cpp: from the runner to `running`, a hard tasklet (see complete_deferred).
+void jump_from_runner(scheduler_impl& s);
+// After a deferred transfer to `running`: switch there (soft: nothing to do; hard: jump
+// from the runner, which waits in this call until a soft tasklet runs again).
+void complete_deferred(scheduler_impl& s);
+// The runner's entry and loop: resume the running soft tasklet's innermost coroutine (or
+// start it), over and over. Also the bottom of every promoted tasklet's stack.
+void runner_entry(slp_transfer tr);
+// Drop a soft tasklet's coroutine frames.
+void soft_release(tasklet_impl& t) noexcept;
+
 // copystack.cpp
 [[gnu::noinline]] void shared_stack_init(scheduler_impl& s);
 [[gnu::noinline]] void slice_save(tasklet_impl& t, std::byte* base);
 [[gnu::noinline]] void slice_restore(tasklet_impl& t, std::byte* base);
+
+// tasklet.cpp: whether e holds a tasklet_exit.
+bool is_tasklet_exit(const std::exception_ptr& e);
 
 // channel.cpp: remove t from the channel it is blocked on (lock taken inside).
 // Returns false if t was no longer there (another thread took it first).

@@ -10,9 +10,11 @@
 #include "sanitizer.hpp"
 
 namespace slp::detail {
+
+[[gnu::tls_model("initial-exec")]] constinit thread_local scheduler_impl* tls_sched = nullptr;
+
 namespace {
 
-thread_local scheduler_impl* tls_sched = nullptr;
 struct scheduler_holder {
     ~scheduler_holder() {
         delete tls_sched;
@@ -36,10 +38,6 @@ void registry_add(scheduler_impl* s);
 void registry_remove(scheduler_impl* s);
 std::uint64_t next_tasklet_id() noexcept;
 
-scheduler_impl* this_scheduler_if_any() noexcept {
-    return tls_sched;
-}
-
 scheduler_impl& create_this_scheduler() {
     if (tls_sched == nullptr) {
         (void)&tls_holder;  // construct the holder: it deletes the scheduler at thread exit
@@ -60,13 +58,13 @@ scheduler_impl::scheduler_impl() {
         thread_stack_size = size;
         pthread_attr_destroy(&attr);
     }
-    main = new tasklet_impl;
+    main = new_tasklet(stack_kind::own);
     main->sched = this;
     main->is_main = true;
     main->state = life::started;
     main->id = next_tasklet_id();
-    std::snprintf(main->name, sizeof main->name, "main");
-    main->tsan_fiber = san::fiber_current();
+    std::snprintf(main->x->name, sizeof main->x->name, "main");
+    main->x->tsan_fiber = san::fiber_current();
     running = main;
     insert(main);
     registry_add(this);
@@ -100,6 +98,11 @@ scheduler_impl::~scheduler_impl() {
         release_execution(*this, *zombie);
         release(zombie);
         zombie = nullptr;
+    }
+    if (runner != nullptr) {  // waits in an awaiter of a dead tasklet, or never ran
+        release_execution(*this, *runner);
+        release(runner);
+        runner = nullptr;
     }
     main->sched = nullptr;
     main->in_ring = false;
@@ -215,11 +218,12 @@ void scheduler_impl::notify_schedule(tasklet_impl* prev, tasklet_impl* next) noe
         }
         in_callback = false;
     }
+    rec.from = prev;
     if (observer != nullptr) observer->before_switch(tasklet_view(prev), tasklet_view(next));
 }
 
 void scheduler_impl::after_switch() noexcept {
-    if (observer != nullptr) observer->after_switch(tasklet_view(rec.prev), tasklet_view(running));
+    if (observer != nullptr) observer->after_switch(tasklet_view(rec.from), tasklet_view(running));
     if (zombie != nullptr) {
         tasklet_impl* z = zombie;
         zombie = nullptr;
@@ -243,12 +247,10 @@ void scheduler_impl::schedule_task(tasklet_impl* prev, tasklet_impl* next) {
     transfer(*this, *prev, *next);
 }
 
-void scheduler_impl::claim(tasklet_impl* t) {
-    if (t->tempval.error) {
-        std::exception_ptr e = std::move(t->tempval.error);
-        t->tempval.clear();
-        std::rethrow_exception(e);
-    }
+void scheduler_impl::raise_pending(tasklet_impl* t) {
+    std::exception_ptr e = std::move(t->tempval.error);
+    t->tempval.clear();
+    std::rethrow_exception(e);
 }
 
 // The watchdog if it is paused (waiting in run() for the ring to empty) and is not
@@ -280,6 +282,12 @@ void scheduler_impl::block(tasklet_impl* prev) {
 }
 
 void scheduler_impl::end_running(std::exception_ptr escaped) noexcept {
+    tasklet_impl* t = running;
+    tasklet_impl* next = retire_running(std::move(escaped));
+    transfer_final(*this, *t, *next);
+}
+
+tasklet_impl* scheduler_impl::retire_running(std::exception_ptr escaped) noexcept {
     tasklet_impl* t = running;
     remove(t);
     t->state = life::dead;
@@ -313,7 +321,21 @@ void scheduler_impl::end_running(std::exception_ptr escaped) noexcept {
     head = next;
     running = next;
     zombie = t;
-    transfer_final(*this, *t, *next);
+    return next;
+}
+
+void scheduler_impl::schedule_running(bool remove_it) {
+    drain_if_needed();
+    tasklet_impl* p = running;
+    if (!remove_it) {
+        schedule_task(p, p->next);
+        return;
+    }
+    tasklet_impl* next = p->next;
+    if (next == p) next = paused_watchdog(p);  // Stackless: run() returns
+    check_switch(p, next);
+    remove(p);
+    schedule_task(p, next);
 }
 
 }  // namespace slp::detail
@@ -352,21 +374,15 @@ void run() {
 // between the switch and the caller mispredicts; inlining the path leaves one.
 [[gnu::flatten]] void schedule() {
     scheduler_impl& s = detail::this_scheduler();
-    s.drain_if_needed();
     tasklet_impl* p = s.running;
-    s.schedule_task(p, p->next);
+    s.schedule_running(false);
     s.claim(p);
 }
 
 void schedule_remove() {
     scheduler_impl& s = detail::this_scheduler();
-    s.drain_if_needed();
     tasklet_impl* p = s.running;
-    tasklet_impl* next = p->next;
-    if (next == p) next = s.paused_watchdog(p);  // Stackless: run() returns
-    s.check_switch(p, next);
-    s.remove(p);
-    s.schedule_task(p, next);
+    s.schedule_running(true);
     s.claim(p);
 }
 

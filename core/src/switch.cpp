@@ -17,9 +17,17 @@
 // A context suspended by slp_jump is only ever resumed by slp_jump, one suspended by
 // slp_switch only by slp_switch: the arch contract promises nothing more.
 //
+//   soft          soft          nothing here: the switch is deferred to the awaiter that
+//                               asked for it, which returns to the runner's loop, and
+//                               the loop resumes next's coroutine (soft.cpp).
+//   soft          hard          jump to the runner (the hard context soft tasklets run
+//                               on), which resumes next's coroutine.
+//   hard          soft          (prev awaits) the awaiter jumps from the runner to next.
+//                               (prev is in code that is not a coroutine) prev is
+//                               promoted: it keeps the runner's stack, and becomes own.
+//
 // Every landing (a fresh entry, a returning slp_jump, the resumer) stores the transfer's
 // `from` into the tasklet that jumped (switch_record::prev) when record_from is set.
-// Soft (coroutine) tasklets of issue 4 add rows to this table and nothing elsewhere.
 #include <cstdint>
 #include <cstdlib>
 
@@ -72,7 +80,7 @@ void tasklet_entry(slp_transfer tr) {
 
 intptr_t resumer_save(void* sp, void* arg) {
     auto& s = *static_cast<scheduler_impl*>(arg);
-    return s.rec.next->slice_lo - static_cast<std::byte*>(sp);
+    return s.rec.next->x->slice_lo - static_cast<std::byte*>(sp);
 }
 void resumer_restore(void*) {}
 
@@ -97,7 +105,7 @@ intptr_t cs_save(void* sp, void* arg) {
     tasklet_impl& prev = *s.rec.prev;
     tasklet_impl& next = *s.rec.next;
     auto* p = static_cast<std::byte*>(sp);
-    prev.slice_lo = p;
+    prev.x->slice_lo = p;
     note_depth(s, p);
     if (prev.state != life::dead) slice_save(prev, s.shared.base);
     s.shared.occupant = &next;
@@ -105,7 +113,7 @@ intptr_t cs_save(void* sp, void* arg) {
     // restore runs on the helper stack and jumps to next from there (a jump must not
     // leave its old frame below the new stack pointer on the same stack).
     std::byte* target = next.how == suspended_by::copy_switch && next.state != life::ready
-                            ? next.slice_lo
+                            ? next.x->slice_lo
                             : align16(s.shared.helper.top() - 64);
     return target - p;
 }
@@ -138,33 +146,34 @@ void cs_restore(void* arg) {
         slice_restore(next, sh.base);
         // valgrind: the resumed code pushes just below its slice, on a stack memcheck
         // last saw shrink past there; we are not running on it, so this is safe.
-        san::make_writable(next.slice_lo - 256, 256);
+        san::make_writable(next.x->slice_lo - 256, 256);
     }
     sh.occupant = &next;
 }
 
 [[gnu::noinline]] void start_own(scheduler_impl& s, tasklet_impl& t) {
-    t.own = s.pool.acquire(t.stack_size);
-    t.ctx = make_context(t.own.usable(), &tasklet_entry);
+    t.x->own = s.pool.acquire(t.x->stack_size);
+    t.ctx = make_context(t.x->own.usable(), &t == s.runner ? &runner_entry : &tasklet_entry);
     t.state = life::started;
 }
 
 // Suspend prev (running) and enter next. dying: prev never resumes.
 void enter(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next, bool dying) {
+    ++s.counts.hard;
     s.rec.prev = &prev;
     s.rec.next = &next;
     if (next.kind == stack_kind::copied) shared_stack_init(s);
     if (prev.kind == stack_kind::copied && !prev.is_main) note_depth(s, __builtin_frame_address(0));
     if (next.state == life::ready && next.kind == stack_kind::own && !next.is_main)
         start_own(s, next);
-    if (next.tsan_fiber == nullptr) next.tsan_fiber = san::fiber_create();
+    if (next.x->tsan_fiber == nullptr) next.x->tsan_fiber = san::fiber_create();
     const void* lo = nullptr;
     std::size_t n = 0;
     bounds_of(s, next, lo, n);
     if (dying && prev.kind == stack_kind::copied && s.shared.occupant == &prev &&
         next.kind != stack_kind::copied)
         s.shared.occupant = nullptr;  // its slice is garbage from now on
-    san::start_switch(dying ? nullptr : &prev.asan_fake_stack, lo, n, next.tsan_fiber);
+    san::start_switch(dying ? nullptr : &prev.x->asan_fake_stack, lo, n, next.x->tsan_fiber);
 
     if (next.kind != stack_kind::copied || next.is_main) {
         prev.how = suspended_by::jump;
@@ -197,32 +206,56 @@ void enter(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next, bool dying
         land(s, tr);
     }
     // prev is running again.
-    san::finish_switch(prev.asan_fake_stack);
+    san::finish_switch(prev.x->asan_fake_stack);
     prev.how = suspended_by::none;
+}
+
+// The context that runs `next`: its own, or for a soft tasklet the runner's.
+tasklet_impl& context_of(scheduler_impl& s, tasklet_impl& next) {
+    if (next.kind != stack_kind::soft) return next;
+    if (next.state == life::ready) next.state = life::started;
+    return soft_runner(s);
 }
 
 }  // namespace
 
 void transfer(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next) {
-    enter(s, prev, next, false);
+    if (prev.kind == stack_kind::soft) {  // prev runs on the runner's stack
+        if (s.defer) {
+            s.deferred = true;  // its awaiter finishes the switch (complete_deferred)
+            return;
+        }
+        promote(s, prev);  // code that is not a coroutine is on that stack: keep it
+    }
+    enter(s, prev, context_of(s, next), false);
     s.after_switch();
 }
 
 void transfer_final(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next) {
-    enter(s, prev, next, true);
+    enter(s, prev, context_of(s, next), true);
     std::abort();  // an ended tasklet is never resumed
 }
 
+// From the runner (a soft tasklet awaits) to `running`, a hard tasklet: the runner waits
+// here until some tasklet switches to a soft one.
+void jump_from_runner(scheduler_impl& s) {
+    tasklet_impl& next = *s.running;
+    enter(s, *s.runner, context_of(s, next), false);
+}
+
 void release_execution(scheduler_impl& s, tasklet_impl& t) noexcept {
-    if (t.own) s.pool.release(std::move(t.own));
-    if (!t.is_main) {
-        san::fiber_destroy(t.tsan_fiber);
-        t.tsan_fiber = nullptr;
+    if (tasklet_extra* x = t.x) {
+        if (x->own) s.pool.release(std::move(x->own));
+        if (!t.is_main) {
+            san::fiber_destroy(x->tsan_fiber);
+            x->tsan_fiber = nullptr;
+        }
+        std::free(x->saved);
+        x->saved = nullptr;
+        x->saved_cap = x->saved_size = 0;
     }
-    std::free(t.saved);
-    t.saved = nullptr;
-    t.saved_cap = t.saved_size = 0;
     if (s.shared.occupant == &t) s.shared.occupant = nullptr;
+    soft_release(t);
 }
 
 }  // namespace slp::detail

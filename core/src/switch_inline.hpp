@@ -18,8 +18,8 @@ inline void bounds_of(scheduler_impl& s, tasklet_impl& t, const void*& lo,
         lo = s.shared.mem.lo();
         n = s.shared.mem.size();
     } else {
-        lo = t.own.lo();
-        n = t.own.size();
+        lo = t.x->own.lo();
+        n = t.x->own.size();
     }
 }
 
@@ -38,8 +38,8 @@ inline void land(scheduler_impl& s, slp_transfer tr) noexcept {
         tasklet_impl* p = s.rec.prev;
         p->ctx = tr.from;
         if (p->kind == stack_kind::copied) {
-            p->slice_lo = static_cast<std::byte*>(tr.from);
-            note_depth(s, p->slice_lo);
+            p->x->slice_lo = static_cast<std::byte*>(tr.from);
+            note_depth(s, p->x->slice_lo);
         }
     }
 }
@@ -56,8 +56,10 @@ inline void land(scheduler_impl& s, slp_transfer tr) noexcept {
                                                tasklet_impl& next) noexcept {
     // Only an own-stack (or main) next that was suspended by a jump: nothing to start,
     // no slice to move, resumed by one slp_jump.
-    const bool plain =
-        next.how == suspended_by::jump && (next.kind == stack_kind::own || next.is_main);
+    // A soft prev (running on the runner's stack) goes through transfer().
+    const bool plain = next.how == suspended_by::jump &&
+                       (next.kind == stack_kind::own || next.is_main) &&
+                       prev.kind != stack_kind::soft;
     if (!plain || schedule_callback_installed()) [[unlikely]]
         return false;
     if (s.observer != nullptr) s.observer->before_switch(tasklet_view(&prev), tasklet_view(&next));
@@ -65,15 +67,17 @@ inline void land(scheduler_impl& s, slp_transfer tr) noexcept {
     s.running = &next;
     s.rec.prev = &prev;
     s.rec.next = &next;
+    s.rec.from = &prev;
+    ++s.counts.hard;
     if (prev.kind == stack_kind::copied && !prev.is_main) note_depth(s, __builtin_frame_address(0));
     const void* lo = nullptr;
     std::size_t n = 0;
     bounds_of(s, next, lo, n);
-    san::start_switch(&prev.asan_fake_stack, lo, n, next.tsan_fiber);
+    san::start_switch(&prev.x->asan_fake_stack, lo, n, next.x->tsan_fiber);
     prev.how = suspended_by::jump;
     s.rec.record_from = true;
     land(s, slp_jump(next.ctx, nullptr));
-    san::finish_switch(prev.asan_fake_stack);
+    san::finish_switch(prev.x->asan_fake_stack);
     prev.how = suspended_by::none;
     s.after_switch();
     return true;

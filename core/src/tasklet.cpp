@@ -23,12 +23,26 @@ void retain(tasklet_impl* t) noexcept {
 }
 
 void release(tasklet_impl* t) noexcept {
-    if (t != nullptr && t->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete t;
+    if (t != nullptr && t->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy_tasklet(t);
 }
 
-tasklet_impl::~tasklet_impl() {
-    if (!is_main) san::fiber_destroy(tsan_fiber);
-    std::free(saved);
+tasklet_impl* new_tasklet(stack_kind kind) {
+    if (kind == stack_kind::soft) return new tasklet_impl;
+    return new hard_tasklet;
+}
+
+void destroy_tasklet(tasklet_impl* t) noexcept {
+    soft_release(*t);
+    if (tasklet_extra* x = t->x) {
+        if (!t->is_main) san::fiber_destroy(x->tsan_fiber);
+        std::free(x->saved);
+    }
+    if (t->extra_inline) {
+        delete static_cast<hard_tasklet*>(t);
+    } else {
+        delete t->x;
+        delete t;
+    }
 }
 
 namespace {
@@ -46,6 +60,8 @@ void post_remote(tasklet_impl& t, std::exception_ptr e) {
     owner->post({&t, std::move(e)});
 }
 
+}  // namespace
+
 bool is_tasklet_exit(const std::exception_ptr& e) {
     try {
         std::rethrow_exception(e);
@@ -56,7 +72,6 @@ bool is_tasklet_exit(const std::exception_ptr& e) {
     }
 }
 
-}  // namespace
 }  // namespace slp::detail
 
 namespace slp {
@@ -72,11 +87,17 @@ detail::tasklet_impl& tasklet::checked() const {
 
 tasklet::tasklet(std::function<void()> fn, tasklet_options options) {
     scheduler_impl& s = detail::this_scheduler();
-    auto* t = new tasklet_impl;
+    tasklet_impl* t = detail::new_tasklet(options.kind);
     t->sched = &s;
     t->kind = options.kind;
-    t->stack_size = options.stack_size;
-    std::strncpy(t->name, options.name.c_str(), sizeof t->name - 1);
+    try {
+        if (options.kind != stack_kind::soft) t->x->stack_size = options.stack_size;
+        if (!options.name.empty())
+            std::strncpy(t->extra().name, options.name.c_str(), sizeof t->x->name - 1);
+    } catch (...) {
+        detail::destroy_tasklet(t);
+        throw;
+    }
     t->id = detail::next_tasklet_id();
     t->atomic = s.running->atomic;
     t->body = std::move(fn);
@@ -241,20 +262,24 @@ std::uint64_t tasklet::id() const {
     return checked().id;
 }
 const char* tasklet::name() const {
-    return checked().name;
+    const tasklet_impl& t = checked();
+    return t.x != nullptr ? t.x->name : "";
 }
 stack_kind tasklet::kind() const {
     return checked().kind;
 }
 void* tasklet::user_data() const {
-    return checked().user_data;
+    const tasklet_impl& t = checked();
+    return t.x != nullptr ? t.x->user_data : nullptr;
 }
 void tasklet::set_user_data(void* p) {
-    checked().user_data = p;
+    tasklet_impl& t = checked();
+    if (p == nullptr && t.x == nullptr) return;
+    t.extra().user_data = p;
 }
 
 void* tasklet_view::user_data() const noexcept {
-    return p_->user_data;
+    return p_->x != nullptr ? p_->x->user_data : nullptr;
 }
 bool tasklet_view::alive() const noexcept {
     return p_->alive();

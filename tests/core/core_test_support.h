@@ -13,7 +13,31 @@
 namespace slp_test {
 
 inline std::string kind_name(const ::testing::TestParamInfo<slp::stack_kind>& info) {
-    return info.param == slp::stack_kind::own ? "own" : "copied";
+    switch (info.param) {
+        case slp::stack_kind::own:
+            return "own";
+        case slp::stack_kind::copied:
+            return "copied";
+        case slp::stack_kind::soft:
+            return "soft";
+    }
+    return "?";
+}
+
+// Leave the thread's scheduler as a test found it: kill the tasklets it left alive, and
+// check that nothing else is runnable and no switch trap is set.
+inline void kill_leftovers(std::vector<slp::tasklet>& made) {
+    for (auto& t : made) {
+        if (t.alive() && !t.is_current()) {
+            try {
+                t.kill();
+            } catch (...) {
+            }
+        }
+    }
+    made.clear();
+    EXPECT_EQ(slp::getruncount(), 1);
+    EXPECT_EQ(slp::switch_trap(0), 0);
 }
 
 class Kinds : public ::testing::TestWithParam<slp::stack_kind> {
@@ -30,29 +54,17 @@ class Kinds : public ::testing::TestWithParam<slp::stack_kind> {
         t.setup();
         return t;
     }
-    // Leave the thread's scheduler as we found it: kill what the test left alive.
-    void TearDown() override {
-        for (auto& t : made_) {
-            if (t.alive() && !t.is_current()) {
-                try {
-                    t.kill();
-                } catch (...) {
-                }
-            }
-        }
-        made_.clear();
-        EXPECT_EQ(slp::getruncount(), 1);
-        EXPECT_EQ(slp::switch_trap(0), 0);
-    }
+    void TearDown() override { kill_leftovers(made_); }
 
  private:
     std::vector<slp::tasklet> made_;
 };
 
-#define SLP_KINDS_SUITE(Suite)                                                                 \
-    INSTANTIATE_TEST_SUITE_P(, Suite,                                                          \
-                             ::testing::Values(slp::stack_kind::own, slp::stack_kind::copied), \
-                             slp_test::kind_name)
+#define SLP_KINDS_SUITE(Suite)                                                                   \
+    INSTANTIATE_TEST_SUITE_P(                                                                    \
+        , Suite,                                                                                 \
+        ::testing::Values(slp::stack_kind::own, slp::stack_kind::copied, slp::stack_kind::soft), \
+        slp_test::kind_name)
 
 // A string that records what happened, in order.
 struct trace {

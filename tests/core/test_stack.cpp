@@ -73,7 +73,8 @@ __attribute__((noinline)) int recurse_forever(int n) {
 
 class StackOverflowDeathTest : public ::testing::TestWithParam<slp::stack_kind> {};
 INSTANTIATE_TEST_SUITE_P(, StackOverflowDeathTest,
-                         ::testing::Values(slp::stack_kind::own, slp::stack_kind::copied),
+                         ::testing::Values(slp::stack_kind::own, slp::stack_kind::copied,
+                                           slp::stack_kind::soft),
                          slp_test::kind_name);
 
 TEST_P(StackOverflowDeathTest, overflow_names_the_tasklet_and_the_stack_then_aborts) {
@@ -86,6 +87,7 @@ TEST_P(StackOverflowDeathTest, overflow_names_the_tasklet_and_the_stack_then_abo
             slp::spawn([] { recurse_forever(0); }, {GetParam(), 64 * 1024, "deep"});
             slp::run();
         },
-        "slp: stack overflow in tasklet #[0-9]+ 'deep' \\((own|shared) stack \\[0x[0-9a-f]+, "
+        "slp: stack overflow in tasklet #[0-9]+ 'deep' \\((own|shared|soft runner) stack "
+        "\\[0x[0-9a-f]+, "
         "0x[0-9a-f]+\\), guard page at 0x[0-9a-f]+");
 }

@@ -104,3 +104,42 @@ TEST(Threads, many_threads_share_one_channel) {
     for (auto& t : ts) t.join();
     EXPECT_EQ(sum, threads * per);
 }
+
+// Soft tasklets across threads: a soft sender on another thread wakes a soft receiver
+// here, and the answer goes back the same way. (Each thread's main waits on a channel of
+// its own, so that its soft tasklet may block while the other thread works.)
+TEST(Threads, soft_tasklets_talk_across_threads) {
+    (void)slp::getcurrent();
+    slp::channel<int> to_main, to_worker, worker_done, main_done;
+    std::atomic<int> ready{0};
+    int answer = 0;
+    std::thread th([&] {
+        (void)slp::getcurrent();
+        ++ready;
+        slp::spawn_soft([&]() -> slp::task<> {
+            for (int i = 1; i <= 3; ++i) {
+                co_await to_main.async_send(i);
+                const int back = co_await to_worker.async_receive();
+                answer += back;
+            }
+            co_await worker_done.async_send(1);
+        });
+        worker_done.receive();
+    });
+    wait_until(ready, 1);
+    long sum = 0;
+    slp::spawn_soft([&]() -> slp::task<> {
+        for (int i = 0; i < 3; ++i) {
+            const int v = co_await to_main.async_receive();
+            sum += v;
+            co_await to_worker.async_send(v * 10);
+        }
+        co_await main_done.async_send(1);
+    });
+    EXPECT_EQ(main_done.receive(), 1);
+    slp::run();  // the soft tasklet, made runnable by its last send, ends
+    th.join();
+    EXPECT_EQ(sum, 6);
+    EXPECT_EQ(answer, 60);
+    EXPECT_EQ(slp::getruncount(), 1);
+}

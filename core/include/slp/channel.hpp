@@ -26,10 +26,12 @@
 #pragma once
 
 #include <atomic>
+#include <coroutine>
 #include <cstddef>
 #include <exception>
 #include <iterator>
 #include <optional>
+#include <stdexcept>
 #include <utility>
 
 #include "slp/payload.hpp"
@@ -37,9 +39,21 @@
 
 namespace slp {
 
+class channel_base;
+
 namespace detail {
 struct scheduler_impl;
-}
+// The awaitable actions' halves (core/src/soft.cpp): perform the action, switching the
+// way the running tasklet allows (soft: without touching a stack); true if the tasklet
+// was switched away and is to be resumed later. Then claim: raise what was thrown at the
+// tasklet meanwhile, and take the message it got.
+bool soft_action(channel_base& ch, int dir, message&& m);
+void soft_claim();
+message soft_take_message();
+// Set when the tasklet an awaiter resumes in has an exception to raise: await_resume
+// tests it inline and calls soft_claim() only then.
+[[gnu::tls_model("initial-exec")]] extern thread_local constinit bool soft_raise;
+}  // namespace detail
 
 class channel_base {
  public:
@@ -97,8 +111,12 @@ class channel_base {
     void add_balance(int d) noexcept {
         balance_.store(balance_.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
     }
+    // Internal (core/src/soft.cpp): the action up to its switch; the message the caller
+    // gets is left in its tasklet's tempval.
+    void begin_action(int dir, message&& m);
 
  private:
+    template <bool Soft>
     message action(int dir, message&& m);
     void undo_block(detail::scheduler_impl& s, detail::tasklet_impl* src);
     queue_state q_;
@@ -161,6 +179,55 @@ class channel : public channel_base {
     };
     iterator begin() { return iterator(this); }
     std::default_sentinel_t end() { return {}; }
+
+    // The same actions for soft tasklets (slp/soft.hpp): `co_await ch.async_send(v)`,
+    // `T v = co_await ch.async_receive()`. Same semantics and errors as send/receive; a
+    // soft tasklet that waits is switched without touching any stack. Awaited from a
+    // promoted soft tasklet they switch as a hard tasklet would.
+    class send_awaiter {
+     public:
+        send_awaiter(channel* c, message m) : c_(c), m_(std::move(m)) {}
+        bool await_ready() const noexcept { return false; }
+        bool await_suspend(std::coroutine_handle<>) {
+            return detail::soft_action(*c_, 1, std::move(m_));
+        }
+        void await_resume() {
+            if (detail::soft_raise) [[unlikely]]
+                detail::soft_claim();
+        }
+
+     private:
+        channel* c_;
+        message m_;
+    };
+    class receive_awaiter {
+     public:
+        explicit receive_awaiter(channel* c) : c_(c) {}
+        bool await_ready() const noexcept { return false; }
+        bool await_suspend(std::coroutine_handle<>) {
+            return detail::soft_action(*c_, -1, message{});
+        }
+        T await_resume() {
+            message m = detail::soft_take_message();
+            if (m.error) std::rethrow_exception(m.error);
+            return m.value.template take<T>();
+        }
+
+     private:
+        channel* c_;
+    };
+    [[nodiscard]] send_awaiter async_send(T value) {
+        message m;
+        m.value.template emplace<T>(std::move(value));
+        return send_awaiter(this, std::move(m));
+    }
+    [[nodiscard]] send_awaiter async_send_throw(std::exception_ptr e) {
+        if (!e) throw std::invalid_argument("slp::channel::async_send_throw: null exception");
+        message m;
+        m.error = std::move(e);
+        return send_awaiter(this, std::move(m));
+    }
+    [[nodiscard]] receive_awaiter async_receive() { return receive_awaiter(this); }
 };
 
 }  // namespace slp

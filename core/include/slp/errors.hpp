@@ -71,4 +71,10 @@ inline constexpr const char* recursive_schedule = "Recursive scheduler call due 
 inline constexpr const char* null_tasklet = "slp: operation on an empty tasklet handle";
 }  // namespace msg
 
+// Moving tasklets between threads (slp::bind_thread, slp/scheduler.hpp).
+namespace msg {
+inline constexpr const char* bind_runnable = "can't (re)bind a runnable tasklet";
+inline constexpr const char* bind_c_state = "tasklet has C state on its stack";
+}  // namespace msg
+
 }  // namespace slp

@@ -19,7 +19,10 @@ namespace slp {
 
 class payload {
  public:
-    static constexpr std::size_t inline_size = 24;
+    // Small: every tasklet carries one payload (a blocked soft tasklet costs at most 256
+    // bytes); pointers, numbers and pairs of them fit.
+    static constexpr std::size_t inline_size = 16;
+    static constexpr std::size_t inline_align = 8;
 
     payload() noexcept = default;
     payload(payload&& other) noexcept { steal(other); }
@@ -92,7 +95,7 @@ class payload {
     template <class U>
     static constexpr bool fits_inline =
         sizeof(U) <= inline_size &&
-        alignof(U) <= alignof(std::max_align_t) && std::is_nothrow_move_constructible_v<U>;
+        alignof(U) <= inline_align&& std::is_nothrow_move_constructible_v<U>;
     template <class U>
     static void move_inline(void* dst, void* src) noexcept {
         U* s = std::launder(static_cast<U*>(src));
@@ -131,7 +134,7 @@ class payload {
         }
     }
 
-    alignas(std::max_align_t) std::byte buf_[inline_size];
+    alignas(inline_align) std::byte buf_[inline_size];
     const ops* ops_ = nullptr;
 };
 

@@ -88,4 +88,66 @@ class switch_observer {
 // must outlive its installation.
 switch_observer* set_switch_observer(switch_observer* obs);
 
+// ---- Other threads' schedulers (core/src/thread_binding.cpp) -------------------------
+//
+// thread_ref names one thread's scheduler. It stays valid until that thread ends (its
+// scheduler goes at thread exit); whoever keeps one must drop it before then (the
+// Python binding drops its own when the thread's Python state is cleared).
+//
+// The functions below that look into or change another thread's scheduler need that
+// thread to be *quiet* for the duration of the call: not executing slp code. A thread
+// blocked outside slp (on a lock the caller holds, say) is quiet, and so is a thread
+// that slp itself blocks waiting for other threads (between switch_observer::
+// before_wait and after_wait). The Python binding makes threads quiet with the GIL: a
+// thread only enters slp holding it, or marks itself while it waits without it. The
+// calling thread is always quiet for itself. Nor may another thread use the tasklet
+// passed to bind_thread() during the call.
+namespace detail {
+struct scheduler_impl;
+}
+class thread_ref {
+ public:
+    thread_ref() noexcept = default;
+    explicit thread_ref(detail::scheduler_impl* s) noexcept : s_(s) {}
+    explicit operator bool() const noexcept { return s_ != nullptr; }
+    friend bool operator==(thread_ref a, thread_ref b) noexcept { return a.s_ == b.s_; }
+    detail::scheduler_impl* impl() const noexcept { return s_; }
+
+ private:
+    detail::scheduler_impl* s_ = nullptr;
+};
+
+// The calling thread's scheduler (created if the thread has none yet).
+thread_ref this_thread();
+
+// What Stackless's get_thread_info(thread_id) reports about a thread.
+struct thread_info {
+    tasklet main;     // the thread's main tasklet
+    tasklet current;  // its running tasklet (blocked, if runcount is 0)
+    // Runnable tasklets, the current one included (as getruncount()), plus those that
+    // other threads made runnable (insert(), a channel action, a remote kill) and that
+    // the thread has not taken into its ring yet. 0 while the thread waits for another.
+    int runcount = 0;
+};
+// The state of thread `th`, which must be quiet (or the caller). Throws
+// runtime_error(msg::no_thread) if th is empty.
+thread_info get_thread_info(thread_ref th);
+
+// Rebind tasklet t to thread `to` (Stackless: tasklet.bind_thread(thread_id)): from now
+// on t belongs to that thread's scheduler and runs only there (e.g. `to` calls
+// t.insert(), or t.setup() if it is not alive; another thread's insert() hands it over
+// as for any tasklet of `to`). Possible for a tasklet without execution state: one that
+// is not alive (never set up, or ended — also when its thread has ended), or one that is
+// alive but has not started and is paused (set up, then remove()d, never run: it stays
+// alive and paused). t's thread and `to` must be quiet (see above). The checks below
+// apply even if t already belongs to `to` (then nothing else happens). Throws (and
+// changes nothing):
+//   runtime_error(msg::null_tasklet)   t is empty
+//   runtime_error(msg::no_thread)      `to` is empty
+//   runtime_error(msg::bind_runnable)  t is runnable (in its ring, or handed to its
+//                                      thread by another thread and not taken in yet)
+//   runtime_error(msg::bind_c_state)   t has started (blocked, paused in a switch, or
+//                                      ending), or is a main tasklet
+void bind_thread(const tasklet& t, thread_ref to);
+
 }  // namespace slp

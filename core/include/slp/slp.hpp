@@ -8,3 +8,4 @@
 #include "slp/scheduler.hpp"
 #include "slp/stack.hpp"
 #include "slp/tasklet.hpp"
+#include "slp/soft.hpp"

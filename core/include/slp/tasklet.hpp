@@ -23,7 +23,8 @@
 //           resumes; memory only for what it uses, switch cost grows with its depth
 // The scheduler and the channels never look at the kind: one function (detail::transfer
 // in core/src/switch.cpp) switches any pair. A third kind, soft tasklets whose body is
-// a C++20 coroutine (switched without touching a stack), plugs in there (issue 4).
+// a C++20 coroutine switched without touching a stack, is made by slp::soft_tasklet
+// (slp/soft.hpp); kind() of a soft tasklet that had to be promoted says own.
 #pragma once
 
 #include <cstddef>
@@ -46,7 +47,7 @@ void release(tasklet_impl* t) noexcept;
 enum class stack_kind : std::uint8_t {
     own,     // own stack, slp_jump
     copied,  // shared stack, slp_switch, live slice copied
-    // soft: reserved for coroutine tasklets (issue 4)
+    soft,    // no stack: a C++20 coroutine (slp/soft.hpp); own once promoted
 };
 
 struct tasklet_options {
