@@ -10,6 +10,7 @@ Every method is timed REPS times and the median is kept.
 import asyncio
 import collections
 import json
+import math
 import statistics
 import sys
 import threading
@@ -91,6 +92,30 @@ def stackless_schedule(count, kind):
         stackless.set_default_stack_kind(old)
         stackless.run()
     return run, rounds * count
+
+
+# ---- the floor: a ping-pong's Python work without the switches ---------------------------
+
+def call_floor():
+    """What the two tasklets of stackless_channel do per switch minus the switch itself:
+    one iteration of a Python for-loop and one call of a bound METH_FASTCALL builtin (the
+    interpreter's CALL takes the same specialized path as for `ch.send`/`ch.receive`),
+    here math.gcd, which returns at once (gcd() is 0, gcd(i) is i). No implementation
+    behind this API can switch in less than this."""
+    nop = math.gcd
+
+    def pong(n):
+        receive = nop
+        for _ in range(n):
+            receive()
+
+    def ping(n):
+        send = nop
+        for i in range(n):
+            send(i)
+
+    pong(N)
+    ping(N)
 
 
 # ---- a greenlet-based channel written in Python (what users do today) --------------------
@@ -211,6 +236,7 @@ def main():
     record("PY_greenlet_switch", median_time(greenlet_raw, 2 * N))
     for kind in ("own", "copied"):
         record(f"PY_stackless_channel/{kind}", median_time(stackless_channel(kind), 2 * N))
+    record("PY_call_floor", median_time(call_floor, 2 * N))
     for count in (2, 10_000):
         for kind in ("own", "copied"):
             fn, switches = stackless_schedule(count, kind)

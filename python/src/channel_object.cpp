@@ -20,39 +20,95 @@ ChannelObject* as_channel(PyObject* o) {
     return reinterpret_cast<ChannelObject*>(o);
 }
 
-// The blocking part of every channel action. `sp`: the top of the caller's value stack
-// when Python called us through vectorcall (args + nargs), so the GC can see the whole
-// innermost frame of a tasklet blocked here. Returns false with a Python error set.
+// The blocking part of every channel action, in two halves around core's call. `sp`: the
+// top of the caller's value stack when Python called us through vectorcall (args +
+// nargs), so the GC can see the whole innermost frame of a tasklet blocked here.
 // `kind`, `ch`, `value`: what the caller is suspended in, for pickling (pickle.cpp).
-template <class F>
-bool blocking(PyObject* const* sp, F&& action, suspend_kind kind = suspend_kind::other,
-              PyObject* ch = nullptr, PyObject* value = nullptr) {
+// The frame of the function that calls core stays on a blocked tasklet's C stack (a
+// copied-stack tasklet saves it with the tasklet): what runs after core returns is out
+// of line (finish_receive, none_after_blocking, fail_blocking), so that frame holds
+// little but the call. begin_blocking returns false with a Python error set;
+// begin_action (a channel's own action) returns the core channel, or nullptr.
+[[gnu::always_inline]] inline bool enter_blocking(PyObject* const* sp, suspend_kind kind,
+                                                  PyObject* ch, PyObject* value) noexcept {
     thread_runtime* rt = thread_runtime::get();
     if (rt == nullptr) return false;
-    TaskletObject* cur = rt->current_object();
-    if (cur != nullptr) {
+    if (TaskletObject* cur = rt->current_object()) {
         cur->blocked_sp = const_cast<PyObject**>(sp);
         cur->suspended_in = kind;
         cur->suspend_channel = ch;
         cur->suspend_value = value;
     }
-    bool ok = true;
-    rt->release_gil_if_shared();  // no Python in `action` (see thread_runtime)
-    try {
-        action();
-    } catch (...) {
-        rt->hold_gil();
-        set_python_error();
-        ok = false;
-    }
+    rt->release_gil_if_shared();  // no Python in core's call (see thread_runtime)
+    return true;
+}
+
+[[gnu::noinline]] bool begin_blocking(PyObject* const* sp, suspend_kind kind, PyObject* ch,
+                                      PyObject* value) noexcept {
+    return enter_blocking(sp, kind, ch, value);
+}
+
+[[gnu::always_inline]] inline slp::channel_base* begin_action(PyObject* const* sp,
+                                                              suspend_kind kind, PyObject* self,
+                                                              PyObject* value) noexcept {
+    return enter_blocking(sp, kind, self, value) ? &as_channel(self)->ch : nullptr;
+}
+
+// After core's call (the caller is the running tasklet again): the GIL back, the
+// suspension forgotten, deferred references dropped.
+inline void end_blocking() noexcept {
+    thread_runtime* rt = thread_runtime::current_if_any();
     rt->hold_gil();
-    if (cur != nullptr) {
+    if (TaskletObject* cur = rt->current_object()) {
         cur->blocked_sp = nullptr;
         cur->suspended_in = suspend_kind::none;
         cur->suspend_channel = cur->suspend_value = nullptr;
     }
     rt->flush();
-    return ok;
+}
+
+// Inside a catch (...) around core's call: end it and set the Python error. nullptr.
+[[gnu::noinline]] PyObject* fail_blocking() noexcept {
+    end_blocking();
+    set_python_error();
+    return nullptr;
+}
+
+[[gnu::noinline]] PyObject* none_after_blocking() noexcept {
+    end_blocking();
+    Py_RETURN_NONE;
+}
+
+template <class F>
+bool blocking(PyObject* const* sp, F&& action, suspend_kind kind = suspend_kind::other,
+              PyObject* ch = nullptr, PyObject* value = nullptr) {
+    if (!begin_blocking(sp, kind, ch, value)) return false;
+    try {
+        action();
+    } catch (...) {
+        fail_blocking();
+        return false;
+    }
+    end_blocking();
+    return true;
+}
+
+slp::message value_message(PyObject* value) noexcept {
+    slp::message m;
+    m.value.emplace<ref>(ref::borrow(value));  // fits inline: cannot throw
+    return m;
+}
+
+// Send `value` (borrowed) on `self`.
+PyObject* send_impl(PyObject* self, PyObject* const* sp, PyObject* value, suspend_kind kind) {
+    slp::channel_base* ch = begin_action(sp, kind, self, value);
+    if (ch == nullptr) return nullptr;
+    try {
+        ch->send_message(value_message(value));
+    } catch (...) {
+        return fail_blocking();
+    }
+    return none_after_blocking();
 }
 
 PyObject* channel_new(PyTypeObject* type, PyObject*, PyObject*) {
@@ -122,28 +178,38 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
         PyErr_Format(PyExc_TypeError, "send() takes exactly one argument (%zd given)", nargs);
         return nullptr;
     }
-    slp::message m;
-    m.value.emplace<ref>(ref::borrow(args[0]));
-    bool ok = blocking(
-        args + nargs, [&] { as_channel(self)->ch.send_message(std::move(m)); }, suspend_kind::send,
-        self, args[0]);
+    return send_impl(self, args + nargs, args[0], suspend_kind::send);
+}
+
+// The received value (the payload holds a ref), or the exception a bomb carries.
+[[gnu::noinline]] PyObject* finish_receive(slp::payload* p) noexcept {
+    end_blocking();
+    ref value;
+    bool ok = true;
+    try {
+        value = p->take<ref>();
+    } catch (...) {
+        set_python_error();
+        ok = false;
+    }
+    p->~payload();
     if (!ok) return nullptr;
-    Py_RETURN_NONE;
+    if (value && is_bomb(value.get())) return explode_bomb(value.get());
+    return value ? value.release() : Py_NewRef(Py_None);
 }
 
 PyObject* receive_impl(PyObject* self, PyObject* const* sp,
                        suspend_kind kind = suspend_kind::receive) {
-    ref value;
-    bool ok = blocking(
-        sp,
-        [&] {
-            slp::payload p = as_channel(self)->ch.receive_payload();
-            value = p.take<ref>();
-        },
-        kind, self);
-    if (!ok) return nullptr;
-    if (value && is_bomb(value.get())) return explode_bomb(value.get());
-    return value ? value.release() : Py_NewRef(Py_None);
+    slp::channel_base* ch = begin_action(sp, kind, self, nullptr);
+    if (ch == nullptr) return nullptr;
+    alignas(slp::payload) unsigned char buf[sizeof(slp::payload)];
+    slp::payload* p;
+    try {
+        p = ::new (static_cast<void*>(buf)) slp::payload(ch->receive_payload());
+    } catch (...) {
+        return fail_blocking();
+    }
+    return finish_receive(p);  // destroys *p
 }
 
 PyObject* channel_receive(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {

@@ -98,7 +98,6 @@ PyObject* mod_run(PyObject*, PyObject* args, PyObject* kwds) {
     Py_INCREF(me);
     me->in_run++;
     PyObject* r = run_with_timeout(rt, opt);
-    rt->runcount_hint = slp::getruncount();
     me->in_run--;
     Py_DECREF(me);
     return flush_and_return(r);
@@ -157,33 +156,60 @@ PyObject* mod_getmain(PyObject*, PyObject*) {
 
 PyObject* mod_getruncount(PyObject*, PyObject*) {
     if (runtime() == nullptr) return nullptr;
-    return guarded([] {
-        int n = slp::getruncount();
-        thread_runtime::current_if_any()->runcount_hint = n;
-        return PyLong_FromLong(n);
-    });
+    return guarded([] { return PyLong_FromLong(slp::getruncount()); });
 }
 
+// Is `tid` the id of a thread of this interpreter (one that has a Python thread state)?
+bool is_python_thread(unsigned long tid) {
+    PyInterpreterState* interp = PyThreadState_Get()->interp;
+    for (PyThreadState* ts = PyInterpreterState_ThreadHead(interp); ts != nullptr;
+         ts = PyThreadState_Next(ts))
+        if (ts->thread_id == tid) return true;
+    return false;
+}
+
+// get_thread_info(thread_id=current): (main, current, runcount) of that thread's
+// scheduler, as Stackless reports them: current is None when runcount is 0 (the thread
+// waits for another one, its current tasklet blocked); a thread that has not used
+// stackless yet has (None, None, 0); an id that is no thread's: RuntimeError.
 PyObject* mod_get_thread_info(PyObject*, PyObject* args) {
     PyObject* tid_obj = nullptr;
     if (!PyArg_ParseTuple(args, "|O!:get_thread_info", &PyLong_Type, &tid_obj)) return nullptr;
     thread_runtime* me = runtime();
     if (me == nullptr) return nullptr;
-    thread_runtime* rt = me;
+    unsigned long tid = me->thread_id();
     if (tid_obj != nullptr) {
-        unsigned long tid = PyLong_AsUnsignedLong(tid_obj);
-        if (PyErr_Occurred()) return nullptr;
-        if (tid != 0) rt = thread_runtime::of_thread(tid);
+        // A thread id, or -1 (and 0) for the calling thread, as in Stackless.
+        int overflow = 0;
+        long v = PyLong_AsLongAndOverflow(tid_obj, &overflow);
+        if (v == -1 && PyErr_Occurred()) return nullptr;
+        if (overflow != 0 || (v != -1 && v != 0)) {
+            tid = PyLong_AsUnsignedLong(tid_obj);
+            if (PyErr_Occurred()) return nullptr;
+        }
     }
-    if (rt == nullptr) {
-        PyErr_SetString(PyExc_ValueError, "Unknown thread");
+    if (tid != me->thread_id()) {
+        if (thread_runtime::of_thread(tid) == nullptr) {
+            if (is_python_thread(tid)) return Py_BuildValue("(OOi)", Py_None, Py_None, 0);
+            PyErr_SetString(PyExc_RuntimeError, "Thread id not found");
+            return nullptr;
+        }
+    }
+    // Its scheduler is that thread's to change: hold it out of core while we look.
+    quiet_threads quiet(tid != me->thread_id() ? tid : 0, 0);
+    if (!quiet.ok()) return nullptr;
+    thread_runtime* rt = thread_runtime::of_thread(tid);
+    if (rt == nullptr) return Py_BuildValue("(OOi)", Py_None, Py_None, 0);  // it just ended
+    int runcount = 0;
+    try {
+        runcount = slp::get_thread_info(rt->sched()).runcount;
+    } catch (...) {
+        set_python_error();
         return nullptr;
     }
-    // Another thread's ring belongs to it (it may be changing it right now, without the
-    // GIL): report the count that thread saw at its last scheduling call.
-    long runcount = rt == me ? slp::getruncount() : rt->runcount_hint;
-    return Py_BuildValue("(OOl)", reinterpret_cast<PyObject*>(rt->main_object()),
-                         reinterpret_cast<PyObject*>(rt->current_object()), runcount);
+    PyObject* current = runcount > 0 ? reinterpret_cast<PyObject*>(rt->current_object()) : Py_None;
+    return Py_BuildValue("(OOi)", reinterpret_cast<PyObject*>(rt->main_object()), current,
+                         runcount);
 }
 
 PyObject* mod_switch_trap(PyObject*, PyObject* arg) {

@@ -37,7 +37,6 @@ struct TaskletObject {
     PyObject** blocked_sp;       // value-stack top of its innermost frame in a call
     TaskletObject* alive_next;   // the thread's list of alive tasklet objects
     TaskletObject* alive_prev;
-    int in_run;  // nesting of stackless.run() it is the watchdog of
     // Pickling (issue 6, pickle.cpp).
     _PyInterpreterFrame* base_below;  // current frame when its entry started the callable
     PyObject* suspend_value;          // borrowed: schedule()'s retval / the value being sent
@@ -47,6 +46,7 @@ struct TaskletObject {
     PyObject* restore_value;          // what its suspended call returns when restored
     PyObject* restore_channel;        // the channel it blocks on first when restored
     int restore_dir;                  // +1 send restore_value, -1 receive
+    int in_run;                       // nesting of stackless.run() it is the watchdog of
     suspend_kind suspended_in;
     bool chain_started;
     bool pending_throw;  // kill/throw(pending=True) waits in core: a pickle cannot carry it

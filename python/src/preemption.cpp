@@ -1,16 +1,25 @@
 // preemption.cpp — run(timeout): interrupt a tasklet that runs too long.
 //
-// CPython 3.11 gives an extension one hook at the interpreter's safe points (the "eval
-// breaker" checks at backward jumps and function entries): a Python-level signal
-// handler, run when a signal is marked as arrived. While run(timeout) runs, the module
-// installs a handler (a C function) for a spare real-time signal and marks the signal
-// arrived again every time the handler runs (PyErr_SetInterruptEx: no OS signal is
-// sent), so it runs at every safe point of the main thread — one tick each, counted as
-// about ten bytecode instructions. When the budget is spent and the running tasklet may
-// be interrupted (not atomic; no C frames between its Python frames unless nesting is
-// ignored), the handler pauses it and resumes run()'s caller, which returns it; with
-// soft=True it is only moved to the end of the runnables and run() goes on.
-// Signal handlers run in the main thread only: elsewhere run(timeout) is cooperative.
+// Each thread counts its own ticks (thread_runtime::preempt), from one of two hooks
+// CPython 3.11 offers an extension at the interpreter's safe points:
+//   main thread: the "eval breaker" checks at backward jumps and function entries run
+//     Python-level signal handlers. While run(timeout) runs, the module installs a
+//     handler (a C function) for a spare real-time signal and marks the signal arrived
+//     again every time the handler runs (PyErr_SetInterruptEx: no OS signal is sent), so
+//     it runs at every safe point — one tick each.
+//   other threads: signal handlers (and pending calls) run in the main thread only, so
+//     there the tick is a C trace function (the one sys.settrace installs, at C level,
+//     invisible to sys.gettrace()): one tick per function call and per line event (a new
+//     line or a backward jump). The trace function is a tasklet's share of the thread
+//     state (python_state), so the observer gives it to every tasklet that runs under
+//     run(timeout) and takes it back before a switch; a tasklet with a trace function of
+//     its own (sys.settrace) keeps that one and is not preempted. Tracing costs: Python
+//     code runs several times slower while the tracer is on.
+// A tick counts as about ten bytecode instructions. When the budget is spent and the
+// running tasklet may be interrupted (not atomic; no C frames between its Python frames
+// unless nesting is ignored), the tick pauses it and resumes run()'s caller, which
+// returns it; with soft=True it is only moved to the end of the runnables and run()
+// goes on.
 #include "preemption.hpp"
 
 #include <algorithm>
@@ -40,18 +49,16 @@ int current_nesting(PyThreadState* ts) {
     return n > 0 ? n - 1 : 0;
 }
 
-// The signal handler: handler(signum, frame).
-PyObject* preempt_tick(PyObject*, PyObject* const*, Py_ssize_t) {
-    thread_runtime* rt = thread_runtime::current_if_any();
-    if (rt == nullptr || !rt->preempt.active) Py_RETURN_NONE;
+// One tick in the running tasklet; at an `interruptible` point it may be interrupted
+// (switched away from). Returns false with a Python error set (an exception thrown into
+// the interrupted tasklet while it was paused, for one).
+bool tick(thread_runtime* rt, bool interruptible) {
     auto& p = rt->preempt;
-    PyErr_SetInterruptEx(preempt_signal());  // tick again at the next safe point
     TaskletObject* cur = rt->current_object();
-    if (cur == nullptr || cur == p.watchdog || cur->is_main_object) Py_RETURN_NONE;
-    if (--p.budget > 0) Py_RETURN_NONE;
-    if (cur->core.atomic()) Py_RETURN_NONE;  // retried at every tick until it is not
-    if (!p.ignore_nesting && !cur->ignore_nesting && current_nesting(rt->tstate()) > 0)
-        Py_RETURN_NONE;
+    if (cur == nullptr || cur == p.watchdog || cur->is_main_object) return true;
+    if (--p.budget > 0 || !interruptible) return true;
+    if (cur->core.atomic()) return true;  // retried at every tick until it is not
+    if (!p.ignore_nesting && !cur->ignore_nesting && current_nesting(rt->tstate()) > 0) return true;
     p.budget = p.timeout;
     PyObject* r = guarded([&] {
         if (p.soft) {
@@ -64,7 +71,43 @@ PyObject* preempt_tick(PyObject*, PyObject* const*, Py_ssize_t) {
         Py_RETURN_NONE;
     });
     rt->flush();
-    return r;
+    Py_XDECREF(r);
+    return r != nullptr;
+}
+
+// The signal handler (main thread): handler(signum, frame).
+PyObject* preempt_tick(PyObject*, PyObject* const*, Py_ssize_t) {
+    thread_runtime* rt = thread_runtime::current_if_any();
+    if (rt == nullptr || !rt->preempt.active || rt->preempt.traced) Py_RETURN_NONE;
+    PyErr_SetInterruptEx(preempt_signal());  // tick again at the next safe point
+    if (!tick(rt, true)) return nullptr;
+    Py_RETURN_NONE;
+}
+
+// The trace function (other threads). It runs inside CPython's call_trace(), with
+// tstate->tracing raised: a tasklet interrupted here keeps that in its saved state and
+// lowers it when it resumes and returns from here.
+int preempt_trace(PyObject*, PyFrameObject*, int what, PyObject*) {
+    if (what != PyTrace_LINE && what != PyTrace_CALL) return 0;
+    thread_runtime* rt = thread_runtime::current_if_any();
+    if (rt == nullptr || !rt->preempt.active || !rt->preempt.traced) return 0;
+    return tick(rt, what == PyTrace_LINE) ? 0 : -1;
+}
+
+// Give the running tasklet the tick's trace function (unless it traces itself), as
+// sys.settrace would (_PyThreadState_UpdateTracingState). A starting tasklet, still on
+// the root cframe, takes use_tracing from the functions in python_state::enter_fresh.
+void install_tracer(PyThreadState* ts) noexcept {
+    if (ts->c_tracefunc != nullptr) return;
+    ts->c_tracefunc = preempt_trace;
+    ts->c_traceobj = nullptr;
+    if (ts->tracing == 0 && ts->cframe != &ts->root_cframe) ts->cframe->use_tracing = 255;
+}
+
+void remove_tracer(PyThreadState* ts) noexcept {
+    if (ts->c_tracefunc != preempt_trace) return;
+    ts->c_tracefunc = nullptr;
+    if (ts->tracing == 0) ts->cframe->use_tracing = ts->c_profilefunc != nullptr ? 255 : 0;
 }
 
 PyMethodDef tick_def = {"_preempt_tick",
@@ -78,22 +121,10 @@ PyObject* cooperative_run() {
     });
 }
 
-}  // namespace
-
-PyObject* run_with_timeout(thread_runtime* rt, const run_options& opt) {
+void start(thread_runtime* rt, const run_options& opt, bool traced) {
     auto& p = rt->preempt;
-    if (opt.timeout <= 0 || p.active || !_PyOS_IsMainThread()) return cooperative_run();
-
-    ref signal_mod = ref::steal(PyImport_ImportModule("signal"));
-    if (!signal_mod) return nullptr;
-    ref handler = ref::steal(PyCFunction_New(&tick_def, nullptr));
-    if (!handler) return nullptr;
-    ref signum = ref::steal(PyLong_FromLong(preempt_signal()));
-    ref old = ref::steal(
-        PyObject_CallMethod(signal_mod.get(), "signal", "OO", signum.get(), handler.get()));
-    if (!old) return nullptr;
-
     p.active = true;
+    p.traced = traced;
     p.soft = opt.soft;
     p.ignore_nesting = opt.ignore_nesting;
     p.totaltimeout = opt.totaltimeout;
@@ -101,18 +132,11 @@ PyObject* run_with_timeout(thread_runtime* rt, const run_options& opt) {
     p.budget = p.timeout;
     p.watchdog = rt->current_object();
     Py_CLEAR(p.interrupted);
-    PyErr_SetInterruptEx(preempt_signal());
+}
 
-    PyObject* result = cooperative_run();
-
-    p.active = false;
-    p.watchdog = nullptr;
-    PyObject *et, *ev, *etb;
-    PyErr_Fetch(&et, &ev, &etb);
-    ref restored =
-        ref::steal(PyObject_CallMethod(signal_mod.get(), "signal", "OO", signum.get(), old.get()));
-    if (!restored) PyErr_WriteUnraisable(handler.get());
-    PyErr_Restore(et, ev, etb);
+// run()'s result: None, or the tasklet interrupted last.
+PyObject* finish(thread_runtime* rt, PyObject* result) {
+    auto& p = rt->preempt;
     if (result == nullptr) {
         Py_CLEAR(p.interrupted);
         return nullptr;
@@ -126,9 +150,60 @@ PyObject* run_with_timeout(thread_runtime* rt, const run_options& opt) {
     return result;
 }
 
+// run(timeout) in a thread other than the main one: ticks from the trace function. The
+// watchdog (the caller) never gets it; the tasklets get it as they are switched to.
+PyObject* traced_run(thread_runtime* rt, const run_options& opt) {
+    auto& p = rt->preempt;
+    start(rt, opt, true);
+    PyObject* result = cooperative_run();
+    p.active = false;
+    p.watchdog = nullptr;
+    remove_tracer(rt->tstate());
+    p.traced = false;
+    return finish(rt, result);
+}
+
+}  // namespace
+
+PyObject* run_with_timeout(thread_runtime* rt, const run_options& opt) {
+    auto& p = rt->preempt;
+    if (opt.timeout <= 0 || p.active) return cooperative_run();
+    if (!_PyOS_IsMainThread()) return traced_run(rt, opt);
+
+    ref signal_mod = ref::steal(PyImport_ImportModule("signal"));
+    if (!signal_mod) return nullptr;
+    ref handler = ref::steal(PyCFunction_New(&tick_def, nullptr));
+    if (!handler) return nullptr;
+    ref signum = ref::steal(PyLong_FromLong(preempt_signal()));
+    ref old = ref::steal(
+        PyObject_CallMethod(signal_mod.get(), "signal", "OO", signum.get(), handler.get()));
+    if (!old) return nullptr;
+
+    start(rt, opt, false);
+    PyErr_SetInterruptEx(preempt_signal());
+
+    PyObject* result = cooperative_run();
+
+    p.active = false;
+    p.watchdog = nullptr;
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    ref restored =
+        ref::steal(PyObject_CallMethod(signal_mod.get(), "signal", "OO", signum.get(), old.get()));
+    if (!restored) PyErr_WriteUnraisable(handler.get());
+    PyErr_Restore(et, ev, etb);
+    return finish(rt, result);
+}
+
 void preempt_after_switch(thread_runtime* rt) noexcept {
     auto& p = rt->preempt;
-    if (p.active && !p.totaltimeout) p.budget = p.timeout;
+    if (!p.active) return;
+    if (!p.totaltimeout) p.budget = p.timeout;
+    if (p.traced && rt->current_object() != p.watchdog) install_tracer(rt->tstate());
+}
+
+void preempt_before_switch(thread_runtime* rt) noexcept {
+    remove_tracer(rt->tstate());
 }
 
 }  // namespace slpy

@@ -19,16 +19,13 @@ void free_cpython_chunk(_PyStackChunk* c) noexcept {
 python_state::~python_state() {
     // A tasklet whose frames are still alive keeps its chunks (they cannot be freed
     // without running it); an ended one gave them back in discard().
-    if (fresh_ && root_chunk_ != nullptr && current_frame_ == nullptr) std::free(root_chunk_);
+    if (fresh_ && current_frame_ == nullptr) free_root_chunk();
 }
 
 bool python_state::init_fresh(_PyErr_StackItem* exc_item, PyObject* context) noexcept {
     // The frame chunk is allocated when the tasklet first runs (restore), so that a
     // tasklet waiting to start costs no chunk.
-    if (root_chunk_ != nullptr) {
-        std::free(root_chunk_);
-        root_chunk_ = nullptr;
-    }
+    free_root_chunk();
     datastack_chunk_ = nullptr;
     datastack_top_ = datastack_limit_ = nullptr;
     cframe_ = nullptr;
@@ -42,6 +39,7 @@ bool python_state::init_fresh(_PyErr_StackItem* exc_item, PyObject* context) noe
     c_tracefunc_ = c_profilefunc_ = nullptr;
     Py_CLEAR(c_traceobj_);
     Py_CLEAR(c_profileobj_);
+    traced_ = false;
     fresh_ = true;
     return true;
 }
@@ -52,12 +50,22 @@ void python_state::allocate_root_chunk() noexcept {
     chunk->previous = nullptr;
     chunk->size = root_chunk_bytes;
     chunk->top = 0;
-    root_chunk_ = chunk;
+    own_root_ = true;
     datastack_chunk_ = chunk;
     // Start one slot in: CPython pops (and frees) a chunk when a frame at its data[0]
     // goes, and this root chunk is ours to free, never CPython's.
     datastack_top_ = &chunk->data[1];
     datastack_limit_ = reinterpret_cast<PyObject**>(reinterpret_cast<char*>(chunk) + chunk->size);
+}
+
+// Only for a tasklet without frames (not started, or ended): its chunk chain is at most
+// the root chunk we allocated.
+void python_state::free_root_chunk() noexcept {
+    if (!own_root_) return;
+    _PyStackChunk* c = datastack_chunk_;
+    while (c != nullptr && c->previous != nullptr) c = c->previous;
+    std::free(c);
+    own_root_ = false;
 }
 
 void python_state::save(PyThreadState* ts) noexcept {
@@ -73,12 +81,18 @@ void python_state::save(PyThreadState* ts) noexcept {
     ts->context = nullptr;
     trash_delete_nesting_ = ts->trash_delete_nesting;
     tracing_ = ts->tracing;
-    c_tracefunc_ = ts->c_tracefunc;
-    c_profilefunc_ = ts->c_profilefunc;
-    c_traceobj_ = ts->c_traceobj;  // references move
-    c_profileobj_ = ts->c_profileobj;
-    ts->c_traceobj = ts->c_profileobj = nullptr;
-    ts->c_tracefunc = ts->c_profilefunc = nullptr;
+    // Trace and profile functions: moved only when there are any (the common case has
+    // none, and then this state's fields and the thread state's stay null).
+    traced_ = ts->c_tracefunc != nullptr || ts->c_profilefunc != nullptr ||
+              ts->c_traceobj != nullptr || ts->c_profileobj != nullptr;
+    if (traced_) {
+        c_tracefunc_ = ts->c_tracefunc;
+        c_profilefunc_ = ts->c_profilefunc;
+        c_traceobj_ = ts->c_traceobj;  // references move
+        c_profileobj_ = ts->c_profileobj;
+        ts->c_traceobj = ts->c_profileobj = nullptr;
+        ts->c_tracefunc = ts->c_profilefunc = nullptr;
+    }
     fresh_ = false;
 }
 
@@ -93,11 +107,15 @@ void python_state::restore(PyThreadState* ts) noexcept {
     ts->exc_info = exc_info_;
     ts->trash_delete_nesting = trash_delete_nesting_;
     ts->tracing = tracing_;
-    ts->c_tracefunc = c_tracefunc_;
-    ts->c_profilefunc = c_profilefunc_;
-    ts->c_traceobj = c_traceobj_;  // references move
-    ts->c_profileobj = c_profileobj_;
-    c_traceobj_ = c_profileobj_ = nullptr;
+    if (traced_) {  // otherwise the thread state's are null (save() left them so)
+        ts->c_tracefunc = c_tracefunc_;
+        ts->c_profilefunc = c_profilefunc_;
+        ts->c_traceobj = c_traceobj_;  // references move
+        ts->c_profileobj = c_profileobj_;
+        c_tracefunc_ = c_profilefunc_ = nullptr;
+        c_traceobj_ = c_profileobj_ = nullptr;
+        traced_ = false;
+    }
     if (fresh_ && datastack_chunk_ == nullptr) {
         allocate_root_chunk();
         ts->datastack_chunk = datastack_chunk_;
@@ -130,13 +148,14 @@ void python_state::discard(PyObject** out, int* n_out) noexcept {
     _PyStackChunk* c = datastack_chunk_;
     while (c != nullptr) {
         _PyStackChunk* prev = c->previous;
-        if (c == root_chunk_)
+        if (prev == nullptr && own_root_)
             std::free(c);
         else
             free_cpython_chunk(c);
         c = prev;
     }
-    root_chunk_ = datastack_chunk_ = nullptr;
+    own_root_ = false;
+    datastack_chunk_ = nullptr;
     datastack_top_ = datastack_limit_ = nullptr;
     current_frame_ = nullptr;
     cframe_ = nullptr;
@@ -147,6 +166,7 @@ void python_state::discard(PyObject** out, int* n_out) noexcept {
     if (c_profileobj_ != nullptr) out[n++] = c_profileobj_;
     context_ = c_traceobj_ = c_profileobj_ = nullptr;
     c_tracefunc_ = c_profilefunc_ = nullptr;
+    traced_ = false;
     fresh_ = false;
     *n_out = n;
 }

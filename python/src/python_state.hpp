@@ -61,30 +61,34 @@ class python_state {
     // (Stackless's nesting_level) for a suspended tasklet.
     int nesting_level() const noexcept;
 
-    // The root chunk a tasklet starts with (bytes: room for a handful of small frames);
-    // frames that do not fit go to chunks CPython allocates (see datastack.cpp).
-    static constexpr size_t root_chunk_bytes = 512;
+    // The root chunk a tasklet starts with (bytes: room for a handful of small frames,
+    // and with malloc's 8-byte header exactly one 512-byte heap chunk); frames that do
+    // not fit go to chunks CPython allocates (see datastack.cpp).
+    static constexpr size_t root_chunk_bytes = 512 - sizeof(void*);
 
  private:
     void allocate_root_chunk() noexcept;
+    void free_root_chunk() noexcept;
 
+    // (Ordered to pack: a blocked tasklet's memory counts.)
     _PyCFrame* cframe_ = nullptr;
-    uint8_t use_tracing_ = 0;
     _PyInterpreterFrame* current_frame_ = nullptr;
-    int recursion_depth_ = 0;
     _PyStackChunk* datastack_chunk_ = nullptr;
     PyObject** datastack_top_ = nullptr;
     PyObject** datastack_limit_ = nullptr;
     _PyErr_StackItem* exc_info_ = nullptr;
     PyObject* context_ = nullptr;  // owned
-    int trash_delete_nesting_ = 0;
-    int tracing_ = 0;
     Py_tracefunc c_tracefunc_ = nullptr;
     Py_tracefunc c_profilefunc_ = nullptr;
-    PyObject* c_traceobj_ = nullptr;       // owned
-    PyObject* c_profileobj_ = nullptr;     // owned
-    _PyStackChunk* root_chunk_ = nullptr;  // allocated by us (not by CPython)
+    PyObject* c_traceobj_ = nullptr;    // owned
+    PyObject* c_profileobj_ = nullptr;  // owned
+    int recursion_depth_ = 0;
+    int trash_delete_nesting_ = 0;
+    int tracing_ = 0;
+    uint8_t use_tracing_ = 0;
     bool fresh_ = false;
+    bool own_root_ = false;  // the bottom chunk is ours (malloc), not CPython's
+    bool traced_ = false;    // holds trace/profile functions (moved out of the thread state)
 };
 
 }  // namespace slpy

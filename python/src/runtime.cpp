@@ -1,6 +1,8 @@
 // runtime.cpp — per-thread binding state and the switch observer.
 #include "runtime.hpp"
 
+#include <time.h>
+
 #include <algorithm>
 #include <mutex>
 
@@ -12,8 +14,6 @@ namespace slpy {
 
 namespace {
 
-// initial-exec: read on every module call; a plain %fs access, not __tls_get_addr.
-__attribute__((tls_model("initial-exec"))) thread_local thread_runtime* tls_runtime = nullptr;
 std::vector<thread_runtime*> g_runtimes;  // guarded by the GIL
 
 // Stored in the thread state's dict: its destruction (PyThreadState_Clear, when the
@@ -45,12 +45,9 @@ void ref::drop_orphans() noexcept {
     for (PyObject* o : batch) Py_DECREF(o);
 }
 
-thread_runtime* thread_runtime::current_if_any() noexcept {
-    return tls_runtime;
-}
+constinit thread_local thread_runtime* thread_runtime::tls_ = nullptr;
 
-thread_runtime* thread_runtime::get() noexcept {
-    if (tls_runtime != nullptr) return tls_runtime;
+thread_runtime* thread_runtime::create() noexcept {
     auto* rt = new (std::nothrow) thread_runtime();
     if (rt == nullptr) {
         PyErr_NoMemory();
@@ -67,14 +64,16 @@ thread_runtime* thread_runtime::get() noexcept {
         }
         rt->main_ = mo;
         rt->current_ = mo;
+        rt->sched_ = slp::this_thread();
         slp::set_switch_observer(rt);
     } catch (...) {
         set_python_error();
         delete rt;
         return nullptr;
     }
-    tls_runtime = rt;
+    tls_ = rt;
     g_runtimes.push_back(rt);
+    shared_ = g_runtimes.size() > 1;
     PyObject* dict = PyThreadState_GetDict();
     if (dict != nullptr) {
         PyObject* cap = PyCapsule_New(rt, "stackless.runtime", capsule_destructor);
@@ -106,16 +105,47 @@ PyObject* thread_runtime::thread_ids() noexcept {
     return l;
 }
 
-void thread_runtime::release_gil_if_shared() noexcept {
-    if (!gil_released_ && g_runtimes.size() > 1) {
-        PyEval_SaveThread();
-        gil_released_ = true;
-        gil_shared_ = true;
+quiet_threads::quiet_threads(unsigned long a, unsigned long b) noexcept {
+    thread_runtime* me = thread_runtime::current_if_any();
+    const unsigned long ids[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        thread_runtime* rt = ids[i] != 0 ? thread_runtime::of_thread(ids[i]) : nullptr;
+        if (rt == nullptr || rt == me || (i == 1 && rt == rt_[0])) continue;
+        rt->quiet_wanted++;
+        rt_[i] = rt;
     }
+    // A thread that is not quiet runs core up to its next switch, return or park, then
+    // takes the GIL back and, asked to, keeps it in core from then on. A runtime that
+    // shuts down meanwhile is kept (never freed) and quiet.
+    for (int i = 0; i < 100000; i++) {
+        if ((rt_[0] == nullptr || rt_[0]->quiet()) && (rt_[1] == nullptr || rt_[1]->quiet())) {
+            ok_ = true;
+            return;
+        }
+        Py_BEGIN_ALLOW_THREADS;
+        timespec pause{0, 100000};  // 100 us
+        nanosleep(&pause, nullptr);
+        Py_END_ALLOW_THREADS;
+    }
+    PyErr_SetString(PyExc_RuntimeError, "stackless: another thread stays busy in its scheduler");
+}
+
+quiet_threads::~quiet_threads() {
+    for (thread_runtime* rt : rt_)
+        if (rt != nullptr) rt->quiet_wanted--;
+}
+
+void thread_runtime::release_gil_slow() noexcept {
+    in_core_.store(true, std::memory_order_release);
+    PyEval_SaveThread();
+    gil_released_ = true;
+    gil_shared_ = true;
 }
 
 void thread_runtime::before_wait() noexcept {
+    parked_.store(true, std::memory_order_release);
     if (!gil_released_) {
+        in_core_.store(true, std::memory_order_release);
         PyEval_SaveThread();
         gil_released_ = true;
         gil_shared_ = true;
@@ -125,11 +155,15 @@ void thread_runtime::before_wait() noexcept {
 void thread_runtime::hold_gil_slow() noexcept {
     gil_released_ = false;
     PyEval_RestoreThread(ts_);
+    in_core_.store(false, std::memory_order_release);
 }
 
 void thread_runtime::before_switch(slp::tasklet_view from, slp::tasklet_view) noexcept {
     hold_gil();
-    auto* f = static_cast<TaskletObject*>(from.user_data());
+    if (preempt.traced) preempt_before_switch(this);  // the tick's tracer stays with run()
+    // The object after_switch restored the running tasklet from (from.user_data() then):
+    // saving into the same one keeps them paired, and costs no call into core.
+    TaskletObject* f = current_;
     if (f == nullptr) {
         foreign_.save(ts_);
         return;
@@ -152,13 +186,13 @@ void thread_runtime::before_switch(slp::tasklet_view from, slp::tasklet_view) no
 void thread_runtime::after_switch(slp::tasklet_view, slp::tasklet_view to) noexcept {
     auto* t = static_cast<TaskletObject*>(to.user_data());
     current_ = t;
-    if (preempt.active) preempt_after_switch(this);
     if (t == nullptr) {
         foreign_.restore(ts_);
-        return;
+    } else {
+        t->pending_throw = false;  // it runs: whatever exception was pending is delivered
+        t->state.restore(ts_);
     }
-    t->pending_throw = false;  // it runs: whatever exception was pending is delivered
-    t->state.restore(ts_);
+    if (preempt.active) preempt_after_switch(this);
 }
 
 void thread_runtime::flush_slow() noexcept {
@@ -210,7 +244,7 @@ void thread_runtime::kill_all(int rounds) noexcept {
 }
 
 void thread_runtime::shutdown() noexcept {
-    if (tls_runtime != this) return;  // another thread's capsule: never ours to run
+    if (tls_ != this) return;  // another thread's capsule: never ours to run
     if (!_Py_IsFinalizing()) {
         PyObject *et, *ev, *etb;
         PyErr_Fetch(&et, &ev, &etb);
@@ -222,7 +256,8 @@ void thread_runtime::shutdown() noexcept {
     for (TaskletObject* t = alive_head_; t != nullptr; t = t->alive_next) t->thread_id = 0;
     slp::set_switch_observer(nullptr);
     g_runtimes.erase(std::remove(g_runtimes.begin(), g_runtimes.end(), this), g_runtimes.end());
-    tls_runtime = nullptr;
+    shared_ = g_runtimes.size() > 1;
+    tls_ = nullptr;
     if (main_ != nullptr) {
         main_->thread_id = 0;
         Py_CLEAR(main_);

@@ -8,6 +8,7 @@
 // of a module function from core, or the start of a tasklet.
 #pragma once
 
+#include <atomic>
 #include <vector>
 
 #include "objects.hpp"
@@ -18,20 +19,42 @@ namespace slpy {
 class thread_runtime final : public slp::switch_observer {
  public:
     // The calling thread's runtime, created (with its main tasklet object) on first use.
-    // Returns nullptr with a Python error set if that fails.
-    static thread_runtime* get() noexcept;
+    // Returns nullptr with a Python error set if that fails. (Inline: every channel
+    // action asks.)
+    static thread_runtime* get() noexcept {
+        thread_runtime* rt = tls_;
+        return rt != nullptr ? rt : create();
+    }
     // The calling thread's runtime if it exists.
-    static thread_runtime* current_if_any() noexcept;
+    static thread_runtime* current_if_any() noexcept { return tls_; }
     // The runtime of another thread (by Python thread id), or nullptr.
     static thread_runtime* of_thread(unsigned long tid) noexcept;
     // Thread ids that have a runtime.
     static PyObject* thread_ids() noexcept;
 
+    // Quiet: not inside core without the GIL (slp/scheduler.hpp's "quiet", which core's
+    // get_thread_info() and bind_thread() need of another thread). A thread runs core
+    // with the GIL, except in a channel action or a tasklet's end when other threads use
+    // stackless (release_gil_if_shared) — unless core parks it waiting for another thread
+    // (before_wait .. after_wait): that counts as quiet. Read with the GIL held.
+    bool quiet() const noexcept {
+        return !in_core_.load(std::memory_order_acquire) || parked_.load(std::memory_order_acquire);
+    }
+    // This thread's scheduler in core.
+    slp::thread_ref sched() const noexcept { return sched_; }
+    // While another thread waits for this one to be quiet, it keeps the GIL in core
+    // (release_gil_if_shared does not release it): it is then quiet whenever it does not
+    // hold the GIL, except parked. Changed with the GIL held.
+    int quiet_wanted = 0;
+
     void before_switch(slp::tasklet_view from, slp::tasklet_view to) noexcept override;
     void after_switch(slp::tasklet_view from, slp::tasklet_view to) noexcept override;
     // Core blocks this thread for another one: let the other threads have the GIL.
     void before_wait() noexcept override;
-    void after_wait() noexcept override { hold_gil(); }
+    void after_wait() noexcept override {
+        hold_gil();
+        parked_.store(false, std::memory_order_release);
+    }
 
     // Drop deferred references (call where Python code may run).
     void flush() noexcept {
@@ -49,7 +72,9 @@ class thread_runtime final : public slp::switch_observer {
     // channel action (and a tasklet's end) may wait in core for another thread, so it
     // runs without the GIL; whoever needs Python next on this thread (the observer before
     // a switch, a callback, the module function when core returns) takes it back.
-    void release_gil_if_shared() noexcept;
+    void release_gil_if_shared() noexcept {
+        if (!gil_released_ && shared_ && quiet_wanted == 0) release_gil_slow();
+    }
     void hold_gil() noexcept {
         if (gil_released_) hold_gil_slow();
     }
@@ -65,9 +90,6 @@ class thread_runtime final : public slp::switch_observer {
     // Detach from core and drop everything (the thread's Python state is going away).
     void shutdown() noexcept;
 
-    // This thread's runcount as it last saw it (for get_thread_info from other threads).
-    long runcount_hint = 1;
-
     // Preemption (preemption.cpp): the instruction budget of the running run(timeout).
     struct preempt_state {
         long budget = 0;   // ticks left before an interrupt
@@ -76,16 +98,25 @@ class thread_runtime final : public slp::switch_observer {
         bool soft = false;
         bool ignore_nesting = false;
         bool totaltimeout = false;
+        bool traced = false;  // ticks from a trace function (threads other than main)
         TaskletObject* interrupted = nullptr;  // owned reference, for run() to return
         TaskletObject* watchdog = nullptr;     // borrowed: the run() caller
     } preempt;
 
  private:
     thread_runtime() = default;
+    static thread_runtime* create() noexcept;
+    void release_gil_slow() noexcept;
+    // initial-exec: a plain %fs access, not __tls_get_addr; constinit: no TLS wrapper.
+    __attribute__((tls_model("initial-exec"))) static constinit thread_local thread_runtime* tls_;
+    static inline bool shared_ = false;  // more than one thread has a runtime (GIL held)
     void flush_slow() noexcept;
     void hold_gil_slow() noexcept;
     bool gil_released_ = false;
-    bool gil_shared_ = false;  // has released the GIL in core once (orphans possible)
+    bool gil_shared_ = false;           // has released the GIL in core once (orphans possible)
+    std::atomic<bool> in_core_{false};  // the GIL released for core (see quiet())
+    std::atomic<bool> parked_{false};   // ... and core waits for another thread
+    slp::thread_ref sched_;
 
     PyThreadState* ts_ = nullptr;
     unsigned long thread_id_ = 0;
@@ -94,6 +125,24 @@ class thread_runtime final : public slp::switch_observer {
     TaskletObject* alive_head_ = nullptr;
     std::vector<PyObject*> deferred_;
     python_state foreign_;  // state of a tasklet without a Python object (none, today)
+};
+
+// Holds up to two threads (Python thread ids; 0, the calling thread or a thread without
+// a runtime: none) quiet while it lives, for core's get_thread_info() / bind_thread() on
+// their schedulers. The constructor waits, the GIL released meanwhile, until both are
+// quiet at once; ok() is false (RuntimeError set) if that did not happen within seconds.
+// Nothing may release the GIL between the constructor and the use of core.
+class quiet_threads {
+ public:
+    quiet_threads(unsigned long a, unsigned long b) noexcept;
+    ~quiet_threads();
+    quiet_threads(const quiet_threads&) = delete;
+    quiet_threads& operator=(const quiet_threads&) = delete;
+    bool ok() const noexcept { return ok_; }
+
+ private:
+    thread_runtime* rt_[2] = {nullptr, nullptr};
+    bool ok_ = false;
 };
 
 // The Python object of a core tasklet (new reference); creates one for a tasklet that

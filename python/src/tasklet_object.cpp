@@ -334,44 +334,63 @@ PyObject* tasklet_set_ignore_nesting(PyObject* self, PyObject* flag) {
     return PyBool_FromLong(old);
 }
 
+// bind_thread(thread_id=None): Stackless's PyTasklet_BindThread. A tasklet without
+// execution state (not alive, or alive but paused and not started, e.g. just unpickled)
+// moves to the thread `thread_id` (default, or -1: the calling one) and runs there from
+// then on; core's bind_thread() does the move, with both threads quiet (held off by the
+// GIL, see thread_runtime::quiet()).
 PyObject* tasklet_bind_thread(PyObject* self, PyObject* args) {
     PyObject* tid_obj = nullptr;
     if (!PyArg_ParseTuple(args, "|O!:bind_thread", &PyLong_Type, &tid_obj)) return nullptr;
     TaskletObject* t = as_tasklet(self);
-    unsigned long me = PyThread_get_thread_ident();
-    unsigned long target = me;
+    thread_runtime* me = thread_runtime::get();
+    if (me == nullptr) return nullptr;
+    unsigned long target = me->thread_id();
     if (tid_obj != nullptr) {
-        long v = PyLong_AsLong(tid_obj);
+        int overflow = 0;
+        long v = PyLong_AsLongAndOverflow(tid_obj, &overflow);
         if (v == -1 && PyErr_Occurred()) return nullptr;
-        if (v != -1) target = PyLong_AsUnsignedLong(tid_obj);
-        if (PyErr_Occurred()) return nullptr;
+        if (overflow < 0 || (overflow == 0 && v < -1)) {
+            PyErr_SetString(PyExc_ValueError, "bad thread");
+            return nullptr;
+        }
+        if (v != -1) {
+            target = PyLong_AsUnsignedLong(tid_obj);
+            if (PyErr_Occurred()) return nullptr;
+        } else if (t->thread_id == target) {
+            Py_RETURN_NONE;  // already bound to the calling thread
+        }
+    } else if (t->thread_id == target) {
+        Py_RETURN_NONE;
     }
-    if (target == t->thread_id) Py_RETURN_NONE;
-    if (t->core.scheduled() && !t->core.blocked())
-        return runtime_error("can't (re)bind a runnable tasklet");
-    if (started(t) || t->is_main_object) return runtime_error("tasklet has C state on its stack");
-    if (thread_runtime::of_thread(target) == nullptr) {
-        PyErr_SetString(PyExc_ValueError, "bad thread");
+    // Both schedulers must be left alone by their threads while core moves the tasklet.
+    const unsigned long here = me->thread_id();
+    quiet_threads quiet(t->thread_id != here ? t->thread_id : 0, target != here ? target : 0);
+    if (!quiet.ok()) return nullptr;
+    thread_runtime* from = t->thread_id != 0 ? thread_runtime::of_thread(t->thread_id) : nullptr;
+    thread_runtime* dest = nullptr;
+    try {
+        // Stackless's order: runnable, C state, then the thread.
+        if (t->core.scheduled() && !t->core.blocked())
+            throw slp::runtime_error(slp::msg::bind_runnable);
+        if (t->is_main_object || started(t) || t->core.blocked())
+            throw slp::runtime_error(slp::msg::bind_c_state);
+        dest = thread_runtime::of_thread(target);
+        if (dest == nullptr) {  // no such thread, or it has not used stackless
+            PyErr_SetString(PyExc_ValueError, "bad thread");
+            return nullptr;
+        }
+        slp::bind_thread(t->core, dest->sched());
+    } catch (...) {
+        set_python_error();
         return nullptr;
     }
-    if (target != me)
-        return runtime_error("bind_thread: a tasklet can only be bound to the calling thread");
-    if (t->core.alive()) return runtime_error(slp::msg::alive);
-    // Not alive: it has no execution state yet; give it a core tasklet of this thread.
-    return guarded([&] {
-        slp::tasklet_options opt;
-        opt.kind = t->core.kind();
-        slp::tasklet fresh(std::function<void()>{}, opt);
-        if (t->func != nullptr) {
-            TaskletObject* s = t;
-            fresh.bind([s] { run_tasklet_body(s); });
-        }
-        t->core.set_user_data(nullptr);
-        t->core = fresh;
-        t->core.set_user_data(t);
-        t->thread_id = me;
-        Py_RETURN_NONE;
-    });
+    if (t->alive_ref && from != dest) {  // alive: its thread kills it if it is left at the end
+        if (from != nullptr) from->unlink_alive(t);
+        dest->link_alive(t);
+    }
+    t->thread_id = target;
+    Py_RETURN_NONE;
 }
 
 // ---- attributes ---------------------------------------------------------------------
@@ -617,7 +636,8 @@ PyMethodDef tasklet_methods[] = {
      "Pickle support: a started tasklet pickles its frames (see restorable)."},
     {"__setstate__", tasklet_setstate, METH_O, "Pickle support."},
     {"bind_thread", tasklet_bind_thread, METH_VARARGS,
-     "bind_thread(thread_id=None): rebind a tasklet that is not alive to this thread."},
+     "bind_thread(thread_id=None): rebind a tasklet without C state (not alive, or paused and\n"
+     "not started) to the thread thread_id (default: this one), where it runs from then on."},
     {nullptr, nullptr, 0, nullptr}};
 
 PyGetSetDef tasklet_getset[] = {
@@ -699,18 +719,25 @@ TaskletObject* new_tasklet_object_for(const slp::tasklet& t) noexcept {
     return to;
 }
 
-void run_tasklet_body(TaskletObject* self) {
+namespace {
+
+// The two halves of run_tasklet_body, out of line: a blocked copied-stack tasklet saves
+// its C stack from the switch up to its start, so the frame that stays on it while the
+// tasklet's Python code runs is kept small (its locals live here, not there).
+[[gnu::noinline]] void begin_body(TaskletObject* self, _PyCFrame* base) noexcept {
     thread_runtime* rt = thread_runtime::current_if_any();
     PyThreadState* ts = rt->tstate();
-    _PyCFrame base;
-    python_state::enter_fresh(ts, &base);
+    python_state::enter_fresh(ts, base);
     rt->flush();
     self->base_below = ts->cframe->current_frame;  // its frames end above this one
     // The tasklet object keeps func, args and kwargs while they run (tasklet_clear leaves
     // an alive tasklet's alone), so the GC sees them through it.
     if (self->args == nullptr) self->args = PyTuple_New(0);
-    PyObject* result =
-        self->args != nullptr ? PyObject_Call(self->func, self->args, self->kwargs) : nullptr;
+}
+
+[[gnu::noinline]] void end_body(TaskletObject* self, PyObject* result) {
+    thread_runtime* rt = thread_runtime::current_if_any();
+    PyThreadState* ts = rt->tstate();
     std::exception_ptr escaped;
     if (result == nullptr) {
         if (PyErr_ExceptionMatches(TaskletExit)) {
@@ -722,12 +749,22 @@ void run_tasklet_body(TaskletObject* self) {
     Py_XDECREF(result);
     Py_CLEAR(self->args);
     Py_CLEAR(self->kwargs);
-    // `base` dies with this frame: the rest of the tasklet's life (core ending it, the
-    // schedule callback) runs on the thread's root cframe.
+    // The base cframe dies with run_tasklet_body's frame: the rest of the tasklet's life
+    // (core ending it, the schedule callback) runs on the thread's root cframe.
     ts->cframe = &ts->root_cframe;
     // Core may wait for another thread before it switches away from an ended tasklet.
     rt->release_gil_if_shared();
     if (escaped) std::rethrow_exception(escaped);
+}
+
+}  // namespace
+
+void run_tasklet_body(TaskletObject* self) {
+    _PyCFrame base;  // the base cframe of the tasklet's Python code
+    begin_body(self, &base);
+    PyObject* result =
+        self->args != nullptr ? PyObject_Call(self->func, self->args, self->kwargs) : nullptr;
+    end_body(self, result);
 }
 
 }  // namespace slpy

@@ -1,12 +1,6 @@
 """run(timeout): preemptive scheduling by instruction count (main thread)."""
 import stackless
-
-
-def spinner(counter):
-    def spin():
-        while True:
-            counter[0] += 1
-    return spin
+from thread_support import spinner, two_spinners_alternate
 
 
 def test_run_with_timeout_interrupts_and_returns_the_tasklet():
@@ -38,21 +32,8 @@ def test_run_with_timeout_returns_none_when_all_finish():
 
 
 def test_preemption_alternates_between_two_spinners_softly():
-    a, b = [0], [0]
-    ta = stackless.tasklet(spinner(a))()
-    tb = stackless.tasklet(spinner(b))()
-    done = []
-
-    def stopper():
-        while a[0] < 300 or b[0] < 300:
-            stackless.schedule()
-        done.append(True)
-        ta.kill()
-        tb.kill()
-
-    stackless.tasklet(stopper)()
-    assert stackless.run(200, soft=True) is None
-    assert done == [True] and a[0] >= 300 and b[0] >= 300
+    done, a, b = two_spinners_alternate(200)
+    assert done == [True] and a >= 300 and b >= 300
 
 
 def test_atomic_tasklet_is_not_interrupted():

@@ -215,7 +215,7 @@ def test_enable_softswitch_returns_old_flag():
 def test_get_thread_info_of_this_thread():
     main, current, runcount = stackless.get_thread_info(threading.get_ident())
     assert main is stackless.main and current is stackless.current and runcount == 1
-    with pytest.raises(ValueError, match="Unknown thread"):
+    with pytest.raises(RuntimeError, match="Thread id not found"):  # as Stackless
         stackless.get_thread_info(1)
 
 

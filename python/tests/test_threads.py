@@ -2,24 +2,7 @@
 import threading
 
 import stackless
-
-
-def in_thread(fn):
-    result = {}
-
-    def body():
-        try:
-            result["value"] = fn()
-        except BaseException as e:  # noqa: B902
-            result["error"] = e
-
-    th = threading.Thread(target=body)
-    th.start()
-    th.join(60)
-    assert not th.is_alive()
-    if "error" in result:
-        raise result["error"]
-    return result.get("value")
+from thread_support import in_thread
 
 
 def test_each_thread_has_its_own_main_tasklet():
