@@ -21,6 +21,7 @@
 // tasklet under 1 KiB; BM_soft_switch at most a third of BM_hard_switch/own_stack; a
 // blocked soft tasklet at most 256 bytes.
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -242,6 +243,15 @@ void BM_create_run_finish_soft(benchmark::State& state) {
 BENCHMARK(BM_create_run_finish_soft)->Name("BM_create_run_finish/soft");
 
 // --- memory -------------------------------------------------------------------------
+// The RSS after handing freed heap pages back to the kernel: each repetition of a memory
+// benchmark must start from a heap with no free pages the previous one left, or the
+// tasklets it makes would reuse them and the RSS would hardly grow.
+long rss_bytes();
+long settled_rss_bytes() {
+    malloc_trim(0);
+    return rss_bytes();
+}
+
 long rss_bytes() {
     long pages = 0, resident = 0;
     if (FILE* f = std::fopen("/proc/self/statm", "r")) {
@@ -268,7 +278,7 @@ void BM_memory_per_blocked_tasklet(benchmark::State& state, slp::stack_kind kind
     double per = 0;
     for (auto _ : state) {
         slp::channel<int> ch;
-        const long before = rss_bytes();
+        const long before = settled_rss_bytes();
         for (int i = 0; i < n; ++i) slp::spawn([&ch] { ch.receive(); }, {kind, 0, {}});
         slp::run();  // every one blocks in receive()
         const long after = rss_bytes();
@@ -296,7 +306,7 @@ void BM_memory_per_blocked_soft_tasklet(benchmark::State& state) {
     double per = 0;
     for (auto _ : state) {
         slp::channel<int> ch;
-        const long before = rss_bytes();
+        const long before = settled_rss_bytes();
         for (int i = 0; i < n; ++i) slp::spawn_soft([&ch] { return receive_once(ch); });
         slp::run();  // every one waits in async_receive()
         const long after = rss_bytes();
