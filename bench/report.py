@@ -198,9 +198,12 @@ def chart(times, path):
     def chart_label(n):
         return ("Python: " if n.startswith("PY_") else "C++: ") + LABELS.get(n, n)
 
-    rows = [(chart_label(n), times[n], n in PEERS)
-            for title, _, names in GROUPS if "pickle" not in title  # switches only
-            for n in names if n in times and not n.startswith("BM_create_run_finish")]
+    # Switches only, each method once (a group's reference may appear in another group;
+    # BM_raw_slp_jump is the same routine as the arch table's BM_slp_jump).
+    names = dict.fromkeys(n for title, _, group in GROUPS if "pickle" not in title
+                          for n in group)
+    rows = [(chart_label(n), times[n], n in PEERS) for n in names
+            if n in times and not n.startswith("BM_create_run_finish") and n != "BM_raw_slp_jump"]
     rows.sort(key=lambda r: r[1])
     colors = {False: "#1b9e77", True: "#d95f02"}  # slp, peer
     fig, ax = plt.subplots(figsize=(9, 0.42 * len(rows) + 1.4))
