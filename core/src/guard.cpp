@@ -65,25 +65,13 @@ void chain(int sig, siginfo_t* info, void* uctx) {
 void on_segv(int sig, siginfo_t* info, void* uctx) {
     detail::scheduler_impl* s = detail::this_scheduler_if_any();
     detail::tasklet_impl* t = s != nullptr ? s->running : nullptr;
-    if (t != nullptr && !t->is_main) {
-        const std::byte* guard_lo = nullptr;
-        const std::byte* lo = nullptr;
-        const std::byte* hi = nullptr;
-        if (t->kind == stack_kind::copied) {
-            guard_lo = s->shared.mem.guard_lo();
-            lo = s->shared.mem.lo();
-            hi = s->shared.mem.top();
-        } else if (t->kind == stack_kind::soft && s->runner != nullptr) {
-            guard_lo = s->runner->x->own.guard_lo();  // soft tasklets run on the runner's
-            lo = s->runner->x->own.lo();
-            hi = s->runner->x->own.top();
-        } else if (t->x != nullptr) {
-            guard_lo = t->x->own.guard_lo();
-            lo = t->x->own.lo();
-            hi = t->x->own.top();
-        }
+    const stack* st = t != nullptr ? detail::stack_of(*s, *t) : nullptr;
+    if (st != nullptr && *st) {
+        const std::byte* guard_lo = st->guard_lo();
+        const std::byte* lo = st->lo();
+        const std::byte* hi = st->top();
         auto* addr = static_cast<const std::byte*>(info->si_addr);
-        if (guard_lo != nullptr && addr >= guard_lo && addr < lo) {
+        if (addr >= guard_lo && addr < lo) {
             line l;
             l.put("slp: stack overflow in tasklet #");
             l.dec(t->id);

@@ -199,6 +199,16 @@ struct scheduler_impl {
     [[gnu::noinline]] bool wait_for_other_threads();  // false: nobody can wake us (deadlock)
 };
 
+// The mapped stack t runs on: its own, the shared one (copied kind), the runner's (soft
+// kind, while not promoted); null for a main tasklet (the thread's stack) and for one
+// that has none yet. For the sanitizers' fiber switches and the guard-page report.
+inline const stack* stack_of(const scheduler_impl& s, const tasklet_impl& t) noexcept {
+    if (t.is_main) return nullptr;
+    if (t.kind == stack_kind::copied) return &s.shared.mem;
+    if (t.kind == stack_kind::soft) return s.runner != nullptr ? &s.runner->x->own : nullptr;
+    return t.x != nullptr ? &t.x->own : nullptr;
+}
+
 [[gnu::noinline]] scheduler_impl& create_this_scheduler();
 // (A plain pointer: constant-initialised, so reading it from any file costs no call;
 // initial-exec, so that in a shared object — the Python module — it is one load, not a

@@ -224,10 +224,8 @@ void soft_claim() {
 }
 
 message soft_take_message() {
-    soft_raise = false;
-    scheduler_impl& s = *this_scheduler_if_any();
-    tasklet_impl* t = s.running;
-    s.claim(t);
+    soft_claim();
+    tasklet_impl* t = tls_sched->running;
     message m = std::move(t->tempval);
     t->tempval.clear();
     return m;

@@ -11,15 +11,12 @@ namespace slp::detail {
 // The bounds of the stack t runs on (for ASan's fiber switch).
 inline void bounds_of(scheduler_impl& s, tasklet_impl& t, const void*& lo,
                       std::size_t& n) noexcept {
-    if (t.is_main) {
+    if (const stack* st = stack_of(s, t)) {
+        lo = st->lo();
+        n = st->size();
+    } else {
         lo = s.thread_stack_lo;
         n = s.thread_stack_size;
-    } else if (t.kind == stack_kind::copied) {
-        lo = s.shared.mem.lo();
-        n = s.shared.mem.size();
-    } else {
-        lo = t.x->own.lo();
-        n = t.x->own.size();
     }
 }
 

@@ -51,34 +51,68 @@ void note(world& w, const std::string& who, const std::string& what) {
     w.tr(who + " " + what);
 }
 
+// What a step did, as the trace says it (`got`: what a receive got).
+void note_done(world& w, const std::string& who, const step& st, int got) {
+    switch (st.o) {
+        case op::send:
+            note(w, who, "sent " + std::to_string(st.v));
+            break;
+        case op::recv:
+            note(w, who, "got " + std::to_string(got));
+            break;
+        case op::send_throw:
+            note(w, who, "threw " + std::to_string(st.v));
+            break;
+        case op::sched:
+            note(w, who, "back");
+            break;
+        case op::trace_only:
+            note(w, who, "step " + std::to_string(st.v));
+            break;
+    }
+}
+
+// In a catch handler: note what the step raised; a tasklet_exit goes on (the tasklet
+// must end).
+void note_failure(world& w, const std::string& who) {
+    try {
+        throw;
+    } catch (const slp::tasklet_exit&) {
+        note(w, who, "killed");
+        throw;
+    } catch (const std::exception& e) {
+        note(w, who, std::string("raised ") + e.what());
+    }
+}
+
+std::exception_ptr boom(int v) {
+    return std::make_exception_ptr(std::runtime_error("boom " + std::to_string(v)));
+}
+
+// The same script, played with the blocking calls (hard) or the awaitables (soft).
 void run_hard(world& w, const std::string& who, const script& sc) {
     for (const step& st : sc) {
         try {
+            int got = 0;
             switch (st.o) {
                 case op::send:
                     w.ch.send(st.v);
-                    note(w, who, "sent " + std::to_string(st.v));
                     break;
                 case op::recv:
-                    note(w, who, "got " + std::to_string(w.ch.receive()));
+                    got = w.ch.receive();
                     break;
                 case op::send_throw:
-                    w.ch.send_exception<std::runtime_error>("boom " + std::to_string(st.v));
-                    note(w, who, "threw " + std::to_string(st.v));
+                    w.ch.send_throw(boom(st.v));
                     break;
                 case op::sched:
                     slp::schedule();
-                    note(w, who, "back");
                     break;
                 case op::trace_only:
-                    note(w, who, "step " + std::to_string(st.v));
                     break;
             }
-        } catch (const slp::tasklet_exit&) {
-            note(w, who, "killed");
-            throw;
-        } catch (const std::exception& e) {
-            note(w, who, std::string("raised ") + e.what());
+            note_done(w, who, st, got);
+        } catch (...) {
+            note_failure(w, who);
         }
     }
     note(w, who, "done");
@@ -87,32 +121,26 @@ void run_hard(world& w, const std::string& who, const script& sc) {
 slp::task<> run_soft(world& w, std::string who, script sc) {
     for (const step& st : sc) {
         try {
+            int got = 0;
             switch (st.o) {
                 case op::send:
                     co_await w.ch.async_send(st.v);
-                    note(w, who, "sent " + std::to_string(st.v));
                     break;
                 case op::recv:
-                    note(w, who, "got " + std::to_string(co_await w.ch.async_receive()));
+                    got = co_await w.ch.async_receive();
                     break;
                 case op::send_throw:
-                    co_await w.ch.async_send_throw(std::make_exception_ptr(
-                        std::runtime_error("boom " + std::to_string(st.v))));
-                    note(w, who, "threw " + std::to_string(st.v));
+                    co_await w.ch.async_send_throw(boom(st.v));
                     break;
                 case op::sched:
                     co_await slp::async_schedule();
-                    note(w, who, "back");
                     break;
                 case op::trace_only:
-                    note(w, who, "step " + std::to_string(st.v));
                     break;
             }
-        } catch (const slp::tasklet_exit&) {
-            note(w, who, "killed");
-            throw;
-        } catch (const std::exception& e) {
-            note(w, who, std::string("raised ") + e.what());
+            note_done(w, who, st, got);
+        } catch (...) {
+            note_failure(w, who);
         }
     }
     note(w, who, "done");
