@@ -1,27 +1,11 @@
 """run(timeout): preemptive scheduling by instruction count (main thread)."""
 import stackless
-from thread_support import spinner, two_spinners_alternate
+from thread_support import (atomic_then_spin, interrupt_and_resume, nested_then_spin, polite,
+                            two_spinners_alternate)
 
 
-def test_run_with_timeout_interrupts_and_returns_the_tasklet():
-    count = [0]
-    t = stackless.tasklet(spinner(count))()
-    r = stackless.run(1000)
-    assert r is t
-    assert t.alive and t.paused and not t.scheduled
-    assert 0 < count[0] < 1000
-    t.kill()
-
-
-def test_interrupted_tasklet_resumes_where_it_was():
-    count = [0]
-    t = stackless.tasklet(spinner(count))()
-    assert stackless.run(500) is t
-    first = count[0]
-    t.insert()
-    assert stackless.run(500) is t
-    assert count[0] > first
-    t.kill()
+def test_run_with_timeout_interrupts_returns_and_resumes_the_tasklet():
+    interrupt_and_resume()
 
 
 def test_run_with_timeout_returns_none_when_all_finish():
@@ -38,16 +22,7 @@ def test_preemption_alternates_between_two_spinners_softly():
 
 def test_atomic_tasklet_is_not_interrupted():
     log = []
-
-    def f():
-        with stackless.atomic():
-            for i in range(3000):
-                pass
-            log.append("atomic part done")
-        while True:
-            pass
-
-    t = stackless.tasklet(f)()
+    t = stackless.tasklet(atomic_then_spin(log))()
     assert stackless.run(100) is t
     assert log == ["atomic part done"]
     t.kill()
@@ -55,13 +30,7 @@ def test_atomic_tasklet_is_not_interrupted():
 
 def test_tasklet_with_c_frames_is_not_interrupted_unless_nesting_ignored():
     log = []
-
-    def nested():
-        # inside map(): a C function between the tasklet's Python frames
-        list(map(lambda _: ([None for _ in range(3000)], log.append("nested part done")), [1]))
-        while True:
-            pass
-
+    nested = nested_then_spin(log)
     t = stackless.tasklet(nested)()
     assert stackless.run(100) is t
     assert log == ["nested part done"]
@@ -89,14 +58,8 @@ def test_ignore_nesting_flag_of_the_tasklet():
 
 def test_totaltimeout_interrupts_the_whole_run():
     count = [0]
-
-    def polite():
-        while True:
-            count[0] += 1
-            stackless.schedule()
-
-    a = stackless.tasklet(polite)()
-    b = stackless.tasklet(polite)()
+    a = stackless.tasklet(polite(count))()
+    b = stackless.tasklet(polite(count))()
     r = stackless.run(2000, totaltimeout=True)
     assert r in (a, b)
     assert count[0] > 10

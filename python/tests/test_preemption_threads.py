@@ -5,29 +5,18 @@ import threading
 import time
 
 import stackless
-from thread_support import in_thread, spinner, two_spinners_alternate
+from thread_support import (atomic_then_spin, in_thread, interrupt_and_resume, nested_then_spin,
+                            polite, spinner, two_spinners_alternate)
 
 
-def interrupt_and_resume():
-    count = [0]
-    t = stackless.tasklet(spinner(count))()
-    r = stackless.run(1000)
-    assert r is t
-    assert t.alive and t.paused and not t.scheduled
-    assert 0 < count[0] < 1000
-    first = count[0]
-    t.insert()
-    assert stackless.run(500) is t
-    assert count[0] > first
-    # Cooperative again: the interrupted tasklet resumes (inside the tick) and is killed.
-    t.kill()
-    assert not t.alive
+def interrupt_and_resume_here():
+    interrupt_and_resume()
     assert sys.gettrace() is None
     return threading.get_ident()
 
 
 def test_run_with_timeout_interrupts_in_another_thread():
-    assert in_thread(interrupt_and_resume) != threading.get_ident()
+    assert in_thread(interrupt_and_resume_here) != threading.get_ident()
 
 
 def test_soft_preemption_alternates_in_another_thread():
@@ -38,25 +27,11 @@ def test_soft_preemption_alternates_in_another_thread():
 def test_atomic_nesting_and_totaltimeout_in_another_thread():
     def body():
         log = []
-
-        def atomic_part():
-            with stackless.atomic():
-                for _ in range(3000):
-                    pass
-                log.append("atomic part done")
-            while True:
-                pass
-
-        t = stackless.tasklet(atomic_part)()
+        t = stackless.tasklet(atomic_then_spin(log))()
         assert stackless.run(100) is t
         t.kill()
 
-        def nested():
-            list(map(lambda _: ([None for _ in range(3000)], log.append("nested part done")),
-                     [1]))
-            while True:
-                pass
-
+        nested = nested_then_spin(log)
         t = stackless.tasklet(nested)()
         assert stackless.run(100) is t
         t.kill()
@@ -65,14 +40,8 @@ def test_atomic_nesting_and_totaltimeout_in_another_thread():
         t.kill()
 
         count = [0]
-
-        def polite():
-            while True:
-                count[0] += 1
-                stackless.schedule()
-
-        a = stackless.tasklet(polite)()
-        b = stackless.tasklet(polite)()
+        a = stackless.tasklet(polite(count))()
+        b = stackless.tasklet(polite(count))()
         assert stackless.run(2000, totaltimeout=True) in (a, b)
         a.kill()
         b.kill()

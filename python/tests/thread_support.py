@@ -1,5 +1,5 @@
-"""Helpers shared by the thread tests: run a function in a new thread, and a tasklet body
-that spins (for preemption)."""
+"""Helpers shared by the thread and preemption tests: run a function in a new thread, and
+tasklet bodies for run(timeout) that the main-thread and other-thread tests both use."""
 import threading
 
 
@@ -28,6 +28,59 @@ def spinner(counter):
         while True:
             counter[0] += 1
     return spin
+
+
+def interrupt_and_resume():
+    """run(1000) interrupts a spinner and returns it paused; inserted again, run(500)
+    interrupts it again later in its loop; then it is killed."""
+    import stackless
+    count = [0]
+    t = stackless.tasklet(spinner(count))()
+    assert stackless.run(1000) is t
+    assert t.alive and t.paused and not t.scheduled
+    assert 0 < count[0] < 1000
+    first = count[0]
+    t.insert()
+    assert stackless.run(500) is t
+    assert count[0] > first
+    # Cooperative again: the interrupted tasklet resumes and is killed.
+    t.kill()
+    assert not t.alive
+
+
+def atomic_then_spin(log):
+    """A tasklet body: an atomic stretch run(100) must not cut, then a spin that it does."""
+    import stackless
+
+    def body():
+        with stackless.atomic():
+            for _ in range(3000):
+                pass
+            log.append("atomic part done")
+        while True:
+            pass
+    return body
+
+
+def nested_then_spin(log):
+    """A tasklet body with a C function (map) between its Python frames while it works:
+    run(100) cuts it only with ignore_nesting=True; then a spin."""
+    def body():
+        list(map(lambda _: ([None for _ in range(3000)], log.append("nested part done")), [1]))
+        while True:
+            pass
+    return body
+
+
+def polite(counter):
+    """A tasklet body that counts up in counter[0] and schedules, forever."""
+    import stackless
+
+    def body():
+        while True:
+            counter[0] += 1
+            stackless.schedule()
+    return body
 
 
 def two_spinners_alternate(run_timeout):
