@@ -1,6 +1,12 @@
 // channel.cpp — the one channel implementation (Stackless/module/channelobject.c:
 // generic_channel_action, generic_channel_cando, generic_channel_block).
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "internal.hpp"
@@ -11,37 +17,6 @@ namespace {
 
 using detail::scheduler_impl;
 using detail::tasklet_impl;
-
-// Queue operations; the channel's lock is held.
-void push_tail(channel_base& ch, tasklet_impl* t, int dir) noexcept {
-    auto& q = ch.q();
-    t->prev = q.tail;
-    t->next = nullptr;
-    if (q.tail != nullptr)
-        q.tail->next = t;
-    else
-        q.head = t;
-    q.tail = t;
-    ch.add_balance(dir);
-    t->blocked_dir = static_cast<std::int8_t>(dir);
-    t->blocked_on.store(&ch, std::memory_order_release);
-}
-
-void unlink(channel_base& ch, tasklet_impl* t) noexcept {
-    auto& q = ch.q();
-    if (t->prev != nullptr)
-        t->prev->next = t->next;
-    else
-        q.head = t->next;
-    if (t->next != nullptr)
-        t->next->prev = t->prev;
-    else
-        q.tail = t->prev;
-    ch.add_balance(-t->blocked_dir);
-    t->next = t->prev = nullptr;
-    t->blocked_dir = 0;
-    t->blocked_on.store(nullptr, std::memory_order_release);
-}
 
 void swap_messages(message& a, message& b) noexcept {
     if (!b.value.has_value() && !b.error) {  // a waiting receiver: one move, not three
@@ -66,19 +41,21 @@ void swap_messages(message& a, message& b) noexcept {
                                       int dir) {
     const channel_callback* cb = detail::current_channel_callback();
     if (cb == nullptr) return;
-    ch.lock();
+    const bool biased = ch.lock();
     const int b = ch.balance();
     const bool cando = dir > 0 ? b < 0 : b > 0;
     const bool interthread = cando && ch.q().head->sched != &s;
-    ch.unlock();
+    ch.unlock(biased);
     if (interthread) return;  // Stackless notifies those late; slp does not notify them
     s.in_callback = true;
+    s.refresh();
     try {
         (*cb)(ch, tasklet::borrow(t), dir > 0, !cando);
     } catch (...) {
         std::fputs("slp: Error in channel callback (exception dropped)\n", stderr);
     }
     s.in_callback = false;
+    s.refresh();
 }
 
 // The common case of scheduler_impl::block(src): another tasklet of this thread is
@@ -91,41 +68,99 @@ inline bool block_fast(scheduler_impl& s, tasklet_impl* src) noexcept {
 
 }  // namespace
 
-void channel_base::lock() const noexcept {
+// The lock's handover. A channel's lock is biased to the first thread that takes it
+// (owner_ = its scheduler): the owner marks itself inside (owner_busy_) with a plain
+// store and checks that it still owns the lock, with only a compiler barrier between the
+// two. A second thread that wants the lock takes the ownership away (owner_ =
+// revoking), then issues a process-wide memory barrier (membarrier(2), private
+// expedited): every thread of the process executes a full barrier, so either the owner
+// sees the change at its next check, or its busy mark is visible now. The second thread
+// waits for the owner to leave, marks the channel shared, and from then on every thread,
+// the old owner included, takes the spin lock (locked_). The barrier costs microseconds,
+// once per channel that two threads use; the owner's every lock saves an atomic
+// exchange (a full barrier on most CPUs), which on the same-thread path costs as much
+// as a stack switch. Where membarrier is missing, channels start shared.
+namespace {
+
+detail::scheduler_hot* const revoking = reinterpret_cast<detail::scheduler_hot*>(std::uintptr_t{1});
+detail::scheduler_hot* const shared_lock =
+    reinterpret_cast<detail::scheduler_hot*>(std::uintptr_t{2});
+
+bool process_barrier_available() noexcept {
+#if defined(__SANITIZE_THREAD__)
+    return false;
+#else
+    static const bool ok =
+        syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    return ok;
+#endif
+}
+
+void process_barrier() noexcept {
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+        std::fputs("slp: membarrier failed after it was registered\n", stderr);
+        std::abort();
+    }
+}
+
+}  // namespace
+
+bool channel_base::biased_locking_available() noexcept {
+    return process_barrier_available();
+}
+
+void channel_base::lock_shared() const noexcept {
+    detail::scheduler_hot* me = detail::tls_sched;
+    for (;;) {
+        detail::scheduler_hot* o = owner_.load(std::memory_order_acquire);
+        if (o == shared_lock || o == me) break;  // (me: its first lock, or no barrier)
+        if (o == revoking) {                     // another thread is taking it away: wait for it
+            std::this_thread::yield();
+            continue;
+        }
+        if (o == nullptr) {  // first use: bias it to this thread, or share it
+            detail::scheduler_hot* want =
+                me != nullptr && process_barrier_available() ? me : shared_lock;
+            if (owner_.compare_exchange_strong(o, want, std::memory_order_acq_rel)) break;
+            continue;
+        }
+        // Owned by another thread: take it away.
+        if (!owner_.compare_exchange_strong(o, revoking, std::memory_order_acq_rel)) continue;
+        process_barrier();
+        while (owner_busy_.load(std::memory_order_acquire)) std::this_thread::yield();
+        owner_.store(shared_lock, std::memory_order_release);
+        break;
+    }
     while (locked_.exchange(1, std::memory_order_acquire) != 0) {
         while (locked_.load(std::memory_order_relaxed) != 0) std::this_thread::yield();
     }
 }
 
-void channel_base::unlock() const noexcept {
-    locked_.store(0, std::memory_order_release);
-}
-
 bool detail::channel_remove(channel_base& ch, tasklet_impl* t) {
-    ch.lock();
+    const bool biased = ch.lock();
     bool there = t->blocked_on.load(std::memory_order_relaxed) == &ch;
-    if (there) unlink(ch, t);
-    ch.unlock();
+    if (there) detail::queue_unlink(ch, t);
+    ch.unlock(biased);
     return there;
 }
 
 channel_base::~channel_base() {
     // Stackless kills the tasklets of a channel that goes away; here pending kills.
     scheduler_impl* s = detail::this_scheduler_if_any();
-    lock();
+    const bool biased = lock();
     while (q_.head != nullptr) {
         tasklet_impl* t = q_.head;
-        unlink(*this, t);
+        detail::queue_unlink(*this, t);
         std::exception_ptr e = std::make_exception_ptr(tasklet_exit{});
         if (s != nullptr && t->sched == s) {
             t->tempval.clear();
             t->tempval.error = e;
             if (!t->in_ring) s->insert(t);
         } else if (t->sched != nullptr) {
-            t->sched->post({t, e});
+            sched_of(*t)->post({t, e});
         }
     }
-    unlock();
+    unlock(biased);
 }
 
 // Inlined into send_message and receive_payload: after a switch every return up to the
@@ -140,7 +175,7 @@ template <bool Soft>
     if (s.in_callback) fail_runtime(msg::recursive_channel);
     if (detail::current_channel_callback() != nullptr) notify_channel(s, *this, src, dir);
 
-    lock();
+    const bool biased = lock();
     const int bal = balance();
     const bool cando = dir > 0 ? bal < 0 : bal > 0;
     if (cando) {
@@ -150,17 +185,17 @@ template <bool Soft>
         const bool all = schedule_all();
         const bool to_partner = !all && preference() == -dir;
         if (!interthread && (all || to_partner) && (s.trap > 0 || s.in_callback)) {
-            unlock();
+            unlock(biased);
             s.check_switch(src, target);  // throws
         }
-        unlink(*this, target);
+        detail::queue_unlink(*this, target);
         swap_messages(m, target->tempval);  // the partner gets ours; we get its
         if constexpr (Soft) src->tempval = std::move(m);
         if (interthread) {
-            target->sched->post({target, nullptr});  // it runs on its own thread
-            unlock();
+            sched_of(*target)->post({target, nullptr});  // it runs on its own thread
+            unlock(biased);
         } else {
-            unlock();
+            unlock(biased);
             tasklet_impl* switchto = src;
             if (all) {
                 s.insert(target);
@@ -187,17 +222,17 @@ template <bool Soft>
     }
     // communication 2): nobody is waiting, block
     if (src->block_trap) {
-        unlock();
+        unlock(biased);
         fail_runtime(msg::block_trap);
     }
     if (closing()) {
-        unlock();
+        unlock(biased);
         fail_value(msg::closed_channel);
     }
     src->tempval = std::move(m);
     s.remove(src);
-    push_tail(*this, src, dir);
-    unlock();
+    detail::queue_push(*this, src, dir);
+    unlock(biased);
     if (Soft || !block_fast(s, src)) {
         try {
             s.block(src);
@@ -252,9 +287,9 @@ void channel_base::send_throw(std::exception_ptr e) {
 }
 
 tasklet channel_base::queue() const {
-    lock();
+    const bool biased = lock();
     tasklet t = q_.head != nullptr ? tasklet::borrow(q_.head) : tasklet{};
-    unlock();
+    unlock(biased);
     return t;
 }
 

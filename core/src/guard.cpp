@@ -76,7 +76,7 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
             l.put("slp: stack overflow in tasklet #");
             l.dec(t->id);
             l.put(" '");
-            l.put(t->x != nullptr ? t->x->name : "");
+            l.put(t->x != nullptr ? t->x->name_or_empty() : "");
             l.put(t->kind == stack_kind::copied ? "' (shared stack ["
                   : t->kind == stack_kind::soft ? "' (soft runner stack ["
                                                 : "' (own stack [");

@@ -11,13 +11,13 @@
 
 namespace slp::detail {
 
-[[gnu::tls_model("initial-exec")]] constinit thread_local scheduler_impl* tls_sched = nullptr;
+[[gnu::tls_model("initial-exec")]] constinit thread_local scheduler_hot* tls_sched = nullptr;
 
 namespace {
 
 struct scheduler_holder {
     ~scheduler_holder() {
-        delete tls_sched;
+        delete this_scheduler_if_any();
         tls_sched = nullptr;
     }
 };
@@ -33,6 +33,13 @@ std::vector<std::unique_ptr<channel_callback>> g_chan_cbs;
 
 std::atomic<const schedule_callback*> g_sched_cb{nullptr};
 std::atomic<const channel_callback*> g_chan_cb{nullptr};
+std::atomic<bool> g_any_cb{false};
+
+void note_callbacks() noexcept {
+    g_any_cb.store(g_sched_cb.load(std::memory_order_relaxed) != nullptr ||
+                       g_chan_cb.load(std::memory_order_relaxed) != nullptr,
+                   std::memory_order_release);
+}
 
 void registry_add(scheduler_impl* s);
 void registry_remove(scheduler_impl* s);
@@ -43,10 +50,14 @@ scheduler_impl& create_this_scheduler() {
         (void)&tls_holder;  // construct the holder: it deletes the scheduler at thread exit
         tls_sched = new scheduler_impl();
     }
-    return *tls_sched;
+    return *this_scheduler_if_any();
 }
 
 scheduler_impl::scheduler_impl() {
+#if defined(SLP_ASAN) || defined(SLP_TSAN)
+    plain_switch = false;  // every switch is announced to the sanitizer (switch.cpp)
+    refresh();
+#endif
     install_overflow_handler();
     install_thread_altstack();
     pthread_attr_t attr;
@@ -63,7 +74,7 @@ scheduler_impl::scheduler_impl() {
     main->is_main = true;
     main->state = life::started;
     main->id = next_tasklet_id();
-    std::snprintf(main->x->name, sizeof main->x->name, "main");
+    main->x->set_name("main");
     main->x->tsan_fiber = san::fiber_current();
     running = main;
     insert(main);
@@ -111,54 +122,6 @@ scheduler_impl::~scheduler_impl() {
 }
 
 // ---- the ring ------------------------------------------------------------------------
-
-void scheduler_impl::insert(tasklet_impl* t) noexcept {
-    if (head == nullptr) {
-        t->next = t->prev = t;
-        head = t;
-    } else {
-        t->next = head;
-        t->prev = head->prev;
-        head->prev->next = t;
-        head->prev = t;
-    }
-    t->in_ring = true;
-    ++runcount;
-}
-
-void scheduler_impl::insert_after_head(tasklet_impl* t) noexcept {
-    tasklet_impl* h = head;
-    head = h->next;
-    insert(t);
-    head = h;
-}
-
-tasklet_impl* scheduler_impl::remove_head() noexcept {
-    tasklet_impl* t = head;
-    if (t->next == t) {
-        head = nullptr;
-    } else {
-        t->prev->next = t->next;
-        t->next->prev = t->prev;
-        head = t->next;
-    }
-    t->next = t->prev = nullptr;
-    t->in_ring = false;
-    --runcount;
-    return t;
-}
-
-void scheduler_impl::remove(tasklet_impl* t) noexcept {
-    if (t == head) {
-        remove_head();
-        return;
-    }
-    t->prev->next = t->next;
-    t->next->prev = t->prev;
-    t->next = t->prev = nullptr;
-    t->in_ring = false;
-    --runcount;
-}
 
 void scheduler_impl::unremove(tasklet_impl* t) noexcept {
     insert(t);
@@ -211,25 +174,25 @@ void scheduler_impl::prepare(tasklet_impl* next) {
 void scheduler_impl::notify_schedule(tasklet_impl* prev, tasklet_impl* next) noexcept {
     if (const schedule_callback* cb = g_sched_cb.load(std::memory_order_acquire)) {
         in_callback = true;
+        refresh();
         try {
             (*cb)(tasklet::borrow(prev), tasklet::borrow(next));
         } catch (...) {
             std::fputs("slp: Error in scheduling callback (exception dropped)\n", stderr);
         }
         in_callback = false;
+        refresh();
     }
     rec.from = prev;
     if (observer != nullptr) observer->before_switch(tasklet_view(prev), tasklet_view(next));
 }
 
-void scheduler_impl::after_switch() noexcept {
-    if (observer != nullptr) observer->after_switch(tasklet_view(rec.from), tasklet_view(running));
-    if (zombie != nullptr) {
-        tasklet_impl* z = zombie;
-        zombie = nullptr;
-        release_execution(*this, *z);
-        release(z);  // the scheduler's reference to an alive tasklet
-    }
+void release_zombie(scheduler_hot& hot) noexcept {
+    auto& s = static_cast<scheduler_impl&>(hot);
+    tasklet_impl* z = s.zombie;
+    s.zombie = nullptr;
+    release_execution(s, *z);
+    release(z);  // the scheduler's reference to an alive tasklet
 }
 
 // Switch from prev (running) to next; returns when prev runs again. Throws (before
@@ -247,7 +210,7 @@ void scheduler_impl::schedule_task(tasklet_impl* prev, tasklet_impl* next) {
     transfer(*this, *prev, *next);
 }
 
-void scheduler_impl::raise_pending(tasklet_impl* t) {
+void raise_pending(tasklet_impl* t) {
     std::exception_ptr e = std::move(t->tempval.error);
     t->tempval.clear();
     std::rethrow_exception(e);
@@ -402,6 +365,7 @@ int switch_trap(int delta) {
     scheduler_impl& s = detail::this_scheduler();
     int old = s.trap;
     s.trap += delta;
+    s.refresh();
     return old;
 }
 
@@ -415,6 +379,7 @@ schedule_callback set_schedule_callback(schedule_callback cb) {
     } else {
         detail::g_sched_cb.store(nullptr, std::memory_order_release);
     }
+    detail::note_callbacks();
     return prev;
 }
 
@@ -428,6 +393,7 @@ channel_callback set_channel_callback(channel_callback cb) {
     } else {
         detail::g_chan_cb.store(nullptr, std::memory_order_release);
     }
+    detail::note_callbacks();
     return prev;
 }
 

@@ -98,7 +98,7 @@ tasklet_impl& soft_runner(scheduler_impl& s) {
         tasklet_impl* r = new_tasklet(stack_kind::own);
         r->sched = &s;
         r->state = life::ready;
-        std::snprintf(r->x->name, sizeof r->x->name, "soft runner");
+        r->x->set_name("soft runner");
         s.runner = r;
     }
     return *s.runner;
@@ -188,7 +188,7 @@ namespace {
 
 bool soft_schedule(bool remove) {
     // An awaiter runs in a tasklet: this thread's scheduler exists.
-    scheduler_impl& s = *tls_sched;
+    scheduler_impl& s = *this_scheduler_if_any();
     tasklet_impl* p = s.running;
     // The common case, soft to soft round the ring with nobody to tell: what
     // schedule_task() and complete_deferred() would do, without their checks.
@@ -220,7 +220,7 @@ bool soft_action(channel_base& ch, int dir, message&& m) {
 void soft_claim() {
     soft_raise = false;
     tasklet_impl* t = tls_sched->running;
-    if (t->tempval.error) scheduler_impl::raise_pending(t);
+    if (t->tempval.error) raise_pending(t);
 }
 
 message soft_take_message() {

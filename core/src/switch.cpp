@@ -227,8 +227,66 @@ void transfer(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next) {
         }
         promote(s, prev);  // code that is not a coroutine is on that stack: keep it
     }
-    enter(s, prev, context_of(s, next), false);
+    try {
+        enter(s, prev, context_of(s, next), false);
+    } catch (...) {
+        // No memory for next's stack or for a slice: thrown before prev was suspended,
+        // so prev runs on (the caller puts back what it took out of the ring).
+        s.head = prev.in_ring ? &prev : &next;
+        s.running = &prev;
+        s.after_switch();  // the observer restores what before_switch put away
+        throw;
+    }
     s.after_switch();
+}
+
+namespace {
+
+// The general switch for switch_other.
+[[gnu::noinline]] void switch_any(scheduler_hot& hot, tasklet_impl& prev, tasklet_impl& next,
+                                  channel_base* blocked_on) {
+    auto& s = static_cast<scheduler_impl&>(hot);
+    s.notify_schedule(&prev, &next);
+    s.head = &next;
+    s.running = &next;
+    if (blocked_on == nullptr) {
+        transfer(s, prev, next);
+        return;
+    }
+    try {
+        transfer(s, prev, next);
+    } catch (...) {  // prev runs on (see transfer): not blocked after all
+        blocked_on->undo_block(s, &prev);
+        throw;
+    }
+}
+
+// enter() for copied -> copied, where no sanitizer is told of switches: the state both
+// keep across slp_switch is two pointers, so the frame a blocked tasklet saves is small.
+[[gnu::noinline]] void switch_copied(scheduler_hot& hot, tasklet_impl& prev, tasklet_impl& next) {
+    auto& s = static_cast<scheduler_impl&>(hot);
+    s.notify_schedule(&prev, &next);
+    s.head = &next;
+    s.running = &next;
+    ++s.counts.hard;
+    s.rec.prev = &prev;
+    s.rec.next = &next;
+    prev.how = suspended_by::copy_switch;
+    s.rec.record_from = false;
+    slp_switch(&cs_save, &cs_restore, &s);
+    prev.how = suspended_by::none;
+    s.after_switch();
+}
+
+}  // namespace
+
+// (Tail calls: no frame of its own stays below a blocked tasklet's callers.)
+void switch_other(scheduler_hot& s, tasklet_impl& prev, tasklet_impl& next,
+                  channel_base* blocked_on) {
+    if (prev.kind == stack_kind::copied && next.kind == stack_kind::copied && !prev.is_main &&
+        !next.is_main && s.plain_switch)
+        return switch_copied(s, prev, next);
+    return switch_any(s, prev, next, blocked_on);
 }
 
 void transfer_final(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next) {

@@ -29,54 +29,48 @@ inline void note_depth([[maybe_unused]] scheduler_impl& s,
 #endif
 }
 
-// Every landing stores the transfer's `from` into the tasklet that jumped.
+// Every landing stores the transfer's `from` into the tasklet that jumped (and, under
+// ASan, notes how deep a copied one used the shared stack).
 inline void land(scheduler_impl& s, slp_transfer tr) noexcept {
-    if (s.rec.record_from) {
-        tasklet_impl* p = s.rec.prev;
-        p->ctx = tr.from;
-        if (p->kind == stack_kind::copied) {
-            p->x->slice_lo = static_cast<std::byte*>(tr.from);
-            note_depth(s, p->x->slice_lo);
-        }
-    }
+    land_plain(s, tr);
+    if (s.rec.record_from && s.rec.prev->kind == stack_kind::copied)
+        note_depth(s, s.rec.prev->x->slice_lo);
 }
 
-// The common case of schedule_task(prev, next), for the channel's hot path: next is in
-// the ring, an own-stack (or main) tasklet suspended by a jump, no schedule callback;
-// the caller has checked the switch trap. Inlined into the channel action, so that the
-// bookkeeping, the observer and the jump happen in the user's call itself: after a
-// switch every return up to the user mispredicts (the return-stack predictor was filled
-// by the other tasklet), so every frame less between the user's call and the jump
-// counts. Returns false, having done nothing, in any other case (then call
-// schedule_task).
+// jump_switch's announcements to the sanitizers (and ASan's shared-stack depth). Inline
+// into the switching function: TSan's fiber switch inside a call of its own would pair
+// that call's exit with the other fiber's entries.
+struct sanitizer_switch_hooks {
+    scheduler_impl* s;
+    [[gnu::always_inline]] void before_jump(scheduler_hot&, tasklet_impl& prev,
+                                            tasklet_impl& next) noexcept {
+        if (prev.kind == stack_kind::copied && !prev.is_main)
+            note_depth(*s, __builtin_frame_address(0));
+        const void* lo = nullptr;
+        std::size_t n = 0;
+        bounds_of(*s, next, lo, n);
+        san::start_switch(&prev.x->asan_fake_stack, lo, n, next.x->tsan_fiber);
+    }
+    [[gnu::always_inline]] void after_jump(tasklet_impl& prev) noexcept {
+        if (s->rec.record_from && s->rec.prev->kind == stack_kind::copied)
+            note_depth(*s, s->rec.prev->x->slice_lo);
+        san::finish_switch(prev.x->asan_fake_stack);
+    }
+};
+
+// The common case of schedule_task(prev, next), for the channel's general action: next
+// is in the ring, an own-stack (or main) tasklet suspended by a jump, no schedule
+// callback; the caller has checked the switch trap. Inlined into the channel action, so
+// that the bookkeeping, the observer and the jump happen in as few frames as possible
+// (slp/detail/fast_channel.hpp says why). Returns false, having done nothing, in any
+// other case (then call schedule_task).
 [[gnu::always_inline]] inline bool switch_fast(scheduler_impl& s, tasklet_impl& prev,
                                                tasklet_impl& next) noexcept {
-    // Only an own-stack (or main) next that was suspended by a jump: nothing to start,
-    // no slice to move, resumed by one slp_jump.
     // A soft prev (running on the runner's stack) goes through transfer().
-    const bool plain = next.how == suspended_by::jump &&
-                       (next.kind == stack_kind::own || next.is_main) &&
-                       prev.kind != stack_kind::soft;
-    if (!plain || schedule_callback_installed()) [[unlikely]]
+    if (!jump_resumable(next) || prev.kind == stack_kind::soft || schedule_callback_installed())
+        [[unlikely]]
         return false;
-    if (s.observer != nullptr) s.observer->before_switch(tasklet_view(&prev), tasklet_view(&next));
-    s.head = &next;
-    s.running = &next;
-    s.rec.prev = &prev;
-    s.rec.next = &next;
-    s.rec.from = &prev;
-    ++s.counts.hard;
-    if (prev.kind == stack_kind::copied && !prev.is_main) note_depth(s, __builtin_frame_address(0));
-    const void* lo = nullptr;
-    std::size_t n = 0;
-    bounds_of(s, next, lo, n);
-    san::start_switch(&prev.x->asan_fake_stack, lo, n, next.x->tsan_fiber);
-    prev.how = suspended_by::jump;
-    s.rec.record_from = true;
-    land(s, slp_jump(next.ctx, nullptr));
-    san::finish_switch(prev.x->asan_fake_stack);
-    prev.how = suspended_by::none;
-    s.after_switch();
+    jump_switch(s, prev, next, sanitizer_switch_hooks{&s});
     return true;
 }
 

@@ -1,4 +1,5 @@
 // tasklet.cpp — the tasklet handle's operations (Stackless/module/taskletobject.c).
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -55,7 +56,7 @@ scheduler_impl* own_thread(tasklet_impl& t) {
 
 // Hand a request to the tasklet's own thread.
 void post_remote(tasklet_impl& t, std::exception_ptr e) {
-    scheduler_impl* owner = t.sched;
+    scheduler_impl* owner = sched_of(t);
     if (owner == nullptr || !scheduler_exists(owner)) throw runtime_error(msg::no_thread);
     owner->post({&t, std::move(e)});
 }
@@ -92,8 +93,7 @@ tasklet::tasklet(std::function<void()> fn, tasklet_options options) {
     t->kind = options.kind;
     try {
         if (options.kind != stack_kind::soft) t->x->stack_size = options.stack_size;
-        if (!options.name.empty())
-            std::strncpy(t->extra().name, options.name.c_str(), sizeof t->x->name - 1);
+        if (!options.name.empty()) t->extra().set_name(options.name.c_str());
     } catch (...) {
         detail::destroy_tasklet(t);
         throw;
@@ -261,9 +261,16 @@ tasklet tasklet::prev() const {
 std::uint64_t tasklet::id() const {
     return checked().id;
 }
+void detail::tasklet_extra::set_name(const char* n) {
+    const std::size_t len = std::min<std::size_t>(std::strlen(n), 31);
+    name.reset(new char[len + 1]);
+    std::memcpy(name.get(), n, len);
+    name[len] = '\0';
+}
+
 const char* tasklet::name() const {
     const tasklet_impl& t = checked();
-    return t.x != nullptr ? t.x->name : "";
+    return t.x != nullptr ? t.x->name_or_empty() : "";
 }
 stack_kind tasklet::kind() const {
     return checked().kind;

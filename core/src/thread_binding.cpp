@@ -71,7 +71,7 @@ void bind_thread(const tasklet& handle, thread_ref to) {
     if (dest == nullptr) throw runtime_error(msg::no_thread);
     // Its scheduler. A tasklet that was not alive when its thread ended still points to
     // the scheduler that has gone: it has no thread.
-    scheduler_impl* from = t->sched;
+    scheduler_impl* from = sched_of(*t);
     if (from != nullptr && from != dest && from != detail::this_scheduler_if_any() &&
         !detail::scheduler_exists(from))
         from = nullptr;

@@ -144,7 +144,7 @@ int channel_traverse(PyObject* self, visitproc visit, void* arg) {
     PyObject* blocked[16];
     int n = 0;
     bool more = false;
-    ch.lock();
+    const bool biased = ch.lock();
     for (slp::tasklet t = slp::tasklet::borrow(ch.q().head); t; t = t.next()) {
         auto* o = static_cast<TaskletObject*>(t.user_data());
         if (o == nullptr || !o->alive_ref) continue;
@@ -164,11 +164,11 @@ int channel_traverse(PyObject* self, visitproc visit, void* arg) {
         } catch (...) {  // out of memory: visit none (they look referenced: safe)
             all.clear();
         }
-        ch.unlock();
+        ch.unlock(biased);
         for (PyObject* o : all) Py_VISIT(o);
         return 0;
     }
-    ch.unlock();
+    ch.unlock(biased);
     for (int i = 0; i < n; i++) Py_VISIT(blocked[i]);
     return 0;
 }

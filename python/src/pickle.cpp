@@ -454,16 +454,16 @@ PyObject* channel_reduce(PyObject* self, PyObject*) {
     ref blocked = ref::steal(PyList_New(0));
     if (!blocked) return nullptr;
     std::vector<PyObject*> objs;
-    ch.lock();
+    const bool biased = ch.lock();
     try {
         for (slp::tasklet t = slp::tasklet::borrow(ch.q().head); t; t = t.next())
             if (auto* o = static_cast<TaskletObject*>(t.user_data()))
                 objs.push_back(reinterpret_cast<PyObject*>(o));
     } catch (...) {
-        ch.unlock();
+        ch.unlock(biased);
         return PyErr_NoMemory();
     }
-    ch.unlock();
+    ch.unlock(biased);
     for (PyObject* o : objs)
         if (PyList_Append(blocked.get(), o) < 0) return nullptr;
     ref tup = ref::steal(PyList_AsTuple(blocked.get()));

@@ -1,5 +1,7 @@
 // The per-thread scheduler: run, schedule, schedule_remove, runcount, deadlock,
 // exceptions escaping tasklets, switch_trap, callbacks and the switch observer.
+#include <cstdint>
+#include <new>
 #include <string>
 
 #include "core_test_support.h"
@@ -366,4 +368,40 @@ TEST_P(Scheduler, run_called_from_a_tasklet_makes_it_the_watchdog) {
     });
     slp::run();
     EXPECT_EQ(tr.ev, (S{"inner", "watchdog back"}));
+}
+
+// A switch that cannot happen for want of memory (here: a stack that cannot be mapped,
+// larger than any address space) throws std::bad_alloc in the tasklet that asked for it,
+// before it was suspended: it stays current, and whatever it was doing is undone — a
+// receive leaves the channel as it was. The tasklet that could not start stays runnable.
+namespace {
+std::size_t unmappable_stack_size() {
+    const std::size_t ps = slp::page_size();
+    return (SIZE_MAX / ps - 4) * ps;
+}
+}  // namespace
+
+TEST(SchedulerOutOfMemory, a_switch_that_cannot_start_the_next_tasklet_throws_and_changes_nothing) {
+    slp::tasklet huge = slp::spawn([] {}, {slp::stack_kind::own, unmappable_stack_size(), {}});
+    const slp::tasklet me = slp::getcurrent();
+    EXPECT_THROW(slp::schedule(), std::bad_alloc);
+    EXPECT_EQ(slp::getcurrent(), me);
+    EXPECT_EQ(slp::getruncount(), 2);
+    EXPECT_TRUE(huge.scheduled());
+
+    slp::channel<int> ch;
+    EXPECT_THROW((void)ch.receive(), std::bad_alloc);  // would block and switch to huge
+    EXPECT_EQ(slp::getcurrent(), me);
+    EXPECT_EQ(ch.balance(), 0);
+    EXPECT_FALSE(me.blocked());
+    EXPECT_EQ(slp::getruncount(), 2);
+
+    huge.remove();
+    slp::tasklet sender = slp::spawn([&] { ch.send(7); });
+    EXPECT_EQ(ch.receive(), 7);  // the channel works as before
+    slp::run();
+    EXPECT_FALSE(sender.alive());
+    EXPECT_EQ(slp::getruncount(), 1);
+    // huge can never start, so not even die (kill() runs a tasklet to raise TaskletExit
+    // in it): it stays paused, and the thread's end forgets it.
 }

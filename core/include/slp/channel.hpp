@@ -34,6 +34,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "slp/detail/runtime.hpp"
 #include "slp/payload.hpp"
 #include "slp/tasklet.hpp"
 
@@ -100,17 +101,52 @@ class channel_base {
     // Iteration has ended: closing and no sender waiting (Stackless: StopIteration).
     bool iteration_done() const noexcept { return closing() && balance() <= 0; }
 
-    // Internal (core/src): the queue and its lock.
+    // Internal (core/src, slp/detail/fast_channel.hpp): the queue and its lock.
     struct queue_state {
         detail::tasklet_impl* head = nullptr;
         detail::tasklet_impl* tail = nullptr;
     };
     queue_state& q() noexcept { return q_; }
-    void lock() const noexcept;
-    void unlock() const noexcept;
+    // The lock is biased to the first thread that takes it: that thread locks and
+    // unlocks with plain stores, with no atomic read-modify-write, until another thread
+    // wants the lock; from then on every thread takes a spin lock (core/src/channel.cpp
+    // explains the handover). lock() returns whether it took the biased way; pass that
+    // to unlock().
+    [[nodiscard]] bool lock() const noexcept { return lock(detail::tls_sched); }
+    // The same, `me` being the calling thread's scheduler (tls_sched).
+    [[nodiscard]] bool lock([[maybe_unused]] detail::scheduler_hot* me) const noexcept {
+#if !defined(__SANITIZE_THREAD__)  // TSan cannot see the handover's process-wide barrier
+        if (me != nullptr && owner_.load(std::memory_order_relaxed) == me) [[likely]] {
+            owner_busy_.store(true, std::memory_order_relaxed);
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+            if (owner_.load(std::memory_order_relaxed) == me) [[likely]]
+                return true;
+            owner_busy_.store(false, std::memory_order_release);
+        }
+#endif
+        lock_shared();
+        return false;
+    }
+    void unlock(bool biased) const noexcept {
+        if (biased)
+            owner_busy_.store(false, std::memory_order_release);
+        else
+            locked_.store(0, std::memory_order_release);
+    }
     void add_balance(int d) noexcept {
         balance_.store(balance_.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
     }
+    // Internal (tests): whether the lock is biased to the calling thread, and whether
+    // this process can bias locks at all (membarrier(2) private expedited; never under
+    // TSan).
+    bool lock_biased_here() const noexcept {
+        return detail::tls_sched != nullptr &&
+               owner_.load(std::memory_order_relaxed) == detail::tls_sched;
+    }
+    static bool biased_locking_available() noexcept;
+    // Internal (core/src/switch.cpp): the running tasklet src, queued on this channel,
+    // could not switch away after all: take it off the queue, as if it never blocked.
+    void undo_block(detail::scheduler_impl& s, detail::tasklet_impl* src);
     // Internal (core/src/soft.cpp): the action up to its switch; the message the caller
     // gets is left in its tasklet's tempval.
     void begin_action(int dir, message&& m);
@@ -118,28 +154,48 @@ class channel_base {
  private:
     template <bool Soft>
     message action(int dir, message&& m);
-    void undo_block(detail::scheduler_impl& s, detail::tasklet_impl* src);
+    void lock_shared() const noexcept;
     queue_state q_;
-    mutable std::atomic<int> locked_{0};  // int: a word-sized exchange needs no libatomic
+    // The biased lock's owner: null (nobody yet), a thread's scheduler, or one of the
+    // handover states of channel.cpp.
+    mutable std::atomic<detail::scheduler_hot*> owner_{nullptr};
+    mutable std::atomic<bool> owner_busy_{false};  // the owner is inside the lock
+    mutable std::atomic<int> locked_{0};           // int: a word-sized exchange needs no libatomic
     std::atomic<int> balance_{0};
     std::atomic<bool> closing_{false};
     std::atomic<int> preference_{-1};
     std::atomic<bool> schedule_all_{false};
 };
 
+}  // namespace slp
+
+#include "slp/detail/fast_channel.hpp"
+
+namespace slp {
+
 // A typed channel. T must be move-constructible; T's move constructor runs while the
 // channel's lock is held, so it should be cheap and must not use channels.
 template <class T>
 class channel : public channel_base {
  public:
-    // Send a value (see channel_base::send_message for what it throws).
-    void send(T value) {
+    // Send a value (see channel_base::send_message for what it throws). Inline in the
+    // caller (slp/detail/fast_channel.hpp says why).
+    [[gnu::always_inline]] void send(T value) {
+        if constexpr (detail::inline_switch) {
+            if (detail::fast_send(*this, value)) return;
+        }
         message m;
         m.value.template emplace<T>(std::move(value));
         send_message(std::move(m));
     }
     // Receive a value; throws what the sender sent with send_exception/send_throw.
-    T receive() { return receive_payload().template take<T>(); }
+    [[gnu::always_inline]] T receive() {
+        if constexpr (detail::inline_switch) {
+            std::optional<T> v;
+            if (detail::fast_receive(*this, v)) return std::move(*v);
+        }
+        return receive_payload().template take<T>();
+    }
 
     // Send each element of a range in turn; returns how many were sent.
     template <class Range>

@@ -67,9 +67,16 @@ class payload {
     template <class T>
     T take() {
         if (!holds<T>()) throw std::logic_error("slp::payload::take: empty or of another type");
-        T* p = ptr<T>();
-        T out(std::move(*p));
-        reset();
+        using U = std::decay_t<T>;
+        U* p = ptr<U>();
+        U out(std::move(*p));
+        // The type is known here: destroy directly, not through the table (no indirect
+        // call on a channel's hot path).
+        if constexpr (fits_inline<U>)
+            p->~U();
+        else
+            delete p;
+        ops_ = nullptr;
         return out;
     }
 

@@ -19,6 +19,7 @@
 // watchdog's action throws deadlock_error(msg::main_receiving / msg::main_sending).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 
 #include "slp/tasklet.hpp"
@@ -44,6 +45,15 @@ void schedule_remove();
 tasklet getcurrent();  // the running tasklet of this thread
 tasklet getmain();     // this thread's main tasklet
 int getruncount();     // tasklets in this thread's ring, the current one included
+
+// How many switches this thread made: soft ones (between two soft tasklets, no stack
+// touched; slp/soft.hpp), hard ones (any other, a stack switched), and promotions of soft
+// tasklets to hard. See get_switch_counts() (slp/soft.hpp).
+struct switch_counts {
+    std::uint64_t soft = 0;
+    std::uint64_t hard = 0;
+    std::uint64_t promotions = 0;
+};
 
 // Add delta to this thread's switch trap and return the old value. While it is above
 // zero, any operation that would switch tasklets throws runtime_error(msg::switch_trap)

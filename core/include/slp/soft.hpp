@@ -208,11 +208,6 @@ class schedule_awaiter {
 // This thread's switch counters since its scheduler started: soft switches (between
 // two soft tasklets, no stack touched), hard ones (any other, a stack switched), and
 // promotions of soft tasklets to hard.
-struct switch_counts {
-    std::uint64_t soft = 0;
-    std::uint64_t hard = 0;
-    std::uint64_t promotions = 0;
-};
 switch_counts get_switch_counts();
 
 }  // namespace slp

@@ -1,0 +1,221 @@
+// slp/detail/runtime.hpp — the objects behind the public handles (tasklet_impl) and
+// the part of a thread's scheduler that the channel's inline fast path uses
+// (scheduler_hot). Not API: they are in a public header only so that a channel action
+// can switch tasklets inside the user's own function (slp/detail/fast_channel.hpp says
+// why that matters). core/src/internal.hpp builds the rest of the scheduler on them.
+//
+// Ownership: a tasklet object is reference counted (handles, the ring, a channel queue,
+// a scheduler inbox each hold one reference). Moving a tasklet between ring, channel
+// and inbox moves that reference; nothing is counted on the hot path.
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "slp/payload.hpp"
+#include "slp/scheduler.hpp"
+#include "slp/stack.hpp"
+#include "slp/tasklet.hpp"
+#include "slp_arch.h"
+
+namespace slp {
+class channel_base;
+}
+
+namespace slp::detail {
+
+struct scheduler_hot;
+
+enum class life : std::uint8_t { unbound, bound, ready, started, dead };
+// How a started, non-running hard tasklet was suspended (decides how to resume it).
+enum class suspended_by : std::uint8_t { none, jump, copy_switch };
+
+// What only some tasklets need, kept out of the object every tasklet has (issue 4: a
+// blocked soft tasklet costs at most 256 bytes, its coroutine frame included): the
+// execution state of the hard kinds, and fields rarely set. Hard tasklets, main and the
+// soft runner carry one inline (one allocation, see hard_tasklet); a soft tasklet gets
+// one on the heap only when named, given user data, or promoted.
+struct tasklet_extra {
+    stack own;                      // own-stack kind (and promoted soft), once started
+    std::byte* slice_lo = nullptr;  // copied: lowest address of its live slice
+    std::byte* saved = nullptr;     // copied: heap copy of the slice
+    std::uint32_t saved_size = 0;
+    std::uint32_t saved_cap = 0;
+    std::size_t stack_size = 0;
+    void* asan_fake_stack = nullptr;
+    void* tsan_fiber = nullptr;
+    void* user_data = nullptr;
+    std::coroutine_handle<> top;  // a promoted soft tasklet's innermost coroutine
+    // The name, if any (heap, rarely set: every blocked copied-stack tasklet carries
+    // this part, and a pointer costs 8 bytes of it, not 32).
+    std::unique_ptr<char[]> name;
+    const char* name_or_empty() const noexcept { return name ? name.get() : ""; }
+    void set_name(const char* n);  // (tasklet.cpp) at most 31 characters kept
+};
+
+struct tasklet_impl {
+    std::atomic<int> refs{1};
+    std::int8_t blocked_dir = 0;  // guarded by the lock of the channel it is on
+    life state = life::unbound;
+    stack_kind kind = stack_kind::own;
+    suspended_by how = suspended_by::none;  // how a started, non-running one was suspended
+    bool in_ring = false;
+    bool is_main = false;
+    bool atomic = false;
+    bool block_trap = false;
+    bool slice_in_heap = false;  // copied: the heap copy of its slice is the live one
+    bool extra_inline = false;   // x points into this object (a hard_tasklet)
+    // Its thread's scheduler (a scheduler_impl); nullptr once that thread ended.
+    scheduler_hot* sched = nullptr;
+    // Chain links: the ring of runnables, or a channel queue (never both).
+    tasklet_impl* next = nullptr;
+    tasklet_impl* prev = nullptr;
+    std::atomic<channel_base*> blocked_on{nullptr};  // written under that channel's lock
+
+    std::function<void()> body;
+    message tempval;  // the value or exception the tasklet gets when it resumes
+    std::uint64_t id = 0;
+    // A hard context: where it resumes, when suspended_by::jump. A soft tasklet (not
+    // promoted): the address of its innermost coroutine, once started (soft.cpp).
+    slp_ctx ctx = nullptr;
+    tasklet_extra* x = nullptr;
+
+    // All tasklets of a scheduler that are alive (for the kill at thread exit).
+    tasklet_impl* all_next = nullptr;
+    tasklet_impl* all_prev = nullptr;
+
+    bool alive() const noexcept {
+        return is_main || state == life::ready || state == life::started;
+    }
+    bool blocked() const noexcept { return blocked_on.load(std::memory_order_acquire) != nullptr; }
+    // The extra part, made if missing (throws std::bad_alloc).
+    tasklet_extra& extra() {
+        if (x == nullptr) x = new tasklet_extra;
+        return *x;
+    }
+};
+
+// What the switch routines need to know across a switch (one per thread).
+struct switch_record {
+    tasklet_impl* prev = nullptr;  // the context that jumped (the runner, for a soft tasklet)
+    tasklet_impl* next = nullptr;
+    tasklet_impl* from = nullptr;  // the tasklet switched from (for the observer)
+    bool record_from = false;      // the landing context stores transfer.from into prev
+};
+
+// Out of line (scheduler.cpp): throw t's pending error (its tempval holds one).
+[[noreturn, gnu::cold]] void raise_pending(tasklet_impl* t);
+// Out of line (scheduler.cpp): free the ended tasklet that was switched away from.
+[[gnu::cold]] void release_zombie(scheduler_hot& s) noexcept;
+
+// The fields of a thread's scheduler that a channel action reads or writes on its common
+// path; scheduler_impl (core/src/internal.hpp) derives from it.
+struct scheduler_hot {
+    tasklet_impl* running = nullptr;  // the tasklet executing now
+    tasklet_impl* head = nullptr;     // ring cursor; == running outside transitions
+    int runcount = 0;
+    int trap = 0;
+    bool in_callback = false;
+    // Whether the library switches without sanitizer annotations (the inline path may
+    // switch only then).
+    bool plain_switch = true;
+    // plain_switch, no switch trap, not in a callback: what the inline path checks, in
+    // one load (refresh() after changing any of the three).
+    bool fast_ok = true;
+    void refresh() noexcept { fast_ok = plain_switch && trap <= 0 && !in_callback; }
+    switch_observer* observer = nullptr;
+    switch_record rec;
+    tasklet_impl* zombie = nullptr;  // ended tasklet, cleaned up after switching away
+    switch_counts counts;
+    std::atomic<bool> inbox_nonempty{false};  // another thread handed us something
+
+    // Right after every switch, in the tasklet that resumed: tell the observer, free
+    // the tasklet that ended, if that is what was left.
+    [[gnu::always_inline]] void after_switch() noexcept {
+        if (observer != nullptr)
+            observer->after_switch(tasklet_view(rec.from), tasklet_view(running));
+        if (zombie != nullptr) [[unlikely]]
+            release_zombie(*this);
+    }
+    // Throw t's pending error, if any (inline: every switch ends here).
+    [[gnu::always_inline]] void claim(tasklet_impl* t) {
+        if (t->tempval.error) [[unlikely]]
+            raise_pending(t);
+    }
+
+    // The ring of runnables (a circular list through next/prev).
+    [[gnu::always_inline]] void insert(tasklet_impl* t) noexcept {  // at the end (before head)
+        if (head == nullptr) {
+            t->next = t->prev = t;
+            head = t;
+        } else {
+            t->next = head;
+            t->prev = head->prev;
+            head->prev->next = t;
+            head->prev = t;
+        }
+        t->in_ring = true;
+        ++runcount;
+    }
+    [[gnu::always_inline]] void insert_after_head(
+        tasklet_impl* t) noexcept {  // right behind the head
+        tasklet_impl* h = head;
+        head = h->next;
+        insert(t);
+        head = h;
+    }
+    [[gnu::always_inline]] tasklet_impl* remove_head() noexcept {
+        tasklet_impl* t = head;
+        if (t->next == t) {
+            head = nullptr;
+        } else {
+            t->prev->next = t->next;
+            t->next->prev = t->prev;
+            head = t->next;
+        }
+        t->next = t->prev = nullptr;
+        t->in_ring = false;
+        --runcount;
+        return t;
+    }
+    [[gnu::always_inline]] void remove(tasklet_impl* t) noexcept {
+        if (t == head) {
+            remove_head();
+            return;
+        }
+        t->prev->next = t->next;
+        t->next->prev = t->prev;
+        t->next = t->prev = nullptr;
+        t->in_ring = false;
+        --runcount;
+    }
+};
+
+// The calling thread's scheduler, or null before it first used slp. (A plain pointer:
+// constant-initialised, so reading it costs no call; initial-exec, so that in a shared
+// object — the Python module — it is one load, not a __tls_get_addr call: it takes 8
+// bytes of glibc's static TLS reserve.)
+[[gnu::tls_model("initial-exec")]] extern thread_local constinit scheduler_hot* tls_sched;
+
+// Callbacks (process-wide; scheduler.cpp): read on every action without a lock.
+extern std::atomic<const schedule_callback*> g_sched_cb;
+extern std::atomic<const channel_callback*> g_chan_cb;
+// Either of them is installed (one load for the inline path). note_callbacks() sets it
+// after either changed, under the lock that serialises their installation.
+extern std::atomic<bool> g_any_cb;
+void note_callbacks() noexcept;
+inline const channel_callback* current_channel_callback() noexcept {
+    return g_chan_cb.load(std::memory_order_acquire);
+}
+inline bool schedule_callback_installed() noexcept {
+    return g_sched_cb.load(std::memory_order_relaxed) != nullptr;
+}
+inline bool any_callback_installed() noexcept {
+    return g_any_cb.load(std::memory_order_acquire);
+}
+
+}  // namespace slp::detail
