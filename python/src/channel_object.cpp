@@ -1,6 +1,7 @@
 // channel_object.cpp — stackless.channel, bound to slp::channel_base (Python objects
 // travel as payloads holding a reference).
 #include <new>
+#include <optional>
 #include <vector>
 
 #include "errors.hpp"
@@ -93,18 +94,19 @@ bool blocking(PyObject* const* sp, F&& action, suspend_kind kind = suspend_kind:
     return true;
 }
 
-slp::message value_message(PyObject* value) noexcept {
-    slp::message m;
-    m.value.emplace<ref>(ref::borrow(value));  // fits inline: cannot throw
-    return m;
-}
-
-// Send `value` (borrowed) on `self`.
-PyObject* send_impl(PyObject* self, PyObject* const* sp, PyObject* value, suspend_kind kind) {
+// Send `value` (borrowed) on `self`. Core's inline path first (slp/detail/fast_channel.hpp:
+// the switch then happens in this very function), its general action if that declines.
+[[gnu::always_inline]] inline PyObject* send_impl(PyObject* self, PyObject* const* sp,
+                                                  PyObject* value, suspend_kind kind) {
     slp::channel_base* ch = begin_action(sp, kind, self, value);
     if (ch == nullptr) return nullptr;
     try {
-        ch->send_message(value_message(value));
+        ref r = ref::borrow(value);
+        if (!slp::detail::fast_send(*ch, r)) {
+            slp::message m;
+            m.value.emplace<ref>(std::move(r));  // fits inline: cannot throw
+            ch->send_message(std::move(m));
+        }
     } catch (...) {
         return fail_blocking();
     }
@@ -198,14 +200,21 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
     return value ? value.release() : Py_NewRef(Py_None);
 }
 
-PyObject* receive_impl(PyObject* self, PyObject* const* sp,
-                       suspend_kind kind = suspend_kind::receive) {
+// (Inline path first, as send_impl.)
+[[gnu::always_inline]] inline PyObject* receive_impl(PyObject* self, PyObject* const* sp,
+                                                     suspend_kind kind = suspend_kind::receive) {
     slp::channel_base* ch = begin_action(sp, kind, self, nullptr);
     if (ch == nullptr) return nullptr;
     alignas(slp::payload) unsigned char buf[sizeof(slp::payload)];
     slp::payload* p;
     try {
-        p = ::new (static_cast<void*>(buf)) slp::payload(ch->receive_payload());
+        std::optional<ref> v;
+        if (slp::detail::fast_receive(*ch, v)) {
+            p = ::new (static_cast<void*>(buf)) slp::payload();
+            p->emplace<ref>(std::move(*v));  // fits inline: cannot throw
+        } else {
+            p = ::new (static_cast<void*>(buf)) slp::payload(ch->receive_payload());
+        }
     } catch (...) {
         return fail_blocking();
     }
