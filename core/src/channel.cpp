@@ -113,8 +113,10 @@ void channel_base::lock_shared() const noexcept {
     detail::scheduler_hot* me = detail::tls_sched;
     for (;;) {
         detail::scheduler_hot* o = owner_.load(std::memory_order_acquire);
-        if (o == shared_lock || o == me) break;  // (me: its first lock, or no barrier)
-        if (o == revoking) {                     // another thread is taking it away: wait for it
+        // (o == me: this thread owns it but its biased attempt raced with nothing — it
+        // takes the spin lock this once, which a taker waits for as well.)
+        if (o == shared_lock || (o == me && me != nullptr)) break;
+        if (o == revoking) {  // another thread is taking it away: wait for it
             std::this_thread::yield();
             continue;
         }

@@ -298,7 +298,12 @@ void scheduler_impl::schedule_running(bool remove_it) {
     if (next == p) next = paused_watchdog(p);  // Stackless: run() returns
     check_switch(p, next);
     remove(p);
-    schedule_task(p, next);
+    try {
+        schedule_task(p, next);
+    } catch (...) {  // could not switch (no memory for next's stack): p stays runnable
+        unremove(p);
+        throw;
+    }
 }
 
 }  // namespace slp::detail

@@ -261,9 +261,27 @@ namespace {
     }
 }
 
-// enter() for copied -> copied, where no sanitizer is told of switches: the state both
-// keep across slp_switch is two pointers, so the frame a blocked tasklet saves is small.
-[[gnu::noinline]] void switch_copied(scheduler_hot& hot, tasklet_impl& prev, tasklet_impl& next) {
+// enter() for copied -> copied, where no sanitizer is told of switches. Nothing of its
+// frame lives across slp_switch (what it needs afterwards it reads from the scheduler),
+// so the frame a blocked tasklet saves in its slice is little more than the return
+// address.
+[[gnu::noinline, gnu::cold]] void switch_copied_failed() noexcept;
+
+// The switch itself, from a frame that keeps nothing live across slp_switch.
+[[gnu::noinline]] void switch_copied_jump(scheduler_impl& s) {
+    try {
+        slp_switch(&cs_save, &cs_restore, &s);
+    } catch (...) {  // cs_save found no memory for prev's slice: prev never left
+        switch_copied_failed();
+        throw;
+    }
+    scheduler_hot& now = *tls_sched;  // (the same scheduler: reloaded, not kept)
+    now.running->how = suspended_by::none;
+    now.after_switch();
+}
+
+[[gnu::noinline]] void switch_copied(scheduler_hot& hot, tasklet_impl& prev, tasklet_impl& next,
+                                     channel_base* blocked_on) {
     auto& s = static_cast<scheduler_impl&>(hot);
     s.notify_schedule(&prev, &next);
     s.head = &next;
@@ -271,11 +289,22 @@ namespace {
     ++s.counts.hard;
     s.rec.prev = &prev;
     s.rec.next = &next;
+    s.rec.blocked_on = blocked_on;
     prev.how = suspended_by::copy_switch;
     s.rec.record_from = false;
-    slp_switch(&cs_save, &cs_restore, &s);
+    return switch_copied_jump(s);  // a tail call: this frame is gone before the switch
+}
+
+// Put back what switch_copied changed: prev runs on, and is off the channel it had
+// blocked on.
+void switch_copied_failed() noexcept {
+    scheduler_impl& s = *this_scheduler_if_any();
+    tasklet_impl& prev = *s.rec.prev;
     prev.how = suspended_by::none;
+    s.head = prev.in_ring ? &prev : s.rec.next;
+    s.running = &prev;
     s.after_switch();
+    if (s.rec.blocked_on != nullptr) s.rec.blocked_on->undo_block(s, &prev);
 }
 
 }  // namespace
@@ -285,7 +314,7 @@ void switch_other(scheduler_hot& s, tasklet_impl& prev, tasklet_impl& next,
                   channel_base* blocked_on) {
     if (prev.kind == stack_kind::copied && next.kind == stack_kind::copied && !prev.is_main &&
         !next.is_main && s.plain_switch)
-        return switch_copied(s, prev, next);
+        return switch_copied(s, prev, next, blocked_on);
     return switch_any(s, prev, next, blocked_on);
 }
 

@@ -174,7 +174,12 @@ void tasklet::switch_to() {
     s->check_switch(p, &t);
     if (!t.in_ring) s->insert(&t);
     s->remove(p);
-    s->schedule_task(p, &t);
+    try {
+        s->schedule_task(p, &t);
+    } catch (...) {  // could not switch (no memory for t's stack): p stays runnable
+        s->unremove(p);
+        throw;
+    }
     s->claim(p);
 }
 

@@ -1,6 +1,7 @@
 // Channels: send/receive, preference and schedule_all exactly as Stackless, balance,
 // close/open, exceptions over channels, sequences, iteration, the queue, and errors.
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "core_test_support.h"
@@ -386,4 +387,33 @@ TEST(Payload, take_of_the_wrong_type_raises) {
     EXPECT_THROW(p.take<long>(), std::logic_error);
     EXPECT_EQ(p.take<int>(), 3);
     EXPECT_FALSE(p.has_value());
+}
+
+// A value that cannot be moved into the channel (boxed: its move may throw, and here
+// does) makes the send throw before anything changed: the receiver keeps waiting.
+namespace {
+struct move_may_throw {
+    static inline bool fail = false;
+    int v = 0;
+    explicit move_may_throw(int x) : v(x) {}
+    move_may_throw(move_may_throw&& o) : v(o.v) {
+        if (fail) throw std::runtime_error("move failed");
+    }
+};
+}  // namespace
+
+TEST(ChannelValues, a_send_whose_value_cannot_be_moved_throws_and_changes_nothing) {
+    slp::channel<move_may_throw> ch;
+    int got = 0;
+    slp::tasklet rx = slp::spawn([&] { got = ch.receive().v; });
+    slp::run();
+    ASSERT_EQ(ch.balance(), -1);
+    move_may_throw::fail = true;
+    EXPECT_THROW(ch.send(move_may_throw(7)), std::runtime_error);
+    move_may_throw::fail = false;
+    EXPECT_EQ(ch.balance(), -1);
+    EXPECT_TRUE(rx.blocked());
+    ch.send(move_may_throw(8));
+    EXPECT_EQ(got, 8);
+    EXPECT_FALSE(rx.alive());
 }

@@ -172,3 +172,15 @@ TEST(ChannelLock, the_taker_waits_for_the_owner_to_leave_and_the_lock_stays_excl
     second.join();
     EXPECT_TRUE(second_in.load());
 }
+
+// A thread without a scheduler that is the first to lock a channel makes it shared at
+// once: were it left unowned, the next thread with a scheduler would bias it to itself
+// and then lock with plain stores while the first one may hold the spin lock.
+TEST(ChannelLock, a_first_lock_from_a_thread_without_a_scheduler_shares_the_channel) {
+    SKIP_WITHOUT_BIAS();
+    slp::channel<int> ch;
+    std::thread plain([&] { (void)ch.queue(); });
+    plain.join();
+    EXPECT_EQ(local_pingpong(ch, 3), (std::vector<int>{0, 1, 2}));
+    EXPECT_FALSE(ch.lock_biased_here());
+}

@@ -396,6 +396,14 @@ TEST(SchedulerOutOfMemory, a_switch_that_cannot_start_the_next_tasklet_throws_an
     EXPECT_FALSE(me.blocked());
     EXPECT_EQ(slp::getruncount(), 2);
 
+    EXPECT_THROW(slp::schedule_remove(), std::bad_alloc);  // takes `me` out, then puts it back
+    EXPECT_TRUE(me.scheduled());
+    EXPECT_EQ(slp::getruncount(), 2);
+    EXPECT_THROW(huge.switch_to(), std::bad_alloc);
+    EXPECT_TRUE(me.scheduled());
+    EXPECT_EQ(slp::getcurrent(), me);
+    EXPECT_EQ(slp::getruncount(), 2);
+
     huge.remove();
     slp::tasklet sender = slp::spawn([&] { ch.send(7); });
     EXPECT_EQ(ch.receive(), 7);  // the channel works as before

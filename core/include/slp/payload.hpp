@@ -55,6 +55,12 @@ class payload {
         }
     }
 
+    // Whether a T lives inside the payload (no allocation; moving it cannot throw).
+    template <class T>
+    static constexpr bool stores_inline() noexcept {
+        return fits_inline<std::decay_t<T>>;
+    }
+
     // True if it holds a value of type T (exactly, after decay).
     template <class T>
     bool holds() const noexcept {

@@ -6,6 +6,6 @@
 #include "slp/errors.hpp"
 #include "slp/payload.hpp"
 #include "slp/scheduler.hpp"
+#include "slp/soft.hpp"
 #include "slp/stack.hpp"
 #include "slp/tasklet.hpp"
-#include "slp/soft.hpp"

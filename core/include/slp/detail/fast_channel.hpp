@@ -120,8 +120,8 @@ template <class Hooks = no_switch_hooks>
 // general switch. The caller has checked the switch trap and the callbacks. It may throw
 // (no memory for a stack or a slice) before prev is suspended; then, if prev had just
 // blocked on channel `blocked_on`, prev is taken off that channel again.
-[[gnu::noinline, gnu::cold]] void switch_other(scheduler_hot& s, tasklet_impl& prev,
-                                               tasklet_impl& next, channel_base* blocked_on);
+[[gnu::noinline]] void switch_other(scheduler_hot& s, tasklet_impl& prev, tasklet_impl& next,
+                                    channel_base* blocked_on);
 
 // Switch from prev to next whatever next's kind and state: inline when one jump does it.
 [[gnu::always_inline]] inline void switch_to(scheduler_hot& s, tasklet_impl& prev,
@@ -157,10 +157,12 @@ template <class Hooks = no_switch_hooks>
 }
 
 // Whether src (running) may block on ch here: another tasklet of this thread is runnable,
-// and no error (block trap, closing channel) nor other thread's request is pending.
+// no error (block trap, closing channel) nor other thread's request is pending, and its
+// tempval is free for what the partner will leave there.
 [[gnu::always_inline]] inline bool may_block(scheduler_hot& s, channel_base& ch,
                                              tasklet_impl& src) noexcept {
     return src.next != &src && &src == s.head && !src.block_trap && !ch.closing() &&
+           !src.tempval.value.has_value() && !src.tempval.error &&
            !s.inbox_nonempty.load(std::memory_order_acquire);
 }
 
@@ -179,6 +181,8 @@ template <class Hooks = no_switch_hooks>
 // Send `value` (T as in channel<T>). False: declined, nothing changed.
 template <class T>
 [[gnu::always_inline]] inline bool fast_send(channel_base& ch, T& value) {
+    // (A boxed T would be allocated, or moved by a move that may throw, under the lock.)
+    if constexpr (!payload::stores_inline<T>()) return false;
     scheduler_hot* s = fast_scheduler();
     if (s == nullptr) return false;
     tasklet_impl* src = s->running;
@@ -212,6 +216,7 @@ template <class T>
 // the sender sent as an error, or what was thrown at the caller while it waited.
 template <class T>
 [[gnu::always_inline]] inline bool fast_receive(channel_base& ch, std::optional<T>& out) {
+    if constexpr (!payload::stores_inline<T>()) return false;
     scheduler_hot* s = fast_scheduler();
     if (s == nullptr) return false;
     tasklet_impl* src = s->running;
@@ -232,7 +237,7 @@ template <class T>
         return true;
     }
     // nobody waits: block
-    if (!may_block(*s, ch, *src) || src->tempval.value.has_value() || src->tempval.error) {
+    if (!may_block(*s, ch, *src)) {
         ch.unlock(biased);
         return false;
     }

@@ -103,8 +103,9 @@ struct tasklet_impl {
 struct switch_record {
     tasklet_impl* prev = nullptr;  // the context that jumped (the runner, for a soft tasklet)
     tasklet_impl* next = nullptr;
-    tasklet_impl* from = nullptr;  // the tasklet switched from (for the observer)
-    bool record_from = false;      // the landing context stores transfer.from into prev
+    tasklet_impl* from = nullptr;        // the tasklet switched from (for the observer)
+    bool record_from = false;            // the landing context stores transfer.from into prev
+    channel_base* blocked_on = nullptr;  // switch_copied: the channel prev just blocked on
 };
 
 // Out of line (scheduler.cpp): throw t's pending error (its tempval holds one).
