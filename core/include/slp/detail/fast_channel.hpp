@@ -101,7 +101,6 @@ template <class Hooks = no_switch_hooks>
     s.head = &next;
     s.running = &next;
     s.rec.prev = &prev;
-    s.rec.next = &next;
     s.rec.from = &prev;
     ++s.counts.hard;
     hooks.before_jump(s, prev, next);
@@ -152,7 +151,7 @@ template <class Hooks = no_switch_hooks>
         return;
     }
     s.insert_after_head(&target);
-    jump_switch(s, src, target);
+    switch_to(s, src, target, nullptr);
     s.claim(&src);
 }
 
@@ -192,7 +191,7 @@ template <class T>
         tasklet_impl* target = ch.q().head;
         const bool to_partner = ch.preference() < 0;
         if (target->sched != s || ch.schedule_all() || target->tempval.value.has_value() ||
-            target->tempval.error || (to_partner && !jump_resumable(*target))) {
+            target->tempval.error) {
             ch.unlock(biased);
             return false;
         }
@@ -226,8 +225,7 @@ template <class T>
         tasklet_impl* target = ch.q().head;
         const bool to_partner = ch.preference() > 0;
         if (target->sched != s || ch.schedule_all() || target->tempval.error ||
-            !target->tempval.value.template holds<T>() ||
-            (to_partner && !jump_resumable(*target))) {
+            !target->tempval.value.template holds<T>()) {
             ch.unlock(biased);
             return false;
         }

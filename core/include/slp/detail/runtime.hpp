@@ -101,8 +101,8 @@ struct tasklet_impl {
 
 // What the switch routines need to know across a switch (one per thread).
 struct switch_record {
-    tasklet_impl* prev = nullptr;  // the context that jumped (the runner, for a soft tasklet)
-    tasklet_impl* next = nullptr;
+    tasklet_impl* prev = nullptr;        // the context that jumped (the runner, for a soft tasklet)
+    tasklet_impl* next = nullptr;        // (set by the switches that move slices: switch.cpp)
     tasklet_impl* from = nullptr;        // the tasklet switched from (for the observer)
     bool record_from = false;            // the landing context stores transfer.from into prev
     channel_base* blocked_on = nullptr;  // switch_copied: the channel prev just blocked on
