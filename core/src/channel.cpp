@@ -113,8 +113,8 @@ void channel_base::lock_shared() const noexcept {
     detail::scheduler_hot* me = detail::tls_sched;
     for (;;) {
         detail::scheduler_hot* o = owner_.load(std::memory_order_acquire);
-        // (o == me: this thread owns it but its biased attempt raced with nothing — it
-        // takes the spin lock this once, which a taker waits for as well.)
+        // (o == me: the owner got here without trying its biased way — code built with
+        // TSan does not. The spin lock serves it: a taker waits for that as well.)
         if (o == shared_lock || (o == me && me != nullptr)) break;
         if (o == revoking) {  // another thread is taking it away: wait for it
             std::this_thread::yield();

@@ -95,6 +95,13 @@ struct scheduler_impl : scheduler_hot {
     tasklet_impl* retire_running(std::exception_ptr escaped) noexcept;
     void schedule_running(bool remove);  // schedule() / schedule_remove() of `running`
     [[gnu::noinline]] void notify_schedule(tasklet_impl* prev, tasklet_impl* next) noexcept;
+    // The bookkeeping every switch from prev to next starts with: tell the schedule
+    // callback and the observer, and make next the head and the running tasklet.
+    void begin_switch(tasklet_impl* prev, tasklet_impl* next) noexcept {
+        notify_schedule(prev, next);
+        head = next;
+        running = next;
+    }
     [[gnu::noinline]] void unblock(tasklet_impl* t);
 
     // threads (threads.cpp)

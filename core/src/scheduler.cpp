@@ -204,9 +204,7 @@ void scheduler_impl::schedule_task(tasklet_impl* prev, tasklet_impl* next) {
         head = prev;
         return;
     }
-    notify_schedule(prev, next);
-    head = next;
-    running = next;
+    begin_switch(prev, next);
     transfer(*this, *prev, *next);
 }
 
@@ -280,9 +278,7 @@ tasklet_impl* scheduler_impl::retire_running(std::exception_ptr escaped) noexcep
         std::fputs("slp: fatal: could not end a tasklet\n", stderr);
         std::abort();
     }
-    notify_schedule(t, next);
-    head = next;
-    running = next;
+    begin_switch(t, next);
     zombie = t;
     return next;
 }

@@ -217,6 +217,16 @@ tasklet_impl& context_of(scheduler_impl& s, tasklet_impl& next) {
     return soft_runner(s);
 }
 
+// A switch from prev to next threw before prev was suspended (no memory for next's stack
+// or for prev's slice): prev runs on. Undo begin_switch (the head is next if prev had
+// left the ring: its caller puts prev back), and let the observer restore what
+// before_switch put away.
+void switch_failed(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next) noexcept {
+    s.head = prev.in_ring ? &prev : &next;
+    s.running = &prev;
+    s.after_switch();
+}
+
 }  // namespace
 
 void transfer(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next) {
@@ -230,11 +240,7 @@ void transfer(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next) {
     try {
         enter(s, prev, context_of(s, next), false);
     } catch (...) {
-        // No memory for next's stack or for a slice: thrown before prev was suspended,
-        // so prev runs on (the caller puts back what it took out of the ring).
-        s.head = prev.in_ring ? &prev : &next;
-        s.running = &prev;
-        s.after_switch();  // the observer restores what before_switch put away
+        switch_failed(s, prev, next);
         throw;
     }
     s.after_switch();
@@ -246,9 +252,7 @@ namespace {
 [[gnu::noinline]] void switch_any(scheduler_hot& hot, tasklet_impl& prev, tasklet_impl& next,
                                   channel_base* blocked_on) {
     auto& s = static_cast<scheduler_impl&>(hot);
-    s.notify_schedule(&prev, &next);
-    s.head = &next;
-    s.running = &next;
+    s.begin_switch(&prev, &next);
     if (blocked_on == nullptr) {
         transfer(s, prev, next);
         return;
@@ -283,9 +287,7 @@ namespace {
 [[gnu::noinline]] void switch_copied(scheduler_hot& hot, tasklet_impl& prev, tasklet_impl& next,
                                      channel_base* blocked_on) {
     auto& s = static_cast<scheduler_impl&>(hot);
-    s.notify_schedule(&prev, &next);
-    s.head = &next;
-    s.running = &next;
+    s.begin_switch(&prev, &next);
     ++s.counts.hard;
     s.rec.prev = &prev;
     s.rec.next = &next;
@@ -301,9 +303,7 @@ void switch_copied_failed() noexcept {
     scheduler_impl& s = *this_scheduler_if_any();
     tasklet_impl& prev = *s.rec.prev;
     prev.how = suspended_by::none;
-    s.head = prev.in_ring ? &prev : s.rec.next;
-    s.running = &prev;
-    s.after_switch();
+    switch_failed(s, prev, *s.rec.next);
     if (s.rec.blocked_on != nullptr) s.rec.blocked_on->undo_block(s, &prev);
 }
 

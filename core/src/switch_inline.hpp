@@ -29,12 +29,16 @@ inline void note_depth([[maybe_unused]] scheduler_impl& s,
 #endif
 }
 
-// Every landing stores the transfer's `from` into the tasklet that jumped (and, under
-// ASan, notes how deep a copied one used the shared stack).
-inline void land(scheduler_impl& s, slp_transfer tr) noexcept {
-    land_plain(s, tr);
+// ASan, after a landing: how deep the copied tasklet that jumped used the shared stack.
+inline void note_landing_depth(scheduler_impl& s) noexcept {
     if (s.rec.record_from && s.rec.prev->kind == stack_kind::copied)
         note_depth(s, s.rec.prev->x->slice_lo);
+}
+
+// Every landing stores the transfer's `from` into the tasklet that jumped.
+inline void land(scheduler_impl& s, slp_transfer tr) noexcept {
+    land_plain(s, tr);
+    note_landing_depth(s);
 }
 
 // jump_switch's announcements to the sanitizers (and ASan's shared-stack depth). Inline
@@ -52,8 +56,7 @@ struct sanitizer_switch_hooks {
         san::start_switch(&prev.x->asan_fake_stack, lo, n, next.x->tsan_fiber);
     }
     [[gnu::always_inline]] void after_jump(tasklet_impl& prev) noexcept {
-        if (s->rec.record_from && s->rec.prev->kind == stack_kind::copied)
-            note_depth(*s, s->rec.prev->x->slice_lo);
+        note_landing_depth(*s);  // (jump_switch landed with land_plain)
         san::finish_switch(prev.x->asan_fake_stack);
     }
 };

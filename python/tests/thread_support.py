@@ -102,3 +102,21 @@ def two_spinners_alternate(run_timeout):
     stackless.tasklet(stopper)()
     assert stackless.run(run_timeout, soft=True) is None
     return done, a[0], b[0]
+
+
+def preempted_exception_surfaces():
+    """A tasklet raises while run(100000) runs it: True if the exception surfaced from
+    run() in the caller."""
+    import stackless
+
+    def boom():
+        for _ in range(3):
+            pass
+        raise KeyError("pre")
+
+    stackless.tasklet(boom)()
+    try:
+        stackless.run(100000)
+    except KeyError:
+        return True
+    return False
