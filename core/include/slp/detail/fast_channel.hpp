@@ -16,9 +16,10 @@
 //   - nobody is waiting: the caller blocks, and the next runnable tasklet of this thread
 //     resumes;
 // and only when no callback is installed, no switch trap is set, the caller is a hard
-// tasklet and the tasklet to resume is an own-stack (or main) one suspended by a jump,
-// and schedule_all is off. The semantics are exactly those of channel.cpp's action(),
-// which the core tests check for every pair of stack kinds.
+// tasklet, schedule_all is off and the value is stored inline in the payload. When the
+// tasklet to resume is an own-stack (or main) one suspended by a jump, the jump is inline
+// here; any other goes through switch_other (switch.cpp). The semantics are exactly those
+// of channel.cpp's action(), which the core tests check for every pair of stack kinds.
 #pragma once
 
 #include "slp/detail/runtime.hpp"
