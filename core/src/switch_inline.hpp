@@ -44,7 +44,7 @@ inline void land(scheduler_impl& s, slp_transfer tr) noexcept {
 // jump_switch's announcements to the sanitizers (and ASan's shared-stack depth). Inline
 // into the switching function: TSan's fiber switch inside a call of its own would pair
 // that call's exit with the other fiber's entries.
-struct sanitizer_switch_hooks {
+struct sanitizer_switch_hooks : observer_hooks {
     scheduler_impl* s;
     [[gnu::always_inline]] void before_jump(scheduler_hot&, tasklet_impl& prev,
                                             tasklet_impl& next) noexcept {
@@ -73,7 +73,7 @@ struct sanitizer_switch_hooks {
     if (!jump_resumable(next) || prev.kind == stack_kind::soft || schedule_callback_installed())
         [[unlikely]]
         return false;
-    jump_switch(s, prev, next, sanitizer_switch_hooks{&s});
+    jump_switch(s, prev, next, sanitizer_switch_hooks{{}, &s});
     return true;
 }
 

@@ -127,13 +127,13 @@ class channel_base {
         lock_shared();
         return false;
     }
-    void unlock(bool biased) const noexcept {
+    [[gnu::always_inline]] void unlock(bool biased) const noexcept {
         if (biased)
             owner_busy_.store(false, std::memory_order_release);
         else
             locked_.store(0, std::memory_order_release);
     }
-    void add_balance(int d) noexcept {
+    [[gnu::always_inline]] void add_balance(int d) noexcept {
         balance_.store(balance_.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
     }
     // Internal (tests): whether the lock is biased to the calling thread, and whether

@@ -40,7 +40,7 @@ class payload {
     // Store a T built from args, replacing what was there. Throws what T's constructor
     // (or, for a boxed T, operator new) throws; the payload is then empty.
     template <class T, class... Args>
-    T& emplace(Args&&... args) {
+    [[gnu::always_inline]] T& emplace(Args&&... args) {
         using U = std::decay_t<T>;
         reset();
         if constexpr (fits_inline<U>) {
@@ -71,7 +71,7 @@ class payload {
     // Move the value out and leave the payload empty.
     // Throws std::logic_error if it is empty or holds another type.
     template <class T>
-    T take() {
+    [[gnu::always_inline]] T take() {
         if (!holds<T>()) throw std::logic_error("slp::payload::take: empty or of another type");
         using U = std::decay_t<T>;
         U* p = ptr<U>();

@@ -22,6 +22,7 @@
 // of channel.cpp's action(), which the core tests check for every pair of stack kinds.
 #pragma once
 
+#include "slp/detail/jump_unlinked.hpp"
 #include "slp/detail/runtime.hpp"
 
 namespace slp::detail {
@@ -85,9 +86,20 @@ inline constexpr bool inline_switch = true;
     return next.how == suspended_by::jump && (next.kind == stack_kind::own || next.is_main);
 }
 
-// What a switch tells the sanitizers (core/src/switch_inline.hpp); nothing here, where
-// inline_switch rules them out.
-struct no_switch_hooks {
+// What a switch does around its bookkeeping and jump, besides the bookkeeping: the
+// default tells the scheduler's observer (a virtual call) and the sanitizers nothing
+// (inline_switch rules them out here). core/src/switch_inline.hpp adds the sanitizers'
+// announcements. A binding that is itself the observer of the calling thread's
+// scheduler may pass hooks that do the observer's work inline instead (the Python
+// module: python/src/switch_hooks.hpp); they must do exactly what its before_switch and
+// after_switch do, which the general path (switch_other, channel.cpp) still calls.
+struct observer_hooks {
+    [[gnu::always_inline]] void observe_before(scheduler_hot& s, tasklet_impl& prev,
+                                               tasklet_impl& next) noexcept {
+        if (s.observer != nullptr)
+            s.observer->before_switch(tasklet_view(&prev), tasklet_view(&next));
+    }
+    [[gnu::always_inline]] void observe_after(scheduler_hot& s) noexcept { s.notify_after(); }
     [[gnu::always_inline]] void before_jump(scheduler_hot&, tasklet_impl&, tasklet_impl&) noexcept {
     }
     [[gnu::always_inline]] void after_jump(tasklet_impl&) noexcept {}
@@ -95,10 +107,10 @@ struct no_switch_hooks {
 
 // Suspend prev (running, a hard tasklet) and resume next (jump_resumable); returns when
 // prev runs again. The bookkeeping of schedule_task + transfer for this one case.
-template <class Hooks = no_switch_hooks>
+template <class Hooks = observer_hooks>
 [[gnu::always_inline]] inline void jump_switch(scheduler_hot& s, tasklet_impl& prev,
                                                tasklet_impl& next, Hooks hooks = {}) noexcept {
-    if (s.observer != nullptr) s.observer->before_switch(tasklet_view(&prev), tasklet_view(&next));
+    hooks.observe_before(s, prev, next);
     s.head = &next;
     s.running = &next;
     s.rec.prev = &prev;
@@ -107,10 +119,11 @@ template <class Hooks = no_switch_hooks>
     hooks.before_jump(s, prev, next);
     prev.how = suspended_by::jump;
     s.rec.record_from = true;
-    land_plain(s, slp_jump(next.ctx, nullptr));
+    land_plain(s, jump_unlinked(next.ctx));
     hooks.after_jump(prev);
     prev.how = suspended_by::none;
-    s.after_switch();
+    hooks.observe_after(s);
+    s.release_zombie_if_any();
 }
 
 // Out of line (switch.cpp): suspend prev (running, a hard tasklet) and resume or start
@@ -124,10 +137,12 @@ template <class Hooks = no_switch_hooks>
                                     channel_base* blocked_on);
 
 // Switch from prev to next whatever next's kind and state: inline when one jump does it.
+template <class Hooks>
 [[gnu::always_inline]] inline void switch_to(scheduler_hot& s, tasklet_impl& prev,
-                                             tasklet_impl& next, channel_base* blocked_on) {
+                                             tasklet_impl& next, channel_base* blocked_on,
+                                             Hooks hooks) {
     if (jump_resumable(next)) [[likely]]
-        jump_switch(s, prev, next);
+        jump_switch(s, prev, next, hooks);
     else
         switch_other(s, prev, next, blocked_on);
 }
@@ -135,24 +150,28 @@ template <class Hooks = no_switch_hooks>
 // The calling thread's scheduler if the inline path may act for it now, else null.
 [[gnu::always_inline]] inline scheduler_hot* fast_scheduler() noexcept {
     scheduler_hot* s = tls_sched;
-    if (s == nullptr || !s->fast_ok) return nullptr;
-    if (any_callback_installed()) return nullptr;
-    if (s->running->kind == stack_kind::soft) return nullptr;
+    if (s == nullptr || !s->fast_ok) [[unlikely]]
+        return nullptr;
+    if (any_callback_installed()) [[unlikely]]
+        return nullptr;
+    if (s->running->kind == stack_kind::soft) [[unlikely]]
+        return nullptr;
     return s;
 }
 
 // The exchange with `target` is done (it is off the queue; the lock still held): the
 // partner runs now (preference on its side), or goes to the end of the runnables.
+template <class Hooks>
 [[gnu::always_inline]] inline void after_exchange(scheduler_hot& s, channel_base& ch, bool biased,
                                                   tasklet_impl& src, tasklet_impl& target,
-                                                  bool to_partner) {
+                                                  bool to_partner, Hooks hooks) {
     ch.unlock(biased);
     if (!to_partner) {
         s.insert(&target);
         return;
     }
     s.insert_after_head(&target);
-    switch_to(s, src, target, nullptr);
+    switch_to(s, src, target, nullptr, hooks);
     s.claim(&src);
 }
 
@@ -168,23 +187,25 @@ template <class Hooks = no_switch_hooks>
 
 // src (running; may_block) joins ch's queue in direction dir and the next runnable
 // tasklet runs; returns when src resumes, having raised what was thrown at it meanwhile.
+template <class Hooks>
 [[gnu::always_inline]] inline void block(scheduler_hot& s, channel_base& ch, bool biased,
-                                         tasklet_impl& src, int dir) {
+                                         tasklet_impl& src, int dir, Hooks hooks) {
     tasklet_impl* next = src.next;
     s.remove(&src);
     queue_push(ch, &src, dir);
     ch.unlock(biased);
-    switch_to(s, src, *next, &ch);
+    switch_to(s, src, *next, &ch, hooks);
     s.claim(&src);
 }
 
 // Send `value` (T as in channel<T>). False: declined, nothing changed.
-template <class T>
-[[gnu::always_inline]] inline bool fast_send(channel_base& ch, T& value) {
+template <class T, class Hooks = observer_hooks>
+[[gnu::always_inline]] inline bool fast_send(channel_base& ch, T& value, Hooks hooks = {}) {
     // (A boxed T would be allocated, or moved by a move that may throw, under the lock.)
     if constexpr (!payload::stores_inline<T>()) return false;
     scheduler_hot* s = fast_scheduler();
-    if (s == nullptr) return false;
+    if (s == nullptr) [[unlikely]]
+        return false;
     tasklet_impl* src = s->running;
     const bool biased = ch.lock(s);
     const int bal = ch.balance();
@@ -192,33 +213,35 @@ template <class T>
         tasklet_impl* target = ch.q().head;
         const bool to_partner = ch.preference() < 0;
         if (target->sched != s || ch.schedule_all() || target->tempval.value.has_value() ||
-            target->tempval.error) {
+            target->tempval.error) [[unlikely]] {
             ch.unlock(biased);
             return false;
         }
         queue_unlink(ch, target);
         target->tempval.value.template emplace<T>(std::move(value));
-        after_exchange(*s, ch, biased, *src, *target, to_partner);
+        after_exchange(*s, ch, biased, *src, *target, to_partner, hooks);
         return true;
     }
     // nobody waits: block
-    if (!may_block(*s, ch, *src)) {
+    if (!may_block(*s, ch, *src)) [[unlikely]] {
         ch.unlock(biased);
         return false;
     }
     src->tempval.value.template emplace<T>(std::move(value));
-    block(*s, ch, biased, *src, 1);  // kill, throw: the value was not taken
+    block(*s, ch, biased, *src, 1, hooks);  // kill, throw: the value was not taken
     src->tempval.clear();
     return true;
 }
 
 // Receive into `out` (T as in channel<T>). False: declined, nothing changed. Throws what
 // the sender sent as an error, or what was thrown at the caller while it waited.
-template <class T>
-[[gnu::always_inline]] inline bool fast_receive(channel_base& ch, std::optional<T>& out) {
+template <class T, class Hooks = observer_hooks>
+[[gnu::always_inline]] inline bool fast_receive(channel_base& ch, std::optional<T>& out,
+                                                Hooks hooks = {}) {
     if constexpr (!payload::stores_inline<T>()) return false;
     scheduler_hot* s = fast_scheduler();
-    if (s == nullptr) return false;
+    if (s == nullptr) [[unlikely]]
+        return false;
     tasklet_impl* src = s->running;
     const bool biased = ch.lock(s);
     const int bal = ch.balance();
@@ -226,21 +249,21 @@ template <class T>
         tasklet_impl* target = ch.q().head;
         const bool to_partner = ch.preference() > 0;
         if (target->sched != s || ch.schedule_all() || target->tempval.error ||
-            !target->tempval.value.template holds<T>()) {
+            !target->tempval.value.template holds<T>()) [[unlikely]] {
             ch.unlock(biased);
             return false;
         }
         queue_unlink(ch, target);
         out.emplace(target->tempval.value.template take<T>());
-        after_exchange(*s, ch, biased, *src, *target, to_partner);
+        after_exchange(*s, ch, biased, *src, *target, to_partner, hooks);
         return true;
     }
     // nobody waits: block
-    if (!may_block(*s, ch, *src)) {
+    if (!may_block(*s, ch, *src)) [[unlikely]] {
         ch.unlock(biased);
         return false;
     }
-    block(*s, ch, biased, *src, -1);  // kill, throw, or an exception sent instead of a value
+    block(*s, ch, biased, *src, -1, hooks);  // kill, throw, or an exception sent instead of a value
     out.emplace(src->tempval.value.template take<T>());
     return true;
 }

@@ -137,8 +137,14 @@ struct scheduler_hot {
     // Right after every switch, in the tasklet that resumed: tell the observer, free
     // the tasklet that ended, if that is what was left.
     [[gnu::always_inline]] void after_switch() noexcept {
+        notify_after();
+        release_zombie_if_any();
+    }
+    [[gnu::always_inline]] void notify_after() noexcept {
         if (observer != nullptr)
             observer->after_switch(tasklet_view(rec.from), tasklet_view(running));
+    }
+    [[gnu::always_inline]] void release_zombie_if_any() noexcept {
         if (zombie != nullptr) [[unlikely]]
             release_zombie(*this);
     }
