@@ -30,10 +30,11 @@ ChannelObject* as_channel(PyObject* o) {
 // of line (finish_receive, none_after_blocking, fail_blocking), so that frame holds
 // little but the call. begin_blocking returns false with a Python error set;
 // begin_action (a channel's own action) returns the core channel, or nullptr.
-[[gnu::always_inline]] inline bool enter_blocking(PyObject* const* sp, suspend_kind kind,
-                                                  PyObject* ch, PyObject* value) noexcept {
+[[gnu::always_inline]] inline thread_runtime* enter_blocking(PyObject* const* sp, suspend_kind kind,
+                                                             PyObject* ch,
+                                                             PyObject* value) noexcept {
     thread_runtime* rt = thread_runtime::get();
-    if (rt == nullptr) return false;
+    if (rt == nullptr) return nullptr;
     if (TaskletObject* cur = rt->current_object()) {
         cur->blocked_sp = const_cast<PyObject**>(sp);
         cur->suspended_in = kind;
@@ -41,31 +42,36 @@ ChannelObject* as_channel(PyObject* o) {
         cur->suspend_value = value;
     }
     rt->release_gil_if_shared();  // no Python in core's call (see thread_runtime)
-    return true;
+    return rt;
 }
 
 [[gnu::noinline]] bool begin_blocking(PyObject* const* sp, suspend_kind kind, PyObject* ch,
                                       PyObject* value) noexcept {
-    return enter_blocking(sp, kind, ch, value);
+    return enter_blocking(sp, kind, ch, value) != nullptr;
 }
 
-[[gnu::always_inline]] inline slp::channel_base* begin_action(PyObject* const* sp,
-                                                              suspend_kind kind, PyObject* self,
-                                                              PyObject* value) noexcept {
-    return enter_blocking(sp, kind, self, value) ? &as_channel(self)->ch : nullptr;
+// A channel's own action: the hooks for core's inline path (runtime.hpp), or rt null.
+[[gnu::always_inline]] inline switch_hooks begin_action(PyObject* const* sp, suspend_kind kind,
+                                                        PyObject* self, PyObject* value) noexcept {
+    thread_runtime* rt = enter_blocking(sp, kind, self, value);
+    return switch_hooks{{}, rt, rt != nullptr ? rt->current_object() : nullptr};
 }
 
-// After core's call (the caller is the running tasklet again): the GIL back, the
-// suspension forgotten, deferred references dropped.
-inline void end_blocking() noexcept {
-    thread_runtime* rt = thread_runtime::current_if_any();
+// After core's call (the caller, `cur` of runtime `rt`, is the running tasklet again):
+// the GIL back, the suspension forgotten, deferred references dropped.
+[[gnu::always_inline]] inline void end_blocking(thread_runtime* rt, TaskletObject* cur) noexcept {
     rt->hold_gil();
-    if (TaskletObject* cur = rt->current_object()) {
+    if (cur != nullptr) {
         cur->blocked_sp = nullptr;
         cur->suspended_in = suspend_kind::none;
         cur->suspend_channel = cur->suspend_value = nullptr;
     }
     rt->flush();
+}
+
+inline void end_blocking() noexcept {
+    thread_runtime* rt = thread_runtime::current_if_any();
+    end_blocking(rt, rt->current_object());
 }
 
 // Inside a catch (...) around core's call: end it and set the Python error. nullptr.
@@ -98,15 +104,18 @@ bool blocking(PyObject* const* sp, F&& action, suspend_kind kind = suspend_kind:
 // the switch then happens in this very function), its general action if that declines.
 [[gnu::always_inline]] inline PyObject* send_impl(PyObject* self, PyObject* const* sp,
                                                   PyObject* value, suspend_kind kind) {
-    slp::channel_base* ch = begin_action(sp, kind, self, value);
-    if (ch == nullptr) return nullptr;
+    const switch_hooks hooks = begin_action(sp, kind, self, value);
+    if (hooks.rt == nullptr) return nullptr;
+    slp::channel_base& ch = as_channel(self)->ch;
     try {
         ref r = ref::borrow(value);
-        if (!slp::detail::fast_send(*ch, r)) {
-            slp::message m;
-            m.value.emplace<ref>(std::move(r));  // fits inline: cannot throw
-            ch->send_message(std::move(m));
+        if (slp::detail::fast_send(ch, r, hooks)) {
+            end_blocking(hooks.rt, hooks.self);
+            Py_RETURN_NONE;
         }
+        slp::message m;
+        m.value.emplace<ref>(std::move(r));  // fits inline: cannot throw
+        ch.send_message(std::move(m));
     } catch (...) {
         return fail_blocking();
     }
@@ -183,7 +192,17 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
     return send_impl(self, args + nargs, args[0], suspend_kind::send);
 }
 
-// The received value (the payload holds a ref), or the exception a bomb carries.
+// What a receive returns for the value `o` it got (a new reference; may be null for
+// None, or a bomb, whose exception it raises).
+[[gnu::noinline]] PyObject* received(PyObject* o) noexcept {
+    if (o == nullptr) return Py_NewRef(Py_None);
+    if (!is_bomb(o)) return o;
+    PyObject* r = explode_bomb(o);
+    Py_DECREF(o);
+    return r;
+}
+
+// After the general action: what it received (the payload holds a ref; *p is destroyed).
 [[gnu::noinline]] PyObject* finish_receive(slp::payload* p) noexcept {
     end_blocking();
     ref value;
@@ -196,25 +215,27 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
     }
     p->~payload();
     if (!ok) return nullptr;
-    if (value && is_bomb(value.get())) return explode_bomb(value.get());
-    return value ? value.release() : Py_NewRef(Py_None);
+    return received(value.release());
 }
 
 // (Inline path first, as send_impl.)
 [[gnu::always_inline]] inline PyObject* receive_impl(PyObject* self, PyObject* const* sp,
                                                      suspend_kind kind = suspend_kind::receive) {
-    slp::channel_base* ch = begin_action(sp, kind, self, nullptr);
-    if (ch == nullptr) return nullptr;
+    const switch_hooks hooks = begin_action(sp, kind, self, nullptr);
+    if (hooks.rt == nullptr) return nullptr;
+    slp::channel_base& ch = as_channel(self)->ch;
     alignas(slp::payload) unsigned char buf[sizeof(slp::payload)];
     slp::payload* p;
     try {
         std::optional<ref> v;
-        if (slp::detail::fast_receive(*ch, v)) {
-            p = ::new (static_cast<void*>(buf)) slp::payload();
-            p->emplace<ref>(std::move(*v));  // fits inline: cannot throw
-        } else {
-            p = ::new (static_cast<void*>(buf)) slp::payload(ch->receive_payload());
+        if (slp::detail::fast_receive(ch, v, hooks)) {
+            end_blocking(hooks.rt, hooks.self);
+            PyObject* o = v->release();
+            if (o != nullptr && !is_bomb(o)) [[likely]]
+                return o;
+            return received(o);
         }
+        p = ::new (static_cast<void*>(buf)) slp::payload(ch.receive_payload());
     } catch (...) {
         return fail_blocking();
     }

@@ -18,12 +18,4 @@ struct run_options {
 // references), or nullptr with an exception set.
 PyObject* run_with_timeout(thread_runtime* rt, const run_options& opt);
 
-// The observer, while run(timeout) runs: a tasklet was switched to (its state restored):
-// with a per-tasklet budget (not totaltimeout) it gets a full one; outside the main
-// thread it gets the tick's trace function.
-void preempt_after_switch(thread_runtime* rt) noexcept;
-// The observer, before the running tasklet's state is saved: outside the main thread,
-// take the tick's trace function back from it.
-void preempt_before_switch(thread_runtime* rt) noexcept;
-
 }  // namespace slpy

@@ -68,69 +68,36 @@ void python_state::free_root_chunk() noexcept {
     own_root_ = false;
 }
 
-void python_state::save(PyThreadState* ts) noexcept {
-    cframe_ = ts->cframe;
-    use_tracing_ = ts->cframe->use_tracing;
-    current_frame_ = ts->cframe->current_frame;
-    recursion_depth_ = ts->recursion_limit - ts->recursion_remaining;
-    datastack_chunk_ = ts->datastack_chunk;
-    datastack_top_ = ts->datastack_top;
-    datastack_limit_ = ts->datastack_limit;
-    exc_info_ = ts->exc_info;
-    context_ = ts->context;  // reference moves
-    ts->context = nullptr;
-    trash_delete_nesting_ = ts->trash_delete_nesting;
-    tracing_ = ts->tracing;
-    // Trace and profile functions: moved only when there are any (the common case has
-    // none, and then this state's fields and the thread state's stay null).
-    traced_ = ts->c_tracefunc != nullptr || ts->c_profilefunc != nullptr ||
-              ts->c_traceobj != nullptr || ts->c_profileobj != nullptr;
-    if (traced_) {
-        c_tracefunc_ = ts->c_tracefunc;
-        c_profilefunc_ = ts->c_profilefunc;
-        c_traceobj_ = ts->c_traceobj;  // references move
-        c_profileobj_ = ts->c_profileobj;
-        ts->c_traceobj = ts->c_profileobj = nullptr;
-        ts->c_tracefunc = ts->c_profilefunc = nullptr;
-    }
-    fresh_ = false;
+void python_state::save_tracing(PyThreadState* ts) noexcept {
+    traced_ = true;
+    c_tracefunc_ = ts->c_tracefunc;
+    c_profilefunc_ = ts->c_profilefunc;
+    c_traceobj_ = ts->c_traceobj;  // references move
+    c_profileobj_ = ts->c_profileobj;
+    ts->c_traceobj = ts->c_profileobj = nullptr;
+    ts->c_tracefunc = ts->c_profilefunc = nullptr;
 }
 
-void python_state::restore(PyThreadState* ts) noexcept {
-    ts->context = context_;  // reference moves
-    context_ = nullptr;
-    ts->context_ver++;  // contextvars caches the last lookup per version
-    ts->recursion_remaining = ts->recursion_limit - recursion_depth_;
-    ts->datastack_chunk = datastack_chunk_;
-    ts->datastack_top = datastack_top_;
-    ts->datastack_limit = datastack_limit_;
-    ts->exc_info = exc_info_;
-    ts->trash_delete_nesting = trash_delete_nesting_;
-    ts->tracing = tracing_;
-    if (traced_) {  // otherwise the thread state's are null (save() left them so)
-        ts->c_tracefunc = c_tracefunc_;
-        ts->c_profilefunc = c_profilefunc_;
-        ts->c_traceobj = c_traceobj_;  // references move
-        ts->c_profileobj = c_profileobj_;
-        c_tracefunc_ = c_profilefunc_ = nullptr;
-        c_traceobj_ = c_profileobj_ = nullptr;
-        traced_ = false;
-    }
-    if (fresh_ && datastack_chunk_ == nullptr) {
+void python_state::restore_tracing(PyThreadState* ts) noexcept {
+    ts->c_tracefunc = c_tracefunc_;
+    ts->c_profilefunc = c_profilefunc_;
+    ts->c_traceobj = c_traceobj_;  // references move
+    ts->c_profileobj = c_profileobj_;
+    c_tracefunc_ = c_profilefunc_ = nullptr;
+    c_traceobj_ = c_profileobj_ = nullptr;
+    traced_ = false;
+}
+
+void python_state::restore_fresh(PyThreadState* ts) noexcept {
+    if (datastack_chunk_ == nullptr) {
         allocate_root_chunk();
         ts->datastack_chunk = datastack_chunk_;
         ts->datastack_top = datastack_top_;
         ts->datastack_limit = datastack_limit_;
     }
-    if (fresh_) {
-        // The starting tasklet's base cframe is a local of its first frame (enter_fresh);
-        // until then nothing runs Python, and the thread's root cframe stands in.
-        ts->cframe = &ts->root_cframe;
-    } else {
-        ts->cframe = cframe_;
-        ts->cframe->use_tracing = use_tracing_;
-        ts->cframe->current_frame = current_frame_;
-    }
+    // The starting tasklet's base cframe is a local of its first frame (enter_fresh);
+    // until then nothing runs Python, and the thread's root cframe stands in.
+    ts->cframe = &ts->root_cframe;
 }
 
 void python_state::enter_fresh(PyThreadState* ts, _PyCFrame* cf) noexcept {

@@ -28,11 +28,51 @@ class python_state {
     bool init_fresh(_PyErr_StackItem* exc_item, PyObject* context) noexcept;
 
     // tstate -> this: the running tasklet is being suspended. Takes over the thread
-    // state's references (context, trace and profile objects).
-    void save(PyThreadState* ts) noexcept;
+    // state's references (context, trace and profile objects). (Inline, as restore():
+    // every switch does both.)
+    [[gnu::always_inline]] void save(PyThreadState* ts) noexcept {
+        cframe_ = ts->cframe;
+        use_tracing_ = cframe_->use_tracing;
+        current_frame_ = cframe_->current_frame;
+        recursion_depth_ = ts->recursion_limit - ts->recursion_remaining;
+        datastack_chunk_ = ts->datastack_chunk;
+        datastack_top_ = ts->datastack_top;
+        datastack_limit_ = ts->datastack_limit;
+        exc_info_ = ts->exc_info;
+        context_ = ts->context;  // reference moves
+        ts->context = nullptr;
+        trash_delete_nesting_ = ts->trash_delete_nesting;
+        tracing_ = ts->tracing;
+        // Trace and profile functions move only when there are any (the common case has
+        // none, and then this state's fields and the thread state's stay null).
+        if (ts->c_tracefunc != nullptr || ts->c_profilefunc != nullptr ||
+            ts->c_traceobj != nullptr || ts->c_profileobj != nullptr) [[unlikely]]
+            save_tracing(ts);
+        fresh_ = false;
+    }
     // this -> tstate: the tasklet resumes (or starts). Hands the references back.
     // A fresh tasklet's cframe is set by enter_fresh() in its first C frame.
-    void restore(PyThreadState* ts) noexcept;
+    [[gnu::always_inline]] void restore(PyThreadState* ts) noexcept {
+        ts->context = context_;  // reference moves
+        context_ = nullptr;
+        ts->context_ver++;  // contextvars caches the last lookup per version
+        ts->recursion_remaining = ts->recursion_limit - recursion_depth_;
+        ts->datastack_chunk = datastack_chunk_;
+        ts->datastack_top = datastack_top_;
+        ts->datastack_limit = datastack_limit_;
+        ts->exc_info = exc_info_;
+        ts->trash_delete_nesting = trash_delete_nesting_;
+        ts->tracing = tracing_;
+        if (traced_) [[unlikely]]  // otherwise the thread state's are null (save() left them so)
+            restore_tracing(ts);
+        if (fresh_) [[unlikely]] {
+            restore_fresh(ts);
+            return;
+        }
+        ts->cframe = cframe_;
+        cframe_->use_tracing = use_tracing_;
+        cframe_->current_frame = current_frame_;
+    }
     // First thing a starting tasklet does, on its own stack: make `cf` (a local of that
     // frame) the base cframe of the tasklet's Python code.
     static void enter_fresh(PyThreadState* ts, _PyCFrame* cf) noexcept;
@@ -67,6 +107,9 @@ class python_state {
     static constexpr size_t root_chunk_bytes = 512 - sizeof(void*);
 
  private:
+    void save_tracing(PyThreadState* ts) noexcept;
+    void restore_tracing(PyThreadState* ts) noexcept;
+    void restore_fresh(PyThreadState* ts) noexcept;
     void allocate_root_chunk() noexcept;
     void free_root_chunk() noexcept;
 

@@ -158,41 +158,18 @@ void thread_runtime::hold_gil_slow() noexcept {
     in_core_.store(false, std::memory_order_release);
 }
 
-void thread_runtime::before_switch(slp::tasklet_view from, slp::tasklet_view) noexcept {
-    hold_gil();
-    if (preempt.traced) preempt_before_switch(this);  // the tick's tracer stays with run()
-    // The object after_switch restored the running tasklet from (from.user_data() then):
-    // saving into the same one keeps them paired, and costs no call into core.
-    TaskletObject* f = current_;
-    if (f == nullptr) {
-        foreign_.save(ts_);
-        return;
+// The running tasklet ended: its frames are gone. Drop what it still holds at the next
+// safe point.
+void thread_runtime::drop_ended(TaskletObject* f) noexcept {
+    PyObject* refs[3];
+    int n = 0;
+    f->state.discard(refs, &n);
+    for (int i = 0; i < n; i++) deferred_.push_back(refs[i]);
+    if (f->alive_ref) {
+        f->alive_ref = false;
+        unlink_alive(f);
+        deferred_.push_back(reinterpret_cast<PyObject*>(f));
     }
-    f->state.save(ts_);
-    if (!from.alive()) {
-        // It ended: its frames are gone. Drop what it still holds at the next safe point.
-        PyObject* refs[3];
-        int n = 0;
-        f->state.discard(refs, &n);
-        for (int i = 0; i < n; i++) deferred_.push_back(refs[i]);
-        if (f->alive_ref) {
-            f->alive_ref = false;
-            unlink_alive(f);
-            deferred_.push_back(reinterpret_cast<PyObject*>(f));
-        }
-    }
-}
-
-void thread_runtime::after_switch(slp::tasklet_view, slp::tasklet_view to) noexcept {
-    auto* t = static_cast<TaskletObject*>(to.user_data());
-    current_ = t;
-    if (t == nullptr) {
-        foreign_.restore(ts_);
-    } else {
-        t->pending_throw = false;  // it runs: whatever exception was pending is delivered
-        t->state.restore(ts_);
-    }
-    if (preempt.active) preempt_after_switch(this);
 }
 
 void thread_runtime::flush_slow() noexcept {

@@ -12,9 +12,19 @@
 #include <vector>
 
 #include "objects.hpp"
+#include "slp/detail/fast_channel.hpp"
 #include "slp/scheduler.hpp"
 
 namespace slpy {
+
+class thread_runtime;
+// preemption.cpp, the observer's part while run(timeout) runs. After a tasklet was
+// switched to (its state restored): with a per-tasklet budget (not totaltimeout) it gets
+// a full one; outside the main thread it gets the tick's trace function.
+void preempt_after_switch(thread_runtime* rt) noexcept;
+// Before the running tasklet's state is saved: outside the main thread, take the tick's
+// trace function back from it.
+void preempt_before_switch(thread_runtime* rt) noexcept;
 
 class thread_runtime final : public slp::switch_observer {
  public:
@@ -47,8 +57,43 @@ class thread_runtime final : public slp::switch_observer {
     // hold the GIL, except parked. Changed with the GIL held.
     int quiet_wanted = 0;
 
-    void before_switch(slp::tasklet_view from, slp::tasklet_view to) noexcept override;
-    void after_switch(slp::tasklet_view from, slp::tasklet_view to) noexcept override;
+    void before_switch(slp::tasklet_view from, slp::tasklet_view) noexcept override {
+        suspend_running(from.alive());
+    }
+    void after_switch(slp::tasklet_view, slp::tasklet_view to) noexcept override {
+        resume_running(static_cast<TaskletObject*>(to.user_data()));
+    }
+    // The observer's work, inline: also what switch_hooks (below) does in the channel's
+    // inline path, without the virtual calls. Before a switch: the running tasklet's
+    // state goes from the thread state into its object (`alive`: false if it ended).
+    [[gnu::always_inline]] void suspend_running(bool alive) noexcept {
+        hold_gil();
+        if (preempt.traced) [[unlikely]]
+            preempt_before_switch(this);  // the tick's tracer stays with run()
+        // The object resume_running() restored the running tasklet from: saving into the
+        // same one keeps them paired, and costs no call into core.
+        TaskletObject* f = current_;
+        if (f == nullptr) [[unlikely]] {
+            foreign_.save(ts_);
+            return;
+        }
+        f->state.save(ts_);
+        if (!alive) [[unlikely]]
+            drop_ended(f);
+    }
+    // After a switch: `t` (the object of the tasklet that runs now; may be null) gets
+    // the thread state.
+    [[gnu::always_inline]] void resume_running(TaskletObject* t) noexcept {
+        current_ = t;
+        if (t == nullptr) [[unlikely]] {
+            foreign_.restore(ts_);
+        } else {
+            t->pending_throw = false;  // it runs: whatever exception was pending is delivered
+            t->state.restore(ts_);
+        }
+        if (preempt.active) [[unlikely]]
+            preempt_after_switch(this);
+    }
     // Core blocks this thread for another one: let the other threads have the GIL.
     void before_wait() noexcept override;
     void after_wait() noexcept override {
@@ -111,6 +156,7 @@ class thread_runtime final : public slp::switch_observer {
     __attribute__((tls_model("initial-exec"))) static constinit thread_local thread_runtime* tls_;
     static inline bool shared_ = false;  // more than one thread has a runtime (GIL held)
     void flush_slow() noexcept;
+    void drop_ended(TaskletObject* f) noexcept;
     void hold_gil_slow() noexcept;
     bool gil_released_ = false;
     bool gil_shared_ = false;           // has released the GIL in core once (orphans possible)
@@ -125,6 +171,31 @@ class thread_runtime final : public slp::switch_observer {
     TaskletObject* alive_head_ = nullptr;
     std::vector<PyObject*> deferred_;
     python_state foreign_;  // state of a tasklet without a Python object (none, today)
+};
+
+// The observer's work done inline in core's inline channel path
+// (slp/detail/fast_channel.hpp), for a switch away from the running tasklet `self` (its
+// object, maybe null) of this thread, whose runtime is `rt`: when rt is the scheduler's
+// observer, exactly what its before_switch and after_switch do, without the virtual
+// calls; otherwise the observer is called. (When the switch returns, `self` runs again:
+// it is the object after_switch would find in the running tasklet.)
+struct switch_hooks : slp::detail::observer_hooks {
+    thread_runtime* rt;
+    TaskletObject* self;
+    [[gnu::always_inline]] void observe_before(slp::detail::scheduler_hot& s,
+                                               slp::detail::tasklet_impl& prev,
+                                               slp::detail::tasklet_impl& next) noexcept {
+        if (s.observer == rt) [[likely]]
+            rt->suspend_running(prev.alive());
+        else
+            observer_hooks::observe_before(s, prev, next);
+    }
+    [[gnu::always_inline]] void observe_after(slp::detail::scheduler_hot& s) noexcept {
+        if (s.observer == rt) [[likely]]
+            rt->resume_running(self);
+        else
+            s.notify_after();
+    }
 };
 
 // Holds up to two threads (Python thread ids; 0, the calling thread or a thread without
