@@ -7,8 +7,9 @@
 // this project's x86_64 machine: a minimal channel ping-pong costs 4.6 ns per switch
 // with the jump inline in the user's loop and 16.3 ns with the same code in a function
 // of its own (a raw slp_jump: 3.2 ns). So the path that switches is written here, where
-// it is inlined into the user's call: slp_jump (which resumes by an indirect jump, not a
-// return) is the only call between one tasklet's send and the other's receive.
+// it is inlined into the user's call, and it enters slp_jump without a call where it
+// can (slp/detail/jump_unlinked.hpp), so that the return-stack predictor is left as the
+// suspending tasklet had it.
 //
 // What it handles (everything else returns false having changed nothing):
 //   - a partner of this thread is waiting: the exchange, then the switch to the partner
