@@ -26,10 +26,11 @@ ChannelObject* as_channel(PyObject* o) {
 // nargs), so the GC can see the whole innermost frame of a tasklet blocked here.
 // `kind`, `ch`, `value`: what the caller is suspended in, for pickling (pickle.cpp).
 // The frame of the function that calls core stays on a blocked tasklet's C stack (a
-// copied-stack tasklet saves it with the tasklet): what runs after core returns is out
-// of line (finish_receive, none_after_blocking, fail_blocking), so that frame holds
-// little but the call. begin_blocking returns false with a Python error set;
-// begin_action (a channel's own action) returns the core channel, or nullptr.
+// copied-stack tasklet saves it with the tasklet): what runs after core's general action
+// returns is out of line (finish_receive, none_after_blocking, fail_blocking), so that
+// frame holds little but the call; after core's inline path, only end_blocking. Returns
+// the runtime, or nullptr with a Python error set (begin_blocking: false); begin_action
+// (a channel's own action) returns the hooks for the inline path, rt null on error.
 [[gnu::always_inline]] inline thread_runtime* enter_blocking(PyObject* const* sp, suspend_kind kind,
                                                              PyObject* ch,
                                                              PyObject* value) noexcept {
@@ -192,14 +193,21 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
     return send_impl(self, args + nargs, args[0], suspend_kind::send);
 }
 
+// A received bomb (a new reference): raise its exception, drop it. nullptr.
+[[gnu::noinline]] PyObject* explode_received(PyObject* bomb) noexcept {
+    PyObject* r = explode_bomb(bomb);
+    Py_DECREF(bomb);
+    return r;
+}
+
 // What a receive returns for the value `o` it got (a new reference; may be null for
 // None, or a bomb, whose exception it raises).
-[[gnu::noinline]] PyObject* received(PyObject* o) noexcept {
-    if (o == nullptr) return Py_NewRef(Py_None);
-    if (!is_bomb(o)) return o;
-    PyObject* r = explode_bomb(o);
-    Py_DECREF(o);
-    return r;
+[[gnu::always_inline]] inline PyObject* received(PyObject* o) noexcept {
+    if (o == nullptr) [[unlikely]]
+        return Py_NewRef(Py_None);
+    if (is_bomb(o)) [[unlikely]]
+        return explode_received(o);
+    return o;
 }
 
 // After the general action: what it received (the payload holds a ref; *p is destroyed).
@@ -230,10 +238,7 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
         std::optional<ref> v;
         if (slp::detail::fast_receive(ch, v, hooks)) {
             end_blocking(hooks.rt, hooks.self);
-            PyObject* o = v->release();
-            if (o != nullptr && !is_bomb(o)) [[likely]]
-                return o;
-            return received(o);
+            return received(v->release());
         }
         p = ::new (static_cast<void*>(buf)) slp::payload(ch.receive_payload());
     } catch (...) {

@@ -194,7 +194,7 @@ struct switch_hooks : slp::detail::observer_hooks {
         if (s.observer == rt) [[likely]]
             rt->resume_running(self);
         else
-            s.notify_after();
+            observer_hooks::observe_after(s);
     }
 };
 

@@ -87,13 +87,13 @@ inline constexpr bool inline_switch = true;
     return next.how == suspended_by::jump && (next.kind == stack_kind::own || next.is_main);
 }
 
-// What a switch does around its bookkeeping and jump, besides the bookkeeping: the
-// default tells the scheduler's observer (a virtual call) and the sanitizers nothing
-// (inline_switch rules them out here). core/src/switch_inline.hpp adds the sanitizers'
-// announcements. A binding that is itself the observer of the calling thread's
-// scheduler may pass hooks that do the observer's work inline instead (the Python
-// module: python/src/switch_hooks.hpp); they must do exactly what its before_switch and
-// after_switch do, which the general path (switch_other, channel.cpp) still calls.
+// What a switch does besides its bookkeeping and jump: the default tells the
+// scheduler's observer (a virtual call) and the sanitizers nothing (inline_switch rules
+// them out here). core/src/switch_inline.hpp adds the sanitizers' announcements. A
+// binding that is itself the observer of the calling thread's scheduler may pass hooks
+// that do the observer's work inline instead (the Python module: switch_hooks in
+// python/src/runtime.hpp); they must do exactly what its before_switch and after_switch
+// do, which the general path (switch_other, channel.cpp) still calls.
 struct observer_hooks {
     [[gnu::always_inline]] void observe_before(scheduler_hot& s, tasklet_impl& prev,
                                                tasklet_impl& next) noexcept {
