@@ -1,10 +1,12 @@
 // copystack.cpp — the live slices of copied-stack tasklets (PyPy stacklet style).
 //
-// Copied-stack tasklets of a thread all run on one shared stack, each with its frames in
-// [slice_lo, base). Only one slice is on the stack at a time: the occupant's. A slice is
-// copied out lazily — only when another copied tasklet needs the stack, not when its
-// owner merely switches to an own-stack tasklet — and only its live part; it is copied
-// back in when its owner resumes, unless it never left.
+// A thread's copied-stack tasklets run on its few shared stacks (shared_stacks_per_thread),
+// each on the one chosen when it started, with its frames in [slice_lo, base). Only one
+// slice is on a shared stack at a time: its occupant's. A slice is copied out lazily —
+// only when another copied tasklet needs that stack, not when its owner merely switches
+// to a tasklet elsewhere — and only its live part; it is copied back in when its owner
+// resumes, unless it never left. So tasklets that switch among fewer than the number of
+// shared stacks copy nothing at all.
 //
 //   base  +----------------+   heap copy (saved, saved_size bytes)
 //         | occupant's     |   <-- slice_save -->  [ slice of a suspended tasklet ]
@@ -20,19 +22,33 @@
 
 namespace slp::detail {
 
-void shared_stack_init(scheduler_impl& s) {
-    if (s.shared.mem) return;
-    s.shared.mem = stack(default_shared_stack_size);
-    // Leave the top 64 bytes unused; slices end at a 16-byte aligned base.
-    s.shared.base = s.shared.mem.top() - 64;
-    s.shared.lowest = s.shared.base;
-    s.shared.helper = stack(64 * 1024);
+static_assert(shared_stacks_per_thread >= 1 && shared_stacks_per_thread <= 255);
+
+void choose_shared_stack(scheduler_impl& s, tasklet_impl& next, const tasklet_impl& prev) {
+    int slot = -1;
+    for (int i = 0; i < shared_stacks_per_thread && slot < 0; ++i)
+        if (s.shared[i].occupant == nullptr) slot = i;
+    const bool prev_shares = prev.kind == stack_kind::copied && !prev.is_main;
+    while (slot < 0) {
+        const int turn = s.slot_turn;
+        s.slot_turn = static_cast<std::uint8_t>((turn + 1) % shared_stacks_per_thread);
+        if (!(prev_shares && prev.slot == turn) || shared_stacks_per_thread == 1) slot = turn;
+    }
+    shared_stack& sh = s.shared[slot];
+    if (!s.copy_helper) s.copy_helper = stack(64 * 1024);
+    if (!sh.mem) {
+        sh.mem = stack(default_shared_stack_size);
+        // Leave the top 64 bytes unused; slices end at a 16-byte aligned base.
+        sh.base = sh.mem.top() - 64;
+        sh.lowest = sh.base;
+    }
+    next.slot = static_cast<std::uint8_t>(slot);
 }
 
 // Copy t's slice [slice_lo, base) to its heap buffer.
-void slice_save(tasklet_impl& t, std::byte* base) {
+void slice_save(scheduler_impl& s, tasklet_impl& t, const shared_stack& sh) {
     tasklet_extra& x = *t.x;
-    const std::size_t n = static_cast<std::size_t>(base - x.slice_lo);
+    const std::size_t n = static_cast<std::size_t>(sh.base - x.slice_lo);
     if (n > x.saved_cap) {
         void* p = std::realloc(x.saved, n);
         if (p == nullptr) throw std::bad_alloc();
@@ -42,16 +58,19 @@ void slice_save(tasklet_impl& t, std::byte* base) {
     san::copy_stack_bytes(x.saved, x.slice_lo, n);
     x.saved_size = static_cast<std::uint32_t>(n);
     t.slice_in_heap = true;
+    ++s.counts.slice_copies;
 }
 
 // Copy t's saved slice back to [slice_lo, base); the memory it lands on held other
 // frames, so forget their ASan poisoning first.
-void slice_restore(tasklet_impl& t, std::byte* base) {
+void slice_restore(scheduler_impl& s, tasklet_impl& t, const shared_stack& sh) {
     const tasklet_extra& x = *t.x;
-    san::make_writable(x.slice_lo, static_cast<std::size_t>(base - x.slice_lo));
-    san::unpoison(x.slice_lo, static_cast<std::size_t>(base - x.slice_lo));
+    const auto n = static_cast<std::size_t>(sh.base - x.slice_lo);
+    san::make_writable(x.slice_lo, n);
+    san::unpoison(x.slice_lo, n);
     san::copy_stack_bytes(x.slice_lo, x.saved, x.saved_size);
     t.slice_in_heap = false;
+    ++s.counts.slice_copies;
 }
 
 }  // namespace slp::detail

@@ -41,13 +41,13 @@ struct inbox_item {
     std::exception_ptr error;  // raise this in t (remote kill/throw); null: just run it
 };
 
-// The per-thread shared stack of copied-stack tasklets.
+// One of a thread's shared stacks (shared_stacks_per_thread of them) that copied-stack
+// tasklets run on: each copied tasklet on the one its `slot` names.
 struct shared_stack {
     stack mem;
     std::byte* base = nullptr;         // slices are [slice_lo, base)
     tasklet_impl* occupant = nullptr;  // whose slice is on the stack now
     std::byte* lowest = nullptr;       // deepest address seen in use (ASan scrubbing)
-    stack helper;                      // small stack where copy-switch restore runs before it jumps
 };
 
 // A thread's scheduler: the hot part (slp/detail/runtime.hpp: running, head, the ring,
@@ -59,7 +59,9 @@ struct scheduler_impl : scheduler_hot {
     tasklet_impl* main = nullptr;
     std::vector<tasklet_impl*> watchdogs;
     stack_pool pool;
-    shared_stack shared;
+    shared_stack shared[shared_stacks_per_thread];
+    stack copy_helper;           // small stack where copy-switch restore runs before it jumps
+    std::uint8_t slot_turn = 0;  // the shared stack a starting copied tasklet takes next
     std::byte* thread_stack_lo = nullptr;  // bounds of the thread's own stack (main)
     std::size_t thread_stack_size = 0;
     tasklet_impl* all_head = nullptr;
@@ -118,7 +120,7 @@ struct scheduler_impl : scheduler_hot {
 // that has none yet. For the sanitizers' fiber switches and the guard-page report.
 inline const stack* stack_of(const scheduler_impl& s, const tasklet_impl& t) noexcept {
     if (t.is_main) return nullptr;
-    if (t.kind == stack_kind::copied) return &s.shared.mem;
+    if (t.kind == stack_kind::copied) return &s.shared[t.slot].mem;
     if (t.kind == stack_kind::soft) return s.runner != nullptr ? &s.runner->x->own : nullptr;
     return t.x != nullptr ? &t.x->own : nullptr;
 }
@@ -162,10 +164,19 @@ void runner_entry(slp_transfer tr);
 // Drop a soft tasklet's coroutine frames.
 void soft_release(tasklet_impl& t) noexcept;
 
+// The shared stack copied tasklet t runs on.
+inline shared_stack& shared_of(scheduler_impl& s, const tasklet_impl& t) noexcept {
+    return s.shared[t.slot];
+}
+
 // copystack.cpp
-[[gnu::noinline]] void shared_stack_init(scheduler_impl& s);
-[[gnu::noinline]] void slice_save(tasklet_impl& t, std::byte* base);
-[[gnu::noinline]] void slice_restore(tasklet_impl& t, std::byte* base);
+// Copied `next` is about to start (running: `prev`): give it a shared stack, mapped if
+// need be (throws std::bad_alloc). A free one if any, else the next in turn that prev
+// is not on: prev's slice, the most recently used, is the one likeliest needed again.
+[[gnu::noinline]] void choose_shared_stack(scheduler_impl& s, tasklet_impl& next,
+                                           const tasklet_impl& prev);
+[[gnu::noinline]] void slice_save(scheduler_impl& s, tasklet_impl& t, const shared_stack& sh);
+[[gnu::noinline]] void slice_restore(scheduler_impl& s, tasklet_impl& t, const shared_stack& sh);
 
 // tasklet.cpp: whether e holds a tasklet_exit.
 bool is_tasklet_exit(const std::exception_ptr& e);

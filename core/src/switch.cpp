@@ -4,16 +4,19 @@
 //   next's kind   prev's kind   how
 //   own/main      any           slp_jump to next's context (a fresh one is slp_make'd
 //                               on a pooled stack). A copied prev stays the occupant
-//                               of the shared stack: its slice is not copied (lazy).
-//   copied        copied        slp_switch on the shared stack: save copies prev's
-//                               slice out, restore copies next's in (or, for a fresh or
-//                               jump-suspended next, restore runs on a small helper
+//                               of its shared stack: its slice is not copied (lazy).
+//   copied        copied, on    slp_switch on that shared stack: save copies prev's
+//                 the same      slice out, restore copies next's in (or, for a fresh or
+//                 shared stack  jump-suspended next, restore runs on a small helper
 //                               stack and jumps to next from there).
-//   copied        own/main      make room (copy the occupant's slice out, next's in,
-//                               each only if needed), then slp_jump to next — directly
-//                               if it was suspended by a jump or is fresh; through a
-//                               "resumer" context on the helper stack, which completes
-//                               its pending slp_switch, if it was suspended by one.
+//   copied        any other     make room on next's shared stack (copy the occupant's
+//                               slice out, next's in, each only if needed), then
+//                               slp_jump to next — directly if it was suspended by a
+//                               jump or is fresh; through a "resumer" context on the
+//                               helper stack, which completes its pending slp_switch,
+//                               if it was suspended by one. A copied prev elsewhere
+//                               stays the occupant of its own shared stack.
+// A fresh copied tasklet gets its shared stack first (choose_shared_stack, copystack.cpp).
 // A context suspended by slp_jump is only ever resumed by slp_jump, one suspended by
 // slp_switch only by slp_switch: the arch contract promises nothing more.
 //
@@ -44,16 +47,22 @@ std::byte* align16(std::byte* p) noexcept {
                                         ~static_cast<std::uintptr_t>(15));
 }
 
-// ASan: frames abandoned on the shared stack (an ended tasklet's, helper frames) leave
+// ASan: frames abandoned on a shared stack (an ended tasklet's, helper frames) leave
 // poison behind that the next occupant's frames would trip on. Remember how deep the
 // stack has been used and forget all poison there whenever the occupant changes.
-void scrub([[maybe_unused]] scheduler_impl& s) noexcept {
+void scrub([[maybe_unused]] scheduler_impl& s, [[maybe_unused]] shared_stack& sh) noexcept {
 #if defined(SLP_ASAN)
-    std::byte* lo = s.shared.lowest - 8192;
-    if (lo < s.shared.mem.lo()) lo = s.shared.mem.lo();
-    san::unpoison(lo, static_cast<std::size_t>(s.shared.base - lo));
-    san::unpoison(s.shared.helper.lo(), s.shared.helper.size());
+    std::byte* lo = sh.lowest - 8192;
+    if (lo < sh.mem.lo()) lo = sh.mem.lo();
+    san::unpoison(lo, static_cast<std::size_t>(sh.base - lo));
+    san::unpoison(s.copy_helper.lo(), s.copy_helper.size());
 #endif
+}
+
+// Both copied and on the same shared stack (prev's slice and next's take turns there).
+bool same_shared_stack(const tasklet_impl& prev, const tasklet_impl& next) noexcept {
+    return prev.kind == stack_kind::copied && next.kind == stack_kind::copied && !prev.is_main &&
+           !next.is_main && prev.slot == next.slot;
 }
 
 [[noreturn]] void run_body(scheduler_impl& s, tasklet_impl& t) noexcept {
@@ -78,6 +87,13 @@ void tasklet_entry(slp_transfer tr) {
     run_body(s, t);
 }
 
+// A fresh copied tasklet's first context, at the base of its shared stack.
+slp_ctx make_copied_start(shared_stack& sh) noexcept {
+    std::byte* top = sh.base;
+    san::make_writable(top - 256, 256);
+    return slp_make(top, static_cast<std::size_t>(top - sh.mem.lo()), &tasklet_entry);
+}
+
 intptr_t resumer_save(void* sp, void* arg) {
     auto& s = *static_cast<scheduler_impl*>(arg);
     return s.rec.next->x->slice_lo - static_cast<std::byte*>(sp);
@@ -99,51 +115,52 @@ void resumer_entry(slp_transfer tr) {
     std::abort();
 }
 
-// copied -> copied, on the shared stack.
+// copied -> copied, on the same shared stack.
 intptr_t cs_save(void* sp, void* arg) {
     auto& s = *static_cast<scheduler_impl*>(arg);
     tasklet_impl& prev = *s.rec.prev;
     tasklet_impl& next = *s.rec.next;
+    shared_stack& sh = shared_of(s, next);
     auto* p = static_cast<std::byte*>(sp);
     prev.x->slice_lo = p;
     note_depth(s, p);
-    if (prev.state != life::dead) slice_save(prev, s.shared.base);
-    s.shared.occupant = &next;
+    if (prev.state != life::dead) slice_save(s, prev, sh);
+    sh.occupant = &next;
     // A copy_switch-suspended next resumes right here, on the shared stack; otherwise
     // restore runs on the helper stack and jumps to next from there (a jump must not
     // leave its old frame below the new stack pointer on the same stack).
     std::byte* target = next.how == suspended_by::copy_switch && next.state != life::ready
                             ? next.x->slice_lo
-                            : align16(s.shared.helper.top() - 64);
+                            : align16(s.copy_helper.top() - 64);
     return target - p;
 }
 
 void cs_restore(void* arg) {
     auto& s = *static_cast<scheduler_impl*>(arg);
     tasklet_impl& next = *s.rec.next;
-    scrub(s);
+    shared_stack& sh = shared_of(s, next);
+    scrub(s, sh);
     if (next.state == life::ready) {
         next.state = life::started;
-        std::byte* top = s.shared.base;
-        san::make_writable(top - 256, 256);
-        next.ctx = slp_make(top, static_cast<std::size_t>(top - s.shared.mem.lo()), &tasklet_entry);
+        next.ctx = make_copied_start(sh);
         jump_from_restore(s, next.ctx);
     }
-    slice_restore(next, s.shared.base);
+    slice_restore(s, next, sh);
     if (next.how == suspended_by::jump) jump_from_restore(s, next.ctx);
     // copy_switch: returning lets slp_switch reload next's registers.
 }
 
-// An own-stack tasklet is about to jump to copied `next`: put next's slice in place.
+// A tasklet not on copied `next`'s shared stack is about to jump to next: put next's
+// slice in place.
 [[gnu::noinline]] void make_room(scheduler_impl& s, tasklet_impl& next) {
-    shared_stack& sh = s.shared;
+    shared_stack& sh = shared_of(s, next);
     tasklet_impl* o = sh.occupant;
     if (o == &next && !next.slice_in_heap) return;  // its slice never left
     if (o != nullptr && o != &next && !o->slice_in_heap && o->state != life::dead)
-        slice_save(*o, sh.base);
-    scrub(s);
+        slice_save(s, *o, sh);
+    scrub(s, sh);
     if (next.state != life::ready) {
-        slice_restore(next, sh.base);
+        slice_restore(s, next, sh);
         // valgrind: the resumed code pushes just below its slice, on a stack memcheck
         // last saw shrink past there; we are not running on it, so this is safe.
         san::make_writable(next.x->slice_lo - 256, 256);
@@ -157,12 +174,26 @@ void cs_restore(void* arg) {
     t.state = life::started;
 }
 
+// Where a jump to copied `next` (its slice in place: make_room) lands: its context if
+// it was suspended by a jump; a fresh one at its shared stack's base if it has not
+// started; else a resumer on the helper stack, which completes its pending slp_switch.
+slp_ctx copied_jump_target(scheduler_impl& s, tasklet_impl& next) noexcept {
+    if (next.state == life::ready) {
+        next.state = life::started;
+        return next.ctx = make_copied_start(shared_of(s, next));
+    }
+    if (next.how == suspended_by::jump) return next.ctx;
+    std::byte* top = align16(s.copy_helper.top() - 64);
+    return slp_make(top, static_cast<std::size_t>(top - s.copy_helper.lo()), &resumer_entry);
+}
+
 // Suspend prev (running) and enter next. dying: prev never resumes.
 void enter(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next, bool dying) {
     ++s.counts.hard;
     s.rec.prev = &prev;
     s.rec.next = &next;
-    if (next.kind == stack_kind::copied) shared_stack_init(s);
+    if (next.kind == stack_kind::copied && !next.is_main && next.state == life::ready)
+        choose_shared_stack(s, next, prev);
     if (prev.kind == stack_kind::copied && !prev.is_main) note_depth(s, __builtin_frame_address(0));
     if (next.state == life::ready && next.kind == stack_kind::own && !next.is_main)
         start_own(s, next);
@@ -170,9 +201,9 @@ void enter(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next, bool dying
     const void* lo = nullptr;
     std::size_t n = 0;
     bounds_of(s, next, lo, n);
-    if (dying && prev.kind == stack_kind::copied && s.shared.occupant == &prev &&
-        next.kind != stack_kind::copied)
-        s.shared.occupant = nullptr;  // its slice is garbage from now on
+    if (dying && prev.kind == stack_kind::copied && !prev.is_main &&
+        shared_of(s, prev).occupant == &prev && !same_shared_stack(prev, next))
+        shared_of(s, prev).occupant = nullptr;  // its slice is garbage from now on
     san::start_switch(dying ? nullptr : &prev.x->asan_fake_stack, lo, n, next.x->tsan_fiber);
 
     if (next.kind != stack_kind::copied || next.is_main) {
@@ -180,7 +211,7 @@ void enter(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next, bool dying
         s.rec.record_from = !dying;
         slp_transfer tr = slp_jump(next.ctx, nullptr);
         land(s, tr);
-    } else if (prev.kind == stack_kind::copied && !prev.is_main) {
+    } else if (same_shared_stack(prev, next)) {
         prev.how = suspended_by::copy_switch;
         s.rec.record_from = false;
         slp_switch(&cs_save, &cs_restore, &s);
@@ -188,21 +219,7 @@ void enter(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next, bool dying
         make_room(s, next);
         prev.how = suspended_by::jump;
         s.rec.record_from = !dying;
-        slp_ctx target;
-        if (next.state == life::ready) {
-            next.state = life::started;
-            std::byte* top = s.shared.base;
-            san::make_writable(top - 256, 256);
-            target = next.ctx =
-                slp_make(top, static_cast<std::size_t>(top - s.shared.mem.lo()), &tasklet_entry);
-        } else if (next.how == suspended_by::jump) {
-            target = next.ctx;
-        } else {
-            std::byte* top = align16(s.shared.helper.top() - 64);
-            target =
-                slp_make(top, static_cast<std::size_t>(top - s.shared.helper.lo()), &resumer_entry);
-        }
-        slp_transfer tr = slp_jump(target, nullptr);
+        slp_transfer tr = slp_jump(copied_jump_target(s, next), nullptr);
         land(s, tr);
     }
     // prev is running again.
@@ -265,13 +282,14 @@ namespace {
     }
 }
 
-// enter() for copied -> copied, where no sanitizer is told of switches. Nothing of its
-// frame lives across slp_switch (what it needs afterwards it reads from the scheduler),
-// so the frame a blocked tasklet saves in its slice is little more than the return
-// address.
+// enter() for a copied prev, where no sanitizer is told of switches: to a copied next on
+// the same shared stack by one slp_switch, to any other hard tasklet by one slp_jump
+// (after make_room, for a copied one). Nothing of the switching frame lives across the
+// switch (what it needs afterwards it reads from the scheduler), so the frame a blocked
+// tasklet saves in its slice is little more than the return address.
 [[gnu::noinline, gnu::cold]] void switch_copied_failed() noexcept;
 
-// The switch itself, from a frame that keeps nothing live across slp_switch.
+// The switch on one shared stack, from a frame that keeps nothing live across slp_switch.
 [[gnu::noinline]] void switch_copied_jump(scheduler_impl& s) {
     try {
         slp_switch(&cs_save, &cs_restore, &s);
@@ -284,6 +302,35 @@ namespace {
     now.after_switch();
 }
 
+// The jump away from a copied prev, which stays the occupant of its shared stack.
+[[gnu::noinline]] void switch_copied_leave(slp_ctx target) {
+    slp_transfer tr = slp_jump(target, nullptr);
+    scheduler_impl& now = *this_scheduler_if_any();  // (reloaded, not kept)
+    land(now, tr);
+    now.running->how = suspended_by::none;
+    now.after_switch();
+}
+
+// What switch_copied does before its switch that may throw: next's stack (own) or
+// shared stack and slice (copied) made ready. Returns where to jump, or null: next
+// shares prev's shared stack (slp_switch). On failure prev runs on, as it was.
+[[gnu::noinline]] slp_ctx prepare_switch_copied(scheduler_impl& s, tasklet_impl& prev,
+                                                tasklet_impl& next) {
+    try {
+        if (next.kind == stack_kind::copied && !next.is_main) {
+            if (next.state == life::ready) choose_shared_stack(s, next, prev);
+            if (same_shared_stack(prev, next)) return nullptr;
+            make_room(s, next);
+            return copied_jump_target(s, next);
+        }
+        if (next.state == life::ready && !next.is_main) start_own(s, next);
+        return next.ctx;
+    } catch (...) {  // no memory for next's stack or for a slice
+        switch_copied_failed();
+        throw;
+    }
+}
+
 [[gnu::noinline]] void switch_copied(scheduler_hot& hot, tasklet_impl& prev, tasklet_impl& next,
                                      channel_base* blocked_on) {
     auto& s = static_cast<scheduler_impl&>(hot);
@@ -292,9 +339,16 @@ namespace {
     s.rec.prev = &prev;
     s.rec.next = &next;
     s.rec.blocked_on = blocked_on;
-    prev.how = suspended_by::copy_switch;
-    s.rec.record_from = false;
-    return switch_copied_jump(s);  // a tail call: this frame is gone before the switch
+    const slp_ctx target = prepare_switch_copied(s, prev, next);
+    // Tail calls: this frame is gone before the switch.
+    if (target == nullptr) {
+        prev.how = suspended_by::copy_switch;
+        s.rec.record_from = false;
+        return switch_copied_jump(s);
+    }
+    prev.how = suspended_by::jump;
+    s.rec.record_from = true;
+    return switch_copied_leave(target);
 }
 
 // Put back what switch_copied changed: prev runs on, and is off the channel it had
@@ -312,8 +366,8 @@ void switch_copied_failed() noexcept {
 // (Tail calls: no frame of its own stays below a blocked tasklet's callers.)
 void switch_other(scheduler_hot& s, tasklet_impl& prev, tasklet_impl& next,
                   channel_base* blocked_on) {
-    if (prev.kind == stack_kind::copied && next.kind == stack_kind::copied && !prev.is_main &&
-        !next.is_main && s.plain_switch)
+    if (prev.kind == stack_kind::copied && !prev.is_main && next.kind != stack_kind::soft &&
+        s.plain_switch)
         return switch_copied(s, prev, next, blocked_on);
     return switch_any(s, prev, next, blocked_on);
 }
@@ -341,7 +395,7 @@ void release_execution(scheduler_impl& s, tasklet_impl& t) noexcept {
         x->saved = nullptr;
         x->saved_cap = x->saved_size = 0;
     }
-    if (s.shared.occupant == &t) s.shared.occupant = nullptr;
+    if (shared_of(s, t).occupant == &t) shared_of(s, t).occupant = nullptr;
     soft_release(t);
 }
 

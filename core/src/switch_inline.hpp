@@ -20,12 +20,13 @@ inline void bounds_of(scheduler_impl& s, tasklet_impl& t, const void*& lo,
     }
 }
 
-// ASan: remember how deep the shared stack has been used (see scrub() in switch.cpp).
+// ASan: remember how deep a shared stack has been used (see scrub() in switch.cpp).
 inline void note_depth([[maybe_unused]] scheduler_impl& s,
                        [[maybe_unused]] const void* p) noexcept {
 #if defined(SLP_ASAN)
     auto* b = static_cast<std::byte*>(const_cast<void*>(p));
-    if (b >= s.shared.mem.lo() && b < s.shared.lowest) s.shared.lowest = b;
+    for (shared_stack& sh : s.shared)
+        if (b >= sh.mem.lo() && b < sh.lowest) sh.lowest = b;
 #endif
 }
 

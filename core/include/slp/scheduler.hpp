@@ -48,11 +48,13 @@ int getruncount();     // tasklets in this thread's ring, the current one includ
 
 // How many switches this thread made: soft ones (between two soft tasklets, no stack
 // touched; slp/soft.hpp), hard ones (any other, a stack switched), and promotions of soft
-// tasklets to hard. See get_switch_counts() (slp/soft.hpp).
+// tasklets to hard; and how often a copied-stack tasklet's slice was copied, out to the
+// heap or back onto its shared stack. See get_switch_counts() (slp/soft.hpp).
 struct switch_counts {
     std::uint64_t soft = 0;
     std::uint64_t hard = 0;
     std::uint64_t promotions = 0;
+    std::uint64_t slice_copies = 0;
 };
 
 // Add delta to this thread's switch trap and return the old value. While it is above

@@ -19,8 +19,13 @@ namespace slp {
 
 // The size a tasklet's own stack gets unless its options say otherwise.
 inline constexpr std::size_t default_stack_size = 256 * 1024;
-// The size of the per-thread shared stack that copied-stack tasklets run on.
+// The size of each shared stack that a thread's copied-stack tasklets run on.
 inline constexpr std::size_t default_shared_stack_size = 8 * 1024 * 1024;
+// How many shared stacks a thread has. A copied tasklet gets one when it starts; while
+// it is the one whose slice is on that stack, switching to it copies nothing. So a few
+// tasklets that switch among themselves (a producer and a consumer, a small pipeline)
+// switch as cheaply as own-stack tasklets, and only larger crowds copy slices.
+inline constexpr int shared_stacks_per_thread = 4;
 
 // The system page size (the guard page is one page).
 std::size_t page_size() noexcept;

@@ -18,9 +18,11 @@
 // behave identically to the user:
 //   own     its own mmap'd stack (slp_jump): constant switch cost, default 256 KiB
 //           reserved per tasklet (committed only as touched)
-//   copied  the thread's one shared stack (slp_switch): its live slice is copied out
-//           only when another copied tasklet needs the shared stack, and back in when it
-//           resumes; memory only for what it uses, switch cost grows with its depth
+//   copied  one of the thread's few shared stacks (shared_stacks_per_thread, chosen when
+//           it starts): its live slice is copied out only when another copied tasklet
+//           needs that stack, and back in when it resumes; memory only for what it
+//           uses. Up to that many tasklets that switch among themselves copy nothing
+//           (as fast as own stacks); in larger crowds switch cost grows with depth
 // The scheduler and the channels never look at the kind: one function (detail::transfer
 // in core/src/switch.cpp) switches any pair. A third kind, soft tasklets whose body is
 // a C++20 coroutine switched without touching a stack, is made by slp::soft_tasklet

@@ -82,9 +82,13 @@ inline constexpr bool inline_switch = true;
 }
 
 // Can `next` be resumed from a hard tasklet by one slp_jump, with nothing else to do?
-// (Started, suspended by a jump, on its own stack or the thread's.)
+// (Started, suspended by a jump, on its own stack or the thread's, or copied with its
+// slice still in place on its shared stack: a copied tasklet suspended by a jump is its
+// shared stack's occupant until its slice is copied out.)
 [[gnu::always_inline]] inline bool jump_resumable(const tasklet_impl& next) noexcept {
-    return next.how == suspended_by::jump && (next.kind == stack_kind::own || next.is_main);
+    return next.how == suspended_by::jump &&
+           (next.kind == stack_kind::own || next.is_main ||
+            (next.kind == stack_kind::copied && !next.slice_in_heap));
 }
 
 // What a switch does besides its bookkeeping and jump: the default tells the
@@ -128,10 +132,10 @@ template <class Hooks = observer_hooks>
 }
 
 // Out of line (switch.cpp): suspend prev (running, a hard tasklet) and resume or start
-// next, a runnable tasklet of any kind, when next is not jump_resumable: copied to
-// copied by one slp_switch on the shared stack from a frame that keeps almost nothing
-// (a blocked tasklet saves its callers' frames in its slice), anything else by the
-// general switch. The caller has checked the switch trap and the callbacks. It may throw
+// next, a runnable tasklet of any kind, when next is not jump_resumable: from a copied
+// prev by one slp_switch (next on the same shared stack) or one slp_jump (anywhere
+// else) from a frame that keeps almost nothing (a blocked tasklet saves its callers'
+// frames in its slice), anything else by the general switch. The caller has checked the switch trap and the callbacks. It may throw
 // (no memory for a stack or a slice) before prev is suspended; then, if prev had just
 // blocked on channel `blocked_on`, prev is taken off that channel again.
 [[gnu::noinline]] void switch_other(scheduler_hot& s, tasklet_impl& prev, tasklet_impl& next,

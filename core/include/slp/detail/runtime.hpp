@@ -68,6 +68,7 @@ struct tasklet_impl {
     bool atomic = false;
     bool block_trap = false;
     bool slice_in_heap = false;  // copied: the heap copy of its slice is the live one
+    std::uint8_t slot = 0;       // copied: which of its thread's shared stacks (once started)
     bool extra_inline = false;   // x points into this object (a hard_tasklet)
     // Its thread's scheduler (a scheduler_impl); nullptr once that thread ended.
     scheduler_hot* sched = nullptr;

@@ -1,0 +1,205 @@
+// Copied-stack tasklets on a thread's several shared stacks (slp::shared_stacks_per_thread):
+// a few tasklets that switch among themselves keep their slices in place and copy
+// nothing; more of them than there are shared stacks take turns, copying slices out and
+// back, with every frame intact. The kind-parameterized suites check the semantics; these
+// check where slices live (get_switch_counts().slice_copies) and the paths between
+// shared stacks.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <new>
+#include <vector>
+
+#include "core_test_support.h"
+#include "slp/slp.hpp"
+
+namespace {
+
+constexpr slp::tasklet_options copied{slp::stack_kind::copied, 0, {}};
+
+std::uint64_t slice_copies() {
+    return slp::get_switch_counts().slice_copies;
+}
+
+// Fill a stack buffer with a pattern only `id` and `round` produce, and count the
+// entries that no longer hold it after the caller switched away and back.
+struct stack_pattern {
+    volatile std::uint32_t words[96];
+    void fill(int id, int round) {
+        for (int i = 0; i < 96; ++i)
+            words[i] = static_cast<std::uint32_t>(id * 7919 + round * 131 + i);
+    }
+    int damaged(int id, int round) const {
+        int bad = 0;
+        for (int i = 0; i < 96; ++i)
+            if (words[i] != static_cast<std::uint32_t>(id * 7919 + round * 131 + i)) ++bad;
+        return bad;
+    }
+};
+
+class SharedStacks : public ::testing::Test {
+ protected:
+    slp::tasklet spawn(std::function<void()> fn) {
+        slp::tasklet t = slp::spawn(std::move(fn), copied);
+        made_.push_back(t);
+        return t;
+    }
+    void TearDown() override { slp_test::kill_leftovers(made_); }
+
+ private:
+    std::vector<slp::tasklet> made_;
+};
+
+TEST_F(SharedStacks, a_pair_talking_over_a_channel_copies_no_slice) {
+    static_assert(slp::shared_stacks_per_thread >= 2);
+    slp::channel<int> ch;
+    long sum = 0;
+    int damaged = 0;
+    spawn([&] {
+        stack_pattern p;
+        p.fill(1, 0);
+        for (int i = 0; i < 1000; ++i) sum += ch.receive();
+        damaged += p.damaged(1, 0);
+    });
+    spawn([&] {
+        stack_pattern p;
+        p.fill(2, 0);
+        for (int i = 0; i < 1000; ++i) ch.send(i);
+        damaged += p.damaged(2, 0);
+    });
+    const std::uint64_t before = slice_copies();
+    slp::run();
+    EXPECT_EQ(slice_copies() - before, 0u);
+    EXPECT_EQ(sum, 999L * 1000 / 2);
+    EXPECT_EQ(damaged, 0);
+}
+
+TEST_F(SharedStacks, as_many_tasklets_as_shared_stacks_schedule_without_copying) {
+    constexpr int n = slp::shared_stacks_per_thread;
+    int damaged = 0;
+    int rounds_done = 0;
+    for (int id = 0; id < n; ++id) {
+        spawn([&, id] {
+            stack_pattern p;
+            for (int round = 0; round < 100; ++round) {
+                p.fill(id, round);
+                slp::schedule();
+                damaged += p.damaged(id, round);
+                ++rounds_done;
+            }
+        });
+    }
+    const std::uint64_t before = slice_copies();
+    slp::run();
+    EXPECT_EQ(slice_copies() - before, 0u);
+    EXPECT_EQ(rounds_done, n * 100);
+    EXPECT_EQ(damaged, 0);
+}
+
+// Round-robin among more tasklets than shared stacks: every path between shared stacks
+// runs (a slice copied out by one slp_switch on the same stack or by make_room from
+// another, resumed by slp_switch, by a jump, or through the resumer), and each
+// tasklet's frames — three levels deep, a pattern in each — come back intact.
+TEST_F(SharedStacks, more_tasklets_than_shared_stacks_take_turns_with_frames_intact) {
+    constexpr int n = slp::shared_stacks_per_thread * 2 + 1;
+    int damaged = 0;
+    int rounds_done = 0;
+    std::function<void(int, int)> nest = [&](int id, int depth) {
+        stack_pattern p;
+        for (int round = 0; round < 20; ++round) {
+            p.fill(id * 10 + depth, round);
+            if (depth > 0)
+                nest(id, depth - 1);
+            else
+                slp::schedule();
+            damaged += p.damaged(id * 10 + depth, round);
+            if (depth == 2) ++rounds_done;
+        }
+    };
+    for (int id = 0; id < n; ++id) spawn([&, id] { nest(id, 2); });
+    const std::uint64_t before = slice_copies();
+    slp::run();
+    EXPECT_GT(slice_copies() - before, 0u);
+    EXPECT_EQ(rounds_done, n * 20);
+    EXPECT_EQ(damaged, 0);
+}
+
+// Channels between copied tasklets and own-stack ones and main, with more copied
+// tasklets than shared stacks: values arrive in order and no frame is damaged.
+TEST_F(SharedStacks, copied_own_and_main_mixed_over_channels) {
+    constexpr int copied_count = slp::shared_stacks_per_thread + 2;
+    slp::channel<int> to_main;
+    int damaged = 0;
+    std::vector<slp::tasklet> own_ones;
+    for (int id = 0; id < copied_count; ++id) {
+        spawn([&, id] {
+            stack_pattern p;
+            for (int i = 0; i < 30; ++i) {
+                p.fill(id, i);
+                to_main.send(id * 1000 + i);
+                damaged += p.damaged(id, i);
+            }
+        });
+        own_ones.push_back(slp::spawn([] { slp::schedule(); }));
+    }
+    std::vector<int> next(copied_count, 0);
+    for (int k = 0; k < copied_count * 30; ++k) {
+        const int v = to_main.receive();
+        const int id = v / 1000;
+        ASSERT_GE(id, 0);
+        ASSERT_LT(id, copied_count);
+        EXPECT_EQ(v % 1000, next[id]++);
+    }
+    slp::run();
+    EXPECT_EQ(damaged, 0);
+}
+
+// A tasklet that ends frees its shared stack: the next pair to start finds free ones
+// and copies nothing, even after a crowd filled every shared stack.
+TEST_F(SharedStacks, ended_tasklets_leave_their_shared_stacks_free) {
+    for (int id = 0; id < slp::shared_stacks_per_thread * 3; ++id) spawn([] { slp::schedule(); });
+    slp::run();
+    slp::channel<int> ch;
+    long sum = 0;
+    spawn([&] {
+        for (int i = 0; i < 100; ++i) sum += ch.receive();
+    });
+    spawn([&] {
+        for (int i = 0; i < 100; ++i) ch.send(i);
+    });
+    const std::uint64_t before = slice_copies();
+    slp::run();
+    EXPECT_EQ(slice_copies() - before, 0u);
+    EXPECT_EQ(sum, 99L * 100 / 2);
+}
+
+// A copied tasklet that would block and switch to a tasklet whose stack cannot be
+// mapped gets std::bad_alloc, still running and off the channel; the channel works on.
+TEST_F(SharedStacks, blocking_into_a_tasklet_that_cannot_start_throws_and_changes_nothing) {
+    const std::size_t ps = slp::page_size();
+    slp::channel<int> ch;
+    bool threw = false;
+    bool still_running = false;
+    slp::tasklet huge;
+    const slp::tasklet me = spawn([&] {
+        try {
+            (void)ch.receive();  // the next runnable is `huge`
+        } catch (const std::bad_alloc&) {
+            threw = true;
+        }
+        still_running = slp::getcurrent().is_current() && !slp::getcurrent().blocked() &&
+                        slp::getcurrent().scheduled();
+        huge.remove();
+    });
+    huge = slp::spawn([] {}, {slp::stack_kind::own, (SIZE_MAX / ps - 4) * ps, {}});
+    slp::run();
+    EXPECT_TRUE(threw);
+    EXPECT_TRUE(still_running);
+    EXPECT_FALSE(me.alive());
+    EXPECT_EQ(ch.balance(), 0);
+    const slp::tasklet sender = spawn([&] { ch.send(7); });
+    EXPECT_EQ(ch.receive(), 7);
+    slp::run();
+}
+
+}  // namespace
