@@ -90,7 +90,8 @@ scheduler_impl::~scheduler_impl() {
                 t.kill();
             } catch (...) {
             }
-            if (all_head == t.impl()) {  // would not die: forget it
+            if (all_head == t.impl()) {  // would not die (it can never start): forget it
+                if (t.impl()->in_ring) remove(t.impl());  // (kill() put it there)
                 untrack(t.impl());
                 t.impl()->sched = nullptr;
                 release(t.impl());

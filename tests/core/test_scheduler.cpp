@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <new>
 #include <string>
+#include <thread>
 
 #include "core_test_support.h"
 
@@ -412,4 +413,20 @@ TEST(SchedulerOutOfMemory, a_switch_that_cannot_start_the_next_tasklet_throws_an
     EXPECT_EQ(slp::getruncount(), 1);
     // huge can never start, so not even die (kill() runs a tasklet to raise TaskletExit
     // in it): it stays paused, and the thread's end forgets it.
+}
+
+// A thread that ends with tasklets that can never start (one runnable, two paused): the
+// end of the thread tries to kill each, which puts it in the ring and fails to switch to
+// it; each is forgotten, and taken out of the ring first, so that the next kill does
+// not link a freed tasklet (ASan and valgrind would report it).
+TEST(SchedulerOutOfMemory, a_thread_ending_with_tasklets_that_can_never_start_forgets_them) {
+    bool made = false;
+    std::thread th([&] {
+        const slp::tasklet_options huge{slp::stack_kind::own, unmappable_stack_size(), {}};
+        slp::tasklet runnable = slp::spawn([] {}, huge);
+        for (int i = 0; i < 2; ++i) slp::spawn([] {}, huge).remove();
+        made = runnable.scheduled() && slp::getruncount() == 2;
+    });
+    th.join();
+    EXPECT_TRUE(made);
 }
