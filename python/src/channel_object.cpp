@@ -1,7 +1,6 @@
 // channel_object.cpp — stackless.channel, bound to slp::channel_base (Python objects
 // travel as payloads holding a reference).
 #include <new>
-#include <optional>
 #include <vector>
 
 #include "errors.hpp"
@@ -235,10 +234,11 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
     alignas(slp::payload) unsigned char buf[sizeof(slp::payload)];
     slp::payload* p;
     try {
-        std::optional<ref> v;
-        if (slp::detail::fast_receive(ch, v, hooks)) {
+        PyObject* got = nullptr;  // (the reference the payload held)
+        if (slp::detail::fast_receive<ref>(
+                ch, [&got](ref&& r) { got = r.release(); }, hooks)) {
             end_blocking(hooks.rt, hooks.self);
-            return received(v->release());
+            return received(got);
         }
         p = ::new (static_cast<void*>(buf)) slp::payload(ch.receive_payload());
     } catch (...) {

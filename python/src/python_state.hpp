@@ -33,7 +33,7 @@ class python_state {
     [[gnu::always_inline]] void save(PyThreadState* ts) noexcept {
         cframe_ = ts->cframe;
         use_tracing_ = cframe_->use_tracing;
-        current_frame_ = cframe_->current_frame;
+        current_frame_ = cframe_->current_frame;  // (for a suspended tasklet's introspection)
         recursion_depth_ = ts->recursion_limit - ts->recursion_remaining;
         datastack_chunk_ = ts->datastack_chunk;
         datastack_top_ = ts->datastack_top;
@@ -44,9 +44,12 @@ class python_state {
         trash_delete_nesting_ = ts->trash_delete_nesting;
         tracing_ = ts->tracing;
         // Trace and profile functions move only when there are any (the common case has
-        // none, and then this state's fields and the thread state's stay null).
-        if (ts->c_tracefunc != nullptr || ts->c_profilefunc != nullptr ||
-            ts->c_traceobj != nullptr || ts->c_profileobj != nullptr) [[unlikely]]
+        // none, and then this state's fields and the thread state's stay null). One
+        // branch for the four.
+        if ((reinterpret_cast<uintptr_t>(ts->c_tracefunc) |
+             reinterpret_cast<uintptr_t>(ts->c_profilefunc) |
+             reinterpret_cast<uintptr_t>(ts->c_traceobj) |
+             reinterpret_cast<uintptr_t>(ts->c_profileobj)) != 0) [[unlikely]]
             save_tracing(ts);
         fresh_ = false;
     }
@@ -69,9 +72,12 @@ class python_state {
             restore_fresh(ts);
             return;
         }
+        // The cframe's current_frame is as save() found it (only the running tasklet's
+        // cframes change); its use_tracing may not be, if it is the thread's root cframe,
+        // which a tasklet starting on it may have changed (remove_tracer, an eval loop's
+        // exit).
         ts->cframe = cframe_;
         cframe_->use_tracing = use_tracing_;
-        cframe_->current_frame = current_frame_;
     }
     // First thing a starting tasklet does, on its own stack: make `cf` (a local of that
     // frame) the base cframe of the tasklet's Python code.

@@ -139,7 +139,7 @@ void thread_runtime::release_gil_slow() noexcept {
     in_core_.store(true, std::memory_order_release);
     PyEval_SaveThread();
     gil_released_ = true;
-    gil_shared_ = true;
+    gil_shared_ = flush_due_ = true;
 }
 
 void thread_runtime::before_wait() noexcept {
@@ -148,7 +148,7 @@ void thread_runtime::before_wait() noexcept {
         in_core_.store(true, std::memory_order_release);
         PyEval_SaveThread();
         gil_released_ = true;
-        gil_shared_ = true;
+        gil_shared_ = flush_due_ = true;
     }
 }
 
@@ -164,11 +164,11 @@ void thread_runtime::drop_ended(TaskletObject* f) noexcept {
     PyObject* refs[3];
     int n = 0;
     f->state.discard(refs, &n);
-    for (int i = 0; i < n; i++) deferred_.push_back(refs[i]);
+    for (int i = 0; i < n; i++) defer(refs[i]);
     if (f->alive_ref) {
         f->alive_ref = false;
         unlink_alive(f);
-        deferred_.push_back(reinterpret_cast<PyObject*>(f));
+        defer(reinterpret_cast<PyObject*>(f));
     }
 }
 
@@ -179,6 +179,7 @@ void thread_runtime::flush_slow() noexcept {
         batch.swap(deferred_);
         for (PyObject* o : batch) Py_DECREF(o);
     }
+    flush_due_ = gil_shared_;
 }
 
 void thread_runtime::link_alive(TaskletObject* t) noexcept {

@@ -103,10 +103,14 @@ class thread_runtime final : public slp::switch_observer {
 
     // Drop deferred references (call where Python code may run).
     void flush() noexcept {
-        if (!deferred_.empty() || gil_shared_) flush_slow();
+        if (flush_due_) [[unlikely]]
+            flush_slow();
     }
     // Keep `o` (a reference we own) until the next flush.
-    void defer(PyObject* o) { deferred_.push_back(o); }
+    void defer(PyObject* o) {
+        deferred_.push_back(o);
+        flush_due_ = true;
+    }
 
     TaskletObject* main_object() const noexcept { return main_; }
     TaskletObject* current_object() const noexcept { return current_; }
@@ -118,7 +122,8 @@ class thread_runtime final : public slp::switch_observer {
     // runs without the GIL; whoever needs Python next on this thread (the observer before
     // a switch, a callback, the module function when core returns) takes it back.
     void release_gil_if_shared() noexcept {
-        if (!gil_released_ && shared_ && quiet_wanted == 0) release_gil_slow();
+        if (shared_ && !gil_released_ && quiet_wanted == 0) [[unlikely]]
+            release_gil_slow();
     }
     void hold_gil() noexcept {
         if (gil_released_) hold_gil_slow();
@@ -160,6 +165,7 @@ class thread_runtime final : public slp::switch_observer {
     void hold_gil_slow() noexcept;
     bool gil_released_ = false;
     bool gil_shared_ = false;           // has released the GIL in core once (orphans possible)
+    bool flush_due_ = false;            // flush() has work: deferred_ or gil_shared_
     std::atomic<bool> in_core_{false};  // the GIL released for core (see quiet())
     std::atomic<bool> parked_{false};   // ... and core waits for another thread
     slp::thread_ref sched_;
@@ -186,7 +192,7 @@ struct switch_hooks : slp::detail::observer_hooks {
                                                slp::detail::tasklet_impl& prev,
                                                slp::detail::tasklet_impl& next) noexcept {
         if (s.observer == rt) [[likely]]
-            rt->suspend_running(prev.alive());
+            rt->suspend_running(true);  // prev: the running tasklet, in a channel action
         else
             observer_hooks::observe_before(s, prev, next);
     }

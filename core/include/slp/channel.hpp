@@ -192,7 +192,8 @@ class channel : public channel_base {
     [[gnu::always_inline]] T receive() {
         if constexpr (detail::inline_switch) {
             std::optional<T> v;
-            if (detail::fast_receive(*this, v)) return std::move(*v);
+            if (detail::fast_receive<T>(*this, [&v](T&& x) { v.emplace(std::move(x)); }))
+                return std::move(*v);
         }
         return receive_payload().template take<T>();
     }

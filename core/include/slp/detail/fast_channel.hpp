@@ -135,9 +135,9 @@ template <class Hooks = observer_hooks>
 // next, a runnable tasklet of any kind, when next is not jump_resumable: from a copied
 // prev by one slp_switch (next on the same shared stack) or one slp_jump (anywhere
 // else) from a frame that keeps almost nothing (a blocked tasklet saves its callers'
-// frames in its slice), anything else by the general switch. The caller has checked the switch trap and the callbacks. It may throw
-// (no memory for a stack or a slice) before prev is suspended; then, if prev had just
-// blocked on channel `blocked_on`, prev is taken off that channel again.
+// frames in its slice), anything else by the general switch. The caller has checked the switch trap
+// and the callbacks. It may throw (no memory for a stack or a slice) before prev is suspended;
+// then, if prev had just blocked on channel `blocked_on`, prev is taken off that channel again.
 [[gnu::noinline]] void switch_other(scheduler_hot& s, tasklet_impl& prev, tasklet_impl& next,
                                     channel_base* blocked_on);
 
@@ -238,11 +238,12 @@ template <class T, class Hooks = observer_hooks>
     return true;
 }
 
-// Receive into `out` (T as in channel<T>). False: declined, nothing changed. Throws what
-// the sender sent as an error, or what was thrown at the caller while it waited.
-template <class T, class Hooks = observer_hooks>
-[[gnu::always_inline]] inline bool fast_receive(channel_base& ch, std::optional<T>& out,
-                                                Hooks hooks = {}) {
+// Receive a T (as in channel<T>) and hand it to `take(T&&)`, called once on success
+// (inline: no optional to fill and destroy, which the compiler would call out of line).
+// False: declined, nothing changed. Throws what the sender sent as an error, or what was
+// thrown at the caller while it waited.
+template <class T, class Take, class Hooks = observer_hooks>
+[[gnu::always_inline]] inline bool fast_receive(channel_base& ch, Take&& take, Hooks hooks = {}) {
     if constexpr (!payload::stores_inline<T>()) return false;
     scheduler_hot* s = fast_scheduler();
     if (s == nullptr) [[unlikely]]
@@ -259,7 +260,7 @@ template <class T, class Hooks = observer_hooks>
             return false;
         }
         queue_unlink(ch, target);
-        out.emplace(target->tempval.value.template take<T>());
+        take(target->tempval.value.template take<T>());
         after_exchange(*s, ch, biased, *src, *target, to_partner, hooks);
         return true;
     }
@@ -269,7 +270,7 @@ template <class T, class Hooks = observer_hooks>
         return false;
     }
     block(*s, ch, biased, *src, -1, hooks);  // kill, throw, or an exception sent instead of a value
-    out.emplace(src->tempval.value.template take<T>());
+    take(src->tempval.value.template take<T>());
     return true;
 }
 
