@@ -37,9 +37,16 @@ void destroy_tasklet(tasklet_impl* t) noexcept;
 
 // A request handed to a scheduler from another thread.
 struct inbox_item {
-    tasklet_impl* t;           // reference moved in
+    tasklet_impl* t;           // alive: kept by the reference its scheduler holds on it
     std::exception_ptr error;  // raise this in t (remote kill/throw); null: just run it
+    // Set up by another thread (setup(), setup_paused()): the scheduler takes over the
+    // reference the other thread took for it as an alive tasklet, and tracks it.
+    bool adopt = false;
+    bool paused = false;  // adopt only, do not run it
 };
+// Post `item` to s if s still exists (checked and posted under the registry's lock, so
+// that s cannot end in between); false if it does not (threads.cpp).
+bool post_if_exists(scheduler_impl* s, inbox_item item);
 
 // One of a thread's shared stacks (shared_stacks_per_thread of them) that copied-stack
 // tasklets run on: each copied tasklet on the one its `slot` names.

@@ -82,8 +82,10 @@ scheduler_impl::scheduler_impl() {
 }
 
 scheduler_impl::~scheduler_impl() {
-    // Stackless kills the tasklets of an ending thread; do the same, from main.
+    // Stackless kills the tasklets of an ending thread; do the same, from main (with
+    // those that other threads handed over and it has not taken in yet).
     if (running == main) {
+        drain_if_needed();
         for (int guard = 0; all_head != nullptr && guard < 100000; ++guard) {
             tasklet t = tasklet::borrow(all_head);
             try {
@@ -100,8 +102,9 @@ scheduler_impl::~scheduler_impl() {
     }
     drain_if_needed();
     registry_remove(this);
-    while (all_head != nullptr) {
+    while (all_head != nullptr) {  // (handed to us at the last moment: forgotten too)
         tasklet_impl* t = all_head;
+        if (t->in_ring) remove(t);
         untrack(t);
         t->sched = nullptr;
         release(t);

@@ -49,16 +49,51 @@ void destroy_tasklet(tasklet_impl* t) noexcept {
 namespace {
 
 // The scheduler a tasklet belongs to, if that is the calling thread's; else nullptr.
+// What other threads handed to it is taken in first: a tasklet set up from another
+// thread must be tracked before anything here kills, runs or moves it.
 scheduler_impl* own_thread(tasklet_impl& t) {
     scheduler_impl* s = this_scheduler_if_any();
-    return (s != nullptr && t.sched == s) ? s : nullptr;
+    if (s == nullptr || t.sched != s) return nullptr;
+    s->drain_if_needed();
+    return s;
 }
 
 // Hand a request to the tasklet's own thread.
 void post_remote(tasklet_impl& t, std::exception_ptr e) {
     scheduler_impl* owner = sched_of(t);
-    if (owner == nullptr || !scheduler_exists(owner)) throw runtime_error(msg::no_thread);
-    owner->post({&t, std::move(e)});
+    if (owner == nullptr || !post_if_exists(owner, {&t, std::move(e)}))
+        throw runtime_error(msg::no_thread);
+}
+
+// setup() of a tasklet of another thread: alive now, with the reference its scheduler
+// will own, and handed to that scheduler, which tracks it (and runs it, unless paused).
+void setup_remote(tasklet_impl& t, bool paused) {
+    scheduler_impl* owner = sched_of(t);
+    if (owner == nullptr) throw runtime_error(msg::no_thread);
+    t.state = life::ready;
+    retain(&t);
+    inbox_item item{&t, nullptr};
+    item.adopt = true;
+    item.paused = paused;
+    if (!post_if_exists(owner, std::move(item))) {
+        t.state = life::bound;
+        release(&t);
+        throw runtime_error(msg::no_thread);
+    }
+}
+
+void setup_tasklet(tasklet_impl& t, bool paused) {
+    if (t.alive()) throw runtime_error(msg::alive);
+    if (!t.body) throw runtime_error(msg::not_bound);
+    scheduler_impl* s = own_thread(t);
+    if (s == nullptr) {
+        setup_remote(t, paused);
+        return;
+    }
+    t.state = life::ready;
+    retain(&t);  // an alive tasklet is owned by its scheduler until it ends
+    s->track(&t);
+    if (!paused) s->insert(&t);
 }
 
 }  // namespace
@@ -114,15 +149,12 @@ tasklet& tasklet::bind(std::function<void()> fn) {
 }
 
 tasklet& tasklet::setup() {
-    tasklet_impl& t = checked();
-    if (t.alive()) throw runtime_error(msg::alive);
-    if (!t.body) throw runtime_error(msg::not_bound);
-    scheduler_impl* s = detail::own_thread(t);
-    if (s == nullptr) throw runtime_error(msg::other_thread);
-    t.state = life::ready;
-    detail::retain(&t);  // an alive tasklet is owned by its scheduler until it ends
-    s->track(&t);
-    s->insert(&t);
+    detail::setup_tasklet(checked(), false);
+    return *this;
+}
+
+tasklet& tasklet::setup_paused() {
+    detail::setup_tasklet(checked(), true);
     return *this;
 }
 
@@ -226,11 +258,11 @@ bool tasklet::blocked() const {
 }
 bool tasklet::scheduled() const {
     const tasklet_impl& t = checked();
-    return t.in_ring || t.blocked();
+    return t.in_ring || t.blocked() || t.handed_over.load(std::memory_order_relaxed);
 }
 bool tasklet::paused() const {
     const tasklet_impl& t = checked();
-    return t.alive() && !t.in_ring && !t.blocked();
+    return t.alive() && !scheduled();
 }
 bool tasklet::is_main() const {
     return checked().is_main;

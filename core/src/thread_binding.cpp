@@ -21,7 +21,7 @@ namespace {
 // Would drain_inbox() make this item's tasklet runnable?
 bool makes_runnable(const inbox_item& it) noexcept {
     tasklet_impl* t = it.t;
-    return t->alive() && !t->in_ring && (it.error || !t->blocked());
+    return !it.paused && t->alive() && !t->in_ring && (it.error || !t->blocked());
 }
 
 // Tasklets handed to s by other threads and not yet taken in (each counted once).
@@ -38,6 +38,17 @@ bool in_inbox(scheduler_impl& s, tasklet_impl* t) {
     std::lock_guard<std::mutex> lk(s.inbox_mu);
     return std::any_of(s.inbox.begin(), s.inbox.end(),
                        [t](const inbox_item& it) { return it.t == t && makes_runnable(it); });
+}
+
+// Take back an adoption of t that s has not drained yet (another thread set t up paused:
+// setup_paused()); true if there was one. Its reference then goes with t.
+bool take_back_adoption(scheduler_impl& s, tasklet_impl* t) {
+    std::lock_guard<std::mutex> lk(s.inbox_mu);
+    auto it = std::find_if(s.inbox.begin(), s.inbox.end(),
+                           [t](const inbox_item& i) { return i.t == t && i.adopt; });
+    if (it == s.inbox.end()) return false;
+    s.inbox.erase(it);
+    return true;
 }
 
 }  // namespace
@@ -91,7 +102,7 @@ void bind_thread(const tasklet& handle, thread_ref to) {
     if (t->alive()) {
         // Set up, paused, never run: owned by its scheduler (one reference), tracked for
         // the kill at thread end. Both move.
-        from->untrack(t);
+        if (!detail::take_back_adoption(*from, t)) from->untrack(t);
         t->sched = dest;
         dest->track(t);
     } else {

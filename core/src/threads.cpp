@@ -47,13 +47,28 @@ bool scheduler_exists(scheduler_impl* s) noexcept {
 // owner sees the item, or the post sees and clears its idle flag) and against the
 // owner's exit (registry_remove waits for a post in flight; the condition variable is
 // notified before the locks are released, so it is never used after the owner ends).
+namespace {
+// Append to s's inbox and wake s (the caller holds g_registry_mu).
+void push_to_inbox(scheduler_impl& s, inbox_item&& item) {
+    std::lock_guard<std::mutex> lk(s.inbox_mu);
+    if (!item.paused) item.t->handed_over.store(true, std::memory_order_relaxed);
+    s.inbox.push_back(std::move(item));
+    s.inbox_nonempty.store(true, std::memory_order_release);
+    s.idle.store(false, std::memory_order_relaxed);
+    s.inbox_cv.notify_one();
+}
+}  // namespace
+
 void scheduler_impl::post(inbox_item item) {
     std::lock_guard<std::mutex> rlk(g_registry_mu);
-    std::lock_guard<std::mutex> lk(inbox_mu);
-    inbox.push_back(std::move(item));
-    inbox_nonempty.store(true, std::memory_order_release);
-    idle.store(false, std::memory_order_relaxed);
-    inbox_cv.notify_one();
+    push_to_inbox(*this, std::move(item));
+}
+
+bool post_if_exists(scheduler_impl* s, inbox_item item) {
+    std::lock_guard<std::mutex> rlk(g_registry_mu);
+    if (std::find(g_registry.begin(), g_registry.end(), s) == g_registry.end()) return false;
+    push_to_inbox(*s, std::move(item));
+    return true;
 }
 
 void scheduler_impl::drain_inbox() {
@@ -62,9 +77,14 @@ void scheduler_impl::drain_inbox() {
         std::lock_guard<std::mutex> lk(inbox_mu);
         items.swap(inbox);
         inbox_nonempty.store(false, std::memory_order_relaxed);
+        for (inbox_item& it : items) it.t->handed_over.store(false, std::memory_order_relaxed);
     }
     for (inbox_item& it : items) {
         tasklet_impl* t = it.t;
+        if (it.adopt) {
+            track(t);
+            if (it.paused) continue;
+        }
         if (!t->alive()) continue;
         if (it.error) {
             if (t == running) continue;  // cannot happen: posts come from other threads

@@ -55,18 +55,28 @@ bool started(TaskletObject* t) {
     return t->core.alive() && !t->state.fresh() && !t->is_main_object;
 }
 
-// Make the tasklet alive (not yet started), holding a reference to itself.
+// Make the tasklet alive (not yet started), holding a reference to itself. A tasklet
+// bound to another thread is handed to that thread (core's setup() posts it there) and
+// joins that thread's list of alive tasklets (the GIL guards the lists).
 bool make_alive(TaskletObject* t, PyObject* args, PyObject* kwargs, bool insert) {
     thread_runtime* rt = thread_runtime::get();
     if (rt == nullptr) return false;
+    thread_runtime* owner =
+        t->thread_id == rt->thread_id() ? rt : thread_runtime::of_thread(t->thread_id);
+    if (owner == nullptr) {
+        runtime_error(slp::msg::no_thread);
+        return false;
+    }
     if (!t->state.init_fresh(&t->exc_state, t->state.exchange_context(nullptr))) return false;
     Py_XINCREF(args);
     Py_XSETREF(t->args, args);
     Py_XINCREF(kwargs);
     Py_XSETREF(t->kwargs, kwargs);
     try {
-        t->core.setup();
-        if (!insert) t->core.remove();
+        if (insert)
+            t->core.setup();
+        else
+            t->core.setup_paused();
     } catch (...) {
         set_python_error();
         return false;
@@ -74,7 +84,7 @@ bool make_alive(TaskletObject* t, PyObject* args, PyObject* kwargs, bool insert)
     if (!t->alive_ref) {
         Py_INCREF(t);
         t->alive_ref = true;
-        rt->link_alive(t);
+        owner->link_alive(t);
     }
     return true;
 }

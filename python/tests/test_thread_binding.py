@@ -274,6 +274,63 @@ def test_tasklet_left_on_its_new_thread_is_killed_when_that_thread_ends(workers)
     assert not t.alive
 
 
+def test_tasklet_bound_to_another_thread_set_up_from_here_runs_there(workers):
+    # Stackless inserts a tasklet set up anywhere into its own thread's scheduler.
+    w = workers()
+    log = []
+    t = stackless.tasklet(record_thread(log))
+    t.bind_thread(w.ident)
+    t.setup("x")
+    assert t.alive and t.scheduled and not t.paused
+    assert stackless.getruncount() == 1  # not ours
+    assert stackless.get_thread_info(w.ident)[2] == 2
+    with pytest.raises(RuntimeError, match="alive"):
+        t.setup("again")
+    w.call(stackless.run)
+    assert log == [(w.ident, ("x",))]
+    assert not t.alive
+
+
+def test_tasklet_bound_to_another_thread_bound_with_args_from_here(workers):
+    # bind(func, args): alive and paused in its own thread, which runs it once inserted.
+    w = workers()
+    log = []
+    t = stackless.tasklet()
+    t.bind_thread(w.ident)
+    t.bind(record_thread(log), ("a",))
+    assert t.alive and t.paused and not t.scheduled
+    assert stackless.get_thread_info(w.ident)[2] == 1
+    t.insert()
+    w.call(stackless.run)
+    assert log == [(w.ident, ("a",))]
+
+
+def test_tasklet_set_up_for_a_thread_that_ends_before_running_it(workers):
+    w = workers()
+    ran = []
+    t = stackless.tasklet(lambda: ran.append(1))
+    t.bind_thread(w.ident)
+    t.setup()
+    w.stop()  # its scheduler kills what it was handed, too
+    assert not t.alive and ran == []
+    box = {}
+
+    def body():
+        box["t"] = stackless.tasklet(lambda: ran.append(3))
+        stackless.getcurrent()
+
+    th = threading.Thread(target=body)
+    th.start()
+    th.join()
+    with pytest.raises(RuntimeError, match="tasklet has no thread"):
+        box["t"].setup()  # its thread has ended
+    assert not box["t"].alive
+    box["t"].bind_thread()
+    box["t"].setup()
+    stackless.run()
+    assert ran == [3]
+
+
 RESUMED = []  # module globals are looked up again by an unpickled tasklet's frames
 
 

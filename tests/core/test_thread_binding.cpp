@@ -8,6 +8,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "core_test_support.h"
 
@@ -154,9 +155,6 @@ TEST_P(ThreadBinding, unstarted_tasklet_bound_to_another_thread_runs_there) {
     slp::tasklet t = make([&] { ran_on = std::this_thread::get_id(); });
     slp::bind_thread(t, w.ref);
     EXPECT_FALSE(t.alive());
-    // It is the other thread's now: only that thread may set it up.
-    expect_runtime_error([&] { t.setup(); }, slp::msg::other_thread);
-    EXPECT_FALSE(t.alive());
     w.call([&] {
         t.setup();
         EXPECT_EQ(slp::getruncount(), 2);
@@ -165,6 +163,105 @@ TEST_P(ThreadBinding, unstarted_tasklet_bound_to_another_thread_runs_there) {
     EXPECT_EQ(ran_on, w.id);
     EXPECT_FALSE(t.alive());
     EXPECT_EQ(slp::getruncount(), 1);
+}
+
+// setup() from another thread (Stackless inserts into the tasklet's own thread): alive
+// at once, handed to its thread, counted there before that thread takes it in, run
+// there.
+TEST_P(ThreadBinding, tasklet_of_another_thread_set_up_from_here_runs_there) {
+    worker w;
+    std::thread::id ran_on;
+    slp::tasklet t = make([&] { ran_on = std::this_thread::get_id(); });
+    slp::bind_thread(t, w.ref);
+    t.setup();
+    EXPECT_TRUE(t.alive());
+    EXPECT_TRUE(t.scheduled());
+    EXPECT_EQ(slp::getruncount(), 1);  // not ours
+    EXPECT_EQ(slp::get_thread_info(w.ref).runcount, 2);
+    expect_runtime_error([&] { t.setup(); }, slp::msg::alive);
+    expect_runtime_error([&] { slp::bind_thread(t, slp::this_thread()); }, slp::msg::bind_runnable);
+    w.call([] {
+        EXPECT_EQ(slp::getruncount(), 2);
+        slp::run();
+    });
+    EXPECT_EQ(ran_on, w.id);
+    EXPECT_FALSE(t.alive());
+}
+
+// setup_paused() from another thread: alive and paused, not runnable there; insert()
+// from here then runs it there. Bound back here before its thread took it in, it is
+// ours (the pending hand-over is taken back), and runs here.
+TEST_P(ThreadBinding, tasklet_of_another_thread_set_up_paused_from_here) {
+    worker w;
+    std::vector<std::thread::id> ran_on;
+    slp::tasklet a = make([&] { ran_on.push_back(std::this_thread::get_id()); });
+    slp::tasklet b = make([&] { ran_on.push_back(std::this_thread::get_id()); });
+    slp::bind_thread(a, w.ref);
+    slp::bind_thread(b, w.ref);
+    a.setup_paused();
+    b.setup_paused();
+    EXPECT_TRUE(a.alive() && a.paused());
+    EXPECT_EQ(slp::get_thread_info(w.ref).runcount, 1);
+    a.insert();
+    EXPECT_EQ(slp::get_thread_info(w.ref).runcount, 2);
+    slp::bind_thread(b, slp::this_thread());  // its hand-over is still pending
+    EXPECT_TRUE(b.alive() && b.paused());
+    w.call([] { slp::run(); });
+    EXPECT_FALSE(a.alive());
+    EXPECT_TRUE(b.alive());
+    b.insert();
+    slp::run();
+    EXPECT_FALSE(b.alive());
+    EXPECT_EQ(ran_on, (std::vector<std::thread::id>{w.id, std::this_thread::get_id()}));
+    // w's end forgets nothing of b: it is not w's any more.
+}
+
+// The owner acts on a tasklet handed to it before any scheduling point of its own: it
+// takes the hand-over in first (remove() pauses it, kill() ends it without running its
+// function; both tracked as its own).
+TEST_P(ThreadBinding, owner_acts_on_a_handed_over_tasklet_before_taking_it_in) {
+    worker w;
+    bool ran = false;
+    slp::tasklet t = make([&] { ran = true; });
+    slp::tasklet u = make([&] { ran = true; });
+    slp::bind_thread(t, w.ref);
+    slp::bind_thread(u, w.ref);
+    t.setup();
+    u.setup();
+    w.call([&] {
+        t.remove();
+        EXPECT_TRUE(t.paused());
+        EXPECT_EQ(slp::getruncount(), 2);  // main and u
+        u.kill();
+        t.kill();
+        EXPECT_FALSE(t.alive());
+        EXPECT_FALSE(u.alive());
+        EXPECT_EQ(slp::getruncount(), 1);
+    });
+    EXPECT_FALSE(ran);
+}
+
+// A thread that ends before it took in a tasklet set up from another thread kills it
+// there like its own (its function never runs); one whose thread has ended cannot be
+// set up (and stays as it was).
+TEST_P(ThreadBinding, tasklet_set_up_for_an_ending_or_ended_thread) {
+    bool ran = false;
+    slp::tasklet t = make([&] { ran = true; });
+    slp::tasklet late = make([&] { ran = true; });
+    {
+        worker w;
+        slp::bind_thread(t, w.ref);
+        slp::bind_thread(late, w.ref);
+        t.setup();
+    }  // w ends with t in its inbox
+    EXPECT_FALSE(t.alive());
+    EXPECT_FALSE(ran);
+    expect_runtime_error([&] { late.setup(); }, slp::msg::no_thread);
+    EXPECT_FALSE(late.alive());
+    slp::bind_thread(late, slp::this_thread());  // a tasklet of an ended thread can be rebound
+    late.setup();
+    slp::run();
+    EXPECT_TRUE(ran);
 }
 
 TEST_P(ThreadBinding, alive_paused_tasklet_moves_and_runs_on_its_new_thread) {

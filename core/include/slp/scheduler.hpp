@@ -146,9 +146,8 @@ struct thread_info {
 thread_info get_thread_info(thread_ref th);
 
 // Rebind tasklet t to thread `to` (Stackless: tasklet.bind_thread(thread_id)): from now
-// on t belongs to that thread's scheduler and runs only there (e.g. `to` calls
-// t.insert(), or t.setup() if it is not alive; another thread's insert() hands it over
-// as for any tasklet of `to`). Possible for a tasklet without execution state: one that
+// on t belongs to that thread's scheduler and runs only there (t.insert(), or t.setup()
+// if it is not alive, from `to` or from any other thread, which hands it over). Possible for a tasklet without execution state: one that
 // is not alive (never set up, or ended — also when its thread has ended), or one that is
 // alive but has not started and is paused (set up, then remove()d, never run: it stays
 // alive and paused). t's thread and `to` must be quiet (see above). The checks below

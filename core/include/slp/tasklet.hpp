@@ -83,10 +83,16 @@ class tasklet {
     // Throws runtime_error(msg::alive) if it is alive.
     tasklet& bind(std::function<void()> fn);
     // Make it alive and insert it at the end of the runnables (Stackless: setup(),
-    // t(...)). Returns *this. Throws runtime_error(msg::alive) if already alive, and
-    // runtime_error(msg::not_bound) if it has no function.
+    // t(...)). Returns *this. From another thread (a tasklet bound there: bind_thread)
+    // it is alive at once and handed to its own thread's scheduler, which takes it into
+    // its ring at its next scheduling point (woken if idle). Throws
+    // runtime_error(msg::alive) if already alive, runtime_error(msg::not_bound) if it
+    // has no function, runtime_error(msg::no_thread) if its thread has ended.
     tasklet& setup();
     tasklet& operator()() { return setup(); }
+    // setup() without the insert: alive and paused (Stackless: bind(func, args)). From
+    // another thread as setup(), but the tasklet is not made runnable there.
+    tasklet& setup_paused();
 
     // Insert at the end of the runnables if not already scheduled. From another thread
     // the tasklet is handed to its own thread's scheduler (which is woken if idle).

@@ -69,7 +69,10 @@ struct tasklet_impl {
     bool block_trap = false;
     bool slice_in_heap = false;  // copied: the heap copy of its slice is the live one
     std::uint8_t slot = 0;       // copied: which of its thread's shared stacks (once started)
-    bool extra_inline = false;   // x points into this object (a hard_tasklet)
+    // Handed to its thread to run (insert(), setup(), a channel action or a kill from
+    // another thread) and not taken in yet: it counts as scheduled meanwhile.
+    std::atomic<bool> handed_over{false};
+    bool extra_inline = false;  // x points into this object (a hard_tasklet)
     // Its thread's scheduler (a scheduler_impl); nullptr once that thread ended.
     scheduler_hot* sched = nullptr;
     // Chain links: the ring of runnables, or a channel queue (never both).
