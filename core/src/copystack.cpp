@@ -24,16 +24,30 @@ namespace slp::detail {
 
 static_assert(shared_stacks_per_thread >= 1 && shared_stacks_per_thread <= 255);
 
-void choose_shared_stack(scheduler_impl& s, tasklet_impl& next, const tasklet_impl& prev) {
-    int slot = -1;
-    for (int i = 0; i < shared_stacks_per_thread && slot < 0; ++i)
-        if (s.shared[i].occupant == nullptr) slot = i;
+// Which shared stack a starting copied tasklet takes (choose_shared_stack, internal.hpp).
+int pick_shared_stack(scheduler_impl& s, const tasklet_impl& prev) noexcept {
+    for (int i = 0; i < shared_stacks_per_thread; ++i)
+        if (s.shared[i].occupant == nullptr) return i;
     const bool prev_shares = prev.kind == stack_kind::copied && !prev.is_main;
-    while (slot < 0) {
-        const int turn = s.slot_turn;
-        s.slot_turn = static_cast<std::uint8_t>((turn + 1) % shared_stacks_per_thread);
-        if (!(prev_shares && prev.slot == turn) || shared_stacks_per_thread == 1) slot = turn;
+    // One whose occupant waits (blocked or paused: not about to run), in turn.
+    for (int k = 0; k < shared_stacks_per_thread; ++k) {
+        const int i = (s.slot_turn + k) % shared_stacks_per_thread;
+        if (prev_shares && prev.slot == i) continue;
+        if (!s.shared[i].occupant->in_ring) {
+            s.slot_turn = static_cast<std::uint8_t>((i + 1) % shared_stacks_per_thread);
+            return i;
+        }
     }
+    // All occupants are runnable (a crowd taking turns): share prev's, where one
+    // slp_switch moves both slices, else the next in turn.
+    if (prev_shares) return prev.slot;
+    const int turn = s.slot_turn;
+    s.slot_turn = static_cast<std::uint8_t>((turn + 1) % shared_stacks_per_thread);
+    return turn;
+}
+
+void choose_shared_stack(scheduler_impl& s, tasklet_impl& next, const tasklet_impl& prev) {
+    const int slot = pick_shared_stack(s, prev);
     shared_stack& sh = s.shared[slot];
     if (!s.copy_helper) s.copy_helper = stack(64 * 1024);
     if (!sh.mem) {

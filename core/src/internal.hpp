@@ -178,8 +178,11 @@ inline shared_stack& shared_of(scheduler_impl& s, const tasklet_impl& t) noexcep
 
 // copystack.cpp
 // Copied `next` is about to start (running: `prev`): give it a shared stack, mapped if
-// need be (throws std::bad_alloc). A free one if any, else the next in turn that prev
-// is not on: prev's slice, the most recently used, is the one likeliest needed again.
+// need be (throws std::bad_alloc). A free one if any; else, in turn, one whose occupant
+// waits (blocked or paused) and that prev is not on; else, when every occupant is
+// runnable (a crowd taking turns), prev's own: one slp_switch then moves both slices,
+// where a jump between shared stacks would copy as much and cost more (measured: 44 vs
+// 65 ns per switch round-robin among 10,000).
 [[gnu::noinline]] void choose_shared_stack(scheduler_impl& s, tasklet_impl& next,
                                            const tasklet_impl& prev);
 [[gnu::noinline]] void slice_save(scheduler_impl& s, tasklet_impl& t, const shared_stack& sh);

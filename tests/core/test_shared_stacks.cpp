@@ -173,6 +173,39 @@ TEST_F(SharedStacks, ended_tasklets_leave_their_shared_stacks_free) {
     EXPECT_EQ(sum, 99L * 100 / 2);
 }
 
+// Every shared stack holds a tasklet blocked on a channel: a pair that starts then takes
+// two of those stacks (each start copies one blocked slice out, once) and talks without
+// copying anything more; the blocked ones come back intact.
+TEST_F(SharedStacks, a_new_pair_evicts_blocked_occupants_once_then_copies_nothing) {
+    constexpr int n = slp::shared_stacks_per_thread;
+    slp::channel<int> parked;
+    int damaged = 0;
+    for (int id = 0; id < n; ++id) {
+        spawn([&, id] {
+            stack_pattern p;
+            p.fill(id, 7);
+            (void)parked.receive();
+            damaged += p.damaged(id, 7);
+        });
+    }
+    slp::run();  // all of them blocked, one on each shared stack
+    ASSERT_EQ(parked.balance(), -n);
+    slp::channel<int> ch;
+    long sum = 0;
+    spawn([&] {
+        for (int i = 0; i < 500; ++i) sum += ch.receive();
+    });
+    spawn([&] {
+        for (int i = 0; i < 500; ++i) ch.send(i);
+    });
+    const std::uint64_t before = slice_copies();
+    slp::run();
+    EXPECT_EQ(slice_copies() - before, 2u);  // two blocked slices out, nothing else
+    EXPECT_EQ(sum, 499L * 500 / 2);
+    for (int id = 0; id < n; ++id) parked.send(id);
+    EXPECT_EQ(damaged, 0);
+}
+
 // A copied tasklet that would block and switch to a tasklet whose stack cannot be
 // mapped gets std::bad_alloc, still running and off the channel; the channel works on.
 TEST_F(SharedStacks, blocking_into_a_tasklet_that_cannot_start_throws_and_changes_nothing) {
