@@ -100,8 +100,8 @@ scheduler_impl::~scheduler_impl() {
             }
         }
     }
-    drain_if_needed();
     registry_remove(this);
+    drain_if_needed();             // (nothing can be posted to us from here on)
     while (all_head != nullptr) {  // (handed to us at the last moment: forgotten too)
         tasklet_impl* t = all_head;
         if (t->in_ring) remove(t);

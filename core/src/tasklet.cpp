@@ -71,6 +71,7 @@ void setup_remote(tasklet_impl& t, bool paused) {
     scheduler_impl* owner = sched_of(t);
     if (owner == nullptr) throw runtime_error(msg::no_thread);
     t.state = life::ready;
+    t.how = suspended_by::none;  // (an ended tasklet set up again: never resumed by a jump)
     retain(&t);
     inbox_item item{&t, nullptr};
     item.adopt = true;
@@ -91,7 +92,8 @@ void setup_tasklet(tasklet_impl& t, bool paused) {
         return;
     }
     t.state = life::ready;
-    retain(&t);  // an alive tasklet is owned by its scheduler until it ends
+    t.how = suspended_by::none;  // (an ended tasklet set up again: never resumed by a jump)
+    retain(&t);                  // an alive tasklet is owned by its scheduler until it ends
     s->track(&t);
     if (!paused) s->insert(&t);
 }

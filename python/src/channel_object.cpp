@@ -233,12 +233,12 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
     slp::channel_base& ch = as_channel(self)->ch;
     alignas(slp::payload) unsigned char buf[sizeof(slp::payload)];
     slp::payload* p;
+    ref got;  // what the inline path took (dropped if the switch after the exchange throws)
     try {
-        PyObject* got = nullptr;  // (the reference the payload held)
         if (slp::detail::fast_receive<ref>(
-                ch, [&got](ref&& r) { got = r.release(); }, hooks)) {
+                ch, [&got](ref&& r) { got = std::move(r); }, hooks)) {
             end_blocking(hooks.rt, hooks.self);
-            return received(got);
+            return received(got.release());
         }
         p = ::new (static_cast<void*>(buf)) slp::payload(ch.receive_payload());
     } catch (...) {

@@ -338,3 +338,27 @@ def test_payload_refcounts_return_to_their_start():
         stackless.run()
         t.kill()
     assert sys.getrefcount(payload) == start
+
+
+def test_a_received_value_is_dropped_when_the_receiver_is_killed_before_it_returns():
+    # Preference to the sender: receive() takes the value, then switches to the sender
+    # before it returns; the sender kills the receiver there. The value is not leaked.
+    ch = stackless.channel()
+    ch.preference = 1
+    payload = object()
+    start = sys.getrefcount(payload)
+    got = []
+    for _ in range(50):
+        receiver = stackless.tasklet(lambda: got.append(ch.receive()))
+
+        def sender():
+            ch.send(payload)  # blocks: nobody receives yet
+            receiver.kill()   # the receiver has taken the value and waits to return it
+
+        stackless.tasklet(sender)()
+        stackless.run()  # the sender blocks
+        receiver()
+        stackless.run()
+        assert not receiver.alive
+    assert got == []
+    assert sys.getrefcount(payload) == start

@@ -22,6 +22,40 @@ TEST_P(Channel, send_delivers_the_value_to_a_waiting_receiver) {
     EXPECT_EQ(got, 42);
 }
 
+// A tasklet that ended and is set up again starts afresh when a channel action switches
+// to it: how it was last suspended (the jump that ended it) is no way to resume it. It
+// gets a stack of its own again: another tasklet started while it is suspended does not
+// land on its frames.
+TEST_P(Channel, a_tasklet_set_up_again_after_it_ended_starts_afresh) {
+    slp::channel<int> ch;
+    int runs = 0;
+    int damaged = 0;
+    slp::tasklet t = go([&] { ++runs; });
+    slp::run();
+    ASSERT_FALSE(t.alive());
+    t.bind([&] {
+        ++runs;
+        volatile int mine[256];
+        for (int i = 0; i < 256; ++i) mine[i] = i * 3 + 1;
+        ch.send(7);  // to the waiting receiver, which runs first
+        for (int i = 0; i < 256; ++i)
+            if (mine[i] != i * 3 + 1) ++damaged;
+    });
+    t.setup();
+    EXPECT_EQ(ch.receive(), 7);  // blocks, and t, the next runnable, starts
+    slp::tasklet other = go([] {
+        volatile int mine[256];
+        for (int i = 0; i < 256; ++i) mine[i] = -1;
+        slp::schedule();
+        mine[0] = mine[255];
+    });
+    other.run();  // before t resumes
+    slp::run();
+    EXPECT_EQ(runs, 2);
+    EXPECT_EQ(damaged, 0);
+    EXPECT_FALSE(t.alive());
+}
+
 TEST_P(Channel, receive_takes_the_value_of_a_waiting_sender) {
     slp::channel<std::string> ch;
     go([&] { ch.send("hello"); });
