@@ -187,16 +187,30 @@ slp_ctx copied_jump_target(scheduler_impl& s, tasklet_impl& next) noexcept {
     return slp_make(top, static_cast<std::size_t>(top - s.copy_helper.lo()), &resumer_entry);
 }
 
+// Make next ready to be entered from prev: a fresh own-stack tasklet gets its stack, a
+// copied one its shared stack, and a copied one's slice is put in place. Returns where
+// to jump, or null when next shares prev's shared stack (one slp_switch then moves both
+// slices). Throws std::bad_alloc (no memory for a stack or a slice) having suspended
+// nothing.
+slp_ctx ready_next(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next) {
+    if (next.kind != stack_kind::copied || next.is_main) {
+        if (next.state == life::ready && next.kind == stack_kind::own && !next.is_main)
+            start_own(s, next);
+        return next.ctx;
+    }
+    if (next.state == life::ready) choose_shared_stack(s, next, prev);
+    if (same_shared_stack(prev, next)) return nullptr;
+    make_room(s, next);
+    return copied_jump_target(s, next);
+}
+
 // Suspend prev (running) and enter next. dying: prev never resumes.
 void enter(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next, bool dying) {
     ++s.counts.hard;
     s.rec.prev = &prev;
     s.rec.next = &next;
-    if (next.kind == stack_kind::copied && !next.is_main && next.state == life::ready)
-        choose_shared_stack(s, next, prev);
+    const slp_ctx target = ready_next(s, prev, next);
     if (prev.kind == stack_kind::copied && !prev.is_main) note_depth(s, __builtin_frame_address(0));
-    if (next.state == life::ready && next.kind == stack_kind::own && !next.is_main)
-        start_own(s, next);
     if (next.x->tsan_fiber == nullptr) next.x->tsan_fiber = san::fiber_create();
     const void* lo = nullptr;
     std::size_t n = 0;
@@ -206,20 +220,14 @@ void enter(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next, bool dying
         shared_of(s, prev).occupant = nullptr;  // its slice is garbage from now on
     san::start_switch(dying ? nullptr : &prev.x->asan_fake_stack, lo, n, next.x->tsan_fiber);
 
-    if (next.kind != stack_kind::copied || next.is_main) {
-        prev.how = suspended_by::jump;
-        s.rec.record_from = !dying;
-        slp_transfer tr = slp_jump(next.ctx, nullptr);
-        land(s, tr);
-    } else if (same_shared_stack(prev, next)) {
+    if (target == nullptr) {
         prev.how = suspended_by::copy_switch;
         s.rec.record_from = false;
         slp_switch(&cs_save, &cs_restore, &s);
     } else {
-        make_room(s, next);
         prev.how = suspended_by::jump;
         s.rec.record_from = !dying;
-        slp_transfer tr = slp_jump(copied_jump_target(s, next), nullptr);
+        slp_transfer tr = slp_jump(target, nullptr);
         land(s, tr);
     }
     // prev is running again.
@@ -311,20 +319,11 @@ namespace {
     now.after_switch();
 }
 
-// What switch_copied does before its switch that may throw: next's stack (own) or
-// shared stack and slice (copied) made ready. Returns where to jump, or null: next
-// shares prev's shared stack (slp_switch). On failure prev runs on, as it was.
+// ready_next() for switch_copied, out of its frame; on failure prev runs on, as it was.
 [[gnu::noinline]] slp_ctx prepare_switch_copied(scheduler_impl& s, tasklet_impl& prev,
                                                 tasklet_impl& next) {
     try {
-        if (next.kind == stack_kind::copied && !next.is_main) {
-            if (next.state == life::ready) choose_shared_stack(s, next, prev);
-            if (same_shared_stack(prev, next)) return nullptr;
-            make_room(s, next);
-            return copied_jump_target(s, next);
-        }
-        if (next.state == life::ready && !next.is_main) start_own(s, next);
-        return next.ctx;
+        return ready_next(s, prev, next);
     } catch (...) {  // no memory for next's stack or for a slice
         switch_copied_failed();
         throw;

@@ -65,14 +65,22 @@ void post_remote(tasklet_impl& t, std::exception_ptr e) {
         throw runtime_error(msg::no_thread);
 }
 
-// setup() of a tasklet of another thread: alive now, with the reference its scheduler
-// will own, and handed to that scheduler, which tracks it (and runs it, unless paused).
-void setup_remote(tasklet_impl& t, bool paused) {
-    scheduler_impl* owner = sched_of(t);
+// setup() / setup_paused(). A tasklet of another thread is alive at once and handed to
+// its scheduler, which tracks it (and runs it, unless paused).
+void setup_tasklet(tasklet_impl& t, bool paused) {
+    if (t.alive()) throw runtime_error(msg::alive);
+    if (!t.body) throw runtime_error(msg::not_bound);
+    scheduler_impl* s = own_thread(t);
+    scheduler_impl* owner = s != nullptr ? s : sched_of(t);
     if (owner == nullptr) throw runtime_error(msg::no_thread);
     t.state = life::ready;
     t.how = suspended_by::none;  // (an ended tasklet set up again: never resumed by a jump)
-    retain(&t);
+    retain(&t);                  // an alive tasklet is owned by its scheduler until it ends
+    if (s != nullptr) {
+        s->track(&t);
+        if (!paused) s->insert(&t);
+        return;
+    }
     inbox_item item{&t, nullptr};
     item.adopt = true;
     item.paused = paused;
@@ -81,21 +89,6 @@ void setup_remote(tasklet_impl& t, bool paused) {
         release(&t);
         throw runtime_error(msg::no_thread);
     }
-}
-
-void setup_tasklet(tasklet_impl& t, bool paused) {
-    if (t.alive()) throw runtime_error(msg::alive);
-    if (!t.body) throw runtime_error(msg::not_bound);
-    scheduler_impl* s = own_thread(t);
-    if (s == nullptr) {
-        setup_remote(t, paused);
-        return;
-    }
-    t.state = life::ready;
-    t.how = suspended_by::none;  // (an ended tasklet set up again: never resumed by a jump)
-    retain(&t);                  // an alive tasklet is owned by its scheduler until it ends
-    s->track(&t);
-    if (!paused) s->insert(&t);
 }
 
 }  // namespace

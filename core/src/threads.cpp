@@ -38,17 +38,24 @@ void registry_remove(scheduler_impl* s) {
     }
 }
 
-bool scheduler_exists(scheduler_impl* s) noexcept {
-    std::lock_guard<std::mutex> lk(g_registry_mu);
+namespace {
+// Whether s is registered (the caller holds g_registry_mu).
+bool registered(scheduler_impl* s) noexcept {
     return std::find(g_registry.begin(), g_registry.end(), s) != g_registry.end();
 }
+}  // namespace
 
-// The registry lock orders a post against the owner's decision to go idle (either the
-// owner sees the item, or the post sees and clears its idle flag) and against the
-// owner's exit (registry_remove waits for a post in flight; the condition variable is
-// notified before the locks are released, so it is never used after the owner ends).
+bool scheduler_exists(scheduler_impl* s) noexcept {
+    std::lock_guard<std::mutex> lk(g_registry_mu);
+    return registered(s);
+}
+
 namespace {
-// Append to s's inbox and wake s (the caller holds g_registry_mu).
+// Append to s's inbox and wake s (the caller holds g_registry_mu). The registry lock
+// orders a post against the owner's decision to go idle (either the owner sees the
+// item, or the post sees and clears its idle flag) and against the owner's exit
+// (registry_remove waits for a post in flight; the condition variable is notified
+// before the locks are released, so it is never used after the owner ends).
 void push_to_inbox(scheduler_impl& s, inbox_item&& item) {
     std::lock_guard<std::mutex> lk(s.inbox_mu);
     if (!item.paused) item.t->handed_over.store(true, std::memory_order_relaxed);
@@ -66,7 +73,7 @@ void scheduler_impl::post(inbox_item item) {
 
 bool post_if_exists(scheduler_impl* s, inbox_item item) {
     std::lock_guard<std::mutex> rlk(g_registry_mu);
-    if (std::find(g_registry.begin(), g_registry.end(), s) == g_registry.end()) return false;
+    if (!registered(s)) return false;
     push_to_inbox(*s, std::move(item));
     return true;
 }
