@@ -31,8 +31,8 @@ def cmake_error(text):
     """The message of a CMake FATAL_ERROR, without CMake's frame and line wrapping."""
     lines = text.splitlines()
     start = next((i for i, l in enumerate(lines) if l.startswith("CMake Error")), -1)
-    body = [l.strip() for l in lines[start + 1:] if l.strip()] if start >= 0 else lines
-    return " ".join(body)
+    body = lines[start + 1:] if start >= 0 else lines
+    return " ".join(" ".join(body).split())
 
 
 def gate():
