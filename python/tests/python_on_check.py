@@ -100,3 +100,30 @@ def test_sid_314_module_refused_by_the_gate(tmp_path):
     msg = " ".join(out.stderr.split())
     assert "does not build for CPython 3.14 on x86_64 yet" in msg, msg
     assert "CPython 3.14 is not supported" in msg and "--no-module" in msg, msg
+
+
+def test_sid_root_failure_names_the_step_and_keeps_nothing(tmp_path):
+    """An archive that cannot be reached: the failing step is named with how to retry;
+    no root and no half-built root is left, and a half-built one is never used."""
+    cache = tmp_path / "cache"
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache),
+               SLP_DEBIAN_MIRROR="http://127.0.0.1:9/debian")
+    run = lambda: subprocess.run(  # noqa: E731
+        [PYTHON_ON, "--no-module", "x86_64", "3.13", "-c", "print('ran')"], cwd=tmp_path,
+        env=env, capture_output=True, text=True, timeout=600)
+    out = run()
+    assert out.returncode == 3 and "ran" not in out.stdout, out.stderr
+    assert "failed at step 'debootstrap sid from http://127.0.0.1:9/debian'" in out.stderr
+    assert "Retry with the same command" in out.stderr
+    roots = cache / "slp" / "roots"
+    logs = sorted(p.name for p in roots.glob("sid-*.log"))
+    assert len(logs) == 1 and [p for p in roots.iterdir() if p.is_dir()] == []
+    # A root left half-built (the process killed mid-way) is not taken for a root.
+    partial = roots / (".partial-" + logs[0][:-len(".log")])
+    (partial / "usr" / "bin").mkdir(parents=True)
+    fake = partial / "usr" / "bin" / "python3.13"
+    fake.write_text("#!/bin/sh\necho ran\n")
+    fake.chmod(0o755)
+    out = run()
+    assert out.returncode == 3 and "ran" not in out.stdout, out.stderr
+    assert not partial.exists()
