@@ -39,6 +39,10 @@ sys.exit(int(sys.argv[2]))
 """
 
 
+needs_root = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="the sid root needs root (debootstrap, chroot)")
+
+
 @pytest.fixture(autouse=True)
 def stack_kind():
     """No tasklets in this process: one run, not one per stack kind."""
@@ -80,6 +84,7 @@ def test_unknown_pair_refused(tmp_path):
     assert "no CPython 3.9 for x86_64 here" in out.stderr and "3.14" in out.stderr
 
 
+@needs_root
 def test_sid_314_interpreter(tmp_path):
     """The first run builds the sid root (minutes); then the interpreter runs there with
     the host's paths."""
@@ -94,6 +99,7 @@ def test_sid_314_interpreter(tmp_path):
     assert got["module"] == "none"
 
 
+@needs_root
 def test_sid_314_module_refused_by_the_gate(tmp_path):
     out = python_on(tmp_path, "x86_64", "3.14", "-c", "print('ran')")
     assert out.returncode == 2 and "ran" not in out.stdout
@@ -102,6 +108,7 @@ def test_sid_314_module_refused_by_the_gate(tmp_path):
     assert "CPython 3.14 is not supported" in msg and "--no-module" in msg, msg
 
 
+@needs_root
 def test_sid_root_failure_names_the_step_and_keeps_nothing(tmp_path):
     """An archive that cannot be reached: the failing step is named with how to retry;
     no root and no half-built root is left, and a half-built one is never used."""
