@@ -1,85 +1,75 @@
-"""Build the `stackless` extension: python/src (the binding), core/src (the slp library)
-and the arch switch routine of this CPU, compiled straight into one module.
+"""`pip install .`: the `stackless` extension, built by CMake from the one build
+description the tests and scripts/bench use (python/CMakeLists.txt, target stackless_py,
+configured with the `module` preset of CMakePresets.json: the same sources, flags, LTO,
+hidden symbols and DWARF for the switch routine). This file only runs CMake for the
+interpreter that runs it and copies the module and its type stubs into place.
 
-The x86_64 switch routine is NASM: it is assembled here with `nasm`; the other CPUs'
-routines are GNU as `.S` files the C compiler assembles. CMake builds the same sources
-for the tests (python/CMakeLists.txt); this file exists for `pip install .`.
+Needs cmake (3.25 or later), ninja, a C++20 compiler and, on x86_64, nasm
+(Debian: cmake ninja-build g++ nasm). Interpreters the module does not support are
+refused at once by the build's interpreter gate (python/cmake/SlpPythonGate.cmake).
 """
-import glob
+import hashlib
 import os
-import platform
 import shutil
 import subprocess
 import sys
-
-from setuptools import Extension, setup
-from setuptools.command.build_ext import build_ext
+import sysconfig
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-
-if sys.version_info[:2] != (3, 11) or sys.implementation.name != "cpython":
-    sys.exit("stackless: CPython 3.11 only (it relies on 3.11's frame and thread-state layout)")
-
-ARCH = {
-    "x86_64": ("x86_64", "arch/x86_64/switch_x86_64_sysv_elf_nasm.asm"),
-    "amd64": ("x86_64", "arch/x86_64/switch_x86_64_sysv_elf_nasm.asm"),
-    "aarch64": ("aarch64", "arch/aarch64/switch_arm64_aapcs_elf_gas.S"),
-    "arm64": ("aarch64", "arch/aarch64/switch_arm64_aapcs_elf_gas.S"),
-    "riscv64": ("riscv64", "arch/riscv64/switch_riscv64_sysv_elf_gas.S"),
-}
-machine = platform.machine().lower()
-if machine.startswith("arm") and machine not in ARCH:
-    cpu, arch_src = "arm", "arch/arm/switch_arm_aapcs_elf_gas.S"
-elif machine in ARCH:
-    cpu, arch_src = ARCH[machine]
-else:
-    sys.exit(f"stackless: slp has no switch routine for CPU {machine!r} (see arch/README.md)")
+GATE = os.path.join(ROOT, "python", "cmake", "SlpPythonGate.cmake")
 
 
-def rel(pattern):
-    return sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, pattern)))
+def cmake():
+    found = shutil.which("cmake")
+    if found is None:
+        sys.exit("stackless: building the module needs cmake 3.25 or later and ninja "
+                 "(Debian: apt-get install cmake ninja-build)")
+    return found
 
 
-sources = rel("python/src/*.cpp") + rel("core/src/*.cpp")
-# The frame unwinder (python/src/frames/) joins once its owner enables it for CMake.
-if os.path.exists(os.path.join(ROOT, "python/src/frames/sources.cmake")):
-    sources += rel("python/src/frames/*.cpp")
+def cmake_error(text):
+    """The message of a CMake FATAL_ERROR, without CMake's frame and line wrapping."""
+    lines = text.splitlines()
+    start = next((i for i, l in enumerate(lines) if l.startswith("CMake Error")), -1)
+    body = lines[start + 1:] if start >= 0 else lines
+    return " ".join(" ".join(body).split())
 
 
-class BuildExt(build_ext):
-    """Assemble the switch routine and compile the C helper, then build the module."""
+def gate():
+    """Refuse an unsupported interpreter before anything is built."""
+    out = subprocess.run([cmake(), "-DSLP_GATE_PYTHON=" + sys.executable, "-P", GATE],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(cmake_error(out.stderr + out.stdout))
+
+
+# First, before setuptools is needed: an unsupported interpreter gets the gate's answer.
+gate()
+
+from setuptools import Extension, setup  # noqa: E402
+from setuptools.command.build_ext import build_ext  # noqa: E402
+
+
+class CMakeBuild(build_ext):
+    """Configure with the `module` preset for this interpreter, build stackless_py, and
+    put the module and its type stubs where setuptools wants them."""
 
     def build_extension(self, ext):
-        os.makedirs(self.build_temp, exist_ok=True)
-        objects = []
-        asm = os.path.join(ROOT, arch_src)
-        if asm.endswith(".asm"):
-            nasm = shutil.which("nasm")
-            if nasm is None:
-                sys.exit("stackless: nasm is needed to assemble " + arch_src + " (apt-get install nasm)")
-            obj = os.path.join(self.build_temp, "slp_switch.o")
-            subprocess.check_call([nasm, "-f", "elf64", "-I", os.path.dirname(asm) + "/",
-                                   "-o", obj, asm])
-            objects.append(obj)
-        else:
-            objects += self.compiler.compile([asm], output_dir=self.build_temp,
-                                             macros=[(f"SLP_CPU_{cpu}", "1")])
-        objects += self.compiler.compile([os.path.join(ROOT, "arch/slp_arch_fatal.c")],
-                                         output_dir=self.build_temp,
-                                         include_dirs=[os.path.join(ROOT, "arch")],
-                                         extra_postargs=["-std=c11"])
-        ext.extra_objects = objects + list(ext.extra_objects or [])
-        super().build_extension(ext)
-        # The type stubs go next to the module.
-        stub = os.path.join(ROOT, "python", "stackless.pyi")
-        dest = os.path.dirname(self.get_ext_fullpath(ext.name))
-        shutil.copyfile(stub, os.path.join(dest, "stackless.pyi"))
-
-    def build_extensions(self):
-        # C++ only for the extension's own sources (the C helper is compiled above).
-        if "-Wstrict-prototypes" in self.compiler.compiler_so:
-            self.compiler.compiler_so.remove("-Wstrict-prototypes")
-        super().build_extensions()
+        key = hashlib.sha256(sys.executable.encode()).hexdigest()[:10]
+        build_dir = os.path.join(ROOT, "build", "pip", "cmake-" + key)
+        run = lambda *cmd: subprocess.check_call(cmd, cwd=ROOT)  # noqa: E731
+        run(cmake(), "-S", ROOT, "-B", build_dir, "--preset", "module",
+            "-DPython3_EXECUTABLE=" + sys.executable)
+        run(cmake(), "--build", build_dir, "--target", "stackless_py",
+            "-j", str(os.cpu_count() or 1))
+        built = os.path.join(build_dir, "python",
+                             "stackless" + sysconfig.get_config_var("EXT_SUFFIX"))
+        dest = self.get_ext_fullpath(ext.name)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copyfile(built, dest)
+        shutil.copymode(built, dest)
+        shutil.copyfile(os.path.join(ROOT, "python", "stackless.pyi"),
+                        os.path.join(os.path.dirname(dest), "stackless.pyi"))
 
 
 # Build in build/pip (beside CMake's build/<preset>), not in the source tree.
@@ -88,20 +78,9 @@ os.makedirs(os.path.join(ROOT, BUILD_BASE), exist_ok=True)
 
 setup(
     options={"build": {"build_base": BUILD_BASE}, "egg_info": {"egg_base": BUILD_BASE}},
-    ext_modules=[
-        Extension(
-            "stackless",
-            sources=sources,
-            include_dirs=[os.path.join(ROOT, "core/include"), os.path.join(ROOT, "arch")],
-            define_macros=[(f"SLP_CPU_{cpu}", "1"), ("NDEBUG", "1")],
-            extra_compile_args=["-std=c++20", "-O2", "-fvisibility=hidden",
-                                "-fno-strict-aliasing"],
-            extra_link_args=["-pthread", "-Wl,-Bsymbolic", "-Wl,--exclude-libs,ALL"],
-            language="c++",
-        )
-    ],
+    ext_modules=[Extension("stackless", sources=[])],
     packages=[],
     py_modules=[],
-    cmdclass={"build_ext": BuildExt},
+    cmdclass={"build_ext": CMakeBuild},
     zip_safe=False,
 )

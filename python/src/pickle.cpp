@@ -2,8 +2,9 @@
 // on the frame library (frames/frames.hpp).
 //
 // tasklet.__reduce__() -> (type, (), state), state =
-//   ("slp.tasklet", 1, mode, func, args, kwargs, snapshot, tempval,
+//   ("slp.tasklet", 2, stamp, mode, func, args, kwargs, snapshot, tempval,
 //    (atomic, ignore_nesting, block_trap, runnable), (channel, dir, value, resume_value))
+//   stamp: the CPython it was made under (version_stamp.hpp), checked first on loading
 //   mode 0: not alive (func may be bound); 1: alive, not started (func, args, kwargs);
 //   2: started: `snapshot` holds its frames (frames::capture), and either it is blocked
 //   on `channel` (dir -1 receive, +1 send `value`; a bomb for send_exception), or its
@@ -22,6 +23,7 @@
 #include "frames/frames.hpp"
 #include "objects.hpp"
 #include "runtime.hpp"
+#include "version_stamp.hpp"
 
 namespace slpy {
 
@@ -30,7 +32,7 @@ PyObject* channel_restore_action(PyObject* ch, int dir, PyObject* value);  // ch
 namespace {
 
 constexpr const char* kTag = "slp.tasklet";
-constexpr int kVersion = 1;
+constexpr int kVersion = 2;
 
 TaskletObject* as_tasklet(PyObject* o) {
     return reinterpret_cast<TaskletObject*>(o);
@@ -183,9 +185,9 @@ PyObject* tasklet_reduce(PyObject* self, PyObject*) {
     if (!flags) return nullptr;
     if (!t->core.alive() || (t->state.fresh() && t->chain == nullptr && !t->is_main_object)) {
         const int mode = t->core.alive() ? 1 : 0;
-        return Py_BuildValue("(O()(siiOOOOOO(OiOO)))", type, kTag, kVersion, mode, opt(t->func),
-                             opt(t->args), opt(t->kwargs), Py_None, t->tempval, flags.get(),
-                             Py_None, 0, Py_None, Py_None);
+        return Py_BuildValue("(O()(siNiOOOOOO(OiOO)))", type, kTag, kVersion, version_stamp(), mode,
+                             opt(t->func), opt(t->args), opt(t->kwargs), Py_None, t->tempval,
+                             flags.get(), Py_None, 0, Py_None, Py_None);
     }
     if (t->is_main_object)
         return unpicklable(
@@ -262,9 +264,9 @@ PyObject* tasklet_reduce(PyObject* self, PyObject*) {
                 break;
         }
     }
-    return Py_BuildValue("(O()(siiOOOOOO(OiOO)))", type, kTag, kVersion, 2, Py_None, Py_None,
-                         Py_None, snapshot.get(), t->tempval, flags.get(), channel, dir,
-                         value.get(), resume_value.get());
+    return Py_BuildValue("(O()(siNiOOOOOO(OiOO)))", type, kTag, kVersion, version_stamp(), 2,
+                         Py_None, Py_None, Py_None, snapshot.get(), t->tempval, flags.get(),
+                         channel, dir, value.get(), resume_value.get());
 }
 
 // The body of a restored tasklet (on its own stack): repeat the channel action it was
@@ -317,11 +319,17 @@ PyObject* tasklet_setstate(PyObject* self, PyObject* state) {
     TaskletObject* t = as_tasklet(self);
     const char* tag = nullptr;
     int version = 0, mode = 0, dir = 0;
-    PyObject *func, *args, *kwargs, *snapshot, *tempval, *flags, *channel, *value, *resume_value;
+    PyObject *stamp, *func, *args, *kwargs, *snapshot, *tempval, *flags, *channel, *value,
+        *resume_value;
+    // One made under another CPython is refused before its layout is read.
+    if (PyTuple_Check(state) && PyTuple_GET_SIZE(state) > 2 &&
+        PyTuple_Check(PyTuple_GET_ITEM(state, 2)) &&
+        check_version_stamp(PyTuple_GET_ITEM(state, 2), "tasklet") < 0)
+        return nullptr;
     if (!PyTuple_Check(state) ||
-        !PyArg_ParseTuple(state, "siiOOOOOO!(OiOO):tasklet state", &tag, &version, &mode, &func,
-                          &args, &kwargs, &snapshot, &tempval, &PyTuple_Type, &flags, &channel,
-                          &dir, &value, &resume_value)) {
+        !PyArg_ParseTuple(state, "siO!iOOOOOO!(OiOO):tasklet state", &tag, &version, &PyTuple_Type,
+                          &stamp, &mode, &func, &args, &kwargs, &snapshot, &tempval, &PyTuple_Type,
+                          &flags, &channel, &dir, &value, &resume_value)) {
         if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_TypeError)) {
             PyErr_Clear();
             PyErr_SetString(frames::restore_error(), "not a tasklet state");

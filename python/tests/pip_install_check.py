@@ -14,11 +14,19 @@ from its own ensurepip bundle on its PYTHONPATH, as on a machine where it has ne
 (see build_deps_for). No index, no network: pip runs with --no-index and a proxy that
 refuses every connection.
 
+With --reference BUILD (the CMake build the tests and scripts/bench use, build/native),
+the module pip built with Debian's CPython is checked to be that one (same_module): the
+same compile commands for every source of the module, core and the switch routine (paths
+and -Werror aside: the `module` preset builds without -Werror, so that a newer compiler's
+new warning does not stop an install), byte-identical machine code (.text), the same
+exported symbols (none of slp's own), and DWARF for the switch routine's assembly.
+
 Exit status: 0 passed, 1 failed, 77 (ctest: skipped) if Debian's CPython passed and no
 other CPython was given or it does not exist.
 """
 import argparse
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -189,6 +197,81 @@ class Install:
         return check.returncode == 0
 
 
+def compile_commands(build, source):
+    """{source file: command} of the module's objects (its own, core's and the switch
+    routine's), with the build and source directories named alike and -Werror left out."""
+    with open(os.path.join(build, "compile_commands.json")) as f:
+        entries = json.load(f)
+    targets = ("/stackless_py.dir/", "/slp.dir/", "/slp_arch.dir/")
+    out = {}
+    for e in entries:
+        if not any(t in e["command"] for t in targets):
+            continue
+        cmd = e["command"].replace(os.path.realpath(build), "<build>").replace(build, "<build>")
+        cmd = cmd.replace(source, "<source>")
+        words = [w for w in cmd.split() if w != "-Werror"]
+        out[os.path.relpath(e["file"], source)] = " ".join(words)
+    return out
+
+
+def text_section(module):
+    """The module's machine code."""
+    with tempfile.NamedTemporaryFile() as f:
+        subprocess.run(["objcopy", "-O", "binary", "--only-section=.text", module, f.name],
+                       check=True)
+        return f.read()
+
+
+def exported(module):
+    out = subprocess.run(["nm", "-D", "--defined-only", module], check=True,
+                         capture_output=True, text=True).stdout
+    return sorted(line.split()[-1] for line in out.splitlines() if line.strip())
+
+
+def assembly_dwarf(module):
+    """Source files named by the module's DWARF line tables that are assembly."""
+    out = subprocess.run(["objdump", "--dwarf=info", module], capture_output=True,
+                         text=True).stdout
+    return sorted({w for w in out.split() if w.endswith((".asm", ".S"))})
+
+
+def same_module(install, reference):
+    """Is the module pip built with Debian's CPython the one the tests and bench use?"""
+    problems = []
+    builds = glob.glob(os.path.join(install.tree, "build", "pip", "cmake-*"))
+    if len(builds) != 1:
+        return ["expected one CMake build under the pip tree's build/pip, found %r" % builds]
+    ours = compile_commands(builds[0], install.tree)
+    theirs = compile_commands(reference, install.source)
+    if not ours or ours != theirs:
+        for f in sorted(set(ours) | set(theirs)):
+            if ours.get(f) != theirs.get(f):
+                problems.append("compile command of %s differs:\n  pip:   %s\n  tests: %s"
+                                % (f, ours.get(f), theirs.get(f)))
+    mods = [glob.glob(os.path.join(d, "stackless.*.so"))
+            for d in (install.target, os.path.join(reference, "python"))]
+    if not all(len(m) == 1 for m in mods):
+        return problems + ["expected one module in each of %r" % mods]
+    pip_mod, ref_mod = mods[0][0], mods[1][0]
+    if text_section(pip_mod) != text_section(ref_mod):
+        problems.append("the machine code (.text) of %s and %s differs" % (pip_mod, ref_mod))
+    syms = exported(pip_mod)
+    if syms != exported(ref_mod):
+        problems.append("exported symbols differ: %r vs %r" % (syms, exported(ref_mod)))
+    # slp's own functions (the switch routines' C names, the slp:: and slpy:: namespaces)
+    # stay inside; what remains is PyInit_stackless and the C++ library's vague-linkage
+    # type info, exported alike by both builds.
+    leaked = [s for s in syms if s.startswith(("slp_", "_ZN3slp", "_ZN4slpy"))]
+    if leaked or "PyInit_stackless" not in syms:
+        problems.append("the module exports slp's own symbols %r" % leaked)
+    asm = assembly_dwarf(pip_mod)
+    if not asm:
+        problems.append("no DWARF for the switch routine's assembly in %s" % pip_mod)
+    log("[same module] %d compile commands, %d bytes of .text, exports %s, DWARF for %s"
+        % (len(ours), len(text_section(pip_mod)), " ".join(syms), " ".join(asm)))
+    return problems
+
+
 def source_state(source):
     """What pip or setuptools could leave behind in the source tree."""
     state = {}
@@ -206,6 +289,8 @@ def main():
     ap.add_argument("--source", required=True, help="repository root")
     ap.add_argument("--python", required=True, help="Debian's CPython 3.11")
     ap.add_argument("--other", default="", help="the other CPython 3.11 (empty: none)")
+    ap.add_argument("--reference", default="",
+                    help="the CMake build dir whose module must be the one pip builds")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
     source = os.path.abspath(args.source)
@@ -221,6 +306,11 @@ def main():
             runs.append(Install("other", other, work, source, with_wheels=True))
         for r in runs:
             ok = r.finish(timeout=600) and ok
+        if ok and args.reference:
+            problems = same_module(runs[0], os.path.abspath(args.reference))
+            for p in problems:
+                log("[same module] " + p)
+            ok = not problems
     finally:
         if args.keep:
             log("kept", work)

@@ -95,10 +95,10 @@ class _Fake:
 
 def test_other_python_version_refused():
     cls, args, state = _blocked_state()
-    snap = state[6]
+    snap = state[7]
     assert snap[0] == "slp.frames"
     bad = list(state)
-    bad[6] = snap[:2] + ((3, 12),) + snap[3:]
+    bad[7] = snap[:2] + ((3, 12),) + snap[3:]
     with pytest.raises(pickle.UnpicklingError) as ei:
         pickle.loads(pickle.dumps(_Fake(tuple(bad))))
     assert isinstance(ei.value, stackless.FrameRestoreError)
@@ -142,8 +142,8 @@ def test_changed_code_refused(tmp_path, stack_kind):
 
 def test_malformed_states_refused():
     cls, args, state = _blocked_state()
-    for bad in ((), ("x",) + state[1:], state[:3], state[:9] + ((None, 5, None, None),),
-                state[:9] + ((1, -1, None, None),)):
+    for bad in ((), ("x",) + state[1:], state[:3], state[:10] + ((None, 5, None, None),),
+                state[:10] + ((1, -1, None, None),)):
         with pytest.raises((pickle.UnpicklingError, ValueError, TypeError)):
             pickle.loads(pickle.dumps(_Fake(bad)))
 

@@ -144,7 +144,7 @@ else:
     with open('p', 'rb') as f:
         t = pickle.load(f)
     print(t.blocked, t.restorable)
-    ch = t.__reduce__()[2][9][0]   # the channel it is blocked on (unpickled with it)
+    ch = t.__reduce__()[2][10][0]   # the channel it is blocked on (unpickled with it)
     print(ch.balance)
     got = []
     while True:

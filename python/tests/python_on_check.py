@@ -1,0 +1,136 @@
+"""scripts/python-on, as a user runs it: ctest's python_on runs this file with pytest.
+
+On the host's CPython 3.11 with the module (built for it from this tree), and on sid's
+3.14 (the root is built on first use, which takes minutes; later runs reuse it): the
+working directory and relative paths in ARGS are the host's, stdin/stdout and the exit
+status pass through, a child started with sys.executable sees the module; a version the
+module does not build for is refused by the interpreter gate, naming it."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+SOURCE = os.environ.get("SLP_SOURCE_DIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+PYTHON_ON = os.path.join(SOURCE, "scripts", "python-on")
+
+PROGRAM = r"""
+import os, subprocess, sys
+print("cwd", os.getcwd())
+print("args", sys.argv[1:])
+print("stdin", sys.stdin.read().strip())
+print("version", "%d.%d" % sys.version_info[:2])
+with open(sys.argv[1]) as f:
+    print("file", f.read().strip())
+try:
+    import stackless
+except ImportError:
+    print("module none")
+else:
+    ch = stackless.channel()
+    stackless.tasklet(ch.send)("switched")
+    print("module", ch.receive(), stackless.__file__)
+child = subprocess.run([sys.executable, "-c",
+                        "import stackless, sys; print(stackless.__file__, sys.executable)"],
+                       capture_output=True, text=True)
+print("child", child.returncode, child.stdout.strip())
+sys.exit(int(sys.argv[2]))
+"""
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="the sid root needs root (debootstrap, chroot)")
+
+
+@pytest.fixture(autouse=True)
+def stack_kind():
+    """No tasklets in this process: one run, not one per stack kind."""
+    yield "own"
+
+
+def python_on(tmp_path, *args, stdin=""):
+    sub = tmp_path / "sub"
+    sub.mkdir(exist_ok=True)
+    (sub / "prog.py").write_text(PROGRAM)
+    (sub / "data.txt").write_text("contents of data.txt\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([PYTHON_ON, *args], cwd=sub, input=stdin, env=env,
+                          capture_output=True, text=True, timeout=1800)
+
+
+def lines(out):
+    return dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+
+
+def test_host_311_with_the_module(tmp_path):
+    out = python_on(tmp_path, "x86_64", "3.11", "prog.py", "data.txt", "5", stdin="typed in\n")
+    assert out.returncode == 5, out.stderr
+    got = lines(out)
+    assert got["cwd"] == str(tmp_path / "sub")
+    assert got["args"] == "['data.txt', '5']"
+    assert got["stdin"] == "typed in"
+    assert got["version"] == "3.11"
+    assert got["file"] == "contents of data.txt"
+    module = os.path.join(SOURCE, "build", "python-on", "x86_64-3.11", "python")
+    assert got["module"].startswith("switched " + module), got["module"]
+    code, child = got["child"].split(" ", 1)
+    assert code == "0" and child.startswith(module), child
+
+
+def test_unknown_pair_refused(tmp_path):
+    out = python_on(tmp_path, "x86_64", "3.9", "-c", "pass")
+    assert out.returncode == 2
+    assert "no CPython 3.9 for x86_64 here" in out.stderr and "3.14" in out.stderr
+
+
+@needs_root
+def test_sid_314_interpreter(tmp_path):
+    """The first run builds the sid root (minutes); then the interpreter runs there with
+    the host's paths."""
+    out = python_on(tmp_path, "--no-module", "x86_64", "3.14", "prog.py", "data.txt", "3",
+                    stdin="to 3.14\n")
+    assert out.returncode == 3, out.stderr
+    got = lines(out)
+    assert got["version"] == "3.14"
+    assert got["cwd"] == str(tmp_path / "sub")
+    assert got["stdin"] == "to 3.14"
+    assert got["file"] == "contents of data.txt"
+    assert got["module"] == "none"
+
+
+@needs_root
+def test_sid_314_module_refused_by_the_gate(tmp_path):
+    out = python_on(tmp_path, "x86_64", "3.14", "-c", "print('ran')")
+    assert out.returncode == 2 and "ran" not in out.stdout
+    msg = " ".join(out.stderr.split())
+    assert "does not build for CPython 3.14 on x86_64 yet" in msg, msg
+    assert "CPython 3.14 is not supported" in msg and "--no-module" in msg, msg
+
+
+@needs_root
+def test_sid_root_failure_names_the_step_and_keeps_nothing(tmp_path):
+    """An archive that cannot be reached: the failing step is named with how to retry;
+    no root and no half-built root is left, and a half-built one is never used."""
+    cache = tmp_path / "cache"
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache),
+               SLP_DEBIAN_MIRROR="http://127.0.0.1:9/debian")
+    run = lambda: subprocess.run(  # noqa: E731
+        [PYTHON_ON, "--no-module", "x86_64", "3.13", "-c", "print('ran')"], cwd=tmp_path,
+        env=env, capture_output=True, text=True, timeout=600)
+    out = run()
+    assert out.returncode == 3 and "ran" not in out.stdout, out.stderr
+    assert "failed at step 'debootstrap sid from http://127.0.0.1:9/debian'" in out.stderr
+    assert "Retry with the same command" in out.stderr
+    roots = cache / "slp" / "roots"
+    logs = sorted(p.name for p in roots.glob("sid-*.log"))
+    assert len(logs) == 1 and [p for p in roots.iterdir() if p.is_dir()] == []
+    # A root left half-built (the process killed mid-way) is not taken for a root.
+    partial = roots / (".partial-" + logs[0][:-len(".log")])
+    (partial / "usr" / "bin").mkdir(parents=True)
+    fake = partial / "usr" / "bin" / "python3.13"
+    fake.write_text("#!/bin/sh\necho ran\n")
+    fake.chmod(0o755)
+    out = run()
+    assert out.returncode == 3 and "ran" not in out.stdout, out.stderr
+    assert not partial.exists()
