@@ -100,7 +100,11 @@ setup(
             language="c++",
         )
     ],
-    packages=[],
+    # The pure-Python package stackless_durable (python/stackless_durable/); it needs
+    # celery and redis (Debian: python3-celery, python3-redis), not declared here so that
+    # the offline install does not look for them.
+    packages=["stackless_durable"],
+    package_dir={"stackless_durable": "python/stackless_durable"},
     py_modules=[],
     cmdclass={"build_ext": BuildExt},
     zip_safe=False,

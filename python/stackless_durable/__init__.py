@@ -6,22 +6,7 @@ Redis; a worker that receives the event loads it and lets it continue, with no r
 Each step, from one wait to the next, commits once: the version check, the consumed
 event, the new state and the step's effects go to Redis in one script.
 
-    import stackless_durable as sd
-    app = sd.App("redis://127.0.0.1:6390/0")
-
-    @app.workflow
-    def order(order_id, amount):
-        approved = sd.wait("approve")
-        sd.effect("ledger", order_id, amount)
-        paid = sd.wait("pay")
-        return approved and paid
-
-    wid = app.start(order, 42, 100)
-    app.send_event(wid, "approve", True)
-    app.send_event(wid, "pay", True, event_id="p-1")
-    app.result(wid, timeout=30)        # True
-
-Workers: python3 -m stackless_durable worker REDIS_URL [--concurrency N]
+The example and how to run workers: the README's section "Durable workflows".
 """
 import collections
 import inspect

@@ -24,8 +24,6 @@ def celery_app(url):
         broker_transport_options={"visibility_timeout": 600},
         broker_connection_max_retries=None,
         worker_cancel_long_running_tasks_on_connection_loss=True,
-        worker_hijack_root_logger=False,
-        worker_redirect_stdouts=False,
         accept_content=["json"],
         task_serializer="json",
     )

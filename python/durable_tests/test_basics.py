@@ -1,0 +1,80 @@
+"""The issue's example, duplicate events, failures and bad input, on real workers."""
+import pytest
+
+import flows
+import stackless_durable as sd
+from conftest import wait_until
+
+
+def test_example(server, workers):
+    app = sd.App(server.url)
+    wid = app.start(flows.order, 42, 100)
+    assert isinstance(wid, str)
+    wait_until(lambda: app.status(wid).state == "waiting", 30, "the first wait")
+    assert app.status(wid) == ("waiting", "waiting for event 'approve'")
+    # events in any order: 'pay' first waits until the workflow wants it
+    assert app.send_event(wid, "pay", True, event_id="p-1") is True
+    assert app.send_event(wid, "pay", True, event_id="p-1") is False  # a retry: no-op
+    app.send_event(wid, "approve", True)
+    assert app.result(wid, timeout=30) is True
+    assert app.effects("ledger") == [(42, 100)]
+    assert app.status(wid) == ("done", "")
+
+
+def test_duplicate_events_are_consumed_once(server, workers):
+    app = sd.App(server.url)
+    wid = app.start(flows.payments, 3)
+    sent = [app.send_event(wid, "pay", v, event_id=eid)
+            for v, eid in [(1, "a"), (1, "a"), (10, "b"), (1, "a"), (100, "c"), (10, "b")]]
+    assert sent == [True, False, True, False, True, False]
+    assert app.result(wid, timeout=30) == 111
+    # a fourth payment with a new id stays unconsumed: the workflow has ended
+    assert app.send_event(wid, "pay", 1000, event_id="d") is True
+    assert app.result(wid, timeout=5) == 111
+
+
+def test_failure_raises_the_workflows_exception(server, workers):
+    app = sd.App(server.url)
+    wid = app.start(flows.fails, "no stock")
+    app.send_event(wid, "go", None)
+    with pytest.raises(ValueError, match="no stock"):
+        app.result(wid, timeout=30)
+    assert app.status(wid) == ("failed", "ValueError: no stock")
+    assert app.effects("fails") == [("no stock",)]
+
+
+def test_blocking_outside_wait_fails_clearly(server, workers):
+    app = sd.App(server.url)
+    wid = app.start(flows.blocks_elsewhere)
+    with pytest.raises(RuntimeError, match="blocked outside stackless_durable.wait"):
+        app.result(wid, timeout=30)
+
+
+def test_bad_input_gets_clear_errors(server, monkeypatch):
+    app = sd.App(server.url)
+    with pytest.raises(TypeError, match="not a workflow"):
+        app.start(print)
+    with pytest.raises(TypeError):
+        app.start(flows.order, 1)  # a missing argument
+    with pytest.raises(KeyError, match="no workflow"):
+        app.send_event("nope", "go", 1)
+    with pytest.raises(KeyError, match="no workflow"):
+        app.status("nope")
+    with pytest.raises(TypeError, match="str"):
+        app.send_event("nope", 1, 1)
+    with pytest.raises(RuntimeError, match="outside a workflow"):
+        sd.wait("x")
+    with pytest.raises(RuntimeError, match="outside a workflow"):
+        sd.effect("x", 1)
+    monkeypatch.delenv(sd.KEY_ENV)
+    with pytest.raises(ValueError, match="signing key"):
+        sd.App(server.url)
+    assert server.proc.poll() is None  # nothing was stored, nothing broke
+
+
+def test_result_times_out_with_the_status(server, workers):
+    app = sd.App(server.url)
+    wid = app.start(flows.order, 1, 2)
+    wait_until(lambda: app.status(wid).state == "waiting", 30, "the first wait")
+    with pytest.raises(TimeoutError, match="waiting: waiting for event 'approve'"):
+        app.result(wid, timeout=0.2)
