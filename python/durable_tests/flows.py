@@ -74,3 +74,13 @@ def slow_step(n, marker_url, marker_key):
 @app.workflow
 def blocks_elsewhere():
     stackless.channel().receive()
+
+
+@app.workflow
+def pauses_itself():
+    stackless.schedule_remove()
+
+
+@app.workflow
+def takes_defaults(a, b=2, c=3):
+    return a + b + sd.wait("c") * c

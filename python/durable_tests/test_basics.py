@@ -1,4 +1,6 @@
 """The issue's example, duplicate events, failures and bad input, on real workers."""
+import sys
+
 import pytest
 
 import flows
@@ -43,11 +45,37 @@ def test_failure_raises_the_workflows_exception(server, workers):
     assert app.effects("fails") == [("no stock",)]
 
 
-def test_blocking_outside_wait_fails_clearly(server, workers):
+@pytest.mark.parametrize("workflow", [flows.blocks_elsewhere, flows.pauses_itself])
+def test_blocking_outside_wait_fails_clearly(server, workers, workflow):
     app = sd.App(server.url)
-    wid = app.start(flows.blocks_elsewhere)
+    wid = app.start(workflow)
     with pytest.raises(RuntimeError, match="blocked outside stackless_durable.wait"):
         app.result(wid, timeout=30)
+
+
+def test_keyword_arguments_and_defaults(server, workers):
+    app = sd.App(server.url)
+    wid = app.start(flows.takes_defaults, 1, c=10)
+    app.send_event(wid, "c", 5)
+    assert app.result(wid, timeout=30) == 1 + 2 + 5 * 10
+
+
+def test_a_workflow_whose_module_is_missing_waits_for_it(server, workers, tmp_path):
+    app = sd.App(server.url)
+    module = tmp_path / "flows_elsewhere.py"
+    module.write_text("import stackless_durable as sd\n"
+                      "def later(x):\n    return sd.wait('x') + x\n"
+                      "sd.App('redis://127.0.0.1:1/0').workflow(later)\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import flows_elsewhere
+    finally:
+        sys.path.remove(str(tmp_path))
+    wid = app.start(flows_elsewhere.later, 1)
+    wait_until(lambda: app.status(wid).state == "incompatible", 30, "the call to be refused")
+    assert "No module named 'flows_elsewhere'" in app.status(wid).why
+    app.send_event(wid, "x", 2)  # kept while the workflow cannot run
+    assert app.status(wid).state == "incompatible"
 
 
 def test_bad_input_gets_clear_errors(server, monkeypatch):

@@ -101,7 +101,10 @@ class App:
                               % name)
             return Status("waiting", "waiting for event %r" % name)
         if status == "failed":
-            exc = self._codec.loads(rec["result"], "the workflow's exception")
+            try:
+                exc = self._codec.loads(rec["result"], "the workflow's exception")
+            except Incompatible as err:
+                return Status("failed", str(err))
             return Status("failed", "%s: %s" % (type(exc).__name__, exc))
         return Status(status, why)
 

@@ -47,7 +47,7 @@ def _run(tasklet, channel, value, has_value):
     try:
         if has_value:
             channel.send(value)
-        while tasklet.alive and not tasklet.blocked:
+        while tasklet.alive and tasklet.scheduled and not tasklet.blocked:
             stackless.run()
     finally:
         workflow.current.step = None
@@ -88,7 +88,7 @@ def _commit(store, codec, wid, ver, event, tasklet, channel, step):
 def _load(store, codec, wid, rec):
     """The live tasklet, its channel, and the event to hand it ((name, signed value) and
     the value), or None when there is nothing to do."""
-    if rec["status"] == b"new":
+    if "state" not in rec:  # not started yet (new, or its call was incompatible)
         fn, args = codec.loads(rec["init"], "the workflow's call")
         return stackless.tasklet(workflow.entry)(fn, args), stackless.channel(), (None, None), None
     name = rec["waiting"].decode()
