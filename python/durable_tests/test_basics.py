@@ -5,20 +5,20 @@ import pytest
 
 import flows
 import stackless_durable as sd
-from conftest import wait_until
+from conftest import LONG, wait_until
 
 
 def test_example(server, workers):
     app = sd.App(server.url)
     wid = app.start(flows.order, 42, 100)
     assert isinstance(wid, str)
-    wait_until(lambda: app.status(wid).state == "waiting", 30, "the first wait")
+    wait_until(lambda: app.status(wid).state == "waiting", LONG, "the first wait")
     assert app.status(wid) == ("waiting", "waiting for event 'approve'")
     # events in any order: 'pay' first waits until the workflow wants it
     assert app.send_event(wid, "pay", True, event_id="p-1") is True
     assert app.send_event(wid, "pay", True, event_id="p-1") is False  # a retry: no-op
     app.send_event(wid, "approve", True)
-    assert app.result(wid, timeout=30) is True
+    assert app.result(wid, timeout=LONG) is True
     assert app.effects("ledger") == [(42, 100)]
     assert app.status(wid) == ("done", "")
 
@@ -29,7 +29,7 @@ def test_duplicate_events_are_consumed_once(server, workers):
     sent = [app.send_event(wid, "pay", v, event_id=eid)
             for v, eid in [(1, "a"), (1, "a"), (10, "b"), (1, "a"), (100, "c"), (10, "b")]]
     assert sent == [True, False, True, False, True, False]
-    assert app.result(wid, timeout=30) == 111
+    assert app.result(wid, timeout=LONG) == 111
     # a fourth payment with a new id stays unconsumed: the workflow has ended
     assert app.send_event(wid, "pay", 1000, event_id="d") is True
     assert app.result(wid, timeout=5) == 111
@@ -40,7 +40,7 @@ def test_failure_raises_the_workflows_exception(server, workers):
     wid = app.start(flows.fails, "no stock")
     app.send_event(wid, "go", None)
     with pytest.raises(ValueError, match="no stock"):
-        app.result(wid, timeout=30)
+        app.result(wid, timeout=LONG)
     assert app.status(wid) == ("failed", "ValueError: no stock")
     assert app.effects("fails") == [("no stock",)]
 
@@ -50,14 +50,14 @@ def test_blocking_outside_wait_fails_clearly(server, workers, workflow):
     app = sd.App(server.url)
     wid = app.start(workflow)
     with pytest.raises(RuntimeError, match="blocked outside stackless_durable.wait"):
-        app.result(wid, timeout=30)
+        app.result(wid, timeout=LONG)
 
 
 def test_keyword_arguments_and_defaults(server, workers):
     app = sd.App(server.url)
     wid = app.start(flows.takes_defaults, 1, c=10)
     app.send_event(wid, "c", 5)
-    assert app.result(wid, timeout=30) == 1 + 2 + 5 * 10
+    assert app.result(wid, timeout=LONG) == 1 + 2 + 5 * 10
 
 
 def test_a_workflow_whose_module_is_missing_waits_for_it(server, workers, tmp_path):
@@ -72,7 +72,7 @@ def test_a_workflow_whose_module_is_missing_waits_for_it(server, workers, tmp_pa
     finally:
         sys.path.remove(str(tmp_path))
     wid = app.start(flows_elsewhere.later, 1)
-    wait_until(lambda: app.status(wid).state == "incompatible", 30, "the call to be refused")
+    wait_until(lambda: app.status(wid).state == "incompatible", LONG, "the call to be refused")
     assert "No module named 'flows_elsewhere'" in app.status(wid).why
     app.send_event(wid, "x", 2)  # kept while the workflow cannot run
     assert app.status(wid).state == "incompatible"
@@ -103,6 +103,6 @@ def test_bad_input_gets_clear_errors(server, monkeypatch):
 def test_result_times_out_with_the_status(server, workers):
     app = sd.App(server.url)
     wid = app.start(flows.order, 1, 2)
-    wait_until(lambda: app.status(wid).state == "waiting", 30, "the first wait")
+    wait_until(lambda: app.status(wid).state == "waiting", LONG, "the first wait")
     with pytest.raises(TimeoutError, match="waiting: waiting for event 'approve'"):
         app.result(wid, timeout=0.2)

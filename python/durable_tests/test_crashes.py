@@ -11,7 +11,7 @@ import redis
 
 import flows
 import stackless_durable as sd
-from conftest import running, wait_until
+from conftest import LONG, running, wait_until
 
 NAMES = ["a", "b", "c"]
 
@@ -27,7 +27,7 @@ def _events(rng, count, names, dup_share=0.3):
 
 
 def _check(app, wids, names, kind):
-    results = [app.result(wid, timeout=120) for wid in wids]
+    results = [app.result(wid, timeout=LONG) for wid in wids]
     assert results == [(n, sum(n * 10 + i for i in range(len(names))))
                        for n in range(len(wids))]
     got = collections.Counter(app.effects(kind))
@@ -59,7 +59,7 @@ def test_hundreds_of_workflows_with_workers_killed(own_server):
     with running(own_server.url, own_server.dir) as w:
         app = sd.App(own_server.url)
         wids = [app.start(flows.collect, n, NAMES, 1 + n % 7, "many") for n in range(count)]
-        wait_until(lambda: len(w.processes()) == 2, 30, "two worker processes")
+        wait_until(lambda: len(w.processes()) == 2, LONG, "two worker processes")
         killed = []
         killer = threading.Thread(target=_kill_workers, args=(w, 5, 0.8, rng, killed))
         killer.start()
@@ -77,16 +77,16 @@ def test_a_step_killed_in_its_middle_commits_once(own_server):
         marks = redis.Redis.from_url(own_server.url)
         wid = app.start(flows.slow_step, 7, own_server.url, "test:slow")
         app.send_event(wid, "first", None)
-        wait_until(lambda: marks.llen("test:slow") == 1, 60, "the slow step to start")
+        wait_until(lambda: marks.llen("test:slow") == 1, LONG, "the slow step to start")
         os.kill(int(marks.lindex("test:slow", 0)), signal.SIGKILL)
         # the sweeper hands the step to a worker again; it runs to its commit
-        wait_until(lambda: app.status(wid).state == "waiting", 60, "the step to run again")
+        wait_until(lambda: app.status(wid).state == "waiting", LONG, "the step to run again")
         # It ran again (more than once when the sweeper, seeing no commit for longer than
         # --stall-after, kicked it while it ran) ...
         assert marks.llen("test:slow") >= 2
         assert app.effects("slow") == [(7,)]  # ... and committed once
         app.send_event(wid, "second", None)
-        assert app.result(wid, timeout=60) == 7
+        assert app.result(wid, timeout=LONG) == 7
         assert app.effects("slow") == [(7,)]
 
 
@@ -102,7 +102,7 @@ def test_redis_killed_and_restarted_loses_nothing_committed(own_server):
         for n, name, value, event_id in events[:half]:
             app.send_event(wids[n], name, value, event_id=event_id)
         # some steps committed, others in progress
-        wait_until(lambda: len(app.effects("restart")) >= 20, 60, "steps to commit")
+        wait_until(lambda: len(app.effects("restart")) >= 20, LONG, "steps to commit")
         before = collections.Counter(app.effects("restart"))
         server.kill()  # a crash: no save at shutdown
         server.start()

@@ -95,12 +95,12 @@ def _load(store, codec, wid, rec):
     raw = store.next_event(wid, name)
     if raw is None:
         if rec["status"] == b"incompatible":
-            # The right code may be here now: check without running anything.
-            codec.loads(rec["state"], "the stored tasklet")
+            # The right code may be here now: check by loading, without running it.
+            _discard(*codec.loads(rec["state"], "the stored tasklet"))
             store.mark(wid, rec["ver"], "waiting", "", only_from="incompatible")
         return None
+    value = codec.loads(raw, "event %r" % name)  # first: a loaded tasklet must be discarded
     tasklet, channel = codec.loads(rec["state"], "the stored tasklet")
-    value = codec.loads(raw, "event %r" % name)
     return tasklet, channel, (name, raw), value
 
 

@@ -59,6 +59,12 @@ for i = 4, #KEYS do redis.call('RPUSH', KEYS[i], ARGV[i + 4]) end
 return 1
 """
 
+# KEYS: wf, active. ARGV: wid, the signed call.
+_CREATE = """
+redis.call('HSET', KEYS[1], 'ver', 0, 'status', 'new', 'init', ARGV[2])
+redis.call('ZADD', KEYS[2], redis.call('TIME')[1], ARGV[1])
+"""
+
 # KEYS: wf. ARGV: expected ver, status, why, status it must have now ('' for any).
 # Changes only the status: the state and the events stay as they are.
 _MARK = """
@@ -102,16 +108,14 @@ class Store:
 
     def __init__(self, url):
         self.redis = redis.Redis.from_url(url)
+        self._create = self.redis.register_script(_CREATE)
         self._commit = self.redis.register_script(_COMMIT)
         self._mark = self.redis.register_script(_MARK)
         self._send = self.redis.register_script(_SEND)
         self._sweep = self.redis.register_script(_SWEEP)
 
     def create(self, wid, init):
-        with self.redis.pipeline() as p:  # MULTI/EXEC: both or neither
-            p.hset(wf_key(wid), mapping={"ver": 0, "status": "new", "init": init})
-            p.zadd(ACTIVE, {wid: 0})
-            p.execute()
+        self._create(keys=[wf_key(wid), ACTIVE], args=[wid, init])
 
     def load(self, wid):
         """The workflow's hash as {str: bytes}, or None if there is no such workflow."""

@@ -4,7 +4,6 @@ Celery would have to notice), kept running by this supervisor, which also sweeps
 re-kicks the workflows that have work to do and that nothing touched for a while (a
 message held by a killed worker comes back only after the broker's visibility timeout;
 an incompatible workflow is tried again in case the right code is here now)."""
-import ctypes
 import signal
 import subprocess
 import sys
@@ -13,16 +12,9 @@ import time
 import redis
 
 from . import step, tasks
+from .local import die_with_parent
 from .signing import Codec
 from .store import Store
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent():
-    # Runs in the child before exec: the kernel SIGKILLs it when the supervisor dies,
-    # however it dies, so no worker outlives it.
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _log(msg):
@@ -57,8 +49,9 @@ class Supervisor:
     def _spawn(self, i):
         name = "sd%d-%d@%%h" % (i, self.generation)
         self.generation += 1
+        # None outlives the supervisor, however it dies.
         return subprocess.Popen([sys.executable, "-m", "stackless_durable", "process",
-                                 self.url, "--name", name], preexec_fn=_die_with_parent)
+                                 self.url, "--name", name], preexec_fn=die_with_parent)
 
     def _keep_children(self):
         for i, child in enumerate(self.children):
