@@ -1,4 +1,6 @@
 """The issue's example, duplicate events, failures and bad input, on real workers."""
+import os
+import subprocess
 import sys
 
 import pytest
@@ -106,3 +108,19 @@ def test_result_times_out_with_the_status(server, workers):
     wait_until(lambda: app.status(wid).state == "waiting", LONG, "the first wait")
     with pytest.raises(TimeoutError, match="waiting: waiting for event 'approve'"):
         app.result(wid, timeout=0.2)
+
+
+def test_the_worker_command_refuses_bad_input_clearly(server):
+    def worker(*args, key=True):
+        env = dict(os.environ)
+        if not key:
+            del env[sd.KEY_ENV]
+        return subprocess.run([sys.executable, "-m", "stackless_durable", "worker", *args],
+                              env=env, capture_output=True, text=True, timeout=LONG)
+
+    out = worker("not-a-url")
+    assert out.returncode == 2 and "Redis URL must specify" in out.stderr, out.stderr
+    out = worker(server.url, key=False)
+    assert out.returncode == 2 and sd.KEY_ENV in out.stderr, out.stderr
+    out = worker(server.url, "--concurrency", "0")
+    assert out.returncode == 2 and "at least 1" in out.stderr, out.stderr

@@ -38,7 +38,8 @@ def run_process(url, name):
 
 class Supervisor:
     def __init__(self, url, concurrency, stall_after, sweep_every):
-        Codec(None)  # no key: say so now, not in every process
+        Codec(None)  # no key, or a bad URL: say so now, not in every process
+        Store(url)
         self.url = url
         self.concurrency = concurrency
         self.stall_after = stall_after
