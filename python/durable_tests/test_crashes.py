@@ -39,7 +39,8 @@ def _check(app, wids, names, kind):
 
 
 def _kill_workers(w, times, every, rng, killed):
-    for _ in range(times):
+    """SIGKILL a random worker process `times` times, `every` seconds apart."""
+    while len(killed) < times:
         time.sleep(every)
         pids = w.processes()
         if pids:
