@@ -79,7 +79,11 @@ os.makedirs(os.path.join(ROOT, BUILD_BASE), exist_ok=True)
 setup(
     options={"build": {"build_base": BUILD_BASE}, "egg_info": {"egg_base": BUILD_BASE}},
     ext_modules=[Extension("stackless", sources=[])],
-    packages=[],
+    # The pure-Python package stackless_durable (python/stackless_durable/); it needs
+    # celery and redis (Debian: python3-celery, python3-redis), not declared here so that
+    # the offline install does not look for them.
+    packages=["stackless_durable"],
+    package_dir={"stackless_durable": "python/stackless_durable"},
     py_modules=[],
     cmdclass={"build_ext": CMakeBuild},
     zip_safe=False,

@@ -79,6 +79,10 @@ with open(os.environ["SLP_STUB"]) as f:
 import ast
 names = {n.name for n in ast.parse(text).body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
 assert {"tasklet", "channel", "run", "schedule"} <= names, names
+# The pure-Python package stackless_durable is installed beside it (importing it needs
+# celery and redis, which only Debian's CPython has here).
+durable = os.path.join(here, "stackless_durable")
+assert {"__init__.py", "__main__.py", "step.py", "workflow.py"} <= set(os.listdir(durable))
 print("ok", sys.executable, sys.version.split()[0], stackless.__file__)
 """
 
