@@ -1,6 +1,8 @@
 // Raw switch latency of the arch layer beside its peers, in one run:
 //   BM_slp_jump          slp_jump between two contexts on their own stacks
 //   BM_boost_fcontext    Boost.Context's jump_fcontext, the same ping-pong
+//   BM_slp_ontop         slp_ontop both ways, each calling an identity function on top
+//   BM_boost_ontop       Boost.Context's ontop_fcontext, the same ping-pong
 //   BM_ucontext          glibc swapcontext, the same ping-pong
 //   BM_slp_switch/<B>    slp_switch on one shared stack, B bytes of live stack each side
 // Every benchmark does a ping-pong; the counter `switch` is the time of ONE switch (one
@@ -73,6 +75,48 @@ void BM_boost_fcontext(benchmark::State& state) {
     set_switch_counter(state, 2);
 }
 BENCHMARK(BM_boost_fcontext);
+
+// --- ontop: the switch plus a call of fn on top of the resumed context ----------------
+slp_transfer slp_pass(slp_transfer t) {
+    return t;
+}
+
+void slp_ontop_echo(slp_transfer t) {
+    for (;;) t = slp_ontop(t.from, t.data, slp_pass);
+}
+
+void BM_slp_ontop(benchmark::State& state) {
+    bench_stack stack;
+    slp_ctx c = slp_make(stack.top(), kStackSize, slp_ontop_echo);
+    c = slp_jump(c, nullptr).from;  // the echo side now waits inside slp_ontop
+    for (auto _ : state) {
+        slp_transfer t = slp_ontop(c, nullptr, slp_pass);
+        c = t.from;
+    }
+    set_switch_counter(state, 2);
+}
+BENCHMARK(BM_slp_ontop);
+
+bctx::transfer_t boost_pass(bctx::transfer_t t) {
+    return t;
+}
+
+void boost_ontop_echo(bctx::transfer_t t) {
+    t = bctx::jump_fcontext(t.fctx, t.data);
+    for (;;) t = bctx::ontop_fcontext(t.fctx, t.data, boost_pass);
+}
+
+void BM_boost_ontop(benchmark::State& state) {
+    bench_stack stack;
+    bctx::fcontext_t c = bctx::make_fcontext(stack.top(), kStackSize, boost_ontop_echo);
+    c = bctx::jump_fcontext(c, nullptr).fctx;
+    for (auto _ : state) {
+        bctx::transfer_t t = bctx::ontop_fcontext(c, nullptr, boost_pass);
+        c = t.fctx;
+    }
+    set_switch_counter(state, 2);
+}
+BENCHMARK(BM_boost_ontop);
 
 // --- glibc ucontext -----------------------------------------------------------------
 ucontext_t g_uc_main, g_uc_other;

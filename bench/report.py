@@ -14,10 +14,12 @@ import json
 import re
 import sys
 
+DEEP_FRAMES = 30  # bench/python/bench_switch.py's DEEP
+
 # (group title, reference benchmark, [benchmarks in display order])
 GROUPS = [
     ("Raw context switch (arch layer)", "BM_boost_fcontext",
-     ["BM_slp_jump", "BM_boost_fcontext", "BM_ucontext",
+     ["BM_slp_jump", "BM_boost_fcontext", "BM_slp_ontop", "BM_boost_ontop", "BM_ucontext",
       "BM_slp_switch/0", "BM_slp_switch/1024", "BM_slp_switch/8192", "BM_slp_switch/65536"]),
     ("Tasklets and channels (core, C++): one switch, against a raw slp_jump", "BM_raw_slp_jump",
      ["BM_raw_slp_jump", "BM_hard_switch/own_stack", "BM_hard_switch/copied_stack",
@@ -34,6 +36,12 @@ GROUPS = [
       "PY_call_floor", "PY_stackless_schedule/2/own", "PY_stackless_schedule/2/copied",
       "PY_stackless_schedule/10000/own", "PY_stackless_schedule/10000/copied",
       "PY_greenlet_channel", "PY_asyncio_queue", "PY_threads_semaphore"]),
+    ("Python: ordinary loops (attribute lookups, two channels), each beside its floor",
+     "PY_greenlet_switch",
+     ["PY_greenlet_switch", "PY_pingpong_ordinary/own", "PY_pingpong_ordinary/copied",
+      "PY_pingpong_ordinary_deep/own", "PY_pingpong_ordinary_deep/copied",
+      "PY_pingpong_ordinary_floor", "PY_schedule_ordinary/own", "PY_schedule_ordinary/copied",
+      "PY_schedule_ordinary_floor", "PY_schedule_ordinary_floor_getattr"]),
     ("Python: pickle + unpickle + resume of a blocked tasklet (time per round trip)",
      "PY_pickle_explicit/9",
      ["PY_pickle_explicit/9", "PY_pickle_tasklet/9", "PY_pickle_explicit/100",
@@ -54,7 +62,8 @@ MEMORY_GROUPS = [
 ]
 
 # Benchmarks of other projects (drawn in another colour than slp's).
-PEERS = {"PY_call_floor", "BM_boost_fiber_pingpong", "BM_thread_cv_handoff", "PY_pickle_explicit/9", "PY_pickle_explicit/100", "BM_boost_fcontext", "BM_ucontext", "PY_greenlet_switch", "PY_greenlet_channel",
+PEERS = {"PY_call_floor", "PY_pingpong_ordinary_floor", "PY_schedule_ordinary_floor",
+         "PY_schedule_ordinary_floor_getattr", "BM_boost_fiber_pingpong", "BM_thread_cv_handoff", "PY_pickle_explicit/9", "PY_pickle_explicit/100", "BM_boost_fcontext", "BM_boost_ontop", "BM_ucontext", "PY_greenlet_switch", "PY_greenlet_channel",
          "PY_asyncio_queue", "PY_threads_semaphore"}
 
 LABELS = {
@@ -79,6 +88,8 @@ LABELS = {
     "BM_create_run_finish/soft": "create+run+finish, soft (per tasklet)",
     "BM_slp_jump": "slp_jump (own stack)",
     "BM_boost_fcontext": "Boost.Context jump_fcontext",
+    "BM_slp_ontop": "slp_ontop (own stack, fn on top)",
+    "BM_boost_ontop": "Boost.Context ontop_fcontext",
     "BM_ucontext": "glibc swapcontext",
     "BM_slp_switch/0": "slp_switch, 0 B live stack",
     "BM_slp_switch/1024": "slp_switch, 1 KiB live stack",
@@ -92,6 +103,15 @@ LABELS = {
     "PY_stackless_schedule/10000/own": "schedule(), 10,000 tasklets, own",
     "PY_stackless_schedule/10000/copied": "schedule(), 10,000 tasklets, copied",
     "PY_call_floor": "floor: loop + C call, no switch",
+    "PY_pingpong_ordinary/own": "a.send(i); b.receive(), own",
+    "PY_pingpong_ordinary/copied": "a.send(i); b.receive(), copied",
+    "PY_pingpong_ordinary_deep/own": f"the same {DEEP_FRAMES} frames deep, own",
+    "PY_pingpong_ordinary_deep/copied": f"the same {DEEP_FRAMES} frames deep, copied",
+    "PY_pingpong_ordinary_floor": "floor: same loop, C no-op methods",
+    "PY_schedule_ordinary/own": "stackless.schedule(), 2 tasklets, own",
+    "PY_schedule_ordinary/copied": "stackless.schedule(), 2, copied",
+    "PY_schedule_ordinary_floor": "floor: same loop, math.gcd()",
+    "PY_schedule_ordinary_floor_getattr": "floor, module with __getattr__",
     "PY_greenlet_channel": "greenlet channel in Python",
     "PY_asyncio_queue": "asyncio.Queue ping-pong",
     "PY_threads_semaphore": "threads, Semaphore ping-pong",
@@ -224,6 +244,97 @@ def chart(times, path):
     plt.close(fig)
 
 
+def cpu_model(path="/proc/cpuinfo"):
+    """The CPU the figures come from: model name, family and model, as /proc/cpuinfo
+    says (x86; other CPUs: what it has), and how many logical CPUs."""
+    fields, count = {}, 0
+    try:
+        with open(path) as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key, value = key.strip(), value.strip()
+                if key == "processor":
+                    count += 1
+                fields.setdefault(key, value)
+    except OSError:
+        return "unknown CPU (no /proc/cpuinfo)"
+    name = fields.get("model name") or fields.get("uarch") or fields.get("isa") or "unknown CPU"
+    detail = []
+    if "cpu family" in fields:
+        detail.append(f"family {fields['cpu family']}")
+    if "model" in fields:
+        detail.append(f"model {fields['model']}")
+    detail.append(f"{count} logical CPUs")
+    return f"{name} ({', '.join(detail)})"
+
+
+# The shapes the time targets are measured on (printed beside each target).
+SHAPE_JUMP = "ping-pong of two contexts on their own stacks, same loop for both"
+SHAPE_PREBOUND = "receive = ch.receive bound once, one channel, 2 tasklets"
+SHAPE_PINGPONG = ("a.send(i); b.receive() | b.send(a.receive()), channels looked up in the "
+                  "loop, two channels, 2 tasklets; floor: int.__round__ in their place")
+SHAPE_SCHEDULE = ("stackless.schedule() looked up on the module in the loop, 2 tasklets; "
+                  "floor: math.gcd() in its place; the lookup: math.gcd through a module "
+                  "with a __getattr__, as stackless has (CPython 3.11 does not specialize "
+                  "lookups on such a module)")
+
+
+def ratio_target(times, label, num, den, target, shape, floor=None, fmt=".2f"):
+    """('label = ratio (target: <= target)', shape) if both figures were measured; with
+    `floor`, the ratio is (num - floor) / den: what the switch adds to its loop."""
+    if num not in times or den not in times or (floor is not None and floor not in times):
+        return None
+    value = times[num] - (times[floor] if floor is not None else 0.0)
+    goal = f" (target: <= {target})" if target else ""
+    return f"{label} = {value / times[den]:{fmt}}{goal}", shape
+
+
+def time_targets(times):
+    """The time targets, each under the shape it was measured on."""
+    g = "PY_greenlet_switch"
+    rows = [ratio_target(times, "slp_jump / jump_fcontext", "BM_slp_jump", "BM_boost_fcontext",
+                         "1.00", SHAPE_JUMP),
+            ratio_target(times, "slp_ontop / ontop_fcontext", "BM_slp_ontop", "BM_boost_ontop",
+                         "1.00", SHAPE_JUMP + ", an identity function on top")]
+    for kind in ("own", "copied"):
+        rows.append(ratio_target(times, f"stackless channel ({kind}) / greenlet switch",
+                                 f"PY_stackless_channel/{kind}", g, "0.20", SHAPE_PREBOUND))
+    if g in times and "PY_call_floor" in times:
+        rows.append((f"ping-pong floor without switching / greenlet switch = "
+                     f"{times['PY_call_floor'] / times[g]:.2f} (the channel target 0.20 is out "
+                     f"of reach when this exceeds it)", SHAPE_PREBOUND))
+    for kind in ("own", "copied"):
+        rows.append(ratio_target(times, f"switch-added, ping-pong ({kind}) / greenlet switch",
+                                 f"PY_pingpong_ordinary/{kind}", g, "0.10", SHAPE_PINGPONG,
+                                 floor="PY_pingpong_ordinary_floor"))
+    for kind in ("own", "copied"):
+        rows.append(ratio_target(times, f"switch-added, ping-pong {DEEP_FRAMES} frames deep "
+                                 f"({kind}) / greenlet switch",
+                                 f"PY_pingpong_ordinary_deep/{kind}", g, "0.10", SHAPE_PINGPONG,
+                                 floor="PY_pingpong_ordinary_floor"))
+    for kind in ("own", "copied"):
+        rows.append(ratio_target(times, f"switch-added, schedule() ({kind}) / greenlet switch",
+                                 f"PY_schedule_ordinary/{kind}", g, "0.10", SHAPE_SCHEDULE,
+                                 floor="PY_schedule_ordinary_floor"))
+    rows.append(ratio_target(times, "  of which the lookup of stackless.schedule / greenlet "
+                             "switch", "PY_schedule_ordinary_floor_getattr", g, None,
+                             SHAPE_SCHEDULE, floor="PY_schedule_ordinary_floor"))
+    rows.append(ratio_target(times, "channel ping-pong (own stack) / raw slp_jump",
+                             "BM_pingpong/own_stack", "BM_raw_slp_jump", "3",
+                             "C++ channel<int>, one send and one receive per round trip, "
+                             "2 tasklets", fmt=".1f"))
+    rows.append(ratio_target(times, "soft switch / hard switch (own stack)", "BM_soft_switch",
+                             "BM_hard_switch/own_stack", "0.33",
+                             "C++ schedule() between 2 tasklets, soft against own-stack"))
+    lines, last_shape = [], None
+    for text, shape in filter(None, rows):
+        if shape != last_shape:
+            lines.append(f"[measured on: {shape}]")
+            last_shape = shape
+        lines.append(text)
+    return lines
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -236,6 +347,7 @@ def main(argv):
     sizes = per_item_bytes(results)
     if not times:
         sys.exit(f"report.py: no benchmark with a 'switch' counter in {' '.join(files)}")
+    print(f"Measured on: {cpu_model()}\n")
     print(table(times, "--markdown" in argv))
     if sizes:
         print(memory_table(sizes, "--markdown" in argv))
@@ -243,24 +355,8 @@ def main(argv):
         out = argv[argv.index("--chart") + 1]
         chart(times, out)
         print(f"chart: {out}")
-    if "BM_slp_jump" in times and "BM_boost_fcontext" in times:
-        print(f"slp_jump / jump_fcontext = "
-              f"{times['BM_slp_jump'] / times['BM_boost_fcontext']:.2f} (target: <= 1.00)")
-    g = times.get("PY_greenlet_switch")
-    for kind in ("own", "copied"):
-        ch = times.get(f"PY_stackless_channel/{kind}")
-        if g and ch:
-            print(f"stackless channel ({kind}) / greenlet switch = {ch / g:.2f} (target: <= 0.20)")
-    floor = times.get("PY_call_floor")
-    if g and floor:
-        print(f"ping-pong floor without switching / greenlet switch = {floor / g:.2f} "
-              f"(the channel target 0.20 is out of reach when this exceeds it)")
-    if "BM_pingpong/own_stack" in times and "BM_raw_slp_jump" in times:
-        print(f"channel ping-pong (own stack) / raw slp_jump = "
-              f"{times['BM_pingpong/own_stack'] / times['BM_raw_slp_jump']:.1f} (target: <= 3)")
-    if "BM_soft_switch" in times and "BM_hard_switch/own_stack" in times:
-        print(f"soft switch / hard switch (own stack) = "
-              f"{times['BM_soft_switch'] / times['BM_hard_switch/own_stack']:.2f} (target: <= 0.33)")
+    for line in time_targets(times):
+        print(line)
     if "BM_memory_per_blocked_tasklet/soft" in sizes:
         print(f"blocked soft tasklet = "
               f"{sizes['BM_memory_per_blocked_tasklet/soft']:.0f} bytes (target: <= 256)")

@@ -78,23 +78,21 @@ section .text
     fldcw [rsp + FRAME_X87CW]
 %endmacro
 
-; Keep the outgoing context's control words in registers (ecx: MXCSR, r9d: x87 control
-; word) for LOAD_CONTROL_WORDS_IF_CHANGED, read BEFORE rsp moves: afterwards the outgoing
-; frame may lie below rsp (two contexts on one stack), where a signal may overwrite it.
-; Each load matches its store's size and address, so store forwarding serves it.
-%macro KEEP_CONTROL_WORDS 0
-    mov ecx, [rsp + FRAME_CTL]
+; Keep the outgoing context's x87 control word in r9d for LOAD_CONTROL_WORDS_ON_RESUME,
+; read BEFORE rsp moves: afterwards the outgoing frame may lie below rsp (two contexts
+; on one stack), where a signal may overwrite it. The load matches fnstcw's store in
+; size and address, so store forwarding serves it.
+%macro KEEP_X87_CONTROL_WORD 0
     movzx r9d, word [rsp + FRAME_X87CW]
 %endmacro
 
-; Reload the control words of the frame at rsp only where they differ from those kept by
-; KEEP_CONTROL_WORDS. ldmxcsr and fldcw cost more than the rest of a switch together;
-; contexts rarely differ in them.
-%macro LOAD_CONTROL_WORDS_IF_CHANGED 0
-    cmp ecx, [rsp + FRAME_CTL]
-    je %%mxcsr_same
+; Reload the control words of the frame at rsp on resume: MXCSR always, the x87 control
+; word only where it differs from the one KEEP_X87_CONTROL_WORD kept. Why not compare
+; MXCSR as well: reading back what stmxcsr has just stored stalls the switch longer than
+; an ldmxcsr costs (measured on AMD Zen 4), while fnstcw's word is read back at once and
+; fldcw costs more than the compare.
+%macro LOAD_CONTROL_WORDS_ON_RESUME 0
     ldmxcsr [rsp + FRAME_CTL]
-%%mxcsr_same:
     cmp r9w, [rsp + FRAME_X87CW]
     je %%x87cw_same
     fldcw [rsp + FRAME_X87CW]
@@ -152,10 +150,10 @@ slp_jump:
     CFI_STARTPROC slp_jump
     endbr64
     SAVE_FRAME
-    KEEP_CONTROL_WORDS
+    KEEP_X87_CONTROL_WORD
     mov rax, rsp                            ; from = our frame
     mov rsp, rdi                            ; the switch
-    LOAD_CONTROL_WORDS_IF_CHANGED
+    LOAD_CONTROL_WORDS_ON_RESUME
     LOAD_FRAME
     pop r8                                  ; resume address
     CFI_DEF_CFA_OFFSET 0
@@ -172,10 +170,10 @@ slp_ontop:
     CFI_STARTPROC slp_ontop
     endbr64
     SAVE_FRAME
-    KEEP_CONTROL_WORDS
+    KEEP_X87_CONTROL_WORD
     mov rax, rsp
     mov rsp, rdi
-    LOAD_CONTROL_WORDS_IF_CHANGED
+    LOAD_CONTROL_WORDS_ON_RESUME
     LOAD_FRAME
     mov rdi, rax                            ; fn({from, data}); rsi already holds data
     jmp rdx

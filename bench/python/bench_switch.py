@@ -5,7 +5,7 @@ in one run of one interpreter (Debian's /usr/bin/python3 with python3-greenlet).
 Prints Google-Benchmark-style JSON on stdout (each entry's `switch` counter: seconds per
 ONE switch, one direction), for bench/report.py. Usage:
     PYTHONPATH=build/native/python bench_switch.py [--quick] > py_switch.json
-Every method is timed REPS times and the median is kept.
+Every method is timed REPS times, all methods in turns, and the median is kept.
 """
 import asyncio
 import collections
@@ -15,6 +15,7 @@ import statistics
 import sys
 import threading
 import time
+import types
 
 import greenlet
 import stackless
@@ -24,15 +25,19 @@ N = 20_000 if QUICK else 200_000  # round trips (2 switches each) per timing
 REPS = 3 if QUICK else 5
 
 
-def median_time(fn, switches):
-    """Median seconds per switch of REPS timings of fn() (which does `switches`)."""
-    fn()  # warm up
-    samples = []
+def median_times(methods):
+    """{name: median seconds per switch} of REPS timings of each fn() (which does
+    `switches`), taken in turns (one timing of every method per round), so that a load
+    that comes and goes on a shared machine falls on all of them alike."""
+    for _, fn, _ in methods:
+        fn()  # warm up
+    samples = {name: [] for name, _, _ in methods}
     for _ in range(REPS):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) / switches)
-    return statistics.median(samples)
+        for name, fn, switches in methods:
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append((time.perf_counter() - t0) / switches)
+    return {name: statistics.median(s) for name, s in samples.items()}
 
 
 # ---- greenlet: the raw switch (the reference) -------------------------------------------
@@ -92,6 +97,121 @@ def stackless_schedule(count, kind):
         stackless.set_default_stack_kind(old)
         stackless.run()
     return run, rounds * count
+
+
+# ---- ordinary shapes: the loops users write, each beside its floor -----------------------
+#
+# Channels and the module are looked up in the loop (a.send(i), stackless.schedule()), and
+# a ping-pong uses two channels, one per direction. Each floor is the same loop with every
+# switching call replaced by a C method of the same call shape that returns at once, so
+# (time - floor) is what the switches add:
+#   a.send(i), b.receive()   exact instances of a C type without __dict__, METH_FASTCALL
+#                            method descriptors (the interpreter specializes both to
+#                            LOAD_METHOD_NO_DICT + PRECALL_NO_KW_METHOD_DESCRIPTOR_FAST):
+#                            int.__round__, which returns its int at once with or without
+#                            an argument (a non-negative ndigits changes nothing);
+#   stackless.schedule()     a METH_FASTCALL function of a module global
+#                            (LOAD_METHOD_MODULE + PRECALL_BUILTIN_FAST): math.gcd(),
+#                            which returns 0 at once.
+# stackless defines a module __getattr__ (for stackless.current, .runcount, ...), and
+# CPython 3.11 does not specialize attribute lookups on such a module: a second floor,
+# PY_schedule_ordinary_floor_getattr, calls math.gcd through a module that has one too,
+# to show how much of the schedule() loop's cost that lookup is.
+# The ping-pong runs at the top of its tasklets and DEEP frames below it (a copied-stack
+# tasklet's slice grows with the depth). A round trip of the ping-pong is two switches:
+# ping's send resumes pong, pong's send blocks and resumes ping, ping's receive takes the
+# waiting value without switching.
+
+DEEP = 30
+
+
+def ping(a, b, n):
+    for i in range(n):
+        a.send(i)
+        b.receive()
+
+
+def pong(a, b, n):
+    for _ in range(n):
+        b.send(a.receive())
+
+
+def at_depth(depth, fn, *args):
+    """fn(*args) called `depth` Python frames below the caller."""
+    if depth == 0:
+        return fn(*args)
+    return at_depth(depth - 1, fn, *args)
+
+
+def run_in_tasklets(kind, *calls):
+    """Each (fn, *args) of `calls` in a tasklet of `kind`, all run to their end."""
+    old = stackless.set_default_stack_kind(kind)
+    for fn, *args in calls:
+        stackless.tasklet(fn)(*args)
+    stackless.set_default_stack_kind(old)
+    stackless.run()
+
+
+def stackless_pingpong(kind, depth=0):
+    def run():
+        a, b = stackless.channel(), stackless.channel()
+        run_in_tasklets(kind, (at_depth, depth, pong, a, b, N), (at_depth, depth, ping, a, b, N))
+    return run
+
+
+def ping_floor(a, b, n):
+    for i in range(n):
+        a.__round__(i)
+        b.__round__()
+
+
+def pong_floor(a, b, n):
+    for _ in range(n):
+        b.__round__(a.__round__())
+
+
+def pingpong_floor():
+    a, b = 0, 1
+    pong_floor(a, b, N)
+    ping_floor(a, b, N)
+
+
+def spin(n):
+    for _ in range(n):
+        stackless.schedule()
+
+
+def stackless_schedule_module(kind):
+    return lambda: run_in_tasklets(kind, (spin, N), (spin, N))
+
+
+def spin_floor(n):
+    for _ in range(n):
+        math.gcd()
+
+
+def no_such_attribute(name):
+    raise AttributeError(name)
+
+
+floor_module = types.ModuleType("floor_module")
+floor_module.gcd = math.gcd
+floor_module.__getattr__ = no_such_attribute
+
+
+def spin_floor_getattr(n):
+    for _ in range(n):
+        floor_module.gcd()
+
+
+def schedule_floor_getattr():
+    spin_floor_getattr(N)
+    spin_floor_getattr(N)
+
+
+def schedule_floor():
+    spin_floor(N)
+    spin_floor(N)
 
 
 # ---- the floor: a ping-pong's Python work without the switches ---------------------------
@@ -233,17 +353,28 @@ def main():
                         "switch": seconds})
         print(f"{name:<44} {seconds * 1e9:10.1f} ns", file=sys.stderr)
 
-    record("PY_greenlet_switch", median_time(greenlet_raw, 2 * N))
+    methods = [("PY_greenlet_switch", greenlet_raw, 2 * N)]
     for kind in ("own", "copied"):
-        record(f"PY_stackless_channel/{kind}", median_time(stackless_channel(kind), 2 * N))
-    record("PY_call_floor", median_time(call_floor, 2 * N))
+        methods.append((f"PY_stackless_channel/{kind}", stackless_channel(kind), 2 * N))
+    methods.append(("PY_call_floor", call_floor, 2 * N))
+    for kind in ("own", "copied"):
+        methods.append((f"PY_pingpong_ordinary/{kind}", stackless_pingpong(kind), 2 * N))
+        methods.append((f"PY_pingpong_ordinary_deep/{kind}", stackless_pingpong(kind, DEEP),
+                        2 * N))
+    methods.append(("PY_pingpong_ordinary_floor", pingpong_floor, 2 * N))
+    for kind in ("own", "copied"):
+        methods.append((f"PY_schedule_ordinary/{kind}", stackless_schedule_module(kind), 2 * N))
+    methods.append(("PY_schedule_ordinary_floor", schedule_floor, 2 * N))
+    methods.append(("PY_schedule_ordinary_floor_getattr", schedule_floor_getattr, 2 * N))
     for count in (2, 10_000):
         for kind in ("own", "copied"):
             fn, switches = stackless_schedule(count, kind)
-            record(f"PY_stackless_schedule/{count}/{kind}", median_time(fn, switches))
-    record("PY_greenlet_channel", median_time(greenlet_channel, 2 * N))
-    record("PY_asyncio_queue", median_time(asyncio_queue, 2 * ASYNC_N))
-    record("PY_threads_semaphore", median_time(threads_semaphore, 2 * THREAD_N))
+            methods.append((f"PY_stackless_schedule/{count}/{kind}", fn, switches))
+    methods += [("PY_greenlet_channel", greenlet_channel, 2 * N),
+                ("PY_asyncio_queue", asyncio_queue, 2 * ASYNC_N),
+                ("PY_threads_semaphore", threads_semaphore, 2 * THREAD_N)]
+    for name, seconds in median_times(methods).items():
+        record(name, seconds)
     json.dump({"context": {"python": sys.version.split()[0],
                            "greenlet": greenlet.__version__},
                "benchmarks": results}, sys.stdout, indent=1)

@@ -8,6 +8,7 @@
 
 #include "internal.hpp"
 #include "sanitizer.hpp"
+#include "slp/detail/fast_schedule.hpp"
 
 namespace slp::detail {
 
@@ -341,6 +342,7 @@ void run() {
 // flatten: a switch resumes with the return-stack predictor out of step, so every return
 // between the switch and the caller mispredicts; inlining the path leaves one.
 [[gnu::flatten]] void schedule() {
+    if (detail::fast_schedule()) return;
     scheduler_impl& s = detail::this_scheduler();
     tasklet_impl* p = s.running;
     s.schedule_running(false);

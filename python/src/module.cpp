@@ -4,6 +4,7 @@
 #include "objects.hpp"
 #include "preemption.hpp"
 #include "runtime.hpp"
+#include "slp/detail/fast_schedule.hpp"
 #include "slp/errors.hpp"
 #include "slp/scheduler.hpp"
 #include "stack_kind.hpp"
@@ -109,10 +110,13 @@ PyObject* retval_or_current(PyObject* retval, thread_runtime* rt) {
     return Py_NewRef(reinterpret_cast<PyObject*>(rt->current_object()));
 }
 
-// schedule() and schedule_remove(): give up the processor through `op` (core's schedule
-// or schedule_remove), recording for pickling what the suspended call returns.
-PyObject* schedule_through(const char* name, void (*op)(), PyObject* const* args,
-                           Py_ssize_t nargs) {
+// schedule() and schedule_remove(): give up the processor through `op(rt, me)` (core's
+// schedule or schedule_remove; me: the running tasklet's object), recording for pickling
+// what the suspended call returns. A template, so that op is inlined here: the switch
+// then happens in the function the interpreter called (slp/detail/fast_schedule.hpp).
+template <class Op>
+[[gnu::always_inline]] inline PyObject* schedule_through(const char* name, Op op,
+                                                         PyObject* const* args, Py_ssize_t nargs) {
     if (nargs > 1) {
         PyErr_Format(PyExc_TypeError, "%s() takes at most 1 argument", name);
         return nullptr;
@@ -125,7 +129,7 @@ PyObject* schedule_through(const char* name, void (*op)(), PyObject* const* args
     me->suspended_in = suspend_kind::schedule;
     me->suspend_value = retval;
     PyObject* r = guarded([&] {
-        op();
+        op(rt, me);
         return retval_or_current(retval, rt);
     });
     me->suspended_in = suspend_kind::none;
@@ -133,14 +137,21 @@ PyObject* schedule_through(const char* name, void (*op)(), PyObject* const* args
     return flush_and_return(r);
 }
 
+// Core's inline path first (the observer's work done inline by switch_hooks), its general
+// schedule if that declines.
 PyObject* mod_schedule(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return schedule_through(
-        "schedule", [] { slp::schedule(); }, args, nargs);
+        "schedule",
+        [](thread_runtime* rt, TaskletObject* me) {
+            if (!slp::detail::fast_schedule(switch_hooks{{}, rt, me})) slp::schedule();
+        },
+        args, nargs);
 }
 
 PyObject* mod_schedule_remove(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return schedule_through(
-        "schedule_remove", [] { slp::schedule_remove(); }, args, nargs);
+        "schedule_remove", [](thread_runtime*, TaskletObject*) { slp::schedule_remove(); }, args,
+        nargs);
 }
 
 PyObject* mod_getcurrent(PyObject*, PyObject*) {

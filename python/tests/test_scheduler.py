@@ -31,6 +31,44 @@ def test_schedule_returns_retval_or_current():
     assert got == [True, 42]
 
 
+def test_pending_throw_is_raised_where_schedule_resumes_the_tasklet():
+    caught = []
+
+    def victim():
+        i = 0
+        try:
+            for i in range(10):
+                stackless.schedule()
+        except ValueError as e:
+            caught.append((str(e), i))
+
+    def thrower():
+        stackless.schedule()  # the victim waits in its second schedule() now
+        v.throw(ValueError("v"), pending=True)
+        assert caught == []
+        stackless.schedule()
+
+    v = stackless.tasklet(victim)()
+    stackless.tasklet(thrower)()
+    stackless.run()
+    assert caught == [("v", 1)]
+
+
+def test_schedule_keeps_each_tasklets_handled_exception_and_frames():
+    seen = []
+
+    def handler(exc, name):
+        try:
+            raise exc(name)
+        except exc:
+            for _ in range(3):
+                stackless.schedule()
+                seen.append((name, repr(sys.exc_info()[1]), sys._getframe().f_code.co_name))
+
+    run_tasklets(lambda: handler(KeyError, "a"), lambda: handler(IndexError, "b"))
+    assert seen == [("a", "KeyError('a')", "handler"), ("b", "IndexError('b')", "handler")] * 3
+
+
 def test_schedule_remove_pauses_the_caller():
     order = []
 

@@ -42,13 +42,17 @@ void context_entry(slp_transfer t) {
     ADD_FAILURE() << "finished context resumed";
 }
 
-void run_register_pair(bool via_ontop) {
+// same_last_ctl: both sides hold the same last control word (x86_64: the x87 control
+// word) and differ in the first only (MXCSR), so a port that reloads one word only when
+// the other differs is caught.
+void run_register_pair(bool via_ontop, bool same_last_ctl = false) {
     test_stack stack;
     reg_pair pair;
     g_pair = &pair;
     pair.via_ontop = via_ontop;
     pair.main_in = make_sentinels(1, false);
     pair.ctx_in = make_sentinels(2, true);
+    if (same_last_ctl) pair.ctx_in.ctl[abi.ctls - 1] = pair.main_in.ctl[abi.ctls - 1];
     pair.other = slp_make(stack.top(), stack.span().size(), context_entry);
     // main holds sentinels A, the context B; each switch must swap them wholesale.
     slp_test_with_sentinels(&pair.main_in, &pair.main_out, leave, nullptr);
@@ -68,6 +72,16 @@ TEST(Registers, jump_preserves_callee_saved_registers_and_control_words) {
 
 TEST(Registers, ontop_preserves_callee_saved_registers_and_control_words) {
     run_register_pair(true);
+}
+
+TEST(Registers, jump_restores_first_control_word_when_the_last_is_the_same) {
+    if (abi.ctls < 2) GTEST_SKIP() << "one control word on this CPU";
+    run_register_pair(false, true);
+}
+
+TEST(Registers, ontop_restores_first_control_word_when_the_last_is_the_same) {
+    if (abi.ctls < 2) GTEST_SKIP() << "one control word on this CPU";
+    run_register_pair(true, true);
 }
 
 // The sentinel helper itself must round-trip: a check of the check.
