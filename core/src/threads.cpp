@@ -6,6 +6,7 @@
 // in it) to that scheduler's inbox, which the owner drains at its next scheduling point,
 // waking it if it waits. Lock order: channel lock, then g_registry_mu, then inbox_mu.
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 #include <vector>
 
@@ -13,8 +14,18 @@
 
 namespace slp::detail {
 namespace {
-std::mutex g_registry_mu;
-std::vector<scheduler_impl*> g_registry;
+// Never destroyed: a thread may end, and leave the registry, while the process exits
+// and runs the destructors of static objects.
+struct registry {
+    std::mutex mu;
+    std::vector<scheduler_impl*> list;
+};
+registry& the_registry() {
+    static registry* r = new registry;
+    return *r;
+}
+std::mutex& g_registry_mu = the_registry().mu;
+std::vector<scheduler_impl*>& g_registry = the_registry().list;
 }  // namespace
 
 void registry_add(scheduler_impl* s) {
@@ -109,7 +120,7 @@ void scheduler_impl::drain_inbox() {
 // Nothing of this thread can run. If another thread that is not idle exists, wait until
 // something is posted to us (or the set of threads changes) and return true; otherwise
 // return false: nobody could ever wake us.
-bool scheduler_impl::wait_for_other_threads() {
+bool scheduler_impl::wait_for_other_threads(bool interruptible) {
     {
         std::lock_guard<std::mutex> lk(g_registry_mu);
         if (inbox_nonempty.load(std::memory_order_acquire)) return true;
@@ -122,16 +133,28 @@ bool scheduler_impl::wait_for_other_threads() {
     // The observer may give up a lock of its own (the GIL) while we sleep; it is told
     // outside our locks, so that a thread holding that lock can still post to us.
     if (observer != nullptr) observer->before_wait();
+    std::exception_ptr stop;
     {
         std::unique_lock<std::mutex> lk(inbox_mu);
-        inbox_cv.wait(lk, [&] { return !inbox.empty() || recheck; });
-        recheck = false;
+        const auto woken = [&] { return !inbox.empty() || recheck; };
+        if (!interruptible || observer == nullptr) {
+            inbox_cv.wait(lk, woken);
+        } else {
+            while (!inbox_cv.wait_for(lk, std::chrono::milliseconds(50), woken)) {
+                lk.unlock();
+                stop = observer->poll_wait();
+                lk.lock();
+                if (stop) break;
+            }
+        }
+        if (!stop) recheck = false;
     }
     {
         std::lock_guard<std::mutex> lk(g_registry_mu);
         idle.store(false, std::memory_order_relaxed);
     }
     if (observer != nullptr) observer->after_wait();
+    if (stop) std::rethrow_exception(stop);
     return true;
 }
 
