@@ -106,6 +106,7 @@ PyObject* tasklet_new(PyTypeObject* type, PyObject*, PyObject*) {
     try {
         slp::tasklet_options opt;
         opt.kind = default_stack_kind();
+        opt.stack_size = own_stack_size();
         new (&t->core) slp::tasklet(std::function<void()>{}, opt);
     } catch (...) {
         new (&t->core) slp::tasklet();
@@ -248,6 +249,19 @@ PyObject* tasklet_switch(PyObject* self, PyObject*) {
     }));
 }
 
+// Kill a tasklet of this thread that has not started, at once: it ends without being
+// switched to (a stack to start it on may not be had). False if it has started, belongs
+// to another thread, or the kill is pending.
+bool end_unstarted(TaskletObject* t, bool pending) {
+    thread_runtime* rt = thread_runtime::current_if_any();
+    if (pending || rt == nullptr || t->thread_id != rt->thread_id() || !t->core.alive() ||
+        !t->state.fresh() || t->is_main_object)
+        return false;
+    t->core.drop();
+    rt->end_unstarted(t);
+    return true;
+}
+
 // Deliver (type, value, tb) to the tasklet as Stackless's throw does.
 PyObject* throw_triple(TaskletObject* t, PyObject* type, PyObject* value, PyObject* tb,
                        bool pending) {
@@ -265,7 +279,7 @@ PyObject* throw_triple(TaskletObject* t, PyObject* type, PyObject* value, PyObje
     ref keep = ref::borrow(as_object(t));
     return after_switch_return(guarded([&] {
         if (t->state.fresh() && ex.is_tasklet_exit()) {
-            t->core.kill(pending);  // it never ran: it just ends
+            if (!end_unstarted(t, pending)) t->core.kill(pending);  // it never ran: it just ends
             Py_RETURN_NONE;
         }
         t->core.throw_exception(std::make_exception_ptr(std::move(ex)), pending);
@@ -313,6 +327,7 @@ PyObject* tasklet_kill(PyObject* self, PyObject* args, PyObject* kwds) {
     if (tasklet_throw_restored(t, TaskletExit, nullptr, nullptr, pending != 0, &out)) return out;
     ref keep = ref::borrow(self);
     return after_switch_return(guarded([&] {
+        if (end_unstarted(t, pending != 0)) Py_RETURN_NONE;
         t->core.kill(pending != 0);  // core's tasklet_exit becomes TaskletExit in the tasklet
         if (pending != 0 && t->core.alive()) t->pending_throw = true;
         Py_RETURN_NONE;
@@ -618,9 +633,9 @@ void tasklet_dealloc(PyObject* self) {
     if (t->core && t->core.user_data() == t) t->core.set_user_data(nullptr);
     t->core.~tasklet();
     t->state.~python_state();
-    PyTypeObject* tp = Py_TYPE(self);
-    tp->tp_free(self);
-    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) Py_DECREF(tp);
+    // A subclass instance's type reference is dropped by CPython's subtype_dealloc,
+    // which calls this one: never here.
+    Py_TYPE(self)->tp_free(self);
 }
 
 PyMethodDef tasklet_methods[] = {
