@@ -1,6 +1,7 @@
 // module.cpp — the `stackless` module: its functions, attributes and initialization.
 #include "errors.hpp"
 #include "frames/frames.hpp"
+#include "module_api.hpp"
 #include "objects.hpp"
 #include "preemption.hpp"
 #include "runtime.hpp"
@@ -336,6 +337,8 @@ PyObject* mod_getattr(PyObject* self, PyObject* name) {
         if (runtime() == nullptr) return nullptr;
         return thread_runtime::thread_ids();
     }
+    if (PyObject* v = module_api_getattr(n)) return v;
+    if (PyErr_Occurred()) return nullptr;
     PyErr_Format(PyExc_AttributeError, "module 'stackless' has no attribute '%U'", name);
     return nullptr;
 }
@@ -453,7 +456,7 @@ PyMODINIT_FUNC PyInit_stackless() {
         if (r == nullptr) goto fail;
         Py_DECREF(r);
     }
-    if (frames::init(m) < 0) goto fail;
+    if (frames::init(m) < 0 || !add_module_api(m)) goto fail;
     {
         PyObject* d = PyModule_GetDict(m);
         if (PyDict_GetItemString(d, "__builtins__") == nullptr &&
@@ -463,6 +466,7 @@ PyMODINIT_FUNC PyInit_stackless() {
         if (r == nullptr) goto fail;
         Py_DECREF(r);
     }
+    if (!add_module_all(m)) goto fail;
     return m;
 fail:
     Py_DECREF(m);

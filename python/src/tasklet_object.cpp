@@ -2,6 +2,7 @@
 #include <new>
 
 #include "errors.hpp"
+#include "module_api.hpp"
 #include "objects.hpp"
 #include "runtime.hpp"
 #include "slp/errors.hpp"
@@ -760,6 +761,22 @@ namespace {
     if (self->args == nullptr) self->args = PyTuple_New(0);
 }
 
+// The exception set ends the running tasklet: set_error_handler()'s handler, if any,
+// gets it here, in the tasklet (exc, val, tb). True if it took it; false with an
+// exception set (the same, or the one the handler raised) for the watchdog.
+bool handle_error() {
+    PyObject* handler = error_handler();
+    if (handler == nullptr) return false;
+    PyObject *t, *v, *b;
+    PyErr_Fetch(&t, &v, &b);
+    PyErr_NormalizeException(&t, &v, &b);
+    ref type = ref::steal(t), val = ref::steal(v), tb = ref::steal(b);
+    ref keep = ref::borrow(handler);
+    PyObject* args[3] = {type.get(), val ? val.get() : Py_None, tb ? tb.get() : Py_None};
+    ref r = ref::steal(PyObject_Vectorcall(handler, args, 3, nullptr));
+    return bool(r);
+}
+
 [[gnu::noinline]] void end_body(TaskletObject* self, PyObject* result) {
     thread_runtime* rt = thread_runtime::current_if_any();
     PyThreadState* ts = rt->tstate();
@@ -767,7 +784,7 @@ namespace {
     if (result == nullptr) {
         if (PyErr_ExceptionMatches(TaskletExit)) {
             PyErr_Clear();  // TaskletExit ends a tasklet silently
-        } else {
+        } else if (!handle_error()) {
             escaped = std::make_exception_ptr(py_exception::fetch());  // for the watchdog
         }
     }
