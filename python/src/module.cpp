@@ -276,12 +276,8 @@ void channel_cb_trampoline(slp::channel_base& ch, const slp::tasklet& t, bool se
 }
 
 PyObject* mod_set_schedule_callback(PyObject*, PyObject* cb) {
-    if (cb != Py_None && !PyCallable_Check(cb)) {
-        PyErr_SetString(PyExc_TypeError, "schedule callback must be callable");
-        return nullptr;
-    }
-    PyObject* old = g_schedule_cb != nullptr ? g_schedule_cb : Py_NewRef(Py_None);
-    g_schedule_cb = cb == Py_None ? nullptr : Py_NewRef(cb);
+    PyObject* old = replace_callable(g_schedule_cb, cb, "schedule callback must be callable");
+    if (old == nullptr) return nullptr;
     slp::set_schedule_callback(g_schedule_cb ? slp::schedule_callback(schedule_cb_trampoline)
                                              : slp::schedule_callback{});
     return old;
@@ -292,12 +288,8 @@ PyObject* mod_get_schedule_callback(PyObject*, PyObject*) {
 }
 
 PyObject* mod_set_channel_callback(PyObject*, PyObject* cb) {
-    if (cb != Py_None && !PyCallable_Check(cb)) {
-        PyErr_SetString(PyExc_TypeError, "channel callback must be callable");
-        return nullptr;
-    }
-    PyObject* old = g_channel_cb != nullptr ? g_channel_cb : Py_NewRef(Py_None);
-    g_channel_cb = cb == Py_None ? nullptr : Py_NewRef(cb);
+    PyObject* old = replace_callable(g_channel_cb, cb, "channel callback must be callable");
+    if (old == nullptr) return nullptr;
     slp::set_channel_callback(g_channel_cb ? slp::channel_callback(channel_cb_trampoline)
                                            : slp::channel_callback{});
     return old;

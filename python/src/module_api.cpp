@@ -46,13 +46,7 @@ PyObject* mod_pickle_flags_default(PyObject*, PyObject* args, PyObject* kwds) {
 }
 
 PyObject* mod_set_error_handler(PyObject*, PyObject* handler) {
-    if (handler != Py_None && !PyCallable_Check(handler)) {
-        PyErr_SetString(PyExc_TypeError, "error handler must be callable or None");
-        return nullptr;
-    }
-    PyObject* old = g_error_handler != nullptr ? g_error_handler : Py_NewRef(Py_None);
-    g_error_handler = handler == Py_None ? nullptr : Py_NewRef(handler);
-    return old;
+    return replace_callable(g_error_handler, handler, "error handler must be callable or None");
 }
 
 PyObject* mod_getdebug(PyObject*, PyObject*) {
@@ -94,6 +88,16 @@ PyMethodDef api_methods[] = {
     {nullptr, nullptr, 0, nullptr}};
 
 }  // namespace
+
+PyObject* replace_callable(PyObject*& slot, PyObject* cb, const char* refusal) noexcept {
+    if (cb != Py_None && !PyCallable_Check(cb)) {
+        PyErr_SetString(PyExc_TypeError, refusal);
+        return nullptr;
+    }
+    PyObject* old = slot != nullptr ? slot : Py_NewRef(Py_None);
+    slot = cb == Py_None ? nullptr : Py_NewRef(cb);
+    return old;
+}
 
 PyObject* error_handler() noexcept {
     return g_error_handler;

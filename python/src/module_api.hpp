@@ -7,6 +7,10 @@
 
 namespace slpy {
 
+// Store callable `cb` (None: none, kept as nullptr) in `slot`, an owned reference;
+// returns the old one (None if none), or nullptr with TypeError(refusal) if cb is
+// neither callable nor None.
+PyObject* replace_callable(PyObject*& slot, PyObject* cb, const char* refusal) noexcept;
 // The handler set_error_handler() installed (borrowed), or nullptr.
 PyObject* error_handler() noexcept;
 // Add the functions, constants and plain attributes to the module.
