@@ -5,9 +5,12 @@
 // place in its scheduler's ring; it posts the tasklet (and maybe an exception to raise
 // in it) to that scheduler's inbox, which the owner drains at its next scheduling point,
 // waking it if it waits. Lock order: channel lock, then g_registry_mu, then inbox_mu.
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include "internal.hpp"
@@ -26,9 +29,40 @@ registry& the_registry() {
 }
 std::mutex& g_registry_mu = the_registry().mu;
 std::vector<scheduler_impl*>& g_registry = the_registry().list;
+
+// fork(): the child has only the forking thread. The registry is locked across the fork
+// (so it is consistent in the child) and the child keeps only its own scheduler: the
+// others' threads do not exist there. Their alive tasklets are forgotten: taken off the
+// channels they are blocked on (a send or receive there no longer hands a value to a
+// thread that will never run it; it blocks, or finds the deadlock) and of no thread
+// (acting on them raises msg::no_thread). Their memory is left as it is.
+void before_fork() noexcept {
+    g_registry_mu.lock();
+}
+void after_fork_in_parent() noexcept {
+    g_registry_mu.unlock();
+}
+void after_fork_in_child() noexcept {
+    new (&g_registry_mu) std::mutex;  // no other thread can hold it: there is none
+    scheduler_impl* me = static_cast<scheduler_impl*>(tls_sched);
+    for (scheduler_impl* s : g_registry) {
+        if (s == me) continue;
+        for (tasklet_impl* t = s->all_head; t != nullptr; t = t->all_next) {
+            if (channel_base* ch = t->blocked_on.load(std::memory_order_relaxed))
+                channel_remove(*ch, t);
+            t->sched = nullptr;
+        }
+        s->main->sched = nullptr;
+    }
+    g_registry.clear();
+    if (me != nullptr) g_registry.push_back(me);
+}
 }  // namespace
 
 void registry_add(scheduler_impl* s) {
+    static std::once_flag at_fork;
+    std::call_once(at_fork,
+                   [] { pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child); });
     std::lock_guard<std::mutex> lk(g_registry_mu);
     g_registry.push_back(s);
 }

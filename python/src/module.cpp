@@ -438,7 +438,7 @@ PyMODINIT_FUNC PyInit_stackless() {
         if (builtins == nullptr || PyDict_SetItemString(builtins, "TaskletExit", TaskletExit) < 0)
             goto fail;
         // The main thread's runtime and main tasklet exist from import on.
-        if (thread_runtime::get() == nullptr || !install_gc_guard()) goto fail;
+        if (thread_runtime::get() == nullptr || !install_process_hooks()) goto fail;
         PyObject* atexit = PyImport_ImportModule("atexit");
         if (atexit == nullptr) goto fail;
         PyObject* fn = PyObject_GetAttrString(m, "_atexit");

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <mutex>
+#include <new>
 
 #include "errors.hpp"
 #include "preemption.hpp"
@@ -193,15 +194,52 @@ PyMethodDef gc_guard_def = {"_gc_guard",
                             reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(gc_guard)),
                             METH_FASTCALL, "stackless: holds other threads quiet while gc runs"};
 
+// os.register_at_fork(after_in_child=...): the child has only the forking thread.
+PyObject* after_fork_in_child(PyObject*, PyObject*) {
+    thread_runtime::after_fork_in_child();
+    Py_RETURN_NONE;
+}
+
+PyMethodDef after_fork_def = {"_after_fork_in_child", after_fork_in_child, METH_NOARGS,
+                              "stackless: forget the threads a forked child does not have"};
+
 }  // namespace
 
-bool install_gc_guard() noexcept {
+void thread_runtime::after_fork_in_child() noexcept {
+    new (&g_orphans_mu) std::mutex;
+    thread_runtime* me = tls_;
+    for (thread_runtime* rt : g_runtimes) {
+        if (rt == me) continue;
+        // Its tasklets are of no thread (core forgot them: slp's own at-fork handler).
+        for (TaskletObject* t = rt->alive_head_; t != nullptr; t = t->alive_next) t->thread_id = 0;
+        if (rt->main_ != nullptr) rt->main_->thread_id = 0;
+    }
+    g_runtimes.clear();
+    if (me != nullptr) {
+        g_runtimes.push_back(me);
+        me->quiet_wanted = 0;
+        me->held_for_gc_ = false;
+    }
+    shared_ = false;
+    g_gc_running = false;
+}
+
+bool install_process_hooks() noexcept {
     ref gc = ref::steal(PyImport_ImportModule("gc"));
     if (!gc) return false;
     ref callbacks = ref::steal(PyObject_GetAttrString(gc.get(), "callbacks"));
     ref fn = ref::steal(PyCFunction_New(&gc_guard_def, nullptr));
-    if (!callbacks || !fn) return false;
-    return PyList_Append(callbacks.get(), fn.get()) == 0;
+    if (!callbacks || !fn || PyList_Append(callbacks.get(), fn.get()) < 0) return false;
+    ref os = ref::steal(PyImport_ImportModule("os"));
+    ref reg = os ? ref::steal(PyObject_GetAttrString(os.get(), "register_at_fork")) : ref{};
+    ref child = ref::steal(PyCFunction_New(&after_fork_def, nullptr));
+    ref kw = ref::steal(PyDict_New());
+    if (!reg || !child || !kw || PyDict_SetItemString(kw.get(), "after_in_child", child.get()) < 0)
+        return false;
+    ref empty = ref::steal(PyTuple_New(0));
+    if (!empty) return false;
+    ref r = ref::steal(PyObject_Call(reg.get(), empty.get(), kw.get()));
+    return bool(r);
 }
 
 void thread_runtime::release_gil_slow() noexcept {

@@ -153,6 +153,9 @@ class thread_runtime final : public slp::switch_observer {
     // quiet, so no thread changes them without the GIL.
     static void quiet_others_for_gc() noexcept;
     static void release_others_after_gc() noexcept;
+    // In a forked child: only the calling thread exists; the other threads' runtimes are
+    // forgotten (leaked) and their tasklets are of no thread.
+    static void after_fork_in_child() noexcept;
 
     // Preemption (preemption.cpp): the instruction budget of the running run(timeout).
     struct preempt_state {
@@ -243,8 +246,10 @@ class quiet_threads {
     bool ok_ = false;
 };
 
-// Register the collector's guard (thread_runtime::quiet_others_for_gc) in gc.callbacks.
-bool install_gc_guard() noexcept;
+// Register the collector's guard (thread_runtime::quiet_others_for_gc) in gc.callbacks
+// and the forked child's reset (thread_runtime::after_fork_in_child) with
+// os.register_at_fork.
+bool install_process_hooks() noexcept;
 
 // The Python object of a core tasklet (new reference); creates one for a tasklet that
 // has none (e.g. made from C++).

@@ -264,3 +264,42 @@ def test_memory_error_when_stacks_run_out(stack_kind):
     assert r.stdout.split() == ["full", "True", "MemoryError", "[1]", "True", "True",
                                 "then", "[1,", "2]"]
 
+
+
+def test_a_forked_child_has_only_its_own_thread(stack_kind):
+    # The parent's other thread has a tasklet blocked on a channel. In the child that
+    # thread does not exist: stackless.threads does not list it, its tasklet is of no
+    # thread and off the channel, and a send there (or any wait) finds the deadlock
+    # instead of handing the value to a thread that never runs or waiting forever.
+    r = run_child(stack_kind, """
+    import os, sys, threading
+    ch = stackless.channel()
+    started, stop = threading.Event(), threading.Event()
+    got = {}
+    def thread():
+        got['t'] = stackless.tasklet(ch.receive)()
+        stackless.run()
+        started.set()
+        stop.wait(30)
+    th = threading.Thread(target=thread)
+    th.start()
+    started.wait()
+    assert ch.balance == -1 and len(stackless.threads) == 2
+    pid = os.fork()
+    if pid == 0:
+        out = [len(stackless.threads), ch.balance, got['t'].thread_id]
+        for action in (lambda: ch.send(1), lambda: stackless.channel().receive()):
+            try:
+                action()
+                out.append('no-error')
+            except RuntimeError as e:
+                out.append('deadlock' if 'deadlock' in str(e).lower() else str(e))
+        print(*out, flush=True)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    stop.set()
+    th.join()
+    print('child', os.waitstatus_to_exitcode(status))
+    """, timeout=30)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["1", "0", "-1", "deadlock", "deadlock", "child", "0"]
