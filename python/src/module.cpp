@@ -134,12 +134,35 @@ PyObject* schedule_through(const char* name, void (*op)(), PyObject* const* args
     return flush_and_return(r);
 }
 
-PyObject* mod_schedule(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+// retval given by keyword (schedule(retval=x)): the positional form, else TypeError.
+[[gnu::noinline]] PyObject* const* retval_keyword(const char* name, PyObject* const* args,
+                                                  Py_ssize_t* nargs, PyObject* kwnames,
+                                                  PyObject** slot) {
+    if (PyTuple_GET_SIZE(kwnames) == 1 && *nargs == 0 &&
+        PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "retval") == 0) {
+        *slot = args[0];
+        *nargs = 1;
+        return slot;
+    }
+    PyErr_Format(PyExc_TypeError, "%s() takes one argument, retval", name);
+    return nullptr;
+}
+
+PyObject* mod_schedule(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    PyObject* kw;
+    if (kwnames != nullptr && PyTuple_GET_SIZE(kwnames) != 0) [[unlikely]]
+        if ((args = retval_keyword("schedule", args, &nargs, kwnames, &kw)) == nullptr)
+            return nullptr;
     return schedule_through(
         "schedule", [] { slp::schedule(); }, args, nargs);
 }
 
-PyObject* mod_schedule_remove(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+PyObject* mod_schedule_remove(PyObject*, PyObject* const* args, Py_ssize_t nargs,
+                              PyObject* kwnames) {
+    PyObject* kw;
+    if (kwnames != nullptr && PyTuple_GET_SIZE(kwnames) != 0) [[unlikely]]
+        if ((args = retval_keyword("schedule_remove", args, &nargs, kwnames, &kw)) == nullptr)
+            return nullptr;
     return schedule_through(
         "schedule_remove", [] { slp::schedule_remove(); }, args, nargs);
 }
@@ -356,10 +379,11 @@ PyMethodDef module_methods[] = {
     {"_alive_tasklets", mod_alive_tasklets, METH_NOARGS,
      "_alive_tasklets() -> this thread's alive tasklets but main, oldest first."},
     {"schedule", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(mod_schedule)),
-     METH_FASTCALL, "schedule(retval=current): let the next runnable tasklet run."},
+     METH_FASTCALL | METH_KEYWORDS, "schedule(retval=current): let the next runnable tasklet run."},
     {"schedule_remove",
      reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(mod_schedule_remove)),
-     METH_FASTCALL, "schedule_remove(retval=current): like schedule(), and pause the caller."},
+     METH_FASTCALL | METH_KEYWORDS,
+     "schedule_remove(retval=current): like schedule(), and pause the caller."},
     {"getcurrent", mod_getcurrent, METH_NOARGS, "The running tasklet."},
     {"getmain", mod_getmain, METH_NOARGS, "This thread's main tasklet."},
     {"getruncount", mod_getruncount, METH_NOARGS, "Runnable tasklets, the current one included."},

@@ -80,3 +80,22 @@ def test_queries_and_star_import():
 
 def test_the_module_pickles_by_name():
     assert pickle.loads(pickle.dumps(stackless)) is stackless
+
+
+def test_schedule_and_schedule_remove_take_retval_by_keyword():
+    got = []
+
+    def body():
+        got.append(stackless.schedule(retval="s"))
+        got.append(stackless.schedule_remove(retval=None))
+
+    t = stackless.tasklet(body)()
+    stackless.run()
+    assert got == ["s"] and t.paused
+    t.insert()
+    stackless.run()
+    assert got == ["s", None]
+    with pytest.raises(TypeError):
+        stackless.schedule(value=1)
+    with pytest.raises(TypeError):
+        stackless.schedule(1, retval=2)
