@@ -68,6 +68,7 @@ bool tick(thread_runtime* rt, bool interruptible) {
         p.soft_stop = soft_state::due;
         return true;
     }
+    cur->preempted_in_handler = !p.traced;
     PyObject* r = guarded([&] {
         if (stop_now) {
             p.soft_stop = soft_state::none;
@@ -79,6 +80,7 @@ bool tick(thread_runtime* rt, bool interruptible) {
         }
         Py_RETURN_NONE;
     });
+    cur->preempted_in_handler = false;
     rt->flush();
     Py_XDECREF(r);
     return r != nullptr;

@@ -256,7 +256,7 @@ PyObject* tasklet_switch(PyObject* self, PyObject*) {
 bool end_unstarted(TaskletObject* t, bool pending) {
     thread_runtime* rt = thread_runtime::current_if_any();
     if (pending || rt == nullptr || t->thread_id != rt->thread_id() || !t->core.alive() ||
-        !t->state.fresh() || t->is_main_object)
+        !t->state.fresh() || t->is_main_object || t->core.is_current())
         return false;
     t->core.drop();
     rt->end_unstarted(t);
@@ -441,9 +441,12 @@ int set_block_trap(PyObject* self, PyObject* value, void*) {
     return 0;
 }
 
+// -1 once its thread has ended (alive tasklets are told at thread end; an ended one's
+// thread is looked up).
 PyObject* get_thread_id(PyObject* self, void*) {
     TaskletObject* t = as_tasklet(self);
-    if (t->thread_id == 0) return PyLong_FromLong(-1);
+    if (t->thread_id == 0 || thread_runtime::of_thread(t->thread_id) == nullptr)
+        return PyLong_FromLong(-1);
     return PyLong_FromUnsignedLong(t->thread_id);
 }
 
@@ -497,7 +500,10 @@ PyObject* get_recursion_depth(PyObject* self, void*) {
         PyThreadState* ts = running_tstate(t);
         if (ts != nullptr) return PyLong_FromLong(ts->recursion_limit - ts->recursion_remaining);
     }
-    return PyLong_FromLong(t->core.alive() ? t->state.recursion_depth() : 0);
+    if (!t->core.alive()) return PyLong_FromLong(0);
+    // Interrupted by run(timeout) in the main thread, it is suspended in the tick's
+    // signal handler, a C call that CPython counts as a level: not the tasklet's own.
+    return PyLong_FromLong(t->state.recursion_depth() - (t->preempted_in_handler ? 1 : 0));
 }
 
 PyObject* get_nesting_level(PyObject* self, void*) {
