@@ -119,7 +119,9 @@ struct scheduler_impl : scheduler_hot {
         if (inbox_nonempty.load(std::memory_order_acquire)) drain_inbox();
     }
     [[gnu::noinline]] void post(inbox_item item);
-    [[gnu::noinline]] bool wait_for_other_threads();  // false: nobody can wake us (deadlock)
+    // false: nobody can wake us (deadlock). interruptible: the observer's poll_wait() may
+    // end the wait by an exception, thrown from here.
+    [[gnu::noinline]] bool wait_for_other_threads(bool interruptible = false);
 };
 
 // The mapped stack t runs on: its own, the shared one (copied kind), the runner's (soft
@@ -153,6 +155,9 @@ inline scheduler_impl& this_scheduler() {
 void transfer(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next);
 [[noreturn]] void transfer_final(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next);
 [[gnu::noinline]] void release_execution(scheduler_impl& s, tasklet_impl& t) noexcept;
+// An own-stack tasklet that has not started gets its stack now (as the switch to it
+// would); throws std::bad_alloc, changing nothing. Other tasklets: nothing to do.
+void give_stack_if_fresh(scheduler_impl& s, tasklet_impl& t);
 
 // soft.cpp: the soft rows of transfer().
 // Where a soft tasklet runs: the runner (created on first use).

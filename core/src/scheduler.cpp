@@ -238,7 +238,7 @@ void scheduler_impl::block(tasklet_impl* prev) {
         return;
     }
     for (;;) {
-        if (!wait_for_other_threads()) throw deadlock_error(msg::deadlock);
+        if (!wait_for_other_threads(true)) throw deadlock_error(msg::deadlock);
         drain_inbox();
         if (head != nullptr) {
             schedule_task(prev, head);
@@ -271,6 +271,15 @@ tasklet_impl* scheduler_impl::retire_running(std::exception_ptr escaped) noexcep
                     deadlock_error(w->blocked_dir < 0 ? msg::main_receiving : msg::main_sending));
         }
         next = head != nullptr ? head : w;
+    }
+    if (!escaped) {
+        // The switch away from an ended tasklet cannot fail: a next one that would need
+        // a stack gets it here, or stays runnable and the watchdog gets the bad_alloc.
+        try {
+            give_stack_if_fresh(*this, *next);
+        } catch (...) {
+            escaped = std::current_exception();
+        }
     }
     if (escaped) {
         next = watchdog();

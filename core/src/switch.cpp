@@ -194,8 +194,7 @@ slp_ctx copied_jump_target(scheduler_impl& s, tasklet_impl& next) noexcept {
 // nothing.
 slp_ctx ready_next(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next) {
     if (next.kind != stack_kind::copied || next.is_main) {
-        if (next.state == life::ready && next.kind == stack_kind::own && !next.is_main)
-            start_own(s, next);
+        give_stack_if_fresh(s, next);
         return next.ctx;
     }
     if (next.state == life::ready) choose_shared_stack(s, next, prev);
@@ -381,6 +380,10 @@ void transfer_final(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next) {
 void jump_from_runner(scheduler_impl& s) {
     tasklet_impl& next = *s.running;
     enter(s, *s.runner, context_of(s, next), false);
+}
+
+void give_stack_if_fresh(scheduler_impl& s, tasklet_impl& t) {
+    if (t.state == life::ready && t.kind == stack_kind::own && !t.is_main) start_own(s, t);
 }
 
 void release_execution(scheduler_impl& s, tasklet_impl& t) noexcept {

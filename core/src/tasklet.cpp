@@ -245,6 +245,23 @@ void tasklet::throw_exception(std::exception_ptr e, bool pending) {
     s->claim(p);
 }
 
+void tasklet::drop() {
+    tasklet_impl& t = checked();
+    if (!t.alive() && !t.is_main) return;
+    scheduler_impl* s = detail::own_thread(t);
+    if (s == nullptr) throw runtime_error(msg::other_thread);
+    if (t.is_main || &t == s->running) throw runtime_error(msg::remove_current);
+    if (t.blocked()) s->unblock(&t);
+    if (t.in_ring) s->remove(&t);
+    const bool started = t.state == life::started;
+    t.state = life::dead;
+    t.how = detail::suspended_by::none;
+    t.tempval.clear();
+    s->untrack(&t);
+    if (started) detail::release_execution(*s, t);
+    detail::release(&t);  // the scheduler's reference on an alive tasklet
+}
+
 bool tasklet::alive() const {
     return checked().alive();
 }
@@ -262,9 +279,21 @@ bool tasklet::paused() const {
 bool tasklet::is_main() const {
     return checked().is_main;
 }
+namespace detail {
+namespace {
+// Whether t is its thread's running tasklet. An ended tasklet can still be (while it
+// ends), on the calling thread; another thread's ended tasklet is not looked into: its
+// scheduler may have gone with its thread.
+bool running_now(const tasklet_impl& t) noexcept {
+    if (t.sched == nullptr) return false;
+    if (!t.alive() && t.sched != tls_sched) return false;
+    return t.sched->running == &t;
+}
+}  // namespace
+}  // namespace detail
+
 bool tasklet::is_current() const {
-    const tasklet_impl& t = checked();
-    return t.sched != nullptr && t.sched->running == &t;
+    return detail::running_now(checked());
 }
 bool tasklet::restorable() const {
     (void)checked();
@@ -327,7 +356,7 @@ bool tasklet_view::is_main() const noexcept {
     return p_->is_main;
 }
 bool tasklet_view::is_current() const noexcept {
-    return p_->sched != nullptr && p_->sched->running == p_;
+    return detail::running_now(*p_);
 }
 std::uint64_t tasklet_view::id() const noexcept {
     return p_->id;

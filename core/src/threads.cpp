@@ -5,19 +5,64 @@
 // place in its scheduler's ring; it posts the tasklet (and maybe an exception to raise
 // in it) to that scheduler's inbox, which the owner drains at its next scheduling point,
 // waking it if it waits. Lock order: channel lock, then g_registry_mu, then inbox_mu.
+#include <pthread.h>
+
 #include <algorithm>
+#include <chrono>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include "internal.hpp"
 
 namespace slp::detail {
 namespace {
-std::mutex g_registry_mu;
-std::vector<scheduler_impl*> g_registry;
+// Never destroyed: a thread may end, and leave the registry, while the process exits
+// and runs the destructors of static objects.
+struct registry {
+    std::mutex mu;
+    std::vector<scheduler_impl*> list;
+};
+registry& the_registry() {
+    static registry* r = new registry;
+    return *r;
+}
+std::mutex& g_registry_mu = the_registry().mu;
+std::vector<scheduler_impl*>& g_registry = the_registry().list;
+
+// fork(): the child has only the forking thread. The registry is locked across the fork
+// (so it is consistent in the child) and the child keeps only its own scheduler: the
+// others' threads do not exist there. Their alive tasklets are forgotten: taken off the
+// channels they are blocked on (a send or receive there no longer hands a value to a
+// thread that will never run it; it blocks, or finds the deadlock) and of no thread
+// (acting on them raises msg::no_thread). Their memory is left as it is.
+void before_fork() noexcept {
+    g_registry_mu.lock();
+}
+void after_fork_in_parent() noexcept {
+    g_registry_mu.unlock();
+}
+void after_fork_in_child() noexcept {
+    new (&g_registry_mu) std::mutex;  // no other thread can hold it: there is none
+    scheduler_impl* me = static_cast<scheduler_impl*>(tls_sched);
+    for (scheduler_impl* s : g_registry) {
+        if (s == me) continue;
+        for (tasklet_impl* t = s->all_head; t != nullptr; t = t->all_next) {
+            if (channel_base* ch = t->blocked_on.load(std::memory_order_relaxed))
+                channel_remove(*ch, t);
+            t->sched = nullptr;
+        }
+        s->main->sched = nullptr;
+    }
+    g_registry.clear();
+    if (me != nullptr) g_registry.push_back(me);
+}
 }  // namespace
 
 void registry_add(scheduler_impl* s) {
+    static std::once_flag at_fork;
+    std::call_once(at_fork,
+                   [] { pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child); });
     std::lock_guard<std::mutex> lk(g_registry_mu);
     g_registry.push_back(s);
 }
@@ -109,7 +154,7 @@ void scheduler_impl::drain_inbox() {
 // Nothing of this thread can run. If another thread that is not idle exists, wait until
 // something is posted to us (or the set of threads changes) and return true; otherwise
 // return false: nobody could ever wake us.
-bool scheduler_impl::wait_for_other_threads() {
+bool scheduler_impl::wait_for_other_threads(bool interruptible) {
     {
         std::lock_guard<std::mutex> lk(g_registry_mu);
         if (inbox_nonempty.load(std::memory_order_acquire)) return true;
@@ -122,16 +167,28 @@ bool scheduler_impl::wait_for_other_threads() {
     // The observer may give up a lock of its own (the GIL) while we sleep; it is told
     // outside our locks, so that a thread holding that lock can still post to us.
     if (observer != nullptr) observer->before_wait();
+    std::exception_ptr stop;
     {
         std::unique_lock<std::mutex> lk(inbox_mu);
-        inbox_cv.wait(lk, [&] { return !inbox.empty() || recheck; });
-        recheck = false;
+        const auto woken = [&] { return !inbox.empty() || recheck; };
+        if (!interruptible || observer == nullptr) {
+            inbox_cv.wait(lk, woken);
+        } else {
+            while (!inbox_cv.wait_for(lk, std::chrono::milliseconds(50), woken)) {
+                lk.unlock();
+                stop = observer->poll_wait();
+                lk.lock();
+                if (stop) break;
+            }
+        }
+        if (!stop) recheck = false;
     }
     {
         std::lock_guard<std::mutex> lk(g_registry_mu);
         idle.store(false, std::memory_order_relaxed);
     }
     if (observer != nullptr) observer->after_wait();
+    if (stop) std::rethrow_exception(stop);
     return true;
 }
 

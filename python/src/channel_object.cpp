@@ -142,9 +142,9 @@ void channel_dealloc(PyObject* self) {
     PyObject_GC_UnTrack(self);
     if (c->weakreflist != nullptr) PyObject_ClearWeakRefs(self);
     c->ch.~channel_base();  // tasklets still blocked on it are killed (pending)
-    PyTypeObject* tp = Py_TYPE(self);
-    tp->tp_free(self);
-    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) Py_DECREF(tp);
+    // A subclass instance's type reference is dropped by CPython's subtype_dealloc,
+    // which calls this one: never here.
+    Py_TYPE(self)->tp_free(self);
 }
 
 // The channel owns the alive-references of the tasklets blocked on it. The queue is

@@ -1,6 +1,7 @@
 // module.cpp — the `stackless` module: its functions, attributes and initialization.
 #include "errors.hpp"
 #include "frames/frames.hpp"
+#include "module_api.hpp"
 #include "objects.hpp"
 #include "preemption.hpp"
 #include "runtime.hpp"
@@ -137,9 +138,27 @@ template <class Op>
     return flush_and_return(r);
 }
 
+// retval given by keyword (schedule(retval=x)): the positional form, else TypeError.
+[[gnu::noinline]] PyObject* const* retval_keyword(const char* name, PyObject* const* args,
+                                                  Py_ssize_t* nargs, PyObject* kwnames,
+                                                  PyObject** slot) {
+    if (PyTuple_GET_SIZE(kwnames) == 1 && *nargs == 0 &&
+        PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "retval") == 0) {
+        *slot = args[0];
+        *nargs = 1;
+        return slot;
+    }
+    PyErr_Format(PyExc_TypeError, "%s() takes one argument, retval", name);
+    return nullptr;
+}
+
 // Core's inline path first (the observer's work done inline by switch_hooks), its general
 // schedule if that declines.
-PyObject* mod_schedule(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+PyObject* mod_schedule(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    PyObject* kw;
+    if (kwnames != nullptr && PyTuple_GET_SIZE(kwnames) != 0) [[unlikely]]
+        if ((args = retval_keyword("schedule", args, &nargs, kwnames, &kw)) == nullptr)
+            return nullptr;
     return schedule_through(
         "schedule",
         [](thread_runtime* rt, TaskletObject* me) {
@@ -148,7 +167,12 @@ PyObject* mod_schedule(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
         args, nargs);
 }
 
-PyObject* mod_schedule_remove(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+PyObject* mod_schedule_remove(PyObject*, PyObject* const* args, Py_ssize_t nargs,
+                              PyObject* kwnames) {
+    PyObject* kw;
+    if (kwnames != nullptr && PyTuple_GET_SIZE(kwnames) != 0) [[unlikely]]
+        if ((args = retval_keyword("schedule_remove", args, &nargs, kwnames, &kw)) == nullptr)
+            return nullptr;
     return schedule_through(
         "schedule_remove", [](thread_runtime*, TaskletObject*) { slp::schedule_remove(); }, args,
         nargs);
@@ -286,12 +310,8 @@ void channel_cb_trampoline(slp::channel_base& ch, const slp::tasklet& t, bool se
 }
 
 PyObject* mod_set_schedule_callback(PyObject*, PyObject* cb) {
-    if (cb != Py_None && !PyCallable_Check(cb)) {
-        PyErr_SetString(PyExc_TypeError, "schedule callback must be callable");
-        return nullptr;
-    }
-    PyObject* old = g_schedule_cb != nullptr ? g_schedule_cb : Py_NewRef(Py_None);
-    g_schedule_cb = cb == Py_None ? nullptr : Py_NewRef(cb);
+    PyObject* old = replace_callable(g_schedule_cb, cb, "schedule callback must be callable");
+    if (old == nullptr) return nullptr;
     slp::set_schedule_callback(g_schedule_cb ? slp::schedule_callback(schedule_cb_trampoline)
                                              : slp::schedule_callback{});
     return old;
@@ -302,12 +322,8 @@ PyObject* mod_get_schedule_callback(PyObject*, PyObject*) {
 }
 
 PyObject* mod_set_channel_callback(PyObject*, PyObject* cb) {
-    if (cb != Py_None && !PyCallable_Check(cb)) {
-        PyErr_SetString(PyExc_TypeError, "channel callback must be callable");
-        return nullptr;
-    }
-    PyObject* old = g_channel_cb != nullptr ? g_channel_cb : Py_NewRef(Py_None);
-    g_channel_cb = cb == Py_None ? nullptr : Py_NewRef(cb);
+    PyObject* old = replace_callable(g_channel_cb, cb, "channel callback must be callable");
+    if (old == nullptr) return nullptr;
     slp::set_channel_callback(g_channel_cb ? slp::channel_callback(channel_cb_trampoline)
                                            : slp::channel_callback{});
     return old;
@@ -347,6 +363,8 @@ PyObject* mod_getattr(PyObject* self, PyObject* name) {
         if (runtime() == nullptr) return nullptr;
         return thread_runtime::thread_ids();
     }
+    if (PyObject* v = module_api_getattr(n)) return v;
+    if (PyErr_Occurred()) return nullptr;
     PyErr_Format(PyExc_AttributeError, "module 'stackless' has no attribute '%U'", name);
     return nullptr;
 }
@@ -372,10 +390,11 @@ PyMethodDef module_methods[] = {
     {"_alive_tasklets", mod_alive_tasklets, METH_NOARGS,
      "_alive_tasklets() -> this thread's alive tasklets but main, oldest first."},
     {"schedule", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(mod_schedule)),
-     METH_FASTCALL, "schedule(retval=current): let the next runnable tasklet run."},
+     METH_FASTCALL | METH_KEYWORDS, "schedule(retval=current): let the next runnable tasklet run."},
     {"schedule_remove",
      reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(mod_schedule_remove)),
-     METH_FASTCALL, "schedule_remove(retval=current): like schedule(), and pause the caller."},
+     METH_FASTCALL | METH_KEYWORDS,
+     "schedule_remove(retval=current): like schedule(), and pause the caller."},
     {"getcurrent", mod_getcurrent, METH_NOARGS, "The running tasklet."},
     {"getmain", mod_getmain, METH_NOARGS, "This thread's main tasklet."},
     {"getruncount", mod_getruncount, METH_NOARGS, "Runnable tasklets, the current one included."},
@@ -454,7 +473,7 @@ PyMODINIT_FUNC PyInit_stackless() {
         if (builtins == nullptr || PyDict_SetItemString(builtins, "TaskletExit", TaskletExit) < 0)
             goto fail;
         // The main thread's runtime and main tasklet exist from import on.
-        if (thread_runtime::get() == nullptr) goto fail;
+        if (thread_runtime::get() == nullptr || !install_process_hooks()) goto fail;
         PyObject* atexit = PyImport_ImportModule("atexit");
         if (atexit == nullptr) goto fail;
         PyObject* fn = PyObject_GetAttrString(m, "_atexit");
@@ -464,7 +483,7 @@ PyMODINIT_FUNC PyInit_stackless() {
         if (r == nullptr) goto fail;
         Py_DECREF(r);
     }
-    if (frames::init(m) < 0) goto fail;
+    if (frames::init(m) < 0 || !add_module_api(m)) goto fail;
     {
         PyObject* d = PyModule_GetDict(m);
         if (PyDict_GetItemString(d, "__builtins__") == nullptr &&
@@ -474,6 +493,7 @@ PyMODINIT_FUNC PyInit_stackless() {
         if (r == nullptr) goto fail;
         Py_DECREF(r);
     }
+    if (!add_module_all(m)) goto fail;
     return m;
 fail:
     Py_DECREF(m);

@@ -54,6 +54,7 @@ struct TaskletObject {
     bool alive_ref;      // holds a reference to itself (alive, not main)
     bool ignore_nesting;
     bool is_main_object;
+    bool preempted_in_handler;  // suspended by run(timeout)'s tick in a signal handler
 };
 
 // stackless.channel: the core channel, in place.

@@ -18,8 +18,10 @@
 // A tick counts as about ten bytecode instructions. When the budget is spent and the
 // running tasklet may be interrupted (not atomic; no C frames between its Python frames
 // unless nesting is ignored), the tick pauses it and resumes run()'s caller, which
-// returns it; with soft=True it is only moved to the end of the runnables and run()
-// goes on.
+// returns it. With soft=True nothing is interrupted then: at the tasklet's next switch
+// (a convenient scheduling moment: schedule(), a channel action) run() is due to return,
+// and the next tick, in whichever tasklet runs then, resumes run()'s caller and leaves
+// that tasklet runnable; run() returns None.
 #include "preemption.hpp"
 
 #include <algorithm>
@@ -56,13 +58,21 @@ bool tick(thread_runtime* rt, bool interruptible) {
     auto& p = rt->preempt;
     TaskletObject* cur = rt->current_object();
     if (cur == nullptr || cur == p.watchdog || cur->is_main_object) return true;
-    if (--p.budget > 0 || !interruptible) return true;
+    using soft_state = thread_runtime::preempt_state::soft_state;
+    const bool stop_now = p.soft_stop == soft_state::now;
+    if ((--p.budget > 0 && !stop_now) || !interruptible) return true;
     if (cur->core.atomic()) return true;  // retried at every tick until it is not
     if (!p.ignore_nesting && !cur->ignore_nesting && current_nesting(rt->tstate()) > 0) return true;
     p.budget = p.timeout;
+    if (p.soft && !stop_now) {
+        p.soft_stop = soft_state::due;
+        return true;
+    }
+    cur->preempted_in_handler = !p.traced;
     PyObject* r = guarded([&] {
-        if (p.soft) {
-            slp::schedule();
+        if (stop_now) {
+            p.soft_stop = soft_state::none;
+            p.watchdog->core.run();  // cur stays runnable
         } else {
             Py_INCREF(cur);
             Py_XSETREF(p.interrupted, cur);
@@ -70,6 +80,7 @@ bool tick(thread_runtime* rt, bool interruptible) {
         }
         Py_RETURN_NONE;
     });
+    cur->preempted_in_handler = false;
     rt->flush();
     Py_XDECREF(r);
     return r != nullptr;
@@ -130,6 +141,7 @@ void start(thread_runtime* rt, const run_options& opt, bool traced) {
     p.totaltimeout = opt.totaltimeout;
     p.timeout = std::max(1L, opt.timeout / instructions_per_tick);
     p.budget = p.timeout;
+    p.soft_stop = thread_runtime::preempt_state::soft_state::none;
     p.watchdog = rt->current_object();
     Py_CLEAR(p.interrupted);
 }
@@ -199,6 +211,9 @@ void preempt_after_switch(thread_runtime* rt) noexcept {
     auto& p = rt->preempt;
     if (!p.active) return;
     if (!p.totaltimeout) p.budget = p.timeout;
+    using soft_state = thread_runtime::preempt_state::soft_state;
+    if (p.soft_stop == soft_state::due)
+        p.soft_stop = rt->current_object() == p.watchdog ? soft_state::none : soft_state::now;
     if (p.traced && rt->current_object() != p.watchdog) install_tracer(rt->tstate());
 }
 

@@ -4,7 +4,9 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <mutex>
+#include <new>
 
 #include "errors.hpp"
 #include "preemption.hpp"
@@ -22,6 +24,8 @@ void capsule_destructor(PyObject* capsule) {
     auto* rt = static_cast<thread_runtime*>(PyCapsule_GetPointer(capsule, "stackless.runtime"));
     if (rt != nullptr) rt->shutdown();
 }
+
+bool g_gc_running = false;  // the collector holds the other threads quiet (GIL held)
 
 std::mutex g_orphans_mu;
 std::vector<PyObject*> g_orphans;
@@ -55,6 +59,7 @@ thread_runtime* thread_runtime::create() noexcept {
     }
     rt->ts_ = PyThreadState_Get();
     rt->thread_id_ = PyThread_get_thread_ident();
+    rt->main_thread_ = _PyOS_IsMainThread() != 0;
     try {
         slp::tasklet m = slp::getmain();
         TaskletObject* mo = new_tasklet_object_for(m);
@@ -72,6 +77,10 @@ thread_runtime* thread_runtime::create() noexcept {
         return nullptr;
     }
     tls_ = rt;
+    if (g_gc_running) {  // a thread that starts during a collection: quiet as the others
+        rt->quiet_wanted++;
+        rt->held_for_gc_ = true;
+    }
     g_runtimes.push_back(rt);
     shared_ = g_runtimes.size() > 1;
     PyObject* dict = PyThreadState_GetDict();
@@ -135,6 +144,104 @@ quiet_threads::~quiet_threads() {
         if (rt != nullptr) rt->quiet_wanted--;
 }
 
+void thread_runtime::quiet_others_for_gc() noexcept {
+    if (g_gc_running || g_runtimes.size() < 2) return;
+    g_gc_running = true;
+    thread_runtime* me = tls_;
+    for (thread_runtime* rt : g_runtimes) {
+        if (rt == me) continue;
+        rt->quiet_wanted++;
+        rt->held_for_gc_ = true;
+    }
+    // As quiet_threads: each other thread leaves core or takes the GIL back in it soon.
+    // If one does not within seconds, collect anyway (as before: rare, and reported).
+    for (int i = 0; i < 100000; i++) {
+        bool all = true;
+        for (thread_runtime* rt : g_runtimes) all = all && (rt == me || rt->quiet());
+        if (all) return;
+        Py_BEGIN_ALLOW_THREADS;
+        timespec pause{0, 100000};  // 100 us
+        nanosleep(&pause, nullptr);
+        Py_END_ALLOW_THREADS;
+    }
+    std::fputs("stackless: another thread stays busy in its scheduler during gc\n", stderr);
+}
+
+void thread_runtime::release_others_after_gc() noexcept {
+    if (!g_gc_running) return;
+    g_gc_running = false;
+    for (thread_runtime* rt : g_runtimes) {
+        if (!rt->held_for_gc_) continue;
+        rt->held_for_gc_ = false;
+        rt->quiet_wanted--;
+    }
+}
+
+namespace {
+
+// gc.callbacks entry: callback(phase, info).
+PyObject* gc_guard(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs >= 1 && PyUnicode_Check(args[0])) {
+        if (PyUnicode_CompareWithASCIIString(args[0], "start") == 0)
+            thread_runtime::quiet_others_for_gc();
+        else
+            thread_runtime::release_others_after_gc();
+    }
+    Py_RETURN_NONE;
+}
+
+PyMethodDef gc_guard_def = {"_gc_guard",
+                            reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(gc_guard)),
+                            METH_FASTCALL, "stackless: holds other threads quiet while gc runs"};
+
+// os.register_at_fork(after_in_child=...): the child has only the forking thread.
+PyObject* after_fork_in_child(PyObject*, PyObject*) {
+    thread_runtime::after_fork_in_child();
+    Py_RETURN_NONE;
+}
+
+PyMethodDef after_fork_def = {"_after_fork_in_child", after_fork_in_child, METH_NOARGS,
+                              "stackless: forget the threads a forked child does not have"};
+
+}  // namespace
+
+void thread_runtime::after_fork_in_child() noexcept {
+    new (&g_orphans_mu) std::mutex;
+    thread_runtime* me = tls_;
+    for (thread_runtime* rt : g_runtimes) {
+        if (rt == me) continue;
+        // Its tasklets are of no thread (core forgot them: slp's own at-fork handler).
+        for (TaskletObject* t = rt->alive_head_; t != nullptr; t = t->alive_next) t->thread_id = 0;
+        if (rt->main_ != nullptr) rt->main_->thread_id = 0;
+    }
+    g_runtimes.clear();
+    if (me != nullptr) {
+        g_runtimes.push_back(me);
+        me->quiet_wanted = 0;
+        me->held_for_gc_ = false;
+    }
+    shared_ = false;
+    g_gc_running = false;
+}
+
+bool install_process_hooks() noexcept {
+    ref gc = ref::steal(PyImport_ImportModule("gc"));
+    if (!gc) return false;
+    ref callbacks = ref::steal(PyObject_GetAttrString(gc.get(), "callbacks"));
+    ref fn = ref::steal(PyCFunction_New(&gc_guard_def, nullptr));
+    if (!callbacks || !fn || PyList_Append(callbacks.get(), fn.get()) < 0) return false;
+    ref os = ref::steal(PyImport_ImportModule("os"));
+    ref reg = os ? ref::steal(PyObject_GetAttrString(os.get(), "register_at_fork")) : ref{};
+    ref child = ref::steal(PyCFunction_New(&after_fork_def, nullptr));
+    ref kw = ref::steal(PyDict_New());
+    if (!reg || !child || !kw || PyDict_SetItemString(kw.get(), "after_in_child", child.get()) < 0)
+        return false;
+    ref empty = ref::steal(PyTuple_New(0));
+    if (!empty) return false;
+    ref r = ref::steal(PyObject_Call(reg.get(), empty.get(), kw.get()));
+    return bool(r);
+}
+
 void thread_runtime::release_gil_slow() noexcept {
     in_core_.store(true, std::memory_order_release);
     PyEval_SaveThread();
@@ -150,6 +257,23 @@ void thread_runtime::before_wait() noexcept {
         gil_released_ = true;
         gil_shared_ = flush_due_ = true;
     }
+}
+
+std::exception_ptr thread_runtime::poll_wait() noexcept {
+    if (!main_thread_) return nullptr;
+    hold_gil();  // parked: quiet all the same (no change to core here)
+    std::exception_ptr stop;
+    if (PyErr_CheckSignals() < 0) {
+        try {
+            stop = std::make_exception_ptr(py_exception::fetch());
+        } catch (...) {
+            stop = std::current_exception();
+        }
+    }
+    in_core_.store(true, std::memory_order_release);
+    PyEval_SaveThread();
+    gil_released_ = true;
+    return stop;
 }
 
 void thread_runtime::hold_gil_slow() noexcept {
@@ -230,8 +354,7 @@ void thread_runtime::shutdown() noexcept {
         PyErr_Restore(et, ev, etb);
     }
     flush();
-    // Tasklets that would not die keep their objects (and frames): leaked, not freed.
-    for (TaskletObject* t = alive_head_; t != nullptr; t = t->alive_next) t->thread_id = 0;
+    drop_survivors();
     slp::set_switch_observer(nullptr);
     g_runtimes.erase(std::remove(g_runtimes.begin(), g_runtimes.end(), this), g_runtimes.end());
     shared_ = g_runtimes.size() > 1;
@@ -240,7 +363,31 @@ void thread_runtime::shutdown() noexcept {
         main_->thread_id = 0;
         Py_CLEAR(main_);
     }
-    // The object is kept (not deleted): core may still call it for surviving tasklets.
+    Py_CLEAR(preempt.interrupted);
+    if (held_for_gc_) {
+        held_for_gc_ = false;
+        quiet_wanted--;
+    }
+    // Another thread waiting for this one to be quiet holds a pointer to it: leaked then
+    // (quiet_threads treats it as quiet), freed otherwise.
+    if (quiet_wanted == 0) delete this;
+}
+
+// Tasklets that would not die (they caught every kill and blocked again) are given up,
+// as Stackless does: core drops them unwound, they are dead and of no thread. Their
+// objects keep the reference they hold on themselves, so their frames, which may still
+// be referenced from elsewhere, are never freed.
+void thread_runtime::drop_survivors() noexcept {
+    while (TaskletObject* t = alive_head_) {
+        unlink_alive(t);
+        t->thread_id = 0;
+        try {
+            if (t->core.alive() && !t->core.is_current()) t->core.drop();
+        } catch (...) {
+            set_python_error();
+            PyErr_WriteUnraisable(reinterpret_cast<PyObject*>(t));
+        }
+    }
 }
 
 PyObject* tasklet_object_of(const slp::tasklet& t) noexcept {

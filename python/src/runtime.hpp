@@ -100,6 +100,14 @@ class thread_runtime final : public slp::switch_observer {
         hold_gil();
         parked_.store(false, std::memory_order_release);
     }
+    // In the main thread, Python's signal handlers run while a tasklet waits for another
+    // thread (Ctrl-C raises KeyboardInterrupt from the waiting channel action, as from a
+    // wait on a lock); their exception ends the wait.
+    std::exception_ptr poll_wait() noexcept override;
+
+    // A tasklet of this thread that core ended before it started (tasklet::drop): drop
+    // what its object holds for it, as for one that ended running.
+    void end_unstarted(TaskletObject* t) noexcept { drop_ended(t); }
 
     // Drop deferred references (call where Python code may run).
     void flush() noexcept {
@@ -140,6 +148,15 @@ class thread_runtime final : public slp::switch_observer {
     // Detach from core and drop everything (the thread's Python state is going away).
     void shutdown() noexcept;
 
+    // The collector's passes over the objects must see the same channel queues and
+    // rings: while it runs (gc.callbacks, install_gc_guard), every other thread is held
+    // quiet, so no thread changes them without the GIL.
+    static void quiet_others_for_gc() noexcept;
+    static void release_others_after_gc() noexcept;
+    // In a forked child: only the calling thread exists; the other threads' runtimes are
+    // forgotten (leaked) and their tasklets are of no thread.
+    static void after_fork_in_child() noexcept;
+
     // Preemption (preemption.cpp): the instruction budget of the running run(timeout).
     struct preempt_state {
         long budget = 0;   // ticks left before an interrupt
@@ -149,6 +166,10 @@ class thread_runtime final : public slp::switch_observer {
         bool ignore_nesting = false;
         bool totaltimeout = false;
         bool traced = false;  // ticks from a trace function (threads other than main)
+        // soft=True: the budget of the tasklet that ran was spent; `due` until the next
+        // switch (a convenient scheduling moment), then `now`: the next tick ends run().
+        enum class soft_state : unsigned char { none, due, now };
+        soft_state soft_stop = soft_state::none;
         TaskletObject* interrupted = nullptr;  // owned reference, for run() to return
         TaskletObject* watchdog = nullptr;     // borrowed: the run() caller
     } preempt;
@@ -162,7 +183,10 @@ class thread_runtime final : public slp::switch_observer {
     static inline bool shared_ = false;  // more than one thread has a runtime (GIL held)
     void flush_slow() noexcept;
     void drop_ended(TaskletObject* f) noexcept;
+    void drop_survivors() noexcept;
     void hold_gil_slow() noexcept;
+    bool held_for_gc_ = false;  // quiet_wanted counts one for the collector
+    bool main_thread_ = false;  // the thread that runs Python's signal handlers
     bool gil_released_ = false;
     bool gil_shared_ = false;           // has released the GIL in core once (orphans possible)
     bool flush_due_ = false;            // flush() has work: deferred_ or gil_shared_
@@ -221,6 +245,11 @@ class quiet_threads {
     thread_runtime* rt_[2] = {nullptr, nullptr};
     bool ok_ = false;
 };
+
+// Register the collector's guard (thread_runtime::quiet_others_for_gc) in gc.callbacks
+// and the forked child's reset (thread_runtime::after_fork_in_child) with
+// os.register_at_fork.
+bool install_process_hooks() noexcept;
 
 // The Python object of a core tasklet (new reference); creates one for a tasklet that
 // has none (e.g. made from C++).

@@ -2,6 +2,7 @@
 #include <new>
 
 #include "errors.hpp"
+#include "module_api.hpp"
 #include "objects.hpp"
 #include "runtime.hpp"
 #include "slp/errors.hpp"
@@ -106,6 +107,7 @@ PyObject* tasklet_new(PyTypeObject* type, PyObject*, PyObject*) {
     try {
         slp::tasklet_options opt;
         opt.kind = default_stack_kind();
+        opt.stack_size = own_stack_size();
         new (&t->core) slp::tasklet(std::function<void()>{}, opt);
     } catch (...) {
         new (&t->core) slp::tasklet();
@@ -248,6 +250,19 @@ PyObject* tasklet_switch(PyObject* self, PyObject*) {
     }));
 }
 
+// Kill a tasklet of this thread that has not started, at once: it ends without being
+// switched to (a stack to start it on may not be had). False if it has started, belongs
+// to another thread, or the kill is pending.
+bool end_unstarted(TaskletObject* t, bool pending) {
+    thread_runtime* rt = thread_runtime::current_if_any();
+    if (pending || rt == nullptr || t->thread_id != rt->thread_id() || !t->core.alive() ||
+        !t->state.fresh() || t->is_main_object || t->core.is_current())
+        return false;
+    t->core.drop();
+    rt->end_unstarted(t);
+    return true;
+}
+
 // Deliver (type, value, tb) to the tasklet as Stackless's throw does.
 PyObject* throw_triple(TaskletObject* t, PyObject* type, PyObject* value, PyObject* tb,
                        bool pending) {
@@ -265,7 +280,7 @@ PyObject* throw_triple(TaskletObject* t, PyObject* type, PyObject* value, PyObje
     ref keep = ref::borrow(as_object(t));
     return after_switch_return(guarded([&] {
         if (t->state.fresh() && ex.is_tasklet_exit()) {
-            t->core.kill(pending);  // it never ran: it just ends
+            if (!end_unstarted(t, pending)) t->core.kill(pending);  // it never ran: it just ends
             Py_RETURN_NONE;
         }
         t->core.throw_exception(std::make_exception_ptr(std::move(ex)), pending);
@@ -313,6 +328,7 @@ PyObject* tasklet_kill(PyObject* self, PyObject* args, PyObject* kwds) {
     if (tasklet_throw_restored(t, TaskletExit, nullptr, nullptr, pending != 0, &out)) return out;
     ref keep = ref::borrow(self);
     return after_switch_return(guarded([&] {
+        if (end_unstarted(t, pending != 0)) Py_RETURN_NONE;
         t->core.kill(pending != 0);  // core's tasklet_exit becomes TaskletExit in the tasklet
         if (pending != 0 && t->core.alive()) t->pending_throw = true;
         Py_RETURN_NONE;
@@ -425,9 +441,12 @@ int set_block_trap(PyObject* self, PyObject* value, void*) {
     return 0;
 }
 
+// -1 once its thread has ended (alive tasklets are told at thread end; an ended one's
+// thread is looked up).
 PyObject* get_thread_id(PyObject* self, void*) {
     TaskletObject* t = as_tasklet(self);
-    if (t->thread_id == 0) return PyLong_FromLong(-1);
+    if (t->thread_id == 0 || thread_runtime::of_thread(t->thread_id) == nullptr)
+        return PyLong_FromLong(-1);
     return PyLong_FromUnsignedLong(t->thread_id);
 }
 
@@ -481,7 +500,10 @@ PyObject* get_recursion_depth(PyObject* self, void*) {
         PyThreadState* ts = running_tstate(t);
         if (ts != nullptr) return PyLong_FromLong(ts->recursion_limit - ts->recursion_remaining);
     }
-    return PyLong_FromLong(t->core.alive() ? t->state.recursion_depth() : 0);
+    if (!t->core.alive()) return PyLong_FromLong(0);
+    // Interrupted by run(timeout) in the main thread, it is suspended in the tick's
+    // signal handler, a C call that CPython counts as a level: not the tasklet's own.
+    return PyLong_FromLong(t->state.recursion_depth() - (t->preempted_in_handler ? 1 : 0));
 }
 
 PyObject* get_nesting_level(PyObject* self, void*) {
@@ -618,9 +640,9 @@ void tasklet_dealloc(PyObject* self) {
     if (t->core && t->core.user_data() == t) t->core.set_user_data(nullptr);
     t->core.~tasklet();
     t->state.~python_state();
-    PyTypeObject* tp = Py_TYPE(self);
-    tp->tp_free(self);
-    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) Py_DECREF(tp);
+    // A subclass instance's type reference is dropped by CPython's subtype_dealloc,
+    // which calls this one: never here.
+    Py_TYPE(self)->tp_free(self);
 }
 
 PyMethodDef tasklet_methods[] = {
@@ -745,6 +767,22 @@ namespace {
     if (self->args == nullptr) self->args = PyTuple_New(0);
 }
 
+// The exception set ends the running tasklet: set_error_handler()'s handler, if any,
+// gets it here, in the tasklet (exc, val, tb). True if it took it; false with an
+// exception set (the same, or the one the handler raised) for the watchdog.
+bool handle_error() {
+    PyObject* handler = error_handler();
+    if (handler == nullptr) return false;
+    PyObject *t, *v, *b;
+    PyErr_Fetch(&t, &v, &b);
+    PyErr_NormalizeException(&t, &v, &b);
+    ref type = ref::steal(t), val = ref::steal(v), tb = ref::steal(b);
+    ref keep = ref::borrow(handler);
+    PyObject* args[3] = {type.get(), val ? val.get() : Py_None, tb ? tb.get() : Py_None};
+    ref r = ref::steal(PyObject_Vectorcall(handler, args, 3, nullptr));
+    return bool(r);
+}
+
 [[gnu::noinline]] void end_body(TaskletObject* self, PyObject* result) {
     thread_runtime* rt = thread_runtime::current_if_any();
     PyThreadState* ts = rt->tstate();
@@ -752,7 +790,7 @@ namespace {
     if (result == nullptr) {
         if (PyErr_ExceptionMatches(TaskletExit)) {
             PyErr_Clear();  // TaskletExit ends a tasklet silently
-        } else {
+        } else if (!handle_error()) {
             escaped = std::make_exception_ptr(py_exception::fetch());  // for the watchdog
         }
     }

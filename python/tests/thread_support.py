@@ -84,12 +84,24 @@ def polite(counter):
 
 
 def two_spinners_alternate(run_timeout):
-    """Two spinners and a stopper under run(run_timeout, soft=True): returns whether the
-    stopper finished, and both counts."""
+    """Two counters that schedule after every 100 counts and a stopper, under
+    run(run_timeout, soft=True) called until the stopper is done. Soft preemption (as
+    Stackless's): when a tasklet's budget is spent, run() returns None at the next
+    scheduling moment and the tasklets stay runnable. Returns whether the stopper
+    finished, both counts, and how many run() calls that took."""
     import stackless
     a, b = [0], [0]
-    ta = stackless.tasklet(spinner(a))()
-    tb = stackless.tasklet(spinner(b))()
+
+    def counter(c):
+        def body():
+            while True:
+                for _ in range(100):
+                    c[0] += 1
+                stackless.schedule()
+        return body
+
+    ta = stackless.tasklet(counter(a))()
+    tb = stackless.tasklet(counter(b))()
     done = []
 
     def stopper():
@@ -100,8 +112,11 @@ def two_spinners_alternate(run_timeout):
         tb.kill()
 
     stackless.tasklet(stopper)()
-    assert stackless.run(run_timeout, soft=True) is None
-    return done, a[0], b[0]
+    calls = 0
+    while not done or ta.alive or tb.alive:
+        assert stackless.run(run_timeout, soft=True) is None
+        calls += 1
+    return done, a[0], b[0], calls
 
 
 def preempted_exception_surfaces():

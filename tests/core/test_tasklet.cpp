@@ -181,6 +181,51 @@ TEST_P(Tasklet, kill_of_a_blocked_tasklet_unwinds_it_and_unblocks_it) {
     EXPECT_EQ(ch.balance(), 0);
 }
 
+TEST_P(Tasklet, drop_gives_up_on_a_tasklet_that_survives_every_kill) {
+    slp::channel<int> ch;
+    int kills = 0;
+    slp::tasklet t = go([&] {
+        for (;;) {
+            try {
+                ch.receive();
+            } catch (const slp::tasklet_exit&) {
+                ++kills;  // and blocks again
+            }
+        }
+    });
+    slp::run();
+    t.kill();
+    ASSERT_EQ(kills, 1);
+    ASSERT_TRUE(t.blocked());
+    t.drop();
+    EXPECT_FALSE(t.alive());
+    EXPECT_FALSE(t.blocked());
+    EXPECT_FALSE(t.scheduled());
+    EXPECT_EQ(ch.balance(), 0);
+    EXPECT_EQ(slp::getruncount(), 1);
+    t.kill();  // dead: nothing runs it again
+    EXPECT_EQ(kills, 1);
+    EXPECT_NO_THROW(t.drop());
+}
+
+TEST_P(Tasklet, drop_of_a_runnable_or_unstarted_tasklet_takes_it_out) {
+    bool ran = false;
+    slp::tasklet t = go([&] { ran = true; });
+    t.drop();
+    EXPECT_FALSE(t.alive());
+    EXPECT_EQ(slp::getruncount(), 1);
+    slp::run();
+    EXPECT_FALSE(ran);
+}
+
+TEST_P(Tasklet, drop_of_the_current_or_main_tasklet_raises) {
+    EXPECT_EQ(runtime_message([] { slp::getcurrent().drop(); }), slp::msg::remove_current);
+    std::string inside;
+    slp::tasklet t = go([&] { inside = runtime_message([] { slp::getmain().drop(); }); });
+    slp::run();
+    EXPECT_EQ(inside, slp::msg::remove_current);
+}
+
 TEST_P(Tasklet, kill_of_an_unstarted_tasklet_ends_it_without_running_its_function) {
     bool ran = false;
     slp::tasklet t = go([&] { ran = true; });

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 
 #include "slp/tasklet.hpp"
@@ -95,6 +96,12 @@ class switch_observer {
     virtual void after_switch(tasklet_view from, tasklet_view to) noexcept = 0;
     virtual void before_wait() noexcept {}
     virtual void after_wait() noexcept {}
+    // While a tasklet waits (between before_wait and after_wait) for another thread to
+    // make it runnable, core asks about every 50 ms whether to give up: a non-null
+    // result is thrown from the blocking action, which is undone (the tasklet stays
+    // where it was, as on deadlock). The Python binding delivers signals there (Ctrl-C).
+    // Not asked while an ended tasklet waits for its successor.
+    virtual std::exception_ptr poll_wait() noexcept { return nullptr; }
 };
 // Set this thread's observer (nullptr: none); returns the previous one. The observer
 // must outlive its installation.
@@ -147,11 +154,11 @@ thread_info get_thread_info(thread_ref th);
 
 // Rebind tasklet t to thread `to` (Stackless: tasklet.bind_thread(thread_id)): from now
 // on t belongs to that thread's scheduler and runs only there (t.insert(), or t.setup()
-// if it is not alive, from `to` or from any other thread, which hands it over). Possible for a tasklet without execution state: one that
-// is not alive (never set up, or ended — also when its thread has ended), or one that is
-// alive but has not started and is paused (set up, then remove()d, never run: it stays
-// alive and paused). t's thread and `to` must be quiet (see above). The checks below
-// apply even if t already belongs to `to` (then nothing else happens). Throws (and
+// if it is not alive, from `to` or from any other thread, which hands it over). Possible for a
+// tasklet without execution state: one that is not alive (never set up, or ended — also when its
+// thread has ended), or one that is alive but has not started and is paused (set up, then
+// remove()d, never run: it stays alive and paused). t's thread and `to` must be quiet (see above).
+// The checks below apply even if t already belongs to `to` (then nothing else happens). Throws (and
 // changes nothing):
 //   runtime_error(msg::null_tasklet)   t is empty
 //   runtime_error(msg::no_thread)      `to` is empty

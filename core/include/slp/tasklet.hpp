@@ -129,6 +129,13 @@ class tasklet {
     void raise_exception(Args&&... args) {
         throw_exception(std::make_exception_ptr(E(std::forward<Args>(args)...)), false);
     }
+    // Give up on a tasklet that will not die (it catches every kill; Stackless drops
+    // such a tasklet at thread and interpreter end): it is taken off its channel and out
+    // of the runnables and is dead, its stack is released without being unwound (what
+    // its frames hold is leaked, never run again). No-op if it is not alive. Own thread
+    // only: throws runtime_error(msg::other_thread) from another thread,
+    // runtime_error(msg::remove_current) for the current or a main tasklet.
+    void drop();
 
     bool alive() const;      // set up and not dead (the main tasklet: always)
     bool blocked() const;    // waiting on a channel

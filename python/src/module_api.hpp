@@ -1,0 +1,24 @@
+// module_api.hpp — Stackless's module API that switches nothing (module_api.cpp).
+#pragma once
+
+#include <string_view>
+
+#include "common.hpp"
+
+namespace slpy {
+
+// Store callable `cb` (None: none, kept as nullptr) in `slot`, an owned reference;
+// returns the old one (None if none), or nullptr with TypeError(refusal) if cb is
+// neither callable nor None.
+PyObject* replace_callable(PyObject*& slot, PyObject* cb, const char* refusal) noexcept;
+// The handler set_error_handler() installed (borrowed), or nullptr.
+PyObject* error_handler() noexcept;
+// Add the functions, constants and plain attributes to the module.
+bool add_module_api(PyObject* m) noexcept;
+// Set the module's __all__ (after everything else has been added).
+bool add_module_all(PyObject* m) noexcept;
+// A lazily computed module attribute of this file (new reference), or nullptr (no such
+// name; no error set).
+PyObject* module_api_getattr(std::string_view name) noexcept;
+
+}  // namespace slpy

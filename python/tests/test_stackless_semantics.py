@@ -1,0 +1,56 @@
+"""Attributes whose values Stackless's own suite checks: recursion_depth as Stackless
+counts it (also of a tasklet interrupted by run(timeout)), thread_id of a tasklet whose
+thread has ended."""
+import threading
+
+import stackless
+
+
+def test_a_tasklets_first_function_is_at_recursion_depth_one():
+    depths = []
+
+    def inner():
+        depths.append(stackless.current.recursion_depth)
+
+    ch = stackless.channel()
+
+    def body():
+        depths.append(stackless.current.recursion_depth)
+        inner()
+        ch.receive()
+
+    t = stackless.tasklet(body)()
+    assert t.recursion_depth == 0  # not started
+    stackless.run()
+    assert depths == [1, 2]
+    t.kill()
+    assert t.recursion_depth == 0
+
+
+def test_recursion_depth_of_a_tasklet_interrupted_by_run_timeout():
+    seen = []
+
+    def spin():
+        seen.append(stackless.current.recursion_depth)
+        while True:
+            pass
+
+    t = stackless.tasklet(spin)()
+    assert stackless.run(100) is t
+    assert t.paused and t.recursion_depth == seen[0] == 1
+    t.kill()
+
+
+def test_thread_id_is_minus_one_once_the_thread_ended():
+    got = {}
+
+    def thread():
+        got["done"] = stackless.tasklet(lambda: None)()
+        stackless.run()
+        got["id"] = got["done"].thread_id
+
+    th = threading.Thread(target=thread)
+    th.start()
+    th.join()
+    assert got["id"] == th.ident
+    assert not got["done"].alive and got["done"].thread_id == -1
