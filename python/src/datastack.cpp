@@ -1,18 +1,49 @@
-// datastack.cpp — keep CPython's frame data-stack chunks from thrashing.
+// datastack.cpp — where a tasklet's Python frames live: its frame data stack (CPython
+// 3.11's chunks of _PyInterpreterFrame).
 //
-// A tasklet starts with a small root chunk of its own (python_state::root_chunk_bytes)
-// so that a blocked tasklet costs little memory. Frames that do not fit go to a chunk
-// CPython allocates (16 KiB, through the object arena allocator: mmap) and frees again
-// as soon as the first frame in it returns — so a tasklet whose depth goes back and
-// forth across its root chunk's end would map and unmap memory on every call. The
-// module therefore wraps the arena allocator: blocks of exactly the data-stack chunk
-// size go to and come from a small cache; every other size (pymalloc's arenas) passes
-// straight through to the allocator that was installed before.
+// Data regions (copied-stack tasklets). A copied-stack tasklet's C slice holds pointers
+// into its frames (the eval loop's frame and stack pointers), and is put back at the same
+// address whenever it runs; so are its frames. Each shared stack of a thread has a data
+// region (python_state::data_region_bytes, mapped once, committed as touched), the root
+// chunk of every tasklet that runs on that stack. Its occupant's frames are in it; when
+// another tasklet of that stack starts or resumes, the occupant's used bytes are copied
+// out to a heap buffer of that size, and back before it runs again. The copy stays a
+// valid frame chain while it is away: every pointer that can be followed without running
+// the tasklet is moved with it — the `previous` links (including those of frames outside
+// the region: a running generator's, an overflow chunk's first frame), each frame
+// object's f_frame, and the saved current frame — so frame objects, tracebacks, the GC,
+// the tasklet's traverse and pickling read the copy as they would the original.
+// Occupancy follows the shared stack's (same slot), so tasklets that switch among
+// fewer than the number of shared stacks copy nothing.
+//
+// Root chunks (other tasklets). A tasklet on its own stack starts with a small root
+// chunk of its own (python_state::root_chunk_bytes).
+//
+// The chunk cache. Frames that do not fit the root chunk go to a chunk CPython allocates
+// (16 KiB, through the object arena allocator: mmap) and frees again as soon as the first
+// frame in it returns — so a tasklet whose depth goes back and forth across its root
+// chunk's end would map and unmap memory on every call. The module therefore wraps the
+// arena allocator: blocks of exactly the data-stack chunk size go to and come from a
+// small cache; every other size (pymalloc's arenas) passes straight through to the
+// allocator that was installed before.
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
-#include "common.hpp"
+#include "python_state.hpp"
+#include "runtime.hpp"
+#include "slp/stack.hpp"
 
 namespace slpy {
+
+// One shared stack's data region (never freed: a tasklet that outlived its thread may
+// still name it; its mapping goes with the thread unless frames are left in it).
+struct data_region {
+    _PyStackChunk* chunk = nullptr;    // data_region_bytes
+    python_state* occupant = nullptr;  // whose frames are in it
+};
 
 namespace {
 
@@ -44,6 +75,55 @@ void cached_free(void* ctx, void* p, size_t size) {
     g_inner.free(g_inner.ctx, p, size);
 }
 
+// Free a chunk CPython allocated (it uses the object arena allocator for them).
+void free_cpython_chunk(_PyStackChunk* c) noexcept {
+    PyObjectArenaAllocator a;
+    PyObject_GetArenaAllocator(&a);
+    a.free(a.ctx, c, c->size);
+}
+
+// The calling thread's data regions, by shared-stack slot.
+struct region_table {
+    data_region* slots[slp::shared_stacks_per_thread] = {};
+    ~region_table() {
+        for (data_region* r : slots)
+            if (r != nullptr && r->chunk != nullptr && r->occupant == nullptr)
+                munmap(r->chunk, python_state::data_region_bytes);
+    }
+};
+thread_local region_table t_regions;
+
+// The data region of slot `slot` of this thread, mapped on first use; null if it cannot be.
+data_region* region_of_slot(int slot) noexcept {
+    data_region*& r = t_regions.slots[slot];
+    if (r == nullptr) r = new (std::nothrow) data_region;
+    if (r == nullptr) return nullptr;
+    if (r->chunk == nullptr) {
+        void* p = mmap(nullptr, python_state::data_region_bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) return nullptr;
+        r->chunk = static_cast<_PyStackChunk*>(p);
+    }
+    return r;
+}
+
+// The data region of the tasklet whose state `st` is, starting now on this thread: its
+// shared stack's, if it is a copied-stack tasklet; otherwise null.
+data_region* region_of_starting(const python_state* st) noexcept {
+    thread_runtime* rt = thread_runtime::current_if_any();
+    TaskletObject* t = rt != nullptr ? rt->current_object() : nullptr;
+    if (t == nullptr || &t->state != st || !t->core) return nullptr;
+    const slp::detail::tasklet_impl* c = t->core.impl();
+    if (c->kind != slp::stack_kind::copied || c->is_main) return nullptr;
+    return region_of_slot(c->slot);
+}
+
+template <class T>
+T* moved(T* p, const char* lo, const char* hi, ptrdiff_t delta) noexcept {
+    const char* q = reinterpret_cast<const char*>(p);
+    return q >= lo && q < hi ? reinterpret_cast<T*>(const_cast<char*>(q) + delta) : p;
+}
+
 }  // namespace
 
 void install_chunk_cache() noexcept {
@@ -54,6 +134,127 @@ void install_chunk_cache() noexcept {
     PyObject_GetArenaAllocator(&g_inner);
     PyObjectArenaAllocator mine = {nullptr, cached_alloc, cached_free};
     PyObject_SetArenaAllocator(&mine);
+}
+
+void python_state::start_data_stack() noexcept {
+    data_region* r = region_of_starting(this);
+    if (r == nullptr || (r->occupant != nullptr && !r->occupant->evict())) {
+        allocate_root_chunk();  // (no region, or no memory to make room in it)
+        return;
+    }
+    r->occupant = this;
+    region_ = r;
+    resident_ = true;
+    _PyStackChunk* c = r->chunk;
+    c->previous = nullptr;
+    c->size = data_region_bytes;
+    c->top = 0;
+    datastack_chunk_ = c;
+    // Start one slot in: CPython pops (and frees) a chunk when a frame at its data[0]
+    // goes, and a root chunk is never CPython's to free.
+    datastack_top_ = &c->data[1];
+    datastack_limit_ = reinterpret_cast<PyObject**>(reinterpret_cast<char*>(c) + c->size);
+}
+
+void python_state::allocate_root_chunk() noexcept {
+    auto* chunk = static_cast<_PyStackChunk*>(std::malloc(root_chunk_bytes));
+    if (chunk == nullptr) return;  // CPython then makes a root chunk of its own
+    chunk->previous = nullptr;
+    chunk->size = root_chunk_bytes;
+    chunk->top = 0;
+    own_root_ = true;
+    datastack_chunk_ = chunk;
+    datastack_top_ = &chunk->data[1];  // (as in a region)
+    datastack_limit_ = reinterpret_cast<PyObject**>(reinterpret_cast<char*>(chunk) + chunk->size);
+}
+
+// For a tasklet without frames (not started, or ended): its chunks go back (our root
+// chunk to malloc, chunks CPython made to CPython's allocator) and its region is free.
+void python_state::free_data_stack() noexcept {
+    _PyStackChunk* c = datastack_chunk_;
+    while (c != nullptr) {
+        _PyStackChunk* prev = c->previous;
+        if (region_ != nullptr && c == region_->chunk) {
+            // the region's (a frameless tasklet is its occupant)
+        } else if (prev == nullptr && own_root_) {
+            std::free(c);
+        } else {
+            free_cpython_chunk(c);
+        }
+        c = prev;
+    }
+    own_root_ = false;
+    datastack_chunk_ = nullptr;
+    datastack_top_ = datastack_limit_ = nullptr;
+    if (region_ != nullptr && region_->occupant == this) region_->occupant = nullptr;
+    region_ = nullptr;
+    std::free(saved_);
+    saved_ = nullptr;
+    saved_size_ = saved_cap_ = 0;
+    resident_ = true;
+}
+
+// A tasklet whose frames never end (it outlived its thread, or its object went while it
+// could not be killed) leaves its region to others: its frames move to a buffer that is
+// kept for whatever still points at them.
+void python_state::leave_region() noexcept {
+    if (region_ == nullptr || !resident_ || region_->occupant != this) return;
+    if (!evict()) region_->occupant = nullptr;  // (no memory: the region is reused anyway)
+    saved_ = nullptr;                           // kept
+}
+
+bool python_state::evict() noexcept {
+    _PyStackChunk* c = region_->chunk;
+    // Used: up to its data-stack top, or, while it is in a chunk above, up to where that
+    // chunk was pushed.
+    PyObject** top = datastack_chunk_ == c ? datastack_top_ : &c->data[c->top];
+    char* lo = reinterpret_cast<char*>(c);
+    char* hi = reinterpret_cast<char*>(top);
+    const auto n = static_cast<uint32_t>(hi - lo);  // (at most data_region_bytes)
+    if (n > saved_cap_) {
+        void* p = std::realloc(saved_, n);
+        if (p == nullptr) return false;
+        saved_ = static_cast<std::byte*>(p);
+        saved_cap_ = n;
+    }
+    std::memcpy(saved_, lo, n);
+    saved_size_ = n;
+    relink(lo, hi, reinterpret_cast<char*>(saved_) - lo);
+    resident_ = false;
+    region_->occupant = nullptr;
+    return true;
+}
+
+void python_state::bring_back() noexcept {
+    data_region* r = region_;
+    if (r->occupant != nullptr && !r->occupant->evict())
+        Py_FatalError("stackless: no memory to move a blocked tasklet's frames aside");
+    char* lo = reinterpret_cast<char*>(r->chunk);
+    char* from = reinterpret_cast<char*>(saved_);
+    std::memcpy(lo, from, saved_size_);
+    relink(from, from + saved_size_, lo - from);
+    r->occupant = this;
+    resident_ = true;
+}
+
+// The frames that were in [lo, hi) are now `delta` bytes away: move every pointer to
+// them that the suspended tasklet's frames and their frame objects hold.
+void python_state::relink(const char* lo, const char* hi, ptrdiff_t delta) noexcept {
+    current_frame_ = moved(current_frame_, lo, hi, delta);
+    for (_PyInterpreterFrame* f = current_frame_; f != nullptr; f = f->previous) {
+        f->previous = moved(f->previous, lo, hi, delta);
+        const char* q = reinterpret_cast<const char*>(f);
+        if (f->frame_obj != nullptr && q >= lo + delta && q < hi + delta) f->frame_obj->f_frame = f;
+    }
+}
+
+PyObject** python_state::locate(PyObject** p) const noexcept {
+    if (resident_ || p == nullptr) return p;
+    const char* lo = reinterpret_cast<const char*>(region_->chunk);
+    const char* q = reinterpret_cast<const char*>(p);
+    // (<=: a value-stack top may be the end of the innermost frame, the used end)
+    if (q < lo || q > lo + saved_size_) return p;
+    return reinterpret_cast<PyObject**>(reinterpret_cast<char*>(saved_) + (q - lo));
 }
 
 }  // namespace slpy

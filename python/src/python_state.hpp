@@ -10,9 +10,13 @@
 //   state (trace/profile functions, their objects, the `tracing` depth).
 #pragma once
 
+#include <cstddef>
+
 #include "common.hpp"
 
 namespace slpy {
+
+struct data_region;  // datastack.cpp
 
 class python_state {
  public:
@@ -68,6 +72,8 @@ class python_state {
         ts->tracing = tracing_;
         if (traced_) [[unlikely]]  // otherwise the thread state's are null (save() left them so)
             restore_tracing(ts);
+        if (!resident_) [[unlikely]]  // its frames were moved out of its data region
+            bring_back();
         if (fresh_) [[unlikely]] {
             restore_fresh(ts);
             return;
@@ -88,7 +94,14 @@ class python_state {
     void discard(PyObject** out, int* n_out) noexcept;
 
     // For a suspended tasklet: its innermost frame (null if none) and recursion depth.
+    // (Its frames may be away from their data region, see below: read them from here,
+    // and pass pointers into them that were taken while it ran through locate().)
     _PyInterpreterFrame* top_frame() const noexcept { return current_frame_; }
+    // Where the data-stack word that was at `p` when the tasklet last ran is now.
+    PyObject** locate(PyObject** p) const noexcept;
+    // The bytes of data stack a suspended copied-stack tasklet keeps away from its data
+    // region (0 while its frames are in place there, or for other kinds).
+    size_t saved_data_bytes() const noexcept { return resident_ ? 0 : saved_size_; }
     int recursion_depth() const noexcept { return recursion_depth_; }
     PyObject* context() const noexcept { return context_; }
     // Replace the saved context (new reference; the old one is returned, owned).
@@ -99,25 +112,40 @@ class python_state {
 
     // GC: visit the references a suspended tasklet's state holds, including the
     // locals of its frames. `innermost_sp`, if not null, is the value-stack top of the
-    // innermost frame (known when it is blocked in a stackless call), so its value
-    // stack is visited too; otherwise only its locals are.
+    // innermost frame (known when it is blocked in a stackless call; as it was when the
+    // tasklet ran, locate() finds it), so its value stack is visited too; otherwise only
+    // its locals are.
     int traverse(visitproc visit, void* arg, PyObject** innermost_sp) const;
 
     // Number of C-level entries into the interpreter among the frames, minus the base
     // (Stackless's nesting_level) for a suspended tasklet.
     int nesting_level() const noexcept;
 
-    // The root chunk a tasklet starts with (bytes: room for a handful of small frames,
-    // and with malloc's 8-byte header exactly one 512-byte heap chunk); frames that do
-    // not fit go to chunks CPython allocates (see datastack.cpp).
+    // The frame data stack (datastack.cpp). A copied-stack tasklet's root chunk is the
+    // data region of its shared stack (data_region_bytes, one per shared stack and
+    // thread): its frames live there while its C slice is on that stack, and are copied
+    // out (only the used bytes) when another tasklet of that stack needs the region, and
+    // back, to the same address, before it runs again; so a blocked tasklet keeps only
+    // its frames' bytes. Any other tasklet's root chunk is root_chunk_bytes of its own
+    // (room for a handful of small frames, and with malloc's 8-byte header exactly one
+    // 512-byte heap chunk). Frames that do not fit the root chunk go to chunks CPython
+    // allocates, the tasklet's own.
     static constexpr size_t root_chunk_bytes = 512 - sizeof(void*);
+    static constexpr size_t data_region_bytes = 256 * 1024;
 
  private:
     void save_tracing(PyThreadState* ts) noexcept;
     void restore_tracing(PyThreadState* ts) noexcept;
     void restore_fresh(PyThreadState* ts) noexcept;
     void allocate_root_chunk() noexcept;
-    void free_root_chunk() noexcept;
+    void start_data_stack() noexcept;
+    void free_data_stack() noexcept;
+    void leave_region() noexcept;
+    // The region's occupant is moved out (see data_region_bytes) for another tasklet.
+    // Returns false if there was no memory for the copy (the occupant then stays).
+    bool evict() noexcept;
+    [[gnu::noinline]] void bring_back() noexcept;
+    void relink(const char* lo, const char* hi, ptrdiff_t delta) noexcept;
 
     // (Ordered to pack: a blocked tasklet's memory counts.)
     _PyCFrame* cframe_ = nullptr;
@@ -131,6 +159,10 @@ class python_state {
     Py_tracefunc c_profilefunc_ = nullptr;
     PyObject* c_traceobj_ = nullptr;    // owned
     PyObject* c_profileobj_ = nullptr;  // owned
+    data_region* region_ = nullptr;     // a copied-stack tasklet's, once started
+    std::byte* saved_ = nullptr;        // its frames while away from the region
+    uint32_t saved_size_ = 0;
+    uint32_t saved_cap_ = 0;
     int recursion_depth_ = 0;
     int trash_delete_nesting_ = 0;
     int tracing_ = 0;
@@ -138,6 +170,7 @@ class python_state {
     bool fresh_ = false;
     bool own_root_ = false;  // the bottom chunk is ours (malloc), not CPython's
     bool traced_ = false;    // holds trace/profile functions (moved out of the thread state)
+    bool resident_ = true;   // its frames are where they ran (see data_region_bytes)
 };
 
 }  // namespace slpy
