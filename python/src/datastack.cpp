@@ -6,13 +6,17 @@
 // address whenever it runs; so are its frames. Each shared stack of a thread has a data
 // region (python_state::data_region_bytes, mapped once, committed as touched), the root
 // chunk of every tasklet that runs on that stack. Its occupant's frames are in it; when
-// another tasklet of that stack starts or resumes, the occupant's used bytes are copied
-// out to a heap buffer of that size, and back before it runs again. The copy stays a
-// valid frame chain while it is away: every pointer that can be followed without running
-// the tasklet is moved with it — the `previous` links (including those of frames outside
-// the region: a running generator's, an overflow chunk's first frame), each frame
-// object's f_frame, and the saved current frame — so frame objects, tracebacks, the GC,
-// the tasklet's traverse and pickling read the copy as they would the original.
+// another tasklet of that stack starts or resumes, the occupant's frames are copied out
+// to a heap buffer, and back before it runs again. Copied out packed (pack(): the live
+// words of each frame and what cannot be derived, about half of a frame's bytes) when
+// nothing outside the tasklet's state points at them; then the GC reads the packed form
+// (traverse_packed) and whoever asks for the frames (top_frame(): t.frame, pickling) gets
+// them unpacked aside first. Otherwise (frame objects, a running generator's or an
+// overflow chunk's frame linked to the region) exactly, the used bytes as they are, and
+// the copy stays a valid frame chain while it is away: every pointer that can be followed
+// without running the tasklet is moved with it — the `previous` links (also those of
+// frames outside the region), each frame object's f_frame, and the saved current frame —
+// so frame objects, tracebacks, the GC and pickling read it as they would the original.
 // Occupancy follows the shared stack's (same slot), so tasklets that switch among
 // fewer than the number of shared stacks copy nothing.
 //
@@ -118,6 +122,35 @@ data_region* region_of_starting(const python_state* st) noexcept {
     return region_of_slot(c->slot);
 }
 
+// A frame of the packed form (python_state::pack), followed by its kept words.
+struct packed_frame {
+    PyFunctionObject* func;
+    PyCodeObject* code;
+    int32_t instr;      // prev_instr - _PyCode_CODE(code) (-1: not started)
+    int32_t top_entry;  // stacktop * 2 + is_entry
+    // Its stacktop (-1: in a call into C, every word is kept) and is_entry.
+    int stacktop() const noexcept { return top_entry >> 1; }
+    bool is_entry() const noexcept { return (top_entry & 1) != 0; }
+};
+static_assert(sizeof(packed_frame) == 24);
+
+// The packed form: this, then the frames from the innermost out.
+struct packed_head {
+    _PyInterpreterFrame* below;  // the outermost frame's previous (not in the region)
+    uint32_t frames;
+    uint32_t bytes;
+};
+
+size_t frame_words(const PyCodeObject* code) noexcept {
+    return static_cast<size_t>(code->co_nlocalsplus + code->co_stacksize) + FRAME_SPECIALS_SIZE;
+}
+
+// The words of localsplus a frame with this stacktop keeps.
+size_t kept_words(const PyCodeObject* code, int stacktop) noexcept {
+    return stacktop >= 0 ? static_cast<size_t>(stacktop)
+                         : static_cast<size_t>(code->co_nlocalsplus + code->co_stacksize);
+}
+
 template <class T>
 T* moved(T* p, const char* lo, const char* hi, ptrdiff_t delta) noexcept {
     const char* q = reinterpret_cast<const char*>(p);
@@ -192,6 +225,7 @@ void python_state::free_data_stack() noexcept {
     saved_ = nullptr;
     saved_size_ = saved_cap_ = 0;
     resident_ = true;
+    packed_ = false;
 }
 
 // A tasklet whose frames never end (it outlived its thread, or its object went while it
@@ -204,6 +238,7 @@ void python_state::leave_region() noexcept {
 }
 
 bool python_state::evict() noexcept {
+    if (pack()) return true;
     _PyStackChunk* c = region_->chunk;
     // Used: up to its data-stack top, or, while it is in a chunk above, up to where that
     // chunk was pushed.
@@ -230,11 +265,165 @@ void python_state::bring_back() noexcept {
     if (r->occupant != nullptr && !r->occupant->evict())
         Py_FatalError("stackless: no memory to move a blocked tasklet's frames aside");
     char* lo = reinterpret_cast<char*>(r->chunk);
-    char* from = reinterpret_cast<char*>(saved_);
-    std::memcpy(lo, from, saved_size_);
-    relink(from, from + saved_size_, lo - from);
+    if (packed_) {
+        current_frame_ = unpack_to(lo);
+        packed_ = false;
+    } else {
+        char* from = reinterpret_cast<char*>(saved_);
+        std::memcpy(lo, from, saved_size_);
+        relink(from, from + saved_size_, lo - from);
+    }
     r->occupant = this;
     resident_ = true;
+}
+
+// The packed form keeps, of each frame, its function and code, where it is in its code,
+// its stacktop and entry flag, and the live words of localsplus (locals, cells, the value
+// stack up to stacktop); the rest is derived: globals and builtins are its function's,
+// f_locals and frame_obj are null, owner is the thread, previous is the next frame out,
+// and the frames lie end to end from the region's first slot (datastack_top_ is the
+// innermost frame's end). Frames that do not fit this (a frame object, an f_locals dict,
+// a generator's or an overflow chunk's frame linked to the region) are saved exactly.
+bool python_state::pack() noexcept {
+    _PyStackChunk* c = region_->chunk;
+    if (datastack_chunk_ != c) return false;
+    auto* const first = reinterpret_cast<char*>(&c->data[1]);
+    auto* end = reinterpret_cast<char*>(datastack_top_);
+    size_t bytes = sizeof(packed_head);
+    uint32_t frames = 0;
+    _PyInterpreterFrame* f = current_frame_;
+    for (; end != first; ++frames) {
+        if (f == nullptr || f->owner != FRAME_OWNED_BY_THREAD || f->frame_obj != nullptr ||
+            f->f_locals != nullptr || f->f_func == nullptr ||
+            f->f_globals != f->f_func->func_globals || f->f_builtins != f->f_func->func_builtins)
+            return false;
+        const size_t words = frame_words(f->f_code);
+        if (end - first < static_cast<ptrdiff_t>(words * sizeof(PyObject*)) ||
+            reinterpret_cast<char*>(f) != end - words * sizeof(PyObject*) ||
+            f->stacktop > f->f_code->co_nlocalsplus + f->f_code->co_stacksize)
+            return false;
+        bytes += sizeof(packed_frame) + kept_words(f->f_code, f->stacktop) * sizeof(PyObject*);
+        end = reinterpret_cast<char*>(f);
+        f = f->previous;
+    }
+    const char* lo = reinterpret_cast<char*>(c);
+    if (reinterpret_cast<const char*>(f) >= lo &&
+        reinterpret_cast<const char*>(f) < lo + data_region_bytes)
+        return false;
+    if (bytes > saved_cap_) {
+        void* p = std::realloc(saved_, bytes);
+        if (p == nullptr) return false;
+        saved_ = static_cast<std::byte*>(p);
+        saved_cap_ = static_cast<uint32_t>(bytes);
+    }
+    auto* head = reinterpret_cast<packed_head*>(saved_);
+    head->below = f;
+    head->frames = frames;
+    head->bytes = static_cast<uint32_t>(bytes);
+    auto* out = reinterpret_cast<char*>(head + 1);
+    f = current_frame_;
+    for (uint32_t i = 0; i < frames; ++i, f = f->previous) {
+        auto* pf = reinterpret_cast<packed_frame*>(out);
+        pf->func = f->f_func;
+        pf->code = f->f_code;
+        pf->instr = static_cast<int32_t>(f->prev_instr - _PyCode_CODE(f->f_code));
+        pf->top_entry = f->stacktop * 2 + (f->is_entry ? 1 : 0);
+        const size_t n = kept_words(f->f_code, f->stacktop) * sizeof(PyObject*);
+        std::memcpy(pf + 1, f->localsplus, n);
+        out += sizeof(packed_frame) + n;
+    }
+    saved_size_ = static_cast<uint32_t>(bytes);
+    packed_ = true;
+    resident_ = false;
+    region_->occupant = nullptr;
+    return true;
+}
+
+_PyInterpreterFrame* python_state::unpack_to(char* base) noexcept {
+    const auto* head = reinterpret_cast<const packed_head*>(saved_);
+    const char* in = reinterpret_cast<const char*>(head + 1);
+    // (datastack_top_ is where the innermost frame ends in the region)
+    char* end =
+        base + (reinterpret_cast<char*>(datastack_top_) - reinterpret_cast<char*>(region_->chunk));
+    _PyInterpreterFrame* top = head->below;
+    _PyInterpreterFrame* above = nullptr;
+    for (uint32_t i = 0; i < head->frames; ++i) {
+        const auto* pf = reinterpret_cast<const packed_frame*>(in);
+        auto* f =
+            reinterpret_cast<_PyInterpreterFrame*>(end - frame_words(pf->code) * sizeof(PyObject*));
+        f->f_func = pf->func;
+        f->f_globals = pf->func->func_globals;
+        f->f_builtins = pf->func->func_builtins;
+        f->f_locals = nullptr;
+        f->f_code = pf->code;
+        f->frame_obj = nullptr;
+        f->previous = head->below;
+        f->prev_instr = _PyCode_CODE(pf->code) + pf->instr;
+        f->stacktop = pf->stacktop();
+        f->is_entry = pf->is_entry();
+        f->owner = FRAME_OWNED_BY_THREAD;
+        const size_t n = kept_words(pf->code, pf->stacktop()) * sizeof(PyObject*);
+        std::memcpy(f->localsplus, pf + 1, n);
+        in += sizeof(packed_frame) + n;
+        if (above != nullptr)
+            above->previous = f;
+        else
+            top = f;
+        above = f;
+        end = reinterpret_cast<char*>(f);
+    }
+    return top;
+}
+
+void python_state::unpack_aside() noexcept {
+    // The exact layout, in a buffer that stands for the region from its start to the
+    // innermost frame's end (as evict() leaves it).
+    const size_t n = static_cast<size_t>(reinterpret_cast<char*>(datastack_top_) -
+                                         reinterpret_cast<char*>(region_->chunk));
+    auto* buf = static_cast<char*>(std::malloc(n));
+    if (buf == nullptr) {
+        current_frame_ = nullptr;  // (no memory: it shows no frames until it runs)
+        return;
+    }
+    auto* c = reinterpret_cast<_PyStackChunk*>(buf);
+    c->previous = nullptr;
+    c->size = data_region_bytes;
+    c->top = 0;
+    current_frame_ = unpack_to(buf);
+    std::free(saved_);
+    saved_ = reinterpret_cast<std::byte*>(buf);
+    saved_size_ = saved_cap_ = static_cast<uint32_t>(n);
+    packed_ = false;
+}
+
+int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermost_sp) const {
+    const auto* head = reinterpret_cast<const packed_head*>(saved_);
+    const char* in = reinterpret_cast<const char*>(head + 1);
+    auto* end = reinterpret_cast<char*>(datastack_top_);  // the innermost frame's, in the region
+    for (uint32_t i = 0; i < head->frames; ++i) {
+        const auto* pf = reinterpret_cast<const packed_frame*>(in);
+        Py_VISIT(pf->func);
+        Py_VISIT(pf->code);
+        const int nlocals = pf->code->co_nlocalsplus;
+        const size_t kept = kept_words(pf->code, pf->stacktop());
+        auto** words = reinterpret_cast<PyObject**>(const_cast<packed_frame*>(pf) + 1);
+        int depth = pf->stacktop();
+        if (depth < 0) {  // as traverse(): the value stack only up to a known top
+            depth = nlocals;
+            auto** localsplus =
+                reinterpret_cast<PyObject**>(end - frame_words(pf->code) * sizeof(PyObject*)) +
+                FRAME_SPECIALS_SIZE;
+            if (i == 0 && innermost_sp != nullptr) {
+                const auto d = innermost_sp - localsplus;
+                if (d >= nlocals && d <= nlocals + pf->code->co_stacksize)
+                    depth = static_cast<int>(d);
+            }
+        }
+        for (int k = 0; k < depth; k++) Py_VISIT(words[k]);
+        end -= frame_words(pf->code) * sizeof(PyObject*);
+        in += sizeof(packed_frame) + kept * sizeof(PyObject*);
+    }
+    return 0;
 }
 
 // The frames that were in [lo, hi) are now `delta` bytes away: move every pointer to
@@ -249,7 +438,7 @@ void python_state::relink(const char* lo, const char* hi, ptrdiff_t delta) noexc
 }
 
 PyObject** python_state::locate(PyObject** p) const noexcept {
-    if (resident_ || p == nullptr) return p;
+    if (resident_ || packed_ || p == nullptr) return p;
     const char* lo = reinterpret_cast<const char*>(region_->chunk);
     const char* q = reinterpret_cast<const char*>(p);
     // (<=: a value-stack top may be the end of the innermost frame, the used end)

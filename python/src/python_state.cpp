@@ -101,6 +101,7 @@ int python_state::traverse(visitproc visit, void* arg, PyObject** innermost_sp) 
     Py_VISIT(context_);
     Py_VISIT(c_traceobj_);
     Py_VISIT(c_profileobj_);
+    if (packed_) return traverse_packed(visit, arg, innermost_sp);
     innermost_sp = locate(innermost_sp);
     bool innermost = true;
     for (_PyInterpreterFrame* f = current_frame_; f != nullptr; f = f->previous) {
@@ -128,9 +129,9 @@ int python_state::traverse(visitproc visit, void* arg, PyObject** innermost_sp) 
     return 0;
 }
 
-int python_state::nesting_level() const noexcept {
+int python_state::nesting_level() noexcept {
     int n = 0;
-    for (_PyInterpreterFrame* f = current_frame_; f != nullptr; f = f->previous)
+    for (_PyInterpreterFrame* f = top_frame(); f != nullptr; f = f->previous)
         if (f->is_entry) ++n;
     return n > 0 ? n - 1 : 0;
 }

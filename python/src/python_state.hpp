@@ -96,12 +96,14 @@ class python_state {
     // For a suspended tasklet: its innermost frame (null if none) and recursion depth.
     // (Its frames may be away from their data region, see below: read them from here,
     // and pass pointers into them that were taken while it ran through locate().)
-    _PyInterpreterFrame* top_frame() const noexcept { return current_frame_; }
-    // Where the data-stack word that was at `p` when the tasklet last ran is now.
+    _PyInterpreterFrame* top_frame() noexcept {
+        if (packed_) [[unlikely]]
+            unpack_aside();
+        return current_frame_;
+    }
+    // Where the data-stack word that was at `p` when the tasklet last ran is now (after
+    // top_frame()).
     PyObject** locate(PyObject** p) const noexcept;
-    // The bytes of data stack a suspended copied-stack tasklet keeps away from its data
-    // region (0 while its frames are in place there, or for other kinds).
-    size_t saved_data_bytes() const noexcept { return resident_ ? 0 : saved_size_; }
     int recursion_depth() const noexcept { return recursion_depth_; }
     PyObject* context() const noexcept { return context_; }
     // Replace the saved context (new reference; the old one is returned, owned).
@@ -119,17 +121,18 @@ class python_state {
 
     // Number of C-level entries into the interpreter among the frames, minus the base
     // (Stackless's nesting_level) for a suspended tasklet.
-    int nesting_level() const noexcept;
+    int nesting_level() noexcept;
 
     // The frame data stack (datastack.cpp). A copied-stack tasklet's root chunk is the
     // data region of its shared stack (data_region_bytes, one per shared stack and
     // thread): its frames live there while its C slice is on that stack, and are copied
     // out (only the used bytes) when another tasklet of that stack needs the region, and
     // back, to the same address, before it runs again; so a blocked tasklet keeps only
-    // its frames' bytes. Any other tasklet's root chunk is root_chunk_bytes of its own
-    // (room for a handful of small frames, and with malloc's 8-byte header exactly one
-    // 512-byte heap chunk). Frames that do not fit the root chunk go to chunks CPython
-    // allocates, the tasklet's own.
+    // its frames' bytes — packed, when its frames allow (see pack()): the live words of
+    // each frame and the specials that cannot be derived. Any other tasklet's root chunk is
+    // root_chunk_bytes of its own (room for a handful of small frames, and with malloc's 8-byte
+    // header exactly one 512-byte heap chunk). Frames that do not fit the root chunk go to chunks
+    // CPython allocates, the tasklet's own.
     static constexpr size_t root_chunk_bytes = 512 - sizeof(void*);
     static constexpr size_t data_region_bytes = 256 * 1024;
 
@@ -144,6 +147,15 @@ class python_state {
     // The region's occupant is moved out (see data_region_bytes) for another tasklet.
     // Returns false if there was no memory for the copy (the occupant then stays).
     bool evict() noexcept;
+    // The packed form of evict(): false (nothing changed) if the frames do not allow it
+    // or there is no memory.
+    bool pack() noexcept;
+    // Packed frames back into the exact layout, at `base` (the region, or a buffer that
+    // stands in for it); returns the top frame there.
+    _PyInterpreterFrame* unpack_to(char* base) noexcept;
+    // Packed -> exact frames away from the region (they are read while it is suspended).
+    void unpack_aside() noexcept;
+    int traverse_packed(visitproc visit, void* arg, PyObject** innermost_sp) const;
     [[gnu::noinline]] void bring_back() noexcept;
     void relink(const char* lo, const char* hi, ptrdiff_t delta) noexcept;
 
@@ -171,6 +183,7 @@ class python_state {
     bool own_root_ = false;  // the bottom chunk is ours (malloc), not CPython's
     bool traced_ = false;    // holds trace/profile functions (moved out of the thread state)
     bool resident_ = true;   // its frames are where they ran (see data_region_bytes)
+    bool packed_ = false;    // ... and away, saved_ holds them packed
 };
 
 }  // namespace slpy

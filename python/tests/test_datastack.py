@@ -45,11 +45,18 @@ def test_many_blocked_deep_tasklets_keep_their_values(depth):
     def body(tag):
         results[tag] = deep(tag, depth, ch, out)
 
-    for tag in range(CROWD):
-        stackless.tasklet(body)(tag)
+    ts = [stackless.tasklet(body)(tag) for tag in range(CROWD)]
     stackless.run()
     assert ch.balance == -CROWD
     gc.collect()  # with every tasklet's frames blocked (most of them moved aside)
+    for tag in range(0, CROWD, 3):  # some are looked at through frame objects meanwhile
+        f, ns = ts[tag].frame, []
+        while f is not None:
+            if f.f_code.co_name == "deep":
+                assert f.f_locals["b"] == f"{tag}:{f.f_locals['n']}"
+                ns.append(f.f_locals["n"])
+            f = f.f_back
+        assert ns == list(range(1, depth + 1))
     for i in range(CROWD):
         ch.send(100 * i)
     assert sorted(results) == list(range(CROWD))
