@@ -40,14 +40,25 @@ GROUPS = [
       "PY_pickle_tasklet/100"]),
 ]
 
-# Memory rows (counter `bytes`: per blocked tasklet), with their reference.
+# Memory rows (counter `bytes`: per blocked tasklet), with their reference; the
+# recursive shape of bench_memory.py at these depths, with their targets (copied stacks
+# against a suspended greenlet).
+MEMORY_DEPTHS = (5, 20, 50, 100)
+MEMORY_TARGETS = {5: 0.34, 20: 0.5, 50: 0.8}
 MEMORY_GROUPS = [
     ("Core: memory per blocked tasklet (RSS delta / count)",
      "BM_memory_per_blocked_tasklet/own_stack",
      ["BM_memory_per_blocked_tasklet/own_stack", "BM_memory_per_blocked_tasklet/copied_stack",
       "BM_memory_per_blocked_tasklet/soft"]),
-    ("Python: memory per blocked tasklet, five frames deep", "PY_mem_greenlet",
+    ("Python: memory per blocked tasklet, f1()..f5(): 5 frames, no locals", "PY_mem_greenlet",
      ["PY_mem_greenlet", "PY_mem_stackless/copied", "PY_mem_stackless/own"]),
+] + [
+    (f"Python: memory per blocked tasklet, {d} frames deep, each with 2 arguments and 4 locals",
+     f"PY_mem_greenlet/rec/{d}",
+     [f"PY_mem_greenlet/rec/{d}", f"PY_mem_stackless/copied/rec/{d}",
+      f"PY_mem_stackless/own/rec/{d}"])
+    for d in MEMORY_DEPTHS
+] + [
     ("Python: pickle size of a blocked tasklet", "PY_pickle_size_explicit/9",
      ["PY_pickle_size_explicit/9", "PY_pickle_size_tasklet/9", "PY_pickle_size_explicit/100",
       "PY_pickle_size_tasklet/100"]),
@@ -98,6 +109,9 @@ LABELS = {
     "PY_mem_greenlet": "greenlet, suspended",
     "PY_mem_stackless/copied": "stackless, copied stacks",
     "PY_mem_stackless/own": "stackless, own stacks",
+    **{f"PY_mem_greenlet/rec/{d}": "greenlet, suspended" for d in MEMORY_DEPTHS},
+    **{f"PY_mem_stackless/copied/rec/{d}": "stackless, copied stacks" for d in MEMORY_DEPTHS},
+    **{f"PY_mem_stackless/own/rec/{d}": "stackless, own stacks" for d in MEMORY_DEPTHS},
     "PY_pickle_explicit/9": "same state by hand (a class), 9 levels",
     "PY_pickle_tasklet/9": "tasklet, 9 frames deep",
     "PY_pickle_explicit/100": "same state by hand (a class), 100 levels",
@@ -270,7 +284,14 @@ def main(argv):
     gm = sizes.get("PY_mem_greenlet")
     tm = sizes.get("PY_mem_stackless/copied")
     if gm and tm:
-        print(f"blocked tasklet (copied) / suspended greenlet memory = {tm / gm:.2f} (target: <= 0.33)")
+        print(f"blocked tasklet (copied) / suspended greenlet memory, f1()..f5() = {tm / gm:.2f} "
+              f"(target: <= 0.33)")
+    for d, target in MEMORY_TARGETS.items():
+        gm = sizes.get(f"PY_mem_greenlet/rec/{d}")
+        tm = sizes.get(f"PY_mem_stackless/copied/rec/{d}")
+        if gm and tm:
+            print(f"blocked tasklet (copied) / suspended greenlet memory, {d} frames deep "
+                  f"(2 arguments, 4 locals each) = {tm / gm:.2f} (target: <= {target})")
 
 
 if __name__ == "__main__":
