@@ -138,7 +138,6 @@ static_assert(sizeof(packed_frame) == 24);
 struct packed_head {
     _PyInterpreterFrame* below;  // the outermost frame's previous (not in the region)
     uint32_t frames;
-    uint32_t bytes;
 };
 
 size_t frame_words(const PyCodeObject* code) noexcept {
@@ -319,7 +318,6 @@ bool python_state::pack() noexcept {
     auto* head = reinterpret_cast<packed_head*>(saved_);
     head->below = f;
     head->frames = frames;
-    head->bytes = static_cast<uint32_t>(bytes);
     auto* out = reinterpret_cast<char*>(head + 1);
     f = current_frame_;
     for (uint32_t i = 0; i < frames; ++i, f = f->previous) {
