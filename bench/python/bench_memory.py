@@ -11,7 +11,9 @@ Each case runs in a fresh interpreter; the cost is the growth of the resident se
 (RSS, /proc/self/statm) from before the tasklets (greenlets) are made to when all of
 them are blocked (suspended), divided by their number. Prints the shape of each case on
 stderr, and Google-Benchmark-style JSON on stdout with the counter `bytes` (per tasklet)
-and the `shape` for bench/report.py. Usage:
+and the `shape` for bench/report.py. For copied stacks it also prints where the bytes
+are (stackless._memory_of: frames, C slice, tasklet object, heap blocks; `parts` in the
+JSON) and checks them against the bound frames + C slice + tasklet object + 512 bytes. Usage:
     PYTHONPATH=build/native/python bench_memory.py [--quick] > py_memory.json
 """
 import json
@@ -77,6 +79,11 @@ for _ in range(n):
 stackless.run()
 assert ch.balance == -n
 after = rss()
+if sys.argv[3] == "copied":  # where the bytes are (stackless._memory_of), for the report
+    import json
+    parts = [stackless._memory_of(t) | dict(object=-(-sys.getsizeof(t) // 16) * 16)
+             for t in stackless._alive_tasklets()]
+    print(json.dumps(dict((k, sum(p[k] for p in parts) / n) for k in parts[0])))
 print((after - before) / n)
 """
 
@@ -98,11 +105,30 @@ print((after - before) / n)
 
 
 def measure(code, *args):
+    """Bytes per item, and the parts the case printed before them (or None)."""
     out = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
                          text=True, env=dict(os.environ), timeout=900)
     if out.returncode != 0:
         raise RuntimeError(out.stderr)
-    return float(out.stdout.strip().splitlines()[-1])
+    lines = out.stdout.strip().splitlines()
+    return float(lines[-1]), json.loads(lines[-2]) if len(lines) > 1 else None
+
+
+def print_parts(per_item, p):
+    """Where a blocked copied-stack tasklet's bytes are (averages over the tasklets), and
+    the issue's bound: its own frames' bytes (CPython's layout) + its C slice + its tasklet
+    object (Python and core) + 512."""
+    heap = p["frames_block"] + p["c_slice_block"]
+    other = per_item - heap - p["core"] - p["object"]
+    bound = p["frames"] + p["c_slice"] + p["object"] + p["core"] + 512
+    print(f"  frames {p['frames']:.0f} B in CPython's layout, saved {p['frames_saved']:.0f} B"
+          f" ({p['packed'] * 100:.0f}% packed) in a {p['frames_block']:.0f} B block;"
+          f" C slice {p['c_slice']:.0f} B in a {p['c_slice_block']:.0f} B block;"
+          f" tasklet object {p['object']:.0f} B + core {p['core']:.0f} B; other {other:.0f} B",
+          file=sys.stderr)
+    print(f"  bound frames + C slice + tasklet + 512 = {bound:.0f} B: cost {per_item:.0f} B"
+          f" is {'within' if per_item <= bound else 'OVER'} it by {abs(bound - per_item):.0f} B",
+          file=sys.stderr)
 
 
 def cases():
@@ -115,10 +141,15 @@ def cases():
 def main():
     results = []
 
-    def record(name, shape, per_item, count):
+    def record(name, shape, measured, count):
+        per_item, parts = measured
         results.append({"name": name, "run_name": name, "run_type": "iteration",
                         "bytes": per_item, "count": count, "shape": shape})
+        if parts is not None:
+            results[-1]["parts"] = parts
         print(f"{name:<44} {per_item:10.0f} bytes each ({count})", file=sys.stderr)
+        if parts is not None:
+            print_parts(per_item, parts)
 
     for suffix, key, depth in cases():
         shape = SHAPE_TEXT[key].format(depth=depth)

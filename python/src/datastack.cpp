@@ -435,6 +435,16 @@ void python_state::relink(const char* lo, const char* hi, ptrdiff_t delta) noexc
     }
 }
 
+size_t python_state::frame_bytes() const noexcept {
+    if (region_ == nullptr) return 0;
+    const _PyStackChunk* c = region_->chunk;
+    const auto* first = reinterpret_cast<const char*>(&c->data[1]);
+    if (datastack_chunk_ == c)
+        return static_cast<size_t>(reinterpret_cast<char*>(datastack_top_) - first);
+    // (frames in a chunk above the region: the region's part, if it is away exactly)
+    return !resident_ && !packed_ ? saved_size_ - (first - reinterpret_cast<const char*>(c)) : 0;
+}
+
 PyObject** python_state::locate(PyObject** p) const noexcept {
     if (resident_ || packed_ || p == nullptr) return p;
     const char* lo = reinterpret_cast<const char*>(region_->chunk);

@@ -136,6 +136,15 @@ class python_state {
     static constexpr size_t root_chunk_bytes = 512 - sizeof(void*);
     static constexpr size_t data_region_bytes = 256 * 1024;
 
+    // What a suspended copied-stack tasklet's frames cost (memory_probe.cpp): the bytes
+    // of its frames' copy while they are away from the region (0 while they are in it),
+    // that copy's heap block, whether it is packed, and the bytes its frames take in
+    // CPython's layout (the used part of the region).
+    size_t away_bytes() const noexcept { return resident_ ? 0 : saved_size_; }
+    const void* away_block() const noexcept { return saved_; }
+    bool away_packed() const noexcept { return packed_; }
+    size_t frame_bytes() const noexcept;
+
  private:
     void save_tracing(PyThreadState* ts) noexcept;
     void restore_tracing(PyThreadState* ts) noexcept;
