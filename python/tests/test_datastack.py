@@ -328,3 +328,71 @@ def test_deep_blocked_tasklets_in_another_thread():
     th.join()
     assert not errors, errors
     assert sorted(results) == sorted(expected_sum(30, i) for i in range(CROWD))
+
+
+# Bytes of a frame in CPython 3.11's layout: its specials (_PyInterpreterFrame up to
+# localsplus, 9 words) and its localsplus (locals, cells, free variables, value stack).
+FRAME_SPECIALS_WORDS = 9
+
+
+def frame_bytes(code):
+    nlocalsplus = code.co_nlocals + len(code.co_cellvars) + len(code.co_freevars)
+    return (FRAME_SPECIALS_WORDS + nlocalsplus + code.co_stacksize) * 8
+
+
+def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(stack_kind):
+    """Where a blocked tasklet's bytes are (stackless._memory_of): a copied-stack
+    tasklet moved aside keeps its frames' bytes (CPython's layout: the sum of its
+    frames' sizes; packed: each frame blocked in a Python call its locals' words and a
+    head of at most 3 words) in one heap block, and a C slice whose size does not depend
+    on how deep its Python frames are."""
+    ch = stackless.channel()
+    depths = {}
+
+    def body(n):
+        deep(n, n, ch, [])
+
+    for n in (5, 20, 50) * 4:  # more than the shared stacks: most are moved aside
+        depths[stackless.tasklet(body)(n)] = n
+    stackless.run()
+    mem = {t: stackless._memory_of(t) for t in depths}
+    if stack_kind == "own":
+        assert all(m["frames"] == m["frames_saved"] == m["c_slice"] == 0 for m in mem.values())
+    else:
+        deep_code, body_code = deep.__code__, body.__code__
+        aside = [t for t in depths if mem[t]["frames_saved"]]
+        assert len(aside) >= len(depths) - 4
+        assert len({mem[t]["core"] for t in depths}) == 1
+        slices = {mem[t]["c_slice"] for t in aside}
+        assert len(slices) == 1 and 0 < slices.pop() < 4096  # the same at every depth
+        packed = {}
+        for t in aside:
+            m = mem[t]
+            assert m["packed"] == 1
+            assert m["frames"] == frame_bytes(body_code) + depths[t] * frame_bytes(deep_code)
+            assert m["frames_saved"] < m["frames"]
+            # One heap block each (glibc: 8 bytes in front, 16-byte steps, 32 at least).
+            assert 0 < m["frames_block"] - m["frames_saved"] <= 32
+            assert 0 < m["c_slice_block"] - m["c_slice"] <= 32
+            packed.setdefault(depths[t], set()).add(m["frames_saved"])
+        assert all(len(v) == 1 for v in packed.values())
+        per_frame = (packed[50].pop() - packed[20].pop()) / 30
+        assert 0 < per_frame - deep_code.co_nlocals * 8 <= 24
+        # Read through t.frame, the frames are unpacked aside: exactly their bytes,
+        # behind the chunk's header.
+        t = aside[0]
+        assert t.frame is not None
+        m = stackless._memory_of(t)
+        assert m["packed"] == 0 and m["frames"] == mem[t]["frames"]
+        assert 0 < m["frames_saved"] - m["frames"] <= 64
+    for t in depths:
+        t.kill()
+
+
+def test_memory_of_takes_a_suspended_tasklet():
+    with pytest.raises(TypeError):
+        stackless._memory_of(object())
+    with pytest.raises(RuntimeError):
+        stackless._memory_of(stackless.getcurrent())
+    fresh = stackless.tasklet(lambda: None)
+    assert stackless._memory_of(fresh)["frames_saved"] == 0
