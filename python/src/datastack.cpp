@@ -134,10 +134,10 @@ struct packed_frame {
 };
 static_assert(sizeof(packed_frame) == 24);
 
-// The packed form: this, then the frames from the innermost out.
+// The packed form: this, then the frames from the innermost out, up to its end
+// (python_state::saved_size_).
 struct packed_head {
     _PyInterpreterFrame* below;  // the outermost frame's previous (not in the region)
-    uint32_t frames;
 };
 
 size_t frame_words(const PyCodeObject* code) noexcept {
@@ -185,7 +185,6 @@ void python_state::start_data_stack() noexcept {
     // Start one slot in: CPython pops (and frees) a chunk when a frame at its data[0]
     // goes, and a root chunk is never CPython's to free.
     datastack_top_ = &c->data[1];
-    datastack_limit_ = reinterpret_cast<PyObject**>(reinterpret_cast<char*>(c) + c->size);
 }
 
 void python_state::allocate_root_chunk() noexcept {
@@ -197,7 +196,6 @@ void python_state::allocate_root_chunk() noexcept {
     own_root_ = true;
     datastack_chunk_ = chunk;
     datastack_top_ = &chunk->data[1];  // (as in a region)
-    datastack_limit_ = reinterpret_cast<PyObject**>(reinterpret_cast<char*>(chunk) + chunk->size);
 }
 
 // For a tasklet without frames (not started, or ended): its chunks go back (our root
@@ -217,7 +215,7 @@ void python_state::free_data_stack() noexcept {
     }
     own_root_ = false;
     datastack_chunk_ = nullptr;
-    datastack_top_ = datastack_limit_ = nullptr;
+    datastack_top_ = nullptr;
     if (region_ != nullptr && region_->occupant == this) region_->occupant = nullptr;
     region_ = nullptr;
     std::free(saved_);
@@ -236,6 +234,19 @@ void python_state::leave_region() noexcept {
     saved_ = nullptr;                           // kept
 }
 
+// Room for n bytes in saved_: grown as needed, and shrunk when it is much bigger (it
+// held the frames unpacked, or deeper ones), so a blocked tasklet keeps about its
+// frames' bytes; kept otherwise, so a tasklet moved out and back again and again at the
+// same depth does not allocate.
+bool python_state::reserve_saved(size_t n) noexcept {
+    if (n <= saved_cap_ && n >= saved_cap_ - saved_cap_ / 4) return true;
+    void* p = std::realloc(saved_, n);
+    if (p == nullptr) return n <= saved_cap_;  // (no memory to shrink: the bigger one does)
+    saved_ = static_cast<std::byte*>(p);
+    saved_cap_ = static_cast<uint32_t>(n);
+    return true;
+}
+
 bool python_state::evict() noexcept {
     if (pack()) return true;
     _PyStackChunk* c = region_->chunk;
@@ -245,12 +256,7 @@ bool python_state::evict() noexcept {
     char* lo = reinterpret_cast<char*>(c);
     char* hi = reinterpret_cast<char*>(top);
     const auto n = static_cast<uint32_t>(hi - lo);  // (at most data_region_bytes)
-    if (n > saved_cap_) {
-        void* p = std::realloc(saved_, n);
-        if (p == nullptr) return false;
-        saved_ = static_cast<std::byte*>(p);
-        saved_cap_ = n;
-    }
+    if (!reserve_saved(n)) return false;
     std::memcpy(saved_, lo, n);
     saved_size_ = n;
     relink(lo, hi, reinterpret_cast<char*>(saved_) - lo);
@@ -309,15 +315,9 @@ bool python_state::pack() noexcept {
     if (reinterpret_cast<const char*>(f) >= lo &&
         reinterpret_cast<const char*>(f) < lo + data_region_bytes)
         return false;
-    if (bytes > saved_cap_) {
-        void* p = std::realloc(saved_, bytes);
-        if (p == nullptr) return false;
-        saved_ = static_cast<std::byte*>(p);
-        saved_cap_ = static_cast<uint32_t>(bytes);
-    }
+    if (!reserve_saved(bytes)) return false;
     auto* head = reinterpret_cast<packed_head*>(saved_);
     head->below = f;
-    head->frames = frames;
     auto* out = reinterpret_cast<char*>(head + 1);
     f = current_frame_;
     for (uint32_t i = 0; i < frames; ++i, f = f->previous) {
@@ -340,12 +340,13 @@ bool python_state::pack() noexcept {
 _PyInterpreterFrame* python_state::unpack_to(char* base) noexcept {
     const auto* head = reinterpret_cast<const packed_head*>(saved_);
     const char* in = reinterpret_cast<const char*>(head + 1);
+    const char* const stop = reinterpret_cast<const char*>(saved_) + saved_size_;
     // (datastack_top_ is where the innermost frame ends in the region)
     char* end =
         base + (reinterpret_cast<char*>(datastack_top_) - reinterpret_cast<char*>(region_->chunk));
     _PyInterpreterFrame* top = head->below;
     _PyInterpreterFrame* above = nullptr;
-    for (uint32_t i = 0; i < head->frames; ++i) {
+    while (in != stop) {
         const auto* pf = reinterpret_cast<const packed_frame*>(in);
         auto* f =
             reinterpret_cast<_PyInterpreterFrame*>(end - frame_words(pf->code) * sizeof(PyObject*));
@@ -395,10 +396,10 @@ void python_state::unpack_aside() noexcept {
 }
 
 int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermost_sp) const {
-    const auto* head = reinterpret_cast<const packed_head*>(saved_);
-    const char* in = reinterpret_cast<const char*>(head + 1);
+    const char* in = reinterpret_cast<const char*>(saved_) + sizeof(packed_head);
+    const char* const stop = reinterpret_cast<const char*>(saved_) + saved_size_;
     auto* end = reinterpret_cast<char*>(datastack_top_);  // the innermost frame's, in the region
-    for (uint32_t i = 0; i < head->frames; ++i) {
+    for (bool innermost = true; in != stop; innermost = false) {
         const auto* pf = reinterpret_cast<const packed_frame*>(in);
         Py_VISIT(pf->func);
         Py_VISIT(pf->code);
@@ -411,7 +412,7 @@ int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermo
             auto** localsplus =
                 reinterpret_cast<PyObject**>(end - frame_words(pf->code) * sizeof(PyObject*)) +
                 FRAME_SPECIALS_SIZE;
-            if (i == 0 && innermost_sp != nullptr) {
+            if (innermost && innermost_sp != nullptr) {
                 const auto d = innermost_sp - localsplus;
                 if (d >= nlocals && d <= nlocals + pf->code->co_stacksize)
                     depth = static_cast<int>(d);

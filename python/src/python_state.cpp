@@ -59,8 +59,8 @@ void python_state::restore_fresh(PyThreadState* ts) noexcept {
         start_data_stack();
         ts->datastack_chunk = datastack_chunk_;
         ts->datastack_top = datastack_top_;
-        ts->datastack_limit = datastack_limit_;
     }
+    ts->datastack_limit = limit_of(datastack_chunk_);
     // The starting tasklet's base cframe is a local of its first frame (enter_fresh);
     // until then nothing runs Python, and the thread's root cframe stands in.
     ts->cframe = &ts->root_cframe;

@@ -40,8 +40,7 @@ class python_state {
         current_frame_ = cframe_->current_frame;  // (for a suspended tasklet's introspection)
         recursion_depth_ = ts->recursion_limit - ts->recursion_remaining;
         datastack_chunk_ = ts->datastack_chunk;
-        datastack_top_ = ts->datastack_top;
-        datastack_limit_ = ts->datastack_limit;
+        datastack_top_ = ts->datastack_top;  // (its limit is the chunk's end: limit_of())
         exc_info_ = ts->exc_info;
         context_ = ts->context;  // reference moves
         ts->context = nullptr;
@@ -66,7 +65,6 @@ class python_state {
         ts->recursion_remaining = ts->recursion_limit - recursion_depth_;
         ts->datastack_chunk = datastack_chunk_;
         ts->datastack_top = datastack_top_;
-        ts->datastack_limit = datastack_limit_;
         ts->exc_info = exc_info_;
         ts->trash_delete_nesting = trash_delete_nesting_;
         ts->tracing = tracing_;
@@ -84,6 +82,7 @@ class python_state {
         // exit).
         ts->cframe = cframe_;
         cframe_->use_tracing = use_tracing_;
+        ts->datastack_limit = limit_of(datastack_chunk_);
     }
     // First thing a starting tasklet does, on its own stack: make `cf` (a local of that
     // frame) the base cframe of the tasklet's Python code.
@@ -156,6 +155,7 @@ class python_state {
     // The region's occupant is moved out (see data_region_bytes) for another tasklet.
     // Returns false if there was no memory for the copy (the occupant then stays).
     bool evict() noexcept;
+    bool reserve_saved(size_t n) noexcept;
     // The packed form of evict(): false (nothing changed) if the frames do not allow it
     // or there is no memory.
     bool pack() noexcept;
@@ -167,13 +167,19 @@ class python_state {
     int traverse_packed(visitproc visit, void* arg, PyObject** innermost_sp) const;
     [[gnu::noinline]] void bring_back() noexcept;
     void relink(const char* lo, const char* hi, ptrdiff_t delta) noexcept;
+    // The end of a data-stack chunk (as CPython sets the thread's limit when it pushes
+    // one); null for none (a thread state that never ran a frame has none either).
+    static PyObject** limit_of(_PyStackChunk* c) noexcept {
+        return c != nullptr ? reinterpret_cast<PyObject**>(reinterpret_cast<char*>(c) + c->size)
+                            : nullptr;
+    }
 
-    // (Ordered to pack: a blocked tasklet's memory counts.)
+    // (Ordered to pack, and the flags are bits: a blocked tasklet's memory counts, and
+    // the tasklet object that holds this state takes one pymalloc size class less.)
     _PyCFrame* cframe_ = nullptr;
     _PyInterpreterFrame* current_frame_ = nullptr;
     _PyStackChunk* datastack_chunk_ = nullptr;
     PyObject** datastack_top_ = nullptr;
-    PyObject** datastack_limit_ = nullptr;
     _PyErr_StackItem* exc_info_ = nullptr;
     PyObject* context_ = nullptr;  // owned
     Py_tracefunc c_tracefunc_ = nullptr;
@@ -188,11 +194,11 @@ class python_state {
     int trash_delete_nesting_ = 0;
     int tracing_ = 0;
     uint8_t use_tracing_ = 0;
-    bool fresh_ = false;
-    bool own_root_ = false;  // the bottom chunk is ours (malloc), not CPython's
-    bool traced_ = false;    // holds trace/profile functions (moved out of the thread state)
-    bool resident_ = true;   // its frames are where they ran (see data_region_bytes)
-    bool packed_ = false;    // ... and away, saved_ holds them packed
+    bool fresh_ : 1 = false;
+    bool own_root_ : 1 = false;  // the bottom chunk is ours (malloc), not CPython's
+    bool traced_ : 1 = false;    // holds trace/profile functions (moved out of the thread state)
+    bool resident_ : 1 = true;   // its frames are where they ran (see data_region_bytes)
+    bool packed_ : 1 = false;    // ... and away, saved_ holds them packed
 };
 
 }  // namespace slpy

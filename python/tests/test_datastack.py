@@ -396,3 +396,31 @@ def test_memory_of_takes_a_suspended_tasklet():
         stackless._memory_of(stackless.getcurrent())
     fresh = stackless.tasklet(lambda: None)
     assert stackless._memory_of(fresh)["frames_saved"] == 0
+
+
+def test_a_tasklet_blocked_shallower_than_before_keeps_a_block_of_its_frames_size(stack_kind):
+    """A tasklet moved aside blocked 50 frames deep, and then again 5 deep, keeps a
+    block the size of its 5 frames, not of the 50."""
+    if stack_kind == "own":
+        pytest.skip("own stacks keep their frames in place")
+    ch = stackless.channel()
+
+    def at(n):
+        return at(n - 1) if n > 1 else ch.receive()
+
+    def body():
+        at(50)
+        at(5)
+
+    ts = [stackless.tasklet(body)() for _ in range(CROWD)]
+    stackless.run()
+    t = ts[0]  # the first to block, and to run again: moved aside both times
+    deep_ = stackless._memory_of(t)
+    for _ in ts:  # each returns from 50 deep and blocks 5 deep
+        ch.send(None)
+    shallow = stackless._memory_of(t)
+    assert deep_["packed"] == shallow["packed"] == 1
+    assert shallow["frames_saved"] < deep_["frames_saved"] // 4
+    assert 0 < shallow["frames_block"] - shallow["frames_saved"] <= 32
+    for t in ts:
+        t.kill()
