@@ -164,6 +164,19 @@ def fmt_ns(ns):
     return f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.1f} ns"
 
 
+def memory_parts(results):
+    """name -> where a blocked tasklet's bytes are (bench_memory.py's `parts`)."""
+    return {b["name"]: b["parts"] for b in results["benchmarks"] if "parts" in b}
+
+
+def fmt_parts(per_item, p):
+    return (f"  = frames {p['frames_block']:.0f} (packed from {p['frames']:.0f})"
+            f" + C slice {p['c_slice_block']:.0f} + tasklet object {p['object']:.0f}"
+            f" + core {p['core']:.0f} + other {round(p['other'])};"
+            f" bound frames + C slice + tasklet + 512 = {p['bound']:.0f}"
+            f" ({'met' if per_item <= p['bound'] else 'NOT met'})")
+
+
 def fmt_bytes(b):
     return f"{b:.0f}"
 
@@ -248,6 +261,7 @@ def main(argv):
             results["benchmarks"] += json.load(f)["benchmarks"]
     times = per_switch_ns(results)
     sizes = per_item_bytes(results)
+    parts = memory_parts(results)
     if not times:
         sys.exit(f"report.py: no benchmark with a 'switch' counter in {' '.join(files)}")
     print(table(times, "--markdown" in argv))
@@ -292,6 +306,8 @@ def main(argv):
         if gm and tm:
             print(f"blocked tasklet (copied) / suspended greenlet memory, {d} frames deep "
                   f"(2 arguments, 4 locals each) = {tm / gm:.2f} (target: <= {target})")
+            if f"PY_mem_stackless/copied/rec/{d}" in parts:
+                print(fmt_parts(tm, parts[f"PY_mem_stackless/copied/rec/{d}"]))
 
 
 if __name__ == "__main__":

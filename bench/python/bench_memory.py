@@ -114,17 +114,20 @@ def measure(code, *args):
     return float(lines[-1]), json.loads(lines[-2]) if len(lines) > 1 else None
 
 
+def add_bound(per_item, p):
+    """To the parts of a blocked copied-stack tasklet (averages over the tasklets): the
+    bytes no part accounts for (`other`), and the issue's bound: its own frames' bytes
+    (CPython's layout) + its C slice + its tasklet object (Python and core) + 512."""
+    p["other"] = per_item - p["frames_block"] - p["c_slice_block"] - p["core"] - p["object"]
+    p["bound"] = p["frames"] + p["c_slice"] + p["object"] + p["core"] + 512
+
+
 def print_parts(per_item, p):
-    """Where a blocked copied-stack tasklet's bytes are (averages over the tasklets), and
-    the issue's bound: its own frames' bytes (CPython's layout) + its C slice + its tasklet
-    object (Python and core) + 512."""
-    heap = p["frames_block"] + p["c_slice_block"]
-    other = per_item - heap - p["core"] - p["object"]
-    bound = p["frames"] + p["c_slice"] + p["object"] + p["core"] + 512
+    other, bound = p["other"], p["bound"]
     print(f"  frames {p['frames']:.0f} B in CPython's layout, saved {p['frames_saved']:.0f} B"
           f" ({p['packed'] * 100:.0f}% packed) in a {p['frames_block']:.0f} B block;"
           f" C slice {p['c_slice']:.0f} B in a {p['c_slice_block']:.0f} B block;"
-          f" tasklet object {p['object']:.0f} B + core {p['core']:.0f} B; other {other:.0f} B",
+          f" tasklet object {p['object']:.0f} B + core {p['core']:.0f} B; other {round(other)} B",
           file=sys.stderr)
     print(f"  bound frames + C slice + tasklet + 512 = {bound:.0f} B: cost {per_item:.0f} B"
           f" is {'within' if per_item <= bound else 'OVER'} it by {abs(bound - per_item):.0f} B",
@@ -146,6 +149,7 @@ def main():
         results.append({"name": name, "run_name": name, "run_type": "iteration",
                         "bytes": per_item, "count": count, "shape": shape})
         if parts is not None:
+            add_bound(per_item, parts)
             results[-1]["parts"] = parts
         print(f"{name:<44} {per_item:10.0f} bytes each ({count})", file=sys.stderr)
         if parts is not None:
