@@ -363,8 +363,14 @@ def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(s
         aside = [t for t in depths if mem[t]["frames_saved"]]
         assert len(aside) >= len(depths) - 4
         assert len({mem[t]["core"] for t in depths}) == 1
-        slices = {mem[t]["c_slice"] for t in aside}
-        assert len(slices) == 1 and 0 < slices.pop() < 4096  # the same at every depth
+        # The C slice does not grow with depth. (Its size depends on the C path that
+        # blocked: a call CPython has not specialised yet takes more C frames, as does a
+        # switch to the main tasklet; so the smallest at each depth is compared.)
+        slices = {}
+        for t in aside:
+            slices.setdefault(depths[t], []).append(mem[t]["c_slice"])
+        assert len({min(v) for v in slices.values()}) == 1
+        assert all(0 < s < 4096 for v in slices.values() for s in v)
         packed = {}
         for t in aside:
             m = mem[t]
