@@ -185,6 +185,7 @@ class copy_stacks {
     }
 
     std::size_t switches() const { return switches_; }
+    std::size_t restores() const { return restores_; }
 
  private:
     static intptr_t save(void* sp, void* arg) {
@@ -199,11 +200,15 @@ class copy_stacks {
         if (!to->started && to != &self->main_) return 0;  // start on the current stack
         return to->sp - s;
     }
+    // Not a leaf and no tail call: restore keeps its return address and registers in the
+    // frame slp_switch gave it while the copy runs, so a port whose save() sp lets the
+    // slice cover that area (the caller's-frame rule of slp_arch.h) returns into garbage.
     static void restore(void* arg) {
         auto* self = static_cast<copy_stacks*>(arg);
         context* to = self->current_;
         if (to->sp != nullptr && !to->saved.empty())
             std::memcpy(to->sp, to->saved.data(), to->saved.size());
+        ++self->restores_;
     }
 
     char* base_ = nullptr;
@@ -211,6 +216,7 @@ class copy_stacks {
     context* current_ = &main_;
     context* target_ = nullptr;
     std::size_t switches_ = 0;
+    std::size_t restores_ = 0;
     std::vector<std::unique_ptr<context>> contexts_;
 };
 
