@@ -11,27 +11,17 @@
 //
 //   blocked_tasklet_memory [count]     (default 100000)
 #include <malloc.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <slp/slp.hpp>
 
+#include "process_memory.hpp"
+
 namespace {
 
-long heap_bytes() {
-    struct mallinfo2 m = mallinfo2();
-    return static_cast<long>(m.uordblks + m.hblkhd);
-}
-
-long rss_bytes() {
-    long pages = 0, resident = 0;
-    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-        if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-        std::fclose(f);
-    }
-    return resident * sysconf(_SC_PAGESIZE);
-}
+using slp_bench::heap_bytes;
+using slp_bench::rss_bytes;
 
 double per(long bytes, long n) {
     return static_cast<double>(bytes) / static_cast<double>(n);
