@@ -5,11 +5,36 @@
  * tests/arch/ proves a port meets this contract.
  *
  * What a switch preserves (for the context that is switched away and later resumed):
- *   every callee-saved general register, every callee-saved FP/SIMD register and the
- *   FP control state of the ABI (x86_64: MXCSR and the x87 control word; aarch64: FPCR;
- *   arm: FPSCR; riscv64: frm). MXCSR and FPSCR travel whole, sticky flags included, so
- *   each context owns its FP environment as a thread does. Nothing below the stack
- *   pointer is relied upon, so a signal may arrive at any instruction.
+ *   every callee-saved general register, every callee-saved FP/SIMD/vector register, the
+ *   module pointer where the ABI has one (ppc64le: r2, the TOC), and the FP control state.
+ *   Nothing below the stack pointer is relied upon, so a signal may arrive at any
+ *   instruction.
+ *
+ * Which FP control bits travel with a context, per CPU (arch/README.md has the table):
+ *   x86_64   MXCSR whole (status flags included) and the x87 control word
+ *   aarch64  FPCR whole (FPSR, the status, stays with the thread)
+ *   arm      FPSCR whole (cumulative flags and NZCV included)
+ *   riscv64  frm (fflags, the status, stays with the thread)
+ *   ppc64le  FPSCR bits 56..63: the trap enables VE OE UE ZE XE, NI and RN
+ *            (the exception bits stay with the thread)
+ *   s390x    FPC whole (masks, flags, DXC and rounding modes)
+ *   Where a control bit exists it travels: trap enables, flush-to-zero and default-NaN
+ *   bits as well as the rounding mode. A port that skips a slow reload when the value is
+ *   unchanged compares every bit that travels, never the rounding mode alone.
+ *
+ * Module pointers: an slp_ontop fn may live in another shared object, and runs with its
+ *   own module pointer. The resumed context continues with the one it was suspended with:
+ *   the port reloads it after fn returns (so fn is called, not tail-called, where the
+ *   ABI has a module pointer).
+ *
+ * The caller's frame: on some ABIs a callee stores into its caller's frame (ppc64le
+ *   ELFv2: LR at 16(r1), CR at 8(r1), the TOC at 24(r1); s390x: r6..r15 in the 160-byte
+ *   register save area at 0(r15)). slp_switch is such a callee of its caller, and the
+ *   caller of save and restore. The sp it passes to save must lie above the area its own
+ *   callees may write in its frame (ppc64le: the 32-byte header at 0(r1); s390x: the
+ *   160-byte register save area at 0(r15)), so that the slice restore copies in never
+ *   overwrites the return address restore itself stored. What slp_switch stores into its
+ *   caller's frame lies above that sp, inside the slice.
  */
 #ifndef SLP_ARCH_H
 #define SLP_ARCH_H
@@ -63,7 +88,8 @@ slp_transfer slp_ontop(slp_ctx to, void* data, slp_transfer (*fn)(slp_transfer))
 
 /* Stack copying on one shared stack (Stackless/greenlet style).
  *   slp_switch saves the callee-saved state on the current stack, then calls
- *   save(sp, arg) with sp the lowest address in use. save copies the outgoing slice
+ *   save(sp, arg) with sp the lowest address holding that state (above the area its
+ *   callees may write in its frame: see "The caller's frame" above). save copies the outgoing slice
  *   [sp, base) away and returns the distance (in bytes) from sp to the incoming stack
  *   pointer (0 to start a new context right here). slp_switch moves sp and the frame
  *   pointer by it, calls restore(arg), which copies the incoming slice in, reloads the

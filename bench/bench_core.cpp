@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "memory/process_memory.hpp"
 #include "slp/slp.hpp"
 #include "slp_arch.h"
 
@@ -246,19 +247,10 @@ BENCHMARK(BM_create_run_finish_soft)->Name("BM_create_run_finish/soft");
 // The RSS after handing freed heap pages back to the kernel: each repetition of a memory
 // benchmark must start from a heap with no free pages the previous one left, or the
 // tasklets it makes would reuse them and the RSS would hardly grow.
-long rss_bytes();
+using slp_bench::rss_bytes;
 long settled_rss_bytes() {
     malloc_trim(0);
     return rss_bytes();
-}
-
-long rss_bytes() {
-    long pages = 0, resident = 0;
-    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-        if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-        std::fclose(f);
-    }
-    return resident * sysconf(_SC_PAGESIZE);
 }
 
 // Each own stack is two mappings (guard page + stack): the kernel's vm.max_map_count

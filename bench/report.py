@@ -48,14 +48,25 @@ GROUPS = [
       "PY_pickle_tasklet/100"]),
 ]
 
-# Memory rows (counter `bytes`: per blocked tasklet), with their reference.
+# Memory rows (counter `bytes`: per blocked tasklet), with their reference; the
+# recursive shape of bench_memory.py at these depths, with their targets (copied stacks
+# against a suspended greenlet).
+MEMORY_DEPTHS = (5, 20, 50, 100)
+MEMORY_TARGETS = {5: 0.34, 20: 0.5, 50: 0.8}
 MEMORY_GROUPS = [
     ("Core: memory per blocked tasklet (RSS delta / count)",
      "BM_memory_per_blocked_tasklet/own_stack",
      ["BM_memory_per_blocked_tasklet/own_stack", "BM_memory_per_blocked_tasklet/copied_stack",
       "BM_memory_per_blocked_tasklet/soft"]),
-    ("Python: memory per blocked tasklet, five frames deep", "PY_mem_greenlet",
+    ("Python: memory per blocked tasklet, f1()..f5(): 5 frames, no locals", "PY_mem_greenlet",
      ["PY_mem_greenlet", "PY_mem_stackless/copied", "PY_mem_stackless/own"]),
+] + [
+    (f"Python: memory per blocked tasklet, {d} frames deep, each with 2 arguments and 4 locals",
+     f"PY_mem_greenlet/rec/{d}",
+     [f"PY_mem_greenlet/rec/{d}", f"PY_mem_stackless/copied/rec/{d}",
+      f"PY_mem_stackless/own/rec/{d}"])
+    for d in MEMORY_DEPTHS
+] + [
     ("Python: pickle size of a blocked tasklet", "PY_pickle_size_explicit/9",
      ["PY_pickle_size_explicit/9", "PY_pickle_size_tasklet/9", "PY_pickle_size_explicit/100",
       "PY_pickle_size_tasklet/100"]),
@@ -118,6 +129,9 @@ LABELS = {
     "PY_mem_greenlet": "greenlet, suspended",
     "PY_mem_stackless/copied": "stackless, copied stacks",
     "PY_mem_stackless/own": "stackless, own stacks",
+    **{f"PY_mem_greenlet/rec/{d}": "greenlet, suspended" for d in MEMORY_DEPTHS},
+    **{f"PY_mem_stackless/copied/rec/{d}": "stackless, copied stacks" for d in MEMORY_DEPTHS},
+    **{f"PY_mem_stackless/own/rec/{d}": "stackless, own stacks" for d in MEMORY_DEPTHS},
     "PY_pickle_explicit/9": "same state by hand (a class), 9 levels",
     "PY_pickle_tasklet/9": "tasklet, 9 frames deep",
     "PY_pickle_explicit/100": "same state by hand (a class), 100 levels",
@@ -168,6 +182,19 @@ def per_item_bytes(results):
 
 def fmt_ns(ns):
     return f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.1f} ns"
+
+
+def memory_parts(results):
+    """name -> where a blocked tasklet's bytes are (bench_memory.py's `parts`)."""
+    return {b["name"]: b["parts"] for b in results["benchmarks"] if "parts" in b}
+
+
+def fmt_parts(per_item, p):
+    return (f"  = frames {p['frames_block']:.0f} (packed from {p['frames']:.0f})"
+            f" + C slice {p['c_slice_block']:.0f} + tasklet object {p['object']:.0f}"
+            f" + core {p['core']:.0f} + other {round(p['other'])};"
+            f" bound frames + C slice + tasklet + 512 = {p['bound']:.0f}"
+            f" ({'met' if per_item <= p['bound'] else 'NOT met'})")
 
 
 def fmt_bytes(b):
@@ -345,6 +372,7 @@ def main(argv):
             results["benchmarks"] += json.load(f)["benchmarks"]
     times = per_switch_ns(results)
     sizes = per_item_bytes(results)
+    parts = memory_parts(results)
     if not times:
         sys.exit(f"report.py: no benchmark with a 'switch' counter in {' '.join(files)}")
     print(f"Measured on: {cpu_model()}\n")
@@ -366,7 +394,16 @@ def main(argv):
     gm = sizes.get("PY_mem_greenlet")
     tm = sizes.get("PY_mem_stackless/copied")
     if gm and tm:
-        print(f"blocked tasklet (copied) / suspended greenlet memory = {tm / gm:.2f} (target: <= 0.33)")
+        print(f"blocked tasklet (copied) / suspended greenlet memory, f1()..f5() = {tm / gm:.2f} "
+              f"(target: <= 0.33)")
+    for d, target in MEMORY_TARGETS.items():
+        gm = sizes.get(f"PY_mem_greenlet/rec/{d}")
+        tm = sizes.get(f"PY_mem_stackless/copied/rec/{d}")
+        if gm and tm:
+            print(f"blocked tasklet (copied) / suspended greenlet memory, {d} frames deep "
+                  f"(2 arguments, 4 locals each) = {tm / gm:.2f} (target: <= {target})")
+            if f"PY_mem_stackless/copied/rec/{d}" in parts:
+                print(fmt_parts(tm, parts[f"PY_mem_stackless/copied/rec/{d}"]))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,19 @@
 #!/usr/bin/python3
-"""Memory per blocked tasklet, 100,000 of them five Python frames deep, against the
-same number of greenlets suspended five frames deep (Debian's python3-greenlet).
+"""Memory per blocked tasklet against a greenlet suspended in the same shape of frames
+(Debian's python3-greenlet), for the frame shapes users write:
+
+- `rec/D`: a recursive function D frames deep, each frame with 2 arguments and 4 locals
+  (`def frame(n, block): a = ...; b = ...; c = ...; d = ...; return frame(n - 1, block)`),
+  the innermost one blocked (channel.receive / main.switch); D = 5, 20, 50, 100;
+- `f1..f5`: five functions without arguments or locals, each calling the next.
 
 Each case runs in a fresh interpreter; the cost is the growth of the resident set
 (RSS, /proc/self/statm) from before the tasklets (greenlets) are made to when all of
-them are blocked (suspended), divided by their number. Prints Google-Benchmark-style
-JSON with the counter `bytes` (per tasklet) for bench/report.py. Usage:
+them are blocked (suspended), divided by their number. Prints the shape of each case on
+stderr, and Google-Benchmark-style JSON on stdout with the counter `bytes` (per tasklet)
+and the `shape` for bench/report.py. For copied stacks it also prints where the bytes
+are (stackless._memory_of: frames, C slice, tasklet object, heap blocks; `parts` in the
+JSON) and checks them against the bound frames + C slice + tasklet object + 512 bytes. Usage:
     PYTHONPATH=build/native/python bench_memory.py [--quick] > py_memory.json
 """
 import json
@@ -14,52 +22,82 @@ import subprocess
 import sys
 
 QUICK = "--quick" in sys.argv
-COUNT = 20_000 if QUICK else 100_000
+# Tasklets (greenlets) per case: about 100,000 frames in all for the deep shapes, so
+# that the greenlets of the deepest case fit in a few hundred MiB.
+FRAMES = 200_000 if QUICK else 1_000_000
+MAX_COUNT = 20_000 if QUICK else 100_000
 # An own-stack tasklet is two mappings (stack and guard page): Linux's default
 # vm.max_map_count (65530) caps how many can exist, so own stacks are measured with fewer.
-OWN_COUNT = min(COUNT, 20_000)
+MAX_OWN = 20_000
+DEPTHS = (5, 20, 50, 100)
 
-CASE_STACKLESS = """
-import gc, stackless, sys
-def rss():
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * 4096
-stackless.set_default_stack_kind(sys.argv[2])
-ch = stackless.channel()
-def f5(): ch.receive()
+# The frames each case blocks in; `block` is the call that blocks, ARGS the entry's.
+SHAPES = {
+    "f1..f5": """
+def f5(): block()
 def f4(): f5()
 def f3(): f4()
 def f2(): f3()
 def f1(): f2()
-n = int(sys.argv[1])
+entry, ARGS = f1, ()
+""",
+    "rec": """
+def frame(n, block):
+    a = n
+    b = a + 1
+    c = b + 1
+    d = c + 1
+    if n > 1:
+        return frame(n - 1, block)
+    return block()
+entry, ARGS = frame, (depth, block)
+""",
+}
+SHAPE_TEXT = {
+    "f1..f5": "f1()..f5(): 5 frames, each calling the next, no locals",
+    "rec": "{depth} frames of one recursive function, each with 2 arguments and 4 locals",
+}
+
+PRELUDE = """
+import gc, sys
+def rss():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * 4096
+n, depth = int(sys.argv[1]), int(sys.argv[2])
+"""
+
+CASE_STACKLESS = PRELUDE + """
+import stackless
+stackless.set_default_stack_kind(sys.argv[3])
+ch = stackless.channel()
+block = ch.receive
+{shape}
 gc.collect(); gc.disable()
 before = rss()
 for _ in range(n):
-    stackless.tasklet(f1)()
+    stackless.tasklet(entry)(*ARGS)
 stackless.run()
 assert ch.balance == -n
 after = rss()
+if sys.argv[3] == "copied":  # where the bytes are (stackless._memory_of), for the report
+    import json
+    parts = [stackless._memory_of(t) | dict(object=-(-sys.getsizeof(t) // 16) * 16)
+             for t in stackless._alive_tasklets()]
+    print(json.dumps(dict((k, sum(p[k] for p in parts) / n) for k in parts[0])))
 print((after - before) / n)
 """
 
-CASE_GREENLET = """
-import gc, greenlet, sys
-def rss():
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * 4096
+CASE_GREENLET = PRELUDE + """
+import greenlet
 main = greenlet.getcurrent()
-def f5(): main.switch()
-def f4(): f5()
-def f3(): f4()
-def f2(): f3()
-def f1(): f2()
-n = int(sys.argv[1])
+block = main.switch
+{shape}
 gc.collect(); gc.disable()
 before = rss()
 gs = []
 for _ in range(n):
-    g = greenlet.greenlet(f1)
-    g.switch()
+    g = greenlet.greenlet(entry)
+    g.switch(*ARGS)
     gs.append(g)
 after = rss()
 print((after - before) / n)
@@ -67,24 +105,67 @@ print((after - before) / n)
 
 
 def measure(code, *args):
+    """Bytes per item, and the parts the case printed before them (or None)."""
     out = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
-                         text=True, env=dict(os.environ), timeout=600)
+                         text=True, env=dict(os.environ), timeout=900)
     if out.returncode != 0:
         raise RuntimeError(out.stderr)
-    return float(out.stdout.strip().splitlines()[-1])
+    lines = out.stdout.strip().splitlines()
+    return float(lines[-1]), json.loads(lines[-2]) if len(lines) > 1 else None
+
+
+def add_bound(per_item, p):
+    """To the parts of a blocked copied-stack tasklet (averages over the tasklets): the
+    bytes no part accounts for (`other`), and the issue's bound: its own frames' bytes
+    (CPython's layout) + its C slice + its tasklet object (Python and core) + 512."""
+    p["other"] = per_item - p["frames_block"] - p["c_slice_block"] - p["core"] - p["object"]
+    p["bound"] = p["frames"] + p["c_slice"] + p["object"] + p["core"] + 512
+
+
+def print_parts(per_item, p):
+    other, bound = p["other"], p["bound"]
+    print(f"  frames {p['frames']:.0f} B in CPython's layout, saved {p['frames_saved']:.0f} B"
+          f" ({p['packed'] * 100:.0f}% packed) in a {p['frames_block']:.0f} B block;"
+          f" C slice {p['c_slice']:.0f} B in a {p['c_slice_block']:.0f} B block;"
+          f" tasklet object {p['object']:.0f} B + core {p['core']:.0f} B; other {round(other)} B",
+          file=sys.stderr)
+    print(f"  bound frames + C slice + tasklet + 512 = {bound:.0f} B: cost {per_item:.0f} B"
+          f" is {'within' if per_item <= bound else 'OVER'} it by {abs(bound - per_item):.0f} B",
+          file=sys.stderr)
+
+
+def cases():
+    """(name suffix, shape key, depth): the old shape keeps the old names."""
+    yield "", "f1..f5", 5
+    for d in DEPTHS:
+        yield f"/rec/{d}", "rec", d
 
 
 def main():
     results = []
 
-    def record(name, per_item, count):
+    def record(name, shape, measured, count):
+        per_item, parts = measured
         results.append({"name": name, "run_name": name, "run_type": "iteration",
-                        "bytes": per_item, "count": count})
+                        "bytes": per_item, "count": count, "shape": shape})
+        if parts is not None:
+            add_bound(per_item, parts)
+            results[-1]["parts"] = parts
         print(f"{name:<44} {per_item:10.0f} bytes each ({count})", file=sys.stderr)
+        if parts is not None:
+            print_parts(per_item, parts)
 
-    record("PY_mem_greenlet", measure(CASE_GREENLET, COUNT), COUNT)
-    record("PY_mem_stackless/copied", measure(CASE_STACKLESS, COUNT, "copied"), COUNT)
-    record("PY_mem_stackless/own", measure(CASE_STACKLESS, OWN_COUNT, "own"), OWN_COUNT)
+    for suffix, key, depth in cases():
+        shape = SHAPE_TEXT[key].format(depth=depth)
+        print(f"shape: {shape}", file=sys.stderr)
+        count = min(MAX_COUNT, FRAMES // depth)
+        own = min(count, MAX_OWN)
+        g = CASE_GREENLET.format(shape=SHAPES[key])
+        s = CASE_STACKLESS.format(shape=SHAPES[key])
+        record("PY_mem_greenlet" + suffix, shape, measure(g, count, depth), count)
+        record("PY_mem_stackless/copied" + suffix, shape,
+               measure(s, count, depth, "copied"), count)
+        record("PY_mem_stackless/own" + suffix, shape, measure(s, own, depth, "own"), own)
     json.dump({"benchmarks": results}, sys.stdout, indent=1)
     print()
 

@@ -1,18 +1,53 @@
-// datastack.cpp — keep CPython's frame data-stack chunks from thrashing.
+// datastack.cpp — where a tasklet's Python frames live: its frame data stack (CPython
+// 3.11's chunks of _PyInterpreterFrame).
 //
-// A tasklet starts with a small root chunk of its own (python_state::root_chunk_bytes)
-// so that a blocked tasklet costs little memory. Frames that do not fit go to a chunk
-// CPython allocates (16 KiB, through the object arena allocator: mmap) and frees again
-// as soon as the first frame in it returns — so a tasklet whose depth goes back and
-// forth across its root chunk's end would map and unmap memory on every call. The
-// module therefore wraps the arena allocator: blocks of exactly the data-stack chunk
-// size go to and come from a small cache; every other size (pymalloc's arenas) passes
-// straight through to the allocator that was installed before.
+// Data regions (copied-stack tasklets). A copied-stack tasklet's C slice holds pointers
+// into its frames (the eval loop's frame and stack pointers), and is put back at the same
+// address whenever it runs; so are its frames. Each shared stack of a thread has a data
+// region (python_state::data_region_bytes, mapped once, committed as touched), the root
+// chunk of every tasklet that runs on that stack. Its occupant's frames are in it; when
+// another tasklet of that stack starts or resumes, the occupant's frames are copied out
+// to a heap buffer, and back before it runs again. Copied out packed (pack(): the live
+// words of each frame and what cannot be derived, about half of a frame's bytes) when
+// nothing outside the tasklet's state points at them; then the GC reads the packed form
+// (traverse_packed) and whoever asks for the frames (top_frame(): t.frame, pickling) gets
+// them unpacked aside first. Otherwise (frame objects, a running generator's or an
+// overflow chunk's frame linked to the region) exactly, the used bytes as they are, and
+// the copy stays a valid frame chain while it is away: every pointer that can be followed
+// without running the tasklet is moved with it — the `previous` links (also those of
+// frames outside the region), each frame object's f_frame, and the saved current frame —
+// so frame objects, tracebacks, the GC and pickling read it as they would the original.
+// Occupancy follows the shared stack's (same slot), so tasklets that switch among
+// fewer than the number of shared stacks copy nothing.
+//
+// Root chunks (other tasklets). A tasklet on its own stack starts with a small root
+// chunk of its own (python_state::root_chunk_bytes).
+//
+// The chunk cache. Frames that do not fit the root chunk go to a chunk CPython allocates
+// (16 KiB, through the object arena allocator: mmap) and frees again as soon as the first
+// frame in it returns — so a tasklet whose depth goes back and forth across its root
+// chunk's end would map and unmap memory on every call. The module therefore wraps the
+// arena allocator: blocks of exactly the data-stack chunk size go to and come from a
+// small cache; every other size (pymalloc's arenas) passes straight through to the
+// allocator that was installed before.
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
-#include "common.hpp"
+#include "python_state.hpp"
+#include "runtime.hpp"
+#include "slp/stack.hpp"
 
 namespace slpy {
+
+// One shared stack's data region (never freed: a tasklet that outlived its thread may
+// still name it; its mapping goes with the thread unless frames are left in it).
+struct data_region {
+    _PyStackChunk* chunk = nullptr;    // data_region_bytes
+    python_state* occupant = nullptr;  // whose frames are in it
+};
 
 namespace {
 
@@ -44,6 +79,83 @@ void cached_free(void* ctx, void* p, size_t size) {
     g_inner.free(g_inner.ctx, p, size);
 }
 
+// Free a chunk CPython allocated (it uses the object arena allocator for them).
+void free_cpython_chunk(_PyStackChunk* c) noexcept {
+    PyObjectArenaAllocator a;
+    PyObject_GetArenaAllocator(&a);
+    a.free(a.ctx, c, c->size);
+}
+
+// The calling thread's data regions, by shared-stack slot.
+struct region_table {
+    data_region* slots[slp::shared_stacks_per_thread] = {};
+    ~region_table() {
+        for (data_region* r : slots)
+            if (r != nullptr && r->chunk != nullptr && r->occupant == nullptr)
+                munmap(r->chunk, python_state::data_region_bytes);
+    }
+};
+thread_local region_table t_regions;
+
+// The data region of slot `slot` of this thread, mapped on first use; null if it cannot be.
+data_region* region_of_slot(int slot) noexcept {
+    data_region*& r = t_regions.slots[slot];
+    if (r == nullptr) r = new (std::nothrow) data_region;
+    if (r == nullptr) return nullptr;
+    if (r->chunk == nullptr) {
+        void* p = mmap(nullptr, python_state::data_region_bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) return nullptr;
+        r->chunk = static_cast<_PyStackChunk*>(p);
+    }
+    return r;
+}
+
+// The data region of the tasklet whose state `st` is, starting now on this thread: its
+// shared stack's, if it is a copied-stack tasklet; otherwise null.
+data_region* region_of_starting(const python_state* st) noexcept {
+    thread_runtime* rt = thread_runtime::current_if_any();
+    TaskletObject* t = rt != nullptr ? rt->current_object() : nullptr;
+    if (t == nullptr || &t->state != st || !t->core) return nullptr;
+    const slp::detail::tasklet_impl* c = t->core.impl();
+    if (c->kind != slp::stack_kind::copied || c->is_main) return nullptr;
+    return region_of_slot(c->slot);
+}
+
+// A frame of the packed form (python_state::pack), followed by its kept words.
+struct packed_frame {
+    PyFunctionObject* func;
+    PyCodeObject* code;
+    int32_t instr;      // prev_instr - _PyCode_CODE(code) (-1: not started)
+    int32_t top_entry;  // stacktop * 2 + is_entry
+    // Its stacktop (-1: in a call into C, every word is kept) and is_entry.
+    int stacktop() const noexcept { return top_entry >> 1; }
+    bool is_entry() const noexcept { return (top_entry & 1) != 0; }
+};
+static_assert(sizeof(packed_frame) == 24);
+
+// The packed form: this, then the frames from the innermost out, up to its end
+// (python_state::saved_size_).
+struct packed_head {
+    _PyInterpreterFrame* below;  // the outermost frame's previous (not in the region)
+};
+
+size_t frame_words(const PyCodeObject* code) noexcept {
+    return static_cast<size_t>(code->co_nlocalsplus + code->co_stacksize) + FRAME_SPECIALS_SIZE;
+}
+
+// The words of localsplus a frame with this stacktop keeps.
+size_t kept_words(const PyCodeObject* code, int stacktop) noexcept {
+    return stacktop >= 0 ? static_cast<size_t>(stacktop)
+                         : static_cast<size_t>(code->co_nlocalsplus + code->co_stacksize);
+}
+
+template <class T>
+T* moved(T* p, const char* lo, const char* hi, ptrdiff_t delta) noexcept {
+    const char* q = reinterpret_cast<const char*>(p);
+    return q >= lo && q < hi ? reinterpret_cast<T*>(const_cast<char*>(q) + delta) : p;
+}
+
 }  // namespace
 
 void install_chunk_cache() noexcept {
@@ -54,6 +166,293 @@ void install_chunk_cache() noexcept {
     PyObject_GetArenaAllocator(&g_inner);
     PyObjectArenaAllocator mine = {nullptr, cached_alloc, cached_free};
     PyObject_SetArenaAllocator(&mine);
+}
+
+void python_state::start_data_stack() noexcept {
+    data_region* r = region_of_starting(this);
+    if (r == nullptr || (r->occupant != nullptr && !r->occupant->evict())) {
+        allocate_root_chunk();  // (no region, or no memory to make room in it)
+        return;
+    }
+    r->occupant = this;
+    region_ = r;
+    resident_ = true;
+    _PyStackChunk* c = r->chunk;
+    c->previous = nullptr;
+    c->size = data_region_bytes;
+    c->top = 0;
+    datastack_chunk_ = c;
+    // Start one slot in: CPython pops (and frees) a chunk when a frame at its data[0]
+    // goes, and a root chunk is never CPython's to free.
+    datastack_top_ = &c->data[1];
+}
+
+void python_state::allocate_root_chunk() noexcept {
+    auto* chunk = static_cast<_PyStackChunk*>(std::malloc(root_chunk_bytes));
+    if (chunk == nullptr) return;  // CPython then makes a root chunk of its own
+    chunk->previous = nullptr;
+    chunk->size = root_chunk_bytes;
+    chunk->top = 0;
+    own_root_ = true;
+    datastack_chunk_ = chunk;
+    datastack_top_ = &chunk->data[1];  // (as in a region)
+}
+
+// For a tasklet without frames (not started, or ended): its chunks go back (our root
+// chunk to malloc, chunks CPython made to CPython's allocator) and its region is free.
+void python_state::free_data_stack() noexcept {
+    _PyStackChunk* c = datastack_chunk_;
+    while (c != nullptr) {
+        _PyStackChunk* prev = c->previous;
+        if (region_ != nullptr && c == region_->chunk) {
+            // the region's (a frameless tasklet is its occupant)
+        } else if (prev == nullptr && own_root_) {
+            std::free(c);
+        } else {
+            free_cpython_chunk(c);
+        }
+        c = prev;
+    }
+    own_root_ = false;
+    datastack_chunk_ = nullptr;
+    datastack_top_ = nullptr;
+    if (region_ != nullptr && region_->occupant == this) region_->occupant = nullptr;
+    region_ = nullptr;
+    std::free(saved_);
+    saved_ = nullptr;
+    saved_size_ = saved_cap_ = 0;
+    resident_ = true;
+    packed_ = false;
+}
+
+// A tasklet whose frames never end (it outlived its thread, or its object went while it
+// could not be killed) leaves its region to others: its frames move to a buffer that is
+// kept for whatever still points at them.
+void python_state::leave_region() noexcept {
+    if (region_ == nullptr || !resident_ || region_->occupant != this) return;
+    if (!evict()) region_->occupant = nullptr;  // (no memory: the region is reused anyway)
+    saved_ = nullptr;                           // kept
+}
+
+// Room for n bytes in saved_: grown as needed, and shrunk when it is much bigger (it
+// held the frames unpacked, or deeper ones), so a blocked tasklet keeps about its
+// frames' bytes; kept otherwise, so a tasklet moved out and back again and again at the
+// same depth does not allocate.
+bool python_state::reserve_saved(size_t n) noexcept {
+    if (n <= saved_cap_ && n >= saved_cap_ - saved_cap_ / 4) return true;
+    void* p = std::realloc(saved_, n);
+    if (p == nullptr) return n <= saved_cap_;  // (no memory to shrink: the bigger one does)
+    saved_ = static_cast<std::byte*>(p);
+    saved_cap_ = static_cast<uint32_t>(n);
+    return true;
+}
+
+bool python_state::evict() noexcept {
+    if (pack()) return true;
+    _PyStackChunk* c = region_->chunk;
+    // Used: up to its data-stack top, or, while it is in a chunk above, up to where that
+    // chunk was pushed.
+    PyObject** top = datastack_chunk_ == c ? datastack_top_ : &c->data[c->top];
+    char* lo = reinterpret_cast<char*>(c);
+    char* hi = reinterpret_cast<char*>(top);
+    const auto n = static_cast<uint32_t>(hi - lo);  // (at most data_region_bytes)
+    if (!reserve_saved(n)) return false;
+    std::memcpy(saved_, lo, n);
+    saved_size_ = n;
+    relink(lo, hi, reinterpret_cast<char*>(saved_) - lo);
+    resident_ = false;
+    region_->occupant = nullptr;
+    return true;
+}
+
+void python_state::bring_back() noexcept {
+    data_region* r = region_;
+    if (r->occupant != nullptr && !r->occupant->evict())
+        Py_FatalError("stackless: no memory to move a blocked tasklet's frames aside");
+    char* lo = reinterpret_cast<char*>(r->chunk);
+    if (packed_) {
+        current_frame_ = unpack_to(lo);
+        packed_ = false;
+    } else {
+        char* from = reinterpret_cast<char*>(saved_);
+        std::memcpy(lo, from, saved_size_);
+        relink(from, from + saved_size_, lo - from);
+    }
+    r->occupant = this;
+    resident_ = true;
+}
+
+// The packed form keeps, of each frame, its function and code, where it is in its code,
+// its stacktop and entry flag, and the live words of localsplus (locals, cells, the value
+// stack up to stacktop); the rest is derived: globals and builtins are its function's,
+// f_locals and frame_obj are null, owner is the thread, previous is the next frame out,
+// and the frames lie end to end from the region's first slot (datastack_top_ is the
+// innermost frame's end). Frames that do not fit this (a frame object, an f_locals dict,
+// a generator's or an overflow chunk's frame linked to the region) are saved exactly.
+bool python_state::pack() noexcept {
+    _PyStackChunk* c = region_->chunk;
+    if (datastack_chunk_ != c) return false;
+    auto* const first = reinterpret_cast<char*>(&c->data[1]);
+    auto* end = reinterpret_cast<char*>(datastack_top_);
+    size_t bytes = sizeof(packed_head);
+    uint32_t frames = 0;
+    _PyInterpreterFrame* f = current_frame_;
+    for (; end != first; ++frames) {
+        if (f == nullptr || f->owner != FRAME_OWNED_BY_THREAD || f->frame_obj != nullptr ||
+            f->f_locals != nullptr || f->f_func == nullptr ||
+            f->f_globals != f->f_func->func_globals || f->f_builtins != f->f_func->func_builtins)
+            return false;
+        const size_t words = frame_words(f->f_code);
+        if (end - first < static_cast<ptrdiff_t>(words * sizeof(PyObject*)) ||
+            reinterpret_cast<char*>(f) != end - words * sizeof(PyObject*) ||
+            f->stacktop > f->f_code->co_nlocalsplus + f->f_code->co_stacksize)
+            return false;
+        bytes += sizeof(packed_frame) + kept_words(f->f_code, f->stacktop) * sizeof(PyObject*);
+        end = reinterpret_cast<char*>(f);
+        f = f->previous;
+    }
+    const char* lo = reinterpret_cast<char*>(c);
+    if (reinterpret_cast<const char*>(f) >= lo &&
+        reinterpret_cast<const char*>(f) < lo + data_region_bytes)
+        return false;
+    if (!reserve_saved(bytes)) return false;
+    auto* head = reinterpret_cast<packed_head*>(saved_);
+    head->below = f;
+    auto* out = reinterpret_cast<char*>(head + 1);
+    f = current_frame_;
+    for (uint32_t i = 0; i < frames; ++i, f = f->previous) {
+        auto* pf = reinterpret_cast<packed_frame*>(out);
+        pf->func = f->f_func;
+        pf->code = f->f_code;
+        pf->instr = static_cast<int32_t>(f->prev_instr - _PyCode_CODE(f->f_code));
+        pf->top_entry = f->stacktop * 2 + (f->is_entry ? 1 : 0);
+        const size_t n = kept_words(f->f_code, f->stacktop) * sizeof(PyObject*);
+        std::memcpy(pf + 1, f->localsplus, n);
+        out += sizeof(packed_frame) + n;
+    }
+    saved_size_ = static_cast<uint32_t>(bytes);
+    packed_ = true;
+    resident_ = false;
+    region_->occupant = nullptr;
+    return true;
+}
+
+_PyInterpreterFrame* python_state::unpack_to(char* base) noexcept {
+    const auto* head = reinterpret_cast<const packed_head*>(saved_);
+    const char* in = reinterpret_cast<const char*>(head + 1);
+    const char* const stop = reinterpret_cast<const char*>(saved_) + saved_size_;
+    // (datastack_top_ is where the innermost frame ends in the region)
+    char* end =
+        base + (reinterpret_cast<char*>(datastack_top_) - reinterpret_cast<char*>(region_->chunk));
+    _PyInterpreterFrame* top = head->below;
+    _PyInterpreterFrame* above = nullptr;
+    while (in != stop) {
+        const auto* pf = reinterpret_cast<const packed_frame*>(in);
+        auto* f =
+            reinterpret_cast<_PyInterpreterFrame*>(end - frame_words(pf->code) * sizeof(PyObject*));
+        f->f_func = pf->func;
+        f->f_globals = pf->func->func_globals;
+        f->f_builtins = pf->func->func_builtins;
+        f->f_locals = nullptr;
+        f->f_code = pf->code;
+        f->frame_obj = nullptr;
+        f->previous = head->below;
+        f->prev_instr = _PyCode_CODE(pf->code) + pf->instr;
+        f->stacktop = pf->stacktop();
+        f->is_entry = pf->is_entry();
+        f->owner = FRAME_OWNED_BY_THREAD;
+        const size_t n = kept_words(pf->code, pf->stacktop()) * sizeof(PyObject*);
+        std::memcpy(f->localsplus, pf + 1, n);
+        in += sizeof(packed_frame) + n;
+        if (above != nullptr)
+            above->previous = f;
+        else
+            top = f;
+        above = f;
+        end = reinterpret_cast<char*>(f);
+    }
+    return top;
+}
+
+void python_state::unpack_aside() noexcept {
+    // The exact layout, in a buffer that stands for the region from its start to the
+    // innermost frame's end (as evict() leaves it).
+    const size_t n = static_cast<size_t>(reinterpret_cast<char*>(datastack_top_) -
+                                         reinterpret_cast<char*>(region_->chunk));
+    auto* buf = static_cast<char*>(std::malloc(n));
+    if (buf == nullptr) {
+        current_frame_ = nullptr;  // (no memory: it shows no frames until it runs)
+        return;
+    }
+    auto* c = reinterpret_cast<_PyStackChunk*>(buf);
+    c->previous = nullptr;
+    c->size = data_region_bytes;
+    c->top = 0;
+    current_frame_ = unpack_to(buf);
+    std::free(saved_);
+    saved_ = reinterpret_cast<std::byte*>(buf);
+    saved_size_ = saved_cap_ = static_cast<uint32_t>(n);
+    packed_ = false;
+}
+
+int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermost_sp) const {
+    const char* in = reinterpret_cast<const char*>(saved_) + sizeof(packed_head);
+    const char* const stop = reinterpret_cast<const char*>(saved_) + saved_size_;
+    auto* end = reinterpret_cast<char*>(datastack_top_);  // the innermost frame's, in the region
+    for (bool innermost = true; in != stop; innermost = false) {
+        const auto* pf = reinterpret_cast<const packed_frame*>(in);
+        Py_VISIT(pf->func);
+        Py_VISIT(pf->code);
+        const int nlocals = pf->code->co_nlocalsplus;
+        const size_t kept = kept_words(pf->code, pf->stacktop());
+        auto** words = reinterpret_cast<PyObject**>(const_cast<packed_frame*>(pf) + 1);
+        int depth = pf->stacktop();
+        if (depth < 0) {  // as traverse(): the value stack only up to a known top
+            depth = nlocals;
+            auto** localsplus =
+                reinterpret_cast<PyObject**>(end - frame_words(pf->code) * sizeof(PyObject*)) +
+                FRAME_SPECIALS_SIZE;
+            if (innermost && innermost_sp != nullptr) {
+                const auto d = innermost_sp - localsplus;
+                if (d >= nlocals && d <= nlocals + pf->code->co_stacksize)
+                    depth = static_cast<int>(d);
+            }
+        }
+        for (int k = 0; k < depth; k++) Py_VISIT(words[k]);
+        end -= frame_words(pf->code) * sizeof(PyObject*);
+        in += sizeof(packed_frame) + kept * sizeof(PyObject*);
+    }
+    return 0;
+}
+
+// The frames that were in [lo, hi) are now `delta` bytes away: move every pointer to
+// them that the suspended tasklet's frames and their frame objects hold.
+void python_state::relink(const char* lo, const char* hi, ptrdiff_t delta) noexcept {
+    current_frame_ = moved(current_frame_, lo, hi, delta);
+    for (_PyInterpreterFrame* f = current_frame_; f != nullptr; f = f->previous) {
+        f->previous = moved(f->previous, lo, hi, delta);
+        const char* q = reinterpret_cast<const char*>(f);
+        if (f->frame_obj != nullptr && q >= lo + delta && q < hi + delta) f->frame_obj->f_frame = f;
+    }
+}
+
+size_t python_state::frame_bytes() const noexcept {
+    if (region_ == nullptr) return 0;
+    const _PyStackChunk* c = region_->chunk;
+    const auto* first = reinterpret_cast<const char*>(&c->data[1]);
+    if (datastack_chunk_ == c)
+        return static_cast<size_t>(reinterpret_cast<char*>(datastack_top_) - first);
+    // (frames in a chunk above the region: the region's part, if it is away exactly)
+    return !resident_ && !packed_ ? saved_size_ - (first - reinterpret_cast<const char*>(c)) : 0;
+}
+
+PyObject** python_state::locate(PyObject** p) const noexcept {
+    if (resident_ || packed_ || p == nullptr) return p;
+    const char* lo = reinterpret_cast<const char*>(region_->chunk);
+    const char* q = reinterpret_cast<const char*>(p);
+    // (<=: a value-stack top may be the end of the innermost frame, the used end)
+    if (q < lo || q > lo + saved_size_) return p;
+    return reinterpret_cast<PyObject**>(reinterpret_cast<char*>(saved_) + (q - lo));
 }
 
 }  // namespace slpy

@@ -13,6 +13,7 @@
 namespace slpy {
 
 PyObject* mod_alive_tasklets(PyObject*, PyObject*);  // pickle.cpp
+PyObject* mod_memory_of(PyObject*, PyObject*);       // memory_probe.cpp
 
 namespace {
 
@@ -387,6 +388,8 @@ PyMethodDef module_methods[] = {
      "run(timeout=0, threadblock=False, soft=False, ignore_nesting=False, totaltimeout=False)\n"
      "Run the runnable tasklets until none is left but the caller. With a timeout, a tasklet "
      "running longer than about `timeout` instructions is interrupted and returned."},
+    {"_memory_of", mod_memory_of, METH_O,
+     "_memory_of(t) -> where a suspended tasklet's bytes are."},
     {"_alive_tasklets", mod_alive_tasklets, METH_NOARGS,
      "_alive_tasklets() -> this thread's alive tasklets but main, oldest first."},
     {"schedule", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(mod_schedule)),

@@ -225,7 +225,8 @@ PyObject* tasklet_reduce(PyObject* self, PyObject*) {
         _PyInterpreterFrame* top = t->state.top_frame();
         int depth = -1;
         if (top != nullptr && t->blocked_sp != nullptr) {
-            const auto d = t->blocked_sp - (top->localsplus + top->f_code->co_nlocalsplus);
+            const auto d =
+                t->state.locate(t->blocked_sp) - (top->localsplus + top->f_code->co_nlocalsplus);
             if (d >= 0 && d <= top->f_code->co_stacksize) depth = static_cast<int>(d);
         }
         snapshot = ref::steal(

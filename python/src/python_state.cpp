@@ -5,29 +5,19 @@
 
 namespace slpy {
 
-namespace {
-
-// Free a chunk CPython allocated (it uses the object arena allocator for them).
-void free_cpython_chunk(_PyStackChunk* c) noexcept {
-    PyObjectArenaAllocator a;
-    PyObject_GetArenaAllocator(&a);
-    a.free(a.ctx, c, c->size);
-}
-
-}  // namespace
-
 python_state::~python_state() {
     // A tasklet whose frames are still alive keeps its chunks (they cannot be freed
     // without running it); an ended one gave them back in discard().
-    if (fresh_ && current_frame_ == nullptr) free_root_chunk();
+    if (fresh_ && current_frame_ == nullptr)
+        free_data_stack();
+    else
+        leave_region();
 }
 
 bool python_state::init_fresh(_PyErr_StackItem* exc_item, PyObject* context) noexcept {
     // The frame chunk is allocated when the tasklet first runs (restore), so that a
     // tasklet waiting to start costs no chunk.
-    free_root_chunk();
-    datastack_chunk_ = nullptr;
-    datastack_top_ = datastack_limit_ = nullptr;
+    free_data_stack();
     cframe_ = nullptr;
     use_tracing_ = 0;
     current_frame_ = nullptr;
@@ -42,30 +32,6 @@ bool python_state::init_fresh(_PyErr_StackItem* exc_item, PyObject* context) noe
     traced_ = false;
     fresh_ = true;
     return true;
-}
-
-void python_state::allocate_root_chunk() noexcept {
-    auto* chunk = static_cast<_PyStackChunk*>(std::malloc(root_chunk_bytes));
-    if (chunk == nullptr) return;  // CPython then makes a root chunk of its own
-    chunk->previous = nullptr;
-    chunk->size = root_chunk_bytes;
-    chunk->top = 0;
-    own_root_ = true;
-    datastack_chunk_ = chunk;
-    // Start one slot in: CPython pops (and frees) a chunk when a frame at its data[0]
-    // goes, and this root chunk is ours to free, never CPython's.
-    datastack_top_ = &chunk->data[1];
-    datastack_limit_ = reinterpret_cast<PyObject**>(reinterpret_cast<char*>(chunk) + chunk->size);
-}
-
-// Only for a tasklet without frames (not started, or ended): its chunk chain is at most
-// the root chunk we allocated.
-void python_state::free_root_chunk() noexcept {
-    if (!own_root_) return;
-    _PyStackChunk* c = datastack_chunk_;
-    while (c != nullptr && c->previous != nullptr) c = c->previous;
-    std::free(c);
-    own_root_ = false;
 }
 
 void python_state::save_tracing(PyThreadState* ts) noexcept {
@@ -90,11 +56,11 @@ void python_state::restore_tracing(PyThreadState* ts) noexcept {
 
 void python_state::restore_fresh(PyThreadState* ts) noexcept {
     if (datastack_chunk_ == nullptr) {
-        allocate_root_chunk();
+        start_data_stack();
         ts->datastack_chunk = datastack_chunk_;
         ts->datastack_top = datastack_top_;
-        ts->datastack_limit = datastack_limit_;
     }
+    ts->datastack_limit = limit_of(datastack_chunk_);
     // The starting tasklet's base cframe is a local of its first frame (enter_fresh);
     // until then nothing runs Python, and the thread's root cframe stands in.
     ts->cframe = &ts->root_cframe;
@@ -110,20 +76,7 @@ void python_state::enter_fresh(PyThreadState* ts, _PyCFrame* cf) noexcept {
 }
 
 void python_state::discard(PyObject** out, int* n_out) noexcept {
-    // Our root chunk goes back to malloc; chunks CPython made (above ours, or a root of
-    // its own if ours could not be allocated) to CPython's allocator.
-    _PyStackChunk* c = datastack_chunk_;
-    while (c != nullptr) {
-        _PyStackChunk* prev = c->previous;
-        if (prev == nullptr && own_root_)
-            std::free(c);
-        else
-            free_cpython_chunk(c);
-        c = prev;
-    }
-    own_root_ = false;
-    datastack_chunk_ = nullptr;
-    datastack_top_ = datastack_limit_ = nullptr;
+    free_data_stack();
     current_frame_ = nullptr;
     cframe_ = nullptr;
     exc_info_ = nullptr;
@@ -148,6 +101,8 @@ int python_state::traverse(visitproc visit, void* arg, PyObject** innermost_sp) 
     Py_VISIT(context_);
     Py_VISIT(c_traceobj_);
     Py_VISIT(c_profileobj_);
+    if (packed_) return traverse_packed(visit, arg, innermost_sp);
+    innermost_sp = locate(innermost_sp);
     bool innermost = true;
     for (_PyInterpreterFrame* f = current_frame_; f != nullptr; f = f->previous) {
         if (f->owner != FRAME_OWNED_BY_THREAD) {  // a generator's: it visits its own
@@ -174,9 +129,9 @@ int python_state::traverse(visitproc visit, void* arg, PyObject** innermost_sp) 
     return 0;
 }
 
-int python_state::nesting_level() const noexcept {
+int python_state::nesting_level() noexcept {
     int n = 0;
-    for (_PyInterpreterFrame* f = current_frame_; f != nullptr; f = f->previous)
+    for (_PyInterpreterFrame* f = top_frame(); f != nullptr; f = f->previous)
         if (f->is_entry) ++n;
     return n > 0 ? n - 1 : 0;
 }

@@ -10,9 +10,13 @@
 //   state (trace/profile functions, their objects, the `tracing` depth).
 #pragma once
 
+#include <cstddef>
+
 #include "common.hpp"
 
 namespace slpy {
+
+struct data_region;  // datastack.cpp
 
 class python_state {
  public:
@@ -36,8 +40,7 @@ class python_state {
         current_frame_ = cframe_->current_frame;  // (for a suspended tasklet's introspection)
         recursion_depth_ = ts->recursion_limit - ts->recursion_remaining;
         datastack_chunk_ = ts->datastack_chunk;
-        datastack_top_ = ts->datastack_top;
-        datastack_limit_ = ts->datastack_limit;
+        datastack_top_ = ts->datastack_top;  // (its limit is the chunk's end: limit_of())
         exc_info_ = ts->exc_info;
         context_ = ts->context;  // reference moves
         ts->context = nullptr;
@@ -62,12 +65,13 @@ class python_state {
         ts->recursion_remaining = ts->recursion_limit - recursion_depth_;
         ts->datastack_chunk = datastack_chunk_;
         ts->datastack_top = datastack_top_;
-        ts->datastack_limit = datastack_limit_;
         ts->exc_info = exc_info_;
         ts->trash_delete_nesting = trash_delete_nesting_;
         ts->tracing = tracing_;
         if (traced_) [[unlikely]]  // otherwise the thread state's are null (save() left them so)
             restore_tracing(ts);
+        if (!resident_) [[unlikely]]  // its frames were moved out of its data region
+            bring_back();
         if (fresh_) [[unlikely]] {
             restore_fresh(ts);
             return;
@@ -78,6 +82,7 @@ class python_state {
         // exit).
         ts->cframe = cframe_;
         cframe_->use_tracing = use_tracing_;
+        ts->datastack_limit = limit_of(datastack_chunk_);
     }
     // First thing a starting tasklet does, on its own stack: make `cf` (a local of that
     // frame) the base cframe of the tasklet's Python code.
@@ -88,7 +93,16 @@ class python_state {
     void discard(PyObject** out, int* n_out) noexcept;
 
     // For a suspended tasklet: its innermost frame (null if none) and recursion depth.
-    _PyInterpreterFrame* top_frame() const noexcept { return current_frame_; }
+    // (Its frames may be away from their data region, see below: read them from here,
+    // and pass pointers into them that were taken while it ran through locate().)
+    _PyInterpreterFrame* top_frame() noexcept {
+        if (packed_) [[unlikely]]
+            unpack_aside();
+        return current_frame_;
+    }
+    // Where the data-stack word that was at `p` when the tasklet last ran is now (after
+    // top_frame()).
+    PyObject** locate(PyObject** p) const noexcept;
     int recursion_depth() const noexcept { return recursion_depth_; }
     PyObject* context() const noexcept { return context_; }
     // Replace the saved context (new reference; the old one is returned, owned).
@@ -99,45 +113,92 @@ class python_state {
 
     // GC: visit the references a suspended tasklet's state holds, including the
     // locals of its frames. `innermost_sp`, if not null, is the value-stack top of the
-    // innermost frame (known when it is blocked in a stackless call), so its value
-    // stack is visited too; otherwise only its locals are.
+    // innermost frame (known when it is blocked in a stackless call; as it was when the
+    // tasklet ran, locate() finds it), so its value stack is visited too; otherwise only
+    // its locals are.
     int traverse(visitproc visit, void* arg, PyObject** innermost_sp) const;
 
     // Number of C-level entries into the interpreter among the frames, minus the base
     // (Stackless's nesting_level) for a suspended tasklet.
-    int nesting_level() const noexcept;
+    int nesting_level() noexcept;
 
-    // The root chunk a tasklet starts with (bytes: room for a handful of small frames,
-    // and with malloc's 8-byte header exactly one 512-byte heap chunk); frames that do
-    // not fit go to chunks CPython allocates (see datastack.cpp).
+    // The frame data stack (datastack.cpp). A copied-stack tasklet's root chunk is the
+    // data region of its shared stack (data_region_bytes, one per shared stack and
+    // thread): its frames live there while its C slice is on that stack, and are copied
+    // out (only the used bytes) when another tasklet of that stack needs the region, and
+    // back, to the same address, before it runs again; so a blocked tasklet keeps only
+    // its frames' bytes — packed, when its frames allow (see pack()): the live words of
+    // each frame and the specials that cannot be derived. Any other tasklet's root chunk is
+    // root_chunk_bytes of its own (room for a handful of small frames, and with malloc's 8-byte
+    // header exactly one 512-byte heap chunk). Frames that do not fit the root chunk go to chunks
+    // CPython allocates, the tasklet's own.
     static constexpr size_t root_chunk_bytes = 512 - sizeof(void*);
+    static constexpr size_t data_region_bytes = 256 * 1024;
+
+    // What a suspended copied-stack tasklet's frames cost (memory_probe.cpp): the bytes
+    // of its frames' copy while they are away from the region (0 while they are in it),
+    // that copy's heap block, whether it is packed, and the bytes its frames take in
+    // CPython's layout (the used part of the region).
+    size_t away_bytes() const noexcept { return resident_ ? 0 : saved_size_; }
+    const void* away_block() const noexcept { return saved_; }
+    bool away_packed() const noexcept { return packed_; }
+    size_t frame_bytes() const noexcept;
 
  private:
     void save_tracing(PyThreadState* ts) noexcept;
     void restore_tracing(PyThreadState* ts) noexcept;
     void restore_fresh(PyThreadState* ts) noexcept;
     void allocate_root_chunk() noexcept;
-    void free_root_chunk() noexcept;
+    void start_data_stack() noexcept;
+    void free_data_stack() noexcept;
+    void leave_region() noexcept;
+    // The region's occupant is moved out (see data_region_bytes) for another tasklet.
+    // Returns false if there was no memory for the copy (the occupant then stays).
+    bool evict() noexcept;
+    bool reserve_saved(size_t n) noexcept;
+    // The packed form of evict(): false (nothing changed) if the frames do not allow it
+    // or there is no memory.
+    bool pack() noexcept;
+    // Packed frames back into the exact layout, at `base` (the region, or a buffer that
+    // stands in for it); returns the top frame there.
+    _PyInterpreterFrame* unpack_to(char* base) noexcept;
+    // Packed -> exact frames away from the region (they are read while it is suspended).
+    void unpack_aside() noexcept;
+    int traverse_packed(visitproc visit, void* arg, PyObject** innermost_sp) const;
+    [[gnu::noinline]] void bring_back() noexcept;
+    void relink(const char* lo, const char* hi, ptrdiff_t delta) noexcept;
+    // The end of a data-stack chunk (as CPython sets the thread's limit when it pushes
+    // one); null for none (a thread state that never ran a frame has none either).
+    static PyObject** limit_of(_PyStackChunk* c) noexcept {
+        return c != nullptr ? reinterpret_cast<PyObject**>(reinterpret_cast<char*>(c) + c->size)
+                            : nullptr;
+    }
 
-    // (Ordered to pack: a blocked tasklet's memory counts.)
+    // (Ordered to pack, and the flags are bits: a blocked tasklet's memory counts, and
+    // the tasklet object that holds this state takes one pymalloc size class less.)
     _PyCFrame* cframe_ = nullptr;
     _PyInterpreterFrame* current_frame_ = nullptr;
     _PyStackChunk* datastack_chunk_ = nullptr;
     PyObject** datastack_top_ = nullptr;
-    PyObject** datastack_limit_ = nullptr;
     _PyErr_StackItem* exc_info_ = nullptr;
     PyObject* context_ = nullptr;  // owned
     Py_tracefunc c_tracefunc_ = nullptr;
     Py_tracefunc c_profilefunc_ = nullptr;
     PyObject* c_traceobj_ = nullptr;    // owned
     PyObject* c_profileobj_ = nullptr;  // owned
+    data_region* region_ = nullptr;     // a copied-stack tasklet's, once started
+    std::byte* saved_ = nullptr;        // its frames while away from the region
+    uint32_t saved_size_ = 0;
+    uint32_t saved_cap_ = 0;
     int recursion_depth_ = 0;
     int trash_delete_nesting_ = 0;
     int tracing_ = 0;
     uint8_t use_tracing_ = 0;
-    bool fresh_ = false;
-    bool own_root_ = false;  // the bottom chunk is ours (malloc), not CPython's
-    bool traced_ = false;    // holds trace/profile functions (moved out of the thread state)
+    bool fresh_ : 1 = false;
+    bool own_root_ : 1 = false;  // the bottom chunk is ours (malloc), not CPython's
+    bool traced_ : 1 = false;    // holds trace/profile functions (moved out of the thread state)
+    bool resident_ : 1 = true;   // its frames are where they ran (see data_region_bytes)
+    bool packed_ : 1 = false;    // ... and away, saved_ holds them packed
 };
 
 }  // namespace slpy

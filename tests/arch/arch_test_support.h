@@ -1,19 +1,23 @@
 // arch_test_support.h — what the conformance tests share: per-CPU facts (which
 // sentinel slots exist, which control bits to compare), a guarded test stack, and a
-// minimal copy-stack driver over slp_switch.
+// minimal copy-stack driver over slp_switch, and a watchdog.
 #pragma once
 
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sentinels.h"
@@ -21,51 +25,50 @@
 
 namespace slp_test {
 
-// How many slots of slp_test_regs this CPU's helper fills, and which bits of each
-// control word are control (not sticky status flags that ordinary code may set).
+// What the suite needs to know of a CPU: how many slots of slp_test_regs its helper
+// fills, which bits of each control word must travel with a context (not sticky status
+// flags, which ordinary code may set), test values for them, and the entry alignment.
+// Each CPU's values are in tests/arch/<cpu>/abi_facts.h.
 struct abi_facts {
     int gprs;
     int fprs;
+    int vrs;
     int ctls;
-    uint32_t ctl_mask[2];
-    // Two distinct, valid settings of each control word, other than the default.
-    uint32_t ctl_a[2];
-    uint32_t ctl_b[2];
+    uint32_t ctl_mask[SLP_TEST_CTLS];
+    // Three valid settings of the control words, none the default, each setting a
+    // trap-enable bit where the CPU keeps one: [0] and [1] differ in the rounding mode
+    // and in other bits; [2] has [0]'s rounding mode and differs from it in other bits,
+    // so a port that skips a reload by comparing only the rounding mode is caught.
+    uint32_t ctl_value[3][SLP_TEST_CTLS];
     // sp at a function's first instruction, plus this, is a multiple of entry_align.
     uintptr_t entry_sp_bias;
     uintptr_t entry_align;
 };
 
-#if defined(__x86_64__)
-// MXCSR: rounding control 13-14, exception masks 7-12, FTZ 15, DAZ 6; flags 0-5 ignored.
-// x87 CW: rounding 10-11, precision 8-9, masks 0-5 (bit 6 reads as 1 on some CPUs).
-inline constexpr abi_facts abi{6, 0, 2, {0xffc0u, 0x0f3fu}, {0x7f80u, 0x0c7fu}, {0x3f80u, 0x027fu},
-                               8, 16};
-#elif defined(__aarch64__)
-// FPCR: RMode 22-23, FZ 24, DN 25, AHP 26.
-inline constexpr abi_facts abi{11, 8, 1, {0x07c00000u, 0}, {0x00c00000u, 0}, {0x03400000u, 0},
-                               0,  16};
-#elif defined(__arm__)
-// FPSCR: RMode 22-23, FZ 24, DN 25; NZCV, QC and the cumulative flags are status.
-inline constexpr abi_facts abi{8, 8, 1, {0x03c00000u, 0}, {0x00c00000u, 0}, {0x03400000u, 0}, 0, 8};
-#elif defined(__riscv) && __riscv_xlen == 64
-// frm: 0 RNE, 1 RTZ, 2 RDN, 3 RUP, 4 RMM.
-inline constexpr abi_facts abi{12, 12, 1, {0x7u, 0}, {0x1u, 0}, {0x3u, 0}, 0, 16};
-#else
-#error "no conformance facts for this CPU"
-#endif
+#include "abi_facts.h"  // tests/arch/<cpu>/: this CPU's `abi`
+
+static_assert(offsetof(slp_test_regs, fpr) == SLP_TEST_GPRS * sizeof(void*));
+static_assert(offsetof(slp_test_regs, ctl) == SLP_TEST_GPRS * sizeof(void*) + 144);
+static_assert(offsetof(slp_test_regs, vr) == SLP_TEST_GPRS * sizeof(void*) + 160);
+static_assert(abi.gprs <= SLP_TEST_GPRS && abi.fprs <= SLP_TEST_FPRS && abi.vrs <= SLP_TEST_VRS &&
+              abi.ctls <= SLP_TEST_CTLS);
 
 // Sentinels that differ per slot and per seed, so a register restored from the wrong
 // slot or the wrong context is caught.
-inline slp_test_regs make_sentinels(uint64_t seed, bool variant_b) {
+inline slp_test_regs make_sentinels(uint64_t seed, int ctl_variant) {
     slp_test_regs r{};
-    for (int i = 0; i < 12; ++i) {
-        uint64_t v = 0x5a5a000000000000ull ^ (seed * 0x9e3779b97f4a7c15ull) ^
-                     (static_cast<uint64_t>(i) * 0x0101010101010101ull);
-        r.gpr[i] = static_cast<uintptr_t>(v | 1u);  // odd: never a valid aligned pointer
-        r.fpr[i] = v ^ 0x3ff0000000000000ull;
+    auto pattern = [seed](int i) {
+        return 0x5a5a000000000000ull ^ (seed * 0x9e3779b97f4a7c15ull) ^
+               (static_cast<uint64_t>(i) * 0x0101010101010101ull);
+    };
+    for (int i = 0; i < SLP_TEST_GPRS; ++i)
+        r.gpr[i] = static_cast<uintptr_t>(pattern(i) | 1u);  // odd: never an aligned pointer
+    for (int i = 0; i < SLP_TEST_FPRS; ++i) r.fpr[i] = pattern(i) ^ 0x3ff0000000000000ull;
+    for (int i = 0; i < SLP_TEST_VRS; ++i) {
+        r.vr[i][0] = pattern(i + 32) ^ 0x00000000ffff0000ull;
+        r.vr[i][1] = pattern(i + 64) ^ 0xc3c3c3c300000000ull;
     }
-    for (int i = 0; i < 2; ++i) r.ctl[i] = variant_b ? abi.ctl_b[i] : abi.ctl_a[i];
+    for (int i = 0; i < SLP_TEST_CTLS; ++i) r.ctl[i] = abi.ctl_value[ctl_variant][i];
     return r;
 }
 
@@ -87,6 +90,16 @@ inline std::string diff_regs(const slp_test_regs& in, const slp_test_regs& out) 
                           static_cast<unsigned long long>(in.fpr[i]),
                           static_cast<unsigned long long>(out.fpr[i]));
             d += buf;
+        }
+    }
+    for (int i = 0; i < abi.vrs; ++i) {
+        for (int h = 0; h < 2; ++h) {
+            if (in.vr[i][h] != out.vr[i][h]) {
+                std::snprintf(buf, sizeof buf, "vr[%d][%d] %#llx != %#llx; ", i, h,
+                              static_cast<unsigned long long>(in.vr[i][h]),
+                              static_cast<unsigned long long>(out.vr[i][h]));
+                d += buf;
+            }
         }
     }
     for (int i = 0; i < abi.ctls; ++i) {
@@ -172,6 +185,7 @@ class copy_stacks {
     }
 
     std::size_t switches() const { return switches_; }
+    std::size_t restores() const { return restores_; }
 
  private:
     static intptr_t save(void* sp, void* arg) {
@@ -186,11 +200,15 @@ class copy_stacks {
         if (!to->started && to != &self->main_) return 0;  // start on the current stack
         return to->sp - s;
     }
+    // Not a leaf and no tail call: restore keeps its return address and registers in the
+    // frame slp_switch gave it while the copy runs, so a port whose save() sp lets the
+    // slice cover that area (the caller's-frame rule of slp_arch.h) returns into garbage.
     static void restore(void* arg) {
         auto* self = static_cast<copy_stacks*>(arg);
         context* to = self->current_;
         if (to->sp != nullptr && !to->saved.empty())
             std::memcpy(to->sp, to->saved.data(), to->saved.size());
+        ++self->restores_;
     }
 
     char* base_ = nullptr;
@@ -198,7 +216,41 @@ class copy_stacks {
     context* current_ = &main_;
     context* target_ = nullptr;
     std::size_t switches_ = 0;
+    std::size_t restores_ = 0;
     std::vector<std::unique_ptr<context>> contexts_;
+};
+
+// Ends the process (exit status 3, with a message) unless destroyed within `limit`.
+// A broken port need not crash: a lost register can turn a loop's bound into garbage
+// and spin forever; under a watchdog the test fails in bounded time instead.
+class watchdog {
+ public:
+    watchdog(const char* what, std::chrono::seconds limit)
+        : thread_([this, what, limit] {
+              std::unique_lock<std::mutex> lock(mutex_);
+              if (!done_cv_.wait_for(lock, limit, [this] { return done_; })) {
+                  std::fprintf(stderr, "watchdog: %s did not finish within %lld s\n", what,
+                               static_cast<long long>(limit.count()));
+                  std::fflush(stderr);
+                  std::_Exit(3);
+              }
+          }) {}
+    ~watchdog() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            done_ = true;
+        }
+        done_cv_.notify_one();
+        thread_.join();
+    }
+    watchdog(const watchdog&) = delete;
+    watchdog& operator=(const watchdog&) = delete;
+
+ private:
+    std::mutex mutex_;
+    std::condition_variable done_cv_;
+    bool done_ = false;
+    std::thread thread_;
 };
 
 }  // namespace slp_test

@@ -14,20 +14,30 @@
 extern "C" {
 #endif
 
-/* Callee-saved state of one ABI, as the helpers load and store it.
+/* Callee-saved state of one ABI, as the helpers load and store it. Sized for the largest
+ * ABI a port has (ppc64le ELFv2: 18 GPRs, 18 FPRs, 12 vector registers and three control
+ * words); each CPU's facts (tests/arch/<cpu>/abi_facts.h) say how many slots it fills.
  *   gpr: callee-saved general registers, in the order of the port's table
  *        (x86_64: rbx rbp r12 r13 r14 r15; aarch64: x19..x29; arm: r4..r11;
- *        riscv64: s0..s11). Unused slots are ignored.
- *   fpr: callee-saved FP/SIMD registers as raw 64-bit patterns
- *        (aarch64: d8..d15; arm: d8..d15; riscv64: fs0..fs11; x86_64: none).
- *   ctl: FP control words (x86_64: ctl[0] = MXCSR, ctl[1] = x87 control word;
- *        aarch64: ctl[0] = FPCR; arm: ctl[0] = FPSCR; riscv64: ctl[0] = frm).
+ *        riscv64: s0..s11; ppc64le: r14..r31; s390x: r6..r13). Unused slots are ignored.
+ *   fpr: callee-saved FP registers as raw 64-bit patterns
+ *        (aarch64: d8..d15; arm: d8..d15; riscv64: fs0..fs11; ppc64le: f14..f31;
+ *        s390x: f8..f15; x86_64: none).
+ *   ctl: control words (x86_64: MXCSR, x87 control word; aarch64: FPCR; arm: FPSCR;
+ *        riscv64: frm; ppc64le: FPSCR bits 32..63, VRSAVE, CR; s390x: FPC).
+ *   vr:  callee-saved vector registers, 16 bytes each as two 64-bit halves in the order
+ *        the CPU's vector store writes them (ppc64le: v20..v31).
  * Layout (the assembly uses these offsets; W is the pointer size):
- *   gpr at 0, fpr at 12*W, ctl at 12*W + 96. */
+ *   gpr at 0, fpr at 18*W, ctl at 18*W + 144, vr at 18*W + 160. */
+#define SLP_TEST_GPRS 18
+#define SLP_TEST_FPRS 18
+#define SLP_TEST_CTLS 4
+#define SLP_TEST_VRS 12
 typedef struct slp_test_regs {
-    uintptr_t gpr[12];
-    uint64_t fpr[12];
-    uint32_t ctl[2];
+    uintptr_t gpr[SLP_TEST_GPRS];
+    uint64_t fpr[SLP_TEST_FPRS];
+    uint32_t ctl[SLP_TEST_CTLS];
+    uint64_t vr[SLP_TEST_VRS][2];
 } slp_test_regs;
 
 /* Save the caller's callee-saved state on the stack, load every register and control

@@ -79,6 +79,7 @@ TEST(CopyStack, live_pointers_into_switched_stacks_stay_valid_at_several_depths)
     EXPECT_EQ(l.corrupt, 0);
     EXPECT_GT(l.verified, 10000);
     EXPECT_GE(cs.switches(), 200000u);
+    EXPECT_EQ(cs.restores(), cs.switches());  // every slp_switch ran restore once
 }
 
 }  // namespace

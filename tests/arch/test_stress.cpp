@@ -1,7 +1,10 @@
 // Randomized stress: a million switches among many contexts, each switching from random
 // recursion depths, every frame checking its stack-resident data after every resume.
+// It ends at the first corruption and runs under a watchdog, so a broken port fails in
+// bounded time instead of hanging.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <random>
 #include <vector>
@@ -14,6 +17,8 @@ using slp_test::test_stack;
 
 constexpr int kContexts = 24;
 constexpr long kSwitches = 1'000'000;
+// Far above a healthy run under QEMU on a loaded machine, far below ctest's timeout.
+constexpr std::chrono::seconds kWatchdog{300};
 
 struct stress {
     slp_ctx ctx[kContexts + 1] = {};  // slot kContexts is main
@@ -24,10 +29,20 @@ struct stress {
 };
 stress* g_s = nullptr;
 
+// Keep the suspended context that resumed us; a bad index is corruption, not a write.
+void record_resume(slp_transfer t) {
+    auto from = reinterpret_cast<intptr_t>(t.data);
+    if (from < 0 || from > kContexts) {
+        ++g_s->corrupt;
+        return;
+    }
+    g_s->ctx[from] = t.from;
+}
+
 // Switch from context `self` to a random other one (main when the budget is spent).
 void switch_away(int self) {
     int next;
-    if (g_s->switches >= kSwitches) {
+    if (g_s->switches >= kSwitches || g_s->corrupt != 0) {
         next = kContexts;
     } else {
         do next = static_cast<int>(g_s->rng() % kContexts);
@@ -37,7 +52,7 @@ void switch_away(int self) {
     slp_ctx to = g_s->ctx[next];
     g_s->ctx[next] = nullptr;
     slp_transfer t = slp_jump(to, reinterpret_cast<void*>(static_cast<intptr_t>(self)));
-    g_s->ctx[reinterpret_cast<intptr_t>(t.data)] = t.from;
+    record_resume(t);
 }
 
 // Recurse to `depth` with a frame full of data derived from (self, depth, round); switch
@@ -63,8 +78,7 @@ void stress_entry(slp_transfer t) {
     int self = static_cast<int>(reinterpret_cast<intptr_t>(t.data));
     g_s->ctx[kContexts] = t.from;  // main started us
     // The first switch of each context goes back to main, which starts the next one.
-    slp_transfer back = slp_jump(t.from, nullptr);
-    g_s->ctx[reinterpret_cast<intptr_t>(back.data)] = back.from;
+    record_resume(slp_jump(t.from, nullptr));
     for (uint64_t round = 0;; ++round) {
         int depth = static_cast<int>(g_s->rng() % 40);  // 0..39 frames deep
         dive(self, depth, round);
@@ -72,6 +86,7 @@ void stress_entry(slp_transfer t) {
 }
 
 TEST(Stress, million_random_switches_keep_stack_data_intact) {
+    slp_test::watchdog guard("the stress test", kWatchdog);
     stress s;
     g_s = &s;
     std::vector<std::unique_ptr<test_stack>> stacks;
@@ -85,10 +100,22 @@ TEST(Stress, million_random_switches_keep_stack_data_intact) {
     slp_ctx first = s.ctx[0];
     s.ctx[0] = nullptr;
     slp_transfer t = slp_jump(first, reinterpret_cast<void*>(static_cast<intptr_t>(kContexts)));
-    EXPECT_GE(s.switches, kSwitches);
     EXPECT_EQ(s.corrupt, 0);
+    EXPECT_GE(s.switches, kSwitches);
     EXPECT_GT(s.checked_frames, kSwitches / 2);
     (void)t;
+}
+
+// The watchdog is what bounds a hang: it ends a spinning process with a message.
+TEST(StressDeathTest, watchdog_ends_a_spinning_test) {
+    EXPECT_EXIT(
+        {
+            slp_test::watchdog guard("a spinning loop", std::chrono::seconds{1});
+            volatile int spin = 1;
+            while (spin != 0) {
+            }
+        },
+        testing::ExitedWithCode(3), "a spinning loop did not finish within 1 s");
 }
 
 }  // namespace

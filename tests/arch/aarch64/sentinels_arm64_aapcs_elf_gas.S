@@ -12,8 +12,8 @@
  *      sp + 0x00  |  d8 .. d15          |
  *                 +---------------------+
  *
- * struct slp_test_regs (W = 8): gpr[0..10] = x19..x29 at 0, fpr[0..7] = d8..d15 at 96,
- * ctl[0] = FPCR (32 bits) at 192. Unused slots are neither read nor written.
+ * struct slp_test_regs (W = 8): gpr[0..10] = x19..x29 at 0, fpr[0..7] = d8..d15 at 144,
+ * ctl[0] = FPCR (32 bits) at 288. Unused slots are neither read nor written.
  */
 
 #define FRAME_SIZE 0xB0
@@ -31,8 +31,8 @@
 #define OFF_OUT    0xA8
 
 #define REGS_GPR   0   /* slp_test_regs.gpr: x19 at +0, x20 at +8, ..., x29 at +80 */
-#define REGS_FPR   96  /* slp_test_regs.fpr: d8 at +96, ..., d15 at +152 */
-#define REGS_CTL   192 /* slp_test_regs.ctl[0]: FPCR */
+#define REGS_FPR   144 /* slp_test_regs.fpr: d8 at +144, ..., d15 at +200 */
+#define REGS_CTL   288 /* slp_test_regs.ctl[0]: FPCR */
 
 #if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT == 1
 #define SLP_BTI 1

@@ -24,8 +24,8 @@
 
     /* struct slp_test_regs (sentinels.h), W = 4 */
     .equ REGS_GPR,   0              /* r4..r11 in gpr[0..7] */
-    .equ REGS_FPR,   12*4           /* d8..d15 in fpr[0..7] */
-    .equ REGS_CTL,   12*4 + 96      /* ctl[0] = FPSCR, ctl[1] unused on arm */
+    .equ REGS_FPR,   18*4           /* d8..d15 in fpr[0..7] */
+    .equ REGS_CTL,   18*4 + 144     /* ctl[0] = FPSCR, ctl[1] unused on arm */
 
     .equ FRAME_FPSCR, 0x00
     .equ FRAME_D8,    0x08

@@ -20,8 +20,8 @@
 
     /* struct slp_test_regs (sentinels.h), W = 8 */
     .equ REGS_GPR,   0
-    .equ REGS_FPR,   12*8
-    .equ REGS_CTL,   12*8 + 96      /* ctl[0] = frm, ctl[1] unused on riscv64 */
+    .equ REGS_FPR,   18*8
+    .equ REGS_CTL,   18*8 + 144     /* ctl[0] = frm, ctl[1] unused on riscv64 */
 
     .equ FRAME_S,    0x00
     .equ FRAME_RA,   0x60

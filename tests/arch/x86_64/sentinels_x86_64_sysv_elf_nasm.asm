@@ -10,7 +10,7 @@
 default rel
 
 %define REGS_GPR 0                  ; rbx rbp r12 r13 r14 r15, 8 bytes each
-%define REGS_CTL (12 * 8 + 96)      ; ctl[0] = MXCSR, ctl[1] = x87 control word
+%define REGS_CTL (18 * 8 + 144)     ; ctl[0] = MXCSR, ctl[1] = x87 control word
 %define OWN_CALLER_CTL 0
 %define OWN_OUT 8
 %define OWN_SIZE 24

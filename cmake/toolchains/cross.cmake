@@ -1,0 +1,30 @@
+# Cross build for any port with Debian's cross toolchain for SLP_TARGET_TRIPLE (set by
+# the preset); tests run under the port's qemu-user (arch/<cpu>/port.facts).
+include(${CMAKE_CURRENT_LIST_DIR}/../SlpPorts.cmake)
+if(NOT SLP_TARGET_TRIPLE)
+  message(FATAL_ERROR "cmake/toolchains/cross.cmake needs SLP_TARGET_TRIPLE (e.g. aarch64-linux-gnu)")
+endif()
+# try_compile projects read this file again: hand them the triple too.
+list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES SLP_TARGET_TRIPLE)
+slp_port_where(triple STREQUAL "${SLP_TARGET_TRIPLE}" _slp_cpu)
+if(NOT _slp_cpu)
+  message(FATAL_ERROR "no arch/<cpu>/port.facts says triple=${SLP_TARGET_TRIPLE}")
+endif()
+slp_port_fact(${_slp_cpu} qemu _slp_qemu)
+
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR ${_slp_cpu})
+set(CMAKE_C_COMPILER ${SLP_TARGET_TRIPLE}-gcc)
+set(CMAKE_CXX_COMPILER ${SLP_TARGET_TRIPLE}-g++)
+set(CMAKE_ASM_COMPILER ${SLP_TARGET_TRIPLE}-gcc)
+set(CMAKE_FIND_ROOT_PATH /usr/${SLP_TARGET_TRIPLE})
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+# SLP_QEMU_CPU lets a preset ask for a particular emulated CPU (aarch64-bti: max).
+if(SLP_QEMU_CPU)
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${_slp_qemu} -cpu ${SLP_QEMU_CPU} -L /usr/${SLP_TARGET_TRIPLE})
+else()
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${_slp_qemu} -L /usr/${SLP_TARGET_TRIPLE})
+endif()

@@ -1,0 +1,432 @@
+"""Deep frames of many blocked tasklets survive intact: values, exceptions, generators,
+frame objects, the GC, pickling and kill, while more tasklets than a thread has shared
+stacks take turns (copied stacks then move the frames of a blocked tasklet aside and
+back), and while a tasklet's depth crosses the end of its root chunk back and forth.
+Every test runs with both stack kinds (conftest.py)."""
+import gc
+import pickle
+import sys
+import threading
+
+import pytest
+
+import stackless
+
+CROWD = 12  # more than a thread's shared stacks (4): blocked tasklets' frames move
+
+
+def values_of(tag, n):
+    return (tag * 1000 + n, f"{tag}:{n}", [tag, n], n * 0.5)
+
+
+def deep(tag, n, ch, out):
+    """n frames of 2 arguments and 4 locals; the innermost receives, each frame checks
+    its locals on the way out and adds what it received."""
+    a, b, c, d = values_of(tag, n)
+    if n > 1:
+        r = deep(tag, n - 1, ch, out)
+    else:
+        r = ch.receive()
+    assert (a, b, c, d) == values_of(tag, n), (tag, n)
+    out.append((tag, n)) if n == 1 else None
+    return r + n
+
+
+def expected_sum(depth, sent):
+    return sent + depth * (depth + 1) // 2
+
+
+@pytest.mark.parametrize("depth", [1, 5, 20, 50, 120])
+def test_many_blocked_deep_tasklets_keep_their_values(depth):
+    ch = stackless.channel()
+    results = {}
+    out = []
+
+    def body(tag):
+        results[tag] = deep(tag, depth, ch, out)
+
+    ts = [stackless.tasklet(body)(tag) for tag in range(CROWD)]
+    stackless.run()
+    assert ch.balance == -CROWD
+    gc.collect()  # with every tasklet's frames blocked (most of them moved aside)
+    for tag in range(0, CROWD, 3):  # some are looked at through frame objects meanwhile
+        f, ns = ts[tag].frame, []
+        while f is not None:
+            if f.f_code.co_name == "deep":
+                assert f.f_locals["b"] == f"{tag}:{f.f_locals['n']}"
+                ns.append(f.f_locals["n"])
+            f = f.f_back
+        assert ns == list(range(1, depth + 1))
+    for i in range(CROWD):
+        ch.send(100 * i)
+    assert sorted(results) == list(range(CROWD))
+    # receivers are served in the order they blocked: tag i got 100 * i
+    assert results == {t: expected_sum(depth, 100 * t) for t in range(CROWD)}
+
+
+def test_blocking_again_at_other_depths_crosses_the_root_chunk_back_and_forth():
+    # Frames of 400 locals (about 3.3 KiB each): 100 of them pass a copied-stack
+    # tasklet's data region (256 KiB), every one an own-stack tasklet's root chunk.
+    # Each tasklet blocks at depth 3, then 110, 2, 130 and 1, going deeper by calling
+    # and back by returning; other tasklets run between its steps.
+    names = [f"v{i}" for i in range(400)]
+    src = ("def big(tag, n, plan, ch, log):\n"
+           + "".join(f"    {v} = tag * 100000 + n * 1000 + {i}\n" for i, v in enumerate(names))
+           + "    while plan:\n"
+           + "        if plan[0] == n:\n"
+           + "            plan.pop(0)\n"
+           + "            log.append((tag, n, ch.receive()))\n"
+           + "        elif plan[0] > n:\n"
+           + "            big(tag, n + 1, plan, ch, log)\n"
+           + "        else:\n"
+           + "            break\n"
+           + "    for i, v in enumerate((" + ", ".join(names) + ")):\n"
+           + "        assert v == tag * 100000 + n * 1000 + i, (tag, n, i)\n"
+           + "    return n\n")
+    ns = {}
+    exec(compile(src, "<big>", "exec"), ns)
+    big = ns["big"]
+    plan = [3, 110, 2, 130, 1]
+    ch = stackless.channel()
+    log = []
+    tasklets = [stackless.tasklet(big)(tag, 1, list(plan), ch, log) for tag in range(6)]
+    stackless.run()
+    for step in range(len(plan)):
+        assert ch.balance == -6, step
+        gc.collect()
+        for tag in range(6):
+            ch.send(step * 10 + tag)
+    assert not any(t.alive for t in tasklets)
+    for tag in range(6):
+        mine = [(n, got) for t, n, got in log if t == tag]
+        assert mine == [(n, s * 10 + tag) for s, n in enumerate(plan)]
+
+
+def test_exception_raised_into_deep_blocked_tasklets_unwinds_every_frame():
+    ch = stackless.channel()
+    unwound = {}
+
+    def frame(tag, n):
+        a, b, c, d = values_of(tag, n)
+        try:
+            if n > 1:
+                return frame(tag, n - 1)
+            return ch.receive()
+        except ValueError as e:
+            assert (a, b, c, d) == values_of(tag, n)
+            unwound.setdefault(tag, []).append(n)
+            if n == 10:
+                return f"caught {e} at {n}"
+            raise
+
+    results = {}
+
+    def body(tag):
+        results[tag] = frame(tag, 30)
+
+    ts = [stackless.tasklet(body)(tag) for tag in range(CROWD)]
+    stackless.run()
+    for t in ts:
+        t.throw(ValueError("x"))
+    assert results == {tag: "caught x at 10" for tag in range(CROWD)}
+    assert unwound == {tag: list(range(1, 11)) for tag in range(CROWD)}
+
+
+def test_kill_of_deep_blocked_tasklets_runs_their_finally_blocks():
+    ch = stackless.channel()
+    finals = []
+
+    def frame(tag, n):
+        a, b, c, d = values_of(tag, n)
+        try:
+            if n > 1:
+                frame(tag, n - 1)
+            else:
+                ch.receive()
+        finally:
+            assert (a, b, c, d) == values_of(tag, n)
+            finals.append((tag, n))
+
+    ts = [stackless.tasklet(frame)(tag, 25) for tag in range(CROWD)]
+    stackless.run()
+    for t in reversed(ts):
+        t.kill()
+    assert not any(t.alive for t in ts)
+    assert sorted(finals) == sorted((tag, n) for tag in range(CROWD) for n in range(1, 26))
+
+
+def test_generators_inside_deep_blocked_tasklets():
+    ch = stackless.channel()
+    got = {}
+
+    def gen(tag, n):
+        a, b = values_of(tag, n)[:2]
+        for i in range(3):
+            v = ch.receive()  # blocks inside the generator's frame
+            assert (a, b) == values_of(tag, n)[:2]
+            yield v + i
+
+    def frame(tag, n):
+        a, b, c, d = values_of(tag, n)
+        if n > 1:
+            r = frame(tag, n - 1)
+        else:
+            r = sum(gen(tag, n))
+        assert (a, b, c, d) == values_of(tag, n)
+        return r
+
+    def body(tag):
+        got[tag] = frame(tag, 15)
+
+    ts = [stackless.tasklet(body)(tag) for tag in range(CROWD)]
+    stackless.run()
+    for t in ts:  # the innermost frame of each is the generator's; its caller is frame()
+        f = t.frame
+        while f.f_code.co_name == "receive":
+            f = f.f_back
+        assert f.f_code.co_name == "gen"
+        assert f.f_back.f_code.co_name == "frame" and f.f_back.f_locals["n"] == 1
+    for rnd in range(3):
+        gc.collect()
+        for tag in range(CROWD):
+            ch.send(tag)
+    assert got == {tag: 3 * tag + 3 for tag in range(CROWD)}
+
+
+def test_frame_objects_of_blocked_tasklets_read_their_frames():
+    ch = stackless.channel()
+    kept = []
+
+    def frame(tag, n):
+        a, b, c, d = values_of(tag, n)
+        if n % 7 == 0:
+            kept.append(sys._getframe())  # a frame object made while it runs
+        if n > 1:
+            return frame(tag, n - 1)
+        try:
+            raise KeyError(tag)
+        except KeyError:
+            pass  # a traceback made frame objects too
+        return ch.receive()
+
+    ts = [stackless.tasklet(frame)(tag, 30) for tag in range(CROWD)]
+    stackless.run()
+    gc.collect()
+    for tag, t in enumerate(ts):
+        # walk the blocked tasklet's frames from the innermost one, by frame objects
+        f = t.frame
+        ns = []
+        while f is not None:
+            if f.f_code.co_name == "frame":
+                assert f.f_locals["b"] == f"{tag}:{f.f_locals['n']}"
+                ns.append(f.f_locals["n"])
+            f = f.f_back
+        assert ns == list(range(1, 31))
+    for f in kept:
+        tag, n = f.f_locals["tag"], f.f_locals["n"]
+        assert f.f_locals["a"] == tag * 1000 + n
+        assert f.f_lineno > 0
+    del f
+    gc.collect()
+    for i in range(CROWD):
+        ch.send(i)
+    assert not any(t.alive for t in ts)
+    # frames that ended keep their last state in their frame objects
+    assert all(f.f_locals["c"] == [f.f_locals["tag"], f.f_locals["n"]] for f in kept)
+
+
+def test_gc_collects_cycles_through_frames_moved_aside():
+    import weakref
+
+    class Marker:
+        pass
+
+    ch = stackless.channel()
+    log = []
+
+    def frame(n, m):
+        a = m
+        try:
+            if n > 1:
+                frame(n - 1, m)
+            else:
+                ch.receive()
+        finally:
+            log.append(n)
+
+    refs = []
+    for _ in range(CROWD):
+        m = Marker()
+        refs.append(weakref.ref(m))
+        stackless.tasklet(frame)(10, m)
+    del m
+    stackless.run()
+    assert ch.balance == -CROWD
+    refs.append(weakref.ref(ch))
+    del ch
+    gc.collect()  # the channel, its blocked tasklets and their markers: one cycle
+    assert all(r() is None for r in refs)
+    assert sorted(log) == sorted(list(range(1, 11)) * CROWD)
+
+
+def test_pickle_of_deep_blocked_tasklets_among_a_crowd():
+    _PICKLED_RESULTS.clear()
+    ch = stackless.channel()
+    ts = [stackless.tasklet(_pickled_frame)(tag, 40, ch) for tag in range(CROWD)]
+    stackless.run()
+    data = pickle.dumps((ts, ch))  # most of them have their frames moved aside now
+    for t in ts:
+        t.kill()
+    assert _PICKLED_RESULTS == {}
+    ts2, ch2 = pickle.loads(data)
+    assert ch2.balance == -CROWD
+    gc.collect()
+    for i in range(CROWD):
+        ch2.send(i)
+    assert not any(t.alive for t in ts2)
+    # (each frame checked its locals; which restored tasklet the channel serves first
+    # is the unpickling's business)
+    assert sorted(_PICKLED_RESULTS) == list(range(CROWD))
+    assert sorted(_PICKLED_RESULTS.values()) == [expected_sum(40, i) for i in range(CROWD)]
+
+
+_PICKLED_RESULTS = {}
+
+
+def _pickled_frame(tag, n, ch):
+    a, b, c, d = values_of(tag, n)
+    if n > 1:
+        r = _pickled_frame(tag, n - 1, ch)
+    else:
+        r = ch.receive()
+    assert (a, b, c, d) == values_of(tag, n)
+    if n == 40:
+        _PICKLED_RESULTS[tag] = r + n
+    return r + n
+
+
+def test_deep_blocked_tasklets_in_another_thread():
+    errors = []
+    results = []
+
+    def thread_main():
+        try:
+            ch = stackless.channel()
+            out = []
+            ts = [stackless.tasklet(lambda tag: results.append(deep(tag, 30, ch, out)))(tag)
+                  for tag in range(CROWD)]
+            stackless.run()
+            gc.collect()
+            for i in range(CROWD):
+                ch.send(i)
+            assert not any(t.alive for t in ts)
+        except BaseException as e:  # reported in the main thread
+            errors.append(e)
+
+    th = threading.Thread(target=thread_main)
+    th.start()
+    th.join()
+    assert not errors, errors
+    assert sorted(results) == sorted(expected_sum(30, i) for i in range(CROWD))
+
+
+# Bytes of a frame in CPython 3.11's layout: its specials (_PyInterpreterFrame up to
+# localsplus, 9 words) and its localsplus (locals, cells, free variables, value stack).
+FRAME_SPECIALS_WORDS = 9
+
+
+def frame_bytes(code):
+    nlocalsplus = code.co_nlocals + len(code.co_cellvars) + len(code.co_freevars)
+    return (FRAME_SPECIALS_WORDS + nlocalsplus + code.co_stacksize) * 8
+
+
+def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(stack_kind):
+    """Where a blocked tasklet's bytes are (stackless._memory_of): a copied-stack
+    tasklet moved aside keeps its frames' bytes (CPython's layout: the sum of its
+    frames' sizes; packed: each frame blocked in a Python call its locals' words and a
+    head of at most 3 words) in one heap block, and a C slice whose size does not depend
+    on how deep its Python frames are."""
+    ch = stackless.channel()
+    depths = {}
+
+    def body(n):
+        deep(n, n, ch, [])
+
+    for n in (5, 20, 50) * 4:  # more than the shared stacks: most are moved aside
+        depths[stackless.tasklet(body)(n)] = n
+    stackless.run()
+    mem = {t: stackless._memory_of(t) for t in depths}
+    if stack_kind == "own":
+        assert all(m["frames"] == m["frames_saved"] == m["c_slice"] == 0 for m in mem.values())
+    else:
+        deep_code, body_code = deep.__code__, body.__code__
+        aside = [t for t in depths if mem[t]["frames_saved"]]
+        assert len(aside) >= len(depths) - 4
+        assert len({mem[t]["core"] for t in depths}) == 1
+        # The C slice does not grow with depth. (Its size depends on the C path that
+        # blocked: a call CPython has not specialised yet takes more C frames, as does a
+        # switch to the main tasklet; so the smallest at each depth is compared.)
+        slices = {}
+        for t in aside:
+            slices.setdefault(depths[t], []).append(mem[t]["c_slice"])
+        assert len({min(v) for v in slices.values()}) == 1
+        assert all(0 < s < 4096 for v in slices.values() for s in v)
+        packed = {}
+        for t in aside:
+            m = mem[t]
+            assert m["packed"] == 1
+            assert m["frames"] == frame_bytes(body_code) + depths[t] * frame_bytes(deep_code)
+            assert m["frames_saved"] < m["frames"]
+            # One heap block each (glibc: 8 bytes in front, 16-byte steps, 32 at least).
+            assert 0 < m["frames_block"] - m["frames_saved"] <= 32
+            assert 0 < m["c_slice_block"] - m["c_slice"] <= 32
+            packed.setdefault(depths[t], set()).add(m["frames_saved"])
+        assert all(len(v) == 1 for v in packed.values())
+        per_frame = (packed[50].pop() - packed[20].pop()) / 30
+        assert 0 < per_frame - deep_code.co_nlocals * 8 <= 24
+        # Read through t.frame, the frames are unpacked aside: exactly their bytes,
+        # behind the chunk's header.
+        t = aside[0]
+        assert t.frame is not None
+        m = stackless._memory_of(t)
+        assert m["packed"] == 0 and m["frames"] == mem[t]["frames"]
+        assert 0 < m["frames_saved"] - m["frames"] <= 64
+    for t in depths:
+        t.kill()
+
+
+def test_memory_of_takes_a_suspended_tasklet():
+    with pytest.raises(TypeError):
+        stackless._memory_of(object())
+    with pytest.raises(RuntimeError):
+        stackless._memory_of(stackless.getcurrent())
+    fresh = stackless.tasklet(lambda: None)
+    assert stackless._memory_of(fresh)["frames_saved"] == 0
+
+
+def test_a_tasklet_blocked_shallower_than_before_keeps_a_block_of_its_frames_size(stack_kind):
+    """A tasklet moved aside blocked 50 frames deep, and then again 5 deep, keeps a
+    block the size of its 5 frames, not of the 50."""
+    if stack_kind == "own":
+        pytest.skip("own stacks keep their frames in place")
+    ch = stackless.channel()
+
+    def at(n):
+        return at(n - 1) if n > 1 else ch.receive()
+
+    def body():
+        at(50)
+        at(5)
+
+    ts = [stackless.tasklet(body)() for _ in range(CROWD)]
+    stackless.run()
+    t = ts[0]  # the first to block, and to run again: moved aside both times
+    deep_ = stackless._memory_of(t)
+    for _ in ts:  # each returns from 50 deep and blocks 5 deep
+        ch.send(None)
+    shallow = stackless._memory_of(t)
+    assert deep_["packed"] == shallow["packed"] == 1
+    assert shallow["frames_saved"] < deep_["frames_saved"] // 4
+    assert 0 < shallow["frames_block"] - shallow["frames_saved"] <= 32
+    for t in ts:
+        t.kill()
