@@ -576,8 +576,9 @@ TEST_F(Soft, async_schedule_between_soft_tasklets_alternates_and_counts_soft) {
     EXPECT_LE(after.hard - before.hard, 2u);  // main -> the runner, and back
 }
 
-TEST_F(Soft, async_schedule_of_a_soft_tasklet_alone_goes_on) {
+TEST_F(Soft, async_schedule_of_a_soft_tasklet_alone_goes_on_without_a_switch) {
     trace tr;
+    const slp::switch_counts before = slp::get_switch_counts();
     soft([&]() -> slp::task<> {
         for (int r = 0; r < 3; ++r) {
             tr("alone" + std::to_string(r));
@@ -586,6 +587,7 @@ TEST_F(Soft, async_schedule_of_a_soft_tasklet_alone_goes_on) {
     });
     slp::run();
     EXPECT_EQ(tr.ev, (S{"alone0", "alone1", "alone2"}));
+    EXPECT_EQ(slp::get_switch_counts().soft, before.soft);
 }
 
 TEST_F(Soft, switch_trap_stops_async_schedule_towards_a_soft_tasklet) {
