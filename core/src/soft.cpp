@@ -177,35 +177,11 @@ void soft_end(std::exception_ptr escaped) noexcept {
     }
 }
 
-namespace {
-// soft_schedule's general case, out of line so that the common one needs no frame.
-[[gnu::noinline]] bool schedule_deferred(scheduler_impl& s, bool remove) {
+bool soft_schedule(bool remove) {
+    scheduler_impl& s = this_scheduler();
     defer_scope d(s);
     s.schedule_running(remove);
     return d.finish();
-}
-}  // namespace
-
-bool soft_schedule(bool remove) {
-    // An awaiter runs in a tasklet: this thread's scheduler exists.
-    scheduler_impl& s = *this_scheduler_if_any();
-    tasklet_impl* p = s.running;
-    // The common case, soft to soft round the ring with nobody to tell: what
-    // schedule_task() and complete_deferred() would do, without their checks.
-    // (No callback is running — callbacks are not coroutines — and no zombie is left:
-    // the landing after every switch clears it.)
-    if (!remove && p->kind == stack_kind::soft && s.trap == 0 && s.observer == nullptr &&
-        !schedule_callback_installed() && !s.inbox_nonempty.load(std::memory_order_acquire)) {
-        tasklet_impl* next = p->next;
-        if (next != p && next->kind == stack_kind::soft) {
-            if (next->state == life::ready) next->state = life::started;
-            s.head = next;
-            s.running = next;
-            ++s.counts.soft;
-            return true;
-        }
-    }
-    return schedule_deferred(s, remove);
 }
 
 bool soft_action(channel_base& ch, int dir, message&& m) {

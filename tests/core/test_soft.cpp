@@ -1,12 +1,14 @@
 // Soft tasklets (coroutine bodies): the semantics of the channel and scheduler with
 // soft tasklets, soft/hard pairs on every channel operation, nested tasks, promotion
 // (the 80/20 rule) and the switch counters.
+#include <coroutine>
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core_test_support.h"
@@ -28,6 +30,18 @@ class Soft : public ::testing::Test {
         slp::tasklet t = slp::spawn(std::move(fn), {k, 0, {}});
         made_.push_back(t);
         return t;
+    }
+    // Two soft tasklets taking turns by async_schedule `rounds` times, tracing
+    // "<name><round>".
+    void two_soft_taking_turns(trace& tr, int rounds) {
+        for (const char* name : {"a", "b"}) {
+            soft([&tr, name, rounds]() -> slp::task<> {
+                for (int r = 0; r < rounds; ++r) {
+                    tr(name + std::to_string(r));
+                    co_await slp::async_schedule();
+                }
+            });
+        }
     }
     void TearDown() override { slp_test::kill_leftovers(made_); }
     std::vector<slp::tasklet> made_;
@@ -287,18 +301,28 @@ TEST_F(Soft, a_soft_tasklet_runs_to_completion_and_ends) {
     EXPECT_FALSE(t.alive());
 }
 
+// "<kind><i>.<r>", built by appending: g++ 12 warns (-Wrestrict, falsely) about
+// "literal" + std::string once inlined into some bodies.
+std::string turn(const char* kind, int i, int r) {
+    std::string s(kind);
+    s += std::to_string(i);
+    s += '.';
+    s += std::to_string(r);
+    return s;
+}
+
 TEST_F(Soft, async_schedule_round_robins_soft_and_hard_tasklets_in_ring_order) {
     trace tr;
     for (int i = 0; i < 2; ++i) {
         soft([&tr, i]() -> slp::task<> {
             for (int r = 0; r < 2; ++r) {
-                tr("s" + std::to_string(i) + "." + std::to_string(r));
+                tr(turn("s", i, r));
                 co_await slp::async_schedule();
             }
         });
         hard([&tr, i] {
             for (int r = 0; r < 2; ++r) {
-                tr("h" + std::to_string(i) + "." + std::to_string(r));
+                tr(turn("h", i, r));
                 slp::schedule();
             }
         });
@@ -537,6 +561,155 @@ TEST_F(Soft, switches_between_soft_tasklets_are_counted_soft) {
     EXPECT_GE(after.soft - before.soft, 199u);
     EXPECT_LE(after.hard - before.hard, 2u);  // main -> the runner, and back
     EXPECT_EQ(after.promotions, before.promotions);
+}
+
+// ---- async_schedule between soft tasklets: the inline path declines when it must ----
+
+TEST_F(Soft, async_schedule_between_soft_tasklets_alternates_and_counts_soft) {
+    trace tr;
+    const slp::switch_counts before = slp::get_switch_counts();
+    two_soft_taking_turns(tr, 3);
+    slp::run();
+    EXPECT_EQ(tr.ev, (S{"a0", "b0", "a1", "b1", "a2", "b2"}));
+    const slp::switch_counts after = slp::get_switch_counts();
+    EXPECT_GE(after.soft - before.soft, 5u);
+    EXPECT_LE(after.hard - before.hard, 2u);  // main -> the runner, and back
+}
+
+TEST_F(Soft, async_schedule_of_a_soft_tasklet_alone_goes_on_without_a_switch) {
+    trace tr;
+    const slp::switch_counts before = slp::get_switch_counts();
+    soft([&]() -> slp::task<> {
+        for (int r = 0; r < 3; ++r) {
+            tr("alone" + std::to_string(r));
+            co_await slp::async_schedule();  // main waits in run(): nobody else to run
+        }
+    });
+    slp::run();
+    EXPECT_EQ(tr.ev, (S{"alone0", "alone1", "alone2"}));
+    EXPECT_EQ(slp::get_switch_counts().soft, before.soft);
+}
+
+TEST_F(Soft, switch_trap_stops_async_schedule_towards_a_soft_tasklet) {
+    trace tr;
+    soft([&]() -> slp::task<> {
+        tr("a");
+        slp::switch_trap(1);
+        try {
+            co_await slp::async_schedule();
+        } catch (const slp::runtime_error& e) {
+            tr(e.what());
+        }
+        slp::switch_trap(-1);
+        tr("a goes on");
+        co_await slp::async_schedule();
+        tr("a again");
+    });
+    soft([&]() -> slp::task<> {
+        tr("b");
+        co_return;
+    });
+    slp::run();
+    EXPECT_EQ(tr.ev, (S{"a", slp::msg::switch_trap, "a goes on", "b", "a again"}));
+}
+
+TEST_F(Soft, schedule_callback_sees_async_schedule_between_soft_tasklets) {
+    std::vector<std::uint64_t> switches;
+    slp::set_schedule_callback([&](const slp::tasklet& prev, const slp::tasklet& next) {
+        switches.push_back(prev.id());
+        switches.push_back(next.id());
+    });
+    trace tr;
+    two_soft_taking_turns(tr, 1);
+    const std::uint64_t a = made_[0].id(), b = made_[1].id(), main_id = slp::getmain().id();
+    slp::run();
+    slp::set_schedule_callback({});
+    // main -> a, a -> b (async_schedule), b -> a (async_schedule), a ends -> b, b ends -> main.
+    EXPECT_EQ(switches, (std::vector<std::uint64_t>{main_id, a, a, b, b, a, a, b, b, main_id}));
+}
+
+// Records every switch it is told of, as "before from>to" / "after from>to".
+class recording_observer : public slp::switch_observer {
+ public:
+    explicit recording_observer(std::vector<std::uint64_t>* ids) : ids_(ids) {}
+    void before_switch(slp::tasklet_view from, slp::tasklet_view to) noexcept override {
+        record(0, from, to);
+    }
+    void after_switch(slp::tasklet_view from, slp::tasklet_view to) noexcept override {
+        record(1, from, to);
+    }
+
+ private:
+    void record(std::uint64_t when, slp::tasklet_view from, slp::tasklet_view to) noexcept {
+        if (from.is_main() || to.is_main()) return;  // the runner's entry and exit
+        ids_->push_back(when);
+        ids_->push_back(from.id());
+        ids_->push_back(to.id());
+    }
+    std::vector<std::uint64_t>* ids_;
+};
+
+TEST_F(Soft, switch_observer_is_told_of_async_schedule_between_soft_tasklets) {
+    std::vector<std::uint64_t> seen;
+    recording_observer obs(&seen);
+    trace tr;
+    two_soft_taking_turns(tr, 1);
+    const std::uint64_t a = made_[0].id(), b = made_[1].id();
+    slp::switch_observer* old = slp::set_switch_observer(&obs);
+    slp::run();
+    slp::set_switch_observer(old);
+    EXPECT_EQ(tr.ev, (S{"a0", "b0"}));
+    // a -> b and b -> a by async_schedule, then a ends -> b: each told before and after.
+    EXPECT_EQ(seen,
+              (std::vector<std::uint64_t>{0, a, b, 1, a, b, 0, b, a, 1, b, a, 0, a, b, 1, a, b}));
+}
+
+TEST_F(Soft, async_schedule_takes_in_what_another_thread_handed_over_first) {
+    (void)slp::getcurrent();  // this thread counts for deadlock detection from now on
+    slp::channel<int> ch;
+    trace tr;
+    soft([&]() -> slp::task<> {
+        const int v = co_await ch.async_receive();
+        tr("c got " + std::to_string(v));
+    });
+    soft([&]() -> slp::task<> {
+        tr("a");
+        // Another thread sends to c: c is handed over to this thread, not yet in the ring.
+        std::thread th([&] { ch.send(5); });
+        th.join();
+        co_await slp::async_schedule();  // takes c in (behind b), then switches to b
+        tr("a again");
+    });
+    soft([&]() -> slp::task<> {
+        tr("b");
+        co_await slp::async_schedule();
+        tr("b again");
+    });
+    slp::run();
+    EXPECT_EQ(tr.ev, (S{"a", "b", "c got 5", "a again", "b again"}));
+}
+
+// A coroutine type of the user's own, run on a fresh thread outside any tasklet.
+struct foreign_coroutine {
+    struct promise_type {
+        foreign_coroutine get_return_object() noexcept { return {}; }
+        std::suspend_never initial_suspend() noexcept { return {}; }
+        std::suspend_never final_suspend() noexcept { return {}; }
+        void return_void() noexcept {}
+        void unhandled_exception() noexcept { std::abort(); }
+    };
+};
+
+foreign_coroutine schedule_from_a_foreign_coroutine(bool& done) {
+    co_await slp::async_schedule();  // main alone: nothing to switch to
+    done = true;
+}
+
+TEST(SoftOutsideTasklets, async_schedule_in_a_thread_without_a_scheduler_goes_on) {
+    bool done = false;
+    std::thread th([&] { schedule_from_a_foreign_coroutine(done); });
+    th.join();
+    EXPECT_TRUE(done);
 }
 
 // ---- nested tasks ---------------------------------------------------------------------

@@ -42,6 +42,7 @@
 #include <utility>
 
 #include "slp/channel.hpp"
+#include "slp/detail/fast_soft_schedule.hpp"
 #include "slp/scheduler.hpp"
 #include "slp/tasklet.hpp"
 
@@ -59,7 +60,8 @@ void soft_set_top(std::coroutine_handle<> h) noexcept;
 void soft_start(std::coroutine_handle<> root) noexcept;
 // The root coroutine finished (with `escaped` if an exception left it): end the tasklet.
 void soft_end(std::exception_ptr escaped) noexcept;
-// async_schedule / async_schedule_remove: true if the tasklet was switched away.
+// async_schedule / async_schedule_remove when fast_soft_schedule declined: true if the
+// tasklet was switched away.
 bool soft_schedule(bool remove);
 
 struct task_promise_base {
@@ -189,7 +191,11 @@ class schedule_awaiter {
  public:
     explicit schedule_awaiter(bool remove) noexcept : remove_(remove) {}
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<>) { return detail::soft_schedule(remove_); }
+    bool await_suspend(std::coroutine_handle<>) {
+        if (!remove_ && detail::fast_soft_schedule()) [[likely]]
+            return true;
+        return detail::soft_schedule(remove_);
+    }
     void await_resume() {
         if (detail::soft_raise) [[unlikely]]
             detail::soft_claim();
