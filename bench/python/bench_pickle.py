@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Pickling a running tasklet (issue 6): pickle + unpickle + resume round trip of a
+"""Pickling a running tasklet: pickle + unpickle + resume round trip of a
 tasklet blocked in channel.receive() 9 and 100 frames deep (the seed's recursion), and
 the pickle's size, against pickling the same state kept by hand in an object (a class
 holding the recursion's levels, resumed by a loop).

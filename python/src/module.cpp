@@ -17,7 +17,7 @@ PyObject* mod_memory_of(PyObject*, PyObject*);       // memory_probe.cpp
 
 namespace {
 
-// Checkpoints (issue 6): every tasklet of the thread, in one pickle. Python, run into the
+// Checkpoints: every tasklet of the thread, in one pickle. Python, run into the
 // module's namespace at import.
 const char* const kCheckpointSource = R"PY(
 def checkpoint(path, data=None, protocol=None):

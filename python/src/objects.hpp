@@ -37,7 +37,7 @@ struct TaskletObject {
     PyObject** blocked_sp;       // value-stack top of its innermost frame in a call
     TaskletObject* alive_next;   // the thread's list of alive tasklet objects
     TaskletObject* alive_prev;
-    // Pickling (issue 6, pickle.cpp).
+    // Pickling (pickle.cpp).
     _PyInterpreterFrame* base_below;  // current frame when its entry started the callable
     PyObject* suspend_value;          // borrowed: schedule()'s retval / the value being sent
     PyObject* suspend_channel;        // borrowed: the channel of its channel action

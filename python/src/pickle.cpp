@@ -1,4 +1,4 @@
-// pickle.cpp — pickling of tasklets (running ones included) and channels (issue 6),
+// pickle.cpp — pickling of tasklets (running ones included) and channels,
 // on the frame library (frames/frames.hpp).
 //
 // tasklet.__reduce__() -> (type, (), state), state =

@@ -143,7 +143,7 @@ class tasklet {
     bool paused() const;     // alive, neither runnable nor blocked
     bool is_main() const;
     bool is_current() const;  // the running tasklet of its thread
-    bool restorable() const;  // (issue 5) always false for hard tasklets
+    bool restorable() const;  // always false for hard tasklets
     // Atomic: the tasklet is not auto-scheduled (by preemption, which slp does not do
     // yet) — a flag inherited by tasklets created while it is set. Returns the old value.
     bool set_atomic(bool flag);

@@ -1,6 +1,6 @@
 // frames.hpp — capture, pickle and resume chains of CPython 3.11 frames.
 //
-// The frame library behind pickling of running tasklets (issue 6). A suspended tasklet's
+// The frame library behind pickling of running tasklets. A suspended tasklet's
 // Python frames form a chain of _PyInterpreterFrame, linked through `previous`, from the
 // innermost one (suspended in a call into C: channel.receive(), schedule(), ...) out to
 // the tasklet's base frame. This library

@@ -34,7 +34,7 @@ enum class life : std::uint8_t { unbound, bound, ready, started, dead };
 // How a started, non-running hard tasklet was suspended (decides how to resume it).
 enum class suspended_by : std::uint8_t { none, jump, copy_switch };
 
-// What only some tasklets need, kept out of the object every tasklet has (issue 4: a
+// What only some tasklets need, kept out of the object every tasklet has (so that a
 // blocked soft tasklet costs at most 256 bytes, its coroutine frame included): the
 // execution state of the hard kinds, and fields rarely set. Hard tasklets, main and the
 // soft runner carry one inline (one allocation, see hard_tasklet); a soft tasklet gets
