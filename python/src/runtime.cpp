@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <mutex>
 #include <new>
@@ -259,11 +260,35 @@ void thread_runtime::before_wait() noexcept {
     }
 }
 
+namespace {
+
+// Python's own SIGINT handler is installed: Ctrl-C means KeyboardInterrupt and nothing else.
+bool sigint_raises_keyboard_interrupt() {
+    PyObject* sig = PyImport_ImportModule("_signal");  // built in, already imported
+    if (sig == nullptr) return PyErr_Clear(), false;
+    PyObject* handler = PyObject_CallMethod(sig, "getsignal", "i", SIGINT);
+    PyObject* deflt = PyObject_GetAttrString(sig, "default_int_handler");
+    const bool is_default = handler != nullptr && handler == deflt;
+    Py_XDECREF(handler);
+    Py_XDECREF(deflt);
+    Py_DECREF(sig);
+    PyErr_Clear();
+    return is_default;
+}
+
+}  // namespace
+
 std::exception_ptr thread_runtime::poll_wait() noexcept {
     if (!main_thread_) return nullptr;
     hold_gil();  // parked: quiet all the same (no change to core here)
     std::exception_ptr stop;
-    if (PyErr_CheckSignals() < 0) {
+    // No Python signal handler runs here: this tasklet is half blocked (queued on its
+    // channel, out of the ring), and a handler that used stackless would find the
+    // scheduler in that state. Only Ctrl-C under Python's default handler, which would
+    // do nothing but raise KeyboardInterrupt, ends the wait; every other handler runs
+    // when the channel action is over, as before any wait.
+    if (sigint_raises_keyboard_interrupt() && PyOS_InterruptOccurred()) {
+        PyErr_SetNone(PyExc_KeyboardInterrupt);
         try {
             stop = std::make_exception_ptr(py_exception::fetch());
         } catch (...) {

@@ -228,6 +228,39 @@ def test_ctrl_c_interrupts_a_main_thread_waiting_on_a_channel_for_another_thread
     assert r.stdout.split() == ["interrupted", "0", "True"]
 
 
+def test_a_signal_handler_using_stackless_runs_after_a_wait_for_another_thread(stack_kind):
+    # A handler of the user's own is Python code that may switch (kill, schedule, send):
+    # it must not run while the main tasklet is half blocked in a wait for another thread
+    # (queued on its channel, out of the ring), but once the channel action is over.
+    r = run_child(stack_kind, """
+    import os, signal, threading, time
+    seen = []
+    def handler(signum, frame):
+        seen.append(stackless.current is stackless.main)
+        stackless.schedule()
+        helper.kill()
+    signal.signal(signal.SIGINT, handler)
+    helper = stackless.tasklet(lambda: stackless.channel().receive())()
+    stackless.schedule()  # helper blocks on a channel of its own
+    ch = stackless.channel()
+    ready = threading.Event()
+    def other():
+        stackless.getcurrent()  # this thread uses stackless: main waits for it
+        ready.set()
+        time.sleep(0.6)
+        ch.send('from the other thread')
+    th = threading.Thread(target=other)
+    th.start()
+    ready.wait()
+    threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    got = ch.receive()
+    th.join()
+    print(got.replace(' ', '_'), seen, helper.alive, flush=True)
+    """, timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["from_the_other_thread", "[True]", "False"]
+
+
 def test_memory_error_when_stacks_run_out(stack_kind):
     # Own stacks until the address space (limited here) is full: starting a tasklet, and
     # ending one whose successor cannot get a stack, raise MemoryError in run()'s caller
