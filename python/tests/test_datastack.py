@@ -362,7 +362,11 @@ def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(s
         deep_code, body_code = deep.__code__, body.__code__
         aside = [t for t in depths if mem[t]["frames_saved"]]
         assert len(aside) >= len(depths) - 4
-        assert len({mem[t]["core"] for t in depths}) == 1
+        # glibc hands out a free chunk whole when what is left of it would be smaller
+        # than its minimum chunk (32 B), so in a used heap a block can be 16 B bigger
+        # than asked for: the core tasklet's two blocks may differ by that much each.
+        cores = {mem[t]["core"] for t in depths}
+        assert max(cores) - min(cores) <= 2 * 16
         # The C slice does not grow with depth. (Its size depends on the C path that
         # blocked: a call CPython has not specialised yet takes more C frames, as does a
         # switch to the main tasklet; so the smallest at each depth is compared.)
@@ -377,9 +381,10 @@ def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(s
             assert m["packed"] == 1
             assert m["frames"] == frame_bytes(body_code) + depths[t] * frame_bytes(deep_code)
             assert m["frames_saved"] < m["frames"]
-            # One heap block each (glibc: 8 bytes in front, 16-byte steps, 32 at least).
-            assert 0 < m["frames_block"] - m["frames_saved"] <= 32
-            assert 0 < m["c_slice_block"] - m["c_slice"] <= 32
+            # One heap block each (glibc: 8 bytes in front, 16-byte steps, 32 at least,
+            # and up to 16 more when a free chunk is handed out whole).
+            assert 0 < m["frames_block"] - m["frames_saved"] <= 32 + 16
+            assert 0 < m["c_slice_block"] - m["c_slice"] <= 32 + 16
             packed.setdefault(depths[t], set()).add(m["frames_saved"])
         assert all(len(v) == 1 for v in packed.values())
         per_frame = (packed[50].pop() - packed[20].pop()) / 30
