@@ -10,6 +10,11 @@
 #include "arch_test_support.h"
 #include "slp/context.hpp"
 
+// The two words slp_test_entry_probe writes and reads (declared in sentinels.h): here,
+// once, rather than in every CPU's helper.
+uintptr_t slp_test_entry_sp = 0;
+slp_entry_fn slp_test_entry_target = nullptr;
+
 namespace {
 
 using slp_test::abi;

@@ -182,21 +182,6 @@ func_begin slp_test_entry_probe
     br   x16                          /* x16: allowed into a `bti c` landing pad */
 func_end slp_test_entry_probe
 
-
-    .bss
-    .p2align 3
-    .globl slp_test_entry_sp
-    .type slp_test_entry_sp, %object
-    .size slp_test_entry_sp, 8
-slp_test_entry_sp:
-    .zero 8
-    .globl slp_test_entry_target
-    .type slp_test_entry_target, %object
-    .size slp_test_entry_target, 8
-slp_test_entry_target:
-    .zero 8
-
-
 #if SLP_BTI || SLP_PAC
     .pushsection .note.gnu.property, "a", %note
     .p2align 3

@@ -134,17 +134,4 @@ slp_test_entry_probe:
     .fnend
     .size slp_test_entry_probe, .-slp_test_entry_probe
 
-    .bss
-    .p2align 2
-    .globl slp_test_entry_sp
-    .type slp_test_entry_sp, %object
-    .size slp_test_entry_sp, 4
-slp_test_entry_sp:
-    .space 4
-    .globl slp_test_entry_target
-    .type slp_test_entry_target, %object
-    .size slp_test_entry_target, 4
-slp_test_entry_target:
-    .space 4
-
     .section .note.GNU-stack,"",%progbits

@@ -113,18 +113,4 @@ slp_test_entry_probe:
     .cfi_endproc
     .size slp_test_entry_probe, .-slp_test_entry_probe
 
-    .bss
-    .p2align 3
-    .globl slp_test_entry_sp
-    .type slp_test_entry_sp, @object
-    .size slp_test_entry_sp, 8
-slp_test_entry_sp:
-    .zero 8
-
-    .globl slp_test_entry_target
-    .type slp_test_entry_target, @object
-    .size slp_test_entry_target, 8
-slp_test_entry_target:
-    .zero 8
-
     .section .note.GNU-stack,"",%progbits

@@ -17,13 +17,8 @@ default rel
 
 global slp_test_with_sentinels:function (slp_test_with_sentinels.end - slp_test_with_sentinels)
 global slp_test_entry_probe:function (slp_test_entry_probe.end - slp_test_entry_probe)
-global slp_test_entry_sp:data 8
-global slp_test_entry_target:data 8
-
-section .bss
-align 8
-slp_test_entry_sp: resq 1
-slp_test_entry_target: resq 1
+extern slp_test_entry_sp        ; the probe's two words live in test_entry.cpp
+extern slp_test_entry_target
 
 section .text
 
