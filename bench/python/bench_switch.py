@@ -361,7 +361,8 @@ def main():
 
     methods = [("PY_greenlet_switch", greenlet_raw, 2 * N)] if greenlet else []
     if stackless is None:
-        methods.append(("PY_greenlet_channel", greenlet_channel, 2 * N))
+        if greenlet:
+            methods.append(("PY_greenlet_channel", greenlet_channel, 2 * N))
     else:
         methods += stackless_methods()
     for name, seconds in median_times(methods).items():
