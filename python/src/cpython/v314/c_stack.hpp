@@ -16,7 +16,8 @@
 namespace slpy::cpy {
 
 struct c_stack_limits {
-    uintptr_t top = 0, soft = 0, hard = 0;  // all 0: CPython computes the thread's anew
+    // As a new thread state has them: CPython computes the thread's at its first check.
+    uintptr_t top = 0, soft = UINTPTR_MAX, hard = 0;
 
     static c_stack_limits of(const PyThreadState* ts) noexcept {
         auto* t = reinterpret_cast<const _PyThreadStateImpl*>(ts);
@@ -28,14 +29,16 @@ struct c_stack_limits {
         t->c_stack_soft_limit = soft;
         t->c_stack_hard_limit = hard;
     }
-    // The limits of the stack the calling tasklet runs on, with CPython's margins (one
-    // margin above the stack's end is the hard limit, two the soft one); none (all 0) on
-    // the thread's own stack.
-    static c_stack_limits of_running_stack() noexcept {
+    // Give `ts` the limits of the stack the calling tasklet runs on, with CPython's margins
+    // (one margin above the stack's end is the hard limit, two the soft one); on the
+    // thread's own stack, leave the thread's.
+    static void set_for_running_stack(PyThreadState* ts) noexcept {
         const std::span<std::byte> s = slp::running_stack();
-        if (s.empty()) return {};
+        if (s.empty()) return;
         const auto lo = reinterpret_cast<uintptr_t>(s.data());
-        return {lo + s.size(), lo + 2 * _PyOS_STACK_MARGIN_BYTES, lo + _PyOS_STACK_MARGIN_BYTES};
+        c_stack_limits{lo + s.size(), lo + 2 * _PyOS_STACK_MARGIN_BYTES,
+                       lo + _PyOS_STACK_MARGIN_BYTES}
+            .set(ts);
     }
 };
 

@@ -77,7 +77,7 @@ struct body_base {};
 // First thing a starting tasklet does, on its own stack: CPython's C-stack checks see
 // that stack's bounds.
 inline void enter_body(PyThreadState* ts, body_base*) noexcept {
-    c_stack_limits::of_running_stack().set(ts);
+    c_stack_limits::set_for_running_stack(ts);
 }
 // Its Python code returned; the rest of its life (core ending it, the schedule callback)
 // needs no frame.
