@@ -54,7 +54,7 @@
 
 #include <string>
 
-#include "py311.hpp"
+#include "../cpython/version.hpp"
 
 namespace slpy::frames {
 
