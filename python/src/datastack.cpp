@@ -312,9 +312,10 @@ bool python_state::pack() noexcept {
         const size_t words = frame_words(code);
         if (end - first < static_cast<ptrdiff_t>(words * sizeof(PyObject*)) ||
             reinterpret_cast<char*>(f) != end - words * sizeof(PyObject*) ||
-            f->stacktop > code->co_nlocalsplus + code->co_stacksize || f->stacktop > INT16_MAX)
+            cpy::stack_top(f) > code->co_nlocalsplus + code->co_stacksize ||
+            cpy::stack_top(f) > INT16_MAX)
             return false;
-        bytes += sizeof(packed_frame) + kept_words(code, f->stacktop) * sizeof(PyObject*);
+        bytes += sizeof(packed_frame) + kept_words(code, cpy::stack_top(f)) * sizeof(PyObject*);
         end = reinterpret_cast<char*>(f);
         f = f->previous;
     }
@@ -334,9 +335,9 @@ bool python_state::pack() noexcept {
         const cpy::frame_position pos = cpy::position_of(f);
         pf->instr = pos.instr;
         pf->extra = pos.extra;
-        pf->stacktop = static_cast<int16_t>(f->stacktop);
-        const size_t n = kept_words(pf->code, f->stacktop) * sizeof(PyObject*);
-        std::memcpy(pf + 1, f->localsplus, n);
+        pf->stacktop = static_cast<int16_t>(cpy::stack_top(f));
+        const size_t n = kept_words(pf->code, pf->stacktop) * sizeof(PyObject*);
+        std::memcpy(pf + 1, cpy::slots(f), n);
         out += sizeof(packed_frame) + n;
     }
     saved_size_ = static_cast<uint32_t>(bytes);
@@ -362,7 +363,7 @@ _PyInterpreterFrame* python_state::unpack_to(char* base) noexcept {
         cpy::init_unpacked(f, pf->func, pf->code, pf->position(), pf->stacktop);
         f->previous = head->below;
         const size_t n = kept_words(pf->code, pf->stacktop) * sizeof(PyObject*);
-        std::memcpy(f->localsplus, pf + 1, n);
+        std::memcpy(cpy::slots(f), pf + 1, n);
         in += sizeof(packed_frame) + n;
         if (above != nullptr)
             above->previous = f;
@@ -418,7 +419,7 @@ int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermo
                     depth = static_cast<int>(d);
             }
         }
-        for (int k = 0; k < depth; k++) Py_VISIT(words[k]);
+        for (int k = 0; k < depth; k++) Py_VISIT(cpy::slot_object(words[k]));
         end -= frame_words(pf->code) * sizeof(PyObject*);
         in += sizeof(packed_frame) + kept * sizeof(PyObject*);
     }

@@ -226,7 +226,7 @@ PyObject* tasklet_reduce(PyObject* self, PyObject*) {
         int depth = -1;
         if (top != nullptr && t->blocked_sp != nullptr) {
             const auto d = t->state.locate(t->blocked_sp) -
-                           (top->localsplus + cpy::frame_code(top)->co_nlocalsplus);
+                           (cpy::slots(top) + cpy::frame_code(top)->co_nlocalsplus);
             if (d >= 0 && d <= cpy::frame_code(top)->co_stacksize) depth = static_cast<int>(d);
         }
         snapshot = ref::steal(

@@ -100,15 +100,15 @@ int python_state::traverse(visitproc visit, void* arg, PyObject** innermost_sp) 
         Py_VISIT(cpy::frame_func(f));
         Py_VISIT(code);
         const int nlocals = code->co_nlocalsplus;
-        int depth = f->stacktop;  // -1 while the frame is in a call into C
+        int depth = cpy::stack_top(f);  // -1 while the frame is in a call into C
         if (depth < 0) {
             depth = nlocals;
             if (innermost && innermost_sp != nullptr) {
-                const auto d = innermost_sp - f->localsplus;
+                const auto d = innermost_sp - cpy::slots(f);
                 if (d >= nlocals && d <= nlocals + code->co_stacksize) depth = static_cast<int>(d);
             }
         }
-        for (int i = 0; i < depth; i++) Py_VISIT(f->localsplus[i]);
+        for (int i = 0; i < depth; i++) Py_VISIT(cpy::slot(f, i));
         innermost = false;
     }
     return 0;

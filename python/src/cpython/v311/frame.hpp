@@ -20,6 +20,23 @@ inline bool enters_eval(const _PyInterpreterFrame* f) noexcept {
     return f->is_entry;
 }
 
+// The value stack's top, as an index into localsplus (-1: not known, the frame is in a
+// call into C).
+inline int stack_top(const _PyInterpreterFrame* f) noexcept {
+    return f->stacktop;
+}
+// localsplus (locals, cells, free variables, value stack), a slot an object pointer.
+inline PyObject** slots(_PyInterpreterFrame* f) noexcept {
+    return f->localsplus;
+}
+inline PyObject* slot(const _PyInterpreterFrame* f, int i) noexcept {
+    return f->localsplus[i];
+}
+// The object a slot's word (copied out of a frame) refers to.
+inline PyObject* slot_object(PyObject* word) noexcept {
+    return word;
+}
+
 // What a packed frame keeps of the fields that cannot be derived from its function and
 // code: where it is in its code, and the entry mark.
 struct frame_position {

@@ -18,6 +18,25 @@ inline PyCodeObject* frame_code(const _PyInterpreterFrame* f) noexcept {
 inline PyFunctionObject* frame_func(const _PyInterpreterFrame* f) noexcept {
     return reinterpret_cast<PyFunctionObject*>(PyStackRef_AsPyObjectBorrow(f->f_funcobj));
 }
+// The value stack's top, as an index into localsplus (-1: not known). 3.14 keeps a
+// pointer, spilled around every call that can escape the eval loop.
+inline int stack_top(const _PyInterpreterFrame* f) noexcept {
+    return f->stackpointer != nullptr ? static_cast<int>(f->stackpointer - f->localsplus) : -1;
+}
+// localsplus (locals, cells, free variables, value stack): stack references, each the
+// size of an object pointer (its low bit marks a reference that is not counted, which the
+// module copies as it is, never reads as a pointer).
+inline PyObject** slots(_PyInterpreterFrame* f) noexcept {
+    return reinterpret_cast<PyObject**>(f->localsplus);
+}
+inline PyObject* slot(const _PyInterpreterFrame* f, int i) noexcept {
+    return PyStackRef_AsPyObjectBorrow(f->localsplus[i]);
+}
+// The object a slot's word (copied out of a frame) refers to.
+inline PyObject* slot_object(PyObject* word) noexcept {
+    return PyStackRef_AsPyObjectBorrow(_PyStackRef{reinterpret_cast<uintptr_t>(word)});
+}
+
 // What a packed frame keeps of the fields that cannot be derived from its function and
 // code: where it is in its code, and where it resumes when its Python callee returns
 // (there is no entry mark: entries are frames of their own, which a packed chain never
