@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "../object_slots.hpp"
 #include "headers.hpp"
 
 namespace slpy::cpy {
@@ -18,23 +19,6 @@ inline PyFunctionObject* frame_func(const _PyInterpreterFrame* f) noexcept {
 // of Stackless's nesting_level)? 3.11 marks the first frame of each entry.
 inline bool enters_eval(const _PyInterpreterFrame* f) noexcept {
     return f->is_entry;
-}
-
-// The value stack's top, as an index into localsplus (-1: not known, the frame is in a
-// call into C).
-inline int stack_top(const _PyInterpreterFrame* f) noexcept {
-    return f->stacktop;
-}
-// localsplus (locals, cells, free variables, value stack), a slot an object pointer.
-inline PyObject** slots(_PyInterpreterFrame* f) noexcept {
-    return f->localsplus;
-}
-inline PyObject* slot(const _PyInterpreterFrame* f, int i) noexcept {
-    return f->localsplus[i];
-}
-// The object a slot's word (copied out of a frame) refers to.
-inline PyObject* slot_object(PyObject* word) noexcept {
-    return word;
 }
 
 // What a packed frame keeps of the fields that cannot be derived from its function and

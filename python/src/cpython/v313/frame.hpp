@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "../object_slots.hpp"
 #include "headers.hpp"
 
 namespace slpy::cpy {
@@ -23,23 +24,6 @@ inline PyFunctionObject* frame_func(const _PyInterpreterFrame* f) noexcept {
 // level of Stackless's nesting_level)?
 inline bool enters_eval(const _PyInterpreterFrame* f) noexcept {
     return f->owner == FRAME_OWNED_BY_CSTACK;
-}
-
-// The value stack's top, as an index into localsplus (-1: not known, the frame is in a
-// call into C).
-inline int stack_top(const _PyInterpreterFrame* f) noexcept {
-    return f->stacktop;
-}
-// localsplus (locals, cells, free variables, value stack), a slot an object pointer.
-inline PyObject** slots(_PyInterpreterFrame* f) noexcept {
-    return f->localsplus;
-}
-inline PyObject* slot(const _PyInterpreterFrame* f, int i) noexcept {
-    return f->localsplus[i];
-}
-// The object a slot's word (copied out of a frame) refers to.
-inline PyObject* slot_object(PyObject* word) noexcept {
-    return word;
 }
 
 // What a packed frame keeps of the fields that cannot be derived from its function and
