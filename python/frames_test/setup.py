@@ -8,6 +8,7 @@ from setuptools import Extension, setup
 
 here = os.path.dirname(os.path.abspath(__file__))
 lib = sorted(glob.glob(os.path.join(here, "..", "src", "frames", "*.cpp")))
+lib.append(os.path.join(here, "..", "src", "cpython", "opcode_metadata.c"))
 flags = ["-std=c++20", "-O2", "-g", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow",
          "-Wconversion", "-Wno-sign-conversion"]
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "py311.hpp"
+#include "python.hpp"
 
 namespace slpy::frames {
 
@@ -14,7 +14,7 @@ enum class FrameState : uint8_t { kPending, kRunning, kDone };
 class Chain {
  public:
     // Frames in memory of ours (PyMem), the base first; frames[i + 1]->previous is
-    // frames[i]. Each holds strong references to f_func, f_code and localsplus[0,
+    // frames[i]. Each holds strong references to its function, code and localsplus[0,
     // stacktop), like a frame on CPython's data stack.
     std::vector<_PyInterpreterFrame*> frames;
     std::vector<FrameState> state;

@@ -54,7 +54,7 @@
 
 #include <string>
 
-#include "py311.hpp"
+#include "python.hpp"
 
 namespace slpy::frames {
 
