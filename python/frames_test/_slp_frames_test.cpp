@@ -32,7 +32,7 @@ _PyInterpreterFrame* find_stop(PyObject* base, bool* ok) {
     _PyInterpreterFrame* stop = nullptr;
     bool found = false;
     for (_PyInterpreterFrame* f = innermost; f != nullptr; f = f->previous)
-        if (reinterpret_cast<PyObject*>(fr::frame::code(f)) == code) {
+        if (reinterpret_cast<PyObject*>(slpy::cpy::frame_code(f)) == code) {
             stop = f->previous;
             found = true;
         }
@@ -50,7 +50,7 @@ int depth_from_args(PyObject* const* args, Py_ssize_t nargs) {
     if (f == nullptr || args == nullptr) return -1;
     PyObject** base = fr::frame::stack_base(f);
     PyObject* const* end = args + nargs;
-    if (args < base || end > base + fr::frame::code(f)->co_stacksize) return -1;
+    if (args < base || end > base + slpy::cpy::frame_code(f)->co_stacksize) return -1;
     return static_cast<int>(end - base);
 }
 

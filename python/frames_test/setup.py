@@ -19,5 +19,6 @@ setup(
     ext_modules=[Extension("_slp_frames_test",
                            [os.path.join(here, "_slp_frames_test.cpp")] +
                            [os.path.relpath(p, here) for p in lib],
+                           include_dirs=[os.path.join(here, "..", "src")],
                            extra_compile_args=flags, language="c++")],
 )

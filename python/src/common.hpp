@@ -1,28 +1,11 @@
-// common.hpp — what every file of the `stackless` module includes: Python's public and
-// internal headers (CPython 3.11 only), and a few small helpers.
+// common.hpp — what every file of the `stackless` module includes: Python's headers and
+// the version-neutral interface to CPython's internals (cpython/version.hpp), and a few
+// small helpers.
 #pragma once
 
-#ifndef Py_BUILD_CORE
-#define Py_BUILD_CORE 1
-#endif
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <frameobject.h>
-
-#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
-#error "the stackless module supports CPython 3.11 only (frame and thread-state layout)"
-#endif
-
-// The internal headers use C idioms that our warning flags dislike; they are not ours.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpedantic"
-#pragma GCC diagnostic ignored "-Wconversion"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#include <internal/pycore_frame.h>
-#pragma GCC diagnostic pop
-
 #include <utility>
+
+#include "cpython/version.hpp"
 
 namespace slpy {
 

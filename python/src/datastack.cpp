@@ -1,5 +1,5 @@
-// datastack.cpp — where a tasklet's Python frames live: its frame data stack (CPython
-// 3.11's chunks of _PyInterpreterFrame).
+// datastack.cpp — where a tasklet's Python frames live: its frame data stack (CPython's
+// chunks of _PyInterpreterFrame).
 //
 // Data regions (copied-stack tasklets). A copied-stack tasklet's C slice holds pointers
 // into its frames (the eval loop's frame and stack pointers), and is put back at the same
@@ -51,7 +51,7 @@ struct data_region {
 
 namespace {
 
-constexpr size_t chunk_size = 16 * 1024;  // CPython 3.11's DATA_STACK_CHUNK_SIZE
+constexpr size_t chunk_size = cpy::datastack_chunk_bytes;
 constexpr size_t max_cached = 64;
 
 PyObjectArenaAllocator g_inner;
@@ -126,11 +126,11 @@ data_region* region_of_starting(const python_state* st) noexcept {
 struct packed_frame {
     PyFunctionObject* func;
     PyCodeObject* code;
-    int32_t instr;      // prev_instr - _PyCode_CODE(code) (-1: not started)
-    int32_t top_entry;  // stacktop * 2 + is_entry
-    // Its stacktop (-1: in a call into C, every word is kept) and is_entry.
+    int32_t instr;      // cpy::frame_position::instr
+    int32_t top_entry;  // stacktop * 2 + cpy::frame_position::entry
+    // Its stacktop (-1: in a call into C, every word is kept) and position.
     int stacktop() const noexcept { return top_entry >> 1; }
-    bool is_entry() const noexcept { return (top_entry & 1) != 0; }
+    cpy::frame_position position() const noexcept { return {instr, (top_entry & 1) != 0}; }
 };
 static_assert(sizeof(packed_frame) == 24);
 
@@ -271,7 +271,7 @@ void python_state::bring_back() noexcept {
         Py_FatalError("stackless: no memory to move a blocked tasklet's frames aside");
     char* lo = reinterpret_cast<char*>(r->chunk);
     if (packed_) {
-        current_frame_ = unpack_to(lo);
+        share_.set_frame(unpack_to(lo));
         packed_ = false;
     } else {
         char* from = reinterpret_cast<char*>(saved_);
@@ -296,18 +296,22 @@ bool python_state::pack() noexcept {
     auto* end = reinterpret_cast<char*>(datastack_top_);
     size_t bytes = sizeof(packed_head);
     uint32_t frames = 0;
-    _PyInterpreterFrame* f = current_frame_;
+    _PyInterpreterFrame* f = share_.frame();
     for (; end != first; ++frames) {
         if (f == nullptr || f->owner != FRAME_OWNED_BY_THREAD || f->frame_obj != nullptr ||
-            f->f_locals != nullptr || f->f_func == nullptr ||
-            f->f_globals != f->f_func->func_globals || f->f_builtins != f->f_func->func_builtins)
+            f->f_locals != nullptr)
             return false;
-        const size_t words = frame_words(f->f_code);
+        PyFunctionObject* func = cpy::frame_func(f);
+        PyCodeObject* code = cpy::frame_code(f);
+        if (func == nullptr || f->f_globals != func->func_globals ||
+            f->f_builtins != func->func_builtins)
+            return false;
+        const size_t words = frame_words(code);
         if (end - first < static_cast<ptrdiff_t>(words * sizeof(PyObject*)) ||
             reinterpret_cast<char*>(f) != end - words * sizeof(PyObject*) ||
-            f->stacktop > f->f_code->co_nlocalsplus + f->f_code->co_stacksize)
+            f->stacktop > code->co_nlocalsplus + code->co_stacksize)
             return false;
-        bytes += sizeof(packed_frame) + kept_words(f->f_code, f->stacktop) * sizeof(PyObject*);
+        bytes += sizeof(packed_frame) + kept_words(code, f->stacktop) * sizeof(PyObject*);
         end = reinterpret_cast<char*>(f);
         f = f->previous;
     }
@@ -319,14 +323,15 @@ bool python_state::pack() noexcept {
     auto* head = reinterpret_cast<packed_head*>(saved_);
     head->below = f;
     auto* out = reinterpret_cast<char*>(head + 1);
-    f = current_frame_;
+    f = share_.frame();
     for (uint32_t i = 0; i < frames; ++i, f = f->previous) {
         auto* pf = reinterpret_cast<packed_frame*>(out);
-        pf->func = f->f_func;
-        pf->code = f->f_code;
-        pf->instr = static_cast<int32_t>(f->prev_instr - _PyCode_CODE(f->f_code));
-        pf->top_entry = f->stacktop * 2 + (f->is_entry ? 1 : 0);
-        const size_t n = kept_words(f->f_code, f->stacktop) * sizeof(PyObject*);
+        pf->func = cpy::frame_func(f);
+        pf->code = cpy::frame_code(f);
+        const cpy::frame_position pos = cpy::position_of(f);
+        pf->instr = pos.instr;
+        pf->top_entry = f->stacktop * 2 + (pos.entry ? 1 : 0);
+        const size_t n = kept_words(pf->code, f->stacktop) * sizeof(PyObject*);
         std::memcpy(pf + 1, f->localsplus, n);
         out += sizeof(packed_frame) + n;
     }
@@ -350,17 +355,8 @@ _PyInterpreterFrame* python_state::unpack_to(char* base) noexcept {
         const auto* pf = reinterpret_cast<const packed_frame*>(in);
         auto* f =
             reinterpret_cast<_PyInterpreterFrame*>(end - frame_words(pf->code) * sizeof(PyObject*));
-        f->f_func = pf->func;
-        f->f_globals = pf->func->func_globals;
-        f->f_builtins = pf->func->func_builtins;
-        f->f_locals = nullptr;
-        f->f_code = pf->code;
-        f->frame_obj = nullptr;
+        cpy::init_unpacked(f, pf->func, pf->code, pf->position(), pf->stacktop());
         f->previous = head->below;
-        f->prev_instr = _PyCode_CODE(pf->code) + pf->instr;
-        f->stacktop = pf->stacktop();
-        f->is_entry = pf->is_entry();
-        f->owner = FRAME_OWNED_BY_THREAD;
         const size_t n = kept_words(pf->code, pf->stacktop()) * sizeof(PyObject*);
         std::memcpy(f->localsplus, pf + 1, n);
         in += sizeof(packed_frame) + n;
@@ -381,14 +377,14 @@ void python_state::unpack_aside() noexcept {
                                          reinterpret_cast<char*>(region_->chunk));
     auto* buf = static_cast<char*>(std::malloc(n));
     if (buf == nullptr) {
-        current_frame_ = nullptr;  // (no memory: it shows no frames until it runs)
+        share_.set_frame(nullptr);  // (no memory: it shows no frames until it runs)
         return;
     }
     auto* c = reinterpret_cast<_PyStackChunk*>(buf);
     c->previous = nullptr;
     c->size = data_region_bytes;
     c->top = 0;
-    current_frame_ = unpack_to(buf);
+    share_.set_frame(unpack_to(buf));
     std::free(saved_);
     saved_ = reinterpret_cast<std::byte*>(buf);
     saved_size_ = saved_cap_ = static_cast<uint32_t>(n);
@@ -428,8 +424,8 @@ int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermo
 // The frames that were in [lo, hi) are now `delta` bytes away: move every pointer to
 // them that the suspended tasklet's frames and their frame objects hold.
 void python_state::relink(const char* lo, const char* hi, ptrdiff_t delta) noexcept {
-    current_frame_ = moved(current_frame_, lo, hi, delta);
-    for (_PyInterpreterFrame* f = current_frame_; f != nullptr; f = f->previous) {
+    share_.set_frame(moved(share_.frame(), lo, hi, delta));
+    for (_PyInterpreterFrame* f = share_.frame(); f != nullptr; f = f->previous) {
         f->previous = moved(f->previous, lo, hi, delta);
         const char* q = reinterpret_cast<const char*>(f);
         if (f->frame_obj != nullptr && q >= lo + delta && q < hi + delta) f->frame_obj->f_frame = f;

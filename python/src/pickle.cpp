@@ -273,12 +273,8 @@ PyObject* tasklet_reduce(PyObject* self, PyObject*) {
 // The body of a restored tasklet (on its own stack): repeat the channel action it was
 // blocked in, or take the value its suspended call returns, and resume its frames.
 void run_restored_body(TaskletObject* self) {
-    thread_runtime* rt = thread_runtime::current_if_any();
-    PyThreadState* ts = rt->tstate();
-    _PyCFrame base;
-    python_state::enter_fresh(ts, &base);
-    rt->flush();
-    self->base_below = ts->cframe->current_frame;
+    cpy::body_base base;
+    begin_body(self, &base);
     PyObject* value;
     if (self->restore_channel != nullptr) {
         value =
@@ -298,18 +294,7 @@ void run_restored_body(TaskletObject* self) {
     frames::destroy(self->chain);
     self->chain = nullptr;
     self->chain_started = false;
-    std::exception_ptr escaped;
-    if (result == nullptr) {
-        if (PyErr_ExceptionMatches(TaskletExit)) {
-            PyErr_Clear();
-        } else {
-            escaped = std::make_exception_ptr(py_exception::fetch());
-        }
-    }
-    Py_XDECREF(result);
-    ts->cframe = &ts->root_cframe;
-    rt->release_gil_if_shared();
-    if (escaped) std::rethrow_exception(escaped);
+    end_body(self, result);
 }
 
 // Implemented in tasklet_object.cpp.

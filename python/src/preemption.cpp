@@ -1,7 +1,7 @@
 // preemption.cpp — run(timeout): interrupt a tasklet that runs too long.
 //
 // Each thread counts its own ticks (thread_runtime::preempt), from one of two hooks
-// CPython 3.11 offers an extension at the interpreter's safe points:
+// CPython offers an extension at the interpreter's safe points (cpython/v*/tracing.hpp):
 //   main thread: the "eval breaker" checks at backward jumps and function entries run
 //     Python-level signal handlers. While run(timeout) runs, the module installs a
 //     handler (a C function) for a spare real-time signal and marks the signal arrived
@@ -44,13 +44,6 @@ int preempt_signal() {
 #endif
 }
 
-int current_nesting(PyThreadState* ts) {
-    int n = 0;
-    for (_PyInterpreterFrame* f = ts->cframe->current_frame; f != nullptr; f = f->previous)
-        if (f->is_entry) ++n;
-    return n > 0 ? n - 1 : 0;
-}
-
 // One tick in the running tasklet; at an `interruptible` point it may be interrupted
 // (switched away from). Returns false with a Python error set (an exception thrown into
 // the interrupted tasklet while it was paused, for one).
@@ -62,7 +55,9 @@ bool tick(thread_runtime* rt, bool interruptible) {
     const bool stop_now = p.soft_stop == soft_state::now;
     if ((--p.budget > 0 && !stop_now) || !interruptible) return true;
     if (cur->core.atomic()) return true;  // retried at every tick until it is not
-    if (!p.ignore_nesting && !cur->ignore_nesting && current_nesting(rt->tstate()) > 0) return true;
+    if (!p.ignore_nesting && !cur->ignore_nesting &&
+        nesting_level(cpy::current_frame(rt->tstate())) > 0)
+        return true;
     p.budget = p.timeout;
     if (p.soft && !stop_now) {
         p.soft_stop = soft_state::due;
@@ -103,22 +98,6 @@ int preempt_trace(PyObject*, PyFrameObject*, int what, PyObject*) {
     thread_runtime* rt = thread_runtime::current_if_any();
     if (rt == nullptr || !rt->preempt.active || !rt->preempt.traced) return 0;
     return tick(rt, what == PyTrace_LINE) ? 0 : -1;
-}
-
-// Give the running tasklet the tick's trace function (unless it traces itself), as
-// sys.settrace would (_PyThreadState_UpdateTracingState). A starting tasklet, still on
-// the root cframe, takes use_tracing from the functions in python_state::enter_fresh.
-void install_tracer(PyThreadState* ts) noexcept {
-    if (ts->c_tracefunc != nullptr) return;
-    ts->c_tracefunc = preempt_trace;
-    ts->c_traceobj = nullptr;
-    if (ts->tracing == 0 && ts->cframe != &ts->root_cframe) ts->cframe->use_tracing = 255;
-}
-
-void remove_tracer(PyThreadState* ts) noexcept {
-    if (ts->c_tracefunc != preempt_trace) return;
-    ts->c_tracefunc = nullptr;
-    if (ts->tracing == 0) ts->cframe->use_tracing = ts->c_profilefunc != nullptr ? 255 : 0;
 }
 
 PyMethodDef tick_def = {"_preempt_tick",
@@ -170,7 +149,8 @@ PyObject* traced_run(thread_runtime* rt, const run_options& opt) {
     PyObject* result = cooperative_run();
     p.active = false;
     p.watchdog = nullptr;
-    remove_tracer(rt->tstate());
+    cpy::remove_tracer(rt->tstate(), preempt_trace);
+    cpy::end_tracer(rt->tstate(), preempt_trace);
     p.traced = false;
     return finish(rt, result);
 }
@@ -180,7 +160,7 @@ PyObject* traced_run(thread_runtime* rt, const run_options& opt) {
 PyObject* run_with_timeout(thread_runtime* rt, const run_options& opt) {
     auto& p = rt->preempt;
     if (opt.timeout <= 0 || p.active) return cooperative_run();
-    if (!_PyOS_IsMainThread()) return traced_run(rt, opt);
+    if (!cpy::is_main_thread()) return traced_run(rt, opt);
 
     ref signal_mod = ref::steal(PyImport_ImportModule("signal"));
     if (!signal_mod) return nullptr;
@@ -214,11 +194,12 @@ void preempt_after_switch(thread_runtime* rt) noexcept {
     using soft_state = thread_runtime::preempt_state::soft_state;
     if (p.soft_stop == soft_state::due)
         p.soft_stop = rt->current_object() == p.watchdog ? soft_state::none : soft_state::now;
-    if (p.traced && rt->current_object() != p.watchdog) install_tracer(rt->tstate());
+    if (p.traced && rt->current_object() != p.watchdog)
+        cpy::install_tracer(rt->tstate(), preempt_trace);
 }
 
 void preempt_before_switch(thread_runtime* rt) noexcept {
-    remove_tracer(rt->tstate());
+    cpy::remove_tracer(rt->tstate(), preempt_trace);
 }
 
 }  // namespace slpy

@@ -1,4 +1,4 @@
-// python_state.cpp — save and restore a tasklet's share of the thread state (3.11).
+// python_state.cpp — save and restore a tasklet's share of the thread state.
 #include "python_state.hpp"
 
 #include <cstdlib>
@@ -8,7 +8,7 @@ namespace slpy {
 python_state::~python_state() {
     // A tasklet whose frames are still alive keeps its chunks (they cannot be freed
     // without running it); an ended one gave them back in discard().
-    if (fresh_ && current_frame_ == nullptr)
+    if (fresh_ && share_.frame() == nullptr)
         free_data_stack();
     else
         leave_region();
@@ -18,13 +18,9 @@ bool python_state::init_fresh(_PyErr_StackItem* exc_item, PyObject* context) noe
     // The frame chunk is allocated when the tasklet first runs (restore), so that a
     // tasklet waiting to start costs no chunk.
     free_data_stack();
-    cframe_ = nullptr;
-    use_tracing_ = 0;
-    current_frame_ = nullptr;
-    recursion_depth_ = 0;
+    share_.reset();
     exc_info_ = exc_item;
     Py_XSETREF(context_, context);
-    trash_delete_nesting_ = 0;
     tracing_ = 0;
     c_tracefunc_ = c_profilefunc_ = nullptr;
     Py_CLEAR(c_traceobj_);
@@ -61,24 +57,12 @@ void python_state::restore_fresh(PyThreadState* ts) noexcept {
         ts->datastack_top = datastack_top_;
     }
     ts->datastack_limit = limit_of(datastack_chunk_);
-    // The starting tasklet's base cframe is a local of its first frame (enter_fresh);
-    // until then nothing runs Python, and the thread's root cframe stands in.
-    ts->cframe = &ts->root_cframe;
-}
-
-void python_state::enter_fresh(PyThreadState* ts, _PyCFrame* cf) noexcept {
-    cf->use_tracing =
-        (ts->tracing == 0 && (ts->c_tracefunc != nullptr || ts->c_profilefunc != nullptr)) ? 255
-                                                                                           : 0;
-    cf->current_frame = nullptr;
-    cf->previous = &ts->root_cframe;
-    ts->cframe = cf;
+    share_.start(ts);
 }
 
 void python_state::discard(PyObject** out, int* n_out) noexcept {
     free_data_stack();
-    current_frame_ = nullptr;
-    cframe_ = nullptr;
+    share_.forget();
     exc_info_ = nullptr;
     int n = 0;
     if (context_ != nullptr) out[n++] = context_;
@@ -104,23 +88,23 @@ int python_state::traverse(visitproc visit, void* arg, PyObject** innermost_sp) 
     if (packed_) return traverse_packed(visit, arg, innermost_sp);
     innermost_sp = locate(innermost_sp);
     bool innermost = true;
-    for (_PyInterpreterFrame* f = current_frame_; f != nullptr; f = f->previous) {
-        if (f->owner != FRAME_OWNED_BY_THREAD) {  // a generator's: it visits its own
+    for (_PyInterpreterFrame* f = share_.frame(); f != nullptr; f = f->previous) {
+        if (f->owner != FRAME_OWNED_BY_THREAD) {  // a generator's (it visits its own), an entry's
             innermost = false;
             continue;
         }
+        PyCodeObject* code = cpy::frame_code(f);
         Py_VISIT(f->frame_obj);
         Py_VISIT(f->f_locals);
-        Py_VISIT(f->f_func);
-        Py_VISIT(f->f_code);
-        const int nlocals = f->f_code->co_nlocalsplus;
+        Py_VISIT(cpy::frame_func(f));
+        Py_VISIT(code);
+        const int nlocals = code->co_nlocalsplus;
         int depth = f->stacktop;  // -1 while the frame is in a call into C
         if (depth < 0) {
             depth = nlocals;
             if (innermost && innermost_sp != nullptr) {
                 const auto d = innermost_sp - f->localsplus;
-                if (d >= nlocals && d <= nlocals + f->f_code->co_stacksize)
-                    depth = static_cast<int>(d);
+                if (d >= nlocals && d <= nlocals + code->co_stacksize) depth = static_cast<int>(d);
             }
         }
         for (int i = 0; i < depth; i++) Py_VISIT(f->localsplus[i]);
@@ -130,9 +114,13 @@ int python_state::traverse(visitproc visit, void* arg, PyObject** innermost_sp) 
 }
 
 int python_state::nesting_level() noexcept {
+    return slpy::nesting_level(top_frame());
+}
+
+int nesting_level(const _PyInterpreterFrame* top) noexcept {
     int n = 0;
-    for (_PyInterpreterFrame* f = top_frame(); f != nullptr; f = f->previous)
-        if (f->is_entry) ++n;
+    for (const _PyInterpreterFrame* f = top; f != nullptr; f = f->previous)
+        if (cpy::enters_eval(f)) ++n;
     return n > 0 ? n - 1 : 0;
 }
 

@@ -1,13 +1,14 @@
 // python_state.hpp — the ONE place that knows which per-thread interpreter state a
 // tasklet owns. A switch saves the running tasklet's share of PyThreadState into its
 // python_state and restores the next one's; nothing else in the module touches these
-// fields. CPython 3.11 only (see common.hpp): when a version adds a field, add it here.
+// fields.
 //
-// What belongs to a tasklet (greenlet's TPythonState is the same checklist):
-//   cframe (points into the tasklet's C stack) and its use_tracing, the current frame,
-//   recursion depth, the frame data stack (chunk, top, limit), exc_info (the handled
-//   exception), context (+ context_ver bump), trash_delete_nesting, and the tracing
-//   state (trace/profile functions, their objects, the `tracing` depth).
+// What belongs to a tasklet (greenlet's TPythonState is the same checklist): the fields
+// every supported CPython has — the frame data stack (chunk, top, limit), exc_info (the
+// handled exception), context (+ context_ver bump), and the tracing state (trace/profile
+// functions, their objects, the `tracing` depth) — here; and the ones that differ
+// between versions (the current frame and where it is kept, recursion counters, the
+// trashcan's) in cpy::thread_share (cpython/v*/thread_state.hpp).
 #pragma once
 
 #include <cstddef>
@@ -35,16 +36,12 @@ class python_state {
     // state's references (context, trace and profile objects). (Inline, as restore():
     // every switch does both.)
     [[gnu::always_inline]] void save(PyThreadState* ts) noexcept {
-        cframe_ = ts->cframe;
-        use_tracing_ = cframe_->use_tracing;
-        current_frame_ = cframe_->current_frame;  // (for a suspended tasklet's introspection)
-        recursion_depth_ = ts->recursion_limit - ts->recursion_remaining;
+        share_.save(ts);
         datastack_chunk_ = ts->datastack_chunk;
         datastack_top_ = ts->datastack_top;  // (its limit is the chunk's end: limit_of())
         exc_info_ = ts->exc_info;
         context_ = ts->context;  // reference moves
         ts->context = nullptr;
-        trash_delete_nesting_ = ts->trash_delete_nesting;
         tracing_ = ts->tracing;
         // Trace and profile functions move only when there are any (the common case has
         // none, and then this state's fields and the thread state's stay null). One
@@ -57,16 +54,14 @@ class python_state {
         fresh_ = false;
     }
     // this -> tstate: the tasklet resumes (or starts). Hands the references back.
-    // A fresh tasklet's cframe is set by enter_fresh() in its first C frame.
+    // A fresh tasklet's body completes its start (cpy::enter_body) in its first C frame.
     [[gnu::always_inline]] void restore(PyThreadState* ts) noexcept {
         ts->context = context_;  // reference moves
         context_ = nullptr;
         ts->context_ver++;  // contextvars caches the last lookup per version
-        ts->recursion_remaining = ts->recursion_limit - recursion_depth_;
         ts->datastack_chunk = datastack_chunk_;
         ts->datastack_top = datastack_top_;
         ts->exc_info = exc_info_;
-        ts->trash_delete_nesting = trash_delete_nesting_;
         ts->tracing = tracing_;
         if (traced_) [[unlikely]]  // otherwise the thread state's are null (save() left them so)
             restore_tracing(ts);
@@ -76,18 +71,9 @@ class python_state {
             restore_fresh(ts);
             return;
         }
-        // The cframe's current_frame is as save() found it (only the running tasklet's
-        // cframes change); its use_tracing may not be, if it is the thread's root cframe,
-        // which a tasklet starting on it may have changed (remove_tracer, an eval loop's
-        // exit).
-        ts->cframe = cframe_;
-        cframe_->use_tracing = use_tracing_;
+        share_.restore(ts);
         ts->datastack_limit = limit_of(datastack_chunk_);
     }
-    // First thing a starting tasklet does, on its own stack: make `cf` (a local of that
-    // frame) the base cframe of the tasklet's Python code.
-    static void enter_fresh(PyThreadState* ts, _PyCFrame* cf) noexcept;
-
     // The tasklet ended (its frames are gone): give back its data-stack chunk and move
     // the references it still holds into `out` (decref them when Python code may run).
     void discard(PyObject** out, int* n_out) noexcept;
@@ -98,12 +84,12 @@ class python_state {
     _PyInterpreterFrame* top_frame() noexcept {
         if (packed_) [[unlikely]]
             unpack_aside();
-        return current_frame_;
+        return share_.frame();
     }
     // Where the data-stack word that was at `p` when the tasklet last ran is now (after
     // top_frame()).
     PyObject** locate(PyObject** p) const noexcept;
-    int recursion_depth() const noexcept { return recursion_depth_; }
+    int recursion_depth() const noexcept { return share_.recursion_depth(); }
     PyObject* context() const noexcept { return context_; }
     // Replace the saved context (new reference; the old one is returned, owned).
     PyObject* exchange_context(PyObject* ctx) noexcept;
@@ -175,9 +161,15 @@ class python_state {
     }
 
     // (Ordered to pack, and the flags are bits: a blocked tasklet's memory counts, and
-    // the tasklet object that holds this state takes one pymalloc size class less.)
-    _PyCFrame* cframe_ = nullptr;
-    _PyInterpreterFrame* current_frame_ = nullptr;
+    // the tasklet object that holds this state takes one pymalloc size class less. The
+    // flags and tracing_ go in the tail padding share_ may have.)
+    [[no_unique_address]] cpy::thread_share share_;
+    bool fresh_ : 1 = false;
+    bool own_root_ : 1 = false;  // the bottom chunk is ours (malloc), not CPython's
+    bool traced_ : 1 = false;    // holds trace/profile functions (moved out of the thread state)
+    bool resident_ : 1 = true;   // its frames are where they ran (see data_region_bytes)
+    bool packed_ : 1 = false;    // ... and away, saved_ holds them packed
+    int tracing_ = 0;
     _PyStackChunk* datastack_chunk_ = nullptr;
     PyObject** datastack_top_ = nullptr;
     _PyErr_StackItem* exc_info_ = nullptr;
@@ -190,15 +182,9 @@ class python_state {
     std::byte* saved_ = nullptr;        // its frames while away from the region
     uint32_t saved_size_ = 0;
     uint32_t saved_cap_ = 0;
-    int recursion_depth_ = 0;
-    int trash_delete_nesting_ = 0;
-    int tracing_ = 0;
-    uint8_t use_tracing_ = 0;
-    bool fresh_ : 1 = false;
-    bool own_root_ : 1 = false;  // the bottom chunk is ours (malloc), not CPython's
-    bool traced_ : 1 = false;    // holds trace/profile functions (moved out of the thread state)
-    bool resident_ : 1 = true;   // its frames are where they ran (see data_region_bytes)
-    bool packed_ : 1 = false;    // ... and away, saved_ holds them packed
 };
+
+// The same for the frames from `top` out (the running tasklet's: cpy::current_frame()).
+int nesting_level(const _PyInterpreterFrame* top) noexcept;
 
 }  // namespace slpy

@@ -60,7 +60,7 @@ thread_runtime* thread_runtime::create() noexcept {
     }
     rt->ts_ = PyThreadState_Get();
     rt->thread_id_ = PyThread_get_thread_ident();
-    rt->main_thread_ = _PyOS_IsMainThread() != 0;
+    rt->main_thread_ = cpy::is_main_thread();
     try {
         slp::tasklet m = slp::getmain();
         TaskletObject* mo = new_tasklet_object_for(m);
@@ -372,7 +372,7 @@ void thread_runtime::kill_all(int rounds) noexcept {
 
 void thread_runtime::shutdown() noexcept {
     if (tls_ != this) return;  // another thread's capsule: never ours to run
-    if (!_Py_IsFinalizing()) {
+    if (!cpy::is_finalizing()) {
         PyObject *et, *ev, *etb;
         PyErr_Fetch(&et, &ev, &etb);
         kill_all(10);

@@ -259,6 +259,13 @@ PyObject* tasklet_or_none(const slp::tasklet& t) noexcept;
 
 // tasklet_object.cpp: the body every Python tasklet runs (on its own stack).
 void run_tasklet_body(TaskletObject* self);
+// The prologue and epilogue of every tasklet's body, a new one's (run_tasklet_body) or
+// a restored one's (pickle.cpp), run on its own C stack: `base` is a local of the body's
+// frame, where its Python frames start (cpy::enter_body); end_body takes the body's
+// result (new reference, null with the exception that ended the tasklet) and hands an
+// escaping exception to core, for the watchdog.
+void begin_body(TaskletObject* self, cpy::body_base* base) noexcept;
+void end_body(TaskletObject* self, PyObject* result);
 // tasklet_object.cpp: create the object for a tasklet that has none.
 TaskletObject* new_tasklet_object_for(const slp::tasklet& t) noexcept;
 

@@ -486,10 +486,10 @@ PyObject* get_frame(PyObject* self, void*) {
     // A suspended tasklet: let CPython make the frame object of its innermost frame by
     // showing it that frame as the current one for a moment.
     PyThreadState* ts = PyThreadState_Get();
-    _PyInterpreterFrame* saved = ts->cframe->current_frame;
-    ts->cframe->current_frame = t->state.top_frame();
+    _PyInterpreterFrame* saved = cpy::current_frame(ts);
+    cpy::set_current_frame(ts, t->state.top_frame());
     PyFrameObject* f = PyThreadState_GetFrame(ts);
-    ts->cframe->current_frame = saved;
+    cpy::set_current_frame(ts, saved);
     if (f == nullptr) Py_RETURN_NONE;
     return reinterpret_cast<PyObject*>(f);
 }
@@ -498,7 +498,7 @@ PyObject* get_recursion_depth(PyObject* self, void*) {
     TaskletObject* t = as_tasklet(self);
     if (t->core.is_current()) {
         PyThreadState* ts = running_tstate(t);
-        if (ts != nullptr) return PyLong_FromLong(ts->recursion_limit - ts->recursion_remaining);
+        if (ts != nullptr) return PyLong_FromLong(cpy::recursion_depth(ts));
     }
     if (!t->core.alive()) return PyLong_FromLong(0);
     // Interrupted by run(timeout) in the main thread, it is suspended in the tick's
@@ -510,11 +510,7 @@ PyObject* get_nesting_level(PyObject* self, void*) {
     TaskletObject* t = as_tasklet(self);
     if (t->core.is_current()) {
         PyThreadState* ts = running_tstate(t);
-        int n = 0;
-        if (ts != nullptr)
-            for (_PyInterpreterFrame* f = ts->cframe->current_frame; f != nullptr; f = f->previous)
-                if (f->is_entry) ++n;
-        return PyLong_FromLong(n > 0 ? n - 1 : 0);
+        return PyLong_FromLong(ts != nullptr ? nesting_level(cpy::current_frame(ts)) : 0);
     }
     return PyLong_FromLong(t->core.alive() ? t->state.nesting_level() : 0);
 }
@@ -753,20 +749,6 @@ TaskletObject* new_tasklet_object_for(const slp::tasklet& t) noexcept {
 
 namespace {
 
-// The two halves of run_tasklet_body, out of line: a blocked copied-stack tasklet saves
-// its C stack from the switch up to its start, so the frame that stays on it while the
-// tasklet's Python code runs is kept small (its locals live here, not there).
-[[gnu::noinline]] void begin_body(TaskletObject* self, _PyCFrame* base) noexcept {
-    thread_runtime* rt = thread_runtime::current_if_any();
-    PyThreadState* ts = rt->tstate();
-    python_state::enter_fresh(ts, base);
-    rt->flush();
-    self->base_below = ts->cframe->current_frame;  // its frames end above this one
-    // The tasklet object keeps func, args and kwargs while they run (tasklet_clear leaves
-    // an alive tasklet's alone), so the GC sees them through it.
-    if (self->args == nullptr) self->args = PyTuple_New(0);
-}
-
 // The exception set ends the running tasklet: set_error_handler()'s handler, if any,
 // gets it here, in the tasklet (exc, val, tb). True if it took it; false with an
 // exception set (the same, or the one the handler raised) for the watchdog.
@@ -783,6 +765,19 @@ bool handle_error() {
     return bool(r);
 }
 
+}  // namespace
+
+// Out of line: a blocked copied-stack tasklet saves its C stack from the switch up to
+// its start, so the frame that stays on it while the tasklet's Python code runs is kept
+// small (its locals live here, not there).
+[[gnu::noinline]] void begin_body(TaskletObject* self, cpy::body_base* base) noexcept {
+    thread_runtime* rt = thread_runtime::current_if_any();
+    PyThreadState* ts = rt->tstate();
+    cpy::enter_body(ts, base);
+    rt->flush();
+    self->base_below = cpy::current_frame(ts);  // its frames end above this one
+}
+
 [[gnu::noinline]] void end_body(TaskletObject* self, PyObject* result) {
     thread_runtime* rt = thread_runtime::current_if_any();
     PyThreadState* ts = rt->tstate();
@@ -797,19 +792,18 @@ bool handle_error() {
     Py_XDECREF(result);
     Py_CLEAR(self->args);
     Py_CLEAR(self->kwargs);
-    // The base cframe dies with run_tasklet_body's frame: the rest of the tasklet's life
-    // (core ending it, the schedule callback) runs on the thread's root cframe.
-    ts->cframe = &ts->root_cframe;
+    cpy::leave_body(ts);
     // Core may wait for another thread before it switches away from an ended tasklet.
     rt->release_gil_if_shared();
     if (escaped) std::rethrow_exception(escaped);
 }
 
-}  // namespace
-
 void run_tasklet_body(TaskletObject* self) {
-    _PyCFrame base;  // the base cframe of the tasklet's Python code
+    cpy::body_base base;
     begin_body(self, &base);
+    // The tasklet object keeps func, args and kwargs while they run (tasklet_clear leaves
+    // an alive tasklet's alone), so the GC sees them through it.
+    if (self->args == nullptr) self->args = PyTuple_New(0);
     PyObject* result =
         self->args != nullptr ? PyObject_Call(self->func, self->args, self->kwargs) : nullptr;
     end_body(self, result);

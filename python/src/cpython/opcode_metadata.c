@@ -3,4 +3,4 @@
    C++: the tables use designated array initializers. */
 #include "version.hpp"
 
-#include SLP_CPYTHON_FILE(opcode_metadata.h)
+#include SLP_CPY_HEADER(opcode_metadata.h)

@@ -6,4 +6,4 @@
 
 #include "version.hpp"
 
-#include SLP_CPYTHON_FILE(opcodes.hpp)
+#include SLP_CPY_HEADER(opcodes.hpp)

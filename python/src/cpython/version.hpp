@@ -1,24 +1,30 @@
-// version.hpp — which CPython the module is compiled against, and the folder of that
-// version's knowledge. The only place that tests PY_VERSION_HEX: everything that differs
-// between versions lives in the folder it names, behind the same names in each.
+// version.hpp — the one place that knows which CPython the module is compiled against:
+// CPython's headers (public and internal), then the folder of that version's knowledge,
+// v<major><minor>/ beside this file, which implements the version-neutral interface the
+// rest of the module calls (namespace slpy::cpy; README.md lists what it covers and
+// what differs between versions). The folder is named from Python's own version macros,
+// so a new version is one new folder (and its line in VERSIONS, the build's gate).
 //
-// The headers beside this one that the rest of the module includes (frame_layout.hpp,
-// opcodes.hpp, ...) pick their version's file with
-//   #include SLP_CPYTHON_FILE(frame_layout.hpp)   // v313/frame_layout.hpp on 3.13
-// (a quoted include resolves next to the including header, so only headers in this folder
-// use it).
+// SLP_CPY_HEADER(file) names `file` in that folder, for code that needs one more
+// per-version header: #include SLP_CPY_HEADER(frame_layout.hpp). (It needs python/src
+// on the include path, as the module's targets have.)
 #pragma once
 
-#include <Python.h>
-
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
-#define SLP_CPYTHON_DIR v311
-#elif PY_VERSION_HEX >= 0x030D0000 && PY_VERSION_HEX < 0x030E0000
-#define SLP_CPYTHON_DIR v313
-#else
-#error "stackless: no folder of version knowledge for this CPython (python/src/cpython/VERSIONS)"
+#ifndef Py_BUILD_CORE
+#define Py_BUILD_CORE 1
 #endif
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
 
-#define SLP_CPYTHON_STR2(x) #x
-#define SLP_CPYTHON_STR(x) SLP_CPYTHON_STR2(x)
-#define SLP_CPYTHON_FILE(name) SLP_CPYTHON_STR(SLP_CPYTHON_DIR/name)
+#define SLP_CPY_PASTE(a, b, c) a##b##c
+#define SLP_CPY_FOLDER(major, minor) SLP_CPY_PASTE(v, major, minor)
+#define SLP_CPY_HEADER(file) <cpython/SLP_CPY_FOLDER(PY_MAJOR_VERSION, PY_MINOR_VERSION)/file>
+
+#if !__has_include(SLP_CPY_HEADER(interface.hpp))
+#error \
+    "stackless: no folder of version knowledge for this CPython in python/src/cpython (see VERSIONS there)"
+#endif
+#ifdef __cplusplus  // (opcode_metadata.c, in C, needs only the folder)
+#include SLP_CPY_HEADER(interface.hpp)
+#endif

@@ -50,7 +50,7 @@ std::string name_callable(PyObject* obj) {
 
 // What C code frame `g` (which called out of the interpreter) is running.
 std::string c_call_of(_PyInterpreterFrame* g) {
-    auto info = code_info(frame::code(g));
+    auto info = code_info(frame_code(g));
     if (info == nullptr) {
         PyErr_Clear();
         return "C code";
@@ -73,7 +73,7 @@ std::string c_call_of(_PyInterpreterFrame* g) {
 }  // namespace
 
 std::string describe(_PyInterpreterFrame* f) {
-    PyCodeObject* co = frame::code(f);
+    PyCodeObject* co = frame_code(f);
     const int unit = frame::last_unit(f);
     const int line = PyCode_Addr2Line(co, unit < 0 ? -1 : unit * 2);
     return utf8(co->co_qualname) + " (" + utf8(co->co_filename) + ":" + std::to_string(line) + ")";
@@ -110,10 +110,10 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
             return refuse("frame " + describe(f) +
                           " is not a Python function's frame (the interpreter's own, as a "
                           "class call's __init__ leaves)");
-        if (const char* bad = unsupported_code(frame::code(f)))
+        if (const char* bad = unsupported_code(frame_code(f)))
             return refuse("frame " + describe(f) + " " + bad);
         if (frame::incomplete(f)) return refuse("frame " + describe(f) + " has not started");
-        FrameAt at{f, code_info(frame::code(f)), {}};
+        FrameAt at{f, code_info(frame_code(f)), {}};
         if (at.info == nullptr) return -1;
         if (!at.info->analysed)
             return refuse("frame " + describe(f) + ": its bytecode cannot be analysed (" +

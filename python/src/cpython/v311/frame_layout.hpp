@@ -4,22 +4,9 @@
 // through ts->cframe.
 #pragma once
 
-#ifndef Py_BUILD_CORE
-#define Py_BUILD_CORE 1
-#endif
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <frameobject.h>
 #include <opcode.h>
 
-// The internal header uses C idioms our warning flags dislike; it is not ours.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpedantic"
-#pragma GCC diagnostic ignored "-Wconversion"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#include <internal/pycore_frame.h>
-#pragma GCC diagnostic pop
+#include "interface.hpp"
 
 // Local-kind bits of co_localspluskinds (internal/pycore_code.h, which drags in more
 // internal headers than it is worth).
@@ -29,14 +16,8 @@
 #define CO_FAST_FREE 0x80
 #endif
 
-namespace slpy::cpython::frame {
+namespace slpy::cpy::frame {
 
-inline PyCodeObject* code(_PyInterpreterFrame* f) noexcept {
-    return f->f_code;
-}
-inline PyFunctionObject* function(_PyInterpreterFrame* f) noexcept {
-    return f->f_func;
-}
 inline PyObject** stack_base(_PyInterpreterFrame* f) noexcept {
     return f->localsplus + f->f_code->co_nlocalsplus;
 }
@@ -158,4 +139,4 @@ inline PyObject* evaluate(PyThreadState* ts, _PyInterpreterFrame* f, _PyInterpre
 // an entry frame is its caller's to clear.
 inline constexpr bool kEvalClears = false;
 
-}  // namespace slpy::cpython::frame
+}  // namespace slpy::cpy::frame

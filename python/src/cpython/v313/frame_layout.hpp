@@ -5,51 +5,33 @@
 // stack only (the eval loop pops what it evaluated), and ts->current_frame (no _PyCFrame).
 #pragma once
 
-#ifndef Py_BUILD_CORE
-#define Py_BUILD_CORE 1
-#endif
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <frameobject.h>
 #include <opcode.h>
 
 #include <cstring>
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpedantic"
-#pragma GCC diagnostic ignored "-Wconversion"
-#pragma GCC diagnostic ignored "-Wsign-conversion"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wvolatile"
-#include <internal/pycore_frame.h>
-#pragma GCC diagnostic pop
+#include "interface.hpp"
 
+// Local-kind bits of co_localspluskinds (internal/pycore_code.h, which drags in more
+// internal headers than it is worth).
 #ifndef CO_FAST_LOCAL
 #define CO_FAST_LOCAL 0x20
 #define CO_FAST_CELL 0x40
 #define CO_FAST_FREE 0x80
 #endif
 
-namespace slpy::cpython::frame {
+namespace slpy::cpy::frame {
 
-inline PyCodeObject* code(_PyInterpreterFrame* f) noexcept {
-    return reinterpret_cast<PyCodeObject*>(f->f_executable);
-}
-inline PyFunctionObject* function(_PyInterpreterFrame* f) noexcept {
-    return reinterpret_cast<PyFunctionObject*>(f->f_funcobj);
-}
 inline PyObject** stack_base(_PyInterpreterFrame* f) noexcept {
-    return f->localsplus + code(f)->co_nlocalsplus;
+    return f->localsplus + frame_code(f)->co_nlocalsplus;
 }
 // Value-stack slots in use, or -1 while the frame is inside a call into C (the eval loop
 // keeps its stack pointer in a C local then).
 inline int saved_depth(_PyInterpreterFrame* f) noexcept {
-    return f->stacktop < 0 ? -1 : f->stacktop - code(f)->co_nlocalsplus;
+    return f->stacktop < 0 ? -1 : f->stacktop - frame_code(f)->co_nlocalsplus;
 }
 // Code unit of the instruction running (for line numbers in messages).
 inline int last_unit(_PyInterpreterFrame* f) noexcept {
-    return static_cast<int>(f->instr_ptr - _PyCode_CODE(code(f)));
+    return static_cast<int>(f->instr_ptr - _PyCode_CODE(frame_code(f)));
 }
 
 inline _PyInterpreterFrame* current(PyThreadState* ts) noexcept {
@@ -93,13 +75,15 @@ int waiting_call(_PyInterpreterFrame* f, bool, OpAt, Caches) {
 // Make `f` (zeroed memory for `code`) a frame of `func` (reference stolen) running
 // `code`, its locals and value stack the `n` references `slots` (stolen), to continue
 // after the call at `call_unit` (of `call_caches` cache units) once the call's result is
-// pushed: instr_ptr is the instruction after it, where the eval loop starts.
+// pushed. Until evaluate() runs it, it looks like a frame waiting for a Python callee:
+// instr_ptr on the call, return_offset to the instruction after it.
 inline void init(_PyInterpreterFrame* f, PyFunctionObject* func, PyCodeObject* code,
                  PyObject* const* slots, int n, int call_unit, int call_caches) {
     _PyFrame_Initialize(f, func, nullptr, code, code->co_nlocalsplus);
     for (int i = 0; i < n; ++i) f->localsplus[i] = slots[i];
     f->stacktop = n;
-    f->instr_ptr = _PyCode_CODE(code) + call_unit + 1 + call_caches;
+    f->instr_ptr = _PyCode_CODE(code) + call_unit;
+    f->return_offset = static_cast<uint16_t>(1 + call_caches);
 }
 
 inline int traverse(_PyInterpreterFrame* f, visitproc visit, void* arg) {
@@ -139,7 +123,7 @@ inline _PyInterpreterFrame* push_on_data_stack(PyThreadState* ts, size_t slots) 
         ts->datastack_top += slots;
         return f;
     }
-    constexpr size_t kChunk = 16 * 1024, kOverhead = 1000;  // pystate.c's sizes
+    constexpr size_t kChunk = datastack_chunk_bytes, kOverhead = 1000;  // as pystate.c
     size_t bytes = kChunk;
     while (bytes < sizeof(PyObject*) * (slots + kOverhead)) bytes *= 2;
     PyObjectArenaAllocator arena;
@@ -173,7 +157,7 @@ int place(PyThreadState* ts, _PyInterpreterFrame** frames, size_t n, Free free_o
     _PyInterpreterFrame* below = ts->current_frame;
     for (size_t i = 0; i < n; ++i) {
         _PyInterpreterFrame* old = frames[i];
-        _PyInterpreterFrame* f = push_on_data_stack(ts, frame_slots(code(old)));
+        _PyInterpreterFrame* f = push_on_data_stack(ts, frame_slots(frame_code(old)));
         if (f == nullptr) return -1;
         std::memcpy(static_cast<void*>(f), old, used_bytes(old));
         if (f->frame_obj != nullptr) f->frame_obj->f_frame = f;
@@ -186,9 +170,12 @@ int place(PyThreadState* ts, _PyInterpreterFrame** frames, size_t n, Free free_o
 
 // Evaluate frame `f` (on the data stack, the top frame there) as if called by `caller`:
 // _PyEval_EvalFrameDefault links it above an entry frame of its own whose previous is the
-// thread's current frame, and pops and clears it when it returns or raises.
+// thread's current frame, starts at instr_ptr (for an exception, the handler of the unit
+// before it: the call's last), and pops and clears the frame when it returns or raises.
 inline PyObject* evaluate(PyThreadState* ts, _PyInterpreterFrame* f, _PyInterpreterFrame* caller,
                           bool raising) {
+    f->instr_ptr += f->return_offset;
+    f->return_offset = 0;
     _PyInterpreterFrame* saved = ts->current_frame;
     ts->current_frame = caller;
     PyObject* r = _PyEval_EvalFrameDefault(ts, f, raising ? 1 : 0);
@@ -197,4 +184,4 @@ inline PyObject* evaluate(PyThreadState* ts, _PyInterpreterFrame* f, _PyInterpre
 }
 inline constexpr bool kEvalClears = true;
 
-}  // namespace slpy::cpython::frame
+}  // namespace slpy::cpy::frame

@@ -93,9 +93,48 @@ Flow flow(int op) noexcept {
     return Flow::kNext;
 }
 
+namespace {
+
+// Operands the instruction leaves where they are, which 3.13's tables count as popped
+// and pushed again (bytecodes.c's `unused` and same-named inputs and outputs). The
+// analysis needs them out: they keep their requirements from later instructions, and
+// only what is really consumed must not be NULL.
+int left_in_place(int op, int arg) noexcept {
+    switch (op) {
+        case COPY:  // (bottom, unused[oparg-1] -- bottom, unused[oparg-1], top)
+        case SWAP:
+        case LIST_APPEND:  // (list, unused[oparg-1], v -- list, unused[oparg-1])
+        case LIST_EXTEND:
+        case SET_ADD:
+        case SET_UPDATE:
+        case DICT_UPDATE:
+        case MAP_ADD:  // (dict, unused[oparg-1], key, value -- dict, unused[oparg-1])
+        case RERAISE:  // (values[oparg], exc -- values[oparg])
+            return arg;
+        case DICT_MERGE:  // (callable, unused, unused, dict, unused[oparg-1], update -- ...)
+            return arg + 3;
+        case WITH_EXCEPT_START:  // (exit_func, lasti, unused, val -- ..., res)
+            return 4;
+        case MATCH_KEYS:  // (subject, keys -- subject, keys, values_or_none)
+            return 2;
+        case GET_LEN:  // (obj -- obj, len)
+        case MATCH_MAPPING:
+        case MATCH_SEQUENCE:
+        case CHECK_EXC_MATCH:  // (left, right -- left, b)
+        case FOR_ITER:         // (iter -- iter, next)
+        case IMPORT_FROM:      // (from -- from, res)
+            return 1;
+        default:
+            return 0;
+    }
+}
+
+}  // namespace
+
 StackEffect stack_effect(int op, int arg, bool) noexcept {
     if (flow(op) == Flow::kUnsupported) return {-1, -1};
-    return {_PyOpcode_num_popped(op, arg), _PyOpcode_num_pushed(op, arg)};
+    const int kept = left_in_place(op, arg);
+    return {_PyOpcode_num_popped(op, arg) - kept, _PyOpcode_num_pushed(op, arg) - kept};
 }
 
 int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) noexcept {

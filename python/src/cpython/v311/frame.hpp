@@ -1,0 +1,49 @@
+// frame.hpp (CPython 3.11) — the fields of an interpreter frame the module's state code
+// reads and writes (the GC walk, the nesting level, packing a blocked tasklet's frames).
+#pragma once
+
+#include <cstdint>
+
+#include "headers.hpp"
+
+namespace slpy::cpy {
+
+inline PyCodeObject* frame_code(const _PyInterpreterFrame* f) noexcept {
+    return f->f_code;
+}
+inline PyFunctionObject* frame_func(const _PyInterpreterFrame* f) noexcept {
+    return f->f_func;
+}
+// Did this frame's evaluation enter the eval loop from C (each such entry is one level
+// of Stackless's nesting_level)? 3.11 marks the first frame of each entry.
+inline bool enters_eval(const _PyInterpreterFrame* f) noexcept {
+    return f->is_entry;
+}
+
+// What a packed frame keeps of the fields that cannot be derived from its function and
+// code: where it is in its code, and the entry mark.
+struct frame_position {
+    int32_t instr;  // prev_instr - _PyCode_CODE(code) (-1: not started)
+    bool entry;
+};
+inline frame_position position_of(const _PyInterpreterFrame* f) noexcept {
+    return {static_cast<int32_t>(f->prev_instr - _PyCode_CODE(f->f_code)), f->is_entry};
+}
+// Fill the fields of a frame that a packed one derives, in `f`'s memory: function, code,
+// globals and builtins (the function's), position; no locals dict, no frame object,
+// owned by the thread.
+inline void init_unpacked(_PyInterpreterFrame* f, PyFunctionObject* func, PyCodeObject* code,
+                          frame_position pos, int stacktop) noexcept {
+    f->f_func = func;
+    f->f_globals = func->func_globals;
+    f->f_builtins = func->func_builtins;
+    f->f_locals = nullptr;
+    f->f_code = code;
+    f->frame_obj = nullptr;
+    f->prev_instr = _PyCode_CODE(code) + pos.instr;
+    f->stacktop = stacktop;
+    f->is_entry = pos.entry;
+    f->owner = FRAME_OWNED_BY_THREAD;
+}
+
+}  // namespace slpy::cpy

@@ -1,0 +1,29 @@
+// headers.hpp (CPython 3.11) — the internal headers the module needs, and the runtime
+// facts that are one call or one constant.
+#pragma once
+
+// The internal headers use C idioms that our warning flags dislike; they are not ours.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#include <internal/pycore_frame.h>
+#pragma GCC diagnostic pop
+
+#include <cstddef>
+
+namespace slpy::cpy {
+
+// The size of the frame data-stack chunks CPython allocates (Python/pystate.c's
+// DATA_STACK_CHUNK_SIZE, not in a header in 3.11).
+inline constexpr std::size_t datastack_chunk_bytes = 16 * 1024;
+
+inline bool is_finalizing() noexcept {
+    return _Py_IsFinalizing() != 0;
+}
+inline bool is_main_thread() noexcept {
+    return _PyOS_IsMainThread() != 0;
+}
+
+}  // namespace slpy::cpy

@@ -1,0 +1,107 @@
+// thread_state.hpp (CPython 3.11) — the thread-state fields that differ between versions:
+// where the current frame is (the _PyCFrame chain), the recursion counter, the
+// trashcan's nesting; and what a tasklet's body does with them on its own C stack.
+#pragma once
+
+#include <cstdint>
+
+#include "headers.hpp"
+
+namespace slpy::cpy {
+
+inline _PyInterpreterFrame* current_frame(PyThreadState* ts) noexcept {
+    return ts->cframe->current_frame;
+}
+// (For a moment: to show CPython a suspended tasklet's frame as the current one.)
+inline void set_current_frame(PyThreadState* ts, _PyInterpreterFrame* f) noexcept {
+    ts->cframe->current_frame = f;
+}
+// Python frames (and C recursion checks) the thread is nested in.
+inline int recursion_depth(const PyThreadState* ts) noexcept {
+    return ts->recursion_limit - ts->recursion_remaining;
+}
+
+// A tasklet's share of the thread state in the fields that differ between versions (the
+// others — context, exc_info, the data stack, trace functions — python_state keeps). 3.11:
+// the cframe (on the tasklet's C stack) with its use_tracing, recursion depth, trashcan
+// nesting. save()/restore() run on every switch.
+class thread_share {
+ public:
+    // The innermost frame while suspended (null: none).
+    _PyInterpreterFrame* frame() const noexcept { return frame_; }
+    void set_frame(_PyInterpreterFrame* f) noexcept { frame_ = f; }
+    int recursion_depth() const noexcept { return recursion_depth_; }
+
+    // A tasklet that has not run yet.
+    void reset() noexcept {
+        cframe_ = nullptr;
+        frame_ = nullptr;
+        recursion_depth_ = 0;
+        trash_delete_nesting_ = 0;
+        use_tracing_ = 0;
+    }
+    [[gnu::always_inline]] void save(PyThreadState* ts) noexcept {
+        cframe_ = ts->cframe;
+        use_tracing_ = cframe_->use_tracing;
+        frame_ = cframe_->current_frame;  // (for a suspended tasklet's introspection)
+        recursion_depth_ = ts->recursion_limit - ts->recursion_remaining;
+        trash_delete_nesting_ = ts->trash_delete_nesting;
+    }
+    // A suspended tasklet resumes. Its cframe's current_frame is as save() found it (only
+    // the running tasklet's cframes change); its use_tracing may not be, if it is the
+    // thread's root cframe, which a tasklet starting on it may have changed (the
+    // preemption tracer's removal, an eval loop's exit).
+    [[gnu::always_inline]] void restore(PyThreadState* ts) noexcept {
+        restore_counters(ts);
+        ts->cframe = cframe_;
+        cframe_->use_tracing = use_tracing_;
+    }
+    // A tasklet that has not run is about to start: its body's base (see body_base)
+    // is planted by enter_body() in its first C frame; until then nothing runs Python,
+    // and the thread's root cframe stands in.
+    void start(PyThreadState* ts) noexcept {
+        restore_counters(ts);
+        ts->cframe = &ts->root_cframe;
+    }
+    // The tasklet ended.
+    void forget() noexcept {
+        frame_ = nullptr;
+        cframe_ = nullptr;
+    }
+
+ private:
+    [[gnu::always_inline]] void restore_counters(PyThreadState* ts) noexcept {
+        ts->recursion_remaining = ts->recursion_limit - recursion_depth_;
+        ts->trash_delete_nesting = trash_delete_nesting_;
+    }
+
+    _PyCFrame* cframe_ = nullptr;
+    _PyInterpreterFrame* frame_ = nullptr;
+    int recursion_depth_ = 0;
+    int trash_delete_nesting_ = 0;
+    uint8_t use_tracing_ = 0;
+};
+
+// What a tasklet's body keeps in its first C frame while its Python code runs: on 3.11
+// the base cframe of its frames.
+struct body_base {
+    _PyCFrame cframe;
+};
+// First thing a starting tasklet does, on its own stack (`base` is a local of that frame).
+inline void enter_body(PyThreadState* ts, body_base* base) noexcept {
+    _PyCFrame* cf = &base->cframe;
+    cf->use_tracing =
+        (ts->tracing == 0 && (ts->c_tracefunc != nullptr || ts->c_profilefunc != nullptr)) ? 255
+                                                                                           : 0;
+    cf->current_frame = nullptr;
+    cf->previous = &ts->root_cframe;
+    ts->cframe = cf;
+}
+// Its Python code returned: the base cframe dies with the body's frame, so the rest of
+// the tasklet's life (core ending it, the schedule callback) runs on the thread's root
+// cframe.
+inline void leave_body(PyThreadState* ts) noexcept {
+    ts->cframe = &ts->root_cframe;
+}
+
+}  // namespace slpy::cpy
