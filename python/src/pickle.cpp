@@ -45,13 +45,13 @@ PyObject* unpicklable(const std::string& msg) {
 
 std::string qualname_of(_PyInterpreterFrame* f) {
     if (f == nullptr) return "?";
-    const char* q = PyUnicode_AsUTF8(f->f_code->co_qualname);
+    const char* q = PyUnicode_AsUTF8(cpy::frame_code(f)->co_qualname);
     if (q == nullptr) {
         PyErr_Clear();
         return "?";
     }
     std::string s = q;
-    const char* file = PyUnicode_AsUTF8(f->f_code->co_filename);
+    const char* file = PyUnicode_AsUTF8(cpy::frame_code(f)->co_filename);
     if (file == nullptr)
         PyErr_Clear();
     else
@@ -91,9 +91,11 @@ int binding_restorable(TaskletObject* t, std::string* why) {
         // tasklet's start and its frames (a builtin, map(), a type's __init__...) cannot
         // be restored.
         _PyInterpreterFrame* base = top;
-        while (base->previous != nullptr && base->previous != t->base_below) base = base->previous;
+        for (_PyInterpreterFrame* up = base->previous; up != nullptr && up != t->base_below;
+             up = up->previous)
+            if (!cpy::frame::c_stack_frame(up)) base = up;
         PyObject* fn = direct_function(t->func);
-        if (fn == nullptr || reinterpret_cast<PyObject*>(base->f_func) != fn) {
+        if (fn == nullptr || reinterpret_cast<PyObject*>(cpy::frame_func(base)) != fn) {
             PyObject* r = t->func != nullptr ? PyObject_Repr(t->func) : nullptr;
             const char* rs = r != nullptr ? PyUnicode_AsUTF8(r) : nullptr;
             *why = std::string("the tasklet's callable ") + (rs != nullptr ? rs : "?") +
@@ -225,9 +227,8 @@ PyObject* tasklet_reduce(PyObject* self, PyObject*) {
         _PyInterpreterFrame* top = t->state.top_frame();
         int depth = -1;
         if (top != nullptr && t->blocked_sp != nullptr) {
-            const auto d =
-                t->state.locate(t->blocked_sp) - (top->localsplus + top->f_code->co_nlocalsplus);
-            if (d >= 0 && d <= top->f_code->co_stacksize) depth = static_cast<int>(d);
+            const auto d = t->state.locate(t->blocked_sp) - cpy::frame::stack_base(top);
+            if (d >= 0 && d <= cpy::frame_code(top)->co_stacksize) depth = static_cast<int>(d);
         }
         snapshot = ref::steal(
             frames::capture(PyThreadState_Get(), top, stop_of(t), t->exc_state.exc_value, depth));

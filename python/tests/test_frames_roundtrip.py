@@ -171,10 +171,6 @@ def test_generator_object_in_a_frame_cannot_be_pickled():
         S.gen_local()
 
 
-@pytest.mark.xfail(sys.version_info >= (3, 13), strict=True,
-                   reason="3.13 fires profile and trace events from instrumented bytecode, and a "
-                          "code object is instrumented at its RESUME, which a resumed frame "
-                          "skips; not ported yet")
 def test_resumed_frames_run_under_profile_and_trace_functions():
     # 3.11 sends 'call' when a frame executes RESUME, which a resumed frame never does:
     # profilers see resumed frames return, tracers see them once f_trace is set.

@@ -260,8 +260,7 @@ void CodeAnalysis::liveness() {
 
 bool CodeAnalysis::live(int index, int local) const noexcept {
     if (index < 0 || index >= units_ || local < 0 || local >= nlocals_) return false;
-    const uint64_t w =
-        live_[static_cast<size_t>(index) * words_ + static_cast<size_t>(local / 64)];
+    const uint64_t w = live_[static_cast<size_t>(index) * words_ + static_cast<size_t>(local / 64)];
     return (w >> (local % 64)) & 1;
 }
 

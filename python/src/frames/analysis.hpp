@@ -70,7 +70,7 @@ class CodeAnalysis {
     std::vector<int32_t> depth_;  // depth before the instruction, -1 if unreachable
     std::vector<uint16_t> req_;   // requirements [index * stacksize + pos]
     int nlocals_ = 0;
-    size_t words_ = 0;             // 64-bit words per instruction in live_
+    size_t words_ = 0;            // 64-bit words per instruction in live_
     std::vector<uint64_t> live_;  // locals read unchecked later [index * words_ + word]
     std::vector<Handler> handlers_;
 };

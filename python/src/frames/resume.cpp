@@ -42,8 +42,8 @@ bool driven_inner_frame(_PyInterpreterFrame* f) noexcept {
 }
 
 _PyInterpreterFrame* allocate_frame(PyCodeObject* code) {
-    auto* f =
-        static_cast<_PyInterpreterFrame*>(PyMem_Calloc(frame::frame_slots(code), sizeof(PyObject*)));
+    auto* f = static_cast<_PyInterpreterFrame*>(
+        PyMem_Calloc(frame::frame_slots(code), sizeof(PyObject*)));
     if (f == nullptr) PyErr_NoMemory();
     return f;
 }
@@ -86,6 +86,7 @@ PyObject* resume(Chain* chain, PyObject* value) {
         PyErr_Fetch(&t, &v, &tb);
         if (frame::place(ts, chain->frames.data(), chain->frames.size(),
                          [](_PyInterpreterFrame* old) { PyMem_Free(old); }) < 0) {
+            chain->started = true;  // some frames may have moved: destroy() must not free them
             Py_XDECREF(t);
             Py_XDECREF(v);
             Py_XDECREF(tb);

@@ -11,6 +11,15 @@
 
 #include "interface.hpp"
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#include <internal/pycore_ceval.h>  // _PY_EVAL_EVENTS_MASK
+#pragma GCC diagnostic pop
+
 // Local-kind bits of co_localspluskinds (internal/pycore_code.h, which drags in more
 // internal headers than it is worth).
 #ifndef CO_FAST_LOCAL
@@ -147,9 +156,33 @@ inline _PyInterpreterFrame* push_on_data_stack(PyThreadState* ts, size_t slots) 
     return reinterpret_cast<_PyInterpreterFrame*>(at);
 }
 
+// Is `code` instrumented for the monitoring now in force (sys.setprofile, sys.settrace,
+// sys.monitoring fire their events from instrumented bytecode)? The eval loop brings a
+// code object up to date at its RESUME, which a resumed frame has run long ago.
+inline bool instrumented(PyThreadState* ts, PyCodeObject* code) noexcept {
+    return code->_co_instrumentation_version ==
+           (ts->eval_breaker & ~static_cast<uintptr_t>(_PY_EVAL_EVENTS_MASK));
+}
+
+// Bring the code of every frame from `top` down to date: CPython instruments the code of
+// all running frames whenever the monitoring changes, and sys.monitoring.restart_events()
+// is such a change that leaves every tool's events as they are (it re-enables events a
+// callback had DISABLEd). If that fails, the frames run unmonitored.
+inline void instrument_running(PyThreadState* ts, _PyInterpreterFrame* top) {
+    PyObject* monitoring = PySys_GetObject("monitoring");  // borrowed
+    if (monitoring == nullptr) return;
+    _PyInterpreterFrame* saved = ts->current_frame;
+    ts->current_frame = top;
+    PyObject* r = PyObject_CallMethod(monitoring, "restart_events", nullptr);
+    ts->current_frame = saved;
+    if (r == nullptr) PyErr_Clear();
+    Py_XDECREF(r);
+}
+
 // Move rebuilt frames (in memory of the frame library, the base first) onto the thread's
 // data stack above its frames, base first, as if they had been called one from the
-// other: the eval loop pops a frame it finished from the data stack. `frames` is updated
+// other: the eval loop pops a frame it finished from the data stack. Their code is
+// instrumented for the monitoring in force. `frames` is updated
 // to the new places; the old memory is freed. Returns 0, or -1 with an exception set
 // (then the frames that did not move are still where they were).
 template <class Free>
@@ -165,6 +198,11 @@ int place(PyThreadState* ts, _PyInterpreterFrame** frames, size_t n, Free free_o
         frames[i] = f;
         free_old(old);
     }
+    for (size_t i = 0; i < n; ++i)
+        if (!instrumented(ts, frame_code(frames[i]))) {
+            instrument_running(ts, frames[n - 1]);
+            break;
+        }
     return 0;
 }
 
