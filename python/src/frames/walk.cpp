@@ -107,9 +107,9 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
             return refuse("frame " + describe(f) +
                           " is a generator or coroutine frame: CPython cannot recreate those");
         if (!frame::function_frame(f))
-            return refuse("frame " + describe(f) +
-                          " is not a Python function's frame (the interpreter's own, as a "
-                          "class call's __init__ leaves)");
+            return refuse("a frame of the interpreter's own (" + utf8(frame_code(f)->co_name) +
+                          ", as a class call leaves under __init__) is among the frames: only "
+                          "calls between Python functions can be restored");
         if (const char* bad = unsupported_code(frame_code(f)))
             return refuse("frame " + describe(f) + " " + bad);
         if (frame::incomplete(f)) return refuse("frame " + describe(f) + " has not started");
