@@ -113,24 +113,25 @@ data_region* region_of_slot(int slot) noexcept {
 
 // The data region of the tasklet whose state `st` is, starting now on this thread: its
 // shared stack's, if it is a copied-stack tasklet; otherwise null.
-data_region* region_of_starting(const python_state* st) noexcept {
+// The shared-stack slot of the tasklet whose state `st` is, starting now on this thread,
+// if it is a copied-stack tasklet; otherwise -1.
+int copied_slot_of_starting(const python_state* st) noexcept {
     thread_runtime* rt = thread_runtime::current_if_any();
     TaskletObject* t = rt != nullptr ? rt->current_object() : nullptr;
-    if (t == nullptr || &t->state != st || !t->core) return nullptr;
+    if (t == nullptr || &t->state != st || !t->core) return -1;
     const slp::detail::tasklet_impl* c = t->core.impl();
-    if (c->kind != slp::stack_kind::copied || c->is_main) return nullptr;
-    return region_of_slot(c->slot);
+    if (c->kind != slp::stack_kind::copied || c->is_main) return -1;
+    return c->slot;
 }
 
 // A frame of the packed form (python_state::pack), followed by its kept words.
 struct packed_frame {
     PyFunctionObject* func;
     PyCodeObject* code;
-    int32_t instr;      // cpy::frame_position::instr
-    int32_t top_entry;  // stacktop * 2 + cpy::frame_position::entry
-    // Its stacktop (-1: in a call into C, every word is kept) and position.
-    int stacktop() const noexcept { return top_entry >> 1; }
-    cpy::frame_position position() const noexcept { return {instr, (top_entry & 1) != 0}; }
+    int32_t instr;     // cpy::frame_position
+    uint16_t extra;    // cpy::frame_position
+    int16_t stacktop;  // (-1: in a call into C, every word is kept)
+    cpy::frame_position position() const noexcept { return {instr, extra}; }
 };
 static_assert(sizeof(packed_frame) == 24);
 
@@ -169,7 +170,9 @@ void install_chunk_cache() noexcept {
 }
 
 void python_state::start_data_stack() noexcept {
-    data_region* r = region_of_starting(this);
+    const int slot = copied_slot_of_starting(this);
+    c_stack_moves_ = slot >= 0;
+    data_region* r = slot >= 0 ? region_of_slot(slot) : nullptr;
     if (r == nullptr || (r->occupant != nullptr && !r->occupant->evict())) {
         allocate_root_chunk();  // (no region, or no memory to make room in it)
         return;
@@ -283,8 +286,8 @@ void python_state::bring_back() noexcept {
 }
 
 // The packed form keeps, of each frame, its function and code, where it is in its code,
-// its stacktop and entry flag, and the live words of localsplus (locals, cells, the value
-// stack up to stacktop); the rest is derived: globals and builtins are its function's,
+// its stacktop and what cpy::position_of() keeps, and the live words of localsplus (locals, cells,
+// the value stack up to stacktop); the rest is derived: globals and builtins are its function's,
 // f_locals and frame_obj are null, owner is the thread, previous is the next frame out,
 // and the frames lie end to end from the region's first slot (datastack_top_ is the
 // innermost frame's end). Frames that do not fit this (a frame object, an f_locals dict,
@@ -309,7 +312,7 @@ bool python_state::pack() noexcept {
         const size_t words = frame_words(code);
         if (end - first < static_cast<ptrdiff_t>(words * sizeof(PyObject*)) ||
             reinterpret_cast<char*>(f) != end - words * sizeof(PyObject*) ||
-            f->stacktop > code->co_nlocalsplus + code->co_stacksize)
+            f->stacktop > code->co_nlocalsplus + code->co_stacksize || f->stacktop > INT16_MAX)
             return false;
         bytes += sizeof(packed_frame) + kept_words(code, f->stacktop) * sizeof(PyObject*);
         end = reinterpret_cast<char*>(f);
@@ -330,7 +333,8 @@ bool python_state::pack() noexcept {
         pf->code = cpy::frame_code(f);
         const cpy::frame_position pos = cpy::position_of(f);
         pf->instr = pos.instr;
-        pf->top_entry = f->stacktop * 2 + (pos.entry ? 1 : 0);
+        pf->extra = pos.extra;
+        pf->stacktop = static_cast<int16_t>(f->stacktop);
         const size_t n = kept_words(pf->code, f->stacktop) * sizeof(PyObject*);
         std::memcpy(pf + 1, f->localsplus, n);
         out += sizeof(packed_frame) + n;
@@ -355,9 +359,9 @@ _PyInterpreterFrame* python_state::unpack_to(char* base) noexcept {
         const auto* pf = reinterpret_cast<const packed_frame*>(in);
         auto* f =
             reinterpret_cast<_PyInterpreterFrame*>(end - frame_words(pf->code) * sizeof(PyObject*));
-        cpy::init_unpacked(f, pf->func, pf->code, pf->position(), pf->stacktop());
+        cpy::init_unpacked(f, pf->func, pf->code, pf->position(), pf->stacktop);
         f->previous = head->below;
-        const size_t n = kept_words(pf->code, pf->stacktop()) * sizeof(PyObject*);
+        const size_t n = kept_words(pf->code, pf->stacktop) * sizeof(PyObject*);
         std::memcpy(f->localsplus, pf + 1, n);
         in += sizeof(packed_frame) + n;
         if (above != nullptr)
@@ -400,9 +404,9 @@ int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermo
         Py_VISIT(pf->func);
         Py_VISIT(pf->code);
         const int nlocals = pf->code->co_nlocalsplus;
-        const size_t kept = kept_words(pf->code, pf->stacktop());
+        const size_t kept = kept_words(pf->code, pf->stacktop);
         auto** words = reinterpret_cast<PyObject**>(const_cast<packed_frame*>(pf) + 1);
-        int depth = pf->stacktop();
+        int depth = pf->stacktop;
         if (depth < 0) {  // as traverse(): the value stack only up to a known top
             depth = nlocals;
             auto** localsplus =

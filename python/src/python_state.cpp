@@ -19,6 +19,7 @@ bool python_state::init_fresh(_PyErr_StackItem* exc_item, PyObject* context) noe
     // tasklet waiting to start costs no chunk.
     free_data_stack();
     share_.reset();
+    c_stack_moves_ = false;  // (known when it starts)
     exc_info_ = exc_item;
     Py_XSETREF(context_, context);
     tracing_ = 0;

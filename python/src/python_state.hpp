@@ -36,7 +36,7 @@ class python_state {
     // state's references (context, trace and profile objects). (Inline, as restore():
     // every switch does both.)
     [[gnu::always_inline]] void save(PyThreadState* ts) noexcept {
-        share_.save(ts);
+        share_.save(ts, c_stack_moves_);
         datastack_chunk_ = ts->datastack_chunk;
         datastack_top_ = ts->datastack_top;  // (its limit is the chunk's end: limit_of())
         exc_info_ = ts->exc_info;
@@ -169,6 +169,7 @@ class python_state {
     bool traced_ : 1 = false;    // holds trace/profile functions (moved out of the thread state)
     bool resident_ : 1 = true;   // its frames are where they ran (see data_region_bytes)
     bool packed_ : 1 = false;    // ... and away, saved_ holds them packed
+    bool c_stack_moves_ : 1 = false;  // it runs on a copied (shared) stack
     int tracing_ = 0;
     _PyStackChunk* datastack_chunk_ = nullptr;
     PyObject** datastack_top_ = nullptr;

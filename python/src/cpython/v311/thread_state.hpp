@@ -3,6 +3,7 @@
 // trashcan's nesting; and what a tasklet's body does with them on its own C stack.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "headers.hpp"
@@ -20,6 +21,10 @@ inline void set_current_frame(PyThreadState* ts, _PyInterpreterFrame* f) noexcep
 inline int recursion_depth(const PyThreadState* ts) noexcept {
     return ts->recursion_limit - ts->recursion_remaining;
 }
+
+// The levels of recursion_depth() a call from Python into a C function adds: a call into C
+// (Py_EnterRecursiveCall) counts as a level of the recursion depth.
+inline constexpr int c_call_recursion_levels = 1;
 
 // A tasklet's share of the thread state in the fields that differ between versions (the
 // others — context, exc_info, the data stack, trace functions — python_state keeps). 3.11:
@@ -40,7 +45,9 @@ class thread_share {
         trash_delete_nesting_ = 0;
         use_tracing_ = 0;
     }
-    [[gnu::always_inline]] void save(PyThreadState* ts) noexcept {
+    // (`c_stack_moves`: the tasklet's C stack is copied away while it is suspended;
+    // nothing of 3.11's chain is on it.)
+    [[gnu::always_inline]] void save(PyThreadState* ts, bool /*c_stack_moves*/) noexcept {
         cframe_ = ts->cframe;
         use_tracing_ = cframe_->use_tracing;
         frame_ = cframe_->current_frame;  // (for a suspended tasklet's introspection)
@@ -87,8 +94,11 @@ class thread_share {
 struct body_base {
     _PyCFrame cframe;
 };
-// First thing a starting tasklet does, on its own stack (`base` is a local of that frame).
-inline void enter_body(PyThreadState* ts, body_base* base) noexcept {
+// First thing a starting tasklet does, on its own stack (`base` is a local of that frame;
+// `c_stack_left`: the bytes of C stack below it, 0 if as much as a thread has). (3.11
+// counts C and Python recursion together, against the recursion limit, which the size of
+// a tasklet's own stack follows: stack_kind.hpp.)
+inline void enter_body(PyThreadState* ts, body_base* base, std::size_t /*c_stack_left*/) noexcept {
     _PyCFrame* cf = &base->cframe;
     cf->use_tracing =
         (ts->tracing == 0 && (ts->c_tracefunc != nullptr || ts->c_profilefunc != nullptr)) ? 255

@@ -1,0 +1,164 @@
+// thread_state.hpp (CPython 3.13) — the thread-state fields that differ between versions,
+// and what a tasklet's body does with them on its own C stack.
+//   - The current frame is PyThreadState.current_frame (3.11's _PyCFrame chain is gone,
+//     gh-108035): a tasklet saves and restores it, and starts with none.
+//   - Recursion is counted twice (gh-91079, 3.12): Python frames (py_recursion_*) and
+//     C-level recursion (c_recursion_remaining, which the trashcan also reads). A tasklet
+//     has its own C stack, so it starts with the whole C budget.
+//   - The trashcan's deferred objects (delete_later, replacing trash_delete_nesting)
+//     belong to the C stack they were deferred on: they move with the tasklet.
+//   - Each entry into the eval loop pushes an entry frame on the C stack, linked into the
+//     frame chain (FRAME_OWNED_BY_CSTACK). A tasklet whose C stack is copied away while it
+//     is suspended (stack_kind copied) would leave links into memory that another tasklet
+//     then uses; its chain is shown with a heap copy of each entry frame instead (expose)
+//     until it runs again, so the GC, frame objects (f_back), tracebacks and the frame
+//     library read a valid chain, entry marks included.
+#pragma once
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+
+#include "headers.hpp"
+
+namespace slpy::cpy {
+
+inline _PyInterpreterFrame* current_frame(PyThreadState* ts) noexcept {
+    return ts->current_frame;
+}
+// (For a moment: to show CPython a suspended tasklet's frame as the current one.)
+inline void set_current_frame(PyThreadState* ts, _PyInterpreterFrame* f) noexcept {
+    ts->current_frame = f;
+}
+// Python frames the thread is nested in.
+inline int recursion_depth(const PyThreadState* ts) noexcept {
+    return ts->py_recursion_limit - ts->py_recursion_remaining;
+}
+
+// The levels of recursion_depth() a call from Python into a C function adds: the Python recursion
+// depth counts Python frames only (C calls count in c_recursion_remaining).
+inline constexpr int c_call_recursion_levels = 0;
+
+// A tasklet's share of the thread state in the fields that differ between versions (the
+// others — context, exc_info, the data stack, trace functions — python_state keeps).
+// save()/restore() run on every switch.
+class thread_share {
+ public:
+    thread_share() noexcept = default;
+    thread_share(const thread_share&) = delete;
+    thread_share& operator=(const thread_share&) = delete;
+    ~thread_share() { std::free(exposed_); }
+
+    // The innermost frame while suspended (null: none).
+    _PyInterpreterFrame* frame() const noexcept { return frame_; }
+    void set_frame(_PyInterpreterFrame* f) noexcept { frame_ = f; }
+    int recursion_depth() const noexcept { return py_depth_; }
+
+    // A tasklet that has not run yet.
+    void reset() noexcept {
+        frame_ = nullptr;
+        delete_later_ = nullptr;
+        py_depth_ = 0;
+        c_remaining_ = Py_C_RECURSION_LIMIT;
+    }
+    // `c_stack_moves`: the tasklet's C stack is copied away while it is suspended.
+    [[gnu::always_inline]] void save(PyThreadState* ts, bool c_stack_moves) noexcept {
+        frame_ = ts->current_frame;
+        py_depth_ = ts->py_recursion_limit - ts->py_recursion_remaining;
+        c_remaining_ = ts->c_recursion_remaining;
+        delete_later_ = ts->delete_later;
+        if (c_stack_moves && frame_ != nullptr) expose();
+    }
+    // A suspended tasklet resumes (its frames are back where they ran).
+    [[gnu::always_inline]] void restore(PyThreadState* ts) noexcept {
+        if (exposed_ != nullptr && exposed_->count != 0) [[unlikely]]
+            unexpose();
+        ts->current_frame = frame_;
+        restore_counters(ts);
+    }
+    // A tasklet that has not run is about to start (on its own C stack): no frames yet.
+    void start(PyThreadState* ts) noexcept {
+        ts->current_frame = nullptr;
+        restore_counters(ts);
+    }
+    // The tasklet ended.
+    void forget() noexcept {
+        frame_ = nullptr;
+        std::free(exposed_);
+        exposed_ = nullptr;
+    }
+
+ private:
+    // One entry frame of a suspended tasklet's chain, shown by a copy.
+    struct exposed_entry {
+        _PyInterpreterFrame* above;  // the frame whose `previous` it is
+        _PyInterpreterFrame* entry;  // on the tasklet's C stack
+        _PyInterpreterFrame copy;
+    };
+    struct exposure {
+        int count;
+        int capacity;
+        exposed_entry entries[1];
+    };
+
+    [[gnu::always_inline]] void restore_counters(PyThreadState* ts) noexcept {
+        ts->py_recursion_remaining = ts->py_recursion_limit - py_depth_;
+        ts->c_recursion_remaining = c_remaining_;
+        ts->delete_later = delete_later_;
+    }
+    [[gnu::noinline]] void expose() noexcept {
+        int n = 0;
+        for (const _PyInterpreterFrame* f = frame_; f != nullptr; f = f->previous)
+            if (f->previous != nullptr && f->previous->owner == FRAME_OWNED_BY_CSTACK) ++n;
+        if (n == 0) return;
+        if (exposed_ == nullptr || exposed_->capacity < n) {
+            void* p = std::realloc(exposed_, sizeof(exposure) + (n - 1) * sizeof(exposed_entry));
+            if (p == nullptr)
+                Py_FatalError("stackless: no memory to keep a suspended tasklet's frame chain");
+            exposed_ = static_cast<exposure*>(p);
+            exposed_->capacity = n;
+        }
+        exposed_->count = 0;
+        for (_PyInterpreterFrame* f = frame_; f != nullptr; f = f->previous) {
+            _PyInterpreterFrame* e = f->previous;
+            if (e == nullptr || e->owner != FRAME_OWNED_BY_CSTACK) continue;
+            exposed_entry& x = exposed_->entries[exposed_->count++];
+            x.above = f;
+            x.entry = e;
+            std::memcpy(static_cast<void*>(&x.copy), e, sizeof(_PyInterpreterFrame));
+            f->previous = &x.copy;
+        }
+    }
+    [[gnu::noinline]] void unexpose() noexcept {
+        for (int i = exposed_->count; i-- > 0;) {
+            exposed_entry& x = exposed_->entries[i];
+            x.above->previous = x.entry;
+        }
+        exposed_->count = 0;
+    }
+
+    _PyInterpreterFrame* frame_ = nullptr;
+    exposure* exposed_ = nullptr;  // while suspended, if its C stack moves
+    PyObject* delete_later_ = nullptr;
+    int py_depth_ = 0;
+    int c_remaining_ = Py_C_RECURSION_LIMIT;
+};
+
+// What a tasklet's body keeps in its first C frame while its Python code runs: nothing
+// on 3.13 (its first eval loop entry makes its own entry frame).
+struct body_base {};
+// First thing a starting tasklet does, on its own stack (`c_stack_left`: the bytes of C
+// stack below its first frame, 0 if as much as a thread has). Py_C_RECURSION_LIMIT is
+// CPython's budget for a thread's stack (8 MiB); a smaller tasklet stack gets a budget of
+// one level per c_stack_bytes_per_level, so deep recursion through C raises
+// RecursionError before it reaches the stack's guard page.
+inline constexpr std::size_t c_stack_bytes_per_level = 2048;
+inline void enter_body(PyThreadState* ts, body_base*, std::size_t c_stack_left) noexcept {
+    if (c_stack_left == 0) return;
+    const std::size_t levels = c_stack_left / c_stack_bytes_per_level;
+    if (levels < static_cast<std::size_t>(ts->c_recursion_remaining))
+        ts->c_recursion_remaining = static_cast<int>(levels);
+}
+inline void leave_body(PyThreadState*) noexcept {}
+
+}  // namespace slpy::cpy
