@@ -3,9 +3,10 @@
 # neighbours, on the host): for each version V, through scripts/python-on x86_64 V,
 #   python_root_V          the interpreter runs (python-on builds the Debian sid root on
 #                          first use: minutes, once per machine), then
-#   python_module_V        the module and the frames test extension build for it,
+#   python_module_V        the module builds for it,
 #   python_tests_V         the module's pytest suite,
-#   python_frames_tests_V  the frame library's tests,
+#   python_frames_tests_V  the frame library's tests (building its test extension; not
+#                          run where the version's folder has frames-not-yet),
 #   python_seed_coop_V, python_seed_pickle_V   the seed's two examples.
 # The tests listed in python/src/cpython/vXY/not_yet_passing.txt are deselected there
 # (tests/not_yet_passing.py), each with its reason, and counted in pytest's summary.
@@ -30,8 +31,7 @@ foreach(v IN LISTS _slp_versions)
   set_tests_properties(python_root_${v} PROPERTIES
     FIXTURES_SETUP python_root_${v} LABELS "python;versions"
     TIMEOUT 1800)
-  add_test(NAME python_module_${v}
-    COMMAND ${_slp_on} --frames-test x86_64 ${v} -c "import stackless")
+  add_test(NAME python_module_${v} COMMAND ${on} -c "import stackless")
   set_tests_properties(python_module_${v} PROPERTIES
     FIXTURES_REQUIRED python_root_${v} FIXTURES_SETUP python_module_${v}
     LABELS "python;versions" TIMEOUT 1800)
@@ -48,6 +48,17 @@ foreach(v IN LISTS _slp_versions)
   set_tests_properties(python_tests_${v} python_frames_tests_${v} PROPERTIES
     ENVIRONMENT "${env};SLP_FUZZ_FRAMES_COUNT=100000;PYTHONDONTWRITEBYTECODE=1"
     FIXTURES_REQUIRED python_module_${v} LABELS "python;versions" TIMEOUT 1800)
+  # A version whose folder says the frame library is not ported to it yet (the file
+  # frames-not-yet, with the reason) has no frames test extension and pickles no started
+  # tasklet: its frames tests and the seed's pickling example are listed by ctest as not
+  # run (disabled), and the reason is printed at configure time.
+  string(REPLACE "." "" _slp_v ${v})
+  set(_slp_why ${CMAKE_CURRENT_SOURCE_DIR}/src/cpython/v${_slp_v}/frames-not-yet)
+  if(EXISTS ${_slp_why})
+    file(STRINGS ${_slp_why} _slp_why_text LIMIT_COUNT 1)
+    message(STATUS "python_frames_tests_${v}, python_seed_pickle_${v} disabled: ${_slp_why_text}")
+    set(_slp_disable_${v} python_frames_tests_${v} python_seed_pickle_${v})
+  endif()
   add_test(NAME python_seed_coop_${v}
     COMMAND ${CMAKE_COMMAND} "-DEMULATOR=${_slp_on} x86_64 ${v}"
             -DPROGRAM=${PROJECT_SOURCE_DIR}/examples/seed_coop.py
@@ -60,4 +71,7 @@ foreach(v IN LISTS _slp_versions)
             -P ${PROJECT_SOURCE_DIR}/examples/seed_pickle_check.cmake)
   set_tests_properties(python_seed_coop_${v} python_seed_pickle_${v} PROPERTIES
     FIXTURES_REQUIRED python_module_${v} LABELS "python;versions;examples")
+  if(_slp_disable_${v})
+    set_tests_properties(${_slp_disable_${v}} PROPERTIES DISABLED TRUE)
+  endif()
 endforeach()

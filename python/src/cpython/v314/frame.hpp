@@ -19,14 +19,15 @@ inline PyFunctionObject* frame_func(const _PyInterpreterFrame* f) noexcept {
     return reinterpret_cast<PyFunctionObject*>(PyStackRef_AsPyObjectBorrow(f->f_funcobj));
 }
 // What a packed frame keeps of the fields that cannot be derived from its function and
-// code: where it is in its code (there is no entry mark: entries are frames of their own,
-// which a packed chain never holds).
+// code: where it is in its code, and where it resumes when its Python callee returns
+// (there is no entry mark: entries are frames of their own, which a packed chain never
+// holds).
 struct frame_position {
-    int32_t instr;  // instr_ptr - _PyCode_CODE(code)
-    bool entry;     // always false
+    int32_t instr;   // instr_ptr - _PyCode_CODE(code)
+    uint16_t extra;  // return_offset
 };
 inline frame_position position_of(const _PyInterpreterFrame* f) noexcept {
-    return {static_cast<int32_t>(f->instr_ptr - _PyCode_CODE(frame_code(f))), false};
+    return {static_cast<int32_t>(f->instr_ptr - _PyCode_CODE(frame_code(f))), f->return_offset};
 }
 // Fill the fields of a frame that a packed one derives, in `f`'s memory: function, code
 // (counted references: the packed frame holds the frame's; one to an immortal object was
@@ -43,7 +44,7 @@ inline void init_unpacked(_PyInterpreterFrame* f, PyFunctionObject* func, PyCode
     f->frame_obj = nullptr;
     f->instr_ptr = _PyCode_CODE(code) + pos.instr;
     f->stackpointer = stacktop >= 0 ? f->localsplus + stacktop : nullptr;
-    f->return_offset = 0;
+    f->return_offset = pos.extra;
     f->owner = FRAME_OWNED_BY_THREAD;
     f->visited = 0;
 }

@@ -5,6 +5,9 @@
 // a tasklet's body does with them on its own C stack.
 #pragma once
 
+#include <cstddef>
+
+#include "../entry_frames.hpp"
 #include "c_stack.hpp"
 // How the frame chain ends: the compiled version's (3.15 uses this file with its own).
 #include SLP_CPY_HEADER(chain.hpp)
@@ -22,12 +25,17 @@ inline void set_current_frame(PyThreadState* ts, _PyInterpreterFrame* f) noexcep
 inline int recursion_depth(const PyThreadState* ts) noexcept {
     return ts->py_recursion_limit - ts->py_recursion_remaining;
 }
+// The levels of recursion_depth() a call from Python into a C function adds: none (the C
+// stack is checked by address).
+inline constexpr int c_call_recursion_levels = 0;
 
 // A tasklet's share of the thread state in the fields that differ between versions (the
 // others — context, exc_info, the data stack, trace functions — python_state keeps).
 // 3.14: the current frame, the Python recursion depth, the C stack's limits, the JIT's
-// current executor. The trashcan's list of objects to delete later stays the thread's:
-// its nesting is the C stack's depth now, not a counter a tasklet could carry.
+// current executor; its entry frames, which live on its C stack, shown through copies
+// while that stack is copied away (../entry_frames.hpp). The trashcan's list of objects to
+// delete later stays the thread's: its nesting is the C stack's depth now, not a counter
+// a tasklet could carry.
 class thread_share {
  public:
     // The innermost frame while suspended (null: none).
@@ -42,13 +50,18 @@ class thread_share {
         executor_ = nullptr;
         c_stack_ = {};
     }
-    [[gnu::always_inline]] void save(PyThreadState* ts) noexcept {
+    // `c_stack_moves`: the tasklet's C stack is copied away while it is suspended.
+    [[gnu::always_inline]] void save(PyThreadState* ts, bool c_stack_moves) noexcept {
         frame_ = ts->current_frame;
         recursion_depth_ = ts->py_recursion_limit - ts->py_recursion_remaining;
         executor_ = ts->current_executor;
         c_stack_ = c_stack_limits::of(ts);
+        if (c_stack_moves && frame_ != nullptr) entries_.expose(frame_);
     }
+    // A suspended tasklet resumes (its frames are back where they ran).
     [[gnu::always_inline]] void restore(PyThreadState* ts) noexcept {
+        if (entries_.exposed()) [[unlikely]]
+            entries_.unexpose();
         ts->py_recursion_remaining = ts->py_recursion_limit - recursion_depth_;
         ts->current_frame = frame_;
         ts->current_executor = executor_;
@@ -62,10 +75,14 @@ class thread_share {
         ts->current_executor = nullptr;
     }
     // The tasklet ended.
-    void forget() noexcept { frame_ = nullptr; }
+    void forget() noexcept {
+        frame_ = nullptr;
+        entries_.clear();
+    }
 
  private:
     _PyInterpreterFrame* frame_ = nullptr;
+    entry_frames<enters_eval> entries_;  // shown by copies while suspended, if its C stack moves
     PyObject* executor_ = nullptr;
     c_stack_limits c_stack_;
     int recursion_depth_ = 0;
@@ -75,8 +92,10 @@ class thread_share {
 // since 3.13 (no base _PyCFrame).
 struct body_base {};
 // First thing a starting tasklet does, on its own stack: CPython's C-stack checks see
-// that stack's bounds.
-inline void enter_body(PyThreadState* ts, body_base*) noexcept {
+// that stack's bounds (own or shared: slp::running_stack(); the bytes left below the
+// body's frame, which the caller passes, are not enough on 3.14, where the check needs
+// the stack's top and end).
+inline void enter_body(PyThreadState* ts, body_base*, std::size_t) noexcept {
     c_stack_limits::set_for_running_stack(ts);
 }
 // Its Python code returned; the rest of its life (core ending it, the schedule callback)
