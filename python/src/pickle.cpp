@@ -91,7 +91,10 @@ int binding_restorable(TaskletObject* t, std::string* why) {
         // tasklet's start and its frames (a builtin, map(), a type's __init__...) cannot
         // be restored.
         _PyInterpreterFrame* base = top;
-        while (base->previous != nullptr && base->previous != t->base_below) base = base->previous;
+        // (Entry frames of the eval loop, 3.13's, run no code object.)
+        for (_PyInterpreterFrame* up = base->previous; up != nullptr && up != t->base_below;
+             up = up->previous)
+            if (PyCode_Check(reinterpret_cast<PyObject*>(cpy::frame_code(up)))) base = up;
         PyObject* fn = direct_function(t->func);
         if (fn == nullptr || reinterpret_cast<PyObject*>(cpy::frame_func(base)) != fn) {
             PyObject* r = t->func != nullptr ? PyObject_Repr(t->func) : nullptr;

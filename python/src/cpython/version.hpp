@@ -34,4 +34,6 @@
 #error \
     "stackless: no folder of version knowledge for this CPython in python/src/cpython (see VERSIONS there)"
 #endif
+#ifdef __cplusplus  // (opcode_metadata.c, in C, needs only the folder)
 #include SLP_CPY_HEADER(interface.hpp)
+#endif
