@@ -1,10 +1,14 @@
 #!/usr/bin/python3
 """Turn Google Benchmark JSON into the README's latency table (and ratios).
 
-Usage: report.py RESULTS.json [MORE.json ...] [--markdown] [--chart OUT.svg]
+Usage: report.py RESULTS.json [MORE.json ...] [VERSION:PY.json ...] [--not-ported VERSION]
+                 [--markdown] [--chart OUT.svg]
 
 Several result files (slp_bench's, and the Python benchmarks' from bench/python/) are
-merged into one table.
+merged into one table. Python results of another CPython than the host's (3.11) are given
+as VERSION:FILE (3.14:py_switch_3.14.json): their rows form the Python groups again, one
+set per version, after the host's. --not-ported VERSION names a version the module does
+not build for yet (it gets a line saying so).
 
 Every benchmark reports the counter `switch`: seconds per ONE switch (one direction).
 Rows are grouped, and each group names the peer its ratios are taken against, measured
@@ -143,6 +147,70 @@ LABELS = {
 }
 
 
+HOST_PYTHON = "3.11"  # the host's rows carry no version suffix
+
+
+def at(name, version):
+    """A Python benchmark's name in the results of CPython `version`."""
+    return name if version == HOST_PYTHON else f"{name}@{version}"
+
+
+def python_versions(values):
+    """The other CPythons with results in `values`, in version order."""
+    found = {n.rpartition("@")[2] for n in values if "@" in n}
+    return sorted(found, key=lambda v: tuple(map(int, v.split("."))))
+
+
+def greenlet_peer(values, version, ref="PY_greenlet_switch"):
+    """(name, the version it was measured on) of the greenlet figure `ref` the rows of
+    `version` are compared with: greenlet in the same interpreter, or else (sid builds no
+    greenlet for 3.13) greenlet on the next version measured in the same run."""
+    versions = [version] + [v for v in python_versions(values) + [HOST_PYTHON]
+                            if tuple(map(int, v.split("."))) > tuple(map(int, version.split(".")))]
+    for v in versions:
+        if at(ref, v) in values:
+            return at(ref, v), v
+    return at(ref, version), version
+
+
+def versioned_groups(groups, values, version):
+    """The Python groups of `groups` again for CPython `version`: names suffixed, the
+    greenlet reference taken from greenlet_peer when the version has none of its own."""
+    out = []
+    for title, ref, names in groups:
+        if not ref.startswith("PY_"):
+            continue
+        vref = at(ref, version)
+        note = ""
+        if "greenlet" in ref:
+            vref, peer_version = greenlet_peer(values, version, ref)
+            if peer_version != version:
+                note = (f"; no greenlet for CPython {version} (Debian sid builds none), so the "
+                        f"peer is greenlet on CPython {peer_version}, same run")
+        vnames = [vref if n == ref else at(n, version) for n in names]
+        title = re.sub(r" \(CPython [0-9.]+\)", "", title)
+        out.append((f"CPython {version} — {title}{note}", vref, vnames))
+    return out
+
+
+def all_groups(groups, values):
+    """`groups`, then their Python groups once per other CPython measured."""
+    out = list(groups)
+    for v in python_versions(values):
+        out += versioned_groups(groups, values, v)
+    return out
+
+
+def label(name, among=""):
+    """A row's label; its CPython version is named when it is not that of its group
+    (`among`, one of the group's names)."""
+    base, _, version = name.partition("@")
+    text = LABELS.get(base, base)
+    if version == among.partition("@")[2]:
+        return text
+    return f"{text} (CPython {version or HOST_PYTHON})"
+
+
 def base_name(b):
     """The benchmark's name without Google Benchmark's run options (/iterations:1,
     /real_time), which the tables do not care about."""
@@ -207,10 +275,12 @@ def grouped_table(groups, values, column, fmt, markdown):
     lines = []
     for title, ref, names in groups:
         present = [n for n in names if n in values]
-        if not present:
+        # (A group of peers alone — greenlet measured on a version the module is not
+        # ported to — compares nothing.)
+        if not any(n != ref and n.partition("@")[0] not in PEERS for n in present):
             continue
         ref_value = values.get(ref)
-        ref_label = LABELS.get(ref, ref)
+        ref_label = label(ref, present[-1])
         if markdown:
             lines += [f"**{title}** (ratio against {ref_label}, same run)", "",
                       f"| method | {column} | ratio |", "|---|---:|---:|"]
@@ -219,39 +289,57 @@ def grouped_table(groups, values, column, fmt, markdown):
                       f"  {'method':<36} {column:>12} {'ratio':>8}"]
         for n in present:
             ratio = f"{values[n] / ref_value:.2f}x" if ref_value else "-"
-            label = LABELS.get(n, n)
+            text = label(n, present[-1])
             if markdown:
-                lines.append(f"| {label} | {fmt(values[n])} | {ratio} |")
+                lines.append(f"| {text} | {fmt(values[n])} | {ratio} |")
             else:
-                lines.append(f"  {label:<36} {fmt(values[n]):>12} {ratio:>8}")
+                lines.append(f"  {text:<36} {fmt(values[n]):>12} {ratio:>8}")
         lines.append("")
     return "\n".join(lines)
 
 
 def memory_table(sizes, markdown):
-    return grouped_table(MEMORY_GROUPS, sizes, "bytes each", fmt_bytes, markdown)
+    return grouped_table(all_groups(MEMORY_GROUPS, sizes), sizes, "bytes each", fmt_bytes,
+                         markdown)
 
 
 def table(times, markdown):
-    return grouped_table(GROUPS, times, "one switch", fmt_ns, markdown)
+    return grouped_table(all_groups(GROUPS, times), times, "one switch", fmt_ns, markdown)
 
 
 def chart(times, path):
-    """One horizontal bar per method, log scale: switch cost at a glance."""
+    """One horizontal bar per method, log scale: switch cost at a glance; the C++ rows,
+    then the Python rows of each CPython measured (host first), each part by cost."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     def chart_label(n):
-        return ("Python: " if n.startswith("PY_") else "C++: ") + LABELS.get(n, n)
+        if not n.startswith("PY_"):
+            return "C++: " + label(n)
+        base, _, version = n.partition("@")
+        return f"Python {version or HOST_PYTHON}: " + LABELS.get(base, base)
 
     # Switches only, each method once (a group's reference may appear in another group;
     # BM_raw_slp_jump is the same routine as the arch table's BM_slp_jump).
-    names = dict.fromkeys(n for title, _, group in GROUPS if "pickle" not in title
-                          for n in group)
-    rows = [(chart_label(n), times[n], n in PEERS) for n in names
-            if n in times and not n.startswith("BM_create_run_finish") and n != "BM_raw_slp_jump"]
-    rows.sort(key=lambda r: r[1])
+    names = dict.fromkeys(n for title, _, group in all_groups(GROUPS, times)
+                          if "pickle" not in title for n in group)
+    sections = ["C++", HOST_PYTHON] + python_versions(times)
+
+    def section(n):
+        if not n.startswith("PY_"):
+            return 0
+        return sections.index(n.partition("@")[2] or HOST_PYTHON)
+
+    def peer(n):
+        return n.partition("@")[0] in PEERS or n.startswith("PY_greenlet")
+
+    # (Versions with peers alone, the module not ported there, are left out.)
+    measured = {section(n) for n in names if n in times and not peer(n)}
+    rows = [(chart_label(n), times[n], peer(n), section(n)) for n in names
+            if n in times and not n.startswith("BM_create_run_finish") and n != "BM_raw_slp_jump"
+            and section(n) in measured]
+    rows.sort(key=lambda r: (r[3], r[1]))
     colors = {False: "#1b9e77", True: "#d95f02"}  # slp, peer
     fig, ax = plt.subplots(figsize=(9, 0.42 * len(rows) + 1.4))
     y = range(len(rows))
@@ -265,7 +353,7 @@ def chart(times, path):
     ax.set_xlim(right=max(r[1] for r in rows) * 6)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
     ax.legend(handles, ["slp", "peer"], loc="upper right", fontsize=8)
-    ax.set_title("slp: switch cost per method, measured in one run")
+    ax.set_title("slp: switch cost, one run (Python rows by CPython version)")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -362,14 +450,46 @@ def time_targets(times):
     return lines
 
 
+def version_targets(times, sizes):
+    """The issue's two targets again on each other CPython measured: a channel switch at
+    most 0.20 of greenlet's switch, a blocked tasklet at most a third of a suspended
+    greenlet's memory (5 frames), each against the greenlet peer of that version."""
+    lines = []
+    for v in sorted(set(python_versions(times)) | set(python_versions(sizes)),
+                    key=lambda v: tuple(map(int, v.split(".")))):
+        peer, peer_version = greenlet_peer(times, v)
+        whose = "" if peer_version == v else f" on CPython {peer_version}"
+        for kind in ("own", "copied"):
+            n = at(f"PY_stackless_channel/{kind}", v)
+            if n in times and peer in times:
+                lines.append(f"CPython {v}: stackless channel ({kind}) / greenlet switch{whose}"
+                             f" = {times[n] / times[peer]:.2f} (target: <= 0.20)")
+        gpeer, gversion = greenlet_peer(sizes, v, "PY_mem_greenlet")
+        gm = sizes.get(gpeer)
+        tm = sizes.get(at("PY_mem_stackless/copied", v))
+        if gm and tm:
+            whose = "" if gversion == v else f" on CPython {gversion}"
+            lines.append(f"CPython {v}: blocked tasklet (copied) / suspended greenlet{whose} "
+                         f"memory, f1()..f5() = {tm / gm:.2f} (target: <= 0.33)")
+    return lines
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
     files = [a for a in argv[1:] if a.endswith(".json")]
+    not_ported = [argv[i + 1] for i, a in enumerate(argv) if a == "--not-ported"]
     results = {"benchmarks": []}
     for path in files:
+        version, sep, rest = path.partition(":")
+        version, path = (version, rest) if sep and re.fullmatch(r"\d+\.\d+", version) else \
+            (HOST_PYTHON, path)
         with open(path) as f:
-            results["benchmarks"] += json.load(f)["benchmarks"]
+            for b in json.load(f)["benchmarks"]:
+                for key in ("name", "run_name"):
+                    if key in b:
+                        b[key] = at(b[key], version)
+                results["benchmarks"].append(b)
     times = per_switch_ns(results)
     sizes = per_item_bytes(results)
     parts = memory_parts(results)
@@ -379,11 +499,16 @@ def main(argv):
     print(table(times, "--markdown" in argv))
     if sizes:
         print(memory_table(sizes, "--markdown" in argv))
+    for v in not_ported:
+        print(f"CPython {v}: not ported yet (the module does not build for it; "
+              f"python/src/cpython/VERSIONS)\n")
     if "--chart" in argv:
         out = argv[argv.index("--chart") + 1]
         chart(times, out)
         print(f"chart: {out}")
     for line in time_targets(times):
+        print(line)
+    for line in version_targets(times, sizes):
         print(line)
     if "BM_memory_per_blocked_tasklet/soft" in sizes:
         print(f"blocked soft tasklet = "

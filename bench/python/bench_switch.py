@@ -17,8 +17,14 @@ import threading
 import time
 import types
 
-import greenlet
-import stackless
+try:
+    import greenlet
+except ImportError:  # Debian sid builds no greenlet for CPython 3.13
+    greenlet = None
+try:
+    import stackless
+except ImportError:  # a version the module is not ported to: greenlet alone, as a peer
+    stackless = None
 
 QUICK = "--quick" in sys.argv
 N = 20_000 if QUICK else 200_000  # round trips (2 switches each) per timing
@@ -353,7 +359,23 @@ def main():
                         "switch": seconds})
         print(f"{name:<44} {seconds * 1e9:10.1f} ns", file=sys.stderr)
 
-    methods = [("PY_greenlet_switch", greenlet_raw, 2 * N)]
+    methods = [("PY_greenlet_switch", greenlet_raw, 2 * N)] if greenlet else []
+    if stackless is None:
+        if greenlet:
+            methods.append(("PY_greenlet_channel", greenlet_channel, 2 * N))
+    else:
+        methods += stackless_methods()
+    for name, seconds in median_times(methods).items():
+        record(name, seconds)
+    json.dump({"context": {"python": sys.version.split()[0],
+                           "greenlet": greenlet.__version__ if greenlet else None},
+               "benchmarks": results}, sys.stdout, indent=1)
+    print()
+
+
+def stackless_methods():
+    """The module's methods, their floors and the other peers, in the order they run."""
+    methods = []
     for kind in ("own", "copied"):
         methods.append((f"PY_stackless_channel/{kind}", stackless_channel(kind), 2 * N))
     methods.append(("PY_call_floor", call_floor, 2 * N))
@@ -370,15 +392,11 @@ def main():
         for kind in ("own", "copied"):
             fn, switches = stackless_schedule(count, kind)
             methods.append((f"PY_stackless_schedule/{count}/{kind}", fn, switches))
-    methods += [("PY_greenlet_channel", greenlet_channel, 2 * N),
-                ("PY_asyncio_queue", asyncio_queue, 2 * ASYNC_N),
+    if greenlet:
+        methods.append(("PY_greenlet_channel", greenlet_channel, 2 * N))
+    methods += [("PY_asyncio_queue", asyncio_queue, 2 * ASYNC_N),
                 ("PY_threads_semaphore", threads_semaphore, 2 * THREAD_N)]
-    for name, seconds in median_times(methods).items():
-        record(name, seconds)
-    json.dump({"context": {"python": sys.version.split()[0],
-                           "greenlet": greenlet.__version__},
-               "benchmarks": results}, sys.stdout, indent=1)
-    print()
+    return methods
 
 
 if __name__ == "__main__":

@@ -134,4 +134,12 @@ void install_thread_altstack() {
     thread_local altstack alt;
 }
 
+std::span<std::byte> running_stack() noexcept {
+    detail::scheduler_impl* s = detail::this_scheduler_if_any();
+    detail::tasklet_impl* t = s != nullptr ? s->running : nullptr;
+    const stack* st = t != nullptr ? detail::stack_of(*s, *t) : nullptr;
+    if (st == nullptr || !*st) return {};
+    return st->usable();
+}
+
 }  // namespace slp

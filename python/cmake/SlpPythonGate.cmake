@@ -8,7 +8,9 @@
 # tests, setup.py and scripts/python-on use it so):
 #   cmake -DSLP_GATE_PYTHON=<python> -P SlpPythonGate.cmake
 #   cmake "-DSLP_GATE_FACTS=<implementation>;<major.minor>;<free-threaded 0|1>" -P SlpPythonGate.cmake
-# which prints "supported: CPython <major.minor>" or fails with the reason.
+# which prints "supported: CPython <major.minor>" or fails with the reason;
+#   cmake -DSLP_GATE_LIST=1 -P SlpPythonGate.cmake
+# prints the supported versions, one a line.
 
 cmake_policy(VERSION 3.25)
 set(_slp_gate_versions ${CMAKE_CURRENT_LIST_DIR}/../src/cpython/VERSIONS)
@@ -26,24 +28,36 @@ function(slp_python_facts python out)
   set(${out} "${CMAKE_MATCH_1};${CMAKE_MATCH_2};${CMAKE_MATCH_3}" PARENT_SCOPE)
 endfunction()
 
+# slp_python_versions(<supported> <refused>): the lines of VERSIONS; <supported> = the
+# supported "major.minor"s in their order, <refused> = "major.minor=why" for each refusal.
+function(slp_python_versions supported_var refused_var)
+  file(STRINGS ${_slp_gate_versions} lines REGEX "^[0-9]")
+  set(supported "")
+  set(refused "")
+  foreach(line IN LISTS lines)
+    if(line MATCHES "^([0-9]+\\.[0-9]+) +supported *$")
+      list(APPEND supported ${CMAKE_MATCH_1})
+    elseif(line MATCHES "^([0-9]+\\.[0-9]+) +refused +(.+)$")
+      list(APPEND refused "${CMAKE_MATCH_1}=${CMAKE_MATCH_2}")
+    else()
+      message(FATAL_ERROR "stackless: ${_slp_gate_versions}: cannot read the line '${line}'")
+    endif()
+  endforeach()
+  set(${supported_var} "${supported}" PARENT_SCOPE)
+  set(${refused_var} "${refused}" PARENT_SCOPE)
+endfunction()
+
 # slp_python_verdict(<facts> <out>): <out> = "" if the module builds for that Python, else
 # why not, ending with what is supported.
 function(slp_python_verdict facts out)
   list(GET facts 0 impl)
   list(GET facts 1 version)
   list(GET facts 2 free_threaded)
-  file(STRINGS ${_slp_gate_versions} lines REGEX "^[0-9]")
-  set(supported "")
+  slp_python_versions(supported refusals)
   set(refusal "")
-  foreach(line IN LISTS lines)
-    if(line MATCHES "^([0-9]+\\.[0-9]+) +supported *$")
-      list(APPEND supported ${CMAKE_MATCH_1})
-    elseif(line MATCHES "^([0-9]+\\.[0-9]+) +refused +(.+)$")
-      if(CMAKE_MATCH_1 STREQUAL version)
-        set(refusal "${CMAKE_MATCH_2}")
-      endif()
-    else()
-      message(FATAL_ERROR "stackless: ${_slp_gate_versions}: cannot read the line '${line}'")
+  foreach(r IN LISTS refusals)
+    if(r MATCHES "^([0-9]+\\.[0-9]+)=(.*)$" AND CMAKE_MATCH_1 STREQUAL version)
+      set(refusal "${CMAKE_MATCH_2}")
     endif()
   endforeach()
   list(JOIN supported ", " names)
@@ -77,6 +91,12 @@ function(slp_python_gate python version_var)
 endfunction()
 
 if(CMAKE_SCRIPT_MODE_FILE STREQUAL CMAKE_CURRENT_LIST_FILE)
+  if(SLP_GATE_LIST)
+    slp_python_versions(_supported _refused)
+    list(JOIN _supported "\n" _lines)
+    execute_process(COMMAND ${CMAKE_COMMAND} -E echo "${_lines}")
+    return()
+  endif()
   if(DEFINED SLP_GATE_FACTS)
     set(_facts "${SLP_GATE_FACTS}")
   elseif(DEFINED SLP_GATE_PYTHON)

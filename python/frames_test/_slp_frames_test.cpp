@@ -17,11 +17,11 @@ namespace {
 // frame `levels` frames out; *ok false (and an exception) if there is none.
 _PyInterpreterFrame* find_stop(PyObject* base, bool* ok) {
     *ok = true;
-    _PyInterpreterFrame* innermost = PyThreadState_Get()->cframe->current_frame;
+    _PyInterpreterFrame* innermost = fr::frame::current(PyThreadState_Get());
     if (PyLong_Check(base)) {
         long levels = PyLong_AsLong(base);
         _PyInterpreterFrame* f = innermost;
-        for (; levels > 0 && f != nullptr; --levels) f = f->previous;
+        for (; levels > 0 && f != nullptr; --levels) f = fr::frame::caller(f);
         if (levels > 0 || PyErr_Occurred()) {
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "not that many frames");
             *ok = false;
@@ -32,7 +32,7 @@ _PyInterpreterFrame* find_stop(PyObject* base, bool* ok) {
     _PyInterpreterFrame* stop = nullptr;
     bool found = false;
     for (_PyInterpreterFrame* f = innermost; f != nullptr; f = f->previous)
-        if (reinterpret_cast<PyObject*>(f->f_code) == code) {
+        if (reinterpret_cast<PyObject*>(slpy::cpy::frame_code(f)) == code) {
             stop = f->previous;
             found = true;
         }
@@ -46,11 +46,11 @@ _PyInterpreterFrame* find_stop(PyObject* base, bool* ok) {
 // The innermost frame's stack depth before its CALL, from where our arguments sit in its
 // value stack (vectorcall passes a pointer into it), or -1 if they are elsewhere.
 int depth_from_args(PyObject* const* args, Py_ssize_t nargs) {
-    _PyInterpreterFrame* f = PyThreadState_Get()->cframe->current_frame;
+    _PyInterpreterFrame* f = fr::frame::current(PyThreadState_Get());
     if (f == nullptr || args == nullptr) return -1;
-    PyObject** base = f->localsplus + f->f_code->co_nlocalsplus;
+    PyObject** base = fr::frame::stack_base(f);
     PyObject* const* end = args + nargs;
-    if (args < base || end > base + f->f_code->co_stacksize) return -1;
+    if (args < base || end > base + slpy::cpy::frame_code(f)->co_stacksize) return -1;
     return static_cast<int>(end - base);
 }
 
@@ -67,7 +67,7 @@ PyObject* capture(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     PyThreadState* ts = PyThreadState_Get();
     PyObject* handled = PyErr_GetHandledException();
     PyObject* snap =
-        fr::capture(ts, ts->cframe->current_frame, stop, handled, depth_from_args(args, nargs));
+        fr::capture(ts, fr::frame::current(ts), stop, handled, depth_from_args(args, nargs));
     Py_XDECREF(handled);
     return snap;
 }
@@ -79,7 +79,7 @@ PyObject* restorable(PyObject*, PyObject* base) {
     if (!ok) return nullptr;
     PyThreadState* ts = PyThreadState_Get();
     std::string why;
-    const int r = fr::check_restorable(ts, ts->cframe->current_frame, stop, &why);
+    const int r = fr::check_restorable(ts, fr::frame::current(ts), stop, &why);
     if (r < 0) return nullptr;
     return Py_BuildValue("(Os)", r ? Py_True : Py_False, why.c_str());
 }

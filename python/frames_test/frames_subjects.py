@@ -208,7 +208,11 @@ def subscript():
     total = 0
     for i in range(100):
         total += 0 if i == 99 else s[i]
-    return (total, s[99])
+    # The same subscript twice: 3.13 calls __getitem__ through C until the instruction
+    # has specialized (BINARY_SUBSCR_GETITEM), after its first run.
+    for i in (98, 99):
+        last = s[i]
+    return (total, last)
 
 
 def kwcall(a, b=2, *, c):

@@ -8,6 +8,7 @@ from setuptools import Extension, setup
 
 here = os.path.dirname(os.path.abspath(__file__))
 lib = sorted(glob.glob(os.path.join(here, "..", "src", "frames", "*.cpp")))
+lib.append(os.path.join(here, "..", "src", "cpython", "opcode_metadata.c"))
 flags = ["-std=c++20", "-O2", "-g", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow",
          "-Wconversion", "-Wno-sign-conversion"]
 
@@ -18,5 +19,6 @@ setup(
     ext_modules=[Extension("_slp_frames_test",
                            [os.path.join(here, "_slp_frames_test.cpp")] +
                            [os.path.relpath(p, here) for p in lib],
+                           include_dirs=[os.path.join(here, "..", "src")],
                            extra_compile_args=flags, language="c++")],
 )

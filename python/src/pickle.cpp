@@ -91,7 +91,9 @@ int binding_restorable(TaskletObject* t, std::string* why) {
         // tasklet's start and its frames (a builtin, map(), a type's __init__...) cannot
         // be restored.
         _PyInterpreterFrame* base = top;
-        while (base->previous != nullptr && base->previous != t->base_below) base = base->previous;
+        for (_PyInterpreterFrame* up = base->previous; up != nullptr && up != t->base_below;
+             up = up->previous)
+            if (!cpy::frame::c_stack_frame(up)) base = up;
         PyObject* fn = direct_function(t->func);
         if (fn == nullptr || reinterpret_cast<PyObject*>(cpy::frame_func(base)) != fn) {
             PyObject* r = t->func != nullptr ? PyObject_Repr(t->func) : nullptr;
@@ -225,8 +227,7 @@ PyObject* tasklet_reduce(PyObject* self, PyObject*) {
         _PyInterpreterFrame* top = t->state.top_frame();
         int depth = -1;
         if (top != nullptr && t->blocked_sp != nullptr) {
-            const auto d = t->state.locate(t->blocked_sp) -
-                           (top->localsplus + cpy::frame_code(top)->co_nlocalsplus);
+            const auto d = t->state.locate(t->blocked_sp) - cpy::frame::stack_base(top);
             if (d >= 0 && d <= cpy::frame_code(top)->co_stacksize) depth = static_cast<int>(d);
         }
         snapshot = ref::steal(

@@ -117,16 +117,25 @@ def test_a_malformed_versions_line_is_named(tmp_path):
     assert rc != 0 and "cannot read the line '3.13 maybe'" in out, out
 
 
-def test_configure_refuses_before_building(tmp_path):
+@pytest.mark.parametrize("answer, why", [
+    ("cpython 3.10 0", "CPython 3.10 is not supported: the module is built on the "
+                       "interpreter internals of each version it supports"),
+    ("cpython 3.12 0", "CPython 3.12 is not supported: untested"),
+    ("cpython 3.16 0", "CPython 3.16 is not supported"),
+    ("pypy 3.11 0", "PyPy 3.11 is not supported"),
+    ("cpython 3.11 1", "free-threaded CPython 3.11 (built with Py_GIL_DISABLED) is not "
+                       "supported"),
+])
+def test_configure_refuses_before_building(tmp_path, answer, why):
     """The CMake build (pip's and the tests') stops at the gate: no build files."""
     build = tmp_path / "build"
     out = subprocess.run(
         [CMAKE, "-S", SOURCE, "-B", str(build), "--preset", "module",
-         "-DPython3_EXECUTABLE=" + fake_python(tmp_path, "cpython 3.12 0")],
+         "-DPython3_EXECUTABLE=" + fake_python(tmp_path, answer)],
         capture_output=True, text=True, timeout=300)
     text = one_line(out.stdout + out.stderr)
     assert out.returncode != 0
-    assert "CPython 3.12 is not supported: untested" in text and supported_phrase() in text
+    assert "stackless: " + why in text and supported_phrase() in text, text
     assert not (build / "build.ninja").exists()
 
 

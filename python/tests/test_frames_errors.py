@@ -121,6 +121,26 @@ def test_restorable_reports_why_not():
     assert "called from C code" in why and "C function list" in why
 
 
+class Made:
+    def __init__(self, base):
+        self.why = T.restorable(base)
+
+
+def restorable_in_init():
+    # 3.13 runs a Python __init__ of a class call, once the call has specialized, under a
+    # shim frame of the interpreter's; 3.11 calls it from C.
+    return [Made(restorable_in_init).why for _ in range(3)]
+
+
+def test_class_call_between_frames_is_refused():
+    results = restorable_in_init()
+    for ok, why in results:
+        assert ok is False
+        assert ("called from C code" in why or "interpreter's own" in why), why
+    if sys.version_info >= (3, 13):
+        assert "interpreter's own" in results[-1][1]
+
+
 # --- restore refusals ------------------------------------------------------------------------------
 
 def restore_error(snap, match):
@@ -232,6 +252,18 @@ def test_null_where_the_bytecode_needs_a_value_is_refused():
     restore_error(with_frame(snap, 0, nulls=(i,)), "cannot be NULL")
     restore_error(with_frame(snap, 0, nulls=(1, 0)), "NULL slots")
     restore_error(with_frame(snap, 0, nulls=(10 ** 6,)), "NULL slots")
+
+
+def test_unbound_local_read_without_a_check_is_refused():
+    # deep(1) reads its argument n after the call (r.append(n)). 3.13's LOAD_FAST does
+    # not check for NULL: the loader refuses the snapshot; 3.11's does, and the resumed
+    # frame raises.
+    snap = with_frame(snapshot_of("deep", 1), 0, nulls=(0,))
+    if sys.version_info >= (3, 13):
+        restore_error(snap, "local variable 0 is unbound, but the code reads it there")
+    else:
+        with pytest.raises(UnboundLocalError):
+            T.resume(snap, "v")
 
 
 def test_cell_that_is_not_a_list_is_refused():

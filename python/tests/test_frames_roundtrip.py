@@ -157,8 +157,9 @@ def test_unbound_local_round_trips_as_null():
     assert_same_continuation("unbound_local", False)
 
 
-@pytest.mark.skipif(not os.path.exists("/root/.pyenv/versions/3.11.7/bin/python3"),
-                    reason="needs the second CPython 3.11")
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11) or
+                    not os.path.exists("/root/.pyenv/versions/3.11.7/bin/python3"),
+                    reason="needs CPython 3.11 and the second CPython 3.11")
 def test_snapshot_moves_between_cpython_3_11_patch_releases():
     snap, orig = run_subject("recurs", 9)
     got = frames_support.run_in_child(snap, python="/root/.pyenv/versions/3.11.7/bin/python3")

@@ -50,6 +50,35 @@ TEST(Stack, pool_keeps_at_most_its_limit) {
     EXPECT_EQ(pool.cached(), 2u);
 }
 
+TEST(Stack, running_stack_is_empty_on_the_threads_own_stack) {
+    EXPECT_TRUE(slp::running_stack().empty());
+}
+
+class RunningStack : public ::testing::TestWithParam<slp::stack_kind> {};
+INSTANTIATE_TEST_SUITE_P(, RunningStack,
+                         ::testing::Values(slp::stack_kind::own, slp::stack_kind::copied),
+                         slp_test::kind_name);
+
+TEST_P(RunningStack, holds_the_tasklets_locals) {
+    std::span<std::byte> seen;
+    const std::byte* local = nullptr;
+    slp::spawn(
+        [&] {
+            std::byte here{};
+            local = &here;
+            seen = slp::running_stack();
+            slp::schedule();  // still its stack after a switch
+            EXPECT_EQ(slp::running_stack().data(), seen.data());
+        },
+        {GetParam(), 128 * 1024, "probe"});
+    slp::run();
+    ASSERT_FALSE(seen.empty());
+    EXPECT_GE(seen.size(), 128u * 1024);
+    EXPECT_GE(local, seen.data());
+    EXPECT_LT(local, seen.data() + seen.size());
+    EXPECT_TRUE(slp::running_stack().empty());
+}
+
 TEST(StackDeathTest, writing_the_guard_page_faults) {
     GTEST_FLAG_SET(death_test_style, "fast");  // fork only: re-exec fails under qemu-user
     EXPECT_DEATH(

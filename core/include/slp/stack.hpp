@@ -73,6 +73,12 @@ class stack_pool {
     std::vector<stack> free_;
 };
 
+// The usable bytes of the stack the calling tasklet runs on: its own, the shared one of a
+// copied tasklet, the runner's of a soft one; empty on the thread's own stack (a main
+// tasklet, or a thread without a scheduler). For code that checks its C stack's depth by
+// address (CPython 3.14+ does, against limits it keeps per thread).
+std::span<std::byte> running_stack() noexcept;
+
 // Install, once per process, the SIGSEGV handler that recognises a guard-page hit of the
 // running tasklet, and, once per calling thread, an alternate signal stack for it to run
 // on. On a hit it writes one line to stderr naming the tasklet (id and name) and the

@@ -17,15 +17,6 @@
 #include <Python.h>
 #include <frameobject.h>
 
-// Around CPython's internal headers: they use C idioms that the module's warning flags
-// dislike; they are not ours.
-#define SLP_CPY_INTERNAL_BEGIN                                                      \
-    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wpedantic\"") \
-        _Pragma("GCC diagnostic ignored \"-Wconversion\"")                          \
-            _Pragma("GCC diagnostic ignored \"-Wshadow\"")                          \
-                _Pragma("GCC diagnostic ignored \"-Wmissing-field-initializers\"")
-#define SLP_CPY_INTERNAL_END _Pragma("GCC diagnostic pop")
-
 #define SLP_CPY_PASTE(a, b, c) a##b##c
 #define SLP_CPY_FOLDER(major, minor) SLP_CPY_PASTE(v, major, minor)
 #define SLP_CPY_HEADER(file) <cpython/SLP_CPY_FOLDER(PY_MAJOR_VERSION, PY_MINOR_VERSION)/file>
@@ -34,4 +25,6 @@
 #error \
     "stackless: no folder of version knowledge for this CPython in python/src/cpython (see VERSIONS there)"
 #endif
+#ifdef __cplusplus  // (opcode_metadata.c, in C, needs only the folder)
 #include SLP_CPY_HEADER(interface.hpp)
+#endif

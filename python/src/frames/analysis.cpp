@@ -1,4 +1,5 @@
-// analysis.cpp — abstract interpretation of 3.11 bytecode: a forward pass for stack
+// analysis.cpp — abstract interpretation of bytecode (bytecode.hpp's facts of the running
+// version): a forward pass for stack
 // depths (as CPython's compiler does in stackdepth(), but with run-time effects), and a
 // backward fixed point for the type requirements of each live stack slot.
 #include "analysis.hpp"
@@ -19,7 +20,7 @@ std::string at(const char* what, int index, int op) {
     return buf;
 }
 
-// One varint of the 3.11 exception table (Objects/exception_handling_notes.txt): six
+// One varint of the exception table (Objects/exception_handling_notes.txt, 3.11 to 3.13): six
 // value bits per byte, bit 6 = more bytes follow, bit 7 marks the start of an entry.
 bool varint(const uint8_t* p, int len, int& pos, int& out) {
     if (pos >= len) return false;
@@ -37,16 +38,18 @@ bool varint(const uint8_t* p, int len, int& pos, int& out) {
 }  // namespace
 
 bool CodeAnalysis::run(const uint8_t* code_bytes, int units, const uint8_t* exctable, int exclen,
-                       int stacksize, std::string& error) {
+                       int stacksize, int nlocals, std::string& error) {
     units_ = units;
     stacksize_ = stacksize;
-    if (units <= 0 || stacksize < 0) {
+    nlocals_ = nlocals;
+    if (units <= 0 || stacksize < 0 || nlocals < 0) {
         error = "empty code";
         return false;
     }
     if (!decode(code_bytes, error) || !parse_exception_table(exctable, exclen, error) ||
         !forward(error))
         return false;
+    liveness();
     backward();
     return true;
 }
@@ -194,6 +197,86 @@ bool CodeAnalysis::forward(std::string& error) {
     return true;
 }
 
+// Backward fixed point: the locals each instruction's paths read without a NULL check
+// before they set them (through jumps and exception handlers).
+void CodeAnalysis::liveness() {
+    words_ = (static_cast<size_t>(nlocals_) + 63) / 64;
+    live_.assign(static_cast<size_t>(units_) * words_, 0);
+    std::vector<uint64_t> tmp(words_);
+    auto valid = [&](int local) { return local >= 0 && local < nlocals_; };
+    auto bit = [](int local) { return uint64_t{1} << (local % 64); };
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (int i = units_ - 1; i >= 0; --i) {
+            const auto ui = static_cast<size_t>(i);
+            if (op_[ui] < 0 || depth_[ui] < 0) continue;
+            const int op = op_[ui], arg = arg_[ui];
+            const Flow fl = flow(op);
+            std::fill(tmp.begin(), tmp.end(), 0);
+            auto merge = [&](int from) {
+                for (size_t w = 0; w < words_; ++w)
+                    tmp[w] |= live_[static_cast<size_t>(from) * words_ + w];
+            };
+            const int next = next_[ui];
+            if (fl != Flow::kStop && fl != Flow::kGotoForward && fl != Flow::kGotoBackward &&
+                next < units_)
+                merge(next);
+            if (fl != Flow::kStop && fl != Flow::kNext) {
+                const bool fwd = fl == Flow::kJumpForward || fl == Flow::kGotoForward;
+                const int to = fwd ? next + arg : next - arg;
+                if (to >= 0 && to < units_) merge(to);
+            }
+            int target = 0, level = 0;
+            bool lasti = false;
+            if (handler_for(i, target, level, lasti)) merge(target);
+            const LocalAccess a = local_access(op, arg);
+            auto reads = [&] {
+                for (int k = 0; k < a.nreads; ++k)
+                    if (valid(a.reads[k]))
+                        tmp[static_cast<size_t>(a.reads[k] / 64)] |= bit(a.reads[k]);
+            };
+            auto writes = [&] {
+                for (int k = 0; k < a.nwrites; ++k)
+                    if (valid(a.writes[k]))
+                        tmp[static_cast<size_t>(a.writes[k] / 64)] &= ~bit(a.writes[k]);
+            };
+            if (a.writes_first) {
+                reads();
+                writes();
+            } else {
+                writes();
+                reads();
+            }
+            for (size_t w = 0; w < words_; ++w) {
+                uint64_t& l = live_[ui * words_ + w];
+                if (l != tmp[w]) {
+                    l = tmp[w];
+                    changed = true;
+                }
+            }
+        }
+    }
+}
+
+bool CodeAnalysis::live(int index, int local) const noexcept {
+    if (index < 0 || index >= units_ || local < 0 || local >= nlocals_) return false;
+    const uint64_t w = live_[static_cast<size_t>(index) * words_ + static_cast<size_t>(local / 64)];
+    return (w >> (local % 64)) & 1;
+}
+
+// Is `local` read unchecked on some path right after the instruction at `index` (it
+// falls through; its exception handler counts too)?
+bool CodeAnalysis::live_after(int index, int local) const noexcept {
+    int target = 0, level = 0;
+    bool lasti = false;
+    return live(next_[static_cast<size_t>(index)], local) ||
+           (handler_for(index, target, level, lasti) && live(target, local));
+}
+
+bool CodeAnalysis::local_required(int index, int local) const noexcept {
+    return depth_at(index) >= 0 && live(index, local);
+}
+
 void CodeAnalysis::backward() {
     const auto ss = static_cast<size_t>(stacksize_);
     req_.assign(static_cast<size_t>(units_) * ss, 0);
@@ -215,7 +298,14 @@ void CodeAnalysis::backward() {
             const StackEffect fall = stack_effect(op, arg, false);
             const StackEffect jmp = stack_effect(op, arg, true);
             const int pops = fall.pops > jmp.pops ? fall.pops : jmp.pops;
-            const int nullable = nullable_operand(op, arg);
+            int nullable = nullable_operand(op, arg);
+            // A store of the top into a local may store NULL (3.13's inlined comprehensions
+            // save and restore their variable so) if nothing reads the local unchecked
+            // before setting it again.
+            const LocalAccess acc = local_access(op, arg);
+            if (nullable == 0 && pops == 1 && acc.nwrites == 1 && acc.nreads == 0 &&
+                !live_after(i, acc.writes[0]))
+                nullable = 1;
             for (int p = d - pops; p < d; ++p)
                 if (d - p != nullable) tmp[static_cast<size_t>(p)] |= kReqNonNull;
             OperandReq reqs[kMaxOperandReqs];
@@ -275,10 +365,10 @@ bool CodeAnalysis::call_site(int index, CallSite& out) const noexcept {
     const int d = depth_at(index);
     if (d < 0) return false;
     const int op = op_at(index), arg = arg_at(index);
-    if (op != CALL && op != CALL_FUNCTION_EX && op != BINARY_SUBSCR) return false;
+    if (!calls_python(op) && !calls_c(op)) return false;
     const StackEffect e = stack_effect(op, arg, false);
     if (e.pops > d) return false;
-    out = CallSite{index, op, arg, d, d - e.pops, index + cache_units(op)};
+    out = CallSite{index, op, arg, d, d - e.pops};
     return true;
 }
 

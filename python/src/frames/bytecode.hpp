@@ -1,13 +1,16 @@
-// bytecode.hpp — what the frame library knows about CPython 3.11 bytecode: the inline
-// cache sizes, each opcode's effect on the value stack AT RUN TIME (not the compiler's
-// bookkeeping: PRECALL pops nothing, CALL pops callable, self-or-NULL and arguments), and
-// which operand types an opcode relies on without checking them.
+// bytecode.hpp — what the frame library knows about the running CPython's bytecode: the
+// inline cache sizes, each opcode's effect on the value stack AT RUN TIME (3.11: not the
+// compiler's bookkeeping, where PRECALL pops the arguments that CALL pops at run time),
+// which operand types an opcode relies on without checking them, and which instructions
+// call. Each version's facts are in ../cpython/v3XX/opcodes.hpp.
 //
 // Everything here reads de-optimized bytecode (the `co_code` attribute), where every
 // specialized instruction is back to its generic form.
 #pragma once
 
 #include <cstdint>
+
+struct _object;  // PyObject
 
 namespace slpy::frames {
 
@@ -28,6 +31,7 @@ enum Req : uint16_t {
     kReqCode = 1 << 9,        // a code object (MAKE_FUNCTION)
     kReqExcList = 1 << 10,    // a list of exceptions or None (PREP_RERAISE_STAR)
     kReqCellTuple = 1 << 11,  // a tuple of cells (MAKE_FUNCTION's closure)
+    kReqFunction = 1 << 12,   // a Python function (SET_FUNCTION_ATTRIBUTE)
 };
 
 // The opcode's shape for one control-flow edge: values popped, values pushed.
@@ -71,6 +75,26 @@ int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) no
 // The PEEK index of the one popped operand that may be NULL (the self-or-NULL slot of
 // CALL, the NULL under CALL_FUNCTION_EX's callable), or 0.
 int nullable_operand(int op, int arg) noexcept;
+
+// Can a frame wait in `op` for a Python function it called (the callee's frame above it),
+// or for C code it called (the innermost frame of a suspended chain)?
+bool calls_python(int op) noexcept;
+bool calls_c(int op) noexcept;
+
+// The object the call instruction `op` (arg `arg`) calls, read from the value stack as it
+// is before the instruction (`stack` its bottom, `depth` slots), or null.
+_object* callee(int op, int arg, _object* const* stack, int depth) noexcept;
+
+// The locals `op` reads without checking for NULL (a NULL there would crash: 3.13's
+// LOAD_FAST; none on 3.11, whose reads all check) and the locals it sets or clears.
+struct LocalAccess {
+    int reads[2] = {0, 0};
+    int nreads = 0;
+    int writes[2] = {0, 0};
+    int nwrites = 0;
+    bool writes_first = false;  // the writes happen before the reads
+};
+LocalAccess local_access(int op, int arg) noexcept;
 
 // A short name for messages ("CALL", "FOR_ITER", ...), "opcode N" if unknown.
 const char* opname(int op) noexcept;

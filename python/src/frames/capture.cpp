@@ -8,7 +8,7 @@ namespace {
 
 // Where the function lives: its __module__, or its globals' __name__.
 PyObject* module_name(_PyInterpreterFrame* f) {
-    PyObject* m = f->f_func->func_module;
+    PyObject* m = frame_func(f)->func_module;
     if (m != nullptr && PyUnicode_Check(m)) return Py_NewRef(m);
     PyObject* n = PyDict_GetItemString(f->f_globals, "__name__");  // borrowed
     if (n != nullptr && PyUnicode_Check(n)) return Py_NewRef(n);
@@ -37,7 +37,7 @@ PyObject* cell_as_list(PyObject* cell, PyObject* memo) {
 
 PyObject* capture_frame(const FrameAt& at, PyObject* memo) {
     _PyInterpreterFrame* f = at.frame;
-    PyCodeObject* co = f->f_code;
+    PyCodeObject* co = frame_code(f);
     const int nlocals = co->co_nlocalsplus;
     const int n = nlocals + at.site.kept;
     PyObject* values = PyTuple_New(n);

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "py311.hpp"
+#include "python.hpp"
 
 namespace slpy::frames {
 
@@ -13,9 +13,10 @@ enum class FrameState : uint8_t { kPending, kRunning, kDone };
 
 class Chain {
  public:
-    // Frames in memory of ours (PyMem), the base first; frames[i + 1]->previous is
-    // frames[i]. Each holds strong references to f_func, f_code and localsplus[0,
-    // stacktop), like a frame on CPython's data stack.
+    // Frames in memory of ours (PyMem), the base first, until resume() places them where
+    // the running version evaluates frames (3.13: the thread's data stack); frames[i +
+    // 1]->previous is frames[i]. Each holds strong references to its function, code and
+    // localsplus[0, stacktop), like a frame on CPython's data stack.
     std::vector<_PyInterpreterFrame*> frames;
     std::vector<FrameState> state;
     PyObject* handled = nullptr;  // strong; None when none

@@ -155,8 +155,8 @@ std::shared_ptr<CodeInfo> code_info(PyCodeObject* code) {
     const auto* table =
         reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(code->co_exceptiontable));
     const auto tlen = static_cast<int>(PyBytes_GET_SIZE(code->co_exceptiontable));
-    info->analysed =
-        info->analysis.run(bytes, units, table, tlen, code->co_stacksize, info->analysis_error);
+    info->analysed = info->analysis.run(bytes, units, table, tlen, code->co_stacksize,
+                                        code->co_nlocalsplus, info->analysis_error);
     if (c.map.size() >= kMaxEntries) c.map.clear();  // entries in use survive via shared_ptr
     c.map.emplace(key, info);
     return info;

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "analysis.hpp"
-#include "py311.hpp"
+#include "python.hpp"
 
 namespace slpy::frames {
 

@@ -1,4 +1,4 @@
-// frames.hpp — capture, pickle and resume chains of CPython 3.11 frames.
+// frames.hpp — capture, pickle and resume chains of CPython frames.
 //
 // The frame library behind pickling of running tasklets. A suspended tasklet's
 // Python frames form a chain of _PyInterpreterFrame, linked through `previous`, from the
@@ -12,7 +12,9 @@
 //       returned a value (or raised), and returns what the base frame returns,
 //   (e) lets the owner's tp_traverse see rebuilt frames that have not run yet.
 //
-// All functions need the GIL. CPython 3.11 only (py311.hpp refuses other versions).
+// All functions need the GIL. What differs between CPython versions (the frame struct,
+// entry frames, the opcodes and the call protocol) is in ../cpython/v3XX/frame_layout.hpp
+// and opcodes.hpp; the rest of the library is the same on every version.
 //
 // Snapshot format (version 1); every part is checked by rebuild():
 //   ("slp.frames", 1, (major, minor), magic, handled_exc, frames)
@@ -54,7 +56,7 @@
 
 #include <string>
 
-#include "../cpython/version.hpp"
+#include "python.hpp"
 
 namespace slpy::frames {
 
@@ -83,13 +85,14 @@ PyObject* restore_error() noexcept;
 // is `stop` (that frame is the base), restorable? Conditions: no PEP 523 eval hook is
 // installed; every frame is a function frame owned by the thread (no generator or
 // coroutine frame, no module or class body); no frame but the base was entered from C
-// (`is_entry`), except frames that resume() itself is evaluating; `innermost` is
-// suspended in a call (CALL, or CALL_FUNCTION_EX); the bytecode of every frame can be
-// analysed; `stop` is reached.
+// (3.11's `is_entry`, 3.13's entry frame under it), except frames that resume() itself
+// is evaluating; `innermost` is suspended in a call into C (bytecode.hpp's calls_c());
+// the bytecode of every frame can be analysed; `stop` is reached (it may be the base's
+// caller, or on 3.13 the entry frame between them).
 // Returns 1 if restorable, 0 if not (then `why`, if not null, says which frame and why,
 // naming the C function between frames when there is one), -1 with an exception set.
 // `innermost` must be the running frame of a thread or the saved top frame of a
-// suspended tasklet: its stacktop is -1 (it is inside a call).
+// suspended tasklet: it has no saved stack pointer (it is inside a call).
 int check_restorable(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
                      std::string* why);
 

@@ -6,17 +6,12 @@
 #include <vector>
 
 #include "codeinfo.hpp"
-#include "py311.hpp"
+#include "python.hpp"
 
 namespace slpy::frames {
 
 // "qualname (file:line)" of a frame, for messages.
 std::string describe(_PyInterpreterFrame* f);
-
-// Code unit index prev_instr points at.
-inline int last_unit(_PyInterpreterFrame* f) {
-    return static_cast<int>(f->prev_instr - _PyCode_CODE(f->f_code));
-}
 
 // The code's flags that make a frame impossible to restore (generators, coroutines,
 // module and class bodies), or null if it is a plain function's code.

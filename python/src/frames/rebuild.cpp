@@ -1,7 +1,6 @@
 // rebuild.cpp — validate a snapshot (it may come from a corrupted or hostile pickle)
 // and rebuild its frames. Every check happens before any frame is built; nothing from the
 // snapshot is trusted: types, sizes, offsets, depths and the functions themselves.
-#include <cstring>
 #include <unordered_map>
 
 #include "bytecode.hpp"
@@ -59,6 +58,7 @@ const char* violation(PyObject* v, uint16_t req, int units) {
     if ((req & kReqLasti) && !as_int(v, -1, units - 1, lasti)) return "an instruction index";
     if ((req & kReqTuple) && !PyTuple_Check(v)) return "a tuple";
     if ((req & kReqCode) && !PyCode_Check(v)) return "a code object";
+    if ((req & kReqFunction) && !PyFunction_Check(v)) return "a function";
     if (req & kReqCellTuple)
         for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(v); ++i)
             if (!PyCell_Check(PyTuple_GET_ITEM(v, i))) return "a tuple of cells";
@@ -190,6 +190,11 @@ bool plan_frame(PyObject* fr, Plan& p) {
                               " is not a list of at most one item");
                 return false;
             }
+            if (null && p.info->analysis.local_required(p.site.index, static_cast<int>(i))) {
+                raise_restore("frame " + p.where + ": local variable " + std::to_string(i) +
+                              " is unbound, but the code reads it there without checking");
+                return false;
+            }
             continue;
         }
         const int pos = static_cast<int>(i - nlocals);
@@ -267,13 +272,10 @@ _PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject
         Py_DECREF(func);
         return drop();
     }
-    _PyFrame_InitializeSpecials(f, reinterpret_cast<PyFunctionObject*>(func), nullptr, nlocals);
     // The function's __code__ may have been replaced meanwhile (imports ran Python code):
-    // run the code that was checked.
-    Py_SETREF(f->f_code, reinterpret_cast<PyCodeObject*>(Py_NewRef(co)));
-    std::memcpy(f->localsplus, slots.data(), slots.size() * sizeof(PyObject*));
-    f->stacktop = static_cast<int>(slots.size());
-    f->prev_instr = _PyCode_CODE(co) + p.site.resume_unit;
+    // the frame runs the code that was checked.
+    frame::init(f, reinterpret_cast<PyFunctionObject*>(func), co, slots.data(),
+                static_cast<int>(slots.size()), p.site.index, cache_units(p.site.op));
     return f;
 }
 

@@ -2,7 +2,7 @@
 // checked by the code digest.
 #pragma once
 
-#include "py311.hpp"
+#include "python.hpp"
 
 namespace slpy::frames {
 

@@ -1,6 +1,7 @@
 // resume.cpp — run rebuilt frames, innermost first, each by _PyEval_EvalFrameDefault as
-// an entry frame (the scheme of docs/cpython311.md), and clear them as CPython's
-// _PyFrame_Clear would (not exported, so reimplemented with its take_ownership).
+// if C code had called it (the scheme of docs/cpython311.md; frame::evaluate() is how the
+// running version does it), and clear frames that never ran as CPython's _PyFrame_Clear
+// would (not exported, so reimplemented with its take_ownership).
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -25,9 +26,7 @@ void take_ownership(PyFrameObject* fo, _PyInterpreterFrame* f) {
         if (back == nullptr) PyErr_Clear();
         fo->f_back = back;
     }
-    const size_t size = static_cast<size_t>(reinterpret_cast<char*>(&f->localsplus[f->stacktop]) -
-                                            reinterpret_cast<char*>(f));
-    std::memcpy(fo->_f_frame_data, f, size);
+    std::memcpy(static_cast<void*>(fo->_f_frame_data), f, frame::used_bytes(f));
     auto* owned = reinterpret_cast<_PyInterpreterFrame*>(fo->_f_frame_data);
     fo->f_frame = owned;
     owned->owner = FRAME_OWNED_BY_FRAME_OBJECT;
@@ -43,9 +42,8 @@ bool driven_inner_frame(_PyInterpreterFrame* f) noexcept {
 }
 
 _PyInterpreterFrame* allocate_frame(PyCodeObject* code) {
-    const size_t slots = FRAME_SPECIALS_SIZE + static_cast<size_t>(code->co_nlocalsplus) +
-                         static_cast<size_t>(code->co_stacksize);
-    auto* f = static_cast<_PyInterpreterFrame*>(PyMem_Calloc(slots, sizeof(PyObject*)));
+    auto* f = static_cast<_PyInterpreterFrame*>(
+        PyMem_Calloc(frame::frame_slots(code), sizeof(PyObject*)));
     if (f == nullptr) PyErr_NoMemory();
     return f;
 }
@@ -65,10 +63,7 @@ void clear_frame(_PyInterpreterFrame* f) {
         }
         Py_DECREF(fo);
     }
-    for (int i = 0; i < f->stacktop; ++i) Py_XDECREF(f->localsplus[i]);
-    Py_XDECREF(f->f_locals);
-    Py_XDECREF(f->f_func);
-    Py_XDECREF(f->f_code);
+    frame::drop_references(f);
     PyMem_Free(f);
     PyErr_Restore(t, v, tb);
 }
@@ -82,10 +77,24 @@ PyObject* resume(Chain* chain, PyObject* value) {
         PyErr_SetString(PyExc_SystemError, "slp frames: resume() to raise, but no exception set");
         return nullptr;
     }
-    chain->started = true;
     PyThreadState* ts = PyThreadState_Get();
-    _PyInterpreterFrame* below = ts->cframe->current_frame;
-    chain->frames.front()->previous = below;  // the base's caller, for f_back and walks
+    _PyInterpreterFrame* below = frame::current(ts);
+    // Above the caller (tracebacks, sys._getframe() and f_back see the whole chain); on
+    // versions whose eval loop pops what it ran, in the thread's data stack.
+    {
+        PyObject *t = nullptr, *v = nullptr, *tb = nullptr;
+        PyErr_Fetch(&t, &v, &tb);
+        if (frame::place(ts, chain->frames.data(), chain->frames.size(),
+                         [](_PyInterpreterFrame* old) { PyMem_Free(old); }) < 0) {
+            chain->started = true;  // some frames may have moved: destroy() must not free them
+            Py_XDECREF(t);
+            Py_XDECREF(v);
+            Py_XDECREF(tb);
+            return nullptr;
+        }
+        PyErr_Restore(t, v, tb);
+    }
+    chain->started = true;
 
     // The snapshot's handled exception is the thread's while the frames run.
     PyObject* saved_exc = ts->exc_info->exc_value;
@@ -96,21 +105,17 @@ PyObject* resume(Chain* chain, PyObject* value) {
     for (int i = n - 1; i >= 0; --i) {
         _PyInterpreterFrame* f = chain->frames[static_cast<size_t>(i)];
         // The frame's caller: the next frame of the chain, or whoever called resume().
-        // _PyEval_EvalFrameDefault links f->previous to the current frame.
-        _PyCFrame* cf = PyThreadState_Get()->cframe;
-        cf->current_frame = i > 0 ? chain->frames[static_cast<size_t>(i - 1)] : below;
-        f->previous = cf->current_frame;
+        _PyInterpreterFrame* caller = i > 0 ? chain->frames[static_cast<size_t>(i - 1)] : below;
         const bool raising = result == nullptr;
-        if (!raising) f->localsplus[f->stacktop++] = result;  // the call's result, stolen
+        if (!raising) frame::push_result(f, result);  // the call's result, stolen
         result = nullptr;
         if (i > 0) g_driven.push_back(f);
         chain->state[static_cast<size_t>(i)] = FrameState::kRunning;
-        result = _PyEval_EvalFrameDefault(PyThreadState_Get(), f, raising ? 1 : 0);
+        result = frame::evaluate(PyThreadState_Get(), f, caller, raising);
         if (i > 0) g_driven.erase(std::find(g_driven.begin(), g_driven.end(), f));
-        PyThreadState_Get()->cframe->current_frame = below;
         chain->state[static_cast<size_t>(i)] = FrameState::kDone;
         chain->frames[static_cast<size_t>(i)] = nullptr;
-        clear_frame(f);
+        if (!frame::kEvalClears) clear_frame(f);
     }
 
     ts = PyThreadState_Get();
@@ -125,11 +130,7 @@ int traverse(const Chain* chain, visitproc visit, void* arg) {
     for (size_t i = 0; i < chain->frames.size(); ++i) {
         _PyInterpreterFrame* f = chain->frames[i];
         if (f == nullptr || chain->state[i] != FrameState::kPending) continue;
-        Py_VISIT(f->frame_obj);
-        Py_VISIT(f->f_locals);
-        Py_VISIT(f->f_func);
-        Py_VISIT(f->f_code);
-        for (int k = 0; k < f->stacktop; ++k) Py_VISIT(f->localsplus[k]);
+        if (int r = frame::traverse(f, visit, arg)) return r;
     }
     return 0;
 }
@@ -138,8 +139,10 @@ void destroy(Chain* chain) noexcept {
     if (chain == nullptr) return;
     for (size_t i = 0; i < chain->frames.size(); ++i) {
         _PyInterpreterFrame* f = chain->frames[i];
-        // A running frame is in use on some C stack: leak it rather than free it.
-        if (f != nullptr && chain->state[i] == FrameState::kPending) clear_frame(f);
+        // A started chain's frames are in use on some C stack (or the data stack): leak
+        // them rather than free them.
+        if (f != nullptr && !chain->started && chain->state[i] == FrameState::kPending)
+            clear_frame(f);
     }
     Py_XDECREF(chain->handled);
     delete chain;

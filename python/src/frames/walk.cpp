@@ -50,44 +50,31 @@ std::string name_callable(PyObject* obj) {
 
 // What C code frame `g` (which called out of the interpreter) is running.
 std::string c_call_of(_PyInterpreterFrame* g) {
-    auto info = code_info(g->f_code);
+    auto info = code_info(frame_code(g));
     if (info == nullptr) {
         PyErr_Clear();
         return "C code";
     }
-    const int unit = last_unit(g);
-    int op = op_of(*info, unit);
-    int index = unit;
-    if (op == PRECALL) {
-        index = unit + 1 + cache_units(PRECALL);
-        op = op_of(*info, index);
-    }
+    auto op_at = [&](int unit) { return op_of(*info, unit); };
+    const int index = frame::waiting_call(g, true, op_at, cache_units);
+    const int op = op_of(*info, index);
     CallSite site;
-    if (info->analysed && g->stacktop == -1 && info->analysis.call_site(index, site) &&
-        (op == CALL || op == CALL_FUNCTION_EX)) {
-        PyObject** stack = g->localsplus + g->f_code->co_nlocalsplus;
-        PyObject* callable = nullptr;
-        if (op == CALL) {
-            PyObject* self_or_null = stack[site.depth_before - site.arg - 2];
-            callable =
-                self_or_null != nullptr ? self_or_null : stack[site.depth_before - site.arg - 1];
-        } else {
-            callable = stack[site.depth_before - 2 - (site.arg & 1)];
-        }
-        return "C function " + name_callable(callable);
-    }
-    if (op == FOR_ITER) return "an iterator's __next__ (FOR_ITER)";
-    if (op == BEFORE_WITH) return "a context manager's __enter__ (BEFORE_WITH)";
-    if (op == LOAD_ATTR || op == LOAD_METHOD)
-        return "an attribute lookup (" + std::string(opname(op)) + ")";
-    return std::string("C code (") + opname(op) + ")";
+    if (info->analysed && frame::saved_depth(g) == -1 && calls_c(op) &&
+        info->analysis.call_site(index, site))
+        return "C function " + name_callable(reinterpret_cast<PyObject*>(
+                                   callee(op, site.arg, frame::stack_base(g), site.depth_before)));
+    const std::string name = opname(op_of(*info, frame::last_unit(g)));
+    if (name == "FOR_ITER") return "an iterator's __next__ (FOR_ITER)";
+    if (name == "BEFORE_WITH") return "a context manager's __enter__ (BEFORE_WITH)";
+    if (name == "LOAD_ATTR" || name == "LOAD_METHOD") return "an attribute lookup (" + name + ")";
+    return "C code (" + name + ")";
 }
 
 }  // namespace
 
 std::string describe(_PyInterpreterFrame* f) {
-    PyCodeObject* co = f->f_code;
-    const int unit = last_unit(f);
+    PyCodeObject* co = frame_code(f);
+    const int unit = frame::last_unit(f);
     const int line = PyCode_Addr2Line(co, unit < 0 ? -1 : unit * 2);
     return utf8(co->co_qualname) + " (" + utf8(co->co_filename) + ":" + std::to_string(line) + ")";
 }
@@ -110,59 +97,59 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
         return refuse(
             "a PEP 523 frame evaluation hook is installed (a debugger or profiler?): every "
             "frame is entered from C, so no frame chain can be captured");
-    for (_PyInterpreterFrame* f = innermost; f != stop; f = f->previous) {
+    for (_PyInterpreterFrame *f = innermost, *next = nullptr; f != stop; f = next) {
         const bool first = f == innermost;
         if (f == nullptr)
             return refuse("the base frame is not among the callers of the innermost frame");
-        if (f->owner != FRAME_OWNED_BY_THREAD)
+        if (frame::c_stack_frame(f))
+            return refuse("C code called the frames below it without a Python frame between");
+        if (!frame::owned_by_thread(f))
             return refuse("frame " + describe(f) +
                           " is a generator or coroutine frame: CPython cannot recreate those");
-        if (const char* bad = unsupported_code(f->f_code))
+        if (!frame::function_frame(f))
+            return refuse("a frame of the interpreter's own (" + utf8(frame_code(f)->co_name) +
+                          ", as a class call leaves under __init__) is among the frames: only "
+                          "calls between Python functions can be restored");
+        if (const char* bad = unsupported_code(frame_code(f)))
             return refuse("frame " + describe(f) + " " + bad);
-        if (_PyFrame_IsIncomplete(f)) return refuse("frame " + describe(f) + " has not started");
-        FrameAt at{f, code_info(f->f_code), {}};
+        if (frame::incomplete(f)) return refuse("frame " + describe(f) + " has not started");
+        FrameAt at{f, code_info(frame_code(f)), {}};
         if (at.info == nullptr) return -1;
         if (!at.info->analysed)
             return refuse("frame " + describe(f) + ": its bytecode cannot be analysed (" +
                           at.info->analysis_error + ")");
-        const int unit = last_unit(f);
         const CodeAnalysis& an = at.info->analysis;
-        bool found = false;
+        auto op_at = [&](int unit) { return op_of(*at.info, unit); };
+        const int index = frame::waiting_call(f, first, op_at, cache_units);
+        const int op = op_of(*at.info, index);
         if (first) {
-            // Suspended inside a call into C: stacktop is -1, prev_instr is the CALL, or
-            // the PRECALL when a specialized PRECALL made the call itself.
-            if (f->stacktop != -1)
+            // Suspended inside a call into C: no saved stack pointer.
+            if (frame::saved_depth(f) != -1)
                 return refuse("innermost frame " + describe(f) + " is not inside a call");
-            int index = unit;
-            if (op_of(*at.info, unit) == PRECALL) index = unit + 1 + cache_units(PRECALL);
-            found = an.call_site(index, at.site) && at.site.op != BINARY_SUBSCR;
-            if (!found)
+            if (!calls_c(op) || !an.call_site(index, at.site))
                 return refuse("innermost frame " + describe(f) + " is suspended at " +
-                              opname(op_of(*at.info, unit)) + ", not in a call");
+                              opname(op_of(*at.info, frame::last_unit(f))) + ", not in a call");
         } else {
-            // A Python-to-Python call: prev_instr is the call's last cache unit.
-            for (int op : {CALL, BINARY_SUBSCR}) {
-                const int index = unit - cache_units(op);
-                if (op_of(*at.info, index) == op && an.call_site(index, at.site)) {
-                    found = true;
-                    break;
-                }
-            }
-            if (!found)
+            // A Python-to-Python call: the caller saved its stack without the operands.
+            if (!calls_python(op) || !an.call_site(index, at.site))
                 return refuse("frame " + describe(f) + " is not waiting for a call (at " +
-                              opname(op_of(*at.info, unit)) + ")");
-            const int have = f->stacktop - f->f_code->co_nlocalsplus;
+                              opname(op_of(*at.info, frame::last_unit(f))) + ")");
+            const int have = frame::saved_depth(f);
             if (have != at.site.kept)
                 return refuse("frame " + describe(f) + ": its stack depth " + std::to_string(have) +
                               " is not the " + std::to_string(at.site.kept) +
                               " the bytecode analysis expects");
         }
         out.push_back(std::move(at));
-        if (f->is_entry && f->previous != stop && !driven_inner_frame(f)) {
-            if (f->previous == nullptr)
+        // The next frame out: the caller, unless C code called this frame (then only the
+        // base's caller, or a frame resume() drives, may follow).
+        if (f->previous == stop) break;
+        next = frame::caller(f);
+        if (frame::entered_from_c(f) && next != stop && !driven_inner_frame(f)) {
+            if (next == nullptr)
                 return refuse("the base frame is not among the callers of the innermost frame");
             return refuse("frame " + describe(f) + " was called from C code, not from Python: " +
-                          c_call_of(f->previous) + " called it at " + describe(f->previous));
+                          c_call_of(next) + " called it at " + describe(next));
         }
     }
     if (out.empty()) return refuse("no frames between the innermost frame and the base");

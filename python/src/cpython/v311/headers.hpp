@@ -2,9 +2,11 @@
 // facts that are one call or one constant.
 #pragma once
 
-SLP_CPY_INTERNAL_BEGIN
+// clang-format off
+#include "../internal_headers_begin.hpp"
 #include <internal/pycore_frame.h>
-SLP_CPY_INTERNAL_END
+#include "../internal_headers_end.hpp"
+// clang-format on
 
 #include <cstddef>
 

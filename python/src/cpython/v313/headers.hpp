@@ -2,10 +2,12 @@
 // facts that are one call or one constant.
 #pragma once
 
-SLP_CPY_INTERNAL_BEGIN
+// clang-format off
+#include "../internal_headers_begin.hpp"
 #include <internal/pycore_frame.h>
 #include <internal/pycore_signal.h>  // _PyOS_IsMainThread (moved out of Python.h, gh-106320)
-SLP_CPY_INTERNAL_END
+#include "../internal_headers_end.hpp"
+// clang-format on
 
 #include <cstddef>
 

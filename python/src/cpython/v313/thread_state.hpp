@@ -8,18 +8,16 @@
 //   - The trashcan's deferred objects (delete_later, replacing trash_delete_nesting)
 //     belong to the C stack they were deferred on: they move with the tasklet.
 //   - Each entry into the eval loop pushes an entry frame on the C stack, linked into the
-//     frame chain (FRAME_OWNED_BY_CSTACK). A tasklet whose C stack is copied away while it
-//     is suspended (stack_kind copied) would leave links into memory that another tasklet
-//     then uses; its chain is shown with a heap copy of each entry frame instead (expose)
-//     until it runs again, so the GC, frame objects (f_back), tracebacks and the frame
-//     library read a valid chain, entry marks included.
+//     frame chain (FRAME_OWNED_BY_CSTACK): a tasklet whose C stack is copied away while it
+//     is suspended shows copies of them meanwhile (../entry_frames.hpp).
 #pragma once
 
 #include <cstddef>
-#include <cstdlib>
-#include <cstring>
 
+#include "frame.hpp"
 #include "headers.hpp"
+// (after the frame struct)
+#include "../entry_frames.hpp"
 
 namespace slpy::cpy {
 
@@ -44,11 +42,6 @@ inline constexpr int c_call_recursion_levels = 0;
 // save()/restore() run on every switch.
 class thread_share {
  public:
-    thread_share() noexcept = default;
-    thread_share(const thread_share&) = delete;
-    thread_share& operator=(const thread_share&) = delete;
-    ~thread_share() { std::free(exposed_); }
-
     // The innermost frame while suspended (null: none).
     _PyInterpreterFrame* frame() const noexcept { return frame_; }
     void set_frame(_PyInterpreterFrame* f) noexcept { frame_ = f; }
@@ -67,12 +60,13 @@ class thread_share {
         py_depth_ = ts->py_recursion_limit - ts->py_recursion_remaining;
         c_remaining_ = ts->c_recursion_remaining;
         delete_later_ = ts->delete_later;
-        if (c_stack_moves && frame_ != nullptr) expose();
+        if (c_stack_moves && frame_ != nullptr)
+            entries_.expose(frame_, [](const _PyInterpreterFrame* f) { return enters_eval(f); });
     }
     // A suspended tasklet resumes (its frames are back where they ran).
     [[gnu::always_inline]] void restore(PyThreadState* ts) noexcept {
-        if (exposed_ != nullptr && exposed_->count != 0) [[unlikely]]
-            unexpose();
+        if (entries_.active()) [[unlikely]]
+            entries_.unexpose();
         ts->current_frame = frame_;
         restore_counters(ts);
     }
@@ -84,61 +78,18 @@ class thread_share {
     // The tasklet ended.
     void forget() noexcept {
         frame_ = nullptr;
-        std::free(exposed_);
-        exposed_ = nullptr;
+        entries_.release();
     }
 
  private:
-    // One entry frame of a suspended tasklet's chain, shown by a copy.
-    struct exposed_entry {
-        _PyInterpreterFrame* above;  // the frame whose `previous` it is
-        _PyInterpreterFrame* entry;  // on the tasklet's C stack
-        _PyInterpreterFrame copy;
-    };
-    struct exposure {
-        int count;
-        int capacity;
-        exposed_entry entries[1];
-    };
-
     [[gnu::always_inline]] void restore_counters(PyThreadState* ts) noexcept {
         ts->py_recursion_remaining = ts->py_recursion_limit - py_depth_;
         ts->c_recursion_remaining = c_remaining_;
         ts->delete_later = delete_later_;
     }
-    [[gnu::noinline]] void expose() noexcept {
-        int n = 0;
-        for (const _PyInterpreterFrame* f = frame_; f != nullptr; f = f->previous)
-            if (f->previous != nullptr && f->previous->owner == FRAME_OWNED_BY_CSTACK) ++n;
-        if (n == 0) return;
-        if (exposed_ == nullptr || exposed_->capacity < n) {
-            void* p = std::realloc(exposed_, sizeof(exposure) + (n - 1) * sizeof(exposed_entry));
-            if (p == nullptr)
-                Py_FatalError("stackless: no memory to keep a suspended tasklet's frame chain");
-            exposed_ = static_cast<exposure*>(p);
-            exposed_->capacity = n;
-        }
-        exposed_->count = 0;
-        for (_PyInterpreterFrame* f = frame_; f != nullptr; f = f->previous) {
-            _PyInterpreterFrame* e = f->previous;
-            if (e == nullptr || e->owner != FRAME_OWNED_BY_CSTACK) continue;
-            exposed_entry& x = exposed_->entries[exposed_->count++];
-            x.above = f;
-            x.entry = e;
-            std::memcpy(static_cast<void*>(&x.copy), e, sizeof(_PyInterpreterFrame));
-            f->previous = &x.copy;
-        }
-    }
-    [[gnu::noinline]] void unexpose() noexcept {
-        for (int i = exposed_->count; i-- > 0;) {
-            exposed_entry& x = exposed_->entries[i];
-            x.above->previous = x.entry;
-        }
-        exposed_->count = 0;
-    }
 
     _PyInterpreterFrame* frame_ = nullptr;
-    exposure* exposed_ = nullptr;  // while suspended, if its C stack moves
+    entry_frame_copies entries_;  // while suspended, if its C stack moves
     PyObject* delete_later_ = nullptr;
     int py_depth_ = 0;
     int c_remaining_ = Py_C_RECURSION_LIMIT;

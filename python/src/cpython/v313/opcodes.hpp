@@ -1,0 +1,298 @@
+// v313/opcodes.hpp — CPython 3.13's opcode facts for the frame library
+// (../../frames/bytecode.hpp). The numbers, cache sizes, stack effects and jump flags are
+// 3.13's own tables (internal/pycore_opcode_metadata.h, compiled by ../opcode_metadata.c).
+// Since 3.12 the compiler's stack effects are the eval loop's (both come from
+// Python/bytecodes.c), and a jump moves the stack as the fall-through does (FOR_ITER's
+// exhausted edge skips END_FOR and POP_TOP at run time, which the compiler's edge to
+// END_FOR reaches at the same depth). What is written here: which opcodes a restorable
+// frame never runs, the control flow, the calls, and the operand types the eval loop
+// uses unchecked (read off Python/bytecodes.c of 3.13). Included once, by
+// frames/bytecode.cpp.
+#pragma once
+
+#include <opcode.h>
+
+#include "../../frames/bytecode.hpp"
+#include "frame_layout.hpp"
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wconversion"
+#include <internal/pycore_intrinsics.h>
+#include <internal/pycore_opcode_metadata.h>
+#pragma GCC diagnostic pop
+
+namespace slpy::frames {
+
+namespace {
+
+// A real (not specialized, not instrumented) opcode that 3.13's tables know.
+bool generic(int op) noexcept {
+    return op >= 0 && op < 256 && _PyOpcode_opcode_metadata[op].valid_entry &&
+           _PyOpcode_Deopt[op] == op && op < MIN_INSTRUMENTED_OPCODE &&
+           _PyOpcode_num_popped(op, 0) >= 0;
+}
+
+}  // namespace
+
+int cache_units(int op) noexcept {
+    return op >= 0 && op < 256 ? _PyOpcode_Caches[op] : 0;
+}
+
+Flow flow(int op) noexcept {
+    switch (op) {
+        case POP_JUMP_IF_FALSE:
+        case POP_JUMP_IF_TRUE:
+        case POP_JUMP_IF_NONE:
+        case POP_JUMP_IF_NOT_NONE:
+        case FOR_ITER:
+            return Flow::kJumpForward;
+        case JUMP_FORWARD:
+            return Flow::kGotoForward;
+        case JUMP_BACKWARD:
+        case JUMP_BACKWARD_NO_INTERRUPT:
+            return Flow::kGotoBackward;
+        case RETURN_VALUE:
+        case RETURN_CONST:
+        case RAISE_VARARGS:
+        case RERAISE:
+            return Flow::kStop;
+        // Generators, coroutines, module and class bodies: never in a restorable frame
+        // (the loader refuses such code before analysing it); and what the eval loop
+        // alone runs.
+        case GET_AITER:
+        case GET_ANEXT:
+        case BEFORE_ASYNC_WITH:
+        case END_ASYNC_FOR:
+        case GET_YIELD_FROM_ITER:
+        case RETURN_GENERATOR:
+        case YIELD_VALUE:
+        case SEND:
+        case END_SEND:
+        case CLEANUP_THROW:
+        case GET_AWAITABLE:
+        case SETUP_ANNOTATIONS:
+        case STORE_NAME:
+        case DELETE_NAME:
+        case LOAD_NAME:
+        case LOAD_LOCALS:
+        case LOAD_FROM_DICT_OR_GLOBALS:
+        case LOAD_FROM_DICT_OR_DEREF:
+        case INTERPRETER_EXIT:
+        case ENTER_EXECUTOR:
+        case EXIT_INIT_CHECK:
+        case CACHE:
+        case RESERVED:
+            return Flow::kUnsupported;
+        default:
+            break;
+    }
+    if (!generic(op)) return Flow::kUnsupported;
+    // Every other jump of 3.13's tables is named above: a new one is not understood.
+    if (_PyOpcode_opcode_metadata[op].flags & HAS_JUMP_FLAG) return Flow::kUnsupported;
+    return Flow::kNext;
+}
+
+namespace {
+
+// Operands the instruction leaves where they are, which 3.13's tables count as popped
+// and pushed again (bytecodes.c's `unused` and same-named inputs and outputs). The
+// analysis needs them out: they keep their requirements from later instructions, and
+// only what is really consumed must not be NULL.
+int left_in_place(int op, int arg) noexcept {
+    switch (op) {
+        case COPY:  // (bottom, unused[oparg-1] -- bottom, unused[oparg-1], top)
+        case SWAP:
+        case LIST_APPEND:  // (list, unused[oparg-1], v -- list, unused[oparg-1])
+        case LIST_EXTEND:
+        case SET_ADD:
+        case SET_UPDATE:
+        case DICT_UPDATE:
+        case MAP_ADD:  // (dict, unused[oparg-1], key, value -- dict, unused[oparg-1])
+        case RERAISE:  // (values[oparg], exc -- values[oparg])
+            return arg;
+        case DICT_MERGE:  // (callable, unused, unused, dict, unused[oparg-1], update -- ...)
+            return arg + 3;
+        case WITH_EXCEPT_START:  // (exit_func, lasti, unused, val -- ..., res)
+            return 4;
+        case MATCH_KEYS:  // (subject, keys -- subject, keys, values_or_none)
+            return 2;
+        case GET_LEN:  // (obj -- obj, len)
+        case MATCH_MAPPING:
+        case MATCH_SEQUENCE:
+        case CHECK_EXC_MATCH:  // (left, right -- left, b)
+        case FOR_ITER:         // (iter -- iter, next)
+        case IMPORT_FROM:      // (from -- from, res)
+            return 1;
+        default:
+            return 0;
+    }
+}
+
+}  // namespace
+
+StackEffect stack_effect(int op, int arg, bool) noexcept {
+    if (flow(op) == Flow::kUnsupported) return {-1, -1};
+    const int kept = left_in_place(op, arg);
+    return {_PyOpcode_num_popped(op, arg) - kept, _PyOpcode_num_pushed(op, arg) - kept};
+}
+
+int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) noexcept {
+    int n = 0;
+    auto add = [&](int peek, uint16_t mask) { out[n++] = OperandReq{peek, mask}; };
+    switch (op) {
+        case FOR_ITER:
+            add(1, kReqIter | kReqNonNull);
+            break;
+        case LIST_APPEND:
+        case LIST_EXTEND:
+            add(arg + 1, kReqList | kReqNonNull);
+            break;
+        case SET_UPDATE:
+            add(arg + 1, kReqSet | kReqNonNull);
+            break;
+        case MAP_ADD:
+            add(arg + 2, kReqDict | kReqNonNull);
+            break;
+        case SET_ADD:
+        case DICT_UPDATE:
+            add(arg + 1, kReqNonNull);
+            break;
+        case DICT_MERGE:
+            add(arg + 1, kReqNonNull);
+            add(arg + 4, kReqNonNull);  // the callable, named in its error message
+            break;
+        case RERAISE:
+            add(1, kReqExc | kReqNonNull);
+            if (arg != 0) add(arg + 1, kReqLasti | kReqNonNull);
+            break;
+        case WITH_EXCEPT_START:
+            add(1, kReqExc | kReqNonNull);
+            add(4, kReqNonNull);  // __exit__
+            break;
+        case PUSH_EXC_INFO:
+            add(1, kReqExc | kReqNonNull);
+            break;
+        case POP_EXCEPT:
+            add(1, kReqExcOrNone | kReqNonNull);
+            break;
+        case CHECK_EG_MATCH:
+            add(2, kReqExcOrNone | kReqNonNull);
+            break;
+        case CHECK_EXC_MATCH:
+            add(2, kReqNonNull);
+            break;
+        case MATCH_KEYS:
+        case MATCH_CLASS:
+        case BUILD_CONST_KEY_MAP:
+            add(1, kReqTuple | kReqNonNull);
+            break;
+        case MAKE_FUNCTION:
+            add(1, kReqCode | kReqNonNull);
+            break;
+        case SET_FUNCTION_ATTRIBUTE: {
+            add(1, kReqFunction | kReqNonNull);
+            uint16_t attr = kReqNonNull;
+            if (arg == 0x08) attr |= kReqCellTuple | kReqTuple;  // closure
+            if (arg == 0x04 || arg == 0x01) attr |= kReqTuple;   // annotations, defaults
+            if (arg == 0x02) attr |= kReqDict;                   // keyword defaults
+            add(2, attr);
+            break;
+        }
+        case CALL_INTRINSIC_1:
+            if (arg == INTRINSIC_LIST_TO_TUPLE) add(1, kReqList | kReqNonNull);
+            break;
+        case CALL_INTRINSIC_2:
+            if (arg == INTRINSIC_PREP_RERAISE_STAR) {
+                add(1, kReqExcList | kReqList | kReqNonNull);
+                add(2, kReqExcOrNone | kReqNonNull);
+            } else if (arg == INTRINSIC_SET_FUNCTION_TYPE_PARAMS) {
+                add(1, kReqTuple | kReqNonNull);
+                add(2, kReqFunction | kReqNonNull);
+            }
+            break;
+        case COPY:
+            add(arg, kReqNonNull);
+            break;
+        case CALL:
+            add(arg + 2, kReqNonNull);  // the callable
+            break;
+        case CALL_KW:
+            add(1, kReqTuple | kReqNonNull);  // the keyword names
+            add(arg + 3, kReqNonNull);        // the callable
+            break;
+        case CALL_FUNCTION_EX:
+            if (arg & 1) add(1, kReqDict | kReqNonNull);  // **kwargs, a dict by then
+            break;
+        case GET_LEN:
+        case MATCH_MAPPING:
+        case MATCH_SEQUENCE:
+            add(1, kReqNonNull);
+            break;
+        default:
+            break;
+    }
+    return n;
+}
+
+int nullable_operand(int op, int arg) noexcept {
+    // The self-or-NULL slot above the callable (3.13 pushes the NULL after it).
+    if (op == CALL) return arg + 1;
+    if (op == CALL_KW) return arg + 2;
+    if (op == CALL_FUNCTION_EX) return 2 + (arg & 1);
+    return 0;
+}
+
+bool calls_python(int op) noexcept {
+    // The eval loop pushes the callee's frame itself (no entry frame) for all four when
+    // the callee is a plain Python function (BINARY_SUBSCR: a class's __getitem__).
+    return op == CALL || op == CALL_KW || op == CALL_FUNCTION_EX || op == BINARY_SUBSCR;
+}
+
+bool calls_c(int op) noexcept {
+    return op == CALL || op == CALL_KW || op == CALL_FUNCTION_EX;
+}
+
+_object* callee(int op, int arg, _object* const* stack, int depth) noexcept {
+    if (op == CALL) return stack[depth - arg - 2];
+    if (op == CALL_KW) return stack[depth - arg - 3];
+    if (op == CALL_FUNCTION_EX) return stack[depth - 3 - (arg & 1)];
+    return nullptr;
+}
+
+LocalAccess local_access(int op, int arg) noexcept {
+    LocalAccess a;
+    switch (op) {
+        case LOAD_FAST:  // LOAD_FAST_CHECK and DELETE_FAST check; MAKE_CELL accepts NULL
+            a.reads[a.nreads++] = arg;
+            break;
+        case LOAD_FAST_LOAD_FAST:
+            a.reads[a.nreads++] = arg >> 4;
+            a.reads[a.nreads++] = arg & 15;
+            break;
+        case STORE_FAST_LOAD_FAST:
+            a.writes[a.nwrites++] = arg >> 4;
+            a.reads[a.nreads++] = arg & 15;
+            a.writes_first = true;
+            break;
+        case STORE_FAST_STORE_FAST:
+            a.writes[a.nwrites++] = arg >> 4;
+            a.writes[a.nwrites++] = arg & 15;
+            break;
+        case STORE_FAST:
+        case DELETE_FAST:
+        case LOAD_FAST_AND_CLEAR:
+            a.writes[a.nwrites++] = arg;
+            break;
+        default:
+            break;
+    }
+    return a;
+}
+
+const char* opname(int op) noexcept {
+    if (op >= 0 && op < 268 && _PyOpcode_OpName[op] != nullptr) return _PyOpcode_OpName[op];
+    return "another opcode";
+}
+
+}  // namespace slpy::frames

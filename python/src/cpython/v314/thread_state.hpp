@@ -1,0 +1,107 @@
+// thread_state.hpp (CPython 3.14) — the thread-state fields that differ between versions:
+// the current frame (ts->current_frame itself: _PyCFrame is gone since 3.13), the Python
+// recursion counter (py_recursion_*: Python and C recursion were split in 3.12), the C
+// stack's limits (by address since 3.14: c_stack.hpp), the running JIT executor; and what
+// a tasklet's body does with them on its own C stack.
+#pragma once
+
+#include <cstddef>
+
+#include "c_stack.hpp"
+// (after the frame struct)
+#include "../entry_frames.hpp"
+// How the frame chain ends: the compiled version's (3.15 uses this file with its own).
+#include SLP_CPY_HEADER(chain.hpp)
+
+namespace slpy::cpy {
+
+inline _PyInterpreterFrame* current_frame(PyThreadState* ts) noexcept {
+    return ts->current_frame;
+}
+// (For a moment: to show CPython a suspended tasklet's frame as the current one.)
+inline void set_current_frame(PyThreadState* ts, _PyInterpreterFrame* f) noexcept {
+    ts->current_frame = f;
+}
+// Python frames the thread is nested in.
+inline int recursion_depth(const PyThreadState* ts) noexcept {
+    return ts->py_recursion_limit - ts->py_recursion_remaining;
+}
+
+// The levels of recursion_depth() a call from Python into a C function adds: none, the
+// Python recursion depth counts Python frames only.
+inline constexpr int c_call_recursion_levels = 0;
+
+// A tasklet's share of the thread state in the fields that differ between versions (the
+// others — context, exc_info, the data stack, trace functions — python_state keeps).
+// 3.14: the current frame, the Python recursion depth, the C stack's limits, the JIT's
+// current executor. The trashcan's list of objects to delete later stays the thread's:
+// its nesting is the C stack's depth now, not a counter a tasklet could carry.
+class thread_share {
+ public:
+    // The innermost frame while suspended (null: none).
+    _PyInterpreterFrame* frame() const noexcept { return frame_; }
+    void set_frame(_PyInterpreterFrame* f) noexcept { frame_ = f; }
+    int recursion_depth() const noexcept { return recursion_depth_; }
+
+    // A tasklet that has not run yet.
+    void reset() noexcept {
+        frame_ = nullptr;
+        recursion_depth_ = 0;
+        executor_ = nullptr;
+        c_stack_ = {};
+    }
+    // `c_stack_moves`: the tasklet's C stack is copied away while it is suspended (its
+    // entry frames are shown by copies meanwhile: ../entry_frames.hpp).
+    [[gnu::always_inline]] void save(PyThreadState* ts, bool c_stack_moves) noexcept {
+        frame_ = ts->current_frame;
+        recursion_depth_ = ts->py_recursion_limit - ts->py_recursion_remaining;
+        executor_ = ts->current_executor;
+        c_stack_ = c_stack_limits::of(ts);
+        if (c_stack_moves && frame_ != nullptr)
+            entries_.expose(frame_, [](const _PyInterpreterFrame* f) { return enters_eval(f); });
+    }
+    [[gnu::always_inline]] void restore(PyThreadState* ts) noexcept {
+        if (entries_.active()) [[unlikely]]
+            entries_.unexpose();
+        ts->py_recursion_remaining = ts->py_recursion_limit - recursion_depth_;
+        ts->current_frame = frame_;
+        ts->current_executor = executor_;
+        c_stack_.set(ts);
+    }
+    // A tasklet that has not run is about to start: no frames yet; its C stack's limits
+    // are set by enter_body(), first thing on that stack.
+    void start(PyThreadState* ts) noexcept {
+        ts->py_recursion_remaining = ts->py_recursion_limit - recursion_depth_;
+        ts->current_frame = chain_end(ts);
+        ts->current_executor = nullptr;
+    }
+    // The tasklet ended.
+    void forget() noexcept {
+        frame_ = nullptr;
+        entries_.release();
+    }
+
+ private:
+    _PyInterpreterFrame* frame_ = nullptr;
+    PyObject* executor_ = nullptr;
+    c_stack_limits c_stack_;
+    entry_frame_copies entries_;  // while suspended, if its C stack moves
+    int recursion_depth_ = 0;
+};
+
+// What a tasklet's body keeps in its first C frame while its Python code runs: nothing
+// since 3.13 (no base _PyCFrame).
+struct body_base {};
+// First thing a starting tasklet does, on its own stack: CPython's C-stack checks see
+// that stack's bounds.
+// (`c_stack_left` is not needed: the limits are the stack's own bounds.)
+inline void enter_body(PyThreadState* ts, body_base*, std::size_t /*c_stack_left*/) noexcept {
+    c_stack_limits::set_for_running_stack(ts);
+}
+// Its Python code returned; the rest of its life (core ending it, the schedule callback)
+// needs no frame.
+inline void leave_body(PyThreadState* ts) noexcept {
+    ts->current_frame = chain_end(ts);
+}
+
+}  // namespace slpy::cpy

@@ -1,0 +1,10 @@
+// interface.hpp (CPython 3.15) — what the module knows of CPython 3.15's internals
+// outside the frame library: 3.14's (../v314/), except how a frame chain ends (chain.hpp,
+// which ../v314/thread_state.hpp includes from here: the thread's base frame).
+// ../README.md lists the differences.
+#pragma once
+
+#include "../v314/frame.hpp"
+#include "../v314/headers.hpp"
+#include "../v314/thread_state.hpp"
+#include "../v314/tracing.hpp"
