@@ -239,9 +239,9 @@ template <bool Soft>
         try {
             s.block(src);
         } catch (...) {
-            // Could not block (deadlock, switch trap): undo, as if never called.
-            undo_block(s, src);
-            throw;
+            // Could not block (deadlock, switch trap, interrupted wait): undo, as if never
+            // called, unless another thread's partner completed the action meanwhile.
+            if (undo_block(s, src, std::current_exception())) throw;
         }
     }
     if constexpr (Soft) return {};
@@ -251,16 +251,21 @@ template <bool Soft>
     return out;
 }
 
-[[gnu::noinline]] void channel_base::undo_block(detail::scheduler_impl& s,
-                                                detail::tasklet_impl* src) {
-    {
-        if (!detail::channel_remove(*this, src)) {
-            s.drain_inbox();
-            if (src->in_ring) s.remove(src);
-        }
+[[gnu::noinline]] bool channel_base::undo_block(detail::scheduler_impl& s,
+                                                detail::tasklet_impl* src, std::exception_ptr why) {
+    if (detail::channel_remove(*this, src)) {
         s.unremove(src);
         src->tempval.clear();
+        return true;
     }
+    // A partner of another thread took src off the queue, made the exchange and posted
+    // src back to us (all under this channel's lock, which channel_remove just took): its
+    // result is in its tempval. Make it the running head again, and keep the result.
+    s.drain_inbox();
+    if (src->in_ring) s.remove(src);
+    s.unremove(src);
+    if (s.observer != nullptr) s.observer->action_completed_anyway(std::move(why));
+    return false;
 }
 
 // Not flattened (unlike slp::schedule()): inlining the whole switch path here would make

@@ -301,6 +301,17 @@ std::exception_ptr thread_runtime::poll_wait() noexcept {
     return stop;
 }
 
+void thread_runtime::action_completed_anyway(std::exception_ptr why) noexcept {
+    hold_gil();
+    try {
+        std::rethrow_exception(why);
+    } catch (const py_exception& e) {
+        if (main_thread_ && PyErr_GivenExceptionMatches(e.type.get(), PyExc_KeyboardInterrupt))
+            PyErr_SetInterruptEx(SIGINT);
+    } catch (...) {  // a failed switch: nothing was lost by not raising it
+    }
+}
+
 void thread_runtime::hold_gil_slow() noexcept {
     gil_released_ = false;
     PyEval_RestoreThread(ts_);

@@ -143,3 +143,74 @@ TEST(Threads, soft_tasklets_talk_across_threads) {
     EXPECT_EQ(answer, 60);
     EXPECT_EQ(slp::getruncount(), 1);
 }
+
+namespace {
+// An observer whose wait for another thread ends with an "interrupt", as Ctrl-C does in
+// the Python binding. With `deliver_first`, the other thread completes the waiting
+// action (its send) before the interrupt is returned: the race of a Ctrl-C with a
+// delivery.
+struct interrupting_observer : slp::switch_observer {
+    std::atomic<bool>* go = nullptr;
+    std::atomic<bool>* sent = nullptr;
+    std::exception_ptr late;
+    void before_switch(slp::tasklet_view, slp::tasklet_view) noexcept override {}
+    void after_switch(slp::tasklet_view, slp::tasklet_view) noexcept override {}
+    std::exception_ptr poll_wait() noexcept override {
+        if (go != nullptr) {
+            go->store(true);
+            while (!sent->load()) std::this_thread::yield();
+        }
+        return std::make_exception_ptr(std::runtime_error("interrupt"));
+    }
+    void action_completed_anyway(std::exception_ptr why) noexcept override { late = why; }
+};
+}  // namespace
+
+TEST(Threads, an_interrupted_wait_for_another_thread_undoes_the_action) {
+    (void)slp::getcurrent();
+    slp::channel<int> ch;
+    std::atomic<int> ready{0};
+    std::atomic<bool> stop{false};
+    std::thread th([&] {
+        (void)slp::getcurrent();
+        ++ready;
+        while (!stop.load()) std::this_thread::yield();
+    });
+    wait_until(ready, 1);
+    interrupting_observer obs;
+    slp::switch_observer* old = slp::set_switch_observer(&obs);
+    EXPECT_THROW(ch.receive(), std::runtime_error);
+    slp::set_switch_observer(old);
+    stop = true;
+    th.join();
+    EXPECT_EQ(ch.balance(), 0);
+    EXPECT_FALSE(obs.late);
+    EXPECT_EQ(slp::getruncount(), 1);
+}
+
+TEST(Threads, an_interrupt_after_another_thread_delivered_keeps_the_value) {
+    (void)slp::getcurrent();
+    slp::channel<int> ch;
+    std::atomic<int> ready{0};
+    std::atomic<bool> go{false}, sent{false};
+    std::thread th([&] {
+        (void)slp::getcurrent();
+        ++ready;
+        while (!go.load()) std::this_thread::yield();
+        ch.send(42);  // to main, which waits in receive: taken off the queue, posted
+        sent = true;
+    });
+    wait_until(ready, 1);
+    interrupting_observer obs;
+    obs.go = &go;
+    obs.sent = &sent;
+    slp::switch_observer* old = slp::set_switch_observer(&obs);
+    int got = 0;
+    EXPECT_NO_THROW(got = ch.receive());
+    slp::set_switch_observer(old);
+    th.join();
+    EXPECT_EQ(got, 42);     // the send succeeded over there: the value is not lost here
+    EXPECT_TRUE(obs.late);  // the interrupt is handed back, not dropped
+    EXPECT_EQ(ch.balance(), 0);
+    EXPECT_EQ(slp::getruncount(), 1);
+}
