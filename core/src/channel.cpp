@@ -126,15 +126,27 @@ void channel_base::lock_shared() const noexcept {
             if (owner_.compare_exchange_strong(o, want, std::memory_order_acq_rel)) break;
             continue;
         }
-        // Owned by another thread: take it away.
+        // Owned by another thread: take it away. (An owner that is no registered
+        // scheduler has gone — in a forked child, with the fork: its busy mark is stale.)
         if (!owner_.compare_exchange_strong(o, revoking, std::memory_order_acq_rel)) continue;
         process_barrier();
-        while (owner_busy_.load(std::memory_order_acquire)) std::this_thread::yield();
+        if (detail::scheduler_exists(static_cast<detail::scheduler_impl*>(o)))
+            while (owner_busy_.load(std::memory_order_acquire)) std::this_thread::yield();
+        owner_busy_.store(false, std::memory_order_relaxed);
         owner_.store(shared_lock, std::memory_order_release);
         break;
     }
-    while (locked_.exchange(1, std::memory_order_acquire) != 0) {
-        while (locked_.load(std::memory_order_relaxed) != 0) std::this_thread::yield();
+    // The spin lock holds the holder's lock_tag: one from before the last fork was taken
+    // by a thread that the forked child does not have, and is taken over.
+    const int tag = detail::lock_tag();
+    for (;;) {
+        int seen = 0;
+        if (locked_.compare_exchange_weak(seen, tag, std::memory_order_acquire)) break;
+        if (seen != 0 && seen != tag) {
+            if (locked_.compare_exchange_strong(seen, tag, std::memory_order_acquire)) break;
+            continue;
+        }
+        while (locked_.load(std::memory_order_relaxed) == tag) std::this_thread::yield();
     }
 }
 
@@ -194,6 +206,9 @@ template <bool Soft>
         swap_messages(m, target->tempval);  // the partner gets ours; we get its
         if constexpr (Soft) src->tempval = std::move(m);
         if (interthread) {
+            // Marked before the post: a child forked while the post waits (for the
+            // registry, which the fork holds) finds the target handed over to it.
+            target->handed_over.store(true, std::memory_order_relaxed);
             sched_of(*target)->post({target, nullptr});  // it runs on its own thread
             unlock(biased);
         } else {

@@ -44,6 +44,16 @@ struct inbox_item {
     bool adopt = false;
     bool paused = false;  // adopt only, do not run it
 };
+// threads.cpp: whether s is a registered scheduler (a thread of this process that
+// lives; in a forked child, only the forking thread's).
+bool scheduler_exists(scheduler_impl* s) noexcept;
+// threads.cpp: how many fork()s this process descends from; a channel's spin lock
+// records it (lock_tag), so that a forked child recognises a lock that a thread which
+// did not survive the fork held, and takes it over.
+extern std::atomic<int> g_fork_epoch;
+inline int lock_tag() noexcept {
+    return (g_fork_epoch.load(std::memory_order_relaxed) << 1) | 1;
+}
 // Post `item` to s if s still exists (checked and posted under the registry's lock, so
 // that s cannot end in between); false if it does not (threads.cpp).
 bool post_if_exists(scheduler_impl* s, inbox_item item);

@@ -14,8 +14,6 @@
 
 namespace slp::detail {
 
-bool scheduler_exists(scheduler_impl* s) noexcept;  // threads.cpp
-
 namespace {
 
 // Would drain_inbox() make this item's tasklet runnable?

@@ -1,6 +1,11 @@
 // Threads: each has its own scheduler and main tasklet; channels work across threads; a
 // tasklet only runs on its own thread.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "core_test_support.h"
@@ -213,4 +218,59 @@ TEST(Threads, an_interrupt_after_another_thread_delivered_keeps_the_value) {
     EXPECT_TRUE(obs.late);  // the interrupt is handed back, not dropped
     EXPECT_EQ(ch.balance(), 0);
     EXPECT_EQ(slp::getruncount(), 1);
+}
+
+namespace {
+// Fork while thread B holds `ch`'s lock, as B does in the middle of a channel action,
+// and while a tasklet of B is blocked on ch. In the child, only this thread exists: the
+// forgotten tasklet leaves ch, and ch works. Returns the child's exit status (or -1 if it
+// hung for 10 s: killed).
+int fork_while_another_thread_holds_the_lock(bool biased_to_b) {
+    (void)slp::getcurrent();
+    slp::channel<int> ch;
+    if (!biased_to_b) {  // this thread takes the lock first: B's use makes it shared
+        const bool b = ch.lock();
+        ch.unlock(b);
+    }
+    std::atomic<bool> held{false}, release{false};
+    std::thread th([&] {
+        slp::spawn([&] { (void)ch.receive(); });
+        slp::schedule();  // the receiver blocks on ch
+        const bool b = ch.lock();
+        held = true;
+        while (!release.load()) std::this_thread::yield();
+        ch.unlock(b);
+        ch.send(0);  // its receiver ends
+    });
+    while (!held.load()) std::this_thread::yield();
+    const pid_t pid = fork();
+    if (pid == 0) {
+        alarm(10);
+        int got = 0;
+        slp::spawn([&] { got = ch.receive(); });
+        slp::schedule();
+        const int before = ch.balance();
+        ch.send(7);
+        _exit(before == -1 && got == 7 && ch.balance() == 0 ? 0 : 1);
+    }
+    release = true;
+    th.join();
+    int status = 0;
+    for (int i = 0; i < 1000; ++i) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+}  // namespace
+
+TEST(Threads, a_child_forked_while_another_thread_holds_a_shared_channel_lock_works) {
+    EXPECT_EQ(fork_while_another_thread_holds_the_lock(false), 0);
+}
+
+TEST(Threads, a_child_forked_while_another_thread_holds_a_biased_channel_lock_works) {
+    EXPECT_EQ(fork_while_another_thread_holds_the_lock(true), 0);
 }
