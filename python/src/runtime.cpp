@@ -220,6 +220,7 @@ void thread_runtime::after_fork_in_child() noexcept {
         g_runtimes.push_back(me);
         me->quiet_wanted = 0;
         me->held_for_gc_ = false;
+        me->main_thread_ = _PyOS_IsMainThread() != 0;  // forked from another thread: now main
     }
     shared_ = false;
     g_gc_running = false;
