@@ -202,13 +202,14 @@ template <bool Soft>
             unlock(biased);
             s.check_switch(src, target);  // throws
         }
+        // Another thread's target is handed over from before it leaves the queue to
+        // its post: its own thread (drop(), a child forked meanwhile) sees it either
+        // blocked or handed over.
+        if (interthread) target->handed_over.store(true, std::memory_order_relaxed);
         detail::queue_unlink(*this, target);
         swap_messages(m, target->tempval);  // the partner gets ours; we get its
         if constexpr (Soft) src->tempval = std::move(m);
         if (interthread) {
-            // Marked before the post: a child forked while the post waits (for the
-            // registry, which the fork holds) finds the target handed over to it.
-            target->handed_over.store(true, std::memory_order_relaxed);
             sched_of(*target)->post({target, nullptr});  // it runs on its own thread
             unlock(biased);
         } else {

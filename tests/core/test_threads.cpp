@@ -274,3 +274,40 @@ TEST(Threads, a_child_forked_while_another_thread_holds_a_shared_channel_lock_wo
 TEST(Threads, a_child_forked_while_another_thread_holds_a_biased_channel_lock_works) {
     EXPECT_EQ(fork_while_another_thread_holds_the_lock(true), 0);
 }
+
+// drop() of a tasklet that a partner of another thread is taking off its channel at that
+// moment: the partner's post must arrive before the tasklet is dropped (and freed once
+// its last handle goes), or the inbox would hand over freed memory (ASan: use after
+// free). Whichever comes first, nothing is lost that was not dropped, and nobody hangs.
+TEST(Threads, drop_of_a_tasklet_that_another_thread_is_delivering_to) {
+    (void)slp::getcurrent();
+    slp::channel<int> ch;
+    std::atomic<int> ready{0}, round{0}, done{0};
+    constexpr int rounds = 500;
+    std::thread th([&] {
+        (void)slp::getcurrent();
+        ++ready;
+        for (int i = 1; i <= rounds; ++i) {
+            while (round.load() != i) std::this_thread::yield();
+            ch.send(i);  // to the receiver over there, or blocks until main receives
+            done = i;
+        }
+    });
+    wait_until(ready, 1);
+    int received = 0;
+    for (int i = 1; i <= rounds; ++i) {
+        {
+            slp::tasklet t = slp::spawn([&] { received += ch.receive() > 0; });
+            slp::schedule();  // t blocks on ch
+            round = i;
+            while (ch.balance() == -1) {
+            }
+            t.drop();  // the send took t off ch just now (or is blocked: balance 1)
+        }
+        while (done.load() != i)
+            if (ch.balance() == 1) (void)ch.receive();
+        EXPECT_EQ(slp::getruncount(), 1);
+    }
+    th.join();
+    EXPECT_EQ(received, 0);  // every receiver was dropped before it could run
+}
