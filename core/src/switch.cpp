@@ -391,6 +391,28 @@ void give_stack_if_fresh(scheduler_impl& s, tasklet_impl& t) {
     if (t.state == life::ready && t.kind == stack_kind::own && !t.is_main) start_own(s, t);
 }
 
+// What enter() would allocate on the way from prev to next (context_of, ready_next,
+// make_room), ahead of it.
+void ready_final_switch(scheduler_impl& s, const tasklet_impl& prev, tasklet_impl& next) {
+    // An ended soft tasklet leaves from the runner's stack.
+    const tasklet_impl& from = prev.kind == stack_kind::soft ? *s.runner : prev;
+    if (next.kind == stack_kind::soft) {
+        if (&from == s.runner) return;  // the runner's loop resumes it
+        give_stack_if_fresh(s, soft_runner(s));
+        return;
+    }
+    if (next.kind != stack_kind::copied || next.is_main) {
+        give_stack_if_fresh(s, next);
+        return;
+    }
+    if (next.state == life::ready) choose_shared_stack(s, next, from);
+    if (same_shared_stack(from, next)) return;  // one slp_switch; a dead prev is not saved
+    shared_stack& sh = shared_of(s, next);
+    tasklet_impl* o = sh.occupant;
+    if (o != nullptr && o != &next && !o->slice_in_heap && o->state != life::dead)
+        reserve_slice(*o, sh);
+}
+
 void release_execution(scheduler_impl& s, tasklet_impl& t) noexcept {
     if (tasklet_extra* x = t.x) {
         if (x->own) s.pool.release(std::move(x->own));
