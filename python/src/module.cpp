@@ -64,6 +64,7 @@ bool init_channel_type();
 bool init_bomb_type();
 bool init_atomic_type();
 void install_chunk_cache() noexcept;
+bool install_reducers(PyObject* module) noexcept;  // reducers.cpp
 
 namespace {
 
@@ -496,7 +497,7 @@ PyMODINIT_FUNC PyInit_stackless() {
         if (r == nullptr) goto fail;
         Py_DECREF(r);
     }
-    if (!add_module_all(m)) goto fail;
+    if (!install_reducers(m) || !add_module_all(m)) goto fail;
     return m;
 fail:
     Py_DECREF(m);
