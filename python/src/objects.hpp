@@ -96,4 +96,10 @@ PyObject* explode_bomb(PyObject* bomb);
 bool exception_triple(PyObject* exc, PyObject* val, PyObject* tb, PyObject** t, PyObject** v,
                       PyObject** b);
 
+// tracer.cpp: set t's trace (profile: false) or profile function to `value` (None:
+// none), as sys.settrace / sys.setprofile do in the tasklet. `running`: the thread state
+// t runs in if it is current (null if not). Returns -1 with an exception set on error
+// (t not alive, t current in another thread, attribute deleted).
+int set_tasklet_tracer(TaskletObject* t, PyThreadState* running, bool profile, PyObject* value);
+
 }  // namespace slpy

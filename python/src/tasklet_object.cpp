@@ -531,6 +531,16 @@ PyObject* get_trace_function(PyObject* self, void*) {
     return Py_NewRef(o != nullptr ? o : Py_None);
 }
 
+int set_trace_function(PyObject* self, PyObject* value, void*) {
+    TaskletObject* t = as_tasklet(self);
+    return set_tasklet_tracer(t, t->core.is_current() ? running_tstate(t) : nullptr, false, value);
+}
+
+int set_profile_function(PyObject* self, PyObject* value, void*) {
+    TaskletObject* t = as_tasklet(self);
+    return set_tasklet_tracer(t, t->core.is_current() ? running_tstate(t) : nullptr, true, value);
+}
+
 PyObject* get_profile_function(PyObject* self, void*) {
     TaskletObject* t = as_tasklet(self);
     PyObject* o;
@@ -694,8 +704,10 @@ PyGetSetDef tasklet_getset[] = {
     {"frame", get_frame, nullptr, "its innermost frame, or None", nullptr},
     {"recursion_depth", get_recursion_depth, nullptr, "its Python recursion depth", nullptr},
     {"nesting_level", get_nesting_level, nullptr, "C-level interpreter nesting", nullptr},
-    {"trace_function", get_trace_function, nullptr, "its sys.settrace function", nullptr},
-    {"profile_function", get_profile_function, nullptr, "its sys.setprofile function", nullptr},
+    {"trace_function", get_trace_function, set_trace_function, "its sys.settrace function",
+     nullptr},
+    {"profile_function", get_profile_function, set_profile_function, "its sys.setprofile function",
+     nullptr},
     {"stack_kind", get_stack_kind, nullptr, "'own' or 'copied' (how it switches)", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
