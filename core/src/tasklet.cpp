@@ -169,6 +169,7 @@ tasklet& tasklet::insert() {
 
 tasklet& tasklet::remove() {
     tasklet_impl& t = checked();
+    if (!t.alive()) return *this;  // never runnable: nothing to remove, whatever its thread
     scheduler_impl* s = detail::own_thread(t);
     if (s == nullptr) throw runtime_error(msg::other_thread);
     if (t.blocked()) throw runtime_error(msg::remove_blocked);

@@ -228,8 +228,20 @@ PyObject* tasklet_insert(PyObject* self, PyObject*) {
 }
 
 PyObject* tasklet_remove(PyObject* self, PyObject*) {
+    TaskletObject* t = as_tasklet(self);
+    thread_runtime* me = thread_runtime::current_if_any();
+    if (t->thread_id != 0 && (me == nullptr || t->thread_id != me->thread_id()) &&
+        thread_runtime::of_thread(t->thread_id) != nullptr) {
+        // Another thread's tasklet leaves that thread's runnables, the thread held quiet.
+        quiet_threads quiet(t->thread_id, 0);
+        if (!quiet.ok()) return nullptr;
+        return guarded([&] {
+            slp::remove_from_its_thread(t->core);
+            return Py_NewRef(self);
+        });
+    }
     return guarded([&] {
-        as_tasklet(self)->core.remove();
+        t->core.remove();
         return Py_NewRef(self);
     });
 }
@@ -376,8 +388,8 @@ PyObject* tasklet_bind_thread(PyObject* self, PyObject* args) {
         int overflow = 0;
         long v = PyLong_AsLongAndOverflow(tid_obj, &overflow);
         if (v == -1 && PyErr_Occurred()) return nullptr;
-        if (overflow < 0 || (overflow == 0 && v < -1)) {
-            PyErr_SetString(PyExc_ValueError, "bad thread");
+        if (overflow < 0 || (overflow == 0 && v < -1)) {  // (Stackless: as for an unsigned long)
+            PyErr_SetString(PyExc_OverflowError, "a thread id is -1 or not negative");
             return nullptr;
         }
         if (v != -1) {

@@ -156,3 +156,33 @@ def test_remote_tasklet_kill_is_pending_in_its_thread():
     box["ch2"].send(None)
     th.join(60)
     assert log == ["killed"]
+
+
+def test_remove_of_another_threads_tasklet_leaves_that_threads_runnables():
+    # Stackless: tasklet.remove() works on a tasklet of another thread; only that
+    # thread's run count changes. (It raised "can't switch to a different thread".)
+    made, go, done = threading.Event(), threading.Event(), threading.Event()
+    box = {}
+
+    def thread():
+        box["t"] = stackless.tasklet(lambda: box.setdefault("ran", True))()
+        made.set()
+        go.wait(10)
+        box["runcount"] = stackless.getruncount()
+        stackless.run()
+        done.set()
+    th = threading.Thread(target=thread)
+    th.start()
+    made.wait(10)
+    t = box["t"]
+    before = stackless.getruncount()
+    assert t.scheduled
+    assert t.remove() is t
+    assert not t.scheduled and t.alive and t.paused
+    assert stackless.getruncount() == before
+    go.set()
+    done.wait(10)
+    th.join()
+    assert box["runcount"] == 1 and "ran" not in box
+    assert not t.alive and t.thread_id == -1  # killed at its thread's end
+    t.remove()  # dead, of no thread: nothing to do

@@ -174,4 +174,10 @@ thread_info get_thread_info(thread_ref th);
 //                                      ending), or is a main tasklet
 void bind_thread(const tasklet& t, thread_ref to);
 
+// Stackless's tasklet.remove() of a tasklet of another thread, which must be quiet: t
+// leaves that thread's runnables (and what other threads handed it to run: an insert(),
+// a setup()); the calling thread's are untouched. Throws as tasklet::remove(), and
+// runtime_error(msg::no_thread) if t has no thread.
+void remove_from_its_thread(const tasklet& t);
+
 }  // namespace slp
