@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <mutex>
 #include <new>
+#include <utility>
 
 #include "errors.hpp"
 #include "preemption.hpp"
@@ -387,6 +388,7 @@ void thread_runtime::shutdown() noexcept {
     if (!_Py_IsFinalizing()) {
         PyObject *et, *ev, *etb;
         PyErr_Fetch(&et, &ev, &etb);
+        if (alive_head_ != nullptr) enter_temporary_main();
         kill_all(10);
         PyErr_Restore(et, ev, etb);
     }
@@ -408,6 +410,20 @@ void thread_runtime::shutdown() noexcept {
     // Another thread waiting for this one to be quiet holds a pointer to it: leaked then
     // (quiet_threads treats it as quiet), freed otherwise.
     if (quiet_wanted == 0) delete this;
+}
+
+// As in Stackless, the leftovers of an ending thread are killed under a main tasklet
+// object of its own: the thread's main tasklet has ended, and whoever kept its object
+// (stackless.main in the thread's code) keeps that one.
+void thread_runtime::enter_temporary_main() noexcept {
+    if (current_ != main_ || main_ == nullptr) return;
+    TaskletObject* tmp = new_tasklet_object_for(main_->core);  // (core's main now names it)
+    if (tmp == nullptr) {
+        PyErr_Clear();
+        return;
+    }
+    Py_DECREF(std::exchange(main_, tmp));
+    current_ = tmp;
 }
 
 // Tasklets that would not die (they caught every kill and blocked again) are given up,

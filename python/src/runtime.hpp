@@ -187,6 +187,7 @@ class thread_runtime final : public slp::switch_observer {
     void flush_slow() noexcept;
     void drop_ended(TaskletObject* f) noexcept;
     void drop_survivors() noexcept;
+    void enter_temporary_main() noexcept;
     void hold_gil_slow() noexcept;
     bool held_for_gc_ = false;  // quiet_wanted counts one for the collector
     bool main_thread_ = false;  // the thread that runs Python's signal handlers

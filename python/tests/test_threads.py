@@ -186,3 +186,31 @@ def test_remove_of_another_threads_tasklet_leaves_that_threads_runnables():
     assert box["runcount"] == 1 and "ran" not in box
     assert not t.alive and t.thread_id == -1  # killed at its thread's end
     t.remove()  # dead, of no thread: nothing to do
+
+
+def test_leftovers_of_an_ending_thread_are_killed_under_a_main_of_their_own():
+    # Stackless: the thread's main tasklet has ended when its leftovers are killed, so
+    # they see another main tasklet object than the one the thread's code knew.
+    seen = {}
+    ch = stackless.channel()
+
+    def leftover():
+        seen["main"] = stackless.main
+        try:
+            ch.receive()
+        except TaskletExit:
+            seen["main_at_kill"] = stackless.getmain()
+            seen["current_at_kill"] = stackless.current
+            raise
+
+    def thread():
+        seen["thread_main"] = stackless.main
+        stackless.tasklet(leftover)()
+        stackless.run()
+    th = threading.Thread(target=thread)
+    th.start()
+    th.join()
+    assert seen["main"] is seen["thread_main"]
+    assert isinstance(seen["main_at_kill"], stackless.tasklet)
+    assert seen["main_at_kill"] is not seen["thread_main"]
+    assert seen["current_at_kill"] is not seen["main_at_kill"]
