@@ -87,6 +87,14 @@ inline bool is_bomb(PyObject* o) noexcept {
     return Py_IS_TYPE(o, &BombType);
 }
 
+// What a tasklet's tempval holds for "the tasklet itself" (schedule()'s default
+// value): the tempval getter shows the tasklet; no tasklet refers to itself.
+inline PyObject* current_marker() noexcept {
+    static PyObject* const marker =
+        PyObject_CallNoArgs(reinterpret_cast<PyObject*>(&PyBaseObject_Type));
+    return marker != nullptr ? marker : Py_Ellipsis;
+}
+
 // bomb.cpp
 PyObject* make_bomb(PyObject* type, PyObject* value, PyObject* tb);  // new ref
 // Raise the bomb's exception; returns nullptr.

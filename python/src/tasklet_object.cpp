@@ -470,7 +470,8 @@ PyObject* get_prev(PyObject* self, void*) {
 }
 
 PyObject* get_tempval(PyObject* self, void*) {
-    return Py_NewRef(as_tasklet(self)->tempval);
+    PyObject* v = as_tasklet(self)->tempval;
+    return Py_NewRef(v == current_marker() ? self : v != nullptr ? v : Py_None);
 }
 int set_tempval(PyObject* self, PyObject* value, void*) {
     if (value == nullptr) value = Py_None;
