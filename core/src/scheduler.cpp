@@ -314,8 +314,14 @@ void scheduler_impl::schedule_running(bool remove_it) {
     check_switch(p, next);
     remove(p);
     try {
-        schedule_task(p, next);
-    } catch (...) {  // could not switch (no memory for next's stack): p stays runnable
+        // Nothing else can run here and the watchdog is blocked: as a blocking channel
+        // action, wait for another thread to make something runnable, or fail with the
+        // deadlock (Stackless raises it).
+        if (next == p && p != watchdog())
+            block(p);
+        else
+            schedule_task(p, next);
+    } catch (...) {  // could not switch (deadlock, no memory for next's stack): p stays runnable
         unremove(p);
         throw;
     }
