@@ -42,8 +42,7 @@ void swap_messages(message& a, message& b) noexcept {
     const channel_callback* cb = detail::current_channel_callback();
     if (cb == nullptr) return;
     const bool biased = ch.lock();
-    const int b = ch.balance();
-    const bool cando = dir > 0 ? b < 0 : b > 0;
+    const bool cando = detail::partner_waits(dir, ch.balance());
     const bool interthread = cando && ch.q().head->sched != &s;
     ch.unlock(biased);
     if (interthread) return;  // Stackless notifies those late; slp does not notify them
@@ -190,14 +189,12 @@ template <bool Soft>
     if (detail::current_channel_callback() != nullptr) notify_channel(s, *this, src, dir);
 
     const bool biased = lock();
-    const int bal = balance();
-    const bool cando = dir > 0 ? bal < 0 : bal > 0;
-    if (cando) {
+    if (detail::partner_waits(dir, balance())) {
         // communication 1): somebody is waiting
         tasklet_impl* target = q_.head;
         const bool interthread = target->sched != &s;
         const bool all = schedule_all();
-        const bool to_partner = !all && preference() == -dir;
+        const bool to_partner = detail::partner_runs_now(dir, preference(), all);
         if (!interthread && (all || to_partner) && (s.trap > 0 || s.in_callback)) {
             unlock(biased);
             s.check_switch(src, target);  // throws
@@ -214,16 +211,9 @@ template <bool Soft>
             unlock(biased);
         } else {
             unlock(biased);
-            tasklet_impl* switchto = src;
-            if (all) {
-                s.insert(target);
-                switchto = src->next;
-            } else if (to_partner) {
-                s.insert_after_head(target);
-                switchto = target;
-            } else {
-                s.insert(target);
-            }
+            detail::requeue_partner(s, target, to_partner);
+            // schedule_all: every action schedules (the partner waits at the end)
+            tasklet_impl* switchto = to_partner ? target : all ? src->next : src;
             if constexpr (Soft) {
                 if (switchto != src) s.schedule_task(src, switchto);
                 return {};
