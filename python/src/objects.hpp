@@ -88,11 +88,11 @@ inline bool is_bomb(PyObject* o) noexcept {
 }
 
 // What a tasklet's tempval holds for "the tasklet itself" (schedule()'s default
-// value): the tempval getter shows the tasklet; no tasklet refers to itself.
+// value): the tempval getter shows the tasklet; no tasklet refers to itself. It is the
+// class stackless._tasklet_itself (reducers.cpp), so that a pickle keeps its meaning.
+extern PyObject* g_tasklet_itself;
 inline PyObject* current_marker() noexcept {
-    static PyObject* const marker =
-        PyObject_CallNoArgs(reinterpret_cast<PyObject*>(&PyBaseObject_Type));
-    return marker != nullptr ? marker : Py_Ellipsis;
+    return g_tasklet_itself;
 }
 
 // bomb.cpp

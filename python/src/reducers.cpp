@@ -1,11 +1,14 @@
 // reducers.cpp — pickling (and copying) of plain objects that CPython refuses and
 // Stackless pickles: modules (by name), dict views (their dict by value), cells (their
-// contents). Registered in copyreg's dispatch table at import, as Stackless has them
-// from startup; the rebuilding callables are importable (operator, importlib, this
-// module), so a pickle loads wherever `stackless` can be imported.
-#include "common.hpp"
+// contents); and the class that stands for "the tasklet itself" in a tempval. Registered in
+// copyreg's dispatch table at import, as Stackless has them from startup; the rebuilding callables
+// are importable (operator, importlib, this module), so a pickle loads wherever `stackless` can be
+// imported.
+#include "objects.hpp"
 
 namespace slpy {
+
+PyObject* g_tasklet_itself = Py_Ellipsis;  // until the module is initialised
 
 namespace {
 
@@ -39,6 +42,10 @@ def _cell(*contents):
     return types.CellType(*contents)
 
 
+class _tasklet_itself:
+    """In a tasklet's tempval: the tasklet itself (what schedule() returns by default)."""
+
+
 _install_reducers()
 del _install_reducers
 )PY";
@@ -52,7 +59,11 @@ bool install_reducers(PyObject* module) noexcept {
         return false;
     PyObject* r = PyRun_String(kReducersSource, Py_file_input, d, d);
     Py_XDECREF(r);
-    return r != nullptr;
+    if (r == nullptr) return false;
+    PyObject* itself = PyDict_GetItemString(d, "_tasklet_itself");
+    if (itself == nullptr) return false;
+    g_tasklet_itself = Py_NewRef(itself);  // kept for good (a re-init leaks the old one)
+    return true;
 }
 
 }  // namespace slpy

@@ -594,3 +594,19 @@ def test_a_channel_callback_sees_the_value_in_transit_in_the_senders_tempval():
         stackless.set_channel_callback(None)
     assert seen[0] == 42
     assert stackless.current.tempval is None
+
+
+def test_a_pickled_tempval_that_is_the_tasklet_itself_stays_so():
+    import pickle
+
+    def body():
+        return stackless.schedule_remove()
+    t = stackless.tasklet(body)()
+    t.run()
+    assert t.tempval is t
+    back = pickle.loads(pickle.dumps(t))
+    assert back.tempval is back
+    back.insert()
+    stackless.run()
+    t.kill()
+    assert not back.alive and not t.alive
