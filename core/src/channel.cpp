@@ -42,8 +42,7 @@ void swap_messages(message& a, message& b) noexcept {
     const channel_callback* cb = detail::current_channel_callback();
     if (cb == nullptr) return;
     const bool biased = ch.lock();
-    const int b = ch.balance();
-    const bool cando = dir > 0 ? b < 0 : b > 0;
+    const bool cando = detail::partner_waits(dir, ch.balance());
     const bool interthread = cando && ch.q().head->sched != &s;
     ch.unlock(biased);
     if (interthread) return;  // Stackless notifies those late; slp does not notify them
@@ -126,15 +125,27 @@ void channel_base::lock_shared() const noexcept {
             if (owner_.compare_exchange_strong(o, want, std::memory_order_acq_rel)) break;
             continue;
         }
-        // Owned by another thread: take it away.
+        // Owned by another thread: take it away. (An owner that is no registered
+        // scheduler has gone — in a forked child, with the fork: its busy mark is stale.)
         if (!owner_.compare_exchange_strong(o, revoking, std::memory_order_acq_rel)) continue;
         process_barrier();
-        while (owner_busy_.load(std::memory_order_acquire)) std::this_thread::yield();
+        if (detail::scheduler_exists(static_cast<detail::scheduler_impl*>(o)))
+            while (owner_busy_.load(std::memory_order_acquire)) std::this_thread::yield();
+        owner_busy_.store(false, std::memory_order_relaxed);
         owner_.store(shared_lock, std::memory_order_release);
         break;
     }
-    while (locked_.exchange(1, std::memory_order_acquire) != 0) {
-        while (locked_.load(std::memory_order_relaxed) != 0) std::this_thread::yield();
+    // The spin lock holds the holder's lock_tag: one from before the last fork was taken
+    // by a thread that the forked child does not have, and is taken over.
+    const int tag = detail::lock_tag();
+    for (;;) {
+        int seen = 0;
+        if (locked_.compare_exchange_weak(seen, tag, std::memory_order_acquire)) break;
+        if (seen != 0 && seen != tag) {
+            if (locked_.compare_exchange_strong(seen, tag, std::memory_order_acquire)) break;
+            continue;
+        }
+        while (locked_.load(std::memory_order_relaxed) == tag) std::this_thread::yield();
     }
 }
 
@@ -178,18 +189,20 @@ template <bool Soft>
     if (detail::current_channel_callback() != nullptr) notify_channel(s, *this, src, dir);
 
     const bool biased = lock();
-    const int bal = balance();
-    const bool cando = dir > 0 ? bal < 0 : bal > 0;
-    if (cando) {
+    if (detail::partner_waits(dir, balance())) {
         // communication 1): somebody is waiting
         tasklet_impl* target = q_.head;
         const bool interthread = target->sched != &s;
         const bool all = schedule_all();
-        const bool to_partner = !all && preference() == -dir;
+        const bool to_partner = detail::partner_runs_now(dir, preference(), all);
         if (!interthread && (all || to_partner) && (s.trap > 0 || s.in_callback)) {
             unlock(biased);
             s.check_switch(src, target);  // throws
         }
+        // Another thread's target is handed over from before it leaves the queue to
+        // its post: its own thread (drop(), a child forked meanwhile) sees it either
+        // blocked or handed over.
+        if (interthread) target->handed_over.store(true, std::memory_order_relaxed);
         detail::queue_unlink(*this, target);
         swap_messages(m, target->tempval);  // the partner gets ours; we get its
         if constexpr (Soft) src->tempval = std::move(m);
@@ -198,16 +211,9 @@ template <bool Soft>
             unlock(biased);
         } else {
             unlock(biased);
-            tasklet_impl* switchto = src;
-            if (all) {
-                s.insert(target);
-                switchto = src->next;
-            } else if (to_partner) {
-                s.insert_after_head(target);
-                switchto = target;
-            } else {
-                s.insert(target);
-            }
+            detail::requeue_partner(s, target, to_partner);
+            // schedule_all: every action schedules (the partner waits at the end)
+            tasklet_impl* switchto = to_partner ? target : all ? src->next : src;
             if constexpr (Soft) {
                 if (switchto != src) s.schedule_task(src, switchto);
                 return {};
@@ -239,9 +245,9 @@ template <bool Soft>
         try {
             s.block(src);
         } catch (...) {
-            // Could not block (deadlock, switch trap): undo, as if never called.
-            undo_block(s, src);
-            throw;
+            // Could not block (deadlock, switch trap, interrupted wait): undo, as if never
+            // called, unless another thread's partner completed the action meanwhile.
+            if (undo_block(s, src, std::current_exception())) throw;
         }
     }
     if constexpr (Soft) return {};
@@ -251,16 +257,21 @@ template <bool Soft>
     return out;
 }
 
-[[gnu::noinline]] void channel_base::undo_block(detail::scheduler_impl& s,
-                                                detail::tasklet_impl* src) {
-    {
-        if (!detail::channel_remove(*this, src)) {
-            s.drain_inbox();
-            if (src->in_ring) s.remove(src);
-        }
+[[gnu::noinline]] bool channel_base::undo_block(detail::scheduler_impl& s,
+                                                detail::tasklet_impl* src, std::exception_ptr why) {
+    if (detail::channel_remove(*this, src)) {
         s.unremove(src);
         src->tempval.clear();
+        return true;
     }
+    // A partner of another thread took src off the queue, made the exchange and posted
+    // src back to us (all under this channel's lock, which channel_remove just took): its
+    // result is in its tempval. Make it the running head again, and keep the result.
+    s.drain_inbox();
+    if (src->in_ring) s.remove(src);
+    s.unremove(src);
+    if (s.observer != nullptr) s.observer->action_completed_anyway(std::move(why));
+    return false;
 }
 
 // Not flattened (unlike slp::schedule()): inlining the whole switch path here would make

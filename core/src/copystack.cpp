@@ -59,8 +59,7 @@ void choose_shared_stack(scheduler_impl& s, tasklet_impl& next, const tasklet_im
     next.slot = static_cast<std::uint8_t>(slot);
 }
 
-// Copy t's slice [slice_lo, base) to its heap buffer.
-void slice_save(scheduler_impl& s, tasklet_impl& t, const shared_stack& sh) {
+void reserve_slice(tasklet_impl& t, const shared_stack& sh) {
     tasklet_extra& x = *t.x;
     const std::size_t n = static_cast<std::size_t>(sh.base - x.slice_lo);
     if (n > x.saved_cap) {
@@ -69,6 +68,13 @@ void slice_save(scheduler_impl& s, tasklet_impl& t, const shared_stack& sh) {
         x.saved = static_cast<std::byte*>(p);
         x.saved_cap = static_cast<std::uint32_t>(n);  // slices are far below 4 GiB
     }
+}
+
+// Copy t's slice [slice_lo, base) to its heap buffer.
+void slice_save(scheduler_impl& s, tasklet_impl& t, const shared_stack& sh) {
+    reserve_slice(t, sh);
+    tasklet_extra& x = *t.x;
+    const std::size_t n = static_cast<std::size_t>(sh.base - x.slice_lo);
     san::copy_stack_bytes(x.saved, x.slice_lo, n);
     x.saved_size = static_cast<std::uint32_t>(n);
     t.slice_in_heap = true;

@@ -44,6 +44,16 @@ struct inbox_item {
     bool adopt = false;
     bool paused = false;  // adopt only, do not run it
 };
+// threads.cpp: whether s is a registered scheduler (a thread of this process that
+// lives; in a forked child, only the forking thread's).
+bool scheduler_exists(scheduler_impl* s) noexcept;
+// threads.cpp: how many fork()s this process descends from; a channel's spin lock
+// records it (lock_tag), so that a forked child recognises a lock that a thread which
+// did not survive the fork held, and takes it over.
+extern std::atomic<int> g_fork_epoch;
+inline int lock_tag() noexcept {
+    return (g_fork_epoch.load(std::memory_order_relaxed) << 1) | 1;
+}
 // Post `item` to s if s still exists (checked and posted under the registry's lock, so
 // that s cannot end in between); false if it does not (threads.cpp).
 bool post_if_exists(scheduler_impl* s, inbox_item item);
@@ -158,6 +168,11 @@ void transfer(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next);
 // An own-stack tasklet that has not started gets its stack now (as the switch to it
 // would); throws std::bad_alloc, changing nothing. Other tasklets: nothing to do.
 void give_stack_if_fresh(scheduler_impl& s, tasklet_impl& t);
+// The switch from the ended running tasklet `prev` to `next` must not fail: get now
+// whatever memory it will need (next's stack, the soft runner and its stack, a shared
+// stack, room for the slice that next's shared stack holds). Throws std::bad_alloc,
+// having changed nothing the switch relies on.
+void ready_final_switch(scheduler_impl& s, const tasklet_impl& prev, tasklet_impl& next);
 
 // soft.cpp: the soft rows of transfer().
 // Where a soft tasklet runs: the runner (created on first use).
@@ -190,6 +205,9 @@ inline shared_stack& shared_of(scheduler_impl& s, const tasklet_impl& t) noexcep
 // 65 ns per switch round-robin among 10,000).
 [[gnu::noinline]] void choose_shared_stack(scheduler_impl& s, tasklet_impl& next,
                                            const tasklet_impl& prev);
+// The heap buffer for t's slice (suspended on sh) is big enough for slice_save, which
+// then needs no memory (throws std::bad_alloc).
+void reserve_slice(tasklet_impl& t, const shared_stack& sh);
 [[gnu::noinline]] void slice_save(scheduler_impl& s, tasklet_impl& t, const shared_stack& sh);
 [[gnu::noinline]] void slice_restore(scheduler_impl& s, tasklet_impl& t, const shared_stack& sh);
 

@@ -274,15 +274,20 @@ tasklet_impl* scheduler_impl::retire_running(std::exception_ptr escaped) noexcep
     }
     if (!escaped) {
         // The switch away from an ended tasklet cannot fail: a next one that would need
-        // a stack gets it here, or stays runnable and the watchdog gets the bad_alloc.
+        // memory gets it here, or stays runnable and the watchdog gets the bad_alloc.
         try {
-            give_stack_if_fresh(*this, *next);
+            ready_final_switch(*this, *t, *next);
         } catch (...) {
             escaped = std::current_exception();
         }
     }
     if (escaped) {
         next = watchdog();
+        try {
+            ready_final_switch(*this, *t, *next);
+        } catch (...) {  // (a copied watchdog whose slice cannot come back: main then)
+            next = main;
+        }
         next->tempval.clear();
         next->tempval.error = std::move(escaped);
     }
@@ -309,8 +314,14 @@ void scheduler_impl::schedule_running(bool remove_it) {
     check_switch(p, next);
     remove(p);
     try {
-        schedule_task(p, next);
-    } catch (...) {  // could not switch (no memory for next's stack): p stays runnable
+        // Nothing else can run here and the watchdog is blocked: as a blocking channel
+        // action, wait for another thread to make something runnable, or fail with the
+        // deadlock (Stackless raises it).
+        if (next == p && p != watchdog())
+            block(p);
+        else
+            schedule_task(p, next);
+    } catch (...) {  // could not switch (deadlock, no memory for next's stack): p stays runnable
         unremove(p);
         throw;
     }

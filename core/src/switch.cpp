@@ -283,9 +283,8 @@ namespace {
     }
     try {
         transfer(s, prev, next);
-    } catch (...) {  // prev runs on (see transfer): not blocked after all
-        blocked_on->undo_block(s, &prev);
-        throw;
+    } catch (...) {  // prev runs on (see transfer): not blocked after all, or done
+        if (blocked_on->undo_block(s, &prev, std::current_exception())) throw;
     }
 }
 
@@ -294,15 +293,18 @@ namespace {
 // (after make_room, for a copied one). Nothing of the switching frame lives across the
 // switch (what it needs afterwards it reads from the scheduler), so the frame a blocked
 // tasklet saves in its slice is little more than the return address.
-[[gnu::noinline, gnu::cold]] void switch_copied_failed() noexcept;
+// Returns whether to throw: false if another thread completed prev's channel action.
+[[gnu::noinline, gnu::cold]] bool switch_copied_failed(std::exception_ptr why);
+// What prepare_switch_copied returns when prev need not switch any more.
+slp_ctx const action_done = reinterpret_cast<slp_ctx>(std::uintptr_t{1});
 
 // The switch on one shared stack, from a frame that keeps nothing live across slp_switch.
 [[gnu::noinline]] void switch_copied_jump(scheduler_impl& s) {
     try {
         slp_switch(&cs_save, &cs_restore, &s);
     } catch (...) {  // cs_save found no memory for prev's slice: prev never left
-        switch_copied_failed();
-        throw;
+        if (switch_copied_failed(std::current_exception())) throw;
+        return;
     }
     scheduler_hot& now = *tls_sched;  // (the same scheduler: reloaded, not kept)
     now.running->how = suspended_by::none;
@@ -318,14 +320,15 @@ namespace {
     now.after_switch();
 }
 
-// ready_next() for switch_copied, out of its frame; on failure prev runs on, as it was.
+// ready_next() for switch_copied, out of its frame; on failure prev runs on, as it was
+// (or action_done: its channel action was completed by another thread meanwhile).
 [[gnu::noinline]] slp_ctx prepare_switch_copied(scheduler_impl& s, tasklet_impl& prev,
                                                 tasklet_impl& next) {
     try {
         return ready_next(s, prev, next);
     } catch (...) {  // no memory for next's stack or for a slice
-        switch_copied_failed();
-        throw;
+        if (switch_copied_failed(std::current_exception())) throw;
+        return action_done;
     }
 }
 
@@ -338,6 +341,7 @@ namespace {
     s.rec.next = &next;
     s.rec.blocked_on = blocked_on;
     const slp_ctx target = prepare_switch_copied(s, prev, next);
+    if (target == action_done) return;
     // Tail calls: this frame is gone before the switch.
     if (target == nullptr) {
         prev.how = suspended_by::copy_switch;
@@ -350,13 +354,14 @@ namespace {
 }
 
 // Put back what switch_copied changed: prev runs on, and is off the channel it had
-// blocked on.
-void switch_copied_failed() noexcept {
+// blocked on (unless another thread completed that action meanwhile: false).
+bool switch_copied_failed(std::exception_ptr why) {
     scheduler_impl& s = *this_scheduler_if_any();
     tasklet_impl& prev = *s.rec.prev;
     prev.how = suspended_by::none;
     switch_failed(s, prev, *s.rec.next);
-    if (s.rec.blocked_on != nullptr) s.rec.blocked_on->undo_block(s, &prev);
+    if (s.rec.blocked_on == nullptr) return true;
+    return s.rec.blocked_on->undo_block(s, &prev, std::move(why));
 }
 
 }  // namespace
@@ -384,6 +389,28 @@ void jump_from_runner(scheduler_impl& s) {
 
 void give_stack_if_fresh(scheduler_impl& s, tasklet_impl& t) {
     if (t.state == life::ready && t.kind == stack_kind::own && !t.is_main) start_own(s, t);
+}
+
+// What enter() would allocate on the way from prev to next (context_of, ready_next,
+// make_room), ahead of it.
+void ready_final_switch(scheduler_impl& s, const tasklet_impl& prev, tasklet_impl& next) {
+    // An ended soft tasklet leaves from the runner's stack.
+    const tasklet_impl& from = prev.kind == stack_kind::soft ? *s.runner : prev;
+    if (next.kind == stack_kind::soft) {
+        if (&from == s.runner) return;  // the runner's loop resumes it
+        give_stack_if_fresh(s, soft_runner(s));
+        return;
+    }
+    if (next.kind != stack_kind::copied || next.is_main) {
+        give_stack_if_fresh(s, next);
+        return;
+    }
+    if (next.state == life::ready) choose_shared_stack(s, next, from);
+    if (same_shared_stack(from, next)) return;  // one slp_switch; a dead prev is not saved
+    shared_stack& sh = shared_of(s, next);
+    tasklet_impl* o = sh.occupant;
+    if (o != nullptr && o != &next && !o->slice_in_heap && o->state != life::dead)
+        reserve_slice(*o, sh);
 }
 
 void release_execution(scheduler_impl& s, tasklet_impl& t) noexcept {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "internal.hpp"
 #include "sanitizer.hpp"
@@ -168,6 +169,7 @@ tasklet& tasklet::insert() {
 
 tasklet& tasklet::remove() {
     tasklet_impl& t = checked();
+    if (!t.alive()) return *this;  // never runnable: nothing to remove, whatever its thread
     scheduler_impl* s = detail::own_thread(t);
     if (s == nullptr) throw runtime_error(msg::other_thread);
     if (t.blocked()) throw runtime_error(msg::remove_blocked);
@@ -252,6 +254,13 @@ void tasklet::drop() {
     if (s == nullptr) throw runtime_error(msg::other_thread);
     if (t.is_main || &t == s->running) throw runtime_error(msg::remove_current);
     if (t.blocked()) s->unblock(&t);
+    // A partner of another thread took t off its channel and is posting it to us (it
+    // marks t handed over before it unlinks t, and posts under the channel's lock): let
+    // the post arrive, so that nothing refers to t once it is dropped.
+    while (t.handed_over.load(std::memory_order_acquire)) {
+        s->drain_inbox();
+        if (t.handed_over.load(std::memory_order_acquire)) std::this_thread::yield();
+    }
     if (t.in_ring) s->remove(&t);
     const bool started = t.state == life::started;
     t.state = life::dead;

@@ -14,8 +14,6 @@
 
 namespace slp::detail {
 
-bool scheduler_exists(scheduler_impl* s) noexcept;  // threads.cpp
-
 namespace {
 
 // Would drain_inbox() make this item's tasklet runnable?
@@ -51,6 +49,22 @@ bool take_back_adoption(scheduler_impl& s, tasklet_impl* t) {
     return true;
 }
 
+// Take back what other threads handed s to make t runnable (a kill or throw stays);
+// an adoption stays, paused.
+void take_back_runs(scheduler_impl& s, tasklet_impl* t) {
+    std::lock_guard<std::mutex> lk(s.inbox_mu);
+    std::erase_if(s.inbox,
+                  [t](const inbox_item& it) { return it.t == t && !it.adopt && !it.error; });
+    bool handed = false;
+    for (inbox_item& it : s.inbox) {
+        if (it.t != t) continue;
+        if (it.adopt) it.paused = true;
+        handed = handed || !it.paused;
+    }
+    t->handed_over.store(handed, std::memory_order_relaxed);
+    s.inbox_nonempty.store(!s.inbox.empty(), std::memory_order_relaxed);
+}
+
 }  // namespace
 }  // namespace slp::detail
 
@@ -73,6 +87,22 @@ thread_info get_thread_info(thread_ref th) {
     info.main = tasklet::borrow(s->main);
     info.current = tasklet::borrow(s->running);
     return info;
+}
+
+void remove_from_its_thread(const tasklet& handle) {
+    tasklet_impl* t = handle.impl();
+    if (t == nullptr) throw runtime_error(msg::null_tasklet);
+    scheduler_impl* s = sched_of(*t);
+    if (s == nullptr || (s != detail::this_scheduler_if_any() && !detail::scheduler_exists(s)))
+        throw runtime_error(msg::no_thread);
+    if (s == detail::this_scheduler_if_any()) {
+        tasklet(handle).remove();
+        return;
+    }
+    if (t->blocked()) throw runtime_error(msg::remove_blocked);
+    if (t == s->running || t->is_main) throw runtime_error(msg::remove_current);
+    detail::take_back_runs(*s, t);
+    if (t->in_ring) s->remove(t);
 }
 
 void bind_thread(const tasklet& handle, thread_ref to) {

@@ -42,22 +42,48 @@ void before_fork() noexcept {
 void after_fork_in_parent() noexcept {
     g_registry_mu.unlock();
 }
+// A tasklet of ours that a partner of another thread took off a channel, and that
+// the fork caught before the partner could post it to us (the registry was held): the
+// exchange is done, so it is runnable. (Our inbox is consistent: posts happen under the
+// registry's lock, and only we drain it.)
+void adopt_caught_deliveries(scheduler_impl& me) noexcept {
+    auto caught = [&me](tasklet_impl* t) {
+        if (!t->alive() || !t->handed_over.load(std::memory_order_relaxed)) return;
+        for (const inbox_item& it : me.inbox)
+            if (it.t == t && !it.paused) return;
+        try {
+            me.inbox.push_back({t, nullptr});
+            me.inbox_nonempty.store(true, std::memory_order_relaxed);
+        } catch (...) {  // out of memory in a fresh child: it stays paused
+        }
+    };
+    caught(me.main);
+    for (tasklet_impl* t = me.all_head; t != nullptr; t = t->all_next) caught(t);
+}
+
 void after_fork_in_child() noexcept {
     new (&g_registry_mu) std::mutex;  // no other thread can hold it: there is none
+    g_fork_epoch.fetch_add(1, std::memory_order_relaxed);
     scheduler_impl* me = static_cast<scheduler_impl*>(tls_sched);
-    for (scheduler_impl* s : g_registry) {
-        if (s == me) continue;
-        for (tasklet_impl* t = s->all_head; t != nullptr; t = t->all_next) {
-            if (channel_base* ch = t->blocked_on.load(std::memory_order_relaxed))
-                channel_remove(*ch, t);
-            t->sched = nullptr;
-        }
-        s->main->sched = nullptr;
-    }
-    g_registry.clear();
+    // Unregistered first: a channel lock that one of them held is then taken over.
+    std::vector<scheduler_impl*> gone;
+    gone.swap(g_registry);
     if (me != nullptr) g_registry.push_back(me);
+    auto forget = [](tasklet_impl* t) {
+        if (channel_base* ch = t->blocked_on.load(std::memory_order_relaxed))
+            channel_remove(*ch, t);
+        t->sched = nullptr;
+    };
+    for (scheduler_impl* s : gone) {
+        if (s == me) continue;
+        for (tasklet_impl* t = s->all_head; t != nullptr; t = t->all_next) forget(t);
+        forget(s->main);
+    }
+    if (me != nullptr) adopt_caught_deliveries(*me);
 }
 }  // namespace
+
+std::atomic<int> g_fork_epoch{0};
 
 void registry_add(scheduler_impl* s) {
     static std::once_flag at_fork;

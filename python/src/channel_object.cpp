@@ -102,6 +102,27 @@ bool blocking(PyObject* const* sp, F&& action, suspend_kind kind = suspend_kind:
 
 // Send `value` (borrowed) on `self`. Core's inline path first (slp/detail/fast_channel.hpp:
 // the switch then happens in this very function), its general action if that declines.
+// The general send while callbacks are installed: as in Stackless, the sender's tempval
+// holds the value in transit (a channel callback sees it there).
+[[gnu::noinline]] PyObject* send_in_transit(slp::channel_base& ch, slp::message&& m,
+                                            TaskletObject* me, PyObject* value) {
+    if (me == nullptr) {
+        ch.send_message(std::move(m));
+        return none_after_blocking();
+    }
+    thread_runtime::current_if_any()->hold_gil();
+    Py_XSETREF(me->tempval, Py_NewRef(value));
+    PyObject* r;
+    try {
+        ch.send_message(std::move(m));
+        r = none_after_blocking();
+    } catch (...) {
+        r = fail_blocking();
+    }
+    Py_XSETREF(me->tempval, Py_NewRef(Py_None));  // (the GIL: end_blocking took it)
+    return r;
+}
+
 [[gnu::always_inline]] inline PyObject* send_impl(PyObject* self, PyObject* const* sp,
                                                   PyObject* value, suspend_kind kind) {
     const switch_hooks hooks = begin_action(sp, kind, self, value);
@@ -115,6 +136,8 @@ bool blocking(PyObject* const* sp, F&& action, suspend_kind kind = suspend_kind:
         }
         slp::message m;
         m.value.emplace<ref>(std::move(r));  // fits inline: cannot throw
+        if (slp::detail::any_callback_installed()) [[unlikely]]
+            return send_in_transit(ch, std::move(m), hooks.self, value);
         ch.send_message(std::move(m));
     } catch (...) {
         return fail_blocking();

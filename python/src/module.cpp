@@ -1,4 +1,6 @@
 // module.cpp — the `stackless` module: its functions, attributes and initialization.
+#include <utility>
+
 #include "errors.hpp"
 #include "frames/frames.hpp"
 #include "module_api.hpp"
@@ -64,6 +66,7 @@ bool init_channel_type();
 bool init_bomb_type();
 bool init_atomic_type();
 void install_chunk_cache() noexcept;
+bool install_reducers(PyObject* module) noexcept;  // reducers.cpp
 
 namespace {
 
@@ -107,11 +110,6 @@ PyObject* mod_run(PyObject*, PyObject* args, PyObject* kwds) {
     return flush_and_return(r);
 }
 
-PyObject* retval_or_current(PyObject* retval, thread_runtime* rt) {
-    if (retval != nullptr) return Py_NewRef(retval);
-    return Py_NewRef(reinterpret_cast<PyObject*>(rt->current_object()));
-}
-
 // schedule() and schedule_remove(): give up the processor through `op(rt, me)` (core's
 // schedule or schedule_remove; me: the running tasklet's object), recording for pickling
 // what the suspended call returns. A template, so that op is inlined here: the switch
@@ -130,12 +128,35 @@ template <class Op>
     TaskletObject* me = rt->current_object();
     me->suspended_in = suspend_kind::schedule;
     me->suspend_value = retval;
-    PyObject* r = guarded([&] {
-        op(rt, me);
-        return retval_or_current(retval, rt);
-    });
+    // Stackless: the value to return waits in the tasklet's tempval, where whoever runs
+    // meanwhile may replace it (by a bomb, too); the call claims it when it returns.
+    // (No argument: the tasklet itself, which its tempval names by a marker, not by a
+    // reference to itself.)
+    Py_XSETREF(me->tempval, Py_NewRef(retval != nullptr ? retval : current_marker()));
+    const bool ok = guarded([&] {
+                        op(rt, me);
+                        return Py_None;
+                    }) != nullptr;
+    // The object that runs now, if any: `me`, and even this thread's runtime, may have
+    // gone while it was suspended (killed at the thread's end, after the runtime).
+    rt = thread_runtime::current_if_any();
+    me = rt != nullptr ? rt->current_object() : nullptr;
+    if (me == nullptr) [[unlikely]]
+        return flush_and_return(ok ? Py_NewRef(Py_None) : nullptr);
     me->suspended_in = suspend_kind::none;
     me->suspend_value = nullptr;
+    // (Null if the collector cleared the object meanwhile.)
+    PyObject* r = std::exchange(me->tempval, Py_NewRef(Py_None));
+    if (r == current_marker()) Py_SETREF(r, Py_NewRef(reinterpret_cast<PyObject*>(me)));
+    if (!ok || r == nullptr) [[unlikely]] {
+        Py_XDECREF(r);
+        return flush_and_return(ok ? Py_NewRef(Py_None) : nullptr);
+    }
+    if (is_bomb(r)) [[unlikely]] {
+        PyObject* e = explode_bomb(r);
+        Py_DECREF(r);
+        return flush_and_return(e);
+    }
     return flush_and_return(r);
 }
 
@@ -496,7 +517,7 @@ PyMODINIT_FUNC PyInit_stackless() {
         if (r == nullptr) goto fail;
         Py_DECREF(r);
     }
-    if (!add_module_all(m)) goto fail;
+    if (!install_reducers(m) || !add_module_all(m)) goto fail;
     return m;
 fail:
     Py_DECREF(m);

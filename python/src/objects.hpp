@@ -87,6 +87,14 @@ inline bool is_bomb(PyObject* o) noexcept {
     return Py_IS_TYPE(o, &BombType);
 }
 
+// What a tasklet's tempval holds for "the tasklet itself" (schedule()'s default
+// value): the tempval getter shows the tasklet; no tasklet refers to itself. It is the
+// class stackless._tasklet_itself (reducers.cpp), so that a pickle keeps its meaning.
+extern PyObject* g_tasklet_itself;
+inline PyObject* current_marker() noexcept {
+    return g_tasklet_itself;
+}
+
 // bomb.cpp
 PyObject* make_bomb(PyObject* type, PyObject* value, PyObject* tb);  // new ref
 // Raise the bomb's exception; returns nullptr.
@@ -95,5 +103,11 @@ PyObject* explode_bomb(PyObject* bomb);
 // generator.throw does. Returns false with a TypeError set on bad input.
 bool exception_triple(PyObject* exc, PyObject* val, PyObject* tb, PyObject** t, PyObject** v,
                       PyObject** b);
+
+// tracer.cpp: set t's trace (profile: false) or profile function to `value` (None:
+// none), as sys.settrace / sys.setprofile do in the tasklet. `running`: the thread state
+// t runs in if it is current (null if not). Returns -1 with an exception set on error
+// (t not alive, t current in another thread, attribute deleted).
+int set_tasklet_tracer(TaskletObject* t, PyThreadState* running, bool profile, PyObject* value);
 
 }  // namespace slpy

@@ -51,6 +51,19 @@ void python_state::restore_tracing(PyThreadState* ts) noexcept {
     traced_ = false;
 }
 
+PyObject* python_state::set_tracer(bool profile, Py_tracefunc fn, PyObject* obj) noexcept {
+    PyObject*& o = profile ? c_profileobj_ : c_traceobj_;
+    PyObject* old = o;
+    o = obj;
+    (profile ? c_profilefunc_ : c_tracefunc_) = fn;
+    traced_ = c_tracefunc_ != nullptr || c_profilefunc_ != nullptr || c_traceobj_ != nullptr ||
+              c_profileobj_ != nullptr;
+    // (A fresh tasklet's base cframe takes use_tracing from the thread state: enter_fresh.)
+    use_tracing_ =
+        tracing_ == 0 && (c_tracefunc_ != nullptr || c_profilefunc_ != nullptr) ? 255 : 0;
+    return old;
+}
+
 void python_state::restore_fresh(PyThreadState* ts) noexcept {
     if (datastack_chunk_ == nullptr) {
         start_data_stack();

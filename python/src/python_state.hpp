@@ -95,6 +95,10 @@ class python_state {
     PyObject* exchange_context(PyObject* ctx) noexcept;
     PyObject* trace_object() const noexcept { return c_traceobj_; }
     PyObject* profile_object() const noexcept { return c_profileobj_; }
+    // A suspended tasklet gets the trace (profile: false) or profile function `fn` with
+    // `obj` (a reference it takes; both null: none), as sys.settrace / sys.setprofile
+    // would have set them while it ran. Returns the reference it held (the caller drops it).
+    PyObject* set_tracer(bool profile, Py_tracefunc fn, PyObject* obj) noexcept;
     bool fresh() const noexcept { return fresh_; }
 
     // GC: visit the references a suspended tasklet's state holds, including the

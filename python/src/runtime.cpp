@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <mutex>
 #include <new>
+#include <utility>
 
 #include "errors.hpp"
 #include "preemption.hpp"
@@ -220,6 +221,7 @@ void thread_runtime::after_fork_in_child() noexcept {
         g_runtimes.push_back(me);
         me->quiet_wanted = 0;
         me->held_for_gc_ = false;
+        me->main_thread_ = _PyOS_IsMainThread() != 0;  // forked from another thread: now main
     }
     shared_ = false;
     g_gc_running = false;
@@ -301,6 +303,17 @@ std::exception_ptr thread_runtime::poll_wait() noexcept {
     return stop;
 }
 
+void thread_runtime::action_completed_anyway(std::exception_ptr why) noexcept {
+    hold_gil();
+    try {
+        std::rethrow_exception(why);
+    } catch (const py_exception& e) {
+        if (main_thread_ && PyErr_GivenExceptionMatches(e.type.get(), PyExc_KeyboardInterrupt))
+            PyErr_SetInterruptEx(SIGINT);
+    } catch (...) {  // a failed switch: nothing was lost by not raising it
+    }
+}
+
 void thread_runtime::hold_gil_slow() noexcept {
     gil_released_ = false;
     PyEval_RestoreThread(ts_);
@@ -375,6 +388,7 @@ void thread_runtime::shutdown() noexcept {
     if (!cpy::is_finalizing()) {
         PyObject *et, *ev, *etb;
         PyErr_Fetch(&et, &ev, &etb);
+        if (alive_head_ != nullptr) enter_temporary_main();
         kill_all(10);
         PyErr_Restore(et, ev, etb);
     }
@@ -396,6 +410,20 @@ void thread_runtime::shutdown() noexcept {
     // Another thread waiting for this one to be quiet holds a pointer to it: leaked then
     // (quiet_threads treats it as quiet), freed otherwise.
     if (quiet_wanted == 0) delete this;
+}
+
+// As in Stackless, the leftovers of an ending thread are killed under a main tasklet
+// object of its own: the thread's main tasklet has ended, and whoever kept its object
+// (stackless.main in the thread's code) keeps that one.
+void thread_runtime::enter_temporary_main() noexcept {
+    if (current_ != main_ || main_ == nullptr) return;
+    TaskletObject* tmp = new_tasklet_object_for(main_->core);  // (core's main now names it)
+    if (tmp == nullptr) {
+        PyErr_Clear();
+        return;
+    }
+    Py_DECREF(std::exchange(main_, tmp));
+    current_ = tmp;
 }
 
 // Tasklets that would not die (they caught every kill and blocked again) are given up,

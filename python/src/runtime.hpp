@@ -104,6 +104,9 @@ class thread_runtime final : public slp::switch_observer {
     // thread (Ctrl-C raises KeyboardInterrupt from the waiting channel action, as from a
     // wait on a lock); their exception ends the wait.
     std::exception_ptr poll_wait() noexcept override;
+    // poll_wait's Ctrl-C came too late (another thread completed the channel action):
+    // the action returns its result, and Ctrl-C is raised again at the next check.
+    void action_completed_anyway(std::exception_ptr why) noexcept override;
 
     // A tasklet of this thread that core ended before it started (tasklet::drop): drop
     // what its object holds for it, as for one that ended running.
@@ -184,6 +187,7 @@ class thread_runtime final : public slp::switch_observer {
     void flush_slow() noexcept;
     void drop_ended(TaskletObject* f) noexcept;
     void drop_survivors() noexcept;
+    void enter_temporary_main() noexcept;
     void hold_gil_slow() noexcept;
     bool held_for_gc_ = false;  // quiet_wanted counts one for the collector
     bool main_thread_ = false;  // the thread that runs Python's signal handlers

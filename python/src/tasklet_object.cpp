@@ -228,8 +228,20 @@ PyObject* tasklet_insert(PyObject* self, PyObject*) {
 }
 
 PyObject* tasklet_remove(PyObject* self, PyObject*) {
+    TaskletObject* t = as_tasklet(self);
+    thread_runtime* me = thread_runtime::current_if_any();
+    if (t->thread_id != 0 && (me == nullptr || t->thread_id != me->thread_id()) &&
+        thread_runtime::of_thread(t->thread_id) != nullptr) {
+        // Another thread's tasklet leaves that thread's runnables, the thread held quiet.
+        quiet_threads quiet(t->thread_id, 0);
+        if (!quiet.ok()) return nullptr;
+        return guarded([&] {
+            slp::remove_from_its_thread(t->core);
+            return Py_NewRef(self);
+        });
+    }
     return guarded([&] {
-        as_tasklet(self)->core.remove();
+        t->core.remove();
         return Py_NewRef(self);
     });
 }
@@ -376,8 +388,8 @@ PyObject* tasklet_bind_thread(PyObject* self, PyObject* args) {
         int overflow = 0;
         long v = PyLong_AsLongAndOverflow(tid_obj, &overflow);
         if (v == -1 && PyErr_Occurred()) return nullptr;
-        if (overflow < 0 || (overflow == 0 && v < -1)) {
-            PyErr_SetString(PyExc_ValueError, "bad thread");
+        if (overflow < 0 || (overflow == 0 && v < -1)) {  // (Stackless: as for an unsigned long)
+            PyErr_SetString(PyExc_OverflowError, "a thread id is -1 or not negative");
             return nullptr;
         }
         if (v != -1) {
@@ -458,7 +470,8 @@ PyObject* get_prev(PyObject* self, void*) {
 }
 
 PyObject* get_tempval(PyObject* self, void*) {
-    return Py_NewRef(as_tasklet(self)->tempval);
+    PyObject* v = as_tasklet(self)->tempval;
+    return Py_NewRef(v == current_marker() ? self : v != nullptr ? v : Py_None);
 }
 int set_tempval(PyObject* self, PyObject* value, void*) {
     if (value == nullptr) value = Py_None;
@@ -526,6 +539,16 @@ PyObject* get_trace_function(PyObject* self, void*) {
         o = t->state.trace_object();
     }
     return Py_NewRef(o != nullptr ? o : Py_None);
+}
+
+int set_trace_function(PyObject* self, PyObject* value, void*) {
+    TaskletObject* t = as_tasklet(self);
+    return set_tasklet_tracer(t, t->core.is_current() ? running_tstate(t) : nullptr, false, value);
+}
+
+int set_profile_function(PyObject* self, PyObject* value, void*) {
+    TaskletObject* t = as_tasklet(self);
+    return set_tasklet_tracer(t, t->core.is_current() ? running_tstate(t) : nullptr, true, value);
 }
 
 PyObject* get_profile_function(PyObject* self, void*) {
@@ -691,8 +714,10 @@ PyGetSetDef tasklet_getset[] = {
     {"frame", get_frame, nullptr, "its innermost frame, or None", nullptr},
     {"recursion_depth", get_recursion_depth, nullptr, "its Python recursion depth", nullptr},
     {"nesting_level", get_nesting_level, nullptr, "C-level interpreter nesting", nullptr},
-    {"trace_function", get_trace_function, nullptr, "its sys.settrace function", nullptr},
-    {"profile_function", get_profile_function, nullptr, "its sys.setprofile function", nullptr},
+    {"trace_function", get_trace_function, set_trace_function, "its sys.settrace function",
+     nullptr},
+    {"profile_function", get_profile_function, set_profile_function, "its sys.setprofile function",
+     nullptr},
     {"stack_kind", get_stack_kind, nullptr, "'own' or 'copied' (how it switches)", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 

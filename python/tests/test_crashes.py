@@ -339,6 +339,44 @@ def test_a_forked_child_has_only_its_own_thread(stack_kind):
     assert r.stdout.split() == ["1", "0", "-1", "deadlock", "deadlock", "child", "0"]
 
 
+def test_a_child_forked_from_another_thread_takes_ctrl_c_as_its_main_thread(stack_kind):
+    # Forked from a thread that is not main, the child's only thread is its main thread:
+    # Ctrl-C ends its wait for another thread (of the child) with KeyboardInterrupt. (It
+    # waited on, as a thread that is not main does, until the other thread sent.)
+    r = run_child(stack_kind, """
+    import os, signal, threading, time
+    result = {}
+    def forker():
+        stackless.getcurrent()
+        pid = os.fork()
+        if pid == 0:
+            ch = stackless.channel()
+            ready = threading.Event()
+            def other():
+                stackless.getcurrent()
+                ready.set()
+                time.sleep(5)
+                ch.send('late')
+            threading.Thread(target=other, daemon=True).start()
+            ready.wait()
+            threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+            t0 = time.monotonic()
+            try:
+                got = ch.receive()
+            except KeyboardInterrupt:
+                got = 'interrupted'
+            print(got, time.monotonic() - t0 < 3, flush=True)
+            os._exit(0)
+        result['status'] = os.waitpid(pid, 0)[1]
+    th = threading.Thread(target=forker)
+    th.start()
+    th.join()
+    print('child', os.waitstatus_to_exitcode(result['status']))
+    """, timeout=30)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["interrupted", "True", "child", "0"]
+
+
 def test_a_thread_that_used_the_module_leaks_nothing(stack_kind):
     # valgrind: each thread's runtime (240 bytes) was "definitely lost" at its end.
     if stack_kind == "own":

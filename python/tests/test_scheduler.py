@@ -342,3 +342,20 @@ def test_c_level_recursion_in_a_tasklet_raises_recursion_error():
 
     run_tasklets(f)
     assert caught == [True]
+
+
+def test_schedule_remove_of_the_last_runnable_while_main_is_blocked_raises_the_deadlock():
+    # Stackless raises RuntimeError there; the tasklet ran on, out of the runnables.
+    ch = stackless.channel()
+    seen = []
+
+    def last():
+        try:
+            stackless.schedule_remove()
+        except RuntimeError as e:
+            seen.append(("deadlock" in str(e).lower(), stackless.current.scheduled))
+        ch.send(None)
+    stackless.tasklet(last)()
+    ch.receive()
+    stackless.run()
+    assert seen == [(True, True)]

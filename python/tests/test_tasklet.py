@@ -541,3 +541,72 @@ def test_bind_thread_to_own_thread_is_a_no_op():
     t.bind_thread()
     import threading
     t.bind_thread(threading.get_ident())
+
+
+def test_schedule_remove_leaves_its_value_in_tempval_until_it_returns():
+    # Stackless: the value schedule()/schedule_remove() will return waits in the
+    # tasklet's tempval; whoever runs meanwhile may replace it, a bomb included.
+    got = []
+
+    def body():
+        got.append(stackless.schedule_remove(4711))
+        got.append(stackless.schedule_remove())
+        try:
+            stackless.schedule_remove(0)
+        except ZeroDivisionError:
+            got.append("bomb")
+    t = stackless.tasklet(body)()
+    t.run()
+    assert t.tempval == 4711
+    t.run()
+    assert got == [4711]
+    assert t.tempval is t  # the default: the tasklet itself
+    t.tempval = "replaced"
+    t.run()
+    assert got == [4711, "replaced"]
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        t.tempval = stackless.bomb(*sys.exc_info())
+    t.run()
+    assert got == [4711, "replaced", "bomb"] and not t.alive
+    assert t.tempval is None
+
+
+def test_schedule_of_a_bomb_raises_it():
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        b = stackless.bomb(*sys.exc_info())
+    with pytest.raises(ZeroDivisionError):
+        stackless.schedule(b)  # nothing else runs: it returns (explodes) at once
+    assert stackless.schedule(5) == 5 and stackless.schedule() is stackless.current
+
+
+def test_a_channel_callback_sees_the_value_in_transit_in_the_senders_tempval():
+    seen = []
+    ch = stackless.channel()
+    stackless.tasklet(ch.receive)()
+    stackless.set_channel_callback(lambda c, t, sending, will_block: seen.append(t.tempval))
+    try:
+        ch.send(42)
+    finally:
+        stackless.set_channel_callback(None)
+    assert seen[0] == 42
+    assert stackless.current.tempval is None
+
+
+def test_a_pickled_tempval_that_is_the_tasklet_itself_stays_so():
+    import pickle
+
+    def body():
+        return stackless.schedule_remove()
+    t = stackless.tasklet(body)()
+    t.run()
+    assert t.tempval is t
+    back = pickle.loads(pickle.dumps(t))
+    assert back.tempval is back
+    back.insert()
+    stackless.run()
+    t.kill()
+    assert not back.alive and not t.alive

@@ -156,3 +156,61 @@ def test_remote_tasklet_kill_is_pending_in_its_thread():
     box["ch2"].send(None)
     th.join(60)
     assert log == ["killed"]
+
+
+def test_remove_of_another_threads_tasklet_leaves_that_threads_runnables():
+    # Stackless: tasklet.remove() works on a tasklet of another thread; only that
+    # thread's run count changes. (It raised "can't switch to a different thread".)
+    made, go, done = threading.Event(), threading.Event(), threading.Event()
+    box = {}
+
+    def thread():
+        box["t"] = stackless.tasklet(lambda: box.setdefault("ran", True))()
+        made.set()
+        go.wait(10)
+        box["runcount"] = stackless.getruncount()
+        stackless.run()
+        done.set()
+    th = threading.Thread(target=thread)
+    th.start()
+    made.wait(10)
+    t = box["t"]
+    before = stackless.getruncount()
+    assert t.scheduled
+    assert t.remove() is t
+    assert not t.scheduled and t.alive and t.paused
+    assert stackless.getruncount() == before
+    go.set()
+    done.wait(10)
+    th.join()
+    assert box["runcount"] == 1 and "ran" not in box
+    assert not t.alive and t.thread_id == -1  # killed at its thread's end
+    t.remove()  # dead, of no thread: nothing to do
+
+
+def test_leftovers_of_an_ending_thread_are_killed_under_a_main_of_their_own():
+    # Stackless: the thread's main tasklet has ended when its leftovers are killed, so
+    # they see another main tasklet object than the one the thread's code knew.
+    seen = {}
+    ch = stackless.channel()
+
+    def leftover():
+        seen["main"] = stackless.main
+        try:
+            ch.receive()
+        except TaskletExit:
+            seen["main_at_kill"] = stackless.getmain()
+            seen["current_at_kill"] = stackless.current
+            raise
+
+    def thread():
+        seen["thread_main"] = stackless.main
+        stackless.tasklet(leftover)()
+        stackless.run()
+    th = threading.Thread(target=thread)
+    th.start()
+    th.join()
+    assert seen["main"] is seen["thread_main"]
+    assert isinstance(seen["main_at_kill"], stackless.tasklet)
+    assert seen["main_at_kill"] is not seen["thread_main"]
+    assert seen["current_at_kill"] is not seen["main_at_kill"]

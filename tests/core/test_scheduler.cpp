@@ -111,6 +111,25 @@ TEST_P(Scheduler, schedule_remove_from_the_last_runnable_resumes_the_watchdog) {
     EXPECT_TRUE(after);
 }
 
+TEST_P(Scheduler, schedule_remove_of_the_last_runnable_while_main_is_blocked_raises_deadlock) {
+    // Stackless raises the deadlock there; it ran on, out of the ring, before.
+    slp::channel<int> ch;
+    bool raised = false, runnable_after = false;
+    go([&] {
+        try {
+            slp::schedule_remove();
+        } catch (const slp::deadlock_error&) {
+            raised = true;
+            runnable_after = slp::getcurrent().scheduled();
+        }
+        ch.send(1);
+    });
+    EXPECT_EQ(ch.receive(), 1);
+    EXPECT_TRUE(raised);
+    EXPECT_TRUE(runnable_after);
+    slp::run();  // it ends
+}
+
 TEST_P(Scheduler, runcount_includes_the_main_tasklet) {
     EXPECT_EQ(slp::getruncount(), 1);
     go([] {});

@@ -428,3 +428,45 @@ TEST_P(ThreadBinding, errors_change_nothing) {
     slp::run();
     EXPECT_FALSE(paused_inside.alive());
 }
+
+TEST_P(ThreadBinding, remove_of_another_threads_tasklet_takes_it_off_that_threads_runnables) {
+    worker w;
+    slp::tasklet t, handed;
+    bool ran = false, handed_ran = false;
+    int there = 0;
+    w.call([&] {
+        t = slp::tasklet([&] { ran = true; }, opts()).setup();
+        handed = slp::tasklet([&] { handed_ran = true; }, opts()).setup();
+        handed.remove();  // paused over there
+    });
+    handed.insert();  // handed over from here, not taken in yet
+    const int here = slp::getruncount();
+    slp::remove_from_its_thread(t);
+    slp::remove_from_its_thread(handed);
+    EXPECT_EQ(slp::getruncount(), here);  // this thread's runnables are untouched
+    EXPECT_FALSE(t.scheduled());
+    EXPECT_FALSE(handed.scheduled());
+    EXPECT_TRUE(t.alive() && t.paused());
+    w.call([&] {
+        there = slp::getruncount();
+        slp::run();
+    });
+    EXPECT_EQ(there, 1);
+    EXPECT_FALSE(ran || handed_ran);
+    t.insert();  // runs over there again
+    w.call([&] { slp::run(); });
+    EXPECT_TRUE(ran);
+    expect_runtime_error([&] { slp::remove_from_its_thread(slp::get_thread_info(w.ref).main); },
+                         slp::msg::remove_current);
+    w.call([&] { handed.kill(); });
+}
+
+TEST_P(ThreadBinding, remove_of_a_dead_tasklet_does_nothing_whatever_its_thread) {
+    slp::tasklet t;
+    {
+        worker w;
+        w.call([&] { t = slp::tasklet([] {}, opts()); });
+    }
+    EXPECT_NO_THROW(t.remove());
+    EXPECT_FALSE(t.scheduled());
+}

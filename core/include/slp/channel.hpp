@@ -145,8 +145,11 @@ class channel_base {
     }
     static bool biased_locking_available() noexcept;
     // Internal (core/src/switch.cpp): the running tasklet src, queued on this channel,
-    // could not switch away after all: take it off the queue, as if it never blocked.
-    void undo_block(detail::scheduler_impl& s, detail::tasklet_impl* src);
+    // could not switch away after all (`why`): take it off the queue, as if it never
+    // blocked, and return true. If a partner of another thread took it off first, the
+    // action is complete (src runs, its result in its tempval): return false, and hand
+    // `why` to the observer (switch_observer::action_completed_anyway).
+    bool undo_block(detail::scheduler_impl& s, detail::tasklet_impl* src, std::exception_ptr why);
     // Internal (core/src/soft.cpp): the action up to its switch; the message the caller
     // gets is left in its tasklet's tempval.
     void begin_action(int dir, message&& m);

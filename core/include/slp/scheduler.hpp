@@ -102,6 +102,12 @@ class switch_observer {
     // where it was, as on deadlock). The Python binding delivers signals there (Ctrl-C).
     // Not asked while an ended tasklet waits for its successor.
     virtual std::exception_ptr poll_wait() noexcept { return nullptr; }
+    // A blocking channel action that was to be undone by `why` (poll_wait's result, or a
+    // failed switch) had been completed by a partner of another thread already: the
+    // action returns its result, and `why` is not thrown (the Python binding raises
+    // Ctrl-C again at the next chance, so that neither the value nor the interrupt is
+    // lost).
+    virtual void action_completed_anyway(std::exception_ptr /*why*/) noexcept {}
 };
 // Set this thread's observer (nullptr: none); returns the previous one. The observer
 // must outlive its installation.
@@ -167,5 +173,11 @@ thread_info get_thread_info(thread_ref th);
 //   runtime_error(msg::bind_c_state)   t has started (blocked, paused in a switch, or
 //                                      ending), or is a main tasklet
 void bind_thread(const tasklet& t, thread_ref to);
+
+// Stackless's tasklet.remove() of a tasklet of another thread, which must be quiet: t
+// leaves that thread's runnables (and what other threads handed it to run: an insert(),
+// a setup()); the calling thread's are untouched. Throws as tasklet::remove(), and
+// runtime_error(msg::no_thread) if t has no thread.
+void remove_from_its_thread(const tasklet& t);
 
 }  // namespace slp

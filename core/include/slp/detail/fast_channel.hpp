@@ -41,6 +41,30 @@ inline constexpr bool inline_switch = true;
 inline constexpr bool inline_switch = true;
 #endif
 
+// Stackless's channel rules (Stackless/module/channelobject.c), each in one function that
+// the inline path here and the general one (core/src/channel.cpp) both call.
+//
+// An action in direction dir (+1 send, -1 receive) finds a partner waiting: the queue
+// holds tasklets of the other direction.
+[[gnu::always_inline]] constexpr bool partner_waits(int dir, int balance) noexcept {
+    return dir > 0 ? balance < 0 : balance > 0;
+}
+// After the exchange the partner runs at once (preference on its side), unless
+// schedule_all makes every action a plain schedule.
+[[gnu::always_inline]] constexpr bool partner_runs_now(int dir, int preference,
+                                                       bool schedule_all) noexcept {
+    return !schedule_all && preference == -dir;
+}
+// Where the partner of this thread goes after the exchange: next to run (it runs now),
+// or to the end of the runnables.
+[[gnu::always_inline]] inline void requeue_partner(scheduler_hot& s, tasklet_impl* partner,
+                                                   bool runs_now) noexcept {
+    if (runs_now)
+        s.insert_after_head(partner);
+    else
+        s.insert(partner);
+}
+
 // The channel's queue (the channel's lock is held).
 [[gnu::always_inline]] inline void queue_push(channel_base& ch, tasklet_impl* t, int dir) noexcept {
     auto& q = ch.q();
@@ -171,11 +195,8 @@ template <class Hooks>
                                                   tasklet_impl& src, tasklet_impl& target,
                                                   bool to_partner, Hooks hooks) {
     ch.unlock(biased);
-    if (!to_partner) {
-        s.insert(&target);
-        return;
-    }
-    s.insert_after_head(&target);
+    requeue_partner(s, &target, to_partner);
+    if (!to_partner) return;
     switch_to(s, src, target, nullptr, hooks);
     s.claim(&src);
 }
@@ -213,10 +234,9 @@ template <class T, class Hooks = observer_hooks>
         return false;
     tasklet_impl* src = s->running;
     const bool biased = ch.lock(s);
-    const int bal = ch.balance();
-    if (bal < 0) {  // a receiver waits
+    if (partner_waits(1, ch.balance())) {  // a receiver waits
         tasklet_impl* target = ch.q().head;
-        const bool to_partner = ch.preference() < 0;
+        const bool to_partner = partner_runs_now(1, ch.preference(), false);
         if (target->sched != s || ch.schedule_all() || target->tempval.value.has_value() ||
             target->tempval.error) [[unlikely]] {
             ch.unlock(biased);
@@ -250,10 +270,9 @@ template <class T, class Take, class Hooks = observer_hooks>
         return false;
     tasklet_impl* src = s->running;
     const bool biased = ch.lock(s);
-    const int bal = ch.balance();
-    if (bal > 0) {  // a sender waits
+    if (partner_waits(-1, ch.balance())) {  // a sender waits
         tasklet_impl* target = ch.q().head;
-        const bool to_partner = ch.preference() > 0;
+        const bool to_partner = partner_runs_now(-1, ch.preference(), false);
         if (target->sched != s || ch.schedule_all() || target->tempval.error ||
             !target->tempval.value.template holds<T>()) [[unlikely]] {
             ch.unlock(biased);

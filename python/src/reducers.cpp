@@ -1,0 +1,69 @@
+// reducers.cpp — pickling (and copying) of plain objects that CPython refuses and
+// Stackless pickles: modules (by name), dict views (their dict by value), cells (their
+// contents); and the class that stands for "the tasklet itself" in a tempval. Registered in
+// copyreg's dispatch table at import, as Stackless has them from startup; the rebuilding callables
+// are importable (operator, importlib, this module), so a pickle loads wherever `stackless` can be
+// imported.
+#include "objects.hpp"
+
+namespace slpy {
+
+PyObject* g_tasklet_itself = Py_Ellipsis;  // until the module is initialised
+
+namespace {
+
+const char* const kReducersSource = R"PY(
+def _install_reducers():
+    import copyreg, importlib, operator, types
+
+    def reduce_module(module):
+        return importlib.import_module, (module.__name__,)
+
+    def view_reducer(method):
+        def reduce_view(view):
+            return operator.methodcaller(method), (dict(view.mapping),)
+        return reduce_view
+
+    def reduce_cell(cell):
+        try:
+            return _cell, (cell.cell_contents,)
+        except ValueError:  # empty
+            return _cell, ()
+
+    copyreg.pickle(types.ModuleType, reduce_module)
+    for method in ("keys", "values", "items"):
+        copyreg.pickle(type(getattr({}, method)()), view_reducer(method))
+    copyreg.pickle(types.CellType, reduce_cell)
+
+
+def _cell(*contents):
+    """_cell([value]): a new cell holding value (empty without one); rebuilds pickled cells."""
+    import types
+    return types.CellType(*contents)
+
+
+class _tasklet_itself:
+    """In a tasklet's tempval: the tasklet itself (what schedule() returns by default)."""
+
+
+_install_reducers()
+del _install_reducers
+)PY";
+
+}  // namespace
+
+bool install_reducers(PyObject* module) noexcept {
+    PyObject* d = PyModule_GetDict(module);
+    if (PyDict_GetItemString(d, "__builtins__") == nullptr &&
+        PyDict_SetItemString(d, "__builtins__", PyEval_GetBuiltins()) < 0)
+        return false;
+    PyObject* r = PyRun_String(kReducersSource, Py_file_input, d, d);
+    Py_XDECREF(r);
+    if (r == nullptr) return false;
+    PyObject* itself = PyDict_GetItemString(d, "_tasklet_itself");
+    if (itself == nullptr) return false;
+    g_tasklet_itself = Py_NewRef(itself);  // kept for good (a re-init leaks the old one)
+    return true;
+}
+
+}  // namespace slpy

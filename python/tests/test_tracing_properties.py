@@ -1,0 +1,82 @@
+"""tasklet.trace_function and profile_function are writable (Stackless's manual,
+"debugging"): on the current tasklet they are sys.settrace / sys.setprofile; a
+suspended tasklet keeps them until it runs, and traces from then on."""
+import sys
+
+import pytest
+import stackless
+
+
+def calls_a_function():
+    return [1]
+
+
+@pytest.fixture
+def calls():
+    if sys.gettrace() or sys.getprofile():
+        pytest.skip("a trace or profile function is already active")
+    seen = []
+    yield seen
+    sys.settrace(None)
+    sys.setprofile(None)
+
+
+def test_setting_them_on_the_current_tasklet_is_sys_settrace(calls):
+    def tracer(frame, event, arg):
+        calls.append(event)
+    t = stackless.current
+    t.trace_function = tracer
+    assert sys.gettrace() is tracer and t.trace_function is tracer
+    calls_a_function()
+    t.trace_function = None
+    assert sys.gettrace() is None and calls
+    t.profile_function = tracer
+    assert sys.getprofile() is tracer and t.profile_function is tracer
+    t.profile_function = None
+    assert sys.getprofile() is None
+
+
+@pytest.mark.parametrize("attr", ["trace_function", "profile_function"])
+def test_a_suspended_tasklet_runs_with_what_it_was_given(calls, attr):
+    def tracer(frame, event, arg):
+        calls.append((frame.f_code.co_name, event))
+        return tracer
+    seen = {}
+
+    def body():
+        stackless.schedule()  # suspended here when its function is set
+        seen["sys"] = sys.gettrace() if attr == "trace_function" else sys.getprofile()
+        seen["own"] = getattr(stackless.current, attr)
+
+    fresh = stackless.tasklet(body)()
+    setattr(fresh, attr, tracer)  # not started yet
+    started = stackless.tasklet(body)()
+    stackless.schedule()  # both run up to their schedule()
+    assert getattr(started, attr) is None
+    setattr(started, attr, tracer)
+    assert getattr(started, attr) is tracer and getattr(stackless.current, attr) is None
+    stackless.run()
+    assert seen == {"sys": tracer, "own": tracer}
+    assert ("body", "return") in calls
+    assert getattr(started, attr) is None and getattr(fresh, attr) is None  # ended
+    assert (sys.gettrace() if attr == "trace_function" else sys.getprofile()) is None
+
+
+@pytest.mark.parametrize("attr", ["trace_function", "profile_function"])
+def test_a_dead_tasklet_refuses_them_and_deleting_them_is_an_error(attr):
+    t = stackless.tasklet()
+    with pytest.raises(RuntimeError, match="not alive"):
+        setattr(t, attr, lambda *a: None)
+    with pytest.raises(TypeError):
+        delattr(stackless.current, attr)
+
+
+def test_a_suspended_tasklet_can_be_untraced_again(calls):
+    def tracer(frame, event, arg):
+        calls.append(event)
+        return tracer
+    t = stackless.tasklet(lambda: stackless.schedule())()
+    t.trace_function = tracer
+    t.trace_function = None
+    stackless.run()
+    assert calls == []
