@@ -132,7 +132,10 @@ struct packed_frame {
     int stacktop() const noexcept { return top_entry >> 1; }
     bool is_entry() const noexcept { return (top_entry & 1) != 0; }
 };
-static_assert(sizeof(packed_frame) == 24);
+// Its kept words follow it, so it is a whole number of them (24 bytes on 64-bit CPUs,
+// 16 on 32-bit ones).
+static_assert(sizeof(packed_frame) == 2 * sizeof(void*) + 8);
+static_assert(sizeof(packed_frame) % alignof(PyObject*) == 0);
 
 // The packed form: this, then the frames from the innermost out, up to its end
 // (python_state::saved_size_).
