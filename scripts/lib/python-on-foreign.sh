@@ -145,8 +145,8 @@ foreign_root() {
   fi
   partial=$roots/.partial-$suite-$cpu-$id
   rm -rf --one-file-system "$partial" "$root"
-  local apt=$roots/.apt-$suite-$cpu-$id log=$roots/$suite-$cpu-$id.log m
-  rm -rf --one-file-system "$apt"
+  # apt's state and downloads live in the partial root: a failed step removes them too.
+  local apt=$partial/.apt log=$roots/$suite-$cpu-$id.log m
   mkdir -p "$partial"
   : >"$log"
   m=$(mirror)
