@@ -93,6 +93,17 @@ foreign_unpack() {
   echo "unpacked $n packages"
 }
 
+# foreign_relative_links ROOT: a package's absolute symbolic links (ppc64el's
+# /lib64/ld64.so.2, say) would name the host's files; they are made relative, so that they
+# name the root's wherever it is.
+foreign_relative_links() {
+  local link target
+  while IFS= read -r -d '' link; do
+    target=$(readlink "$link")
+    ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$1$target")" "$link" || return 1
+  done < <(find "$1" -type l -lname '/*' -print0)
+}
+
 # foreign_merged_usr ROOT: trixie and later ship /lib, /bin and /sbin in /usr only; the
 # programs still name /lib/ld-linux-*.so as their loader.
 foreign_merged_usr() {
@@ -159,6 +170,7 @@ foreign_root() {
     apt-get install -y -d "${packages[@]}"
   step "dpkg -x of the packages" "$log" foreign_unpack "$apt" "$partial"
   rm -rf --one-file-system "$apt"
+  step "relative symbolic links" "$log" foreign_relative_links "$partial"
   foreign_merged_usr "$partial"
   step "byte-compiling the standard library under $qemu" "$log" \
     foreign_compile "$partial" "$root" "$qemu" "$version"
