@@ -20,9 +20,7 @@ import sys
 
 import pytest
 
-SOURCE = os.environ.get("SLP_SOURCE_DIR") or os.path.abspath(
-    os.path.join(os.path.dirname(__file__), "..", ".."))
-PYTHON_ON = os.path.join(SOURCE, "scripts", "python-on")
+from python_on_check import PYTHON_ON, SOURCE, gate_supports
 EXAMPLES = os.path.join(SOURCE, "examples")
 VERSION = "%d.%d" % sys.version_info[:2]
 
@@ -36,16 +34,17 @@ def stack_kind():
     yield "own"
 
 
-def python(cpu):
-    """The command that runs CPython 3.11 with the module on `cpu`, and its environment."""
-    if cpu == "x86_64":
+def python(cpu, version=VERSION):
+    """The command that runs CPython `version` with the module on `cpu`, and its
+    environment: this build's module for the host's 3.11, else scripts/python-on."""
+    if cpu == "x86_64" and version == VERSION:
         return [sys.executable], dict(os.environ)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return [PYTHON_ON, cpu, VERSION], env
+    return [PYTHON_ON, cpu, version], env
 
 
-def run(cpu, args, cwd, check=True):
-    cmd, env = python(cpu)
+def run(cpu, args, cwd, check=True, version=VERSION):
+    cmd, env = python(cpu, version)
     out = subprocess.run(cmd + args, cwd=cwd, env=env, capture_output=True, text=True,
                          timeout=1800)
     if check:
@@ -58,10 +57,10 @@ ENTER = ["enter level %s%d" % ("  " * level, level) for level in range(1, 10)]
 LEAVE = ["leave level %s%d" % ("  " * level, level) for level in range(9, 0, -1)]
 
 
-def seed_first(cpu, where):
+def seed_first(cpu, where, version=VERSION):
     where.mkdir(parents=True, exist_ok=True)
     shutil.copy(os.path.join(EXAMPLES, "seed_pickle.py"), where / "seed_pickle.py")
-    out = run(cpu, ["seed_pickle.py"], where)
+    out = run(cpu, ["seed_pickle.py"], where, version=version)
     assert out.stdout.splitlines() == ENTER + ["hi"] + LEAVE
     return where / "tasklet.pickle"
 
@@ -78,6 +77,19 @@ def test_seed_pickle_demo_across_cpus(tmp_path, first, second):
     shutil.copy(os.path.join(EXAMPLES, "seed_pickle.py"), there / "seed_pickle.py")
     shutil.copy(pickled, there / "moved.pickle")
     out = run(second, ["seed_pickle.py", "moved.pickle"], there)
+    assert out.stdout.splitlines() == LEAVE
+
+
+@pytest.mark.skipif(not gate_supports("3.13"),
+                    reason="the module does not build for CPython 3.13 yet (riscv64's is 3.13)")
+@pytest.mark.skipif(os.geteuid() != 0, reason="x86_64 3.13 runs in a sid root: needs root")
+def test_seed_pickle_demo_x86_64_to_riscv64_313(tmp_path):
+    pickled = seed_first("x86_64", tmp_path / "x86_64", version="3.13")
+    there = tmp_path / "riscv64"
+    there.mkdir()
+    shutil.copy(os.path.join(EXAMPLES, "seed_pickle.py"), there / "seed_pickle.py")
+    shutil.copy(pickled, there / "moved.pickle")
+    out = run("riscv64", ["seed_pickle.py", "moved.pickle"], there, version="3.13")
     assert out.stdout.splitlines() == LEAVE
 
 
