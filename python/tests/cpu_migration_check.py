@@ -123,7 +123,7 @@ def test_checkpoint_killed_and_restored_on_another_cpu(tmp_path, cpus):
         if rounds:
             assert lines[0] == "restored at round %d" % rounds
             lines = lines[1:]
-        assert lines == ["checkpoint at round %d" % (rounds + 50), "checkpoint at round %d" % (rounds + 100)]
+        assert lines == ["checkpoint at round %d" % (rounds + k) for k in (50, 100)]
         rounds += 100
         assert (tmp_path / "checkpoint.pickle").exists()
     out = run(cpus[-1], ["checkpoint_demo.py"], tmp_path)
@@ -180,7 +180,8 @@ def test_other_minor_version_refused_on_another_cpu(tmp_path, target):
     run("x86_64", ["stale.py", "dump", "2"], tmp_path)
     out = run(target, ["stale.py", "load"], tmp_path)
     lines = out.stdout.splitlines()
-    assert lines[0].startswith("FrameRestoreError True this tasklet was pickled under CPython 3.13."), lines
+    assert lines[0].startswith(
+        "FrameRestoreError True this tasklet was pickled under CPython 3.13."), lines
     assert "cannot be loaded under CPython 3.11." in lines[0]
     assert lines[1:] == ["runcount 1"] and "resumed" not in out.stdout
 
