@@ -133,7 +133,10 @@ struct packed_frame {
     int16_t stacktop;  // (-1: in a call into C, every word is kept)
     cpy::frame_position position() const noexcept { return {instr, extra}; }
 };
-static_assert(sizeof(packed_frame) == 24);
+// Its kept words follow it, so it is a whole number of them (24 bytes on 64-bit CPUs,
+// 16 on 32-bit ones).
+static_assert(sizeof(packed_frame) == 2 * sizeof(void*) + 8);
+static_assert(sizeof(packed_frame) % alignof(PyObject*) == 0);
 
 // The packed form: this, then the frames from the innermost out, up to its end
 // (python_state::saved_size_).

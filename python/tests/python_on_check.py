@@ -1,11 +1,14 @@
 """scripts/python-on, as a user runs it: ctest's python_on runs this file with pytest.
 
-On the host's CPython 3.11 with the module (built for it from this tree), and on sid's
-3.14 (the root is built on first use, which takes minutes; later runs reuse it): the
-working directory and relative paths in ARGS are the host's, stdin/stdout and the exit
-status pass through, a child started with sys.executable sees the module; a version the
-module does not build for is refused by the interpreter gate, naming it."""
+On the host's CPython 3.11 with the module (built for it from this tree), on sid's 3.14
+(the root is built on first use, which takes minutes; later runs reuse it), and on the
+other CPUs' Debian CPythons under qemu-user (aarch64, arm and s390x 3.11; riscv64 3.13;
+their roots take seconds to a minute): the working directory and relative paths in ARGS
+are the host's, stdin/stdout and the exit status pass through, a child started with
+sys.executable sees the module; a version the module does not build for is refused by
+the interpreter gate, naming it."""
 import os
+import re
 import subprocess
 import sys
 
@@ -21,6 +24,8 @@ print("cwd", os.getcwd())
 print("args", sys.argv[1:])
 print("stdin", sys.stdin.read().strip())
 print("version", "%d.%d" % sys.version_info[:2])
+import platform, struct
+print("machine", platform.machine(), struct.calcsize("P"), sys.byteorder)
 with open(sys.argv[1]) as f:
     print("file", f.read().strip())
 try:
@@ -32,7 +37,8 @@ else:
     stackless.tasklet(ch.send)("switched")
     print("module", ch.receive(), stackless.__file__)
 child = subprocess.run([sys.executable, "-c",
-                        "import stackless, sys; print(stackless.__file__, sys.executable)"],
+                        "import stackless, sys, platform; "
+                        "print(stackless.__file__, platform.machine())"],
                        capture_output=True, text=True)
 print("child", child.returncode, child.stdout.strip())
 sys.exit(int(sys.argv[2]))
@@ -170,3 +176,79 @@ def test_sid_root_failure_names_the_step_and_keeps_nothing(tmp_path):
     out = run()
     assert out.returncode == 3 and "ran" not in out.stdout, out.stderr
     assert not partial.exists()
+
+
+# CPU, version, what platform.machine() says there, pointer size, byte order.
+FOREIGN = [("aarch64", "3.11", "aarch64", "8", "little"),
+           ("arm", "3.11", "armv7l", "4", "little"),
+           ("s390x", "3.11", "s390x", "8", "big")]
+
+
+@pytest.mark.parametrize("cpu,version,machine,pointer,order", FOREIGN,
+                         ids=[f[0] for f in FOREIGN])
+def test_other_cpu_with_the_module(tmp_path, cpu, version, machine, pointer, order):
+    """The root of that CPU is built on first use; the module is cross-built from this
+    tree; a child started with sys.executable runs on the same emulated CPU."""
+    out = python_on(tmp_path, cpu, version, "prog.py", "data.txt", "7", stdin="on %s\n" % cpu)
+    assert out.returncode == 7, out.stderr
+    got = lines(out)
+    assert got["cwd"] == str(tmp_path / "sub")
+    assert got["args"] == "['data.txt', '7']"
+    assert got["stdin"] == "on " + cpu
+    assert got["version"] == version
+    assert got["machine"] == " ".join((machine, pointer, order))
+    assert got["file"] == "contents of data.txt"
+    module = os.path.join(SOURCE, "build", "python-on", "%s-%s" % (cpu, version), "python")
+    assert got["module"].startswith("switched " + module), got["module"]
+    code, child = got["child"].split(" ", 1)
+    assert code == "0" and child.startswith(module) and child.endswith(" " + machine), child
+
+
+def gate_supports(version):
+    gate = os.path.join(SOURCE, "python", "cmake", "SlpPythonGate.cmake")
+    out = subprocess.run(["cmake", "-DSLP_GATE_FACTS=cpython;%s;0" % version, "-P", gate],
+                         capture_output=True, text=True)
+    return out.returncode == 0
+
+
+def test_riscv64_313(tmp_path):
+    """trixie's riscv64 CPython 3.13 runs; the module is built for it once the build's gate
+    supports 3.13, and until then refused by the gate, naming the version."""
+    out = python_on(tmp_path, "--no-module", "riscv64", "3.13", "prog.py", "data.txt", "4",
+                    stdin="to riscv64\n")
+    assert out.returncode == 4, out.stderr
+    got = lines(out)
+    assert got["version"] == "3.13" and got["machine"] == "riscv64 8 little"
+    assert got["cwd"] == str(tmp_path / "sub") and got["stdin"] == "to riscv64"
+    out = python_on(tmp_path, "riscv64", "3.13", "-c",
+                    "import stackless, platform; print(platform.machine(), stackless.run())")
+    if gate_supports("3.13"):
+        assert out.returncode == 0 and out.stdout == "riscv64 None\n", out.stderr
+    else:
+        assert out.returncode == 2 and out.stdout == ""
+        msg = " ".join(out.stderr.split())
+        assert "does not build for CPython 3.13 on riscv64 yet" in msg, msg
+
+
+def test_foreign_root_failure_names_the_step_and_keeps_nothing(tmp_path):
+    """An archive that cannot be reached: the failing apt step is named with how to retry,
+    and nothing is left that a later run could take for a root."""
+    cache = tmp_path / "cache"
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache),
+               SLP_DEBIAN_MIRROR="http://127.0.0.1:9/debian")
+    out = subprocess.run(
+        [PYTHON_ON, "--no-module", "aarch64", "3.11", "-c", "print('ran')"], cwd=tmp_path,
+        env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 3 and "ran" not in out.stdout, out.stderr
+    assert re.search(r"building the aarch64 root failed at step 'apt-get (update|download)",
+                     out.stderr), out.stderr
+    assert "Retry with the same command" in out.stderr
+    roots = cache / "slp" / "roots"
+    assert [p.name for p in roots.iterdir() if p.is_dir()] == []
+
+
+def test_unknown_cpu_refused_naming_the_choices(tmp_path):
+    out = python_on(tmp_path, "mips", "3.11", "-c", "pass")
+    assert out.returncode == 2
+    assert "no CPython 3.11 for mips here" in out.stderr
+    assert "aarch64 3.11, arm 3.11, s390x 3.11" in out.stderr

@@ -5,6 +5,7 @@ back), and while a tasklet's depth crosses the end of its root chunk back and fo
 Every test runs with both stack kinds (conftest.py)."""
 import gc
 import pickle
+import struct
 import sys
 import threading
 
@@ -331,13 +332,16 @@ def test_deep_blocked_tasklets_in_another_thread():
 
 
 # Bytes of a frame in CPython 3.11's layout: its specials (_PyInterpreterFrame up to
-# localsplus, 9 words) and its localsplus (locals, cells, free variables, value stack).
-FRAME_SPECIALS_WORDS = 9
+# localsplus: eight pointers, then an int and two chars padded to a pointer's alignment;
+# 72 bytes on 64-bit CPUs, 40 on 32-bit ones) and its localsplus (locals, cells, free
+# variables, value stack), a word each.
+WORD = struct.calcsize("P")  # 8, or 4 on a 32-bit CPU (armhf)
+FRAME_SPECIALS_BYTES = 8 * WORD + 8
 
 
 def frame_bytes(code):
     nlocalsplus = code.co_nlocals + len(code.co_cellvars) + len(code.co_freevars)
-    return (FRAME_SPECIALS_WORDS + nlocalsplus + code.co_stacksize) * 8
+    return FRAME_SPECIALS_BYTES + (nlocalsplus + code.co_stacksize) * WORD
 
 
 def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(stack_kind):
@@ -388,7 +392,9 @@ def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(s
             packed.setdefault(depths[t], set()).add(m["frames_saved"])
         assert all(len(v) == 1 for v in packed.values())
         per_frame = (packed[50].pop() - packed[20].pop()) / 30
-        assert 0 < per_frame - deep_code.co_nlocals * 8 <= 24
+        # A packed frame: its locals' words behind a head of two pointers and two
+        # 32-bit fields.
+        assert 0 < per_frame - deep_code.co_nlocals * WORD <= 2 * WORD + 8
         # Read through t.frame, the frames are unpacked aside: exactly their bytes,
         # behind the chunk's header.
         t = aside[0]

@@ -1,8 +1,11 @@
 """Loading corrupted tasklet pickles through the stackless module raises and never
 crashes (issue 6): mutations of a pickled blocked tasklet (with its channel), loaded in a
-subprocess. SLP_FUZZ_PICKLE_COUNT sets the number of cases (default 2,000)."""
+subprocess. SLP_FUZZ_PICKLE_COUNT sets the number of cases (default 2,000; the test
+command sets 300 under emulation). The child's address space is bounded to 4 GiB
+(RLIMIT_AS, or qemu's guest address space under emulation: emulation.py)."""
 import os
 
+from emulation import address_space
 from pickle_support import run_phase
 
 FUZZ = """
@@ -72,6 +75,7 @@ print('ok', loaded, errors)
 def test_corrupted_tasklet_pickles_never_crash(tmp_path, stack_kind):
     count = int(os.environ.get("SLP_FUZZ_PICKLE_COUNT", "2000"))
     seed = 1 if stack_kind == "own" else 2
-    out = run_phase(tmp_path, FUZZ, count, seed, stack_kind=stack_kind, timeout=600)
+    out = run_phase(tmp_path, FUZZ, count, seed, stack_kind=stack_kind, timeout=600,
+                    extra_env=address_space("4G"))
     words = out.stdout.split()
     assert words[0] == "ok" and int(words[1]) + int(words[2]) == count, out.stdout

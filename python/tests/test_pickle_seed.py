@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import stackless
+from emulation import SLOWDOWN
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "examples" / "seed_pickle.py"
@@ -17,7 +18,7 @@ def _run(tmp_path, *args):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.path.dirname(os.path.abspath(stackless.__file__))
     return subprocess.run([sys.executable, str(PROGRAM), *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120 * SLOWDOWN)
 
 
 def test_seed_pickle_two_processes(tmp_path):
