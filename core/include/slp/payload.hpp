@@ -159,8 +159,9 @@ struct message {
 
     // Inline tests first: an empty message (what a channel action leaves almost always)
     // costs no call (assigning an exception_ptr is one).
-    void clear() noexcept {
-        value.reset();
+    [[gnu::always_inline]] void clear() noexcept {
+        if (value.has_value()) [[unlikely]]
+            value.reset();
         if (error) [[unlikely]]
             error = nullptr;
     }
