@@ -40,12 +40,16 @@ GROUPS = [
       "PY_call_floor", "PY_stackless_schedule/2/own", "PY_stackless_schedule/2/copied",
       "PY_stackless_schedule/10000/own", "PY_stackless_schedule/10000/copied",
       "PY_greenlet_channel", "PY_asyncio_queue", "PY_threads_semaphore"]),
-    ("Python: ordinary loops (attribute lookups, two channels), each beside its floor",
-     "PY_greenlet_switch",
-     ["PY_greenlet_switch", "PY_pingpong_ordinary/own", "PY_pingpong_ordinary/copied",
-      "PY_pingpong_ordinary_deep/own", "PY_pingpong_ordinary_deep/copied",
-      "PY_pingpong_ordinary_floor", "PY_schedule_ordinary/own", "PY_schedule_ordinary/copied",
-      "PY_schedule_ordinary_floor", "PY_schedule_ordinary_floor_getattr"]),
+    ("Python: the loops users write, each beside its floor (the same loop, C no-ops in "
+     "place of the switching calls)", "PY_greenlet_switch",
+     ["PY_greenlet_switch"]
+     + [f"{shape}/{kind}" for shape in ("PY_pingpong_ordinary", "PY_pingpong_ordinary_deep")
+        for kind in ("own", "copied")] + ["PY_pingpong_ordinary_floor"]
+     + [n for shape in ("PY_pingpong_nopayload", "PY_pingpong_bound", "PY_pingpong_onechannel")
+        for n in (f"{shape}/own", f"{shape}/copied", f"{shape}_floor")]
+     + ["PY_schedule_ordinary/own", "PY_schedule_ordinary/copied", "PY_schedule_ordinary_floor",
+        "PY_schedule_global/own", "PY_schedule_global/copied", "PY_schedule_global_floor",
+        "PY_schedule_bound_floor"]),
     ("Python: pickle + unpickle + resume of a blocked tasklet (time per round trip)",
      "PY_pickle_explicit/9",
      ["PY_pickle_explicit/9", "PY_pickle_tasklet/9", "PY_pickle_explicit/100",
@@ -77,8 +81,9 @@ MEMORY_GROUPS = [
 ]
 
 # Benchmarks of other projects (drawn in another colour than slp's).
-PEERS = {"PY_call_floor", "PY_pingpong_ordinary_floor", "PY_schedule_ordinary_floor",
-         "PY_schedule_ordinary_floor_getattr", "BM_boost_fiber_pingpong", "BM_thread_cv_handoff", "PY_pickle_explicit/9", "PY_pickle_explicit/100", "BM_boost_fcontext", "BM_boost_ontop", "BM_ucontext", "PY_greenlet_switch", "PY_greenlet_channel",
+PEERS = {"PY_call_floor", "PY_pingpong_ordinary_floor", "PY_pingpong_nopayload_floor",
+         "PY_pingpong_bound_floor", "PY_pingpong_onechannel_floor", "PY_schedule_ordinary_floor",
+         "PY_schedule_global_floor", "PY_schedule_bound_floor", "BM_boost_fiber_pingpong", "BM_thread_cv_handoff", "PY_pickle_explicit/9", "PY_pickle_explicit/100", "BM_boost_fcontext", "BM_boost_ontop", "BM_ucontext", "PY_greenlet_switch", "PY_greenlet_channel",
          "PY_asyncio_queue", "PY_threads_semaphore"}
 
 LABELS = {
@@ -123,10 +128,22 @@ LABELS = {
     "PY_pingpong_ordinary_deep/own": f"the same {DEEP_FRAMES} frames deep, own",
     "PY_pingpong_ordinary_deep/copied": f"the same {DEEP_FRAMES} frames deep, copied",
     "PY_pingpong_ordinary_floor": "floor: same loop, C no-op methods",
+    "PY_pingpong_nopayload/own": "a.send(None); b.receive(), own",
+    "PY_pingpong_nopayload/copied": "a.send(None); b.receive(), copied",
+    "PY_pingpong_nopayload_floor": "floor: same loop, C no-op methods",
+    "PY_pingpong_bound/own": "send(i); receive(), bound, own",
+    "PY_pingpong_bound/copied": "send(i); receive(), bound, copied",
+    "PY_pingpong_bound_floor": "floor: same loop, C no-op methods",
+    "PY_pingpong_onechannel/own": "ch.send(i) | ch.receive(), own",
+    "PY_pingpong_onechannel/copied": "ch.send(i) | ch.receive(), copied",
+    "PY_pingpong_onechannel_floor": "floor: same loop, C no-op methods",
     "PY_schedule_ordinary/own": "stackless.schedule(), 2 tasklets, own",
     "PY_schedule_ordinary/copied": "stackless.schedule(), 2, copied",
     "PY_schedule_ordinary_floor": "floor: same loop, math.gcd()",
-    "PY_schedule_ordinary_floor_getattr": "floor, module with __getattr__",
+    "PY_schedule_global/own": "schedule() as a global, own",
+    "PY_schedule_global/copied": "schedule() as a global, copied",
+    "PY_schedule_global_floor": "floor: same loop, gcd()",
+    "PY_schedule_bound_floor": "floor of schedule(), 2: local gcd",
     "PY_greenlet_channel": "greenlet channel in Python",
     "PY_asyncio_queue": "asyncio.Queue ping-pong",
     "PY_threads_semaphore": "threads, Semaphore ping-pong",
@@ -388,10 +405,32 @@ SHAPE_JUMP = "ping-pong of two contexts on their own stacks, same loop for both"
 SHAPE_PREBOUND = "receive = ch.receive bound once, one channel, 2 tasklets"
 SHAPE_PINGPONG = ("a.send(i); b.receive() | b.send(a.receive()), channels looked up in the "
                   "loop, two channels, 2 tasklets; floor: int.__round__ in their place")
-SHAPE_SCHEDULE = ("stackless.schedule() looked up on the module in the loop, 2 tasklets; "
-                  "floor: math.gcd() in its place; the lookup: math.gcd through a module "
-                  "with a __getattr__, as stackless has (CPython 3.11 does not specialize "
-                  "lookups on such a module)")
+# What the switch adds to the loop that carries it, (time - floor) / greenlet switch, on
+# each shape: (benchmark without its /kind, its floor, what the row says, the shape).
+SWITCH_ADDED = [
+    ("PY_pingpong_ordinary", "PY_pingpong_ordinary_floor", "ping-pong", SHAPE_PINGPONG),
+    ("PY_pingpong_ordinary_deep", "PY_pingpong_ordinary_floor",
+     f"ping-pong {DEEP_FRAMES} frames deep", SHAPE_PINGPONG),
+    ("PY_pingpong_nopayload", "PY_pingpong_nopayload_floor", "ping-pong, None sent",
+     "a.send(None); b.receive() | a.receive(); b.send(None), channels looked up in the loop, "
+     "two channels, 2 tasklets; floor: int.__round__ in their place"),
+    ("PY_pingpong_bound", "PY_pingpong_bound_floor", "ping-pong, methods bound",
+     "send = a.send; receive = b.receive bound once, send(i); receive() | send(receive()), "
+     "two channels, 2 tasklets; floor: bound int.__round__ in their place"),
+    ("PY_pingpong_onechannel", "PY_pingpong_onechannel_floor", "one channel",
+     "ch.send(i) | ch.receive(), the channel looked up in the loop, one channel, "
+     "2 tasklets; floor: int.__round__ in their place"),
+    ("PY_stackless_channel", "PY_call_floor", "one channel, methods bound",
+     SHAPE_PREBOUND + "; floor: a bound math.gcd in their place"),
+    ("PY_schedule_ordinary", "PY_schedule_ordinary_floor", "schedule()",
+     "stackless.schedule() looked up on the module in the loop, 2 tasklets; floor: "
+     "math.gcd() in its place"),
+    ("PY_schedule_global", "PY_schedule_global_floor", "schedule(), global",
+     "schedule() bound by `from stackless import schedule`, 2 tasklets; floor: gcd() bound "
+     "by `from math import gcd`"),
+    ("PY_stackless_schedule/2", "PY_schedule_bound_floor", "schedule(), local",
+     "schedule = stackless.schedule bound to a local, 2 tasklets; floor: a local math.gcd"),
+]
 
 
 def ratio_target(times, label, num, den, target, shape, floor=None, fmt=".2f"):
@@ -418,22 +457,10 @@ def time_targets(times):
         rows.append((f"ping-pong floor without switching / greenlet switch = "
                      f"{times['PY_call_floor'] / times[g]:.2f} (the channel target 0.20 is out "
                      f"of reach when this exceeds it)", SHAPE_PREBOUND))
-    for kind in ("own", "copied"):
-        rows.append(ratio_target(times, f"switch-added, ping-pong ({kind}) / greenlet switch",
-                                 f"PY_pingpong_ordinary/{kind}", g, "0.10", SHAPE_PINGPONG,
-                                 floor="PY_pingpong_ordinary_floor"))
-    for kind in ("own", "copied"):
-        rows.append(ratio_target(times, f"switch-added, ping-pong {DEEP_FRAMES} frames deep "
-                                 f"({kind}) / greenlet switch",
-                                 f"PY_pingpong_ordinary_deep/{kind}", g, "0.10", SHAPE_PINGPONG,
-                                 floor="PY_pingpong_ordinary_floor"))
-    for kind in ("own", "copied"):
-        rows.append(ratio_target(times, f"switch-added, schedule() ({kind}) / greenlet switch",
-                                 f"PY_schedule_ordinary/{kind}", g, "0.10", SHAPE_SCHEDULE,
-                                 floor="PY_schedule_ordinary_floor"))
-    rows.append(ratio_target(times, "  of which the lookup of stackless.schedule / greenlet "
-                             "switch", "PY_schedule_ordinary_floor_getattr", g, None,
-                             SHAPE_SCHEDULE, floor="PY_schedule_ordinary_floor"))
+    for name, floor, what, shape in SWITCH_ADDED:
+        for kind in ("own", "copied"):
+            rows.append(ratio_target(times, f"switch-added, {what} ({kind}) / greenlet switch",
+                                     f"{name}/{kind}", g, "0.10", shape, floor=floor))
     rows.append(ratio_target(times, "channel ping-pong (own stack) / raw slp_jump",
                              "BM_pingpong/own_stack", "BM_raw_slp_jump", "3",
                              "C++ channel<int>, one send and one receive per round trip, "

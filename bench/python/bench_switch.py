@@ -15,7 +15,8 @@ import statistics
 import sys
 import threading
 import time
-import types
+
+from math import gcd
 
 try:
     import greenlet
@@ -23,8 +24,9 @@ except ImportError:  # Debian sid builds no greenlet for CPython 3.13
     greenlet = None
 try:
     import stackless
+    from stackless import schedule
 except ImportError:  # a version the module is not ported to: greenlet alone, as a peer
-    stackless = None
+    stackless = schedule = None
 
 QUICK = "--quick" in sys.argv
 N = 20_000 if QUICK else 200_000  # round trips (2 switches each) per timing
@@ -107,26 +109,27 @@ def stackless_schedule(count, kind):
 
 # ---- ordinary shapes: the loops users write, each beside its floor -----------------------
 #
-# Channels and the module are looked up in the loop (a.send(i), stackless.schedule()), and
-# a ping-pong uses two channels, one per direction. Each floor is the same loop with every
-# switching call replaced by a C method of the same call shape that returns at once, so
-# (time - floor) is what the switches add:
-#   a.send(i), b.receive()   exact instances of a C type without __dict__, METH_FASTCALL
-#                            method descriptors (the interpreter specializes both to
-#                            LOAD_METHOD_NO_DICT + PRECALL_NO_KW_METHOD_DESCRIPTOR_FAST):
-#                            int.__round__, which returns its int at once with or without
-#                            an argument (a non-negative ndigits changes nothing);
-#   stackless.schedule()     a METH_FASTCALL function of a module global
-#                            (LOAD_METHOD_MODULE + PRECALL_BUILTIN_FAST): math.gcd(),
-#                            which returns 0 at once.
-# stackless defines a module __getattr__ (for stackless.current, .runcount, ...), and
-# CPython 3.11 does not specialize attribute lookups on such a module: a second floor,
-# PY_schedule_ordinary_floor_getattr, calls math.gcd through a module that has one too,
-# to show how much of the schedule() loop's cost that lookup is.
-# The ping-pong runs at the top of its tasklets and DEEP frames below it (a copied-stack
-# tasklet's slice grows with the depth). A round trip of the ping-pong is two switches:
-# ping's send resumes pong, pong's send blocks and resumes ping, ping's receive takes the
-# waiting value without switching.
+# The shapes vary what a user's loop may look like: channels looked up in the loop
+# (a.send(i)) or their methods bound once (send = a.send), one channel or two (one per
+# direction), a payload or None; stackless.schedule() through the module, through a
+# global bound by `from stackless import schedule`, or bound to a local. Each has a floor:
+# the same loop with every switching call replaced by a C function of the same call shape
+# that returns at once, so (time - floor) is what the switches add:
+#   ch.send(x), ch.receive()   exact instances of a C type without __dict__, METH_FASTCALL
+#                              method descriptors (the interpreter specializes both to
+#                              LOAD_METHOD_NO_DICT + PRECALL_NO_KW_METHOD_DESCRIPTOR_FAST):
+#                              int.__round__, which returns its int at once with or
+#                              without an argument (a non-negative ndigits changes
+#                              nothing; the constant 0 stands for None, which it refuses);
+#                              bound once, a bound builtin method, as ch.send is;
+#   schedule()                 a METH_FASTCALL builtin function: math.gcd(), which returns
+#                              0 at once, found the same way (module attribute, global,
+#                              local).
+# With two channels a round trip is two switches: ping's send resumes pong, pong's send
+# blocks and resumes ping, ping's receive takes the waiting value without switching. With
+# one channel every action switches (pong's receive blocks, ping's send hands over and
+# resumes it). The two-channel ping-pong also runs DEEP frames below the top of its
+# tasklets (a copied-stack tasklet's slice grows with the depth).
 
 DEEP = 30
 
@@ -140,6 +143,50 @@ def ping(a, b, n):
 def pong(a, b, n):
     for _ in range(n):
         b.send(a.receive())
+
+
+def ping_none(a, b, n):
+    for _ in range(n):
+        a.send(None)
+        b.receive()
+
+
+def pong_none(a, b, n):
+    for _ in range(n):
+        a.receive()
+        b.send(None)
+
+
+def ping_bound(a, b, n):
+    send, receive = a.send, b.receive
+    for i in range(n):
+        send(i)
+        receive()
+
+
+def pong_bound(a, b, n):
+    send, receive = b.send, a.receive
+    for _ in range(n):
+        send(receive())
+
+
+def ping_one(a, b, n):
+    for i in range(n):
+        a.send(i)
+
+
+def pong_one(a, b, n):
+    for _ in range(n):
+        a.receive()
+
+
+# (name, ping, pong, channels): pong runs first, so that it waits on its first receive.
+PINGPONG_SHAPES = [
+    ("PY_pingpong_ordinary", ping, pong, 2),
+    ("PY_pingpong_nopayload", ping_none, pong_none, 2),
+    ("PY_pingpong_bound", ping_bound, pong_bound, 2),
+    ("PY_pingpong_onechannel", ping_one, pong_one, 1),
+]
 
 
 def at_depth(depth, fn, *args):
@@ -158,10 +205,26 @@ def run_in_tasklets(kind, *calls):
     stackless.run()
 
 
-def stackless_pingpong(kind, depth=0):
+def stackless_pingpong(kind, ping_fn=ping, pong_fn=pong, channels=2, depth=0):
+    """Round trips of ping_fn/pong_fn in two tasklets of `kind`: 2 switches each with two
+    channels, 2 with one (one per action); so N round trips are 2 * N switches."""
     def run():
-        a, b = stackless.channel(), stackless.channel()
-        run_in_tasklets(kind, (at_depth, depth, pong, a, b, N), (at_depth, depth, ping, a, b, N))
+        a = stackless.channel()
+        b = stackless.channel() if channels == 2 else a
+        run_in_tasklets(kind, (at_depth, depth, pong_fn, a, b, N),
+                        (at_depth, depth, ping_fn, a, b, N))
+    return run
+
+
+def pingpong_floor(ping_fn, pong_fn, channels):
+    """The same loops with ints for channels: int.__round__ in place of send/receive."""
+    floor_ping = FLOOR_OF[ping_fn]
+    floor_pong = FLOOR_OF[pong_fn]
+
+    def run():
+        a, b = 0, (1 if channels == 2 else 0)
+        floor_pong(a, b, N)
+        floor_ping(a, b, N)
     return run
 
 
@@ -176,10 +239,44 @@ def pong_floor(a, b, n):
         b.__round__(a.__round__())
 
 
-def pingpong_floor():
-    a, b = 0, 1
-    pong_floor(a, b, N)
-    ping_floor(a, b, N)
+def ping_none_floor(a, b, n):
+    for _ in range(n):
+        a.__round__(0)
+        b.__round__()
+
+
+def pong_none_floor(a, b, n):
+    for _ in range(n):
+        a.__round__()
+        b.__round__(0)
+
+
+def ping_bound_floor(a, b, n):
+    send, receive = a.__round__, b.__round__
+    for i in range(n):
+        send(i)
+        receive()
+
+
+def pong_bound_floor(a, b, n):
+    send, receive = b.__round__, a.__round__
+    for _ in range(n):
+        send(receive())
+
+
+def ping_one_floor(a, b, n):
+    for i in range(n):
+        a.__round__(i)
+
+
+def pong_one_floor(a, b, n):
+    for _ in range(n):
+        a.__round__()
+
+
+FLOOR_OF = {ping: ping_floor, pong: pong_floor, ping_none: ping_none_floor,
+            pong_none: pong_none_floor, ping_bound: ping_bound_floor,
+            pong_bound: pong_bound_floor, ping_one: ping_one_floor, pong_one: pong_one_floor}
 
 
 def spin(n):
@@ -187,8 +284,15 @@ def spin(n):
         stackless.schedule()
 
 
-def stackless_schedule_module(kind):
-    return lambda: run_in_tasklets(kind, (spin, N), (spin, N))
+def spin_global(n):
+    for _ in range(n):
+        schedule()
+
+
+def spin_local(n):
+    schedule_local = stackless.schedule
+    for _ in range(n):
+        schedule_local()
 
 
 def spin_floor(n):
@@ -196,28 +300,35 @@ def spin_floor(n):
         math.gcd()
 
 
-def no_such_attribute(name):
-    raise AttributeError(name)
-
-
-floor_module = types.ModuleType("floor_module")
-floor_module.gcd = math.gcd
-floor_module.__getattr__ = no_such_attribute
-
-
-def spin_floor_getattr(n):
+def spin_global_floor(n):
     for _ in range(n):
-        floor_module.gcd()
+        gcd()
 
 
-def schedule_floor_getattr():
-    spin_floor_getattr(N)
-    spin_floor_getattr(N)
+def spin_local_floor(n):
+    gcd_local = math.gcd
+    for _ in range(n):
+        gcd_local()
 
 
-def schedule_floor():
-    spin_floor(N)
-    spin_floor(N)
+# (name, its floor's name, loop, floor): two tasklets, N schedule() calls each, one switch
+# per call. The local one is the main table's "schedule(), 2 tasklets".
+SCHEDULE_SHAPES = [
+    ("PY_schedule_ordinary", "PY_schedule_ordinary_floor", spin, spin_floor),
+    ("PY_schedule_global", "PY_schedule_global_floor", spin_global, spin_global_floor),
+    ("PY_stackless_schedule/2", "PY_schedule_bound_floor", spin_local, spin_local_floor),
+]
+
+
+def stackless_schedule_loop(kind, loop):
+    return lambda: run_in_tasklets(kind, (loop, N), (loop, N))
+
+
+def schedule_floor(loop):
+    def run():
+        loop(N)
+        loop(N)
+    return run
 
 
 # ---- the floor: a ping-pong's Python work without the switches ---------------------------
@@ -379,19 +490,21 @@ def stackless_methods():
     for kind in ("own", "copied"):
         methods.append((f"PY_stackless_channel/{kind}", stackless_channel(kind), 2 * N))
     methods.append(("PY_call_floor", call_floor, 2 * N))
-    for kind in ("own", "copied"):
-        methods.append((f"PY_pingpong_ordinary/{kind}", stackless_pingpong(kind), 2 * N))
-        methods.append((f"PY_pingpong_ordinary_deep/{kind}", stackless_pingpong(kind, DEEP),
-                        2 * N))
-    methods.append(("PY_pingpong_ordinary_floor", pingpong_floor, 2 * N))
-    for kind in ("own", "copied"):
-        methods.append((f"PY_schedule_ordinary/{kind}", stackless_schedule_module(kind), 2 * N))
-    methods.append(("PY_schedule_ordinary_floor", schedule_floor, 2 * N))
-    methods.append(("PY_schedule_ordinary_floor_getattr", schedule_floor_getattr, 2 * N))
-    for count in (2, 10_000):
+    for name, ping_fn, pong_fn, channels in PINGPONG_SHAPES:
         for kind in ("own", "copied"):
-            fn, switches = stackless_schedule(count, kind)
-            methods.append((f"PY_stackless_schedule/{count}/{kind}", fn, switches))
+            methods.append((f"{name}/{kind}",
+                            stackless_pingpong(kind, ping_fn, pong_fn, channels), 2 * N))
+        methods.append((f"{name}_floor", pingpong_floor(ping_fn, pong_fn, channels), 2 * N))
+    for kind in ("own", "copied"):
+        methods.append((f"PY_pingpong_ordinary_deep/{kind}",
+                        stackless_pingpong(kind, depth=DEEP), 2 * N))
+    for name, floor_name, loop, floor in SCHEDULE_SHAPES:
+        for kind in ("own", "copied"):
+            methods.append((f"{name}/{kind}", stackless_schedule_loop(kind, loop), 2 * N))
+        methods.append((floor_name, schedule_floor(floor), 2 * N))
+    for kind in ("own", "copied"):
+        fn, switches = stackless_schedule(10_000, kind)
+        methods.append((f"PY_stackless_schedule/10000/{kind}", fn, switches))
     if greenlet:
         methods.append(("PY_greenlet_channel", greenlet_channel, 2 * N))
     methods += [("PY_asyncio_queue", asyncio_queue, 2 * ASYNC_N),

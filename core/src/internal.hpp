@@ -118,8 +118,7 @@ struct scheduler_impl : scheduler_hot {
     // callback and the observer, and make next the head and the running tasklet.
     void begin_switch(tasklet_impl* prev, tasklet_impl* next) noexcept {
         notify_schedule(prev, next);
-        head = next;
-        running = next;
+        make_running(next);
     }
     [[gnu::noinline]] void unblock(tasklet_impl* t);
 

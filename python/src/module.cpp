@@ -4,6 +4,7 @@
 #include "errors.hpp"
 #include "frames/frames.hpp"
 #include "module_api.hpp"
+#include "module_type.hpp"
 #include "objects.hpp"
 #include "preemption.hpp"
 #include "runtime.hpp"
@@ -27,7 +28,7 @@ def checkpoint(path, data=None, protocol=None):
     current and main ones (runnable, blocked with their channels, paused), and `data`,
     into the file `path` (written to path + '.tmp', then renamed: atomic)."""
     import os, pickle
-    cur = getcurrent()
+    cur = stackless.getcurrent()
     tasks = [t for t in _alive_tasklets() if t is not cur]
     runnable = []
     t = cur.next
@@ -372,24 +373,7 @@ PyObject* mod_set_default_stack_kind(PyObject*, PyObject* arg) {
     return PyUnicode_FromString(old);
 }
 
-// ---- module attributes and shutdown --------------------------------------------------------
-
-PyObject* mod_getattr(PyObject* self, PyObject* name) {
-    const char* s = PyUnicode_AsUTF8(name);
-    if (s == nullptr) return nullptr;
-    std::string_view n(s);
-    if (n == "current") return mod_getcurrent(self, nullptr);
-    if (n == "main") return mod_getmain(self, nullptr);
-    if (n == "runcount") return mod_getruncount(self, nullptr);
-    if (n == "threads") {
-        if (runtime() == nullptr) return nullptr;
-        return thread_runtime::thread_ids();
-    }
-    if (PyObject* v = module_api_getattr(n)) return v;
-    if (PyErr_Occurred()) return nullptr;
-    PyErr_Format(PyExc_AttributeError, "module 'stackless' has no attribute '%U'", name);
-    return nullptr;
-}
+// ---- shutdown ------------------------------------------------------------------------------
 
 // atexit: kill the main thread's tasklets while the interpreter still works, so their
 // finally blocks run (Stackless does the same).
@@ -436,7 +420,6 @@ PyMethodDef module_methods[] = {
     {"get_channel_callback", mod_get_channel_callback, METH_NOARGS, "The channel callback."},
     {"set_default_stack_kind", mod_set_default_stack_kind, METH_O,
      "set_default_stack_kind('own' | 'copied' | None) -> old kind: how new tasklets switch."},
-    {"__getattr__", mod_getattr, METH_O, "current, main, runcount, threads"},
     {"_atexit", mod_atexit, METH_NOARGS, "Kill the remaining tasklets (registered with atexit)."},
     {nullptr, nullptr, 0, nullptr}};
 
@@ -474,7 +457,7 @@ PyMODINIT_FUNC PyInit_stackless() {
     using namespace slpy;
     if (!init_tasklet_type() || !init_channel_type() || !init_bomb_type() || !init_atomic_type())
         return nullptr;
-    PyObject* m = PyModule_Create(&module_def);
+    PyObject* m = stackless_module(&module_def);
     if (m == nullptr) return nullptr;
     install_chunk_cache();
     if (TaskletExit == nullptr) {
@@ -507,7 +490,7 @@ PyMODINIT_FUNC PyInit_stackless() {
         if (r == nullptr) goto fail;
         Py_DECREF(r);
     }
-    if (frames::init(m) < 0 || !add_module_api(m)) goto fail;
+    if (frames::init(m) < 0 || !add_module_api(m) || !serve_from_type(m)) goto fail;
     {
         PyObject* d = PyModule_GetDict(m);
         if (PyDict_GetItemString(d, "__builtins__") == nullptr &&

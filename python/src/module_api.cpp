@@ -116,28 +116,18 @@ bool add_module_api(PyObject* m) noexcept {
 }
 
 bool add_module_all(PyObject* m) noexcept {
-    // Every public name, and the lazily computed attributes (current, main, runcount,
-    // threads, uncollectables), as Stackless's `from stackless import *` binds them.
+    // Every public name, those the module's type serves (current, schedule, ...)
+    // included, as Stackless's `from stackless import *` binds them.
+    ref names = ref::steal(PyObject_Dir(m));
+    if (!names) return false;
     ref all = ref::steal(PyList_New(0));
     if (!all) return false;
-    PyObject* d = PyModule_GetDict(m);
-    PyObject *key, *value;
-    Py_ssize_t pos = 0;
-    while (PyDict_Next(d, &pos, &key, &value)) {
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names.get()); i++) {
+        PyObject* key = PyList_GET_ITEM(names.get(), i);
         if (!PyUnicode_Check(key) || PyUnicode_READ_CHAR(key, 0) == '_') continue;
         if (PyList_Append(all.get(), key) < 0) return false;
     }
-    for (const char* lazy : {"current", "main", "runcount", "threads", "uncollectables"}) {
-        ref s = ref::steal(PyUnicode_FromString(lazy));
-        if (!s || PyList_Append(all.get(), s.get()) < 0) return false;
-    }
-    if (PyList_Sort(all.get()) < 0) return false;
-    return PyDict_SetItemString(d, "__all__", all.get()) == 0;
-}
-
-PyObject* module_api_getattr(std::string_view name) noexcept {
-    if (name == "uncollectables") return mod_getuncollectables(nullptr, nullptr);
-    return nullptr;
+    return PyDict_SetItemString(PyModule_GetDict(m), "__all__", all.get()) == 0;
 }
 
 }  // namespace slpy

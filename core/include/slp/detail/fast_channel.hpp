@@ -140,8 +140,7 @@ template <class Hooks = observer_hooks>
 [[gnu::always_inline]] inline void jump_switch(scheduler_hot& s, tasklet_impl& prev,
                                                tasklet_impl& next, Hooks hooks = {}) noexcept {
     hooks.observe_before(s, prev, next);
-    s.head = &next;
-    s.running = &next;
+    s.make_running(&next);
     s.rec.prev = &prev;
     s.rec.from = &prev;
     ++s.counts.hard;

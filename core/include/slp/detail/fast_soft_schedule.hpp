@@ -35,14 +35,8 @@ namespace slp::detail {
         [[unlikely]]
         return false;
     if (next->state == life::ready) next->state = life::started;
-    s->running = next;
+    s->make_running(next);
     ++s->counts.soft;
-    // A compiler-only barrier (no instruction): without it g++ merges the two pointer
-    // stores into one vector store, and the next switch starts by loading `running` back
-    // from it: a vector store followed by a plain load of half of it lengthens the chain
-    // from one switch to the next far more than two plain stores do.
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    s->head = next;
     return true;
 }
 
