@@ -58,9 +58,7 @@ PyObject* python_state::set_tracer(bool profile, Py_tracefunc fn, PyObject* obj)
     (profile ? c_profilefunc_ : c_tracefunc_) = fn;
     traced_ = c_tracefunc_ != nullptr || c_profilefunc_ != nullptr || c_traceobj_ != nullptr ||
               c_profileobj_ != nullptr;
-    // (A fresh tasklet's base cframe takes use_tracing from the thread state: enter_fresh.)
-    use_tracing_ =
-        tracing_ == 0 && (c_tracefunc_ != nullptr || c_profilefunc_ != nullptr) ? 255 : 0;
+    share_.set_traced(tracing_ == 0 && (c_tracefunc_ != nullptr || c_profilefunc_ != nullptr));
     return old;
 }
 

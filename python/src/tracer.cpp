@@ -20,14 +20,19 @@ Py_tracefunc trampoline(bool profile) {
     PyObject* probe = PyDict_GetItemString(PyEval_GetBuiltins(), "len");
     PyObject* set = PySys_GetObject(profile ? "setprofile" : "settrace");
     PyObject* r = set != nullptr && probe != nullptr ? PyObject_CallOneArg(set, probe) : nullptr;
-    if (r != nullptr) {
-        Py_DECREF(r);
-        found[profile] = profile ? ts->c_profilefunc : ts->c_tracefunc;
+    if (r == nullptr) {  // (refused, by an audit hook say: nothing was installed)
+        Py_XDECREF(old_obj);
+        return nullptr;
     }
-    const int back =
-        profile ? _PyEval_SetProfile(ts, old_fn, old_obj) : _PyEval_SetTrace(ts, old_fn, old_obj);
+    Py_DECREF(r);
+    found[profile] = profile ? ts->c_profilefunc : ts->c_tracefunc;
+    // Back to what the thread had (`ts` is this thread's: the public calls do).
+    if (profile)
+        PyEval_SetProfile(old_fn, old_obj);
+    else
+        PyEval_SetTrace(old_fn, old_obj);
     Py_XDECREF(old_obj);
-    if (r == nullptr || back < 0) return nullptr;
+    if (PyErr_Occurred()) return nullptr;
     return found[profile];
 }
 

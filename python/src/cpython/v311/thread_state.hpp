@@ -70,6 +70,9 @@ class thread_share {
         restore_counters(ts);
         ts->cframe = &ts->root_cframe;
     }
+    // A suspended tasklet's trace or profile function was set or cleared: the eval loop
+    // consults them only while its cframe says so.
+    void set_traced(bool on) noexcept { use_tracing_ = on ? 255 : 0; }
     // The tasklet ended.
     void forget() noexcept {
         frame_ = nullptr;

@@ -74,6 +74,9 @@ class thread_share {
         ts->current_frame = chain_end(ts);
         ts->current_executor = nullptr;
     }
+    // A suspended tasklet's trace or profile function was set or cleared: nothing of this
+    // share says whether the eval loop calls them (since 3.12 instrumented bytecode does).
+    void set_traced(bool /*on*/) noexcept {}
     // The tasklet ended.
     void forget() noexcept {
         frame_ = nullptr;
