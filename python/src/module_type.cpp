@@ -15,13 +15,9 @@
 // are getters of the type.
 #include "module_type.hpp"
 
-#include <iterator>
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpedantic"
-#include <internal/pycore_moduleobject.h>
-#pragma GCC diagnostic pop
 #include <structmember.h>
+
+#include <iterator>
 
 namespace slpy {
 

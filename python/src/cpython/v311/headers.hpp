@@ -4,6 +4,7 @@
 
 SLP_CPY_INTERNAL_BEGIN
 #include <internal/pycore_frame.h>
+#include <internal/pycore_moduleobject.h>  // PyModuleObject (module_type.cpp subclasses it)
 SLP_CPY_INTERNAL_END
 
 #include <cstddef>

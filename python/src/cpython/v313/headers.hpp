@@ -4,7 +4,8 @@
 
 SLP_CPY_INTERNAL_BEGIN
 #include <internal/pycore_frame.h>
-#include <internal/pycore_signal.h>  // _PyOS_IsMainThread (moved out of Python.h, gh-106320)
+#include <internal/pycore_moduleobject.h>  // PyModuleObject (module_type.cpp subclasses it)
+#include <internal/pycore_signal.h>        // _PyOS_IsMainThread (moved out of Python.h, gh-106320)
 SLP_CPY_INTERNAL_END
 
 #include <cstddef>

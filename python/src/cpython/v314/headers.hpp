@@ -5,6 +5,7 @@
 // clang-format off
 #include "../internal_headers_begin.hpp"
 #include <internal/pycore_frame.h>        // PyFrameObject
+#include <internal/pycore_moduleobject.h>  // PyModuleObject (module_type.cpp subclasses it)
 #include <internal/pycore_interpframe.h>  // the frame struct and its helpers (split in 3.14)
 #include <internal/pycore_pythonrun.h>    // _PyOS_STACK_MARGIN_BYTES
 #include <internal/pycore_signal.h>       // _PyOS_IsMainThread (private since 3.13)
