@@ -1,6 +1,7 @@
 // reducers.cpp — pickling (and copying) of plain objects that CPython refuses and
 // Stackless pickles: modules (by name), dict views (their dict by value), cells (their
-// contents); and the class that stands for "the tasklet itself" in a tempval. Registered in
+// contents), generators, coroutines, async generators and coroutine wrappers (by value:
+// generators.cpp); and the class that stands for "the tasklet itself" in a tempval. Registered in
 // copyreg's dispatch table at import, as Stackless has them from startup; the rebuilding callables
 // are importable (operator, importlib, this module), so a pickle loads wherever `stackless` can be
 // imported.
@@ -34,12 +35,31 @@ def _install_reducers():
     for method in ("keys", "values", "items"):
         copyreg.pickle(type(getattr({}, method)()), view_reducer(method))
     copyreg.pickle(types.CellType, reduce_cell)
+    for kind in (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType):
+        copyreg.pickle(kind, _reduce_generator)
+    coro = _finished_coroutine()
+    copyreg.pickle(type(coro.__await__()), _reduce_coroutine_wrapper)
+    coro.close()
 
 
 def _cell(*contents):
     """_cell([value]): a new cell holding value (empty without one); rebuilds pickled cells."""
     import types
     return types.CellType(*contents)
+
+
+def _finished_generator():
+    """What a pickled generator that had finished is made of."""
+    yield
+
+
+async def _finished_coroutine():
+    """What a pickled coroutine that had finished is made of."""
+
+
+async def _finished_async_generator():
+    """What a pickled async generator that had finished is made of."""
+    yield
 
 
 class _tasklet_itself:

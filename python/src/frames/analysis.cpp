@@ -361,15 +361,29 @@ int CodeAnalysis::depth_at(int index) const noexcept {
     return op_[ui] < 0 ? -1 : depth_[ui];
 }
 
-bool CodeAnalysis::call_site(int index, CallSite& out) const noexcept {
-    const int d = depth_at(index);
+namespace {
+
+template <class Is>
+bool site_at(const CodeAnalysis& an, int index, Is is, CallSite& out) noexcept {
+    const int d = an.depth_at(index);
     if (d < 0) return false;
-    const int op = op_at(index), arg = arg_at(index);
-    if (!calls_python(op) && !calls_c(op)) return false;
+    const int op = an.op_at(index), arg = an.arg_at(index);
+    if (!is(op)) return false;
     const StackEffect e = stack_effect(op, arg, false);
     if (e.pops > d) return false;
     out = CallSite{index, op, arg, d, d - e.pops};
     return true;
+}
+
+}  // namespace
+
+bool CodeAnalysis::call_site(int index, CallSite& out) const noexcept {
+    return site_at(
+        *this, index, [](int op) { return calls_python(op) || calls_c(op); }, out);
+}
+
+bool CodeAnalysis::suspension_site(int index, CallSite& out) const noexcept {
+    return site_at(*this, index, suspends, out);
 }
 
 uint16_t CodeAnalysis::requirement(int index, int pos) const noexcept {

@@ -15,7 +15,8 @@
 namespace slpy::frames {
 
 // A place a frame can be suspended at: an instruction that called something and will
-// continue with the callee's result pushed (calls_python() or calls_c(), bytecode.hpp).
+// continue with the callee's result pushed (calls_python() or calls_c(), bytecode.hpp),
+// or a generator frame's yield (suspends()), continuing with the value sent in pushed.
 struct CallSite {
     int index = -1;        // code unit of the instruction (after any EXTENDED_ARG)
     int op = 0;            // de-optimized opcode
@@ -42,6 +43,9 @@ class CodeAnalysis {
     // The call site at `index`, if it is the start of a reachable call instruction;
     // false otherwise.
     bool call_site(int index, CallSite& out) const noexcept;
+    // The same for a generator frame's suspension point (bytecode.hpp's suspends()):
+    // `kept` is the depth once the yielded value is popped.
+    bool suspension_site(int index, CallSite& out) const noexcept;
     // Requirements on stack slot `pos` (0 = bottom) before the instruction at `index`.
     uint16_t requirement(int index, int pos) const noexcept;
     // Must local `local` be bound (not NULL) before the instruction at `index`? True when

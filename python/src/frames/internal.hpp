@@ -34,6 +34,11 @@ struct FrameAt {
 int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
          std::vector<FrameAt>& out, std::string* why);
 
+// One frame of a snapshot (frames.hpp's format); `memo` (a dict) keeps shared cells shared.
+PyObject* capture_frame(const FrameAt& at, PyObject* memo);
+// The snapshot of `frames` (a tuple of captured frames, stolen) with its header.
+PyObject* make_snapshot(PyObject* handled_exc, PyObject* frames);
+
 // Raise the library's error type with a formatted message (returns null / -1 helpers).
 PyObject* raise_unpicklable(const std::string& msg);
 PyObject* raise_restore(const std::string& msg);

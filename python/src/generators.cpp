@@ -1,0 +1,211 @@
+// generators.cpp — pickling (and copying) of generators, coroutines, async generators and
+// coroutine wrappers, by value as Stackless does: a suspended object's frame goes through
+// the frame library (frames/frames.hpp: captured, validated and rebuilt on load); a
+// finished one becomes a finished object of the same type and name. reducers.cpp
+// registers the reducers with copyreg.
+//
+// Reduced form: stackless._generator(kind, snapshot, name, qualname, extra)
+//   kind      0 generator, 1 coroutine, 2 async generator
+//   snapshot  the frame library's snapshot of its frame, or None once it finished
+//   extra     coroutine: its cr_origin (a tuple, or None);
+//             async generator: (hooks_inited, finalizer or None) — the finalizer only with
+//             PICKLEFLAGS_PRESERVE_AG_FINALIZER; PICKLEFLAGS_RESET_AG_FINALIZER (on dump or
+//             on load) makes the loaded one call the async generator hooks afresh on its
+//             first iteration; otherwise a loaded one whose hooks had run runs the hooks
+//             in force at load time (firstiter, and their finalizer), as Stackless does;
+//             generator: None.
+#include "frames/frames.hpp"
+#include "module_api.hpp"
+
+namespace slpy {
+
+namespace {
+
+enum Kind : long { kGenerator = 0, kCoroutine = 1, kAsyncGenerator = 2 };
+
+PyGenObject* as_gen(PyObject* o) noexcept {
+    return reinterpret_cast<PyGenObject*>(o);
+}
+
+long kind_of(PyObject* o) noexcept {
+    if (PyGen_CheckExact(o)) return kGenerator;
+    if (PyCoro_CheckExact(o)) return kCoroutine;
+    if (PyAsyncGen_CheckExact(o)) return kAsyncGenerator;
+    return -1;
+}
+
+PyObject* g_module = nullptr;  // borrowed: the module's functions keep it alive
+
+// extra of the reduced form (see the top of the file). New reference.
+PyObject* extra_state(PyObject* gen, long kind) {
+    PyObject* slot = as_gen(gen)->gi_origin_or_finalizer;
+    if (kind == kCoroutine) return Py_NewRef(slot != nullptr ? slot : Py_None);
+    if (kind != kAsyncGenerator) Py_RETURN_NONE;
+    const long flags = pickle_flags();
+    const bool inited = as_gen(gen)->gi_hooks_inited && !(flags & kPickleFlagResetAgFinalizer);
+    PyObject* finalizer =
+        inited && (flags & kPickleFlagPreserveAgFinalizer) && slot != nullptr ? slot : Py_None;
+    return Py_BuildValue("(OO)", inited ? Py_True : Py_False, finalizer);
+}
+
+PyObject* reduce_generator(PyObject*, PyObject* gen) {
+    const long kind = kind_of(gen);
+    if (kind < 0) {
+        PyErr_Format(PyExc_TypeError, "_reduce_generator: not a generator: %s",
+                     Py_TYPE(gen)->tp_name);
+        return nullptr;
+    }
+    ref snapshot = ref::steal(frames::capture_generator(gen));
+    ref make = ref::steal(PyObject_GetAttrString(g_module, "_generator"));
+    ref name = ref::steal(PyObject_GetAttrString(gen, "__name__"));
+    ref qualname = ref::steal(PyObject_GetAttrString(gen, "__qualname__"));
+    ref extra = ref::steal(extra_state(gen, kind));
+    if (!snapshot || !make || !name || !qualname || !extra) return nullptr;
+    return Py_BuildValue("(O(lOOOO))", make.get(), kind, snapshot.get(), name.get(), qualname.get(),
+                         extra.get());
+}
+
+// A finished object of `kind`: one of the module's helper functions' objects, marked
+// finished as close() marks one that never started.
+PyObject* finished(long kind) {
+    static const char* const kHelpers[] = {"_finished_generator", "_finished_coroutine",
+                                           "_finished_async_generator"};
+    ref helper = ref::steal(PyObject_GetAttrString(g_module, kHelpers[kind]));
+    if (!helper) return nullptr;
+    PyObject* gen = PyObject_CallNoArgs(helper.get());
+    if (gen == nullptr) return nullptr;
+    if (kind_of(gen) != kind || as_gen(gen)->gi_frame_state != FRAME_CREATED) {
+        Py_DECREF(gen);
+        PyErr_SetString(PyExc_SystemError, "stackless: a finished-object helper is broken");
+        return nullptr;
+    }
+    as_gen(gen)->gi_frame_state = FRAME_COMPLETED;
+    return gen;
+}
+
+// Run the async generator hooks in force for `gen`, as its first iteration would.
+int init_hooks_now(PyObject* gen) {
+    ref sys = ref::steal(PyImport_ImportModule("sys"));
+    ref hooks =
+        ref::steal(sys ? PyObject_CallMethod(sys.get(), "get_asyncgen_hooks", nullptr) : nullptr);
+    if (!hooks) return -1;
+    ref first = ref::steal(PySequence_GetItem(hooks.get(), 0));
+    ref fin = ref::steal(PySequence_GetItem(hooks.get(), 1));
+    if (!first || !fin) return -1;
+    as_gen(gen)->gi_hooks_inited = 1;
+    if (fin.get() != Py_None) Py_XSETREF(as_gen(gen)->gi_origin_or_finalizer, Py_NewRef(fin.get()));
+    if (first.get() == Py_None) return 0;
+    ref r = ref::steal(PyObject_CallOneArg(first.get(), gen));
+    return r ? 0 : -1;
+}
+
+// Apply `extra` (validated here) to a freshly made object of `kind`.
+int apply_extra(PyObject* gen, long kind, PyObject* extra) {
+    if (kind == kGenerator) {
+        if (extra == Py_None) return 0;
+    } else if (kind == kCoroutine) {
+        if (extra == Py_None || PyTuple_CheckExact(extra)) {
+            Py_XSETREF(as_gen(gen)->gi_origin_or_finalizer,
+                       extra == Py_None ? nullptr : Py_NewRef(extra));
+            return 0;
+        }
+    } else if (PyTuple_CheckExact(extra) && PyTuple_GET_SIZE(extra) == 2 &&
+               PyBool_Check(PyTuple_GET_ITEM(extra, 0))) {
+        PyObject* finalizer = PyTuple_GET_ITEM(extra, 1);
+        if (finalizer != Py_None && !PyCallable_Check(finalizer)) {
+            PyErr_SetString(frames::restore_error(),
+                            "an async generator's pickled finalizer is not callable");
+            return -1;
+        }
+        const long flags = pickle_flags();
+        if (PyTuple_GET_ITEM(extra, 0) == Py_False || (flags & kPickleFlagResetAgFinalizer))
+            return 0;  // the hooks run at its first iteration
+        if ((flags & kPickleFlagPreserveAgFinalizer) && finalizer != Py_None) {
+            as_gen(gen)->gi_hooks_inited = 1;
+            Py_XSETREF(as_gen(gen)->gi_origin_or_finalizer, Py_NewRef(finalizer));
+            return 0;
+        }
+        return init_hooks_now(gen);
+    }
+    PyErr_SetString(frames::restore_error(), "malformed extra state of a pickled generator");
+    return -1;
+}
+
+PyObject* make_generator(PyObject*, PyObject* args) {
+    long kind = -1;
+    PyObject *snapshot = nullptr, *name = nullptr, *qualname = nullptr, *extra = nullptr;
+    if (!PyArg_ParseTuple(args, "lOUUO:_generator", &kind, &snapshot, &name, &qualname, &extra))
+        return nullptr;
+    if (kind < kGenerator || kind > kAsyncGenerator) {
+        PyErr_SetString(frames::restore_error(), "unknown kind of pickled generator");
+        return nullptr;
+    }
+    ref gen =
+        ref::steal(snapshot == Py_None ? finished(kind) : frames::rebuild_generator(snapshot));
+    if (!gen) return nullptr;
+    if (kind_of(gen.get()) != kind) {
+        PyErr_SetString(frames::restore_error(),
+                        "a pickled generator's frame is of another kind of generator");
+        return nullptr;
+    }
+    if (PyObject_SetAttrString(gen.get(), "__name__", name) < 0 ||
+        PyObject_SetAttrString(gen.get(), "__qualname__", qualname) < 0 ||
+        apply_extra(gen.get(), kind, extra) < 0)
+        return nullptr;
+    return gen.release();
+}
+
+// A coroutine wrapper (what coroutine.__await__() returns) is its coroutine's __await__()
+// again. Its coroutine is not an attribute: CPython's PyCoroWrapper (Objects/genobject.c)
+// is a PyObject_HEAD and that pointer, in every version.
+struct CoroWrapper {
+    PyObject_HEAD PyObject* coroutine;
+};
+
+// The type of coroutine wrappers (not exported by CPython), or null with an exception set.
+PyTypeObject* coroutine_wrapper_type() {
+    static PyTypeObject* type = nullptr;  // kept for good
+    if (type != nullptr) return type;
+    ref coro = ref::steal(finished(kCoroutine));
+    ref wrapper =
+        ref::steal(coro ? PyObject_CallMethod(coro.get(), "__await__", nullptr) : nullptr);
+    if (!wrapper) return nullptr;
+    type = reinterpret_cast<PyTypeObject*>(Py_NewRef(Py_TYPE(wrapper.get())));
+    return type;
+}
+
+PyObject* reduce_coroutine_wrapper(PyObject*, PyObject* cw) {
+    PyTypeObject* type = coroutine_wrapper_type();
+    if (type == nullptr) return nullptr;
+    if (!Py_IS_TYPE(cw, type)) {
+        PyErr_Format(PyExc_TypeError, "_reduce_coroutine_wrapper: not a coroutine wrapper: %s",
+                     Py_TYPE(cw)->tp_name);
+        return nullptr;
+    }
+    ref await_name = ref::steal(PyUnicode_FromString("__await__"));
+    ref operator_mod = ref::steal(PyImport_ImportModule("operator"));
+    if (!await_name || !operator_mod) return nullptr;
+    ref caller =
+        ref::steal(PyObject_CallMethod(operator_mod.get(), "methodcaller", "O", await_name.get()));
+    if (!caller) return nullptr;
+    PyObject* coro = reinterpret_cast<CoroWrapper*>(cw)->coroutine;
+    return Py_BuildValue("(O(O))", caller.get(), coro);
+}
+
+PyMethodDef generator_methods[] = {
+    {"_reduce_generator", reduce_generator, METH_O,
+     "_reduce_generator(g) -> how a generator, coroutine or async generator pickles."},
+    {"_generator", make_generator, METH_VARARGS,
+     "_generator(kind, snapshot, name, qualname, extra) -> a pickled generator, rebuilt."},
+    {"_reduce_coroutine_wrapper", reduce_coroutine_wrapper, METH_O,
+     "_reduce_coroutine_wrapper(w) -> how a coroutine's __await__() pickles."},
+    {nullptr, nullptr, 0, nullptr}};
+
+}  // namespace
+
+bool add_generator_pickling(PyObject* m) noexcept {
+    g_module = m;
+    return PyModule_AddFunctions(m, generator_methods) == 0;
+}
+
+}  // namespace slpy
