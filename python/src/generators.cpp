@@ -56,17 +56,18 @@ PyObject* reduce_generator(PyObject*, PyObject* gen) {
         return nullptr;
     }
     ref snapshot = ref::steal(frames::capture_generator(gen));
+    if (!snapshot) return nullptr;
     ref make = ref::steal(PyObject_GetAttrString(g_module, "_generator"));
     ref name = ref::steal(PyObject_GetAttrString(gen, "__name__"));
     ref qualname = ref::steal(PyObject_GetAttrString(gen, "__qualname__"));
     ref extra = ref::steal(extra_state(gen, kind));
-    if (!snapshot || !make || !name || !qualname || !extra) return nullptr;
+    if (!make || !name || !qualname || !extra) return nullptr;
     return Py_BuildValue("(O(lOOOO))", make.get(), kind, snapshot.get(), name.get(), qualname.get(),
                          extra.get());
 }
 
-// A finished object of `kind`: one of the module's helper functions' objects, marked
-// finished as close() marks one that never started.
+// A finished object of `kind`: one of the module's helper functions' objects, run to its
+// end (an async generator's hooks marked as run: they are not the helper's business).
 PyObject* finished(long kind) {
     static const char* const kHelpers[] = {"_finished_generator", "_finished_coroutine",
                                            "_finished_async_generator"};
@@ -79,7 +80,18 @@ PyObject* finished(long kind) {
         PyErr_SetString(PyExc_SystemError, "stackless: a finished-object helper is broken");
         return nullptr;
     }
-    as_gen(gen)->gi_frame_state = FRAME_COMPLETED;
+    as_gen(gen)->gi_hooks_inited = 1;
+    ref step = ref::steal(kind == kAsyncGenerator ? PyObject_CallMethod(gen, "__anext__", nullptr)
+                                                  : Py_NewRef(gen));
+    ref r = ref::steal(step ? PyObject_CallMethod(step.get(), "send", "O", Py_None) : nullptr);
+    if (r || !PyErr_ExceptionMatches(kind == kAsyncGenerator ? PyExc_StopAsyncIteration
+                                                             : PyExc_StopIteration)) {
+        Py_DECREF(gen);
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_SystemError, "stackless: a finished-object helper yielded");
+        return nullptr;
+    }
+    PyErr_Clear();
     return gen;
 }
 

@@ -49,16 +49,18 @@ def _cell(*contents):
 
 
 def _finished_generator():
-    """What a pickled generator that had finished is made of."""
+    """What a pickled generator that had finished is made of (run to its end)."""
+    return
     yield
 
 
 async def _finished_coroutine():
-    """What a pickled coroutine that had finished is made of."""
+    """What a pickled coroutine that had finished is made of (run to its end)."""
 
 
 async def _finished_async_generator():
-    """What a pickled async generator that had finished is made of."""
+    """What a pickled async generator that had finished is made of (run to its end)."""
+    return
     yield
 
 

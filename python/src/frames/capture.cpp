@@ -56,7 +56,7 @@ PyObject* capture_frame(const FrameAt& at, PyObject* memo) {
                                   std::to_string(i) + " is not a cell");
                 goto fail;
             }
-            item = cell_as_list(v, memo);
+            item = memo != nullptr ? cell_as_list(v, memo) : Py_NewRef(v);
         } else if (v == nullptr) {
             PyObject* index = PyLong_FromLong(i);
             const int rc = index != nullptr ? PyList_Append(nulls, index) : -1;

@@ -27,10 +27,12 @@
 //                         nested functions are found among their parent's constants)
 //       digest            16 bytes, code_digest() of its code (codeinfo.hpp)
 //       site              code unit of the CALL (or CALL_FUNCTION_EX, BINARY_SUBSCR) the
-//                         frame is suspended in
+//                         frame is suspended in (a generator's: its YIELD_VALUE, or
+//                         RETURN_GENERATOR before it started)
 //       values            locals, cells and free variables (co_nlocalsplus of them), then
-//                         the value stack below the call's operands; a cell is a list of
-//                         its content ([] when empty), shared cells share the list
+//                         the value stack below the call's operands (the yielded value);
+//                         a cell is a list of its content ([] when empty), shared cells
+//                         share the list (a generator's: the cell object itself)
 //       nulls             tuple of indexes into values that are NULL (unbound locals,
 //                         NULL stack entries), increasing
 //

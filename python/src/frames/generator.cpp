@@ -66,10 +66,7 @@ PyObject* capture_generator(PyObject* gen) {
         frame::saved_depth(f) != at.site.kept)
         return raise_unpicklable("cannot pickle " + describe(f) +
                                  ": it is not waiting at a yield the bytecode analysis knows");
-    PyObject* memo = PyDict_New();
-    if (memo == nullptr) return nullptr;
-    PyObject* fr = capture_frame(at, memo);
-    Py_DECREF(memo);
+    PyObject* fr = capture_frame(at, nullptr);
     if (fr == nullptr) return nullptr;
     PyObject* frames = PyTuple_Pack(1, fr);
     Py_DECREF(fr);

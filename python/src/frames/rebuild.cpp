@@ -185,10 +185,13 @@ bool plan_frame(PyObject* fr, Plan& p, SiteKind kind) {
         PyObject* v = PyTuple_GET_ITEM(values, i);
         const bool null = p.is_null[static_cast<size_t>(i)] != 0;
         if (i < nlocals) {
+            const bool as_list = PyList_CheckExact(v) && PyList_GET_SIZE(v) <= 1;
+            const bool as_cell = kind == SiteKind::kSuspension && Py_IS_TYPE(v, &PyCell_Type);
             if ((static_cast<uint8_t>(kinds[i]) & (CO_FAST_CELL | CO_FAST_FREE)) &&
-                (null || !PyList_CheckExact(v) || PyList_GET_SIZE(v) > 1)) {
+                (null || !(as_list || as_cell))) {
                 raise_restore("frame " + p.where + ": cell variable " + std::to_string(i) +
-                              " is not a list of at most one item");
+                              (kind == SiteKind::kCall ? " is not a list of at most one item"
+                                                       : " is not a cell"));
                 return false;
             }
             if (null && p.info->analysis.local_required(p.site.index, static_cast<int>(i))) {
@@ -229,6 +232,10 @@ std::vector<PyObject*> build_slots(const Plan& p, std::unordered_map<PyObject*, 
         if (p.is_null[i]) continue;
         if (static_cast<int>(i) < nlocals &&
             (static_cast<uint8_t>(kinds[i]) & (CO_FAST_CELL | CO_FAST_FREE))) {
+            if (Py_IS_TYPE(v, &PyCell_Type)) {  // a generator's, shared with what else has it
+                slots[i] = Py_NewRef(v);
+                continue;
+            }
             auto it = cells.find(v);
             if (it == cells.end()) {
                 PyObject* cell =
