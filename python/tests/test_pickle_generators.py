@@ -41,7 +41,7 @@ def test_a_suspended_generator_continues_where_it_was(protocol):
     back = roundtrip(g, protocol)
     assert type(back) is types.GeneratorType and back is not g
     assert (back.__name__, back.__qualname__, back.gi_code) == ("counter", "counter", g.gi_code)
-    assert back.gi_frame.f_locals == g.gi_frame.f_locals
+    assert dict(back.gi_frame.f_locals) == dict(g.gi_frame.f_locals)
     assert [back.send(100), next(back)] == [111, 112]
     assert next(g) == 12  # the original goes on on its own
 
