@@ -204,6 +204,126 @@ PyObject* reduce_coroutine_wrapper(PyObject*, PyObject* cw) {
     return Py_BuildValue("(O(O))", caller.get(), coro);
 }
 
+// An async generator's asend()/__anext__() and athrow()/aclose() awaitables: CPython's
+// PyAsyncGenASend and PyAsyncGenAThrow (Objects/genobject.c, not exported) are, from 3.11
+// to 3.13, a PyObject_HEAD, the async generator, the value sent (asend) or the arguments
+// thrown (athrow) — NULL for __anext__() and aclose() — and the state (init, iterating,
+// closed). Reduced as Stackless's stackless._wrap types do:
+//   (maker, (agen, given, value), (agen, value, state, given), None, None, setter)
+struct AgAwaitable {
+    PyObject_HEAD PyObject* agen;
+    PyObject* value;
+    int state;  // AwaitableState
+};
+constexpr int kAwaitableStates = 3;
+constexpr bool kAwaitableLayoutKnown = PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030E0000;
+
+// The asend (athrow: `athrow` true) awaitable type (not exported by CPython).
+PyTypeObject* awaitable_type(bool athrow) {
+    static PyTypeObject* types[2] = {nullptr, nullptr};  // kept for good
+    if (types[athrow] != nullptr) return types[athrow];
+    ref ag = ref::steal(finished(kAsyncGenerator));
+    ref aw = ref::steal(ag ? PyObject_CallMethod(ag.get(), athrow ? "aclose" : "asend",
+                                                 athrow ? nullptr : "O", Py_None)
+                           : nullptr);
+    if (!aw) return nullptr;
+    types[athrow] = reinterpret_cast<PyTypeObject*>(Py_NewRef(Py_TYPE(aw.get())));
+    return types[athrow];
+}
+
+AgAwaitable* as_awaitable(PyObject* o, bool athrow) {
+    PyTypeObject* type = awaitable_type(athrow);
+    if (type == nullptr) return nullptr;
+    if (!kAwaitableLayoutKnown) {
+        PyErr_SetString(PyExc_TypeError,
+                        "pickling async generator awaitables is not ported to this Python");
+        return nullptr;
+    }
+    if (!Py_IS_TYPE(o, type)) {
+        PyErr_Format(PyExc_TypeError, "expected an %s object, not %s", type->tp_name,
+                     Py_TYPE(o)->tp_name);
+        return nullptr;
+    }
+    return reinterpret_cast<AgAwaitable*>(o);
+}
+
+PyObject* reduce_awaitable(PyObject* module, PyObject* o, bool athrow) {
+    AgAwaitable* aw = as_awaitable(o, athrow);
+    if (aw == nullptr) return nullptr;
+    ref wrap = ref::steal(PyObject_GetAttrString(module, "_wrap"));
+    ref maker =
+        ref::steal(wrap ? PyObject_GetAttrString(wrap.get(), athrow ? "async_generator_athrow"
+                                                                    : "async_generator_asend")
+                        : nullptr);
+    ref setter = ref::steal(PyObject_GetAttrString(module, "_set_awaitable_state"));
+    if (!maker || !setter) return nullptr;
+    PyObject* given = aw->value != nullptr ? Py_True : Py_False;
+    PyObject* value = aw->value != nullptr ? aw->value : Py_None;
+    return Py_BuildValue("(O(OOO)(OOiO)OOO)", maker.get(), aw->agen, given, value, aw->agen, value,
+                         aw->state, given, Py_None, Py_None, setter.get());
+}
+
+PyObject* reduce_asend(PyObject* module, PyObject* o) {
+    return reduce_awaitable(module, o, false);
+}
+PyObject* reduce_athrow(PyObject* module, PyObject* o) {
+    return reduce_awaitable(module, o, true);
+}
+
+// make_awaitable(agen, given, value): agen.asend(value) (athrow: agen.athrow(*value)), or
+// agen.__anext__() (aclose()) when not given; the async generator's hooks do not run.
+PyObject* make_awaitable(PyObject* args, bool athrow) {
+    PyObject *ag = nullptr, *given = nullptr, *value = nullptr;
+    if (!PyArg_ParseTuple(args, "O!O!O", &PyAsyncGen_Type, &ag, &PyBool_Type, &given, &value))
+        return nullptr;
+    if (athrow && given == Py_True && !PyTuple_CheckExact(value)) {
+        PyErr_SetString(frames::restore_error(),
+                        "an athrow() awaitable's arguments are not a tuple");
+        return nullptr;
+    }
+    const char inited = as_gen(ag)->gi_hooks_inited;
+    as_gen(ag)->gi_hooks_inited = 1;  // making it is no iteration of the generator
+    PyObject* method = nullptr;
+    if (given == Py_True) {
+        ref m = ref::steal(PyObject_GetAttrString(ag, athrow ? "athrow" : "asend"));
+        method = !m       ? nullptr
+                 : athrow ? PyObject_Call(m.get(), value, nullptr)
+                          : PyObject_CallOneArg(m.get(), value);
+    } else {
+        method = PyObject_CallMethod(ag, athrow ? "aclose" : "__anext__", nullptr);
+    }
+    as_gen(ag)->gi_hooks_inited = inited;
+    return method;
+}
+
+PyObject* make_asend(PyObject*, PyObject* args) {
+    return make_awaitable(args, false);
+}
+PyObject* make_athrow(PyObject*, PyObject* args) {
+    return make_awaitable(args, true);
+}
+
+// _set_awaitable_state(aw, (agen, value, state, given)): the awaitable's state.
+PyObject* set_awaitable_state(PyObject*, PyObject* args) {
+    PyObject *o = nullptr, *state = nullptr;
+    if (!PyArg_ParseTuple(args, "OO!", &o, &PyTuple_Type, &state)) return nullptr;
+    ref athrow_type = ref::borrow(reinterpret_cast<PyObject*>(awaitable_type(true)));
+    if (!athrow_type) return nullptr;
+    AgAwaitable* aw =
+        as_awaitable(o, Py_IS_TYPE(o, reinterpret_cast<PyTypeObject*>(athrow_type.get())));
+    if (aw == nullptr) return nullptr;
+    int st = -1;
+    PyObject *ag = nullptr, *value = nullptr, *given = nullptr;
+    if (!PyArg_ParseTuple(state, "OOiO", &ag, &value, &st, &given) || ag != aw->agen || st < 0 ||
+        st >= kAwaitableStates) {
+        PyErr_Clear();
+        PyErr_SetString(frames::restore_error(), "malformed state of an async generator awaitable");
+        return nullptr;
+    }
+    aw->state = st;
+    Py_RETURN_NONE;
+}
+
 PyMethodDef generator_methods[] = {
     {"_reduce_generator", reduce_generator, METH_O,
      "_reduce_generator(g) -> how a generator, coroutine or async generator pickles."},
@@ -211,6 +331,16 @@ PyMethodDef generator_methods[] = {
      "_generator(kind, snapshot, name, qualname, extra) -> a pickled generator, rebuilt."},
     {"_reduce_coroutine_wrapper", reduce_coroutine_wrapper, METH_O,
      "_reduce_coroutine_wrapper(w) -> how a coroutine's __await__() pickles."},
+    {"_reduce_asend", reduce_asend, METH_O,
+     "_reduce_asend(a) -> how an async generator's asend()/__anext__() awaitable pickles."},
+    {"_reduce_athrow", reduce_athrow, METH_O,
+     "_reduce_athrow(a) -> how an async generator's athrow()/aclose() awaitable pickles."},
+    {"_make_asend", make_asend, METH_VARARGS,
+     "_make_asend(agen, given, value) -> agen.asend(value), or agen.__anext__()."},
+    {"_make_athrow", make_athrow, METH_VARARGS,
+     "_make_athrow(agen, given, args) -> agen.athrow(*args), or agen.aclose()."},
+    {"_set_awaitable_state", set_awaitable_state, METH_VARARGS,
+     "_set_awaitable_state(aw, state): restore a pickled async generator awaitable's state."},
     {nullptr, nullptr, 0, nullptr}};
 
 }  // namespace

@@ -40,6 +40,9 @@ def _install_reducers():
     coro = _finished_coroutine()
     copyreg.pickle(type(coro.__await__()), _reduce_coroutine_wrapper)
     coro.close()
+    agen = _finished_async_generator()
+    for method, reducer in (("asend", _reduce_asend), ("athrow", _reduce_athrow)):
+        copyreg.pickle(type(getattr(agen, method)(None)), reducer)
     def reduce_traceback(tb):
         return _traceback, (tb.tb_next, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
 
@@ -101,6 +104,25 @@ def _frame(filename, name, qualname, firstlineno, module, lineno, back):
     mod = sys.modules.get(module) if isinstance(module, str) else None
     globals_ = mod.__dict__ if mod is not None else {"__name__": module}
     return _dead_frame(code, globals_, lineno, back)
+
+
+class _wrap:
+    """Stackless's names for the async generator awaitables' picklers: each class is what
+    rebuilds one (its call) and what reduces one (its __reduce__, called on the object)."""
+
+    class async_generator_asend:
+        def __new__(cls, agen, given, value):
+            return _make_asend(agen, given, value)
+
+        def __reduce__(self):
+            return _reduce_asend(self)
+
+    class async_generator_athrow:
+        def __new__(cls, agen, given, args):
+            return _make_athrow(agen, given, args)
+
+        def __reduce__(self):
+            return _reduce_athrow(self)
 
 
 class _tasklet_itself:

@@ -340,3 +340,51 @@ def test_bad_generator_pickles_are_refused():
     frame[4] = frame[4][:-1]  # a value short
     with pytest.raises(err):
         make(kind, snap[:5] + ((tuple(frame),),), name, qualname, extra)
+
+
+def test_async_generator_awaitables_pickle_with_their_generator_and_state():
+    asend_cls = stackless._wrap.async_generator_asend
+    athrow_cls = stackless._wrap.async_generator_athrow
+
+    def state(aw, cls):
+        r = cls.__reduce__(aw)
+        assert r[0] is cls and type(r[2][0]) is types.AsyncGeneratorType
+        return r[2][1:]
+    nxt = agen().__anext__()
+    back = roundtrip(nxt)
+    assert state(back, asend_cls) == (None, 0, False)
+    with pytest.raises(StopIteration) as stop:
+        back.send(None)
+    assert stop.value.value == 100 and state(back, asend_cls) == (None, 2, False)
+    back = roundtrip(agen().asend(NotImplemented))
+    assert state(back, asend_cls) == (NotImplemented, 0, True)
+    with pytest.raises(TypeError):  # a non-None value into a just-started one
+        back.send(None)
+    a = agen()
+    anext_value(a)
+    thrown = a.athrow(ZeroDivisionError("z"))
+    back = roundtrip(thrown)
+    (exc,), st, given = state(back, athrow_cls)
+    assert (type(exc), st, given) == (ZeroDivisionError, 0, True)
+    with pytest.raises(ZeroDivisionError) as raised:
+        back.send(None)
+    assert raised.value is exc
+    closing = roundtrip(agen().aclose())
+    assert state(closing, athrow_cls) == (None, 0, False)
+
+
+def test_bad_async_generator_awaitable_pickles_are_refused():
+    err = stackless.FrameRestoreError
+    aw = agen().__anext__()
+    with pytest.raises(err, match="malformed"):
+        stackless._set_awaitable_state(aw, (agen(), None, 0, False))  # another generator
+    with pytest.raises(err, match="malformed"):
+        stackless._set_awaitable_state(aw, (aw.__reduce__()[2][0] if False else None, None, 7, 1))
+    with pytest.raises(TypeError):
+        stackless._set_awaitable_state(counter(1), (None, None, 0, False))
+    with pytest.raises(TypeError):
+        stackless._make_asend(counter(1), True, None)
+    with pytest.raises(err, match="not a tuple"):
+        stackless._make_athrow(agen(), True, 5)
+    with pytest.raises(TypeError):
+        stackless._reduce_asend(agen().aclose())

@@ -1,4 +1,5 @@
-"""Loading corrupted generator, coroutine and async generator pickles raises and never
+"""Loading corrupted generator, coroutine and async generator pickles (and of async
+generators' asend/athrow awaitables) raises and never
 crashes: byte mutations of their pickles, and structural mutations of their frame
 snapshots handed to stackless._generator; whatever loads is then run to its end.
 SLP_FUZZ_GENERATOR_COUNT sets the number of cases (default 1,000), SLP_FUZZ_SEED the
@@ -113,6 +114,10 @@ def seeds():
     done = delegate(0)
     list(done)
     take(done)
+    a = agen(3)
+    blobs.extend(pickle.dumps(aw, p) for aw in (a.__anext__(), a.asend(None), a.aclose(),
+                                                   a.athrow(KeyError(1)))
+                 for p in (2, 5))
     return blobs, reduced
 
 
@@ -193,7 +198,7 @@ for i in range(count):
     except Exception:
         errors += 1
         continue
-    if isinstance(obj, (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)):
+    if hasattr(obj, "send") or hasattr(obj, "__anext__"):
         run_out(obj)
     del obj
     if i % 200 == 0:
