@@ -227,6 +227,8 @@ PyTypeObject* awaitable_type(bool athrow) {
                                                  athrow ? nullptr : "O", Py_None)
                            : nullptr);
     if (!aw) return nullptr;
+    ref closed = ref::steal(PyObject_CallMethod(aw.get(), "close", nullptr));  // never awaited
+    if (!closed) return nullptr;
     types[athrow] = reinterpret_cast<PyTypeObject*>(Py_NewRef(Py_TYPE(aw.get())));
     return types[athrow];
 }

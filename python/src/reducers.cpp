@@ -42,7 +42,9 @@ def _install_reducers():
     coro.close()
     agen = _finished_async_generator()
     for method, reducer in (("asend", _reduce_asend), ("athrow", _reduce_athrow)):
-        copyreg.pickle(type(getattr(agen, method)(None)), reducer)
+        awaitable = getattr(agen, method)(None)
+        copyreg.pickle(type(awaitable), reducer)
+        awaitable.close()
     def reduce_traceback(tb):
         return _traceback, (tb.tb_next, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
 
