@@ -298,16 +298,15 @@ void CodeAnalysis::backward() {
             const StackEffect fall = stack_effect(op, arg, false);
             const StackEffect jmp = stack_effect(op, arg, true);
             const int pops = fall.pops > jmp.pops ? fall.pops : jmp.pops;
-            int nullable = nullable_operand(op, arg);
             // A store of the top into a local may store NULL (3.13's inlined comprehensions
             // save and restore their variable so) if nothing reads the local unchecked
             // before setting it again.
             const LocalAccess acc = local_access(op, arg);
-            if (nullable == 0 && pops == 1 && acc.nwrites == 1 && acc.nreads == 0 &&
-                !live_after(i, acc.writes[0]))
-                nullable = 1;
+            const bool nullable_store =
+                pops == 1 && acc.nwrites == 1 && acc.nreads == 0 && !live_after(i, acc.writes[0]);
             for (int p = d - pops; p < d; ++p)
-                if (d - p != nullable) tmp[static_cast<size_t>(p)] |= kReqNonNull;
+                if (!nullable_operand(op, arg, d - p) && !nullable_store)
+                    tmp[static_cast<size_t>(p)] |= kReqNonNull;
             OperandReq reqs[kMaxOperandReqs];
             const int nreq = operand_requirements(op, arg, reqs);
             for (int k = 0; k < nreq; ++k)

@@ -72,9 +72,9 @@ inline constexpr int kMaxOperandReqs = 6;
 // that every popped operand is not NULL. Fills `out`, returns how many.
 int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) noexcept;
 
-// The PEEK index of the one popped operand that may be NULL (the self-or-NULL slot of
-// CALL, the NULL under CALL_FUNCTION_EX's callable), or 0.
-int nullable_operand(int op, int arg) noexcept;
+// May the popped operand at PEEK index `peek` be NULL (the self-or-NULL slot of CALL, the
+// NULL under CALL_FUNCTION_EX's callable, 3.14's empty **kwargs slot)?
+bool nullable_operand(int op, int arg, int peek) noexcept;
 
 // Can a frame wait in `op` for a Python function it called (the callee's frame above it),
 // or for C code it called (the innermost frame of a suspended chain)?

@@ -200,7 +200,7 @@ bool plan_frame(PyObject* fr, Plan& p) {
         const int pos = static_cast<int>(i - nlocals);
         const uint16_t req = p.info->analysis.requirement(p.site.index, pos);
         if (null) {
-            if (req != kReqNone) {
+            if (req & kReqNonNull) {
                 raise_restore("frame " + p.where + ": stack slot " + std::to_string(pos) +
                               " cannot be NULL");
                 return false;
@@ -276,6 +276,9 @@ _PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject
     // the frame runs the code that was checked.
     frame::init(f, reinterpret_cast<PyFunctionObject*>(func), co, slots.data(),
                 static_cast<int>(slots.size()), p.site.index, cache_units(p.site.op));
+    for (int pos = 0; nlocals + pos < static_cast<int>(slots.size()); ++pos)
+        if (p.info->analysis.requirement(p.site.index, pos) & kReqLasti)
+            frame::make_lasti(f, nlocals + pos);
     return f;
 }
 

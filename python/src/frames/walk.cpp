@@ -59,8 +59,8 @@ std::string c_call_of(_PyInterpreterFrame* g) {
     const int index = frame::waiting_call(g, true, op_at, cache_units);
     const int op = op_of(*info, index);
     CallSite site;
-    if (info->analysed && frame::saved_depth(g) == -1 && calls_c(op) &&
-        info->analysis.call_site(index, site))
+    if (info->analysed && calls_c(op) && info->analysis.call_site(index, site) &&
+        frame::in_c_call(g, site.depth_before))
         return "C function " + name_callable(reinterpret_cast<PyObject*>(
                                    callee(op, site.arg, frame::stack_base(g), site.depth_before)));
     const std::string name = opname(op_of(*info, frame::last_unit(g)));
@@ -123,12 +123,12 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
         const int index = frame::waiting_call(f, first, op_at, cache_units);
         const int op = op_of(*at.info, index);
         if (first) {
-            // Suspended inside a call into C: no saved stack pointer.
-            if (frame::saved_depth(f) != -1)
-                return refuse("innermost frame " + describe(f) + " is not inside a call");
+            // Suspended inside a call into C.
             if (!calls_c(op) || !an.call_site(index, at.site))
                 return refuse("innermost frame " + describe(f) + " is suspended at " +
                               opname(op_of(*at.info, frame::last_unit(f))) + ", not in a call");
+            if (!frame::in_c_call(f, at.site.depth_before))
+                return refuse("innermost frame " + describe(f) + " is not inside a call");
         } else {
             // A Python-to-Python call: the caller saved its stack without the operands.
             if (!calls_python(op) || !an.call_site(index, at.site))

@@ -302,10 +302,10 @@ int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) no
     return n;
 }
 
-int nullable_operand(int op, int arg) noexcept {
-    if (op == CALL) return arg + 2;
-    if (op == CALL_FUNCTION_EX) return 3 + (arg & 1);
-    return 0;
+bool nullable_operand(int op, int arg, int peek) noexcept {
+    if (op == CALL) return peek == arg + 2;
+    if (op == CALL_FUNCTION_EX) return peek == 3 + (arg & 1);
+    return false;
 }
 
 bool calls_python(int op) noexcept {

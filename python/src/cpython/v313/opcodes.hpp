@@ -235,12 +235,12 @@ int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) no
     return n;
 }
 
-int nullable_operand(int op, int arg) noexcept {
+bool nullable_operand(int op, int arg, int peek) noexcept {
     // The self-or-NULL slot above the callable (3.13 pushes the NULL after it).
-    if (op == CALL) return arg + 1;
-    if (op == CALL_KW) return arg + 2;
-    if (op == CALL_FUNCTION_EX) return 2 + (arg & 1);
-    return 0;
+    if (op == CALL) return peek == arg + 1;
+    if (op == CALL_KW) return peek == arg + 2;
+    if (op == CALL_FUNCTION_EX) return peek == 2 + (arg & 1);
+    return false;
 }
 
 bool calls_python(int op) noexcept {
