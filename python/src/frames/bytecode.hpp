@@ -85,6 +85,36 @@ bool calls_c(int op) noexcept;
 // is before the instruction (`stack` its bottom, `depth` slots), or null.
 _object* callee(int op, int arg, _object* const* stack, int depth) noexcept;
 
+// Can a frame wait in `op` for a Python function that C code called for it (an entry
+// frame above it), the instruction's result being that function's result? Such a call
+// is a known continuation: restored, the callee's frame runs and its result completes
+// the instruction, as for a call between Python functions.
+bool calls_through_c(int op) noexcept;
+
+// What the C code of such an instruction calls, read from the value stack as it is while
+// the call runs (`stack` its bottom, `depth` the depth before the instruction): either
+// `callable` (called with the instruction's arguments), or the special method `special`
+// looked up on the type of `special_self` (a context manager's __enter__).
+// A call with a free slot below its arguments (PY_VECTORCALL_ARGUMENTS_OFFSET) lends that
+// slot to a bound method, which puts its self there while its function runs: then
+// `callable` is that self, and `lent_slot` says it may be.
+struct CCall {
+    _object* callable = nullptr;
+    _object* special_self = nullptr;
+    const char* special = nullptr;
+    bool lent_slot = false;
+};
+// False if `op` is not calls_through_c() on this version, or the stack does not hold
+// what the instruction calls.
+bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexcept;
+
+// Where a frame continues after the eval breaker ran at the instruction `op` (a
+// preemption point: run(timeout)'s tick switched away there, between two instructions):
+// not a breaker point (or not one a suspended frame can be told apart at), the next
+// instruction, or the target of its backward jump.
+enum class AfterBreaker : uint8_t { kNone, kNext, kJump };
+AfterBreaker after_breaker(int op) noexcept;
+
 // The locals `op` reads without checking for NULL (a NULL there would crash: 3.13's
 // LOAD_FAST; none on 3.11, whose reads all check) and the locals it sets or clears.
 struct LocalAccess {

@@ -80,9 +80,12 @@ PyObject* capture_frame(const FrameAt& at, PyObject* memo) {
             Py_DECREF(module);
             goto fail;
         }
-        PyObject* result = Py_BuildValue("(NOOiNN)", module, co->co_qualname, at.info->digest,
-                                         at.site.index, values, nulls_t);
-        return result;  // Py_BuildValue consumed module, values and nulls_t ("N")
+        // A preempted frame says so in a seventh item; a call site needs none.
+        if (at.site.preempted())
+            return Py_BuildValue("(NOOiNNs)", module, co->co_qualname, at.info->digest,
+                                 at.site.index, values, nulls_t, kPreempted);
+        return Py_BuildValue("(NOOiNN)", module, co->co_qualname, at.info->digest, at.site.index,
+                             values, nulls_t);  // consumes module, values and nulls_t ("N")
     }
 fail:
     Py_XDECREF(values);
@@ -93,13 +96,14 @@ fail:
 }  // namespace
 
 PyObject* capture(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
-                  PyObject* handled_exc, int innermost_depth) {
+                  PyObject* handled_exc, int innermost_depth, Innermost how) {
     std::vector<FrameAt> chain;
     std::string why;
-    const int r = walk(ts, innermost, stop, chain, &why);
+    const int r = walk(ts, innermost, stop, how, chain, &why);
     if (r < 0) return nullptr;
     if (r == 0) return raise_unpicklable("cannot pickle the frames: " + why);
-    if (innermost_depth >= 0 && innermost_depth != chain.front().site.depth_before) {
+    if (how == Innermost::kInCall && innermost_depth >= 0 &&
+        innermost_depth != chain.front().site.depth_before) {
         PyErr_Format(PyExc_SystemError,
                      "slp frames: stack analysis says depth %d before the call in %s, the "
                      "interpreter has %d",

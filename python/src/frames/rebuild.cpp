@@ -121,9 +121,17 @@ bool check_header(PyObject* s, PyObject*& handled, PyObject*& frames) {
     return true;
 }
 
-bool plan_frame(PyObject* fr, Plan& p) {
-    if (!PyTuple_CheckExact(fr) || PyTuple_GET_SIZE(fr) != 6) {
+bool plan_frame(PyObject* fr, Plan& p, bool innermost) {
+    // A seventh item marks the innermost frame as preempted (between two instructions).
+    if (!PyTuple_CheckExact(fr) || PyTuple_GET_SIZE(fr) < 6 || PyTuple_GET_SIZE(fr) > 7) {
         raise_restore("a snapshot frame is not a 6-tuple");
+        return false;
+    }
+    const bool preempted = PyTuple_GET_SIZE(fr) == 7;
+    if (preempted && (!innermost || !PyUnicode_CheckExact(PyTuple_GET_ITEM(fr, 6)) ||
+                      PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(fr, 6), kPreempted) != 0)) {
+        raise_restore("a snapshot frame's seventh item can only mark the innermost frame \"" +
+                      std::string(kPreempted) + "\"");
         return false;
     }
     PyObject* module = PyTuple_GET_ITEM(fr, 0);
@@ -154,9 +162,10 @@ bool plan_frame(PyObject* fr, Plan& p) {
     }
     long index = 0;
     if (!as_int(site, 0, p.info->analysis.units() - 1, index) ||
-        !p.info->analysis.call_site(static_cast<int>(index), p.site)) {
-        raise_restore("frame " + p.where +
-                      ": its instruction offset is not a call instruction of the code");
+        !(preempted ? p.info->analysis.preemption_point(static_cast<int>(index), p.site)
+                    : p.info->analysis.call_site(static_cast<int>(index), p.site))) {
+        raise_restore("frame " + p.where + ": its instruction offset is not a " +
+                      (preempted ? "preemption point" : "call instruction") + " of the code");
         return false;
     }
     const int nlocals = co->co_nlocalsplus;
@@ -190,7 +199,7 @@ bool plan_frame(PyObject* fr, Plan& p) {
                               " is not a list of at most one item");
                 return false;
             }
-            if (null && p.info->analysis.local_required(p.site.index, static_cast<int>(i))) {
+            if (null && p.info->analysis.local_required(p.site, static_cast<int>(i))) {
                 raise_restore("frame " + p.where + ": local variable " + std::to_string(i) +
                               " is unbound, but the code reads it there without checking");
                 return false;
@@ -198,7 +207,7 @@ bool plan_frame(PyObject* fr, Plan& p) {
             continue;
         }
         const int pos = static_cast<int>(i - nlocals);
-        const uint16_t req = p.info->analysis.requirement(p.site.index, pos);
+        const uint16_t req = p.info->analysis.requirement(p.site, pos);
         if (null) {
             if (req & kReqNonNull) {
                 raise_restore("frame " + p.where + ": stack slot " + std::to_string(pos) +
@@ -274,10 +283,15 @@ _PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject
     }
     // The function's __code__ may have been replaced meanwhile (imports ran Python code):
     // the frame runs the code that was checked.
-    frame::init(f, reinterpret_cast<PyFunctionObject*>(func), co, slots.data(),
-                static_cast<int>(slots.size()), p.site.index, cache_units(p.site.op));
+    // A preempted frame continues at its resume unit, as after a call ending just before.
+    if (p.site.preempted())
+        frame::init(f, reinterpret_cast<PyFunctionObject*>(func), co, slots.data(),
+                    static_cast<int>(slots.size()), p.site.resume - 1, 0);
+    else
+        frame::init(f, reinterpret_cast<PyFunctionObject*>(func), co, slots.data(),
+                    static_cast<int>(slots.size()), p.site.index, cache_units(p.site.op));
     for (int pos = 0; nlocals + pos < static_cast<int>(slots.size()); ++pos)
-        if (p.info->analysis.requirement(p.site.index, pos) & kReqLasti)
+        if (p.info->analysis.requirement(p.site, pos) & kReqLasti)
             frame::make_lasti(f, nlocals + pos);
     return f;
 }
@@ -290,9 +304,12 @@ Chain* rebuild(PyObject* snapshot) {
     const Py_ssize_t n = PyTuple_GET_SIZE(frames);
     std::vector<Plan> plans(static_cast<size_t>(n));
     for (Py_ssize_t i = 0; i < n; ++i)
-        if (!plan_frame(PyTuple_GET_ITEM(frames, i), plans[static_cast<size_t>(i)])) return nullptr;
+        if (!plan_frame(PyTuple_GET_ITEM(frames, i), plans[static_cast<size_t>(i)], i == n - 1))
+            return nullptr;
     auto* chain = new Chain;
     chain->handled = Py_NewRef(handled);
+    const CallSite& innermost = plans.back().site;
+    if (innermost.preempted()) chain->preempted_at = innermost.index;
     std::unordered_map<PyObject*, PyObject*> cells;  // strong cell references
     for (Plan& p : plans) {
         _PyInterpreterFrame* f = build_frame(p, cells);

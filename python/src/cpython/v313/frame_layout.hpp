@@ -95,6 +95,18 @@ inline void init(_PyInterpreterFrame* f, PyFunctionObject* func, PyCodeObject* c
     f->return_offset = static_cast<uint16_t>(1 + call_caches);
 }
 
+// Make a rebuilt frame about to be resumed with an exception unwind from the instruction
+// at `unit` (a preemption point: the exception comes from the tick that ran there); the
+// eval loop looks for the handler of the unit before instr_ptr.
+inline void raise_at(_PyInterpreterFrame* f, int unit) noexcept {
+    f->instr_ptr = _PyCode_CODE(frame_code(f)) + unit + 1;
+    f->return_offset = 0;
+}
+// Does the eval loop save the frame's stack pointer while the eval breaker runs? Yes
+// (CHECK_EVAL_BREAKER), and not while the frame is inside a call into C: a frame whose
+// C callee ran the signal handlers itself (time.sleep()) is told apart by it.
+inline constexpr bool kBreakerSavesDepth = true;
+
 inline int traverse(_PyInterpreterFrame* f, visitproc visit, void* arg) {
     Py_VISIT(f->frame_obj);
     Py_VISIT(f->f_locals);

@@ -107,6 +107,18 @@ inline void init(_PyInterpreterFrame* f, PyFunctionObject* func, PyCodeObject* c
     f->instr_ptr = _PyCode_CODE(code) + call_unit;
     f->return_offset = static_cast<uint16_t>(1 + call_caches);
 }
+// Make a rebuilt frame about to be resumed with an exception unwind from the instruction
+// at `unit` (a preemption point: the exception comes from the tick that ran there); the
+// eval loop looks for the handler of the unit before instr_ptr (as on 3.13).
+inline void raise_at(_PyInterpreterFrame* f, int unit) noexcept {
+    f->instr_ptr = _PyCode_CODE(frame_code(f)) + unit + 1;
+    f->return_offset = 0;
+}
+// Does the eval loop save the frame's stack pointer while the eval breaker runs? Yes, as
+// around every call that can escape it (a frame whose C callee ran the tick itself then
+// has its depth before the call, which the analysis tells apart).
+inline constexpr bool kBreakerSavesDepth = true;
+
 // Slot `i` of a frame init() made is an exception handler's lasti, which RERAISE reads as a
 // tagged int: make the int object there one (the loader checked its range).
 inline void make_lasti(_PyInterpreterFrame* f, int i) {

@@ -265,6 +265,56 @@ _object* callee(int op, int arg, _object* const* stack, int depth) noexcept {
     return nullptr;
 }
 
+bool calls_through_c(int op) noexcept {
+    // CALL, CALL_KW and CALL_FUNCTION_EX push a plain Python function's frame themselves
+    // (CALL a bound method's too); other callables go through C: an object with a Python
+    // __call__, a bound method in CALL_FUNCTION_EX. WITH_EXCEPT_START calls __exit__
+    // (with its self, when LOAD_SPECIAL found a method). A `with`'s __enter__ and normal
+    // __exit__ are CALLs since 3.14.
+    return op == CALL || op == CALL_KW || op == CALL_FUNCTION_EX || op == WITH_EXCEPT_START;
+}
+
+bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexcept {
+    out = CCall{};
+    switch (op) {
+        case CALL:
+            if (depth < arg + 2) return false;
+            break;
+        case CALL_KW:
+            if (depth < arg + 3) return false;
+            break;
+        case CALL_FUNCTION_EX:
+            if (depth < 4) return false;
+            break;
+        case WITH_EXCEPT_START:  // (exit_func, exit_self, lasti, unused, val -- ..., res)
+            if (depth < 5) return false;
+            out.callable = slpy::cpy::slot_object(stack[depth - 5]);
+            return out.callable != nullptr;
+        default:
+            return false;
+    }
+    out.callable = callee(op, arg, stack, depth);
+    // CALL and CALL_KW pass their arguments with the callable's slot free below them.
+    out.lent_slot = op != CALL_FUNCTION_EX;
+    return out.callable != nullptr;
+}
+
+AfterBreaker after_breaker(int op) noexcept {
+    // The instructions with HAS_EVAL_BREAK_FLAG in 3.14's tables (CALL_KW has none since
+    // 3.14): the calls check once their result is pushed, JUMP_BACKWARD before it jumps,
+    // RESUME at function entry.
+    switch (op) {
+        case JUMP_BACKWARD:
+            return AfterBreaker::kJump;
+        case RESUME:
+        case CALL:
+        case CALL_FUNCTION_EX:
+            return AfterBreaker::kNext;
+        default:
+            return AfterBreaker::kNone;
+    }
+}
+
 LocalAccess local_access(int op, int arg) noexcept {
     LocalAccess a;
     switch (op) {
