@@ -24,10 +24,30 @@ ternaryfunc python_call_slot() {
     return slot;
 }
 
+// The vectorcall CPython gives every Python function (_PyFunction_Vectorcall, not exported
+// since 3.14): read off a function made for the purpose, once.
+vectorcallfunc function_vectorcall() {
+    static vectorcallfunc call = nullptr;
+    if (call != nullptr) return call;
+    PyCodeObject* code = PyCode_NewEmpty("slp", "slp_function_probe", 0);
+    PyObject* globals = PyDict_New();
+    PyObject* f = code != nullptr && globals != nullptr
+                      ? PyFunction_New(reinterpret_cast<PyObject*>(code), globals)
+                      : nullptr;
+    if (f == nullptr)
+        PyErr_Clear();
+    else
+        call = reinterpret_cast<PyFunctionObject*>(f)->vectorcall;
+    Py_XDECREF(f);
+    Py_XDECREF(globals);
+    Py_XDECREF(code);
+    return call;
+}
+
 // Does calling `f` from C run its code in a new frame and return what the code returns?
 bool plain_function(PyObject* f, PyFunctionObject* func) {
     return f == reinterpret_cast<PyObject*>(func) && PyFunction_Check(f) &&
-           func->vectorcall == _PyFunction_Vectorcall;
+           func->vectorcall != nullptr && func->vectorcall == function_vectorcall();
 }
 
 // The Python function a class's special method `name` runs, if it is one (borrowed).
