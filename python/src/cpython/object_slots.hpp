@@ -37,8 +37,9 @@ inline PyObject* slot_value(_PyInterpreterFrame* f, int i) noexcept {
 // A frame was copied from `from` to `to` (its value stack's top is an index: nothing to
 // fix).
 inline void moved(_PyInterpreterFrame*, const _PyInterpreterFrame*) noexcept {}
-// An exception handler's lasti is an int object in its slot already: nothing to do.
-inline void make_lasti(_PyInterpreterFrame*, int) noexcept {}
+// A slot the eval loop reads as an int (an exception handler's lasti) holds an int object
+// already: nothing to do.
+inline void make_tagged_int(_PyInterpreterFrame*, int) noexcept {}
 // Is `f` (the innermost frame) inside a call into C? Then the eval loop keeps its stack
 // pointer in a C local, and the frame has none saved.
 inline bool in_c_call(_PyInterpreterFrame* f, int /*depth_before*/) noexcept {

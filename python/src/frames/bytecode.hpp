@@ -32,6 +32,9 @@ enum Req : uint16_t {
     kReqExcList = 1 << 10,    // a list of exceptions or None (PREP_RERAISE_STAR)
     kReqCellTuple = 1 << 11,  // a tuple of cells (MAKE_FUNCTION's closure)
     kReqFunction = 1 << 12,   // a Python function (SET_FUNCTION_ATTRIBUTE)
+    // 3.15's FOR_ITER index: NULL (then the slot below is an iterator) or an int (then the
+    // slot below is a list or tuple it indexes); the eval loop holds it as a tagged int
+    kReqSeqIndex = 1 << 13,
 };
 
 // The opcode's shape for one control-flow edge: values popped, values pushed.

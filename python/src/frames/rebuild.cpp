@@ -59,6 +59,9 @@ const char* violation(PyObject* v, uint16_t req, int units) {
     if ((req & kReqTuple) && !PyTuple_Check(v)) return "a tuple";
     if ((req & kReqCode) && !PyCode_Check(v)) return "a code object";
     if ((req & kReqFunction) && !PyFunction_Check(v)) return "a function";
+    long index = 0;
+    if ((req & kReqSeqIndex) && !as_int(v, -1, PY_SSIZE_T_MAX >> 3, index))
+        return "an index (an int of at least -1)";
     if (req & kReqCellTuple)
         for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(v); ++i)
             if (!PyCell_Check(PyTuple_GET_ITEM(v, i))) return "a tuple of cells";
@@ -119,6 +122,21 @@ bool check_header(PyObject* s, PyObject*& handled, PyObject*& frames) {
         return false;
     }
     return true;
+}
+
+// The slot under 3.15's iteration index `i` (NULL: the slot holds an iterator; an int: a
+// list or tuple the index is into), which the eval loop reads unchecked.
+bool sequence_under_index(const Plan& p, Py_ssize_t i, bool index_null) {
+    const auto below = static_cast<size_t>(i - 1);
+    PyObject* seq = PyTuple_GET_ITEM(p.values, i - 1);
+    const bool ok =
+        below >= static_cast<size_t>(reinterpret_cast<PyCodeObject*>(p.fn.code)->co_nlocalsplus) &&
+        !p.is_null[below] &&
+        (index_null ? PyIter_Check(seq) != 0 : PyList_CheckExact(seq) || PyTuple_CheckExact(seq));
+    if (!ok)
+        raise_restore("frame " + p.where + ": stack slot under an iteration index must be " +
+                      (index_null ? "an iterator" : "a list or tuple"));
+    return ok;
 }
 
 bool plan_frame(PyObject* fr, Plan& p, bool innermost) {
@@ -208,6 +226,7 @@ bool plan_frame(PyObject* fr, Plan& p, bool innermost) {
         }
         const int pos = static_cast<int>(i - nlocals);
         const uint16_t req = p.info->analysis.requirement(p.site, pos);
+        if ((req & kReqSeqIndex) && !sequence_under_index(p, i, null)) return false;
         if (null) {
             if (req & kReqNonNull) {
                 raise_restore("frame " + p.where + ": stack slot " + std::to_string(pos) +
@@ -291,8 +310,9 @@ _PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject
         frame::init(f, reinterpret_cast<PyFunctionObject*>(func), co, slots.data(),
                     static_cast<int>(slots.size()), p.site.index, cache_units(p.site.op));
     for (int pos = 0; nlocals + pos < static_cast<int>(slots.size()); ++pos)
-        if (p.info->analysis.requirement(p.site, pos) & kReqLasti)
-            frame::make_lasti(f, nlocals + pos);
+        if ((p.info->analysis.requirement(p.site, pos) & (kReqLasti | kReqSeqIndex)) &&
+            slots[static_cast<size_t>(nlocals + pos)] != nullptr)
+            frame::make_tagged_int(f, nlocals + pos);
     return f;
 }
 

@@ -119,12 +119,13 @@ inline void raise_at(_PyInterpreterFrame* f, int unit) noexcept {
 // has its depth before the call, which the analysis tells apart).
 inline constexpr bool kBreakerSavesDepth = true;
 
-// Slot `i` of a frame init() made is an exception handler's lasti, which RERAISE reads as a
-// tagged int: make the int object there one (the loader checked its range).
-inline void make_lasti(_PyInterpreterFrame* f, int i) {
+// Slot `i` of a frame init() made is one the eval loop reads as a tagged int (an exception
+// handler's lasti, which RERAISE reads; 3.15's iteration index): make the int object
+// there one (the loader checked its range).
+inline void make_tagged_int(_PyInterpreterFrame* f, int i) {
     const _PyStackRef r = f->localsplus[i];
-    const Py_ssize_t lasti = PyLong_AsSsize_t(PyStackRef_AsPyObjectBorrow(r));
-    f->localsplus[i] = PyStackRef_TagInt(lasti);
+    const Py_ssize_t value = PyLong_AsSsize_t(PyStackRef_AsPyObjectBorrow(r));
+    f->localsplus[i] = PyStackRef_TagInt(value);
     PyStackRef_CLOSE(r);
 }
 

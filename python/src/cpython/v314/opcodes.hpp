@@ -17,6 +17,11 @@
 #include "../../frames/bytecode.hpp"
 #include "frame_layout.hpp"
 
+// 3.15's FOR_ITER has an index (or NULL) above the iterator (v315/opcodes.hpp sets 1).
+#ifndef SLP_FOR_ITER_INDEX
+#define SLP_FOR_ITER_INDEX 0
+#endif
+
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpedantic"
 #pragma GCC diagnostic ignored "-Wconversion"
@@ -119,11 +124,12 @@ int left_in_place(int op, int arg) noexcept {
             return 5;
         case MATCH_KEYS:  // (subject, keys -- subject, keys, values_or_none)
             return 2;
+        case FOR_ITER:  // (iter -- iter, next); 3.15: (iter, null_or_index -- ..., next)
+            return SLP_FOR_ITER_INDEX ? 2 : 1;
         case GET_LEN:  // (obj -- obj, len)
         case MATCH_MAPPING:
         case MATCH_SEQUENCE:
         case CHECK_EXC_MATCH:  // (left, right -- left, b)
-        case FOR_ITER:         // (iter -- iter, next)
         case IMPORT_FROM:      // (from -- from, res)
             return 1;
         default:
@@ -144,7 +150,12 @@ int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) no
     auto add = [&](int peek, uint16_t mask) { out[n++] = OperandReq{peek, mask}; };
     switch (op) {
         case FOR_ITER:
-            add(1, kReqIter | kReqNonNull);
+            if (SLP_FOR_ITER_INDEX) {
+                add(1, kReqSeqIndex);  // (an int, or NULL: what the slot below must be)
+                add(2, kReqNonNull);
+            } else {
+                add(1, kReqIter | kReqNonNull);
+            }
             break;
         case LIST_APPEND:
         case LIST_EXTEND:
@@ -243,6 +254,7 @@ bool nullable_operand(int op, int arg, int peek) noexcept {
     if (op == CALL) return peek == arg + 1;
     if (op == CALL_KW) return peek == arg + 2;
     if (op == CALL_FUNCTION_EX) return peek == 3 || peek == 1;
+    if (SLP_FOR_ITER_INDEX && op == POP_ITER) return peek == 1;  // the index, or NULL
     return op == POP_TOP && peek == 1;
 }
 
