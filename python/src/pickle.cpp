@@ -77,6 +77,13 @@ PyObject* direct_function(PyObject* func) {
     return nullptr;
 }
 
+// How a suspended tasklet's innermost frame waits: in the call that switched away, or
+// between two instructions (run(timeout)'s tick, a C signal handler, interrupted it; the
+// tick of other threads, a trace function, is not such a point).
+frames::Innermost innermost_of(const TaskletObject* t) {
+    return t->preempted_in_handler ? frames::Innermost::kPreempted : frames::Innermost::kInCall;
+}
+
 // Binding-level conditions for a started, suspended tasklet (the frames are checked by
 // the frame library). Returns 1 if fine, 0 with `why` set, -1 with an exception.
 int binding_restorable(TaskletObject* t, std::string* why) {
@@ -108,6 +115,7 @@ int binding_restorable(TaskletObject* t, std::string* why) {
             return 0;
         }
     }
+    if (innermost_of(t) == frames::Innermost::kPreempted) return 1;
     switch (t->suspended_in) {
         case suspend_kind::schedule:
         case suspend_kind::send:
@@ -150,8 +158,8 @@ int restorable(TaskletObject* t, std::string* why) {
     }
     if (t->state.fresh() && t->chain == nullptr) return 1;  // not started
     if (t->chain != nullptr && !t->chain_started) return 1;
-    const int r =
-        frames::check_restorable(PyThreadState_Get(), t->state.top_frame(), stop_of(t), why);
+    const int r = frames::check_restorable(PyThreadState_Get(), t->state.top_frame(), stop_of(t),
+                                           why, innermost_of(t));
     if (r <= 0) return r;
     return binding_restorable(t, why);
 }
@@ -216,8 +224,8 @@ PyObject* tasklet_reduce(PyObject* self, PyObject*) {
         }
     } else {
         std::string why;
-        const int r =
-            frames::check_restorable(PyThreadState_Get(), t->state.top_frame(), stop_of(t), &why);
+        const int r = frames::check_restorable(PyThreadState_Get(), t->state.top_frame(),
+                                               stop_of(t), &why, innermost_of(t));
         if (r < 0) return nullptr;
         if (r > 0) {
             const int b = binding_restorable(t, &why);
@@ -232,11 +240,13 @@ PyObject* tasklet_reduce(PyObject* self, PyObject*) {
                            (cpy::slots(top) + cpy::frame_code(top)->co_nlocalsplus);
             if (d >= 0 && d <= cpy::frame_code(top)->co_stacksize) depth = static_cast<int>(d);
         }
-        snapshot = ref::steal(
-            frames::capture(PyThreadState_Get(), top, stop_of(t), t->exc_state.exc_value, depth));
+        snapshot = ref::steal(frames::capture(PyThreadState_Get(), top, stop_of(t),
+                                              t->exc_state.exc_value, depth, innermost_of(t)));
         if (!snapshot) return nullptr;
         const bool blocked = t->core.blocked();
-        switch (t->suspended_in) {
+        // (A preempted tasklet resumes with nothing: resume_value stays None.)
+        switch (innermost_of(t) == frames::Innermost::kPreempted ? suspend_kind::other
+                                                                 : t->suspended_in) {
             case suspend_kind::schedule:
                 resume_value = ref::borrow(t->suspend_value != nullptr ? t->suspend_value : self);
                 break;

@@ -298,16 +298,15 @@ void CodeAnalysis::backward() {
             const StackEffect fall = stack_effect(op, arg, false);
             const StackEffect jmp = stack_effect(op, arg, true);
             const int pops = fall.pops > jmp.pops ? fall.pops : jmp.pops;
-            int nullable = nullable_operand(op, arg);
             // A store of the top into a local may store NULL (3.13's inlined comprehensions
             // save and restore their variable so) if nothing reads the local unchecked
             // before setting it again.
             const LocalAccess acc = local_access(op, arg);
-            if (nullable == 0 && pops == 1 && acc.nwrites == 1 && acc.nreads == 0 &&
-                !live_after(i, acc.writes[0]))
-                nullable = 1;
+            const bool nullable_store =
+                pops == 1 && acc.nwrites == 1 && acc.nreads == 0 && !live_after(i, acc.writes[0]);
             for (int p = d - pops; p < d; ++p)
-                if (d - p != nullable) tmp[static_cast<size_t>(p)] |= kReqNonNull;
+                if (!nullable_operand(op, arg, d - p) && !nullable_store)
+                    tmp[static_cast<size_t>(p)] |= kReqNonNull;
             OperandReq reqs[kMaxOperandReqs];
             const int nreq = operand_requirements(op, arg, reqs);
             for (int k = 0; k < nreq; ++k)
@@ -370,8 +369,10 @@ bool site_at(const CodeAnalysis& an, int index, Is is, CallSite& out) noexcept {
     const int op = an.op_at(index), arg = an.arg_at(index);
     if (!is(op)) return false;
     const StackEffect e = stack_effect(op, arg, false);
-    if (e.pops > d) return false;
-    out = CallSite{index, op, arg, d, d - e.pops};
+    if (e.pops > d || e.pushes < 1) return false;
+    // The result is the last value pushed; what the instruction pushes before it is on
+    // the stack while the call runs (BEFORE_WITH's __exit__ in the manager's slot).
+    out = CallSite{index, op, arg, d, d - e.pops + e.pushes - 1};
     return true;
 }
 
@@ -379,11 +380,39 @@ bool site_at(const CodeAnalysis& an, int index, Is is, CallSite& out) noexcept {
 
 bool CodeAnalysis::call_site(int index, CallSite& out) const noexcept {
     return site_at(
-        *this, index, [](int op) { return calls_python(op) || calls_c(op); }, out);
+        *this, index, [](int op) { return calls_python(op) || calls_c(op) || calls_through_c(op); },
+        out);
 }
 
 bool CodeAnalysis::suspension_site(int index, CallSite& out) const noexcept {
     return site_at(*this, index, suspends, out);
+}
+
+bool CodeAnalysis::preemption_point(int index, CallSite& out) const noexcept {
+    const int d = depth_at(index);
+    if (d < 0) return false;
+    const int op = op_at(index), arg = arg_at(index);
+    const int next = next_[static_cast<size_t>(index)];
+    int resume = -1;
+    switch (after_breaker(op)) {
+        case AfterBreaker::kNone:
+            return false;
+        case AfterBreaker::kNext:
+            resume = next;
+            break;
+        case AfterBreaker::kJump:
+            resume = next - arg;
+            break;
+    }
+    const int kept = depth_at(resume);
+    if (kept < 0) return false;
+    // An exception thrown into the frame there unwinds from this instruction with the
+    // stack as it is at `resume`.
+    int target = 0, level = 0;
+    bool lasti = false;
+    if (handler_for(index, target, level, lasti) && level > kept) return false;
+    out = CallSite{index, op, arg, d, kept, resume};
+    return true;
 }
 
 uint16_t CodeAnalysis::requirement(int index, int pos) const noexcept {
@@ -391,6 +420,31 @@ uint16_t CodeAnalysis::requirement(int index, int pos) const noexcept {
     if (d < 0 || pos < 0 || pos >= d) return kReqNone;
     return req_[static_cast<size_t>(index) * static_cast<size_t>(stacksize_) +
                 static_cast<size_t>(pos)];
+}
+
+uint16_t CodeAnalysis::requirement(const CallSite& site, int pos) const noexcept {
+    int target = 0, level = 0;
+    bool lasti = false;
+    const bool handled = handler_for(site.index, target, level, lasti) && pos < level;
+    if (site.preempted())
+        return requirement(site.resume, pos) | (handled ? requirement(target, pos) : 0);
+    const StackEffect e = stack_effect(site.op, site.arg, false);
+    if (pos < site.depth_before - e.pops) return requirement(site.index, pos);
+    // A value the instruction pushed before its call: what follows it requires, or its
+    // exception handler (which keeps the slots below its level).
+    uint16_t r = kReqNonNull;
+    const int next = next_[static_cast<size_t>(site.index)];
+    if (pos < depth_at(next)) r |= requirement(next, pos);
+    if (handled) r |= requirement(target, pos);
+    return r;
+}
+
+bool CodeAnalysis::local_required(const CallSite& site, int local) const noexcept {
+    if (!site.preempted()) return local_required(site.index, local);
+    int target = 0, level = 0;
+    bool lasti = false;
+    return local_required(site.resume, local) ||
+           (handler_for(site.index, target, level, lasti) && local_required(target, local));
 }
 
 }  // namespace slpy::frames

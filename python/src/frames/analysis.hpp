@@ -17,12 +17,18 @@ namespace slpy::frames {
 // A place a frame can be suspended at: an instruction that called something and will
 // continue with the callee's result pushed (calls_python() or calls_c(), bytecode.hpp),
 // or a generator frame's yield (suspends()), continuing with the value sent in pushed.
+// Or a preemption point: the instruction at which the eval breaker ran (the tick of
+// run(timeout) switched away there); the frame continues at `resume` with nothing pushed.
 struct CallSite {
     int index = -1;        // code unit of the instruction (after any EXTENDED_ARG)
     int op = 0;            // de-optimized opcode
     int arg = 0;           // full argument (EXTENDED_ARG applied)
     int depth_before = 0;  // stack depth before the instruction
-    int kept = 0;          // depth once the call's operands are popped (result not pushed)
+    int kept = 0;          // depth below the call's result (its operands popped, what the
+                           // instruction pushes before calling kept); for a preemption
+                           // point, the depth at `resume`
+    int resume = -1;       // a preemption point: the code unit the frame continues at
+    bool preempted() const noexcept { return resume >= 0; }
 };
 
 class CodeAnalysis {
@@ -46,11 +52,20 @@ class CodeAnalysis {
     // The same for a generator frame's suspension point (bytecode.hpp's suspends()):
     // `kept` is the depth once the yielded value is popped.
     bool suspension_site(int index, CallSite& out) const noexcept;
+    // The preemption point at `index` (see CallSite), if the eval breaker runs at the
+    // reachable instruction there; false otherwise.
+    bool preemption_point(int index, CallSite& out) const noexcept;
     // Requirements on stack slot `pos` (0 = bottom) before the instruction at `index`.
     uint16_t requirement(int index, int pos) const noexcept;
+    // Requirements on slot `pos` (below `site.kept`) of a frame waiting at `site`: what
+    // the rest of the code assumes of it once the frame continues (or unwinds).
+    uint16_t requirement(const CallSite& site, int pos) const noexcept;
     // Must local `local` be bound (not NULL) before the instruction at `index`? True when
     // some path from there reads it without checking before setting it (local_access()).
     bool local_required(int index, int local) const noexcept;
+    // The same for a frame waiting at `site` (a preemption point: where it continues, or
+    // the handler an exception thrown in there reaches).
+    bool local_required(const CallSite& site, int local) const noexcept;
 
  private:
     bool decode(const uint8_t* code, std::string& error);

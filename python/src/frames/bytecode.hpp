@@ -32,6 +32,9 @@ enum Req : uint16_t {
     kReqExcList = 1 << 10,    // a list of exceptions or None (PREP_RERAISE_STAR)
     kReqCellTuple = 1 << 11,  // a tuple of cells (MAKE_FUNCTION's closure)
     kReqFunction = 1 << 12,   // a Python function (SET_FUNCTION_ATTRIBUTE)
+    // 3.15's FOR_ITER index: NULL (then the slot below is an iterator) or an int (then the
+    // slot below is a list or tuple it indexes); the eval loop holds it as a tagged int
+    kReqSeqIndex = 1 << 13,
 };
 
 // The opcode's shape for one control-flow edge: values popped, values pushed.
@@ -72,9 +75,9 @@ inline constexpr int kMaxOperandReqs = 6;
 // that every popped operand is not NULL. Fills `out`, returns how many.
 int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) noexcept;
 
-// The PEEK index of the one popped operand that may be NULL (the self-or-NULL slot of
-// CALL, the NULL under CALL_FUNCTION_EX's callable), or 0.
-int nullable_operand(int op, int arg) noexcept;
+// May the popped operand at PEEK index `peek` be NULL (the self-or-NULL slot of CALL, the
+// NULL under CALL_FUNCTION_EX's callable, 3.14's empty **kwargs slot)?
+bool nullable_operand(int op, int arg, int peek) noexcept;
 
 // Can a frame wait in `op` for a Python function it called (the callee's frame above it),
 // or for C code it called (the innermost frame of a suspended chain)?
@@ -88,6 +91,36 @@ bool suspends(int op) noexcept;
 // The object the call instruction `op` (arg `arg`) calls, read from the value stack as it
 // is before the instruction (`stack` its bottom, `depth` slots), or null.
 _object* callee(int op, int arg, _object* const* stack, int depth) noexcept;
+
+// Can a frame wait in `op` for a Python function that C code called for it (an entry
+// frame above it), the instruction's result being that function's result? Such a call
+// is a known continuation: restored, the callee's frame runs and its result completes
+// the instruction, as for a call between Python functions.
+bool calls_through_c(int op) noexcept;
+
+// What the C code of such an instruction calls, read from the value stack as it is while
+// the call runs (`stack` its bottom, `depth` the depth before the instruction): either
+// `callable` (called with the instruction's arguments), or the special method `special`
+// looked up on the type of `special_self` (a context manager's __enter__).
+// A call with a free slot below its arguments (PY_VECTORCALL_ARGUMENTS_OFFSET) lends that
+// slot to a bound method, which puts its self there while its function runs: then
+// `callable` is that self, and `lent_slot` says it may be.
+struct CCall {
+    _object* callable = nullptr;
+    _object* special_self = nullptr;
+    const char* special = nullptr;
+    bool lent_slot = false;
+};
+// False if `op` is not calls_through_c() on this version, or the stack does not hold
+// what the instruction calls.
+bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexcept;
+
+// Where a frame continues after the eval breaker ran at the instruction `op` (a
+// preemption point: run(timeout)'s tick switched away there, between two instructions):
+// not a breaker point (or not one a suspended frame can be told apart at), the next
+// instruction, or the target of its backward jump.
+enum class AfterBreaker : uint8_t { kNone, kNext, kJump };
+AfterBreaker after_breaker(int op) noexcept;
 
 // The locals `op` reads without checking for NULL (a NULL there would crash: 3.13's
 // LOAD_FAST; none on 3.11, whose reads all check) and the locals it sets or clears.

@@ -46,17 +46,20 @@ PyObject* capture_frame(const FrameAt& at, PyObject* memo) {
     PyObject* nulls = PyList_New(0);
     if (values == nullptr || nulls == nullptr) goto fail;
     for (int i = 0; i < n; ++i) {
-        PyObject* v = f->localsplus[i];
+        PyObject* v = frame::slot_value(f, i);  // new reference
+        if (v == nullptr && PyErr_Occurred()) goto fail;
         const int kind =
             i < nlocals ? static_cast<uint8_t>(PyBytes_AS_STRING(co->co_localspluskinds)[i]) : 0;
         PyObject* item = nullptr;
         if (kind & (CO_FAST_CELL | CO_FAST_FREE)) {
             if (v == nullptr || !PyCell_Check(v)) {
+                Py_XDECREF(v);
                 raise_unpicklable("cannot capture frame " + describe(f) + ": cell variable " +
                                   std::to_string(i) + " is not a cell");
                 goto fail;
             }
             item = memo != nullptr ? cell_as_list(v, memo) : Py_NewRef(v);
+            Py_DECREF(v);
         } else if (v == nullptr) {
             PyObject* index = PyLong_FromLong(i);
             const int rc = index != nullptr ? PyList_Append(nulls, index) : -1;
@@ -64,7 +67,7 @@ PyObject* capture_frame(const FrameAt& at, PyObject* memo) {
             if (rc < 0) goto fail;
             item = Py_NewRef(Py_None);
         } else {
-            item = Py_NewRef(v);
+            item = v;
         }
         if (item == nullptr) goto fail;
         PyTuple_SET_ITEM(values, i, item);
@@ -79,9 +82,12 @@ PyObject* capture_frame(const FrameAt& at, PyObject* memo) {
             Py_DECREF(module);
             goto fail;
         }
-        PyObject* result = Py_BuildValue("(NOOiNN)", module, co->co_qualname, at.info->digest,
-                                         at.site.index, values, nulls_t);
-        return result;  // Py_BuildValue consumed module, values and nulls_t ("N")
+        // A preempted frame says so in a seventh item; a call site needs none.
+        if (at.site.preempted())
+            return Py_BuildValue("(NOOiNNs)", module, co->co_qualname, at.info->digest,
+                                 at.site.index, values, nulls_t, kPreempted);
+        return Py_BuildValue("(NOOiNN)", module, co->co_qualname, at.info->digest, at.site.index,
+                             values, nulls_t);  // consumes module, values and nulls_t ("N")
     }
 fail:
     Py_XDECREF(values);
@@ -96,13 +102,14 @@ PyObject* make_snapshot(PyObject* handled_exc, PyObject* frames) {
 }
 
 PyObject* capture(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
-                  PyObject* handled_exc, int innermost_depth) {
+                  PyObject* handled_exc, int innermost_depth, Innermost how) {
     std::vector<FrameAt> chain;
     std::string why;
-    const int r = walk(ts, innermost, stop, chain, &why);
+    const int r = walk(ts, innermost, stop, how, chain, &why);
     if (r < 0) return nullptr;
     if (r == 0) return raise_unpicklable("cannot pickle the frames: " + why);
-    if (innermost_depth >= 0 && innermost_depth != chain.front().site.depth_before) {
+    if (how == Innermost::kInCall && innermost_depth >= 0 &&
+        innermost_depth != chain.front().site.depth_before) {
         PyErr_Format(PyExc_SystemError,
                      "slp frames: stack analysis says depth %d before the call in %s, the "
                      "interpreter has %d",

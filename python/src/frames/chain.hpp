@@ -21,6 +21,9 @@ class Chain {
     std::vector<FrameState> state;
     PyObject* handled = nullptr;  // strong; None when none
     bool started = false;
+    // The innermost frame was preempted at this code unit (it takes no call result; an
+    // exception thrown in unwinds from there), or -1.
+    int preempted_at = -1;
 };
 
 // Allocate an empty frame able to run `code` (specials, locals and the full stack).

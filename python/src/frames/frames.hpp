@@ -22,13 +22,20 @@
 //     handled_exc  the exception being handled at the innermost point (sys.exception()),
 //                  or None
 //     frames       tuple of frames, the base (outermost) first:
-//     (module, qualname, digest, site, values, nulls)
+//     (module, qualname, digest, site, values, nulls[, "preempted"])
 //       module, qualname  where the function lives (qualname may contain "<locals>":
 //                         nested functions are found among their parent's constants)
 //       digest            16 bytes, code_digest() of its code (codeinfo.hpp)
-//       site              code unit of the CALL (or CALL_FUNCTION_EX, BINARY_SUBSCR) the
-//                         frame is suspended in (a generator's: its YIELD_VALUE, or
-//                         RETURN_GENERATOR before it started)
+//       site              code unit of the call instruction the frame is suspended in
+//                         (CALL, CALL_FUNCTION_EX, BINARY_SUBSCR; for a frame whose
+//                         callee C code called, a call whose C passes the callee's result
+//                         through: CALL_FUNCTION_EX, a bound method or an object with a
+//                         Python __call__, a with statement's __enter__/__exit__); or, for
+//                         an innermost frame marked "preempted", the instruction at which
+//                         the eval breaker ran (a backward jump, RESUME; 3.13: a call's
+//                         end too): the frame continues where that instruction goes on;
+//                         a generator's: its YIELD_VALUE, or RETURN_GENERATOR before it
+//                         started
 //       values            locals, cells and free variables (co_nlocalsplus of them), then
 //                         the value stack below the call's operands (the yielded value);
 //                         a cell is a list of its content ([] when empty), shared cells
@@ -51,8 +58,10 @@
 //     stack once it is scheduled: value = what the blocking call returns (receive():
 //     the value received; send(), schedule(), schedule_remove(): None, or schedule's
 //     retval), or null with the exception set (kill, throw, send_exception).
-//   * Preemption points (the eval breaker) are not call sites: check_restorable() says
-//     so; such a tasklet is not restorable by this library.
+//   * A tasklet preempted by run(timeout)'s tick (a C signal handler the eval breaker ran)
+//     is captured with Innermost::kPreempted: its innermost frame is between two
+//     instructions and resume() pushes nothing onto it (`value` is dropped; an exception
+//     unwinds from the instruction where the tick ran).
 
 #pragma once
 
@@ -83,20 +92,29 @@ PyObject* restore_error() noexcept;
 // ---------------------------------------------------------------------------------------
 // (a) The unwinder
 
+// How the innermost frame of a chain is suspended: inside a call into C (channel
+// receive(), schedule(), ...), or between two instructions (preempted: the eval breaker
+// ran the tick of run(timeout) there, in a C signal handler).
+enum class Innermost : uint8_t { kInCall, kPreempted };
+
 // Is the chain from `innermost` outwards, up to and including the frame whose `previous`
 // is `stop` (that frame is the base), restorable? Conditions: no PEP 523 eval hook is
 // installed; every frame is a function frame owned by the thread (no generator or
 // coroutine frame, no module or class body); no frame but the base was entered from C
 // (3.11's `is_entry`, 3.13's entry frame under it), except frames that resume() itself
-// is evaluating; `innermost` is suspended in a call into C (bytecode.hpp's calls_c());
+// is evaluating and frames whose caller's instruction reached them through C code that
+// returns their result unchanged (bytecode.hpp's calls_through_c(): a known
+// continuation); `innermost` is suspended in a call into C (bytecode.hpp's calls_c()),
+// or, `how` kPreempted, at a preemption point (CodeAnalysis::preemption_point());
 // the bytecode of every frame can be analysed; `stop` is reached (it may be the base's
 // caller, or on 3.13 the entry frame between them).
 // Returns 1 if restorable, 0 if not (then `why`, if not null, says which frame and why,
 // naming the C function between frames when there is one), -1 with an exception set.
 // `innermost` must be the running frame of a thread or the saved top frame of a
-// suspended tasklet: it has no saved stack pointer (it is inside a call).
+// suspended tasklet: it has no saved stack pointer (it is inside a call), except a
+// preempted one on a version whose eval breaker saves it.
 int check_restorable(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
-                     std::string* why);
+                     std::string* why, Innermost how = Innermost::kInCall);
 
 // ---------------------------------------------------------------------------------------
 // (b) Capture
@@ -109,7 +127,8 @@ int check_restorable(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInter
 // its CALL if the caller knows it (from a METH_FASTCALL args pointer), else -1; a
 // mismatch with the static analysis raises SystemError (a bug guard for tests).
 PyObject* capture(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
-                  PyObject* handled_exc, int innermost_depth = -1);
+                  PyObject* handled_exc, int innermost_depth = -1,
+                  Innermost how = Innermost::kInCall);
 
 // ---------------------------------------------------------------------------------------
 // (c) Validate and rebuild

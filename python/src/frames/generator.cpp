@@ -100,9 +100,18 @@ PyObject* rebuild_generator(PyObject* snapshot) {
     // The frame runs the function found, or for a nested one the copy (its closure).
     PyObject* func = p.fn.func != nullptr ? Py_NewRef(p.fn.func) : Py_NewRef(maker);
     Py_DECREF(maker);
-    frame::set_generator_frame(
-        frame::generator_frame(gen), reinterpret_cast<PyFunctionObject*>(func), slots.data(),
-        static_cast<int>(slots.size()), p.site.index, cache_units(p.site.op));
+    _PyInterpreterFrame* f = frame::generator_frame(gen);
+    const int nlocals = reinterpret_cast<PyCodeObject*>(p.fn.code)->co_nlocalsplus;
+    std::vector<char> tagged(slots.size(), 0);  // slots the eval loop reads as tagged ints
+    for (int pos = 0; nlocals + pos < static_cast<int>(slots.size()); ++pos)
+        tagged[static_cast<size_t>(nlocals + pos)] =
+            (p.info->analysis.requirement(p.site, pos) & (kReqLasti | kReqSeqIndex)) &&
+            slots[static_cast<size_t>(nlocals + pos)] != nullptr;
+    frame::set_generator_frame(f, reinterpret_cast<PyFunctionObject*>(func), slots.data(),
+                               static_cast<int>(slots.size()), p.site.index,
+                               cache_units(p.site.op));
+    for (size_t i = 0; i < tagged.size(); ++i)
+        if (tagged[i]) frame::make_tagged_int(f, static_cast<int>(i));
     as_gen(gen)->gi_frame_state = frame::generator_state(p.site.op, p.site.arg);
     if (handled != Py_None) Py_XSETREF(as_gen(gen)->gi_exc_state.exc_value, Py_NewRef(handled));
     return gen;

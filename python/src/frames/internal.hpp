@@ -5,10 +5,15 @@
 #include <string>
 #include <vector>
 
+#include "bytecode.hpp"
 #include "codeinfo.hpp"
+#include "frames.hpp"
 #include "python.hpp"
 
 namespace slpy::frames {
+
+// The seventh item of a snapshot frame suspended at a preemption point (frames.hpp).
+inline constexpr const char* kPreempted = "preempted";
 
 // "qualname (file:line)" of a frame, for messages.
 std::string describe(_PyInterpreterFrame* f);
@@ -21,6 +26,10 @@ const char* unsupported_code(PyCodeObject* co) noexcept;
 // frame is an entry frame but its caller is the next frame of the chain: no C between.
 bool driven_inner_frame(_PyInterpreterFrame* f) noexcept;
 
+// Does the C code of `call` (an instruction that calls_through_c()) run `func`, the
+// function of the frame above its caller, and return that function's result unchanged?
+bool passes_result_through(const CCall& call, PyFunctionObject* func);
+
 // One frame of a chain being captured: the frame, its code's facts, where it waits.
 struct FrameAt {
     _PyInterpreterFrame* frame = nullptr;
@@ -32,7 +41,7 @@ struct FrameAt {
 // `innermost` to the frame above `stop` is restorable; 0 with `why` if not; -1 with an
 // exception set. See check_restorable() in frames.hpp.
 int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
-         std::vector<FrameAt>& out, std::string* why);
+         Innermost how, std::vector<FrameAt>& out, std::string* why);
 
 // One frame of a snapshot (frames.hpp's format); `memo` (a dict) keeps shared cells shared
 // between the frames of one snapshot, as lists of their content. Without a memo (a

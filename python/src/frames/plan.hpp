@@ -36,8 +36,9 @@ struct Plan {
 // Check the snapshot's header; `handled` and `frames` are borrowed from it. False with
 // FrameRestoreError set.
 bool check_header(PyObject* snapshot, PyObject*& handled, PyObject*& frames);
-// Validate snapshot frame `fr` (see frames.hpp's rebuild()). False with an exception set.
-bool plan_frame(PyObject* fr, Plan& p, SiteKind kind);
+// Validate snapshot frame `fr` (see frames.hpp's rebuild()); only the `innermost` frame of
+// a call chain may be marked preempted. False with an exception set.
+bool plan_frame(PyObject* fr, Plan& p, SiteKind kind, bool innermost = false);
 // The frame's locals and stack as new references (null for NULL slots); a cell is made
 // once per snapshot list in `cells` (strong). `ok` false with an exception set on failure.
 std::vector<PyObject*> build_slots(const Plan& p, std::unordered_map<PyObject*, PyObject*>& cells,

@@ -49,6 +49,9 @@ const char* violation(PyObject* v, uint16_t req, int units) {
     if ((req & kReqTuple) && !PyTuple_Check(v)) return "a tuple";
     if ((req & kReqCode) && !PyCode_Check(v)) return "a code object";
     if ((req & kReqFunction) && !PyFunction_Check(v)) return "a function";
+    long index = 0;
+    if ((req & kReqSeqIndex) && !as_int(v, -1, PY_SSIZE_T_MAX >> 3, index))
+        return "an index (an int of at least -1)";
     if (req & kReqCellTuple)
         for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(v); ++i)
             if (!PyCell_Check(PyTuple_GET_ITEM(v, i))) return "a tuple of cells";
@@ -113,9 +116,36 @@ bool check_header(PyObject* s, PyObject*& handled, PyObject*& frames) {
     return true;
 }
 
-bool plan_frame(PyObject* fr, Plan& p, SiteKind kind) {
-    if (!PyTuple_CheckExact(fr) || PyTuple_GET_SIZE(fr) != 6) {
+namespace {
+
+// The slot under 3.15's iteration index `i` (NULL: the slot holds an iterator; an int: a
+// list or tuple the index is into), which the eval loop reads unchecked.
+bool sequence_under_index(const Plan& p, Py_ssize_t i, bool index_null) {
+    const auto below = static_cast<size_t>(i - 1);
+    PyObject* seq = PyTuple_GET_ITEM(p.values, i - 1);
+    const bool ok =
+        below >= static_cast<size_t>(reinterpret_cast<PyCodeObject*>(p.fn.code)->co_nlocalsplus) &&
+        !p.is_null[below] &&
+        (index_null ? PyIter_Check(seq) != 0 : PyList_CheckExact(seq) || PyTuple_CheckExact(seq));
+    if (!ok)
+        raise_restore("frame " + p.where + ": stack slot under an iteration index must be " +
+                      (index_null ? "an iterator" : "a list or tuple"));
+    return ok;
+}
+
+}  // namespace
+
+bool plan_frame(PyObject* fr, Plan& p, SiteKind kind, bool innermost) {
+    // A seventh item marks the innermost frame as preempted (between two instructions).
+    if (!PyTuple_CheckExact(fr) || PyTuple_GET_SIZE(fr) < 6 || PyTuple_GET_SIZE(fr) > 7) {
         raise_restore("a snapshot frame is not a 6-tuple");
+        return false;
+    }
+    const bool preempted = PyTuple_GET_SIZE(fr) == 7;
+    if (preempted && (!innermost || !PyUnicode_CheckExact(PyTuple_GET_ITEM(fr, 6)) ||
+                      PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(fr, 6), kPreempted) != 0)) {
+        raise_restore("a snapshot frame's seventh item can only mark the innermost frame \"" +
+                      std::string(kPreempted) + "\"");
         return false;
     }
     PyObject* module = PyTuple_GET_ITEM(fr, 0);
@@ -153,10 +183,13 @@ bool plan_frame(PyObject* fr, Plan& p, SiteKind kind) {
     long index = 0;
     const CodeAnalysis& an = p.info->analysis;
     if (!as_int(site, 0, an.units() - 1, index) ||
-        !(kind == SiteKind::kCall ? an.call_site(static_cast<int>(index), p.site)
-                                  : an.suspension_site(static_cast<int>(index), p.site))) {
+        !(preempted                 ? an.preemption_point(static_cast<int>(index), p.site)
+          : kind == SiteKind::kCall ? an.call_site(static_cast<int>(index), p.site)
+                                    : an.suspension_site(static_cast<int>(index), p.site))) {
         raise_restore("frame " + p.where + ": its instruction offset is not " +
-                      (kind == SiteKind::kCall ? "a call instruction" : "a yield") +
+                      (preempted                 ? "a preemption point"
+                       : kind == SiteKind::kCall ? "a call instruction"
+                                                 : "a yield") +
                       " of the code");
         return false;
     }
@@ -194,7 +227,7 @@ bool plan_frame(PyObject* fr, Plan& p, SiteKind kind) {
                                                        : " is not a cell"));
                 return false;
             }
-            if (null && p.info->analysis.local_required(p.site.index, static_cast<int>(i))) {
+            if (null && p.info->analysis.local_required(p.site, static_cast<int>(i))) {
                 raise_restore("frame " + p.where + ": local variable " + std::to_string(i) +
                               " is unbound, but the code reads it there without checking");
                 return false;
@@ -202,9 +235,10 @@ bool plan_frame(PyObject* fr, Plan& p, SiteKind kind) {
             continue;
         }
         const int pos = static_cast<int>(i - nlocals);
-        const uint16_t req = p.info->analysis.requirement(p.site.index, pos);
+        const uint16_t req = p.info->analysis.requirement(p.site, pos);
+        if ((req & kReqSeqIndex) && !sequence_under_index(p, i, null)) return false;
         if (null) {
-            if (req != kReqNone) {
+            if (req & kReqNonNull) {
                 raise_restore("frame " + p.where + ": stack slot " + std::to_string(pos) +
                               " cannot be NULL");
                 return false;
@@ -282,6 +316,7 @@ namespace {
 // that frames sharing a cell share it again. Returns null with an exception set.
 _PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject*>& cells) {
     auto* co = reinterpret_cast<PyCodeObject*>(p.fn.code);
+    const int nlocals = co->co_nlocalsplus;
     bool ok = false;
     std::vector<PyObject*> slots = build_slots(p, cells, ok);
     if (!ok) return nullptr;
@@ -299,8 +334,17 @@ _PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject
     }
     // The function's __code__ may have been replaced meanwhile (imports ran Python code):
     // the frame runs the code that was checked.
-    frame::init(f, reinterpret_cast<PyFunctionObject*>(func), co, slots.data(),
-                static_cast<int>(slots.size()), p.site.index, cache_units(p.site.op));
+    // A preempted frame continues at its resume unit, as after a call ending just before.
+    if (p.site.preempted())
+        frame::init(f, reinterpret_cast<PyFunctionObject*>(func), co, slots.data(),
+                    static_cast<int>(slots.size()), p.site.resume - 1, 0);
+    else
+        frame::init(f, reinterpret_cast<PyFunctionObject*>(func), co, slots.data(),
+                    static_cast<int>(slots.size()), p.site.index, cache_units(p.site.op));
+    for (int pos = 0; nlocals + pos < static_cast<int>(slots.size()); ++pos)
+        if ((p.info->analysis.requirement(p.site, pos) & (kReqLasti | kReqSeqIndex)) &&
+            slots[static_cast<size_t>(nlocals + pos)] != nullptr)
+            frame::make_tagged_int(f, nlocals + pos);
     return f;
 }
 
@@ -312,11 +356,13 @@ Chain* rebuild(PyObject* snapshot) {
     const Py_ssize_t n = PyTuple_GET_SIZE(frames);
     std::vector<Plan> plans(static_cast<size_t>(n));
     for (Py_ssize_t i = 0; i < n; ++i)
-        if (!plan_frame(PyTuple_GET_ITEM(frames, i), plans[static_cast<size_t>(i)],
-                        SiteKind::kCall))
+        if (!plan_frame(PyTuple_GET_ITEM(frames, i), plans[static_cast<size_t>(i)], SiteKind::kCall,
+                        i == n - 1))
             return nullptr;
     auto* chain = new Chain;
     chain->handled = Py_NewRef(handled);
+    const CallSite& innermost = plans.back().site;
+    if (innermost.preempted()) chain->preempted_at = innermost.index;
     std::unordered_map<PyObject*, PyObject*> cells;  // strong cell references
     for (Plan& p : plans) {
         _PyInterpreterFrame* f = build_frame(p, cells);

@@ -28,6 +28,7 @@ void take_ownership(PyFrameObject* fo, _PyInterpreterFrame* f) {
     }
     std::memcpy(static_cast<void*>(fo->_f_frame_data), f, frame::used_bytes(f));
     auto* owned = reinterpret_cast<_PyInterpreterFrame*>(fo->_f_frame_data);
+    frame::moved(owned, f);
     fo->f_frame = owned;
     owned->owner = FRAME_OWNED_BY_FRAME_OBJECT;
     owned->previous = nullptr;
@@ -107,7 +108,14 @@ PyObject* resume(Chain* chain, PyObject* value) {
         // The frame's caller: the next frame of the chain, or whoever called resume().
         _PyInterpreterFrame* caller = i > 0 ? chain->frames[static_cast<size_t>(i - 1)] : below;
         const bool raising = result == nullptr;
-        if (!raising) frame::push_result(f, result);  // the call's result, stolen
+        if (i == n - 1 && chain->preempted_at >= 0) {
+            // Between two instructions: nothing to push; an exception comes from where the
+            // tick ran.
+            if (raising) frame::raise_at(f, chain->preempted_at);
+            Py_CLEAR(result);
+        } else if (!raising) {
+            frame::push_result(f, result);  // the call's result, stolen
+        }
         result = nullptr;
         if (i > 0) g_driven.push_back(f);
         chain->state[static_cast<size_t>(i)] = FrameState::kRunning;

@@ -59,8 +59,8 @@ std::string c_call_of(_PyInterpreterFrame* g) {
     const int index = frame::waiting_call(g, true, op_at, cache_units);
     const int op = op_of(*info, index);
     CallSite site;
-    if (info->analysed && frame::saved_depth(g) == -1 && calls_c(op) &&
-        info->analysis.call_site(index, site))
+    if (info->analysed && calls_c(op) && info->analysis.call_site(index, site) &&
+        frame::in_c_call(g, site.depth_before))
         return "C function " + name_callable(reinterpret_cast<PyObject*>(
                                    callee(op, site.arg, frame::stack_base(g), site.depth_before)));
     const std::string name = opname(op_of(*info, frame::last_unit(g)));
@@ -88,7 +88,7 @@ const char* unsupported_code(PyCodeObject* co) noexcept {
 }
 
 int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
-         std::vector<FrameAt>& out, std::string* why) {
+         Innermost how, std::vector<FrameAt>& out, std::string* why) {
     out.clear();
     auto refuse = [&](std::string msg) {
         if (why != nullptr) *why = std::move(msg);
@@ -98,6 +98,8 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
         return refuse(
             "a PEP 523 frame evaluation hook is installed (a debugger or profiler?): every "
             "frame is entered from C, so no frame chain can be captured");
+    // The frame C code called, when the next frame out is the one that called that C.
+    _PyInterpreterFrame* called_through_c = nullptr;
     for (_PyInterpreterFrame *f = innermost, *next = nullptr; f != stop; f = next) {
         const bool first = f == innermost;
         if (f == nullptr)
@@ -122,15 +124,43 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
                           at.info->analysis_error + ")");
         const CodeAnalysis& an = at.info->analysis;
         auto op_at = [&](int unit) { return op_of(*at.info, unit); };
-        const int index = frame::waiting_call(f, first, op_at, cache_units);
+        // Inside a call into C, the frame's instruction is the call itself.
+        const bool in_c = (first && how == Innermost::kInCall) || called_through_c != nullptr;
+        const int index = frame::waiting_call(f, in_c || first, op_at, cache_units);
         const int op = op_of(*at.info, index);
-        if (first) {
-            // Suspended inside a call into C: no saved stack pointer.
-            if (frame::saved_depth(f) != -1)
-                return refuse("innermost frame " + describe(f) + " is not inside a call");
+        if (first && how == Innermost::kPreempted) {
+            // Between two instructions: the eval breaker ran at the last one.
+            const int unit = frame::last_unit(f);
+            if (!an.preemption_point(unit, at.site))
+                return refuse("innermost frame " + describe(f) + " is suspended at " +
+                              opname(op_of(*at.info, unit)) + ", not at a preemption point");
+            const int have = frame::saved_depth(f);
+            if (frame::kBreakerSavesDepth && have == -1)
+                return refuse("innermost frame " + describe(f) + " is inside a call at " +
+                              opname(op_of(*at.info, unit)) +
+                              " (its C code ran the tick), not between two instructions");
+            if (have != -1 && have != at.site.kept)
+                return refuse("innermost frame " + describe(f) + ": its stack depth " +
+                              std::to_string(have) + " is not the " + std::to_string(at.site.kept) +
+                              " the bytecode analysis expects");
+        } else if (first) {
+            // Suspended inside a call into C.
             if (!calls_c(op) || !an.call_site(index, at.site))
                 return refuse("innermost frame " + describe(f) + " is suspended at " +
                               opname(op_of(*at.info, frame::last_unit(f))) + ", not in a call");
+            if (!frame::in_c_call(f, at.site.depth_before))
+                return refuse("innermost frame " + describe(f) + " is not inside a call");
+        } else if (called_through_c != nullptr) {
+            // Its instruction's C code called the frame above: restorable when that C is a
+            // known continuation (the callee's result is the instruction's result).
+            CCall call;
+            if (!calls_through_c(op) || !an.call_site(index, at.site) ||
+                !frame::in_c_call(f, at.site.depth_before) ||
+                !c_call(op, at.site.arg, frame::stack_base(f), at.site.depth_before, call) ||
+                !passes_result_through(call, frame_func(called_through_c)))
+                return refuse("frame " + describe(called_through_c) +
+                              " was called from C code, not from Python: " + c_call_of(f) +
+                              " called it at " + describe(f));
         } else {
             // A Python-to-Python call: the caller saved its stack without the operands.
             if (!calls_python(op) || !an.call_site(index, at.site))
@@ -143,15 +173,15 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
                               " the bytecode analysis expects");
         }
         out.push_back(std::move(at));
-        // The next frame out: the caller, unless C code called this frame (then only the
-        // base's caller, or a frame resume() drives, may follow).
+        // The next frame out: the caller, through the C code that called this frame if
+        // any (the base's caller, or a frame resume() drives, needs no check).
         if (f->previous == stop) break;
         next = frame::caller(f);
+        called_through_c = nullptr;
         if (frame::entered_from_c(f) && next != stop && !driven_inner_frame(f)) {
             if (next == nullptr)
                 return refuse("the base frame is not among the callers of the innermost frame");
-            return refuse("frame " + describe(f) + " was called from C code, not from Python: " +
-                          c_call_of(next) + " called it at " + describe(next));
+            called_through_c = f;
         }
     }
     if (out.empty()) return refuse("no frames between the innermost frame and the base");
@@ -159,9 +189,9 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
 }
 
 int check_restorable(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
-                     std::string* why) {
+                     std::string* why, Innermost how) {
     std::vector<FrameAt> chain;
-    return walk(ts, innermost, stop, chain, why);
+    return walk(ts, innermost, stop, how, chain, why);
 }
 
 }  // namespace slpy::frames

@@ -115,6 +115,14 @@ inline void set_generator_frame(_PyInterpreterFrame* f, PyFunctionObject* func,
     for (PyObject* o : old) Py_XDECREF(o);
     Py_XDECREF(old_func);
 }
+// Make a rebuilt frame about to be resumed with an exception unwind from the instruction
+// at `unit` (a preemption point: the exception comes from the tick that ran there).
+inline void raise_at(_PyInterpreterFrame* f, int unit) noexcept {
+    f->prev_instr = _PyCode_CODE(f->f_code) + unit;
+}
+// Does the eval loop save the frame's stack pointer while the eval breaker runs? Not on
+// 3.11: a preempted frame's depth is the analysis's alone.
+inline constexpr bool kBreakerSavesDepth = false;
 
 // Visit / drop the references a frame that is not running holds.
 inline int traverse(_PyInterpreterFrame* f, visitproc visit, void* arg) {

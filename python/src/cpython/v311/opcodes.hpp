@@ -307,10 +307,10 @@ int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) no
     return n;
 }
 
-int nullable_operand(int op, int arg) noexcept {
-    if (op == CALL) return arg + 2;
-    if (op == CALL_FUNCTION_EX) return 3 + (arg & 1);
-    return 0;
+bool nullable_operand(int op, int arg, int peek) noexcept {
+    if (op == CALL) return peek == arg + 2;
+    if (op == CALL_FUNCTION_EX) return peek == 3 + (arg & 1);
+    return false;
 }
 
 bool calls_python(int op) noexcept {
@@ -339,6 +339,63 @@ _object* callee(int op, int arg, _object* const* stack, int depth) noexcept {
     return nullptr;
 }
 
+bool calls_through_c(int op) noexcept {
+    // CALL inlines a Python function and a bound method of one (PRECALL unpacks it), so
+    // C lies between for an object with a Python __call__, or a bound method in the
+    // method slot (the `with` statement's __exit__); CALL_FUNCTION_EX always calls
+    // through PyObject_Call; BEFORE_WITH and WITH_EXCEPT_START call __enter__/__exit__.
+    return op == CALL || op == CALL_FUNCTION_EX || op == BEFORE_WITH || op == WITH_EXCEPT_START;
+}
+
+bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexcept {
+    out = CCall{};
+    switch (op) {
+        case CALL:
+            if (depth < arg + 2) return false;
+            out.callable = callee(op, arg, stack, depth);
+            out.lent_slot = true;  // the method slot (or NULL's) below the arguments
+            break;
+        case CALL_FUNCTION_EX:
+            if (depth < 3 + (arg & 1)) return false;
+            out.callable = callee(op, arg, stack, depth);
+            break;
+        case WITH_EXCEPT_START:  // PEEK(4): the bound __exit__, left in place
+            if (depth < 4) return false;
+            out.callable = stack[depth - 4];
+            break;
+        case BEFORE_WITH:
+            // The manager's slot holds the bound __exit__ while __enter__ runs (SET_TOP
+            // before the call); the manager is that method's self.
+            if (depth < 1 || stack[depth - 1] == nullptr || !PyMethod_Check(stack[depth - 1]))
+                return false;
+            out.special_self = PyMethod_GET_SELF(stack[depth - 1]);
+            out.special = "__enter__";
+            break;
+        default:
+            return false;
+    }
+    return out.callable != nullptr || out.special_self != nullptr;
+}
+
+AfterBreaker after_breaker(int op) noexcept {
+    // ceval.c's CHECK_EVAL_BREAKER() sites that call nothing else: after a backward jump
+    // (taken), and RESUME's check at function entry. The calls check too, once their
+    // result is pushed, but a 3.11 frame looks the same then as inside the call (a C
+    // function that runs signal handlers itself, as time.sleep() does): not restorable.
+    switch (op) {
+        case JUMP_BACKWARD:
+        case POP_JUMP_BACKWARD_IF_FALSE:
+        case POP_JUMP_BACKWARD_IF_TRUE:
+        case POP_JUMP_BACKWARD_IF_NONE:
+        case POP_JUMP_BACKWARD_IF_NOT_NONE:
+            return AfterBreaker::kJump;
+        case RESUME:
+            return AfterBreaker::kNext;
+        default:
+            return AfterBreaker::kNone;
+    }
+}
+
 LocalAccess local_access(int op, int arg) noexcept {
     // Only the writes matter: every read of 3.11 checks for NULL.
     LocalAccess a;
@@ -353,6 +410,9 @@ const char* opname(int op) noexcept {
         return #name;
         SLP_OPNAME(CALL)
         SLP_OPNAME(PRECALL)
+        SLP_OPNAME(JUMP_BACKWARD_NO_INTERRUPT)
+        SLP_OPNAME(POP_JUMP_BACKWARD_IF_FALSE)
+        SLP_OPNAME(POP_JUMP_BACKWARD_IF_TRUE)
         SLP_OPNAME(CALL_FUNCTION_EX)
         SLP_OPNAME(BINARY_SUBSCR)
         SLP_OPNAME(STORE_SUBSCR)

@@ -228,12 +228,12 @@ int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) no
     return n;
 }
 
-int nullable_operand(int op, int arg) noexcept {
+bool nullable_operand(int op, int arg, int peek) noexcept {
     // The self-or-NULL slot above the callable (3.13 pushes the NULL after it).
-    if (op == CALL) return arg + 1;
-    if (op == CALL_KW) return arg + 2;
-    if (op == CALL_FUNCTION_EX) return 2 + (arg & 1);
-    return 0;
+    if (op == CALL) return peek == arg + 1;
+    if (op == CALL_KW) return peek == arg + 2;
+    if (op == CALL_FUNCTION_EX) return peek == 2 + (arg & 1);
+    return false;
 }
 
 bool calls_python(int op) noexcept {
@@ -257,6 +257,55 @@ _object* callee(int op, int arg, _object* const* stack, int depth) noexcept {
     if (op == CALL_KW) return stack[depth - arg - 3];
     if (op == CALL_FUNCTION_EX) return stack[depth - 3 - (arg & 1)];
     return nullptr;
+}
+
+bool calls_through_c(int op) noexcept {
+    // CALL, CALL_KW and CALL_FUNCTION_EX push a plain Python function's frame themselves
+    // (CALL a bound method's too); other callables go through C: an object with a Python
+    // __call__, a bound method in CALL_FUNCTION_EX. WITH_EXCEPT_START calls __exit__.
+    // (BEFORE_WITH is not one: it keeps __exit__ in a C local while __enter__ runs.)
+    return op == CALL || op == CALL_KW || op == CALL_FUNCTION_EX || op == WITH_EXCEPT_START;
+}
+
+bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexcept {
+    out = CCall{};
+    switch (op) {
+        case CALL:
+            if (depth < arg + 2) return false;
+            break;
+        case CALL_KW:
+            if (depth < arg + 3) return false;
+            break;
+        case CALL_FUNCTION_EX:
+            if (depth < 3 + (arg & 1)) return false;
+            break;
+        case WITH_EXCEPT_START:  // (exit_func, lasti, unused, val -- ..., res)
+            if (depth < 4) return false;
+            out.callable = stack[depth - 4];
+            return out.callable != nullptr;
+        default:
+            return false;
+    }
+    out.callable = callee(op, arg, stack, depth);
+    // CALL and CALL_KW pass their arguments with the callable's slot free below them.
+    out.lent_slot = op != CALL_FUNCTION_EX;
+    return out.callable != nullptr;
+}
+
+AfterBreaker after_breaker(int op) noexcept {
+    // The instructions with HAS_EVAL_BREAK_FLAG in 3.13's tables: the calls check once
+    // their result is pushed, JUMP_BACKWARD before it jumps, RESUME at function entry.
+    switch (op) {
+        case JUMP_BACKWARD:
+            return AfterBreaker::kJump;
+        case RESUME:
+        case CALL:
+        case CALL_KW:
+        case CALL_FUNCTION_EX:
+            return AfterBreaker::kNext;
+        default:
+            return AfterBreaker::kNone;
+    }
 }
 
 LocalAccess local_access(int op, int arg) noexcept {

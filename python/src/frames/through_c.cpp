@@ -1,0 +1,88 @@
+// through_c.cpp — the C code between two frames whose effect is known: CPython's own
+// call paths that pass a Python function's result through unchanged (a bound method, an
+// object with a Python __call__, a special method looked up on a type). A frame called
+// so can be restored as if its caller had called it directly.
+#include "internal.hpp"
+
+namespace slpy::frames {
+
+namespace {
+
+// The tp_call CPython gives a class that defines __call__ in Python (slot_tp_call, not
+// exported): read off a class made for the purpose, once.
+ternaryfunc python_call_slot() {
+    static ternaryfunc slot = nullptr;
+    if (slot != nullptr) return slot;
+    PyObject* t = PyObject_CallFunction(reinterpret_cast<PyObject*>(&PyType_Type), "s(O){sO}",
+                                        "slp_call_probe", &PyBaseObject_Type, "__call__", Py_None);
+    if (t == nullptr) {
+        PyErr_Clear();
+        return nullptr;
+    }
+    slot = reinterpret_cast<PyTypeObject*>(t)->tp_call;
+    Py_DECREF(t);
+    return slot;
+}
+
+// The vectorcall CPython gives every Python function (_PyFunction_Vectorcall, not exported
+// since 3.14): read off a function made for the purpose, once.
+vectorcallfunc function_vectorcall() {
+    static vectorcallfunc call = nullptr;
+    if (call != nullptr) return call;
+    PyCodeObject* code = PyCode_NewEmpty("slp", "slp_function_probe", 0);
+    PyObject* globals = PyDict_New();
+    PyObject* f = code != nullptr && globals != nullptr
+                      ? PyFunction_New(reinterpret_cast<PyObject*>(code), globals)
+                      : nullptr;
+    if (f == nullptr)
+        PyErr_Clear();
+    else
+        call = reinterpret_cast<PyFunctionObject*>(f)->vectorcall;
+    Py_XDECREF(f);
+    Py_XDECREF(globals);
+    Py_XDECREF(code);
+    return call;
+}
+
+// Does calling `f` from C run its code in a new frame and return what the code returns?
+bool plain_function(PyObject* f, PyFunctionObject* func) {
+    return f == reinterpret_cast<PyObject*>(func) && PyFunction_Check(f) &&
+           func->vectorcall != nullptr && func->vectorcall == function_vectorcall();
+}
+
+// The Python function a class's special method `name` runs, if it is one (borrowed).
+PyObject* special_function(PyTypeObject* type, const char* name) {
+    PyObject* key = PyUnicode_InternFromString(name);
+    if (key == nullptr) {
+        PyErr_Clear();
+        return nullptr;
+    }
+    PyObject* f = _PyType_Lookup(type, key);  // borrowed, no exception
+    Py_DECREF(key);
+    return f != nullptr && PyFunction_Check(f) ? f : nullptr;
+}
+
+}  // namespace
+
+bool passes_result_through(const CCall& call, PyFunctionObject* func) {
+    if (call.special_self != nullptr)
+        return plain_function(special_function(Py_TYPE(call.special_self), call.special), func);
+    PyObject* c = call.callable;
+    if (c == nullptr) return false;
+    if (PyFunction_Check(c)) return plain_function(c, func);
+    if (PyMethod_Check(c)) return plain_function(PyMethod_GET_FUNCTION(c), func);
+    // A bound method that lent itself the slot: `c` is its self, and the function it runs
+    // is one of self's class (a with statement's __exit__, a method called with **kwargs).
+    if (call.lent_slot && !PyType_Check(c) && PyUnicode_Check(func->func_name) &&
+        _PyType_Lookup(Py_TYPE(c), func->func_name) == reinterpret_cast<PyObject*>(func) &&
+        plain_function(reinterpret_cast<PyObject*>(func), func))
+        return true;
+    // An instance of a class whose __call__ is a Python function (slot_tp_call calls it
+    // with the instance prepended). Not a class: type_call runs __new__ and __init__.
+    if (PyType_Check(c)) return false;
+    ternaryfunc slot = python_call_slot();
+    return slot != nullptr && Py_TYPE(c)->tp_call == slot &&
+           plain_function(special_function(Py_TYPE(c), "__call__"), func);
+}
+
+}  // namespace slpy::frames
