@@ -50,7 +50,7 @@ enum class Flow : uint8_t {
     kGotoForward,   // unconditional forward jump
     kGotoBackward,  // unconditional backward jump
     kStop,          // RETURN_VALUE, RAISE_VARARGS, RERAISE
-    kUnsupported,   // generator, coroutine, module or class-body opcode, or unknown
+    kUnsupported,   // module or class-body opcode, or unknown
 };
 
 // Number of CACHE code units that follow `op` (0..10).
@@ -83,6 +83,10 @@ bool nullable_operand(int op, int arg, int peek) noexcept;
 // or for C code it called (the innermost frame of a suspended chain)?
 bool calls_python(int op) noexcept;
 bool calls_c(int op) noexcept;
+// Can a generator's, coroutine's or async generator's frame be suspended at `op` (its
+// YIELD_VALUE, or the RETURN_GENERATOR it waits at before its first resumption)? The
+// value sent in is pushed when it resumes, after `op`'s operands are popped.
+bool suspends(int op) noexcept;
 
 // The object the call instruction `op` (arg `arg`) calls, read from the value stack as it
 // is before the instruction (`stack` its bottom, `depth` slots), or null.

@@ -35,6 +35,8 @@ PyObject* cell_as_list(PyObject* cell, PyObject* memo) {
     return list;
 }
 
+}  // namespace
+
 PyObject* capture_frame(const FrameAt& at, PyObject* memo) {
     _PyInterpreterFrame* f = at.frame;
     PyCodeObject* co = frame_code(f);
@@ -56,7 +58,7 @@ PyObject* capture_frame(const FrameAt& at, PyObject* memo) {
                                   std::to_string(i) + " is not a cell");
                 goto fail;
             }
-            item = cell_as_list(v, memo);
+            item = memo != nullptr ? cell_as_list(v, memo) : Py_NewRef(v);
             Py_DECREF(v);
         } else if (v == nullptr) {
             PyObject* index = PyLong_FromLong(i);
@@ -93,7 +95,11 @@ fail:
     return nullptr;
 }
 
-}  // namespace
+PyObject* make_snapshot(PyObject* handled_exc, PyObject* frames) {
+    PyObject* handled = handled_exc != nullptr && handled_exc != Py_None ? handled_exc : Py_None;
+    return Py_BuildValue("(si(ii)lON)", "slp.frames", kFormatVersion, PY_MAJOR_VERSION,
+                         PY_MINOR_VERSION, PyImport_GetMagicNumber(), handled, frames);
+}
 
 PyObject* capture(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
                   PyObject* handled_exc, int innermost_depth, Innermost how) {
@@ -128,9 +134,7 @@ PyObject* capture(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpre
         PyTuple_SET_ITEM(frames, k, fr);
     }
     Py_DECREF(memo);
-    PyObject* handled = handled_exc != nullptr && handled_exc != Py_None ? handled_exc : Py_None;
-    return Py_BuildValue("(si(ii)lON)", "slp.frames", kFormatVersion, PY_MAJOR_VERSION,
-                         PY_MINOR_VERSION, PyImport_GetMagicNumber(), handled, frames);
+    return make_snapshot(handled_exc, frames);
 }
 
 }  // namespace slpy::frames

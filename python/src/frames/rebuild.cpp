@@ -7,23 +7,13 @@
 #include "chain.hpp"
 #include "frames.hpp"
 #include "internal.hpp"
-#include "resolve.hpp"
+#include "plan.hpp"
 
 namespace slpy::frames {
 
 namespace {
 
 constexpr Py_ssize_t kMaxFrames = 1 << 20;
-
-// One validated snapshot frame, ready to build.
-struct Plan {
-    Resolved fn;
-    std::shared_ptr<CodeInfo> info;
-    CallSite site;
-    PyObject* values = nullptr;  // borrowed from the snapshot
-    std::vector<char> is_null;
-    std::string where;
-};
 
 std::string str(PyObject* s) {
     const char* c = PyUnicode_Check(s) ? PyUnicode_AsUTF8(s) : nullptr;
@@ -72,6 +62,8 @@ const char* violation(PyObject* v, uint16_t req, int units) {
         }
     return nullptr;
 }
+
+}  // namespace
 
 bool check_header(PyObject* s, PyObject*& handled, PyObject*& frames) {
     if (!PyTuple_CheckExact(s) || PyTuple_GET_SIZE(s) != 6 ||
@@ -124,6 +116,8 @@ bool check_header(PyObject* s, PyObject*& handled, PyObject*& frames) {
     return true;
 }
 
+namespace {
+
 // The slot under 3.15's iteration index `i` (NULL: the slot holds an iterator; an int: a
 // list or tuple the index is into), which the eval loop reads unchecked.
 bool sequence_under_index(const Plan& p, Py_ssize_t i, bool index_null) {
@@ -139,7 +133,9 @@ bool sequence_under_index(const Plan& p, Py_ssize_t i, bool index_null) {
     return ok;
 }
 
-bool plan_frame(PyObject* fr, Plan& p, bool innermost) {
+}  // namespace
+
+bool plan_frame(PyObject* fr, Plan& p, SiteKind kind, bool innermost) {
     // A seventh item marks the innermost frame as preempted (between two instructions).
     if (!PyTuple_CheckExact(fr) || PyTuple_GET_SIZE(fr) < 6 || PyTuple_GET_SIZE(fr) > 7) {
         raise_restore("a snapshot frame is not a 6-tuple");
@@ -167,8 +163,14 @@ bool plan_frame(PyObject* fr, Plan& p, bool innermost) {
     p.where = str(module) + "." + str(qualname);
     if (resolve(module, qualname, digest, p.fn) < 0) return false;
     auto* co = reinterpret_cast<PyCodeObject*>(p.fn.code);
-    if (const char* bad = unsupported_code(co)) {
-        raise_restore("frame " + p.where + " " + bad);
+    if (kind == SiteKind::kCall) {
+        if (const char* bad = unsupported_code(co)) {
+            raise_restore("frame " + p.where + " " + bad);
+            return false;
+        }
+    } else if (!(co->co_flags & kGeneratorFlags)) {
+        raise_restore("frame " + p.where +
+                      " is not a generator's, coroutine's or async generator's");
         return false;
     }
     p.info = code_info(co);
@@ -179,11 +181,16 @@ bool plan_frame(PyObject* fr, Plan& p, bool innermost) {
         return false;
     }
     long index = 0;
-    if (!as_int(site, 0, p.info->analysis.units() - 1, index) ||
-        !(preempted ? p.info->analysis.preemption_point(static_cast<int>(index), p.site)
-                    : p.info->analysis.call_site(static_cast<int>(index), p.site))) {
-        raise_restore("frame " + p.where + ": its instruction offset is not a " +
-                      (preempted ? "preemption point" : "call instruction") + " of the code");
+    const CodeAnalysis& an = p.info->analysis;
+    if (!as_int(site, 0, an.units() - 1, index) ||
+        !(preempted                 ? an.preemption_point(static_cast<int>(index), p.site)
+          : kind == SiteKind::kCall ? an.call_site(static_cast<int>(index), p.site)
+                                    : an.suspension_site(static_cast<int>(index), p.site))) {
+        raise_restore("frame " + p.where + ": its instruction offset is not " +
+                      (preempted                 ? "a preemption point"
+                       : kind == SiteKind::kCall ? "a call instruction"
+                                                 : "a yield") +
+                      " of the code");
         return false;
     }
     const int nlocals = co->co_nlocalsplus;
@@ -211,10 +218,13 @@ bool plan_frame(PyObject* fr, Plan& p, bool innermost) {
         PyObject* v = PyTuple_GET_ITEM(values, i);
         const bool null = p.is_null[static_cast<size_t>(i)] != 0;
         if (i < nlocals) {
+            const bool as_list = PyList_CheckExact(v) && PyList_GET_SIZE(v) <= 1;
+            const bool as_cell = kind == SiteKind::kSuspension && Py_IS_TYPE(v, &PyCell_Type);
             if ((static_cast<uint8_t>(kinds[i]) & (CO_FAST_CELL | CO_FAST_FREE)) &&
-                (null || !PyList_CheckExact(v) || PyList_GET_SIZE(v) > 1)) {
+                (null || !(as_list || as_cell))) {
                 raise_restore("frame " + p.where + ": cell variable " + std::to_string(i) +
-                              " is not a list of at most one item");
+                              (kind == SiteKind::kCall ? " is not a list of at most one item"
+                                                       : " is not a cell"));
                 return false;
             }
             if (null && p.info->analysis.local_required(p.site, static_cast<int>(i))) {
@@ -244,27 +254,30 @@ bool plan_frame(PyObject* fr, Plan& p, bool innermost) {
     return true;
 }
 
-// Build a frame from its plan. `cells` maps a snapshot list to the cell made for it, so
-// that frames sharing a cell share it again. Returns null with an exception set.
-_PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject*>& cells) {
+std::vector<PyObject*> build_slots(const Plan& p, std::unordered_map<PyObject*, PyObject*>& cells,
+                                   bool& ok) {
     auto* co = reinterpret_cast<PyCodeObject*>(p.fn.code);
     const int nlocals = co->co_nlocalsplus;
     const char* kinds = PyBytes_AS_STRING(co->co_localspluskinds);
     std::vector<PyObject*> slots(static_cast<size_t>(PyTuple_GET_SIZE(p.values)), nullptr);
-    auto drop = [&] {
-        for (PyObject* o : slots) Py_XDECREF(o);
-        return nullptr;
-    };
+    ok = false;
     for (size_t i = 0; i < slots.size(); ++i) {
         PyObject* v = PyTuple_GET_ITEM(p.values, static_cast<Py_ssize_t>(i));
         if (p.is_null[i]) continue;
         if (static_cast<int>(i) < nlocals &&
             (static_cast<uint8_t>(kinds[i]) & (CO_FAST_CELL | CO_FAST_FREE))) {
+            if (Py_IS_TYPE(v, &PyCell_Type)) {  // a generator's, shared with what else has it
+                slots[i] = Py_NewRef(v);
+                continue;
+            }
             auto it = cells.find(v);
             if (it == cells.end()) {
                 PyObject* cell =
                     PyCell_New(PyList_GET_SIZE(v) == 1 ? PyList_GET_ITEM(v, 0) : nullptr);
-                if (cell == nullptr) return drop();
+                if (cell == nullptr) {
+                    for (PyObject* o : slots) Py_XDECREF(o);
+                    return {};
+                }
                 it = cells.emplace(v, cell).first;  // the snapshot keeps `v` alive
             }
             slots[i] = Py_NewRef(it->second);
@@ -272,29 +285,48 @@ _PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject
             slots[i] = Py_NewRef(v);
         }
     }
-    PyObject* func = Py_XNewRef(p.fn.func);
-    if (func == nullptr) {
-        // A nested function: make one from its code, its closure from the free cells.
-        func = PyFunction_New(p.fn.code, p.fn.globals);
-        if (func == nullptr) return drop();
-        if (co->co_nfreevars > 0) {
-            PyObject* closure = PyTuple_New(co->co_nfreevars);
-            if (closure == nullptr) {
-                Py_DECREF(func);
-                return drop();
-            }
-            for (int k = 0; k < co->co_nfreevars; ++k)
-                PyTuple_SET_ITEM(
-                    closure, k,
-                    Py_NewRef(slots[static_cast<size_t>(nlocals - co->co_nfreevars + k)]));
-            const int rc = PyFunction_SetClosure(func, closure);
-            Py_DECREF(closure);
-            if (rc < 0) {
-                Py_DECREF(func);
-                return drop();
-            }
-        }
+    ok = true;
+    return slots;
+}
+
+PyObject* function_for(const Plan& p, const std::vector<PyObject*>& slots, bool fresh) {
+    auto* co = reinterpret_cast<PyCodeObject*>(p.fn.code);
+    if (p.fn.func != nullptr && !fresh) return Py_NewRef(p.fn.func);
+    PyObject* func = PyFunction_New(p.fn.code, p.fn.globals);
+    if (func == nullptr || co->co_nfreevars == 0) return func;
+    const int nlocals = co->co_nlocalsplus;
+    PyObject* closure = PyTuple_New(co->co_nfreevars);
+    if (closure == nullptr) {
+        Py_DECREF(func);
+        return nullptr;
     }
+    for (int k = 0; k < co->co_nfreevars; ++k) {
+        PyObject* cell = slots[static_cast<size_t>(nlocals - co->co_nfreevars + k)];
+        PyTuple_SET_ITEM(closure, k, cell != nullptr ? Py_NewRef(cell) : PyCell_New(nullptr));
+    }
+    const int rc = PyFunction_SetClosure(func, closure);
+    Py_DECREF(closure);
+    if (rc < 0) Py_CLEAR(func);
+    return func;
+}
+
+namespace {
+
+// Build a frame from its plan. `cells` maps a snapshot list to the cell made for it, so
+// that frames sharing a cell share it again. Returns null with an exception set.
+_PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject*>& cells) {
+    auto* co = reinterpret_cast<PyCodeObject*>(p.fn.code);
+    const int nlocals = co->co_nlocalsplus;
+    bool ok = false;
+    std::vector<PyObject*> slots = build_slots(p, cells, ok);
+    if (!ok) return nullptr;
+    auto drop = [&] {
+        for (PyObject* o : slots) Py_XDECREF(o);
+        return nullptr;
+    };
+    // A nested function: one made from its code, its closure from the free cells.
+    PyObject* func = function_for(p, slots, false);
+    if (func == nullptr) return drop();
     _PyInterpreterFrame* f = allocate_frame(co);
     if (f == nullptr) {
         Py_DECREF(func);
@@ -324,7 +356,8 @@ Chain* rebuild(PyObject* snapshot) {
     const Py_ssize_t n = PyTuple_GET_SIZE(frames);
     std::vector<Plan> plans(static_cast<size_t>(n));
     for (Py_ssize_t i = 0; i < n; ++i)
-        if (!plan_frame(PyTuple_GET_ITEM(frames, i), plans[static_cast<size_t>(i)], i == n - 1))
+        if (!plan_frame(PyTuple_GET_ITEM(frames, i), plans[static_cast<size_t>(i)], SiteKind::kCall,
+                        i == n - 1))
             return nullptr;
     auto* chain = new Chain;
     chain->handled = Py_NewRef(handled);

@@ -81,7 +81,8 @@ std::string describe(_PyInterpreterFrame* f) {
 
 const char* unsupported_code(PyCodeObject* co) noexcept {
     if (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE))
-        return "is a generator or coroutine frame: CPython cannot recreate those";
+        return "is a generator's or coroutine's frame: it pickles with its generator object "
+               "while suspended, never inside a tasklet's chain of frames";
     if (!(co->co_flags & CO_OPTIMIZED)) return "runs a module or class body, not a function";
     return nullptr;
 }
@@ -107,7 +108,8 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
             return refuse("C code called the frames below it without a Python frame between");
         if (!frame::owned_by_thread(f))
             return refuse("frame " + describe(f) +
-                          " is a generator or coroutine frame: CPython cannot recreate those");
+                          " belongs to a running generator or coroutine: only a suspended one "
+                          "pickles (with its generator object)");
         if (!frame::function_frame(f))
             return refuse("a frame of the interpreter's own (" + utf8(frame_code(f)->co_name) +
                           ", as a class call leaves under __init__) is among the frames: only "

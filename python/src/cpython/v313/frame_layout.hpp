@@ -8,6 +8,7 @@
 #include <opcode.h>
 
 #include <cstring>
+#include <vector>
 
 #include "interface.hpp"
 
@@ -95,6 +96,38 @@ inline void init(_PyInterpreterFrame* f, PyFunctionObject* func, PyCodeObject* c
     f->return_offset = static_cast<uint16_t>(1 + call_caches);
 }
 
+// The frame a generator, coroutine or async generator object holds.
+inline _PyInterpreterFrame* generator_frame(PyObject* gen) noexcept {
+    return reinterpret_cast<_PyInterpreterFrame*>(reinterpret_cast<PyGenObject*>(gen)->gi_iframe);
+}
+// Code unit a suspended or not yet started generator's frame waits at: instr_ptr is on
+// the instruction after its YIELD_VALUE, or after the RETURN_GENERATOR that made it
+// (neither has cache units).
+inline int generator_site(_PyInterpreterFrame* f) noexcept {
+    return last_unit(f) - 1;
+}
+// The generator state of a frame waiting at `op` (bytecode.hpp's suspends()) with
+// argument `arg`: YIELD_VALUE's is 1 inside `yield from` and `await`.
+inline int8_t generator_state(int op, int arg) noexcept {
+    if (op == RETURN_GENERATOR) return FRAME_CREATED;
+    return arg == 1 ? FRAME_SUSPENDED_YIELD_FROM : FRAME_SUSPENDED;
+}
+// Make the frame of a generator just made from `func`'s code (FRAME_CREATED) wait at
+// `unit` (of `caches` cache units), its locals and value stack the `n` references `slots`
+// (stolen), its function `func` (stolen). What the frame held is released.
+inline void set_generator_frame(_PyInterpreterFrame* f, PyFunctionObject* func,
+                                PyObject* const* slots, int n, int unit, int caches) {
+    // Released last: nothing they run may see the frame half made.
+    std::vector<PyObject*> old(f->localsplus, f->localsplus + (f->stacktop > 0 ? f->stacktop : 0));
+    for (int i = 0; i < n; ++i) f->localsplus[i] = slots[i];
+    f->stacktop = n;
+    f->instr_ptr = _PyCode_CODE(frame_code(f)) + unit + 1 + caches;
+    f->return_offset = 0;
+    PyObject* old_func = f->f_funcobj;
+    f->f_funcobj = reinterpret_cast<PyObject*>(func);
+    for (PyObject* o : old) Py_XDECREF(o);
+    Py_XDECREF(old_func);
+}
 // Make a rebuilt frame about to be resumed with an exception unwind from the instruction
 // at `unit` (a preemption point: the exception comes from the tick that ran there); the
 // eval loop looks for the handler of the unit before instr_ptr.

@@ -33,6 +33,7 @@ Flow flow(int op) noexcept {
         case POP_JUMP_IF_NONE:
         case POP_JUMP_IF_NOT_NONE:
         case FOR_ITER:
+        case SEND:  // jumps to END_SEND's successor when the delegate returned
             return Flow::kJumpForward;
         case JUMP_FORWARD:
             return Flow::kGotoForward;
@@ -44,20 +45,8 @@ Flow flow(int op) noexcept {
         case RAISE_VARARGS:
         case RERAISE:
             return Flow::kStop;
-        // Generators, coroutines, module and class bodies: never in a restorable frame
-        // (the loader refuses such code before analysing it); and what the eval loop
-        // alone runs.
-        case GET_AITER:
-        case GET_ANEXT:
-        case BEFORE_ASYNC_WITH:
-        case END_ASYNC_FOR:
-        case GET_YIELD_FROM_ITER:
-        case RETURN_GENERATOR:
-        case YIELD_VALUE:
-        case SEND:
-        case END_SEND:
-        case CLEANUP_THROW:
-        case GET_AWAITABLE:
+        // Module and class bodies: never in a restorable frame (the loader refuses such
+        // code before analysing it); and what the eval loop alone runs.
         case SETUP_ANNOTATIONS:
         case STORE_NAME:
         case DELETE_NAME:
@@ -110,6 +99,8 @@ int left_in_place(int op, int arg) noexcept {
         case CHECK_EXC_MATCH:  // (left, right -- left, b)
         case FOR_ITER:         // (iter -- iter, next)
         case IMPORT_FROM:      // (from -- from, res)
+        case SEND:             // (receiver, v -- receiver, retval)
+        case GET_ANEXT:        // (aiter -- aiter, awaitable)
             return 1;
         default:
             return 0;
@@ -135,6 +126,10 @@ int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) no
         case WITH_EXCEPT_START:
             add(1, kReqExc | kReqNonNull);
             add(4, kReqNonNull);  // __exit__
+            break;
+        case END_ASYNC_FOR:  // (awaitable, exc -- )
+        case CLEANUP_THROW:  // (sub_iter, last_sent_val, exc_value -- none, value)
+            add(1, kReqExc | kReqNonNull);
             break;
         case BUILD_CONST_KEY_MAP:
             add(1, kReqTuple | kReqNonNull);
@@ -164,6 +159,12 @@ bool calls_python(int op) noexcept {
 
 bool calls_c(int op) noexcept {
     return op == CALL || op == CALL_KW || op == CALL_FUNCTION_EX;
+}
+
+bool suspends(int op) noexcept {
+    // A generator's frame waits after its RETURN_GENERATOR until first resumed, then
+    // after each YIELD_VALUE (instr_ptr on the instruction that follows).
+    return op == YIELD_VALUE || op == RETURN_GENERATOR;
 }
 
 _object* callee(int op, int arg, _object* const* stack, int depth) noexcept {

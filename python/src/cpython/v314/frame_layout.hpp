@@ -13,6 +13,8 @@
 
 #include <opcode.h>
 
+#include <vector>
+
 #include "../version.hpp"  // the compiled version's interface.hpp (3.15 includes this file)
 
 // clang-format off
@@ -127,6 +129,41 @@ inline void make_tagged_int(_PyInterpreterFrame* f, int i) {
     const Py_ssize_t value = PyLong_AsSsize_t(PyStackRef_AsPyObjectBorrow(r));
     f->localsplus[i] = PyStackRef_TagInt(value);
     PyStackRef_CLOSE(r);
+}
+
+// The frame a generator, coroutine or async generator object holds.
+inline _PyInterpreterFrame* generator_frame(PyObject* gen) noexcept {
+    return &reinterpret_cast<PyGenObject*>(gen)->gi_iframe;
+}
+// Code unit a suspended or not yet started generator's frame waits at: instr_ptr is on
+// the instruction after its YIELD_VALUE, or after the RETURN_GENERATOR that made it (as
+// on 3.13).
+inline int generator_site(_PyInterpreterFrame* f) noexcept {
+    return last_unit(f) - 1;
+}
+// The generator state of a frame waiting at `op` with argument `arg` (YIELD_VALUE's is 1
+// inside `yield from` and `await`).
+inline int8_t generator_state(int op, int arg) noexcept {
+    if (op == RETURN_GENERATOR) return FRAME_CREATED;
+    return arg == 1 ? FRAME_SUSPENDED_YIELD_FROM : FRAME_SUSPENDED;
+}
+// Make the frame of a generator just made from `func`'s code (FRAME_CREATED) wait at
+// `unit` (of `caches` cache units), its locals and value stack the `n` references `slots`
+// (stolen; null: an empty slot), its function `func` (stolen). What the frame held is
+// released last.
+inline void set_generator_frame(_PyInterpreterFrame* f, PyFunctionObject* func,
+                                PyObject* const* slots, int n, int unit, int caches) {
+    std::vector<_PyStackRef> old(f->localsplus, f->stackpointer);
+    for (int i = 0; i < n; ++i)
+        f->localsplus[i] =
+            slots[i] != nullptr ? PyStackRef_FromPyObjectSteal(slots[i]) : PyStackRef_NULL;
+    f->stackpointer = f->localsplus + n;
+    f->instr_ptr = _PyCode_CODE(frame_code(f)) + unit + 1 + caches;
+    f->return_offset = 0;
+    const _PyStackRef old_func = f->f_funcobj;
+    f->f_funcobj = PyStackRef_FromPyObjectSteal(reinterpret_cast<PyObject*>(func));
+    for (const _PyStackRef& r : old) PyStackRef_XCLOSE(r);
+    PyStackRef_XCLOSE(old_func);
 }
 
 // (visit_word(): counted references only, as CPython's GC visits a frame's.)

@@ -178,6 +178,12 @@ bool calls_c(int op) noexcept {
     return op == CALL || op == CALL_KW || op == CALL_FUNCTION_EX;
 }
 
+bool suspends(int op) noexcept {
+    // As on 3.13 (the generator opcodes above are not analysed yet: generators, coroutines
+    // and async generators do not pickle on 3.14 and 3.15 until they are).
+    return op == YIELD_VALUE || op == RETURN_GENERATOR;
+}
+
 _object* callee(int op, int arg, _object* const* stack, int depth) noexcept {
     // (The value stack's words are stack references.)
     if (op == CALL) return slpy::cpy::slot_object(stack[depth - arg - 2]);
