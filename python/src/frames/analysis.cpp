@@ -425,6 +425,16 @@ uint16_t CodeAnalysis::requirement(const CallSite& site, int pos) const noexcept
     return r;
 }
 
+bool CodeAnalysis::writes_local(int local) const noexcept {
+    for (int i = 0; i < units_; ++i) {
+        if (depth_at(i) < 0) continue;
+        const LocalAccess a = local_access(op_at(i), arg_at(i));
+        for (int k = 0; k < a.nwrites; ++k)
+            if (a.writes[k] == local) return true;
+    }
+    return false;
+}
+
 bool CodeAnalysis::local_required(const CallSite& site, int local) const noexcept {
     if (!site.preempted()) return local_required(site.index, local);
     int target = 0, level = 0;

@@ -20,7 +20,8 @@ struct Plan {
     Resolved fn;
     std::shared_ptr<CodeInfo> info;
     CallSite site;
-    PyObject* values = nullptr;  // borrowed from the snapshot
+    PyObject* values = nullptr;       // borrowed from the snapshot
+    PyObject* init_object = nullptr;  // borrowed: a class call's new object, or null
     std::vector<char> is_null;
     std::string where;
 };
@@ -121,19 +122,36 @@ bool check_header(PyObject* s, PyObject*& handled, PyObject*& frames) {
     return true;
 }
 
+// A snapshot frame's seventh item: "preempted" on the innermost frame, or ("init",
+// object) on a frame with a callee. Sets `preempted` or `p.init_object`.
+bool plan_continuation(PyObject* fr, Plan& p, bool innermost, bool& preempted) {
+    preempted = false;
+    if (PyTuple_GET_SIZE(fr) == 6) return true;
+    PyObject* c = PyTuple_GET_ITEM(fr, 6);
+    if (innermost && PyUnicode_CheckExact(c) &&
+        PyUnicode_CompareWithASCIIString(c, kPreempted) == 0) {
+        preempted = true;
+        return true;
+    }
+    if (!innermost && PyTuple_CheckExact(c) && PyTuple_GET_SIZE(c) == 2 &&
+        PyUnicode_CheckExact(PyTuple_GET_ITEM(c, 0)) &&
+        PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(c, 0), kInit) == 0) {
+        p.init_object = PyTuple_GET_ITEM(c, 1);
+        return true;
+    }
+    raise_restore(
+        "a snapshot frame's seventh item is neither \"preempted\" (on the innermost frame) "
+        "nor (\"init\", object) (on a frame with a callee)");
+    return false;
+}
+
 bool plan_frame(PyObject* fr, Plan& p, bool innermost) {
-    // A seventh item marks the innermost frame as preempted (between two instructions).
     if (!PyTuple_CheckExact(fr) || PyTuple_GET_SIZE(fr) < 6 || PyTuple_GET_SIZE(fr) > 7) {
         raise_restore("a snapshot frame is not a 6-tuple");
         return false;
     }
-    const bool preempted = PyTuple_GET_SIZE(fr) == 7;
-    if (preempted && (!innermost || !PyUnicode_CheckExact(PyTuple_GET_ITEM(fr, 6)) ||
-                      PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(fr, 6), kPreempted) != 0)) {
-        raise_restore("a snapshot frame's seventh item can only mark the innermost frame \"" +
-                      std::string(kPreempted) + "\"");
-        return false;
-    }
+    bool preempted = false;
+    if (!plan_continuation(fr, p, innermost, preempted)) return false;
     PyObject* module = PyTuple_GET_ITEM(fr, 0);
     PyObject* qualname = PyTuple_GET_ITEM(fr, 1);
     PyObject* digest = PyTuple_GET_ITEM(fr, 2);
@@ -318,6 +336,7 @@ Chain* rebuild(PyObject* snapshot) {
         f->previous = chain->frames.empty() ? nullptr : chain->frames.back();
         chain->frames.push_back(f);
         chain->state.push_back(FrameState::kPending);
+        chain->init_objects.push_back(Py_XNewRef(p.init_object));
     }
     for (auto& kv : cells) Py_DECREF(kv.second);
     return chain;
