@@ -65,6 +65,53 @@ def test_preempted_tasklet_round_trip_in_process(func):
     assert RESULTS == original and not t2.alive
 
 
+def loops(n):
+    total = 0
+    for i in range(n):  # FOR_ITER and JUMP_BACKWARD
+        j = 0
+        while j < 3:  # a comparison with its backward jump (3.11 specializes the pair)
+            j += 1
+            total += i * j
+    record(("loops", total))
+
+
+def test_every_preemption_of_a_loop_pickles_and_resumes():
+    # Wherever run(timeout) interrupts (each of the loop's backward jumps), the tasklet
+    # is restorable and its copy computes what the original does.
+    del RESULTS[:]
+    t = stackless.tasklet(loops)(20000)
+    copies = []
+    while t.alive:
+        if stackless.run(30) is t:
+            assert t.restorable, t.frame
+            if len(copies) < 40:
+                copies.append(pickle.dumps(t))
+            t.insert()
+    original = list(RESULTS)
+    assert original == [("loops", 6 * 20000 * 19999 // 2)] and len(copies) >= 10
+    for data in copies:
+        del RESULTS[:]
+        t2 = pickle.loads(data)
+        t2.insert()
+        stackless.run()
+        assert RESULTS == original
+
+
+def test_restored_tasklet_counts_its_frames_as_recursion_depth_until_it_runs():
+    # Stackless's test_miscell TestWatchdog.test_aliveness3: one frame, depth 1.
+    t = preempted(count, 200000)
+    assert t.recursion_depth == 1
+    t2 = pickle.loads(pickle.dumps(t))
+    t.kill()
+    t2.insert()
+    assert t2.alive and t2.scheduled and t2.recursion_depth == 1
+    t2.kill()
+    assert not t2.alive and t2.recursion_depth == 0
+    t3 = pickle.loads(pickle.dumps(preempted(through_c, 200000)))
+    assert t3.recursion_depth == 2
+    t3.kill()
+
+
 def test_killed_restored_preempted_tasklet_unwinds_from_where_it_was_interrupted():
     del RESULTS[:]
     t = preempted(count, 200000)

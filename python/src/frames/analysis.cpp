@@ -389,6 +389,13 @@ bool CodeAnalysis::preemption_point(int index, CallSite& out) const noexcept {
         case AfterBreaker::kJump:
             resume = next - arg;
             break;
+        case AfterBreaker::kJumpOfNext: {
+            if (next >= units_ || op_[static_cast<size_t>(next)] < 0) return false;
+            const int jop = op_[static_cast<size_t>(next)];
+            if (flow(jop) != Flow::kJumpBackward) return false;
+            resume = next_[static_cast<size_t>(next)] - arg_[static_cast<size_t>(next)];
+            break;
+        }
     }
     const int kept = depth_at(resume);
     if (kept < 0) return false;
