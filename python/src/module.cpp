@@ -67,7 +67,9 @@ bool init_channel_type();
 bool init_bomb_type();
 bool init_atomic_type();
 void install_chunk_cache() noexcept;
-bool install_reducers(PyObject* module) noexcept;  // reducers.cpp
+bool install_reducers(PyObject* module) noexcept;        // reducers.cpp
+bool add_generator_pickling(PyObject* module) noexcept;  // generators.cpp
+bool add_traceback_pickling(PyObject* module) noexcept;  // tracebacks.cpp
 
 namespace {
 
@@ -500,7 +502,9 @@ PyMODINIT_FUNC PyInit_stackless() {
         if (r == nullptr) goto fail;
         Py_DECREF(r);
     }
-    if (!install_reducers(m) || !add_module_all(m)) goto fail;
+    if (!add_generator_pickling(m) || !add_traceback_pickling(m) || !install_reducers(m) ||
+        !add_module_all(m))
+        goto fail;
     return m;
 fail:
     Py_DECREF(m);

@@ -37,7 +37,7 @@ PyObject* update_flags(long* flags, PyObject* args, PyObject* kwds, const char* 
 }
 
 PyObject* mod_pickle_flags(PyObject*, PyObject* args, PyObject* kwds) {
-    if (t_pickle_flags < 0) t_pickle_flags = g_pickle_flags_default;
+    (void)pickle_flags();  // this thread's start from the default
     return update_flags(&t_pickle_flags, args, kwds, "pickle_flags");
 }
 
@@ -99,15 +99,23 @@ PyObject* replace_callable(PyObject*& slot, PyObject* cb, const char* refusal) n
     return old;
 }
 
+long pickle_flags() noexcept {
+    if (t_pickle_flags < 0) t_pickle_flags = g_pickle_flags_default;
+    return t_pickle_flags;
+}
+
 PyObject* error_handler() noexcept {
     return g_error_handler;
 }
 
 bool add_module_api(PyObject* m) noexcept {
     if (PyModule_AddFunctions(m, api_methods) < 0) return false;
-    if (PyModule_AddIntConstant(m, "PICKLEFLAGS_PRESERVE_TRACING_STATE", 1) < 0 ||
-        PyModule_AddIntConstant(m, "PICKLEFLAGS_PRESERVE_AG_FINALIZER", 2) < 0 ||
-        PyModule_AddIntConstant(m, "PICKLEFLAGS_RESET_AG_FINALIZER", 4) < 0)
+    if (PyModule_AddIntConstant(m, "PICKLEFLAGS_PRESERVE_TRACING_STATE",
+                                kPickleFlagPreserveTracingState) < 0 ||
+        PyModule_AddIntConstant(m, "PICKLEFLAGS_PRESERVE_AG_FINALIZER",
+                                kPickleFlagPreserveAgFinalizer) < 0 ||
+        PyModule_AddIntConstant(m, "PICKLEFLAGS_RESET_AG_FINALIZER", kPickleFlagResetAgFinalizer) <
+            0)
         return false;
     PyObject* d = PyModule_GetDict(m);
     if (PyDict_SetItemString(d, "debug", Py_False) < 0) return false;

@@ -11,6 +11,12 @@ namespace slpy {
 PyObject* replace_callable(PyObject*& slot, PyObject* cb, const char* refusal) noexcept;
 // The handler set_error_handler() installed (borrowed), or nullptr.
 PyObject* error_handler() noexcept;
+// Stackless's pickle flags (PICKLEFLAGS_*).
+inline constexpr long kPickleFlagPreserveTracingState = 1;
+inline constexpr long kPickleFlagPreserveAgFinalizer = 2;
+inline constexpr long kPickleFlagResetAgFinalizer = 4;
+// This thread's pickle flags (PICKLEFLAGS_* bits, stackless.pickle_flags()).
+long pickle_flags() noexcept;
 // Add the functions, constants and plain attributes to the module.
 bool add_module_api(PyObject* m) noexcept;
 // Set the module's __all__ (after everything else has been added).

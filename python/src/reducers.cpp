@@ -1,6 +1,7 @@
 // reducers.cpp — pickling (and copying) of plain objects that CPython refuses and
 // Stackless pickles: modules (by name), dict views (their dict by value), cells (their
-// contents); and the class that stands for "the tasklet itself" in a tempval. Registered in
+// contents), generators, coroutines, async generators and coroutine wrappers (by value:
+// generators.cpp); and the class that stands for "the tasklet itself" in a tempval. Registered in
 // copyreg's dispatch table at import, as Stackless has them from startup; the rebuilding callables
 // are importable (operator, importlib, this module), so a pickle loads wherever `stackless` can be
 // imported.
@@ -34,12 +35,96 @@ def _install_reducers():
     for method in ("keys", "values", "items"):
         copyreg.pickle(type(getattr({}, method)()), view_reducer(method))
     copyreg.pickle(types.CellType, reduce_cell)
+    for kind in (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType):
+        copyreg.pickle(kind, _reduce_generator)
+    coro = _finished_coroutine()
+    copyreg.pickle(type(coro.__await__()), _reduce_coroutine_wrapper)
+    coro.close()
+    agen = _finished_async_generator()
+    for method, reducer in (("asend", _reduce_asend), ("athrow", _reduce_athrow)):
+        awaitable = getattr(agen, method)(None)
+        copyreg.pickle(type(awaitable), reducer)
+        awaitable.close()
+    def reduce_traceback(tb):
+        return _traceback, (tb.tb_next, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
+
+    def reduce_frame(frame):
+        if not _frame_finished(frame):
+            raise TypeError("cannot pickle a running frame (only finished frames pickle, "
+                            "as a record of where they were; a traceback pickles once the "
+                            "frames it holds have returned)")
+        code = frame.f_code
+        back = frame.f_back
+        if back is not None and not _frame_finished(back):
+            back = None  # the record ends where the running frames begin
+        return _frame, (code.co_filename, code.co_name, code.co_qualname, code.co_firstlineno,
+                        frame.f_globals.get("__name__"), frame.f_lineno or code.co_firstlineno,
+                        back)
+
+    copyreg.pickle(types.TracebackType, reduce_traceback)
+    copyreg.pickle(types.FrameType, reduce_frame)
 
 
 def _cell(*contents):
     """_cell([value]): a new cell holding value (empty without one); rebuilds pickled cells."""
     import types
     return types.CellType(*contents)
+
+
+def _finished_generator():
+    """What a pickled generator that had finished is made of (run to its end)."""
+    return
+    yield
+
+
+async def _finished_coroutine():
+    """What a pickled coroutine that had finished is made of (run to its end)."""
+
+
+async def _finished_async_generator():
+    """What a pickled async generator that had finished is made of (run to its end)."""
+    return
+    yield
+
+
+def _traceback(tb_next, frame, lasti, lineno):
+    """A traceback entry (pickled tracebacks); an instruction outside the frame's code
+    (a restored frame has none) is unknown (-1)."""
+    import types
+    if not 0 <= lasti < len(frame.f_code.co_code):
+        lasti = -1
+    return types.TracebackType(tb_next, frame, lasti, lineno)
+
+
+def _frame(filename, name, qualname, firstlineno, module, lineno, back):
+    """A finished frame where a pickled one was: in file `filename`, function `name`
+    (`qualname`) starting at line `firstlineno`, of module `module`, at line `lineno`,
+    called by `back`. Its code is empty: it runs nothing."""
+    import sys
+    code = compile("", filename, "exec").replace(co_name=name, co_qualname=qualname,
+                                                 co_firstlineno=firstlineno)
+    mod = sys.modules.get(module) if isinstance(module, str) else None
+    globals_ = mod.__dict__ if mod is not None else {"__name__": module}
+    return _dead_frame(code, globals_, lineno, back)
+
+
+class _wrap:
+    """Stackless's names for the async generator awaitables' picklers: each class is what
+    rebuilds one (its call) and what reduces one (its __reduce__, called on the object)."""
+
+    class async_generator_asend:
+        def __new__(cls, agen, given, value):
+            return _make_asend(agen, given, value)
+
+        def __reduce__(self):
+            return _reduce_asend(self)
+
+    class async_generator_athrow:
+        def __new__(cls, agen, given, args):
+            return _make_athrow(agen, given, args)
+
+        def __reduce__(self):
+            return _reduce_athrow(self)
 
 
 class _tasklet_itself:

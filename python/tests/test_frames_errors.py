@@ -251,6 +251,26 @@ def test_non_iterator_where_for_iter_expects_one_is_refused():
     T.rebuild(with_frame(snap, 0, values=replace_at(i, iter([]))))
 
 
+@pytest.mark.skipif(sys.version_info < (3, 15), reason="3.15's FOR_ITER index")
+def test_iteration_index_and_what_it_indexes_are_checked_together():
+    # 3.15 iterates a list or tuple by an index above it (a tagged int in the frame, an int
+    # in the snapshot), any other iterable by its iterator with NULL above it; FOR_ITER
+    # reads the pair unchecked.
+    snap = snapshot_of("loops")
+    seq = stack_index(snap, 0, lambda v: type(v) is tuple)  # for v in [10, 20]
+    index = seq + 1
+    assert type(snap[5][0][4][index]) is int
+    also_null = lambda nulls: tuple(sorted(nulls + (index,)))  # noqa: E731
+    restore_error(with_frame(snap, 0, nulls=also_null), "must be an iterator")
+    restore_error(with_frame(snap, 0, values=replace_at(seq, iter([10, 20]))),
+                  "must be a list or tuple")
+    restore_error(with_frame(snap, 0, values=replace_at(index, "0")), "must be an index")
+    restore_error(with_frame(snap, 0, values=replace_at(index, -2)), "must be an index")
+    # The other forms of the pair are fine: an iterator under NULL, a list under an index.
+    T.rebuild(with_frame(snap, 0, values=replace_at(seq, iter([10, 20])), nulls=also_null))
+    T.rebuild(with_frame(snap, 0, values=replace_at(seq, [10, 20])))
+
+
 def test_non_exception_in_an_exception_slot_is_refused():
     # In the except block, the stack keeps the previously handled exception (None here)
     # for POP_EXCEPT; the handled one is the snapshot's.

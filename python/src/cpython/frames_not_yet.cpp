@@ -77,6 +77,16 @@ Chain* rebuild(PyObject*) {
     return nullptr;
 }
 
+PyObject* capture_generator(PyObject*) {
+    PyErr_SetString(g_errors[0], why().c_str());
+    return nullptr;
+}
+
+PyObject* rebuild_generator(PyObject*) {
+    PyErr_SetString(g_errors[1], why().c_str());
+    return nullptr;
+}
+
 // (No Chain is ever made here: the rest is unreachable.)
 PyObject* handled_exception(const Chain*) noexcept {
     return Py_None;

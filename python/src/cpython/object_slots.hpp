@@ -25,3 +25,25 @@ inline PyObject* slot_object(PyObject* word) noexcept {
 }
 
 }  // namespace slpy::cpy
+
+// What the frame library (../frames, through the version's frame_layout.hpp) reads and
+// writes of such slots.
+namespace slpy::cpy::frame {
+
+// Slot `i` of localsplus as a new reference for a snapshot (null: the slot is empty).
+inline PyObject* slot_value(_PyInterpreterFrame* f, int i) noexcept {
+    return Py_XNewRef(f->localsplus[i]);
+}
+// A frame was copied from `from` to `to` (its value stack's top is an index: nothing to
+// fix).
+inline void moved(_PyInterpreterFrame*, const _PyInterpreterFrame*) noexcept {}
+// A slot the eval loop reads as an int (an exception handler's lasti) holds an int object
+// already: nothing to do.
+inline void make_tagged_int(_PyInterpreterFrame*, int) noexcept {}
+// Is `f` (the innermost frame) inside a call into C? Then the eval loop keeps its stack
+// pointer in a C local, and the frame has none saved.
+inline bool in_c_call(_PyInterpreterFrame* f, int /*depth_before*/) noexcept {
+    return f->stacktop < 0;
+}
+
+}  // namespace slpy::cpy::frame

@@ -298,16 +298,15 @@ void CodeAnalysis::backward() {
             const StackEffect fall = stack_effect(op, arg, false);
             const StackEffect jmp = stack_effect(op, arg, true);
             const int pops = fall.pops > jmp.pops ? fall.pops : jmp.pops;
-            int nullable = nullable_operand(op, arg);
             // A store of the top into a local may store NULL (3.13's inlined comprehensions
             // save and restore their variable so) if nothing reads the local unchecked
             // before setting it again.
             const LocalAccess acc = local_access(op, arg);
-            if (nullable == 0 && pops == 1 && acc.nwrites == 1 && acc.nreads == 0 &&
-                !live_after(i, acc.writes[0]))
-                nullable = 1;
+            const bool nullable_store =
+                pops == 1 && acc.nwrites == 1 && acc.nreads == 0 && !live_after(i, acc.writes[0]);
             for (int p = d - pops; p < d; ++p)
-                if (d - p != nullable) tmp[static_cast<size_t>(p)] |= kReqNonNull;
+                if (!nullable_operand(op, arg, d - p) && !nullable_store)
+                    tmp[static_cast<size_t>(p)] |= kReqNonNull;
             OperandReq reqs[kMaxOperandReqs];
             const int nreq = operand_requirements(op, arg, reqs);
             for (int k = 0; k < nreq; ++k)
@@ -361,17 +360,32 @@ int CodeAnalysis::depth_at(int index) const noexcept {
     return op_[ui] < 0 ? -1 : depth_[ui];
 }
 
-bool CodeAnalysis::call_site(int index, CallSite& out) const noexcept {
-    const int d = depth_at(index);
+namespace {
+
+template <class Is>
+bool site_at(const CodeAnalysis& an, int index, Is is, CallSite& out) noexcept {
+    const int d = an.depth_at(index);
     if (d < 0) return false;
-    const int op = op_at(index), arg = arg_at(index);
-    if (!calls_python(op) && !calls_c(op) && !calls_through_c(op)) return false;
+    const int op = an.op_at(index), arg = an.arg_at(index);
+    if (!is(op)) return false;
     const StackEffect e = stack_effect(op, arg, false);
     if (e.pops > d || e.pushes < 1) return false;
     // The result is the last value pushed; what the instruction pushes before it is on
     // the stack while the call runs (BEFORE_WITH's __exit__ in the manager's slot).
     out = CallSite{index, op, arg, d, d - e.pops + e.pushes - 1};
     return true;
+}
+
+}  // namespace
+
+bool CodeAnalysis::call_site(int index, CallSite& out) const noexcept {
+    return site_at(
+        *this, index, [](int op) { return calls_python(op) || calls_c(op) || calls_through_c(op); },
+        out);
+}
+
+bool CodeAnalysis::suspension_site(int index, CallSite& out) const noexcept {
+    return site_at(*this, index, suspends, out);
 }
 
 bool CodeAnalysis::preemption_point(int index, CallSite& out) const noexcept {

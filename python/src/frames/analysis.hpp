@@ -15,7 +15,8 @@
 namespace slpy::frames {
 
 // A place a frame can be suspended at: an instruction that called something and will
-// continue with the callee's result pushed (calls_python() or calls_c(), bytecode.hpp).
+// continue with the callee's result pushed (calls_python() or calls_c(), bytecode.hpp),
+// or a generator frame's yield (suspends()), continuing with the value sent in pushed.
 // Or a preemption point: the instruction at which the eval breaker ran (the tick of
 // run(timeout) switched away there); the frame continues at `resume` with nothing pushed.
 struct CallSite {
@@ -48,6 +49,9 @@ class CodeAnalysis {
     // The call site at `index`, if it is the start of a reachable call instruction;
     // false otherwise.
     bool call_site(int index, CallSite& out) const noexcept;
+    // The same for a generator frame's suspension point (bytecode.hpp's suspends()):
+    // `kept` is the depth once the yielded value is popped.
+    bool suspension_site(int index, CallSite& out) const noexcept;
     // The preemption point at `index` (see CallSite), if the eval breaker runs at the
     // reachable instruction there; false otherwise.
     bool preemption_point(int index, CallSite& out) const noexcept;

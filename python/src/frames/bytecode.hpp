@@ -32,6 +32,9 @@ enum Req : uint16_t {
     kReqExcList = 1 << 10,    // a list of exceptions or None (PREP_RERAISE_STAR)
     kReqCellTuple = 1 << 11,  // a tuple of cells (MAKE_FUNCTION's closure)
     kReqFunction = 1 << 12,   // a Python function (SET_FUNCTION_ATTRIBUTE)
+    // 3.15's FOR_ITER index: NULL (then the slot below is an iterator) or an int (then the
+    // slot below is a list or tuple it indexes); the eval loop holds it as a tagged int
+    kReqSeqIndex = 1 << 13,
 };
 
 // The opcode's shape for one control-flow edge: values popped, values pushed.
@@ -47,7 +50,7 @@ enum class Flow : uint8_t {
     kGotoForward,   // unconditional forward jump
     kGotoBackward,  // unconditional backward jump
     kStop,          // RETURN_VALUE, RAISE_VARARGS, RERAISE
-    kUnsupported,   // generator, coroutine, module or class-body opcode, or unknown
+    kUnsupported,   // module or class-body opcode, or unknown
 };
 
 // Number of CACHE code units that follow `op` (0..10).
@@ -72,14 +75,18 @@ inline constexpr int kMaxOperandReqs = 6;
 // that every popped operand is not NULL. Fills `out`, returns how many.
 int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) noexcept;
 
-// The PEEK index of the one popped operand that may be NULL (the self-or-NULL slot of
-// CALL, the NULL under CALL_FUNCTION_EX's callable), or 0.
-int nullable_operand(int op, int arg) noexcept;
+// May the popped operand at PEEK index `peek` be NULL (the self-or-NULL slot of CALL, the
+// NULL under CALL_FUNCTION_EX's callable, 3.14's empty **kwargs slot)?
+bool nullable_operand(int op, int arg, int peek) noexcept;
 
 // Can a frame wait in `op` for a Python function it called (the callee's frame above it),
 // or for C code it called (the innermost frame of a suspended chain)?
 bool calls_python(int op) noexcept;
 bool calls_c(int op) noexcept;
+// Can a generator's, coroutine's or async generator's frame be suspended at `op` (its
+// YIELD_VALUE, or the RETURN_GENERATOR it waits at before its first resumption)? The
+// value sent in is pushed when it resumes, after `op`'s operands are popped.
+bool suspends(int op) noexcept;
 
 // The object the call instruction `op` (arg `arg`) calls, read from the value stack as it
 // is before the instruction (`stack` its bottom, `depth` slots), or null.

@@ -35,6 +35,8 @@ PyObject* cell_as_list(PyObject* cell, PyObject* memo) {
     return list;
 }
 
+}  // namespace
+
 PyObject* capture_frame(const FrameAt& at, PyObject* memo) {
     _PyInterpreterFrame* f = at.frame;
     PyCodeObject* co = frame_code(f);
@@ -44,17 +46,20 @@ PyObject* capture_frame(const FrameAt& at, PyObject* memo) {
     PyObject* nulls = PyList_New(0);
     if (values == nullptr || nulls == nullptr) goto fail;
     for (int i = 0; i < n; ++i) {
-        PyObject* v = f->localsplus[i];
+        PyObject* v = frame::slot_value(f, i);  // new reference
+        if (v == nullptr && PyErr_Occurred()) goto fail;
         const int kind =
             i < nlocals ? static_cast<uint8_t>(PyBytes_AS_STRING(co->co_localspluskinds)[i]) : 0;
         PyObject* item = nullptr;
         if (kind & (CO_FAST_CELL | CO_FAST_FREE)) {
             if (v == nullptr || !PyCell_Check(v)) {
+                Py_XDECREF(v);
                 raise_unpicklable("cannot capture frame " + describe(f) + ": cell variable " +
                                   std::to_string(i) + " is not a cell");
                 goto fail;
             }
-            item = cell_as_list(v, memo);
+            item = memo != nullptr ? cell_as_list(v, memo) : Py_NewRef(v);
+            Py_DECREF(v);
         } else if (v == nullptr) {
             PyObject* index = PyLong_FromLong(i);
             const int rc = index != nullptr ? PyList_Append(nulls, index) : -1;
@@ -62,7 +67,7 @@ PyObject* capture_frame(const FrameAt& at, PyObject* memo) {
             if (rc < 0) goto fail;
             item = Py_NewRef(Py_None);
         } else {
-            item = Py_NewRef(v);
+            item = v;
         }
         if (item == nullptr) goto fail;
         PyTuple_SET_ITEM(values, i, item);
@@ -94,7 +99,11 @@ fail:
     return nullptr;
 }
 
-}  // namespace
+PyObject* make_snapshot(PyObject* handled_exc, PyObject* frames) {
+    PyObject* handled = handled_exc != nullptr && handled_exc != Py_None ? handled_exc : Py_None;
+    return Py_BuildValue("(si(ii)lON)", "slp.frames", kFormatVersion, PY_MAJOR_VERSION,
+                         PY_MINOR_VERSION, PyImport_GetMagicNumber(), handled, frames);
+}
 
 PyObject* capture(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
                   PyObject* handled_exc, int innermost_depth, Innermost how) {
@@ -129,9 +138,7 @@ PyObject* capture(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpre
         PyTuple_SET_ITEM(frames, k, fr);
     }
     Py_DECREF(memo);
-    PyObject* handled = handled_exc != nullptr && handled_exc != Py_None ? handled_exc : Py_None;
-    return Py_BuildValue("(si(ii)lON)", "slp.frames", kFormatVersion, PY_MAJOR_VERSION,
-                         PY_MINOR_VERSION, PyImport_GetMagicNumber(), handled, frames);
+    return make_snapshot(handled_exc, frames);
 }
 
 }  // namespace slpy::frames

@@ -86,6 +86,11 @@ bool Encoder::put(PyObject* o) {
         for (const std::string& s : items) out += s;
         return true;
     }
+    if (Py_IS_TYPE(o, &PySlice_Type)) {  // (3.14 folds constant slices: x[1:2])
+        auto* sl = reinterpret_cast<PySliceObject*>(o);
+        out += 'S';
+        return put(sl->start) && put(sl->stop) && put(sl->step);
+    }
     if (PyCode_Check(o)) return code(reinterpret_cast<PyCodeObject*>(o));
     PyErr_Format(PyExc_TypeError, "slp frames: unexpected constant of type %.100s in code",
                  Py_TYPE(o)->tp_name);

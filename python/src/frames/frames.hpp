@@ -32,11 +32,14 @@
 //                         through: CALL_FUNCTION_EX, a bound method or an object with a
 //                         Python __call__, a with statement's __enter__/__exit__); or, for
 //                         an innermost frame marked "preempted", the instruction at which
-//                         the eval breaker ran (a backward jump, RESUME): the frame
-//                         continues where that instruction goes on
+//                         the eval breaker ran (a backward jump, RESUME; 3.14: a call's
+//                         end too, its saved depth telling it from inside the call): the
+//                         frame continues where that instruction goes on; a generator's:
+//                         its YIELD_VALUE, or RETURN_GENERATOR before it started
 //       values            locals, cells and free variables (co_nlocalsplus of them), then
-//                         the value stack below the call's operands; a cell is a list of
-//                         its content ([] when empty), shared cells share the list
+//                         the value stack below the call's operands (the yielded value);
+//                         a cell is a list of its content ([] when empty), shared cells
+//                         share the list (a generator's: the cell object itself)
 //       nulls             tuple of indexes into values that are NULL (unbound locals,
 //                         NULL stack entries), increasing
 //
@@ -184,5 +187,26 @@ int traverse(const Chain* chain, visitproc visit, void* arg);
 // not be called while resume() of this chain is on some C stack (a suspended tasklet):
 // those frames would be in use; they are leaked instead of freed if it happens.
 void destroy(Chain* chain) noexcept;
+
+// ---------------------------------------------------------------------------------------
+// (f) Generators, coroutines and async generators
+//
+// Their frame lives in the object, not on the data stack: suspended at a yield (or an
+// await), or not started yet (waiting at its RETURN_GENERATOR), it is captured alone,
+// in the snapshot format above with one frame whose site is that instruction, and
+// rebuilt into a new object of the same code. A frame inside a tasklet's chain that
+// belongs to a running generator is not restorable (check_restorable()).
+
+// Snapshot of the frame of `gen` (a generator, coroutine or async generator), a new
+// reference to None if it finished (no frame), or null with UnpicklableFrameError set if
+// it runs or its bytecode cannot be analysed (TypeError if `gen` is none of those).
+PyObject* capture_generator(PyObject* gen);
+
+// A new generator, coroutine or async generator (as its code says) in the state of
+// `snapshot` (one frame, validated as rebuild() does, waiting at a yield or not started),
+// with the handled exception of the snapshot as its own. The object is made by calling a
+// copy of its function (positional and keyword-only parameters defaulting to None): a
+// tracer sees that call. Null with FrameRestoreError (or another exception) set.
+PyObject* rebuild_generator(PyObject* snapshot);
 
 }  // namespace slpy::frames

@@ -56,6 +56,14 @@ inline constexpr const char* kInit = "init";
 int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
          Innermost how, std::vector<FrameAt>& out, std::string* why);
 
+// One frame of a snapshot (frames.hpp's format); `memo` (a dict) keeps shared cells shared
+// between the frames of one snapshot, as lists of their content. Without a memo (a
+// generator's frame) a cell is the cell object itself: pickle keeps it shared with other
+// objects pickled along (another generator, a closure).
+PyObject* capture_frame(const FrameAt& at, PyObject* memo);
+// The snapshot of `frames` (a tuple of captured frames, stolen) with its header.
+PyObject* make_snapshot(PyObject* handled_exc, PyObject* frames);
+
 // Raise the library's error type with a formatted message (returns null / -1 helpers).
 PyObject* raise_unpicklable(const std::string& msg);
 PyObject* raise_restore(const std::string& msg);

@@ -7,24 +7,13 @@
 #include "chain.hpp"
 #include "frames.hpp"
 #include "internal.hpp"
-#include "resolve.hpp"
+#include "plan.hpp"
 
 namespace slpy::frames {
 
 namespace {
 
 constexpr Py_ssize_t kMaxFrames = 1 << 20;
-
-// One validated snapshot frame, ready to build.
-struct Plan {
-    Resolved fn;
-    std::shared_ptr<CodeInfo> info;
-    CallSite site;
-    PyObject* values = nullptr;       // borrowed from the snapshot
-    PyObject* init_object = nullptr;  // borrowed: a class call's new object, or null
-    std::vector<char> is_null;
-    std::string where;
-};
 
 std::string str(PyObject* s) {
     const char* c = PyUnicode_Check(s) ? PyUnicode_AsUTF8(s) : nullptr;
@@ -60,6 +49,9 @@ const char* violation(PyObject* v, uint16_t req, int units) {
     if ((req & kReqTuple) && !PyTuple_Check(v)) return "a tuple";
     if ((req & kReqCode) && !PyCode_Check(v)) return "a code object";
     if ((req & kReqFunction) && !PyFunction_Check(v)) return "a function";
+    long index = 0;
+    if ((req & kReqSeqIndex) && !as_int(v, -1, PY_SSIZE_T_MAX >> 3, index))
+        return "an index (an int of at least -1)";
     if (req & kReqCellTuple)
         for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(v); ++i)
             if (!PyCell_Check(PyTuple_GET_ITEM(v, i))) return "a tuple of cells";
@@ -70,6 +62,8 @@ const char* violation(PyObject* v, uint16_t req, int units) {
         }
     return nullptr;
 }
+
+}  // namespace
 
 bool check_header(PyObject* s, PyObject*& handled, PyObject*& frames) {
     if (!PyTuple_CheckExact(s) || PyTuple_GET_SIZE(s) != 6 ||
@@ -122,19 +116,36 @@ bool check_header(PyObject* s, PyObject*& handled, PyObject*& frames) {
     return true;
 }
 
-// A snapshot frame's seventh item: "preempted" on the innermost frame, or ("init",
+namespace {
+
+// The slot under 3.15's iteration index `i` (NULL: the slot holds an iterator; an int: a
+// list or tuple the index is into), which the eval loop reads unchecked.
+bool sequence_under_index(const Plan& p, Py_ssize_t i, bool index_null) {
+    const auto below = static_cast<size_t>(i - 1);
+    PyObject* seq = PyTuple_GET_ITEM(p.values, i - 1);
+    const bool ok =
+        below >= static_cast<size_t>(reinterpret_cast<PyCodeObject*>(p.fn.code)->co_nlocalsplus) &&
+        !p.is_null[below] &&
+        (index_null ? PyIter_Check(seq) != 0 : PyList_CheckExact(seq) || PyTuple_CheckExact(seq));
+    if (!ok)
+        raise_restore("frame " + p.where + ": stack slot under an iteration index must be " +
+                      (index_null ? "an iterator" : "a list or tuple"));
+    return ok;
+}
+
+// A call chain's frame's seventh item: "preempted" on the innermost frame, or ("init",
 // object) on a frame with a callee. Sets `preempted` or `p.init_object`.
-bool plan_continuation(PyObject* fr, Plan& p, bool innermost, bool& preempted) {
+bool plan_continuation(PyObject* fr, Plan& p, SiteKind kind, bool innermost, bool& preempted) {
     preempted = false;
     if (PyTuple_GET_SIZE(fr) == 6) return true;
     PyObject* c = PyTuple_GET_ITEM(fr, 6);
-    if (innermost && PyUnicode_CheckExact(c) &&
+    if (kind == SiteKind::kCall && innermost && PyUnicode_CheckExact(c) &&
         PyUnicode_CompareWithASCIIString(c, kPreempted) == 0) {
         preempted = true;
         return true;
     }
-    if (!innermost && PyTuple_CheckExact(c) && PyTuple_GET_SIZE(c) == 2 &&
-        PyUnicode_CheckExact(PyTuple_GET_ITEM(c, 0)) &&
+    if (kind == SiteKind::kCall && !innermost && PyTuple_CheckExact(c) &&
+        PyTuple_GET_SIZE(c) == 2 && PyUnicode_CheckExact(PyTuple_GET_ITEM(c, 0)) &&
         PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(c, 0), kInit) == 0) {
         p.init_object = PyTuple_GET_ITEM(c, 1);
         return true;
@@ -145,13 +156,15 @@ bool plan_continuation(PyObject* fr, Plan& p, bool innermost, bool& preempted) {
     return false;
 }
 
-bool plan_frame(PyObject* fr, Plan& p, bool innermost) {
+}  // namespace
+
+bool plan_frame(PyObject* fr, Plan& p, SiteKind kind, bool innermost) {
     if (!PyTuple_CheckExact(fr) || PyTuple_GET_SIZE(fr) < 6 || PyTuple_GET_SIZE(fr) > 7) {
         raise_restore("a snapshot frame is not a 6-tuple");
         return false;
     }
     bool preempted = false;
-    if (!plan_continuation(fr, p, innermost, preempted)) return false;
+    if (!plan_continuation(fr, p, kind, innermost, preempted)) return false;
     PyObject* module = PyTuple_GET_ITEM(fr, 0);
     PyObject* qualname = PyTuple_GET_ITEM(fr, 1);
     PyObject* digest = PyTuple_GET_ITEM(fr, 2);
@@ -167,8 +180,14 @@ bool plan_frame(PyObject* fr, Plan& p, bool innermost) {
     p.where = str(module) + "." + str(qualname);
     if (resolve(module, qualname, digest, p.fn) < 0) return false;
     auto* co = reinterpret_cast<PyCodeObject*>(p.fn.code);
-    if (const char* bad = unsupported_code(co)) {
-        raise_restore("frame " + p.where + " " + bad);
+    if (kind == SiteKind::kCall) {
+        if (const char* bad = unsupported_code(co)) {
+            raise_restore("frame " + p.where + " " + bad);
+            return false;
+        }
+    } else if (!(co->co_flags & kGeneratorFlags)) {
+        raise_restore("frame " + p.where +
+                      " is not a generator's, coroutine's or async generator's");
         return false;
     }
     p.info = code_info(co);
@@ -179,11 +198,16 @@ bool plan_frame(PyObject* fr, Plan& p, bool innermost) {
         return false;
     }
     long index = 0;
-    if (!as_int(site, 0, p.info->analysis.units() - 1, index) ||
-        !(preempted ? p.info->analysis.preemption_point(static_cast<int>(index), p.site)
-                    : p.info->analysis.call_site(static_cast<int>(index), p.site))) {
-        raise_restore("frame " + p.where + ": its instruction offset is not a " +
-                      (preempted ? "preemption point" : "call instruction") + " of the code");
+    const CodeAnalysis& an = p.info->analysis;
+    if (!as_int(site, 0, an.units() - 1, index) ||
+        !(preempted                 ? an.preemption_point(static_cast<int>(index), p.site)
+          : kind == SiteKind::kCall ? an.call_site(static_cast<int>(index), p.site)
+                                    : an.suspension_site(static_cast<int>(index), p.site))) {
+        raise_restore("frame " + p.where + ": its instruction offset is not " +
+                      (preempted                 ? "a preemption point"
+                       : kind == SiteKind::kCall ? "a call instruction"
+                                                 : "a yield") +
+                      " of the code");
         return false;
     }
     const int nlocals = co->co_nlocalsplus;
@@ -211,10 +235,13 @@ bool plan_frame(PyObject* fr, Plan& p, bool innermost) {
         PyObject* v = PyTuple_GET_ITEM(values, i);
         const bool null = p.is_null[static_cast<size_t>(i)] != 0;
         if (i < nlocals) {
+            const bool as_list = PyList_CheckExact(v) && PyList_GET_SIZE(v) <= 1;
+            const bool as_cell = kind == SiteKind::kSuspension && Py_IS_TYPE(v, &PyCell_Type);
             if ((static_cast<uint8_t>(kinds[i]) & (CO_FAST_CELL | CO_FAST_FREE)) &&
-                (null || !PyList_CheckExact(v) || PyList_GET_SIZE(v) > 1)) {
+                (null || !(as_list || as_cell))) {
                 raise_restore("frame " + p.where + ": cell variable " + std::to_string(i) +
-                              " is not a list of at most one item");
+                              (kind == SiteKind::kCall ? " is not a list of at most one item"
+                                                       : " is not a cell"));
                 return false;
             }
             if (null && p.info->analysis.local_required(p.site, static_cast<int>(i))) {
@@ -226,8 +253,9 @@ bool plan_frame(PyObject* fr, Plan& p, bool innermost) {
         }
         const int pos = static_cast<int>(i - nlocals);
         const uint16_t req = p.info->analysis.requirement(p.site, pos);
+        if ((req & kReqSeqIndex) && !sequence_under_index(p, i, null)) return false;
         if (null) {
-            if (req != kReqNone) {
+            if (req & kReqNonNull) {
                 raise_restore("frame " + p.where + ": stack slot " + std::to_string(pos) +
                               " cannot be NULL");
                 return false;
@@ -243,27 +271,30 @@ bool plan_frame(PyObject* fr, Plan& p, bool innermost) {
     return true;
 }
 
-// Build a frame from its plan. `cells` maps a snapshot list to the cell made for it, so
-// that frames sharing a cell share it again. Returns null with an exception set.
-_PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject*>& cells) {
+std::vector<PyObject*> build_slots(const Plan& p, std::unordered_map<PyObject*, PyObject*>& cells,
+                                   bool& ok) {
     auto* co = reinterpret_cast<PyCodeObject*>(p.fn.code);
     const int nlocals = co->co_nlocalsplus;
     const char* kinds = PyBytes_AS_STRING(co->co_localspluskinds);
     std::vector<PyObject*> slots(static_cast<size_t>(PyTuple_GET_SIZE(p.values)), nullptr);
-    auto drop = [&] {
-        for (PyObject* o : slots) Py_XDECREF(o);
-        return nullptr;
-    };
+    ok = false;
     for (size_t i = 0; i < slots.size(); ++i) {
         PyObject* v = PyTuple_GET_ITEM(p.values, static_cast<Py_ssize_t>(i));
         if (p.is_null[i]) continue;
         if (static_cast<int>(i) < nlocals &&
             (static_cast<uint8_t>(kinds[i]) & (CO_FAST_CELL | CO_FAST_FREE))) {
+            if (Py_IS_TYPE(v, &PyCell_Type)) {  // a generator's, shared with what else has it
+                slots[i] = Py_NewRef(v);
+                continue;
+            }
             auto it = cells.find(v);
             if (it == cells.end()) {
                 PyObject* cell =
                     PyCell_New(PyList_GET_SIZE(v) == 1 ? PyList_GET_ITEM(v, 0) : nullptr);
-                if (cell == nullptr) return drop();
+                if (cell == nullptr) {
+                    for (PyObject* o : slots) Py_XDECREF(o);
+                    return {};
+                }
                 it = cells.emplace(v, cell).first;  // the snapshot keeps `v` alive
             }
             slots[i] = Py_NewRef(it->second);
@@ -271,29 +302,48 @@ _PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject
             slots[i] = Py_NewRef(v);
         }
     }
-    PyObject* func = Py_XNewRef(p.fn.func);
-    if (func == nullptr) {
-        // A nested function: make one from its code, its closure from the free cells.
-        func = PyFunction_New(p.fn.code, p.fn.globals);
-        if (func == nullptr) return drop();
-        if (co->co_nfreevars > 0) {
-            PyObject* closure = PyTuple_New(co->co_nfreevars);
-            if (closure == nullptr) {
-                Py_DECREF(func);
-                return drop();
-            }
-            for (int k = 0; k < co->co_nfreevars; ++k)
-                PyTuple_SET_ITEM(
-                    closure, k,
-                    Py_NewRef(slots[static_cast<size_t>(nlocals - co->co_nfreevars + k)]));
-            const int rc = PyFunction_SetClosure(func, closure);
-            Py_DECREF(closure);
-            if (rc < 0) {
-                Py_DECREF(func);
-                return drop();
-            }
-        }
+    ok = true;
+    return slots;
+}
+
+PyObject* function_for(const Plan& p, const std::vector<PyObject*>& slots, bool fresh) {
+    auto* co = reinterpret_cast<PyCodeObject*>(p.fn.code);
+    if (p.fn.func != nullptr && !fresh) return Py_NewRef(p.fn.func);
+    PyObject* func = PyFunction_New(p.fn.code, p.fn.globals);
+    if (func == nullptr || co->co_nfreevars == 0) return func;
+    const int nlocals = co->co_nlocalsplus;
+    PyObject* closure = PyTuple_New(co->co_nfreevars);
+    if (closure == nullptr) {
+        Py_DECREF(func);
+        return nullptr;
     }
+    for (int k = 0; k < co->co_nfreevars; ++k) {
+        PyObject* cell = slots[static_cast<size_t>(nlocals - co->co_nfreevars + k)];
+        PyTuple_SET_ITEM(closure, k, cell != nullptr ? Py_NewRef(cell) : PyCell_New(nullptr));
+    }
+    const int rc = PyFunction_SetClosure(func, closure);
+    Py_DECREF(closure);
+    if (rc < 0) Py_CLEAR(func);
+    return func;
+}
+
+namespace {
+
+// Build a frame from its plan. `cells` maps a snapshot list to the cell made for it, so
+// that frames sharing a cell share it again. Returns null with an exception set.
+_PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject*>& cells) {
+    auto* co = reinterpret_cast<PyCodeObject*>(p.fn.code);
+    const int nlocals = co->co_nlocalsplus;
+    bool ok = false;
+    std::vector<PyObject*> slots = build_slots(p, cells, ok);
+    if (!ok) return nullptr;
+    auto drop = [&] {
+        for (PyObject* o : slots) Py_XDECREF(o);
+        return nullptr;
+    };
+    // A nested function: one made from its code, its closure from the free cells.
+    PyObject* func = function_for(p, slots, false);
+    if (func == nullptr) return drop();
     _PyInterpreterFrame* f = allocate_frame(co);
     if (f == nullptr) {
         Py_DECREF(func);
@@ -308,6 +358,10 @@ _PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject
     else
         frame::init(f, reinterpret_cast<PyFunctionObject*>(func), co, slots.data(),
                     static_cast<int>(slots.size()), p.site.index, cache_units(p.site.op));
+    for (int pos = 0; nlocals + pos < static_cast<int>(slots.size()); ++pos)
+        if ((p.info->analysis.requirement(p.site, pos) & (kReqLasti | kReqSeqIndex)) &&
+            slots[static_cast<size_t>(nlocals + pos)] != nullptr)
+            frame::make_tagged_int(f, nlocals + pos);
     return f;
 }
 
@@ -319,7 +373,8 @@ Chain* rebuild(PyObject* snapshot) {
     const Py_ssize_t n = PyTuple_GET_SIZE(frames);
     std::vector<Plan> plans(static_cast<size_t>(n));
     for (Py_ssize_t i = 0; i < n; ++i)
-        if (!plan_frame(PyTuple_GET_ITEM(frames, i), plans[static_cast<size_t>(i)], i == n - 1))
+        if (!plan_frame(PyTuple_GET_ITEM(frames, i), plans[static_cast<size_t>(i)], SiteKind::kCall,
+                        i == n - 1))
             return nullptr;
     auto* chain = new Chain;
     chain->handled = Py_NewRef(handled);

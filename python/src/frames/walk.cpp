@@ -59,8 +59,8 @@ std::string c_call_of(_PyInterpreterFrame* g) {
     const int index = frame::waiting_call(g, true, op_at, cache_units);
     const int op = op_of(*info, index);
     CallSite site;
-    if (info->analysed && frame::saved_depth(g) == -1 && calls_c(op) &&
-        info->analysis.call_site(index, site))
+    if (info->analysed && calls_c(op) && info->analysis.call_site(index, site) &&
+        frame::in_c_call(g, site.depth_before))
         return "C function " + name_callable(reinterpret_cast<PyObject*>(
                                    callee(op, site.arg, frame::stack_base(g), site.depth_before)));
     const std::string name = opname(op_of(*info, frame::last_unit(g)));
@@ -81,7 +81,8 @@ std::string describe(_PyInterpreterFrame* f) {
 
 const char* unsupported_code(PyCodeObject* co) noexcept {
     if (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE))
-        return "is a generator or coroutine frame: CPython cannot recreate those";
+        return "is a generator's or coroutine's frame: it pickles with its generator object "
+               "while suspended, never inside a tasklet's chain of frames";
     if (!(co->co_flags & CO_OPTIMIZED)) return "runs a module or class body, not a function";
     return nullptr;
 }
@@ -107,7 +108,8 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
             return refuse("C code called the frames below it without a Python frame between");
         if (!frame::owned_by_thread(f))
             return refuse("frame " + describe(f) +
-                          " is a generator or coroutine frame: CPython cannot recreate those");
+                          " belongs to a running generator or coroutine: only a suspended one "
+                          "pickles (with its generator object)");
         if (!frame::function_frame(f))
             return refuse("a frame of the interpreter's own (" + utf8(frame_code(f)->co_name) +
                           ", as a class call leaves under __init__) is among the frames: only "
@@ -141,12 +143,12 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
                               std::to_string(have) + " is not the " + std::to_string(at.site.kept) +
                               " the bytecode analysis expects");
         } else if (first) {
-            // Suspended inside a call into C: no saved stack pointer.
-            if (frame::saved_depth(f) != -1)
-                return refuse("innermost frame " + describe(f) + " is not inside a call");
+            // Suspended inside a call into C.
             if (!calls_c(op) || !an.call_site(index, at.site))
                 return refuse("innermost frame " + describe(f) + " is suspended at " +
                               opname(op_of(*at.info, frame::last_unit(f))) + ", not in a call");
+            if (!frame::in_c_call(f, at.site.depth_before))
+                return refuse("innermost frame " + describe(f) + " is not inside a call");
         } else if (called_through_c != nullptr) {
             // Its instruction's C code called the frame above: restorable when that C is a
             // known continuation (the callee's result is the instruction's result).
@@ -154,8 +156,8 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
             // __init__ returned None.
             CCall call;
             const bool known =
-                frame::saved_depth(f) == -1 && calls_through_c(op) &&
-                an.call_site(index, at.site) &&
+                calls_through_c(op) && an.call_site(index, at.site) &&
+                frame::in_c_call(f, at.site.depth_before) &&
                 c_call(op, at.site.arg, frame::stack_base(f), at.site.depth_before, call) &&
                 (passes_result_through(call, frame_func(called_through_c)) ||
                  (at.init_object = initialised_object(call, called_through_c, *out.back().info)) !=

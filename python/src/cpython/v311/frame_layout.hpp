@@ -6,6 +6,8 @@
 
 #include <opcode.h>
 
+#include <vector>
+
 #include "interface.hpp"
 
 // Local-kind bits of co_localspluskinds (internal/pycore_code.h, which drags in more
@@ -85,6 +87,34 @@ inline void init(_PyInterpreterFrame* f, PyFunctionObject* func, PyCodeObject* c
     f->prev_instr = _PyCode_CODE(code) + call_unit + call_caches;
 }
 
+// The frame a generator, coroutine or async generator object holds.
+inline _PyInterpreterFrame* generator_frame(PyObject* gen) noexcept {
+    return reinterpret_cast<_PyInterpreterFrame*>(reinterpret_cast<PyGenObject*>(gen)->gi_iframe);
+}
+// Code unit a suspended or not yet started generator's frame waits at: prev_instr stays
+// on its YIELD_VALUE, or on the RETURN_GENERATOR that made it.
+inline int generator_site(_PyInterpreterFrame* f) noexcept {
+    return last_unit(f);
+}
+// The generator state of a frame waiting at `op` (bytecode.hpp's suspends()).
+inline int8_t generator_state(int op, int) noexcept {
+    return op == RETURN_GENERATOR ? FRAME_CREATED : FRAME_SUSPENDED;
+}
+// Make the frame of a generator just made from `func`'s code (FRAME_CREATED) wait at
+// `unit` (of `caches` cache units), its locals and value stack the `n` references `slots`
+// (stolen), its function `func` (stolen). What the frame held is released.
+inline void set_generator_frame(_PyInterpreterFrame* f, PyFunctionObject* func,
+                                PyObject* const* slots, int n, int unit, int caches) {
+    // Released last: nothing they run may see the frame half made.
+    std::vector<PyObject*> old(f->localsplus, f->localsplus + (f->stacktop > 0 ? f->stacktop : 0));
+    for (int i = 0; i < n; ++i) f->localsplus[i] = slots[i];
+    f->stacktop = n;
+    f->prev_instr = _PyCode_CODE(f->f_code) + unit + caches;
+    PyObject* old_func = reinterpret_cast<PyObject*>(f->f_func);
+    f->f_func = func;
+    for (PyObject* o : old) Py_XDECREF(o);
+    Py_XDECREF(old_func);
+}
 // Make a rebuilt frame about to be resumed with an exception unwind from the instruction
 // at `unit` (a preemption point: the exception comes from the tick that ran there).
 inline void raise_at(_PyInterpreterFrame* f, int unit) noexcept {

@@ -50,6 +50,7 @@ Flow flow(int op) noexcept {
         case JUMP_IF_FALSE_OR_POP:
         case JUMP_IF_TRUE_OR_POP:
         case FOR_ITER:
+        case SEND:  // jumps when the delegate returned
             return Flow::kJumpForward;
         case POP_JUMP_BACKWARD_IF_FALSE:
         case POP_JUMP_BACKWARD_IF_TRUE:
@@ -65,18 +66,8 @@ Flow flow(int op) noexcept {
         case RAISE_VARARGS:
         case RERAISE:
             return Flow::kStop;
-        // Generators, coroutines, module and class bodies: never in a restorable frame
-        // (the loader refuses such code before analysing it).
-        case GET_AITER:
-        case GET_ANEXT:
-        case BEFORE_ASYNC_WITH:
-        case END_ASYNC_FOR:
-        case GET_YIELD_FROM_ITER:
-        case RETURN_GENERATOR:
-        case YIELD_VALUE:
-        case ASYNC_GEN_WRAP:
-        case SEND:
-        case GET_AWAITABLE:
+        // Module and class bodies: never in a restorable frame (the loader refuses such
+        // code before analysing it).
         case IMPORT_STAR:
         case SETUP_ANNOTATIONS:
         case STORE_NAME:
@@ -119,7 +110,19 @@ StackEffect stack_effect(int op, int arg, bool jump) noexcept {
         case GET_ITER:
         case LIST_TO_TUPLE:
         case LOAD_ATTR:
+        case GET_AITER:
+        case GET_AWAITABLE:
+        case GET_YIELD_FROM_ITER:
+        case ASYNC_GEN_WRAP:
+        case YIELD_VALUE:  // pops what it yields; the value sent in is pushed on resume
             return {1, 1};
+        case RETURN_GENERATOR:  // in the generator's frame: the first send's None is pushed
+        case GET_ANEXT:         // the async iterator stays
+            return {0, 1};
+        case SEND:  // the delegate stays while it yields; it is replaced by what it returns
+            return jump ? StackEffect{2, 1} : StackEffect{1, 1};
+        case END_ASYNC_FOR:
+            return {2, 0};
         case BINARY_SUBSCR:
         case BINARY_OP:
         case COMPARE_OP:
@@ -149,6 +152,7 @@ StackEffect stack_effect(int op, int arg, bool jump) noexcept {
             return {0, 1};
         case PUSH_EXC_INFO:
         case BEFORE_WITH:
+        case BEFORE_ASYNC_WITH:
         case LOAD_METHOD:
             return {1, 2};
         case CHECK_EXC_MATCH:
@@ -256,6 +260,7 @@ int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) no
             add(4, kReqNonNull);  // __exit__
             break;
         case PUSH_EXC_INFO:
+        case END_ASYNC_FOR:
             add(1, kReqExc | kReqNonNull);
             break;
         case POP_EXCEPT:
@@ -302,10 +307,10 @@ int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) no
     return n;
 }
 
-int nullable_operand(int op, int arg) noexcept {
-    if (op == CALL) return arg + 2;
-    if (op == CALL_FUNCTION_EX) return 3 + (arg & 1);
-    return 0;
+bool nullable_operand(int op, int arg, int peek) noexcept {
+    if (op == CALL) return peek == arg + 2;
+    if (op == CALL_FUNCTION_EX) return peek == 3 + (arg & 1);
+    return false;
 }
 
 bool calls_python(int op) noexcept {
@@ -316,6 +321,12 @@ bool calls_python(int op) noexcept {
 
 bool calls_c(int op) noexcept {
     return op == CALL || op == CALL_FUNCTION_EX;
+}
+
+bool suspends(int op) noexcept {
+    // A generator's frame waits at its RETURN_GENERATOR until first resumed, then at each
+    // YIELD_VALUE (3.11 keeps prev_instr there).
+    return op == YIELD_VALUE || op == RETURN_GENERATOR;
 }
 
 _object* callee(int op, int arg, _object* const* stack, int depth) noexcept {
@@ -433,6 +444,9 @@ const char* opname(int op) noexcept {
         SLP_OPNAME(RETURN_VALUE)
         SLP_OPNAME(YIELD_VALUE)
         SLP_OPNAME(SEND)
+        SLP_OPNAME(RETURN_GENERATOR)
+        SLP_OPNAME(GET_AWAITABLE)
+        SLP_OPNAME(END_ASYNC_FOR)
         SLP_OPNAME(JUMP_BACKWARD)
         SLP_OPNAME(BUILD_MAP)
         SLP_OPNAME(BUILD_SET)

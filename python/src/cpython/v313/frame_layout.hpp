@@ -8,6 +8,7 @@
 #include <opcode.h>
 
 #include <cstring>
+#include <vector>
 
 #include "interface.hpp"
 
@@ -95,6 +96,38 @@ inline void init(_PyInterpreterFrame* f, PyFunctionObject* func, PyCodeObject* c
     f->return_offset = static_cast<uint16_t>(1 + call_caches);
 }
 
+// The frame a generator, coroutine or async generator object holds.
+inline _PyInterpreterFrame* generator_frame(PyObject* gen) noexcept {
+    return reinterpret_cast<_PyInterpreterFrame*>(reinterpret_cast<PyGenObject*>(gen)->gi_iframe);
+}
+// Code unit a suspended or not yet started generator's frame waits at: instr_ptr is on
+// the instruction after its YIELD_VALUE, or after the RETURN_GENERATOR that made it
+// (neither has cache units).
+inline int generator_site(_PyInterpreterFrame* f) noexcept {
+    return last_unit(f) - 1;
+}
+// The generator state of a frame waiting at `op` (bytecode.hpp's suspends()) with
+// argument `arg`: YIELD_VALUE's is 1 inside `yield from` and `await`.
+inline int8_t generator_state(int op, int arg) noexcept {
+    if (op == RETURN_GENERATOR) return FRAME_CREATED;
+    return arg == 1 ? FRAME_SUSPENDED_YIELD_FROM : FRAME_SUSPENDED;
+}
+// Make the frame of a generator just made from `func`'s code (FRAME_CREATED) wait at
+// `unit` (of `caches` cache units), its locals and value stack the `n` references `slots`
+// (stolen), its function `func` (stolen). What the frame held is released.
+inline void set_generator_frame(_PyInterpreterFrame* f, PyFunctionObject* func,
+                                PyObject* const* slots, int n, int unit, int caches) {
+    // Released last: nothing they run may see the frame half made.
+    std::vector<PyObject*> old(f->localsplus, f->localsplus + (f->stacktop > 0 ? f->stacktop : 0));
+    for (int i = 0; i < n; ++i) f->localsplus[i] = slots[i];
+    f->stacktop = n;
+    f->instr_ptr = _PyCode_CODE(frame_code(f)) + unit + 1 + caches;
+    f->return_offset = 0;
+    PyObject* old_func = f->f_funcobj;
+    f->f_funcobj = reinterpret_cast<PyObject*>(func);
+    for (PyObject* o : old) Py_XDECREF(o);
+    Py_XDECREF(old_func);
+}
 // Make a rebuilt frame about to be resumed with an exception unwind from the instruction
 // at `unit` (a preemption point: the exception comes from the tick that ran there); the
 // eval loop looks for the handler of the unit before instr_ptr.
@@ -128,105 +161,7 @@ inline void push_result(_PyInterpreterFrame* f, PyObject* value) noexcept {
     f->localsplus[f->stacktop++] = value;
 }
 
-// Room for a frame of `slots` words on the thread's data stack, as CPython's own
-// _PyThreadState_PushFrame makes it (not exported): the next words of the current
-// chunk, or a new chunk from the object arena allocator, which _PyThreadState_PopFrame
-// frees when the frame in it is popped. Null with MemoryError set if none.
-inline _PyInterpreterFrame* push_on_data_stack(PyThreadState* ts, size_t slots) {
-    if (ts->datastack_top != nullptr &&
-        static_cast<ptrdiff_t>(slots) < ts->datastack_limit - ts->datastack_top) {
-        auto* f = reinterpret_cast<_PyInterpreterFrame*>(ts->datastack_top);
-        ts->datastack_top += slots;
-        return f;
-    }
-    constexpr size_t kChunk = datastack_chunk_bytes, kOverhead = 1000;  // as pystate.c
-    size_t bytes = kChunk;
-    while (bytes < sizeof(PyObject*) * (slots + kOverhead)) bytes *= 2;
-    PyObjectArenaAllocator arena;
-    PyObject_GetArenaAllocator(&arena);
-    auto* chunk = static_cast<_PyStackChunk*>(arena.alloc(arena.ctx, bytes));
-    if (chunk == nullptr) {
-        PyErr_NoMemory();
-        return nullptr;
-    }
-    chunk->previous = ts->datastack_chunk;
-    chunk->size = bytes;
-    chunk->top = 0;
-    if (ts->datastack_chunk != nullptr)
-        ts->datastack_chunk->top =
-            static_cast<int>(ts->datastack_top - &ts->datastack_chunk->data[0]);
-    ts->datastack_chunk = chunk;
-    ts->datastack_limit = reinterpret_cast<PyObject**>(reinterpret_cast<char*>(chunk) + bytes);
-    // A root chunk's first word stays unused, so that popping never frees it (pystate.c).
-    PyObject** at = &chunk->data[chunk->previous == nullptr ? 1 : 0];
-    ts->datastack_top = at + slots;
-    return reinterpret_cast<_PyInterpreterFrame*>(at);
-}
-
-// Is `code` instrumented for the monitoring now in force (sys.setprofile, sys.settrace,
-// sys.monitoring fire their events from instrumented bytecode)? The eval loop brings a
-// code object up to date at its RESUME, which a resumed frame has run long ago.
-inline bool instrumented(PyThreadState* ts, PyCodeObject* code) noexcept {
-    return code->_co_instrumentation_version ==
-           (ts->eval_breaker & ~static_cast<uintptr_t>(_PY_EVAL_EVENTS_MASK));
-}
-
-// Bring the code of every frame from `top` down to date: CPython instruments the code of
-// all running frames whenever the monitoring changes, and sys.monitoring.restart_events()
-// is such a change that leaves every tool's events as they are (it re-enables events a
-// callback had DISABLEd). If that fails, the frames run unmonitored.
-inline void instrument_running(PyThreadState* ts, _PyInterpreterFrame* top) {
-    PyObject* monitoring = PySys_GetObject("monitoring");  // borrowed
-    if (monitoring == nullptr) return;
-    _PyInterpreterFrame* saved = ts->current_frame;
-    ts->current_frame = top;
-    PyObject* r = PyObject_CallMethod(monitoring, "restart_events", nullptr);
-    ts->current_frame = saved;
-    if (r == nullptr) PyErr_Clear();
-    Py_XDECREF(r);
-}
-
-// Move rebuilt frames (in memory of the frame library, the base first) onto the thread's
-// data stack above its frames, base first, as if they had been called one from the
-// other: the eval loop pops a frame it finished from the data stack. Their code is
-// instrumented for the monitoring in force. `frames` is updated
-// to the new places; the old memory is freed. Returns 0, or -1 with an exception set
-// (then the frames that did not move are still where they were).
-template <class Free>
-int place(PyThreadState* ts, _PyInterpreterFrame** frames, size_t n, Free free_old) {
-    _PyInterpreterFrame* below = ts->current_frame;
-    for (size_t i = 0; i < n; ++i) {
-        _PyInterpreterFrame* old = frames[i];
-        _PyInterpreterFrame* f = push_on_data_stack(ts, frame_slots(frame_code(old)));
-        if (f == nullptr) return -1;
-        std::memcpy(static_cast<void*>(f), old, used_bytes(old));
-        if (f->frame_obj != nullptr) f->frame_obj->f_frame = f;
-        f->previous = i == 0 ? below : frames[i - 1];
-        frames[i] = f;
-        free_old(old);
-    }
-    for (size_t i = 0; i < n; ++i)
-        if (!instrumented(ts, frame_code(frames[i]))) {
-            instrument_running(ts, frames[n - 1]);
-            break;
-        }
-    return 0;
-}
-
-// Evaluate frame `f` (on the data stack, the top frame there) as if called by `caller`:
-// _PyEval_EvalFrameDefault links it above an entry frame of its own whose previous is the
-// thread's current frame, starts at instr_ptr (for an exception, the handler of the unit
-// before it: the call's last), and pops and clears the frame when it returns or raises.
-inline PyObject* evaluate(PyThreadState* ts, _PyInterpreterFrame* f, _PyInterpreterFrame* caller,
-                          bool raising) {
-    f->instr_ptr += f->return_offset;
-    f->return_offset = 0;
-    _PyInterpreterFrame* saved = ts->current_frame;
-    ts->current_frame = caller;
-    PyObject* r = _PyEval_EvalFrameDefault(ts, f, raising ? 1 : 0);
-    PyThreadState_Get()->current_frame = saved;
-    return r;
-}
-inline constexpr bool kEvalClears = true;
-
 }  // namespace slpy::cpy::frame
+
+// Placing rebuilt frames on the data stack and running them: as on every version since 3.12.
+#include "../data_stack_frames.hpp"

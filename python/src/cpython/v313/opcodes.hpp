@@ -22,22 +22,9 @@
 #include <internal/pycore_opcode_metadata.h>
 #pragma GCC diagnostic pop
 
+#include "../opcodes_312.hpp"
+
 namespace slpy::frames {
-
-namespace {
-
-// A real (not specialized, not instrumented) opcode that 3.13's tables know.
-bool generic(int op) noexcept {
-    return op >= 0 && op < 256 && _PyOpcode_opcode_metadata[op].valid_entry &&
-           _PyOpcode_Deopt[op] == op && op < MIN_INSTRUMENTED_OPCODE &&
-           _PyOpcode_num_popped(op, 0) >= 0;
-}
-
-}  // namespace
-
-int cache_units(int op) noexcept {
-    return op >= 0 && op < 256 ? _PyOpcode_Caches[op] : 0;
-}
 
 Flow flow(int op) noexcept {
     switch (op) {
@@ -46,6 +33,7 @@ Flow flow(int op) noexcept {
         case POP_JUMP_IF_NONE:
         case POP_JUMP_IF_NOT_NONE:
         case FOR_ITER:
+        case SEND:  // jumps to END_SEND's successor when the delegate returned
             return Flow::kJumpForward;
         case JUMP_FORWARD:
             return Flow::kGotoForward;
@@ -57,20 +45,8 @@ Flow flow(int op) noexcept {
         case RAISE_VARARGS:
         case RERAISE:
             return Flow::kStop;
-        // Generators, coroutines, module and class bodies: never in a restorable frame
-        // (the loader refuses such code before analysing it); and what the eval loop
-        // alone runs.
-        case GET_AITER:
-        case GET_ANEXT:
-        case BEFORE_ASYNC_WITH:
-        case END_ASYNC_FOR:
-        case GET_YIELD_FROM_ITER:
-        case RETURN_GENERATOR:
-        case YIELD_VALUE:
-        case SEND:
-        case END_SEND:
-        case CLEANUP_THROW:
-        case GET_AWAITABLE:
+        // Module and class bodies: never in a restorable frame (the loader refuses such
+        // code before analysing it); and what the eval loop alone runs.
         case SETUP_ANNOTATIONS:
         case STORE_NAME:
         case DELETE_NAME:
@@ -123,6 +99,8 @@ int left_in_place(int op, int arg) noexcept {
         case CHECK_EXC_MATCH:  // (left, right -- left, b)
         case FOR_ITER:         // (iter -- iter, next)
         case IMPORT_FROM:      // (from -- from, res)
+        case SEND:             // (receiver, v -- receiver, retval)
+        case GET_ANEXT:        // (aiter -- aiter, awaitable)
             return 1;
         default:
             return 0;
@@ -140,94 +118,24 @@ StackEffect stack_effect(int op, int arg, bool) noexcept {
 int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) noexcept {
     int n = 0;
     auto add = [&](int peek, uint16_t mask) { out[n++] = OperandReq{peek, mask}; };
+    if (shared_requirements(op, arg, add)) return n;
     switch (op) {
         case FOR_ITER:
             add(1, kReqIter | kReqNonNull);
-            break;
-        case LIST_APPEND:
-        case LIST_EXTEND:
-            add(arg + 1, kReqList | kReqNonNull);
-            break;
-        case SET_UPDATE:
-            add(arg + 1, kReqSet | kReqNonNull);
-            break;
-        case MAP_ADD:
-            add(arg + 2, kReqDict | kReqNonNull);
-            break;
-        case SET_ADD:
-        case DICT_UPDATE:
-            add(arg + 1, kReqNonNull);
-            break;
-        case DICT_MERGE:
-            add(arg + 1, kReqNonNull);
-            add(arg + 4, kReqNonNull);  // the callable, named in its error message
-            break;
-        case RERAISE:
-            add(1, kReqExc | kReqNonNull);
-            if (arg != 0) add(arg + 1, kReqLasti | kReqNonNull);
             break;
         case WITH_EXCEPT_START:
             add(1, kReqExc | kReqNonNull);
             add(4, kReqNonNull);  // __exit__
             break;
-        case PUSH_EXC_INFO:
+        case END_ASYNC_FOR:  // (awaitable, exc -- )
+        case CLEANUP_THROW:  // (sub_iter, last_sent_val, exc_value -- none, value)
             add(1, kReqExc | kReqNonNull);
             break;
-        case POP_EXCEPT:
-            add(1, kReqExcOrNone | kReqNonNull);
-            break;
-        case CHECK_EG_MATCH:
-            add(2, kReqExcOrNone | kReqNonNull);
-            break;
-        case CHECK_EXC_MATCH:
-            add(2, kReqNonNull);
-            break;
-        case MATCH_KEYS:
-        case MATCH_CLASS:
         case BUILD_CONST_KEY_MAP:
             add(1, kReqTuple | kReqNonNull);
             break;
-        case MAKE_FUNCTION:
-            add(1, kReqCode | kReqNonNull);
-            break;
-        case SET_FUNCTION_ATTRIBUTE: {
-            add(1, kReqFunction | kReqNonNull);
-            uint16_t attr = kReqNonNull;
-            if (arg == 0x08) attr |= kReqCellTuple | kReqTuple;  // closure
-            if (arg == 0x04 || arg == 0x01) attr |= kReqTuple;   // annotations, defaults
-            if (arg == 0x02) attr |= kReqDict;                   // keyword defaults
-            add(2, attr);
-            break;
-        }
-        case CALL_INTRINSIC_1:
-            if (arg == INTRINSIC_LIST_TO_TUPLE) add(1, kReqList | kReqNonNull);
-            break;
-        case CALL_INTRINSIC_2:
-            if (arg == INTRINSIC_PREP_RERAISE_STAR) {
-                add(1, kReqExcList | kReqList | kReqNonNull);
-                add(2, kReqExcOrNone | kReqNonNull);
-            } else if (arg == INTRINSIC_SET_FUNCTION_TYPE_PARAMS) {
-                add(1, kReqTuple | kReqNonNull);
-                add(2, kReqFunction | kReqNonNull);
-            }
-            break;
-        case COPY:
-            add(arg, kReqNonNull);
-            break;
-        case CALL:
-            add(arg + 2, kReqNonNull);  // the callable
-            break;
-        case CALL_KW:
-            add(1, kReqTuple | kReqNonNull);  // the keyword names
-            add(arg + 3, kReqNonNull);        // the callable
-            break;
         case CALL_FUNCTION_EX:
             if (arg & 1) add(1, kReqDict | kReqNonNull);  // **kwargs, a dict by then
-            break;
-        case GET_LEN:
-        case MATCH_MAPPING:
-        case MATCH_SEQUENCE:
-            add(1, kReqNonNull);
             break;
         default:
             break;
@@ -235,12 +143,12 @@ int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) no
     return n;
 }
 
-int nullable_operand(int op, int arg) noexcept {
+bool nullable_operand(int op, int arg, int peek) noexcept {
     // The self-or-NULL slot above the callable (3.13 pushes the NULL after it).
-    if (op == CALL) return arg + 1;
-    if (op == CALL_KW) return arg + 2;
-    if (op == CALL_FUNCTION_EX) return 2 + (arg & 1);
-    return 0;
+    if (op == CALL) return peek == arg + 1;
+    if (op == CALL_KW) return peek == arg + 2;
+    if (op == CALL_FUNCTION_EX) return peek == 2 + (arg & 1);
+    return false;
 }
 
 bool calls_python(int op) noexcept {
@@ -251,6 +159,12 @@ bool calls_python(int op) noexcept {
 
 bool calls_c(int op) noexcept {
     return op == CALL || op == CALL_KW || op == CALL_FUNCTION_EX;
+}
+
+bool suspends(int op) noexcept {
+    // A generator's frame waits after its RETURN_GENERATOR until first resumed, then
+    // after each YIELD_VALUE (instr_ptr on the instruction that follows).
+    return op == YIELD_VALUE || op == RETURN_GENERATOR;
 }
 
 _object* callee(int op, int arg, _object* const* stack, int depth) noexcept {
@@ -336,11 +250,6 @@ LocalAccess local_access(int op, int arg) noexcept {
             break;
     }
     return a;
-}
-
-const char* opname(int op) noexcept {
-    if (op >= 0 && op < 268 && _PyOpcode_OpName[op] != nullptr) return _PyOpcode_OpName[op];
-    return "another opcode";
 }
 
 }  // namespace slpy::frames
