@@ -108,8 +108,8 @@ int python_state::traverse(visitproc visit, void* arg, PyObject** innermost_sp) 
         PyCodeObject* code = cpy::frame_code(f);
         Py_VISIT(f->frame_obj);
         Py_VISIT(f->f_locals);
-        Py_VISIT(cpy::frame_func(f));
-        Py_VISIT(code);
+        if (int r = cpy::visit_word(cpy::func_word(f), visit, arg)) return r;
+        if (int r = cpy::visit_word(cpy::code_word(f), visit, arg)) return r;
         const int nlocals = code->co_nlocalsplus;
         int depth = cpy::stack_top(f);  // -1 while the frame is in a call into C
         if (depth < 0) {
@@ -119,7 +119,8 @@ int python_state::traverse(visitproc visit, void* arg, PyObject** innermost_sp) 
                 if (d >= nlocals && d <= nlocals + code->co_stacksize) depth = static_cast<int>(d);
             }
         }
-        for (int i = 0; i < depth; i++) Py_VISIT(cpy::slot(f, i));
+        for (int i = 0; i < depth; i++)
+            if (int r = cpy::visit_word(cpy::slots(f)[i], visit, arg)) return r;
         innermost = false;
     }
     return 0;

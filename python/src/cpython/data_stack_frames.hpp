@@ -2,7 +2,7 @@
 // eval loop pops and clears every frame it evaluated from the thread's data stack
 // (3.12+): the frames go onto the data stack first, as CPython's own calls put them there.
 // Included at the end of such a version's frame_layout.hpp, after its frame_code(),
-// used_bytes(), moved() and frame_slots(); needs internal/pycore_ceval.h
+// used_bytes() and frame_slots(); needs internal/pycore_ceval.h
 // (_PY_EVAL_EVENTS_MASK).
 #pragma once
 
@@ -82,7 +82,7 @@ int place(PyThreadState* ts, _PyInterpreterFrame** frames, size_t n, Free free_o
         _PyInterpreterFrame* f = push_on_data_stack(ts, frame_slots(frame_code(old)));
         if (f == nullptr) return -1;
         std::memcpy(static_cast<void*>(f), old, used_bytes(old));
-        moved(f, old);
+        frame_moved(f, reinterpret_cast<char*>(f) - reinterpret_cast<char*>(old));
         if (f->frame_obj != nullptr) f->frame_obj->f_frame = f;
         f->previous = i == 0 ? below : frames[i - 1];
         frames[i] = f;

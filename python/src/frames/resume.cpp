@@ -28,7 +28,7 @@ void take_ownership(PyFrameObject* fo, _PyInterpreterFrame* f) {
     }
     std::memcpy(static_cast<void*>(fo->_f_frame_data), f, frame::used_bytes(f));
     auto* owned = reinterpret_cast<_PyInterpreterFrame*>(fo->_f_frame_data);
-    frame::moved(owned, f);
+    cpy::frame_moved(owned, reinterpret_cast<char*>(owned) - reinterpret_cast<char*>(f));
     fo->f_frame = owned;
     owned->owner = FRAME_OWNED_BY_FRAME_OBJECT;
     owned->previous = nullptr;
