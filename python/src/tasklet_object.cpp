@@ -2,6 +2,7 @@
 #include <new>
 
 #include "errors.hpp"
+#include "frames/frames.hpp"
 #include "module_api.hpp"
 #include "objects.hpp"
 #include "runtime.hpp"
@@ -514,6 +515,8 @@ PyObject* get_recursion_depth(PyObject* self, void*) {
         if (ts != nullptr) return PyLong_FromLong(cpy::recursion_depth(ts));
     }
     if (!t->core.alive()) return PyLong_FromLong(0);
+    // Restored and not run yet: its frames are in the chain, one level each.
+    if (t->chain != nullptr && !t->chain_started) return PyLong_FromLong(frames::depth(t->chain));
     // Interrupted by run(timeout) in the main thread, it is suspended in the tick's
     // signal handler, a C call that CPython may count as levels: not the tasklet's own.
     return PyLong_FromLong(t->state.recursion_depth() -

@@ -124,9 +124,6 @@ inline void set_generator_frame(_PyInterpreterFrame* f, PyFunctionObject* func,
 inline void raise_at(_PyInterpreterFrame* f, int unit) noexcept {
     f->prev_instr = _PyCode_CODE(f->f_code) + unit;
 }
-// Does the eval loop save the frame's stack pointer while the eval breaker runs? Not on
-// 3.11: a preempted frame's depth is the analysis's alone.
-inline constexpr bool kBreakerSavesDepth = false;
 
 // Visit / drop the references a frame that is not running holds.
 inline int traverse(_PyInterpreterFrame* f, visitproc visit, void* arg) {

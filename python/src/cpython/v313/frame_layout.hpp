@@ -139,11 +139,6 @@ inline void raise_at(_PyInterpreterFrame* f, int unit) noexcept {
     f->instr_ptr = _PyCode_CODE(frame_code(f)) + unit + 1;
     f->return_offset = 0;
 }
-// Does the eval loop save the frame's stack pointer while the eval breaker runs? Yes
-// (CHECK_EVAL_BREAKER), and not while the frame is inside a call into C: a frame whose
-// C callee ran the signal handlers itself (time.sleep()) is told apart by it.
-inline constexpr bool kBreakerSavesDepth = true;
-
 inline int traverse(_PyInterpreterFrame* f, visitproc visit, void* arg) {
     Py_VISIT(f->frame_obj);
     Py_VISIT(f->f_locals);
