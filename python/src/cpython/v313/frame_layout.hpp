@@ -9,7 +9,7 @@
 
 #include <cstring>
 
-#include "interface.hpp"
+#include "interface.hpp"  // (and ../monitoring.hpp, through tracing.hpp)
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpedantic"
@@ -162,21 +162,6 @@ inline _PyInterpreterFrame* push_on_data_stack(PyThreadState* ts, size_t slots) 
 inline bool instrumented(PyThreadState* ts, PyCodeObject* code) noexcept {
     return code->_co_instrumentation_version ==
            (ts->eval_breaker & ~static_cast<uintptr_t>(_PY_EVAL_EVENTS_MASK));
-}
-
-// Bring the code of every frame from `top` down to date: CPython instruments the code of
-// all running frames whenever the monitoring changes, and sys.monitoring.restart_events()
-// is such a change that leaves every tool's events as they are (it re-enables events a
-// callback had DISABLEd). If that fails, the frames run unmonitored.
-inline void instrument_running(PyThreadState* ts, _PyInterpreterFrame* top) {
-    PyObject* monitoring = PySys_GetObject("monitoring");  // borrowed
-    if (monitoring == nullptr) return;
-    _PyInterpreterFrame* saved = ts->current_frame;
-    ts->current_frame = top;
-    PyObject* r = PyObject_CallMethod(monitoring, "restart_events", nullptr);
-    ts->current_frame = saved;
-    if (r == nullptr) PyErr_Clear();
-    Py_XDECREF(r);
 }
 
 // Move rebuilt frames (in memory of the frame library, the base first) onto the thread's
