@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-#include "interface.hpp"
+#include "interface.hpp"  // (and ../monitoring.hpp, through tracing.hpp)
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpedantic"
