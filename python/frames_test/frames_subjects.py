@@ -226,6 +226,94 @@ def calls():
     return s
 
 
+# --- frames that C code called, passing their result through -------------------------------
+
+def star_callee(a, b):
+    return (a, suspend(star_call), b)
+
+
+def star_call():
+    # f(*args): CALL_FUNCTION_EX calls through PyObject_Call on 3.11.
+    r = star_callee(*[1, 2])
+    return [r, "after"]
+
+
+class Callable:
+    def __init__(self, k):
+        self.k = k
+
+    def __call__(self, x):
+        return (self.k, x, suspend(callable_object))
+
+    def method(self, x):
+        return (self.k, x, suspend(bound_star))
+
+
+def callable_object():
+    # An object with a Python __call__: slot_tp_call between the frames.
+    c = Callable("k")
+    return c(5), "after"
+
+
+def bound_star():
+    # A bound method through f(*args): method_vectorcall between the frames.
+    m = Callable("m").method
+    return m(*(6,)), "after"
+
+
+class SuspendingCM:
+    def __init__(self, where):
+        self.where = where
+
+    def __enter__(self):
+        LOG.append("enter")
+        if self.where == "enter":
+            return suspend(with_enter)  # what `as` binds
+        return self
+
+    def __exit__(self, t, v, tb):
+        del tb  # a traceback does not pickle
+        LOG.append(("exit", t.__name__ if t else None))
+        if self.where == "exit":
+            log(("exit got", suspend(with_exit)))
+        elif self.where == "exit_raised":
+            log(("exit got", suspend(with_exit_raised)))
+        return t is KeyError
+
+
+def with_enter():
+    with SuspendingCM("enter") as got:
+        LOG.append(("body", got))
+    return "done"
+
+
+def with_exit():
+    with SuspendingCM("exit"):
+        LOG.append("body")
+    return "done"
+
+
+def with_exit_raised():
+    try:
+        with SuspendingCM("exit_raised"):
+            raise KeyError("k")  # __exit__ swallows it
+    finally:
+        LOG.append("finally")
+    return "done"
+
+
+class InitSuspends:
+    def __init__(self, k):
+        self.k = k
+        self.got = suspend(init_call)
+
+
+def init_call():
+    # A class call (type_call) waiting for __init__: the new object is its result.
+    o = InitSuspends(1)
+    return (type(o).__name__, o.k, o.got)
+
+
 def gen_local():
     g = (x for x in range(3))
     next(g)

@@ -126,12 +126,15 @@ int copied_slot_of_starting(const python_state* st) noexcept {
 
 // A frame of the packed form (python_state::pack), followed by its kept words.
 struct packed_frame {
-    PyFunctionObject* func;
-    PyCodeObject* code;
+    PyObject* func_word;  // as the frame held them (cpy::func_word, cpy::code_word)
+    PyObject* code_word;
     int32_t instr;     // cpy::frame_position
     uint16_t extra;    // cpy::frame_position
     int16_t stacktop;  // (-1: in a call into C, every word is kept)
     cpy::frame_position position() const noexcept { return {instr, extra}; }
+    PyCodeObject* code() const noexcept {
+        return reinterpret_cast<PyCodeObject*>(cpy::slot_object(code_word));
+    }
 };
 // Its kept words follow it, so it is a whole number of them (24 bytes on 64-bit CPUs,
 // 16 on 32-bit ones).
@@ -333,13 +336,13 @@ bool python_state::pack() noexcept {
     f = share_.frame();
     for (uint32_t i = 0; i < frames; ++i, f = f->previous) {
         auto* pf = reinterpret_cast<packed_frame*>(out);
-        pf->func = cpy::frame_func(f);
-        pf->code = cpy::frame_code(f);
+        pf->func_word = cpy::func_word(f);
+        pf->code_word = cpy::code_word(f);
         const cpy::frame_position pos = cpy::position_of(f);
         pf->instr = pos.instr;
         pf->extra = pos.extra;
         pf->stacktop = static_cast<int16_t>(cpy::stack_top(f));
-        const size_t n = kept_words(pf->code, pf->stacktop) * sizeof(PyObject*);
+        const size_t n = kept_words(pf->code(), pf->stacktop) * sizeof(PyObject*);
         std::memcpy(pf + 1, cpy::slots(f), n);
         out += sizeof(packed_frame) + n;
     }
@@ -361,11 +364,11 @@ _PyInterpreterFrame* python_state::unpack_to(char* base) noexcept {
     _PyInterpreterFrame* above = nullptr;
     while (in != stop) {
         const auto* pf = reinterpret_cast<const packed_frame*>(in);
-        auto* f =
-            reinterpret_cast<_PyInterpreterFrame*>(end - frame_words(pf->code) * sizeof(PyObject*));
-        cpy::init_unpacked(f, pf->func, pf->code, pf->position(), pf->stacktop);
+        auto* f = reinterpret_cast<_PyInterpreterFrame*>(end - frame_words(pf->code()) *
+                                                                   sizeof(PyObject*));
+        cpy::init_unpacked(f, pf->func_word, pf->code_word, pf->position(), pf->stacktop);
         f->previous = head->below;
-        const size_t n = kept_words(pf->code, pf->stacktop) * sizeof(PyObject*);
+        const size_t n = kept_words(pf->code(), pf->stacktop) * sizeof(PyObject*);
         std::memcpy(cpy::slots(f), pf + 1, n);
         in += sizeof(packed_frame) + n;
         if (above != nullptr)
@@ -405,38 +408,41 @@ int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermo
     auto* end = reinterpret_cast<char*>(datastack_top_);  // the innermost frame's, in the region
     for (bool innermost = true; in != stop; innermost = false) {
         const auto* pf = reinterpret_cast<const packed_frame*>(in);
-        Py_VISIT(pf->func);
-        Py_VISIT(pf->code);
-        const int nlocals = pf->code->co_nlocalsplus;
-        const size_t kept = kept_words(pf->code, pf->stacktop);
+        if (int r = cpy::visit_word(pf->func_word, visit, arg)) return r;
+        if (int r = cpy::visit_word(pf->code_word, visit, arg)) return r;
+        PyCodeObject* const code = pf->code();
+        const int nlocals = code->co_nlocalsplus;
+        const size_t kept = kept_words(code, pf->stacktop);
         auto** words = reinterpret_cast<PyObject**>(const_cast<packed_frame*>(pf) + 1);
         int depth = pf->stacktop;
         if (depth < 0) {  // as traverse(): the value stack only up to a known top
             depth = nlocals;
             auto** localsplus =
-                reinterpret_cast<PyObject**>(end - frame_words(pf->code) * sizeof(PyObject*)) +
+                reinterpret_cast<PyObject**>(end - frame_words(code) * sizeof(PyObject*)) +
                 FRAME_SPECIALS_SIZE;
             if (innermost && innermost_sp != nullptr) {
                 const auto d = innermost_sp - localsplus;
-                if (d >= nlocals && d <= nlocals + pf->code->co_stacksize)
-                    depth = static_cast<int>(d);
+                if (d >= nlocals && d <= nlocals + code->co_stacksize) depth = static_cast<int>(d);
             }
         }
-        for (int k = 0; k < depth; k++) Py_VISIT(cpy::slot_object(words[k]));
-        end -= frame_words(pf->code) * sizeof(PyObject*);
+        for (int k = 0; k < depth; k++)
+            if (int r = cpy::visit_word(words[k], visit, arg)) return r;
+        end -= frame_words(code) * sizeof(PyObject*);
         in += sizeof(packed_frame) + kept * sizeof(PyObject*);
     }
     return 0;
 }
 
 // The frames that were in [lo, hi) are now `delta` bytes away: move every pointer to
-// them that the suspended tasklet's frames and their frame objects hold.
+// them (or into them) that the suspended tasklet's frames and their frame objects hold.
 void python_state::relink(const char* lo, const char* hi, ptrdiff_t delta) noexcept {
     share_.set_frame(moved(share_.frame(), lo, hi, delta));
     for (_PyInterpreterFrame* f = share_.frame(); f != nullptr; f = f->previous) {
         f->previous = moved(f->previous, lo, hi, delta);
         const char* q = reinterpret_cast<const char*>(f);
-        if (f->frame_obj != nullptr && q >= lo + delta && q < hi + delta) f->frame_obj->f_frame = f;
+        if (q < lo + delta || q >= hi + delta) continue;  // (not one of the moved frames)
+        cpy::frame_moved(f, delta);
+        if (f->frame_obj != nullptr) f->frame_obj->f_frame = f;
     }
 }
 

@@ -152,7 +152,7 @@ PyObject* stackless_module(PyModuleDef* def) noexcept {
     ref m = ref::steal(
         PyObject_CallOneArg(reinterpret_cast<PyObject*>(&StacklessModuleType), name.get()));
     if (!m) return nullptr;
-    reinterpret_cast<PyModuleObject*>(m.get())->md_def = def;
+    cpy::set_module_def(m.get(), def);
     if (PyModule_AddFunctions(m.get(), def->m_methods) < 0 ||
         PyModule_AddFunctions(m.get(), getattr_method) < 0 ||
         PyModule_SetDocString(m.get(), def->m_doc) < 0)

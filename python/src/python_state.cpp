@@ -51,15 +51,13 @@ void python_state::restore_tracing(PyThreadState* ts) noexcept {
     traced_ = false;
 }
 
-PyObject* python_state::set_tracer(bool profile, Py_tracefunc fn, PyObject* obj) noexcept {
-    PyObject*& o = profile ? c_profileobj_ : c_traceobj_;
-    PyObject* old = o;
-    o = obj;
-    (profile ? c_profilefunc_ : c_tracefunc_) = fn;
+void python_state::set_tracer(PyThreadState* ts, bool profile, Py_tracefunc fn, PyObject* obj) {
+    cpy::retrace_suspended(ts, profile, profile ? c_profilefunc_ : c_tracefunc_,
+                           profile ? c_profileobj_ : c_traceobj_, fn, obj,
+                           [this] { return top_frame(); });
     traced_ = c_tracefunc_ != nullptr || c_profilefunc_ != nullptr || c_traceobj_ != nullptr ||
               c_profileobj_ != nullptr;
     share_.set_traced(tracing_ == 0 && (c_tracefunc_ != nullptr || c_profilefunc_ != nullptr));
-    return old;
 }
 
 void python_state::restore_fresh(PyThreadState* ts) noexcept {
@@ -108,8 +106,8 @@ int python_state::traverse(visitproc visit, void* arg, PyObject** innermost_sp) 
         PyCodeObject* code = cpy::frame_code(f);
         Py_VISIT(f->frame_obj);
         Py_VISIT(f->f_locals);
-        Py_VISIT(cpy::frame_func(f));
-        Py_VISIT(code);
+        if (int r = cpy::visit_word(cpy::func_word(f), visit, arg)) return r;
+        if (int r = cpy::visit_word(cpy::code_word(f), visit, arg)) return r;
         const int nlocals = code->co_nlocalsplus;
         int depth = cpy::stack_top(f);  // -1 while the frame is in a call into C
         if (depth < 0) {
@@ -119,7 +117,8 @@ int python_state::traverse(visitproc visit, void* arg, PyObject** innermost_sp) 
                 if (d >= nlocals && d <= nlocals + code->co_stacksize) depth = static_cast<int>(d);
             }
         }
-        for (int i = 0; i < depth; i++) Py_VISIT(cpy::slot(f, i));
+        for (int i = 0; i < depth; i++)
+            if (int r = cpy::visit_word(cpy::slots(f)[i], visit, arg)) return r;
         innermost = false;
     }
     return 0;

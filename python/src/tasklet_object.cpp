@@ -2,6 +2,7 @@
 #include <new>
 
 #include "errors.hpp"
+#include "frames/frames.hpp"
 #include "module_api.hpp"
 #include "objects.hpp"
 #include "runtime.hpp"
@@ -514,6 +515,8 @@ PyObject* get_recursion_depth(PyObject* self, void*) {
         if (ts != nullptr) return PyLong_FromLong(cpy::recursion_depth(ts));
     }
     if (!t->core.alive()) return PyLong_FromLong(0);
+    // Restored and not run yet: its frames are in the chain, one level each.
+    if (t->chain != nullptr && !t->chain_started) return PyLong_FromLong(frames::depth(t->chain));
     // Interrupted by run(timeout) in the main thread, it is suspended in the tick's
     // signal handler, a C call that CPython may count as levels: not the tasklet's own.
     return PyLong_FromLong(t->state.recursion_depth() -
@@ -811,6 +814,19 @@ bool handle_error() {
     self->base_below = cpy::current_frame(ts);  // its frames end above this one
 }
 
+namespace {
+
+// The tasklet's own trace and profile functions (sys.settrace's, sys.setprofile's: with
+// their objects; the preemption tick has none) end with it, as sys.settrace(None) and
+// sys.setprofile(None) would end them: since 3.12 the interpreter counts the threads that
+// trace, and keeps the instrumentation on while the count is not 0.
+void end_tracing(PyThreadState* ts) {
+    if (ts->c_traceobj != nullptr) PyEval_SetTrace(nullptr, nullptr);
+    if (ts->c_profileobj != nullptr) PyEval_SetProfile(nullptr, nullptr);
+}
+
+}  // namespace
+
 [[gnu::noinline]] void end_body(TaskletObject* self, PyObject* result) {
     thread_runtime* rt = thread_runtime::current_if_any();
     PyThreadState* ts = rt->tstate();
@@ -825,6 +841,7 @@ bool handle_error() {
     Py_XDECREF(result);
     Py_CLEAR(self->args);
     Py_CLEAR(self->kwargs);
+    end_tracing(ts);
     cpy::leave_body(ts);
     // Core may wait for another thread before it switches away from an ended tasklet.
     rt->release_gil_if_shared();

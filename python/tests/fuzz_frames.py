@@ -34,7 +34,9 @@ SUBJECTS = [("recurs", (9,)), ("deep", (5,)), ("with_try", ()), ("loops", ()),
             ("comprehension", ()), ("build_displays", ()), ("closures", ()),
             ("shared_cells", ()), ("in_except", ()), ("catch_thrown", ()),
             ("traceback_outer", ()), ("twice_outer", ()), ("calls", ()),
-            ("unbound_local", (False,)), ("subscript", ())]
+            ("unbound_local", (False,)), ("subscript", ()), ("star_call", ()),
+            ("callable_object", ()), ("bound_star", ()), ("with_enter", ()),
+            ("with_exit", ()), ("with_exit_raised", ()), ("init_call", ())]
 
 
 def build_corpus():

@@ -103,6 +103,43 @@ def test_blocking_again_at_other_depths_crosses_the_root_chunk_back_and_forth():
         assert mine == [(n, s * 10 + tag) for s, n in enumerate(plan)]
 
 
+class _OnTheValueStack:
+    """Held only on a frame's value stack (an operand waiting for a call's result)."""
+
+
+def test_gc_visits_the_value_stacks_of_frames_moved_aside_exactly(stack_kind):
+    # A copied-stack tasklet blocked deeper than its data region (frames of 400 locals:
+    # the innermost ones in a chunk above the region) is moved aside exactly, not
+    # packed, when the others take its shared stack. The GC then walks its frames in
+    # the copy, each frame's value stack up to its top (on 3.14 a pointer into the frame,
+    # which moves with it; read unmoved, the walk went past the frame or nowhere).
+    names = [f"v{i}" for i in range(400)]
+    src = ("def big(n, ch):\n"
+           + "".join(f"    {v} = n\n" for v in names)
+           + "    if n == 0:\n"
+           + "        return ch.receive()\n"
+           + "    return (_OnTheValueStack(), big(n - 1, ch))[1]\n")
+    ns = {"_OnTheValueStack": _OnTheValueStack}
+    exec(compile(src, "<big>", "exec"), ns)
+    big = ns["big"]
+    depth = 100  # about 330 KiB of frames: past the region (256 KiB)
+    ch = stackless.channel()
+    ts = [stackless.tasklet(big)(depth, ch) for _ in range(CROWD)]
+    stackless.run()
+    assert ch.balance == -CROWD
+    for t in ts:
+        markers = [o for o in gc.get_referents(t) if isinstance(o, _OnTheValueStack)]
+        if stack_kind == "copied" and stackless._memory_of(t)["frames_saved"]:
+            assert stackless._memory_of(t)["packed"] == 0
+        # every frame but the innermost holds one, whether in the region's copy or in
+        # the chunk above it
+        assert len(markers) == depth, len(markers)
+    gc.collect()
+    for i in range(CROWD):
+        ch.send(i)
+    assert not any(t.alive for t in ts)
+
+
 def test_exception_raised_into_deep_blocked_tasklets_unwinds_every_frame():
     ch = stackless.channel()
     unwound = {}
@@ -331,12 +368,13 @@ def test_deep_blocked_tasklets_in_another_thread():
     assert sorted(results) == sorted(expected_sum(30, i) for i in range(CROWD))
 
 
-# Bytes of a frame in CPython 3.11's layout: its specials (_PyInterpreterFrame up to
-# localsplus: eight pointers, then an int and two chars padded to a pointer's alignment;
-# 72 bytes on 64-bit CPUs, 40 on 32-bit ones) and its localsplus (locals, cells, free
-# variables, value stack), a word each.
+# Bytes of a frame in CPython's layout: its specials (_PyInterpreterFrame up to
+# localsplus: eight pointers, then an int and two chars padded to a pointer's alignment,
+# 72 bytes on 64-bit CPUs, 40 on 32-bit ones; since 3.14 a ninth pointer, the spilled
+# stack pointer, where the int was, and 16 bits and two chars) and its localsplus
+# (locals, cells, free variables, value stack), a word each.
 WORD = struct.calcsize("P")  # 8, or 4 on a 32-bit CPU (armhf)
-FRAME_SPECIALS_BYTES = 8 * WORD + 8
+FRAME_SPECIALS_BYTES = (9 if sys.version_info >= (3, 14) else 8) * WORD + 8
 
 
 def frame_bytes(code):

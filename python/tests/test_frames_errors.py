@@ -132,13 +132,34 @@ def restorable_in_init():
     return [Made(restorable_in_init).why for _ in range(3)]
 
 
-def test_class_call_between_frames_is_refused():
+def test_class_call_between_frames_is_known_unless_a_shim_frame_runs_init():
+    # type_call is a known continuation (the new object, once __init__ returned None);
+    # 3.13's shim frame for a specialized class call is not (yet).
     results = restorable_in_init()
-    for ok, why in results:
-        assert ok is False
-        assert ("called from C code" in why or "interpreter's own" in why), why
+    assert results[0] == (True, "")
     if sys.version_info >= (3, 13):
-        assert "interpreter's own" in results[-1][1]
+        assert results[-1][0] is False and "interpreter's own" in results[-1][1]
+    else:
+        assert all(r == (True, "") for r in results)
+
+
+class MetaCall(type):
+    def __call__(cls, *args):
+        return super().__call__(*args)
+
+
+class MadeByMeta(metaclass=MetaCall):
+    def __init__(self, base):
+        self.why = T.restorable(base)
+
+
+def restorable_in_meta_init():
+    return MadeByMeta(restorable_in_meta_init).why
+
+
+def test_class_call_through_a_metaclass_call_is_refused():
+    ok, why = restorable_in_meta_init()
+    assert ok is False and "called from C code" in why, why
 
 
 # --- restore refusals ------------------------------------------------------------------------------

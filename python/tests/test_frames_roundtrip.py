@@ -153,6 +153,30 @@ def test_keyword_and_star_calls_around_the_suspension():
     assert_same_continuation("calls")
 
 
+@pytest.mark.parametrize("subject", ["star_call", "callable_object", "bound_star", "with_enter",
+                                     "with_exit", "with_exit_raised"])
+def test_frames_called_through_c_that_passes_the_result_through(subject):
+    # f(*args), an object's Python __call__, a bound method through f(*args), a with
+    # statement's __enter__ and __exit__ (normal and exceptional exit): the C between the
+    # frames is a known continuation; the callee's result completes the instruction.
+    got = assert_same_continuation(subject)
+    assert "after" in got["result"] or "done" in got["result"]
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 13), reason="3.13 runs a warm class call's "
+                    "__init__ under a shim frame of the interpreter's")
+def test_class_call_waiting_for_init_resumes_with_the_new_object():
+    got = assert_same_continuation("init_call")
+    assert got["result"] == repr(("InitSuspends", 1, "V"))
+
+
+def test_frames_called_through_c_throw_into_the_callee():
+    snap, _ = run_subject("star_call")
+    chain = T.rebuild(pickle.loads(snap))
+    with pytest.raises(KeyError):
+        chain.throw(KeyError("thrown"))
+
+
 def test_unbound_local_round_trips_as_null():
     assert_same_continuation("unbound_local", False)
 

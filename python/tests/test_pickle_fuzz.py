@@ -1,6 +1,7 @@
 """Loading corrupted tasklet pickles through the stackless module raises and never
-crashes (issue 6): mutations of a pickled blocked tasklet (with its channel), loaded in a
-subprocess. SLP_FUZZ_PICKLE_COUNT sets the number of cases (default 2,000; the test
+crashes (issue 6): mutations of a pickled blocked tasklet (with its channel), of one whose
+frames C code called (f(*args), __exit__), and of one preempted by run(timeout), loaded in
+a subprocess. SLP_FUZZ_PICKLE_COUNT sets the number of cases (default 2,000; the test
 command sets 300 under emulation). The child's address space is bounded to 4 GiB
 (RLIMIT_AS, or qemu's guest address space under emulation: emulation.py)."""
 import os
@@ -30,9 +31,42 @@ def outer(a, b):
         total += 1
     return total
 
+class CM:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, t, v, tb):
+        del tb  # a traceback does not pickle
+        return stackless.schedule_remove(t is KeyError)
+
+
+def through_c(f, *args):
+    # Frames C code called (f(*args), __exit__): known continuations.
+    with CM():
+        raise KeyError(f(*args))
+
+
+def spin(n):
+    x = total = 0
+    while x < n:
+        x += 1
+        total += x
+    return total
+
+
 t = stackless.tasklet(outer)(1, 3)
 stackless.run()
 seeds = [pickle.dumps((t, ch), p) for p in (0, 2, 4, 5)]
+t.kill()
+t = stackless.tasklet(through_c)(outer, 1, 0)
+t.run()
+seeds += [pickle.dumps(t, p) for p in (0, 2, 4, 5)]
+t.kill()
+# Preempted between two instructions by run(timeout).
+t = stackless.tasklet(spin)(10 ** 9)
+while stackless.run(50) is not t:
+    pass
+seeds += [pickle.dumps(t, p) for p in (0, 2, 4, 5)]
 t.kill()
 count = int(sys.argv[1])
 rng = random.Random(int(sys.argv[2]))
@@ -58,11 +92,15 @@ for i in range(count):
     except Exception:
         errors += 1
         continue
-    # whatever loaded: let it run out (blocked tasklets get killed)
+    # whatever loaded: resume it for a while (or not), then kill what is left
     try:
         for o in (obj if isinstance(obj, tuple) else (obj,)):
             if isinstance(o, stackless.tasklet) and o.alive:
-                o.kill()
+                if rng.randrange(2) and not o.blocked and not o.scheduled:
+                    o.insert()
+                    stackless.run(2000)
+                if o.alive:
+                    o.kill()
     except Exception:
         pass
     del obj

@@ -2,7 +2,7 @@
 // eval loop pops and clears every frame it evaluated from the thread's data stack
 // (3.12+): the frames go onto the data stack first, as CPython's own calls put them there.
 // Included at the end of such a version's frame_layout.hpp, after its frame_code(),
-// used_bytes(), moved() and frame_slots(); needs internal/pycore_ceval.h
+// used_bytes() and frame_slots(); needs internal/pycore_ceval.h
 // (_PY_EVAL_EVENTS_MASK).
 #pragma once
 
@@ -53,21 +53,6 @@ inline bool instrumented(PyThreadState* ts, PyCodeObject* code) noexcept {
            (ts->eval_breaker & ~static_cast<uintptr_t>(_PY_EVAL_EVENTS_MASK));
 }
 
-// Bring the code of every frame from `top` down to date: CPython instruments the code of
-// all running frames whenever the monitoring changes, and sys.monitoring.restart_events()
-// is such a change that leaves every tool's events as they are (it re-enables events a
-// callback had DISABLEd). If that fails, the frames run unmonitored.
-inline void instrument_running(PyThreadState* ts, _PyInterpreterFrame* top) {
-    PyObject* monitoring = PySys_GetObject("monitoring");  // borrowed
-    if (monitoring == nullptr) return;
-    _PyInterpreterFrame* saved = ts->current_frame;
-    ts->current_frame = top;
-    PyObject* r = PyObject_CallMethod(monitoring, "restart_events", nullptr);
-    ts->current_frame = saved;
-    if (r == nullptr) PyErr_Clear();
-    Py_XDECREF(r);
-}
-
 // Move rebuilt frames (in memory of the frame library, the base first) onto the thread's
 // data stack above its frames, base first, as if they had been called one from the
 // other: the eval loop pops a frame it finished from the data stack. Their code is
@@ -82,7 +67,7 @@ int place(PyThreadState* ts, _PyInterpreterFrame** frames, size_t n, Free free_o
         _PyInterpreterFrame* f = push_on_data_stack(ts, frame_slots(frame_code(old)));
         if (f == nullptr) return -1;
         std::memcpy(static_cast<void*>(f), old, used_bytes(old));
-        moved(f, old);
+        frame_moved(f, reinterpret_cast<char*>(f) - reinterpret_cast<char*>(old));
         if (f->frame_obj != nullptr) f->frame_obj->f_frame = f;
         f->previous = i == 0 ? below : frames[i - 1];
         frames[i] = f;

@@ -12,16 +12,21 @@ namespace slpy::cpy {
 inline int stack_top(const _PyInterpreterFrame* f) noexcept {
     return f->stacktop;
 }
+// A frame was moved `delta` bytes (with its slots): nothing in it points into itself.
+inline void frame_moved(_PyInterpreterFrame*, ptrdiff_t) noexcept {}
 // localsplus (locals, cells, free variables, value stack), a slot an object pointer.
 inline PyObject** slots(_PyInterpreterFrame* f) noexcept {
     return f->localsplus;
 }
-inline PyObject* slot(const _PyInterpreterFrame* f, int i) noexcept {
-    return f->localsplus[i];
-}
-// The object a slot's word (copied out of a frame) refers to.
+// The object a word of a frame (a slot, its function, its code; or one copied out of a
+// frame) refers to.
 inline PyObject* slot_object(PyObject* word) noexcept {
     return word;
+}
+// The GC's visit of such a word: every non-null one is a counted reference.
+inline int visit_word(PyObject* word, visitproc visit, void* arg) {
+    Py_VISIT(word);
+    return 0;
 }
 
 }  // namespace slpy::cpy
@@ -34,9 +39,6 @@ namespace slpy::cpy::frame {
 inline PyObject* slot_value(_PyInterpreterFrame* f, int i) noexcept {
     return Py_XNewRef(f->localsplus[i]);
 }
-// A frame was copied from `from` to `to` (its value stack's top is an index: nothing to
-// fix).
-inline void moved(_PyInterpreterFrame*, const _PyInterpreterFrame*) noexcept {}
 // A slot the eval loop reads as an int (an exception handler's lasti) holds an int object
 // already: nothing to do.
 inline void make_tagged_int(_PyInterpreterFrame*, int) noexcept {}

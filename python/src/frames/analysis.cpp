@@ -403,6 +403,13 @@ bool CodeAnalysis::preemption_point(int index, CallSite& out) const noexcept {
         case AfterBreaker::kJump:
             resume = next - arg;
             break;
+        case AfterBreaker::kJumpOfNext: {
+            if (next >= units_ || op_[static_cast<size_t>(next)] < 0) return false;
+            const int jop = op_[static_cast<size_t>(next)];
+            if (flow(jop) != Flow::kJumpBackward) return false;
+            resume = next_[static_cast<size_t>(next)] - arg_[static_cast<size_t>(next)];
+            break;
+        }
     }
     const int kept = depth_at(resume);
     if (kept < 0) return false;
@@ -437,6 +444,16 @@ uint16_t CodeAnalysis::requirement(const CallSite& site, int pos) const noexcept
     if (pos < depth_at(next)) r |= requirement(next, pos);
     if (handled) r |= requirement(target, pos);
     return r;
+}
+
+bool CodeAnalysis::writes_local(int local) const noexcept {
+    for (int i = 0; i < units_; ++i) {
+        if (depth_at(i) < 0) continue;
+        const LocalAccess a = local_access(op_at(i), arg_at(i));
+        for (int k = 0; k < a.nwrites; ++k)
+            if (a.writes[k] == local) return true;
+    }
+    return false;
 }
 
 bool CodeAnalysis::local_required(const CallSite& site, int local) const noexcept {

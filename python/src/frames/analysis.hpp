@@ -66,6 +66,8 @@ class CodeAnalysis {
     // The same for a frame waiting at `site` (a preemption point: where it continues, or
     // the handler an exception thrown in there reaches).
     bool local_required(const CallSite& site, int local) const noexcept;
+    // Does any reachable instruction set or delete local `local`?
+    bool writes_local(int local) const noexcept;
 
  private:
     bool decode(const uint8_t* code, std::string& error);

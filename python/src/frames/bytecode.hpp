@@ -118,8 +118,9 @@ bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexc
 // Where a frame continues after the eval breaker ran at the instruction `op` (a
 // preemption point: run(timeout)'s tick switched away there, between two instructions):
 // not a breaker point (or not one a suspended frame can be told apart at), the next
-// instruction, or the target of its backward jump.
-enum class AfterBreaker : uint8_t { kNone, kNext, kJump };
+// instruction, the target of its backward jump, or the target of the backward jump that
+// follows it (3.11's COMPARE_OP specialized together with its POP_JUMP_BACKWARD_IF_*).
+enum class AfterBreaker : uint8_t { kNone, kNext, kJump, kJumpOfNext };
 AfterBreaker after_breaker(int op) noexcept;
 
 // The locals `op` reads without checking for NULL (a NULL there would crash: 3.13's

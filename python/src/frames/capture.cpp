@@ -82,10 +82,14 @@ PyObject* capture_frame(const FrameAt& at, PyObject* memo) {
             Py_DECREF(module);
             goto fail;
         }
-        // A preempted frame says so in a seventh item; a call site needs none.
+        // A preempted frame says so in a seventh item, and so does a class call waiting
+        // for __init__; a plain call site needs none.
         if (at.site.preempted())
             return Py_BuildValue("(NOOiNNs)", module, co->co_qualname, at.info->digest,
                                  at.site.index, values, nulls_t, kPreempted);
+        if (at.init_object != nullptr)
+            return Py_BuildValue("(NOOiNN(sO))", module, co->co_qualname, at.info->digest,
+                                 at.site.index, values, nulls_t, kInit, at.init_object);
         return Py_BuildValue("(NOOiNN)", module, co->co_qualname, at.info->digest, at.site.index,
                              values, nulls_t);  // consumes module, values and nulls_t ("N")
     }

@@ -19,6 +19,9 @@ class Chain {
     // localsplus[0, stacktop), like a frame on CPython's data stack.
     std::vector<_PyInterpreterFrame*> frames;
     std::vector<FrameState> state;
+    // Per frame: the new object of the class call it waits in (strong; its callee is
+    // that object's __init__), or null.
+    std::vector<PyObject*> init_objects;
     PyObject* handled = nullptr;  // strong; None when none
     bool started = false;
     // The innermost frame was preempted at this code unit (it takes no call result; an

@@ -32,10 +32,10 @@
 //                         through: CALL_FUNCTION_EX, a bound method or an object with a
 //                         Python __call__, a with statement's __enter__/__exit__); or, for
 //                         an innermost frame marked "preempted", the instruction at which
-//                         the eval breaker ran (a backward jump, RESUME; 3.13: a call's
-//                         end too): the frame continues where that instruction goes on;
-//                         a generator's: its YIELD_VALUE, or RETURN_GENERATOR before it
-//                         started
+//                         the eval breaker ran (a backward jump, RESUME; 3.14: a call's
+//                         end too, its saved depth telling it from inside the call): the
+//                         frame continues where that instruction goes on; a generator's:
+//                         its YIELD_VALUE, or RETURN_GENERATOR before it started
 //       values            locals, cells and free variables (co_nlocalsplus of them), then
 //                         the value stack below the call's operands (the yielded value);
 //                         a cell is a list of its content ([] when empty), shared cells
@@ -111,8 +111,8 @@ enum class Innermost : uint8_t { kInCall, kPreempted };
 // Returns 1 if restorable, 0 if not (then `why`, if not null, says which frame and why,
 // naming the C function between frames when there is one), -1 with an exception set.
 // `innermost` must be the running frame of a thread or the saved top frame of a
-// suspended tasklet: it has no saved stack pointer (it is inside a call), except a
-// preempted one on a version whose eval breaker saves it.
+// suspended tasklet: it has no saved stack pointer (it is inside a call, or the eval
+// breaker's).
 int check_restorable(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
                      std::string* why, Innermost how = Innermost::kInCall);
 

@@ -35,7 +35,20 @@ struct FrameAt {
     _PyInterpreterFrame* frame = nullptr;
     std::shared_ptr<CodeInfo> info;
     CallSite site;
+    // A class call waiting for the __init__ of this new object (borrowed), or null.
+    PyObject* init_object = nullptr;
 };
+
+// When `call` is a class call (type_call) that is running `init` (the frame above its
+// caller, with `info` its code's facts) as the new object's Python __init__: the new
+// object (borrowed), read from the frame's self, which its code never rebinds. Null
+// otherwise.
+PyObject* initialised_object(const CCall& call, _PyInterpreterFrame* init, const CodeInfo& info);
+
+// The seventh item of a snapshot frame whose callee is a class call's __init__: the tag
+// of ("init", new object); the instruction's result is the object once __init__
+// returned None.
+inline constexpr const char* kInit = "init";
 
 // The unwinder: fills `out` (innermost first) and returns 1 if the chain from
 // `innermost` to the frame above `stop` is restorable; 0 with `why` if not; -1 with an

@@ -28,7 +28,8 @@ struct Plan {
     Resolved fn;
     std::shared_ptr<CodeInfo> info;
     CallSite site;
-    PyObject* values = nullptr;  // borrowed from the snapshot
+    PyObject* values = nullptr;       // borrowed from the snapshot
+    PyObject* init_object = nullptr;  // borrowed: a class call's new object, or null
     std::vector<char> is_null;
     std::string where;
 };
@@ -37,7 +38,8 @@ struct Plan {
 // FrameRestoreError set.
 bool check_header(PyObject* snapshot, PyObject*& handled, PyObject*& frames);
 // Validate snapshot frame `fr` (see frames.hpp's rebuild()); only the `innermost` frame of
-// a call chain may be marked preempted. False with an exception set.
+// a call chain may be marked preempted, only the others wait for a class call's __init__. False
+// with an exception set.
 bool plan_frame(PyObject* fr, Plan& p, SiteKind kind, bool innermost = false);
 // The frame's locals and stack as new references (null for NULL slots); a cell is made
 // once per snapshot list in `cells` (strong). `ok` false with an exception set on failure.

@@ -133,21 +133,38 @@ bool sequence_under_index(const Plan& p, Py_ssize_t i, bool index_null) {
     return ok;
 }
 
+// A call chain's frame's seventh item: "preempted" on the innermost frame, or ("init",
+// object) on a frame with a callee. Sets `preempted` or `p.init_object`.
+bool plan_continuation(PyObject* fr, Plan& p, SiteKind kind, bool innermost, bool& preempted) {
+    preempted = false;
+    if (PyTuple_GET_SIZE(fr) == 6) return true;
+    PyObject* c = PyTuple_GET_ITEM(fr, 6);
+    if (kind == SiteKind::kCall && innermost && PyUnicode_CheckExact(c) &&
+        PyUnicode_CompareWithASCIIString(c, kPreempted) == 0) {
+        preempted = true;
+        return true;
+    }
+    if (kind == SiteKind::kCall && !innermost && PyTuple_CheckExact(c) &&
+        PyTuple_GET_SIZE(c) == 2 && PyUnicode_CheckExact(PyTuple_GET_ITEM(c, 0)) &&
+        PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(c, 0), kInit) == 0) {
+        p.init_object = PyTuple_GET_ITEM(c, 1);
+        return true;
+    }
+    raise_restore(
+        "a snapshot frame's seventh item is neither \"preempted\" (on the innermost frame) "
+        "nor (\"init\", object) (on a frame with a callee)");
+    return false;
+}
+
 }  // namespace
 
 bool plan_frame(PyObject* fr, Plan& p, SiteKind kind, bool innermost) {
-    // A seventh item marks the innermost frame as preempted (between two instructions).
     if (!PyTuple_CheckExact(fr) || PyTuple_GET_SIZE(fr) < 6 || PyTuple_GET_SIZE(fr) > 7) {
         raise_restore("a snapshot frame is not a 6-tuple");
         return false;
     }
-    const bool preempted = PyTuple_GET_SIZE(fr) == 7;
-    if (preempted && (!innermost || !PyUnicode_CheckExact(PyTuple_GET_ITEM(fr, 6)) ||
-                      PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(fr, 6), kPreempted) != 0)) {
-        raise_restore("a snapshot frame's seventh item can only mark the innermost frame \"" +
-                      std::string(kPreempted) + "\"");
-        return false;
-    }
+    bool preempted = false;
+    if (!plan_continuation(fr, p, kind, innermost, preempted)) return false;
     PyObject* module = PyTuple_GET_ITEM(fr, 0);
     PyObject* qualname = PyTuple_GET_ITEM(fr, 1);
     PyObject* digest = PyTuple_GET_ITEM(fr, 2);
@@ -374,6 +391,7 @@ Chain* rebuild(PyObject* snapshot) {
         f->previous = chain->frames.empty() ? nullptr : chain->frames.back();
         chain->frames.push_back(f);
         chain->state.push_back(FrameState::kPending);
+        chain->init_objects.push_back(Py_XNewRef(p.init_object));
     }
     for (auto& kv : cells) Py_DECREF(kv.second);
     return chain;

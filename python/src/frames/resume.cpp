@@ -28,12 +28,26 @@ void take_ownership(PyFrameObject* fo, _PyInterpreterFrame* f) {
     }
     std::memcpy(static_cast<void*>(fo->_f_frame_data), f, frame::used_bytes(f));
     auto* owned = reinterpret_cast<_PyInterpreterFrame*>(fo->_f_frame_data);
-    frame::moved(owned, f);
+    cpy::frame_moved(owned, reinterpret_cast<char*>(owned) - reinterpret_cast<char*>(f));
     fo->f_frame = owned;
     owned->owner = FRAME_OWNED_BY_FRAME_OBJECT;
     owned->previous = nullptr;
     if (!PyObject_GC_IsTracked(reinterpret_cast<PyObject*>(fo)))
         PyObject_GC_Track(reinterpret_cast<PyObject*>(fo));
+}
+
+// What a class call returns once its __init__ returned `r` (stolen; null: it raised):
+// type_call's rule, slot_tp_init's check. `obj` (borrowed) is null for a plain call.
+PyObject* complete_init(PyObject* r, PyObject* obj) {
+    if (obj == nullptr || r == nullptr) return r;
+    if (r != Py_None) {
+        PyErr_Format(PyExc_TypeError, "__init__() should return None, not '%.200s'",
+                     Py_TYPE(r)->tp_name);
+        Py_DECREF(r);
+        return nullptr;
+    }
+    Py_DECREF(r);
+    return Py_NewRef(obj);
 }
 
 }  // namespace
@@ -121,6 +135,7 @@ PyObject* resume(Chain* chain, PyObject* value) {
         chain->state[static_cast<size_t>(i)] = FrameState::kRunning;
         result = frame::evaluate(PyThreadState_Get(), f, caller, raising);
         if (i > 0) g_driven.erase(std::find(g_driven.begin(), g_driven.end(), f));
+        if (i > 0) result = complete_init(result, chain->init_objects[static_cast<size_t>(i - 1)]);
         chain->state[static_cast<size_t>(i)] = FrameState::kDone;
         chain->frames[static_cast<size_t>(i)] = nullptr;
         if (!frame::kEvalClears) clear_frame(f);
@@ -138,6 +153,7 @@ int traverse(const Chain* chain, visitproc visit, void* arg) {
     for (size_t i = 0; i < chain->frames.size(); ++i) {
         _PyInterpreterFrame* f = chain->frames[i];
         if (f == nullptr || chain->state[i] != FrameState::kPending) continue;
+        Py_VISIT(chain->init_objects[i]);
         if (int r = frame::traverse(f, visit, arg)) return r;
     }
     return 0;
@@ -152,6 +168,7 @@ void destroy(Chain* chain) noexcept {
         if (f != nullptr && !chain->started && chain->state[i] == FrameState::kPending)
             clear_frame(f);
     }
+    for (PyObject* o : chain->init_objects) Py_XDECREF(o);
     Py_XDECREF(chain->handled);
     delete chain;
 }

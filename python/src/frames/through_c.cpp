@@ -8,46 +8,56 @@ namespace slpy::frames {
 
 namespace {
 
-// The tp_call CPython gives a class that defines __call__ in Python (slot_tp_call, not
-// exported): read off a class made for the purpose, once.
-ternaryfunc python_call_slot() {
-    static ternaryfunc slot = nullptr;
-    if (slot != nullptr) return slot;
+// The slot `field` CPython gives a class that defines `special` in Python (slot_tp_call,
+// slot_tp_init: not exported), read off a class made for the purpose. Null if that
+// fails.
+template <class Slot>
+Slot python_slot(const char* special, Slot PyTypeObject::*field) {
     PyObject* t = PyObject_CallFunction(reinterpret_cast<PyObject*>(&PyType_Type), "s(O){sO}",
-                                        "slp_call_probe", &PyBaseObject_Type, "__call__", Py_None);
+                                        "slp_slot_probe", &PyBaseObject_Type, special, Py_None);
     if (t == nullptr) {
         PyErr_Clear();
         return nullptr;
     }
-    slot = reinterpret_cast<PyTypeObject*>(t)->tp_call;
+    Slot slot = reinterpret_cast<PyTypeObject*>(t)->*field;
     Py_DECREF(t);
     return slot;
 }
 
-// The vectorcall CPython gives every Python function (_PyFunction_Vectorcall, not exported
-// since 3.14): read off a function made for the purpose, once.
-vectorcallfunc function_vectorcall() {
-    static vectorcallfunc call = nullptr;
-    if (call != nullptr) return call;
-    PyCodeObject* code = PyCode_NewEmpty("slp", "slp_function_probe", 0);
-    PyObject* globals = PyDict_New();
-    PyObject* f = code != nullptr && globals != nullptr
-                      ? PyFunction_New(reinterpret_cast<PyObject*>(code), globals)
-                      : nullptr;
-    if (f == nullptr)
+ternaryfunc python_call_slot() {
+    static ternaryfunc slot = python_slot("__call__", &PyTypeObject::tp_call);
+    return slot;
+}
+
+initproc python_init_slot() {
+    static initproc slot = python_slot("__init__", &PyTypeObject::tp_init);
+    return slot;
+}
+
+// The vectorcall CPython gives every Python function (_PyFunction_Vectorcall, not
+// exported since 3.13), read off a function made for the purpose.
+vectorcallfunc python_vectorcall() {
+    static vectorcallfunc call = [] {
+        vectorcallfunc found = nullptr;
+        PyCodeObject* code = PyCode_NewEmpty("slp", "slp_vectorcall_probe", 0);
+        PyObject* globals = PyDict_New();
+        PyObject* f = code != nullptr && globals != nullptr
+                          ? PyFunction_New(reinterpret_cast<PyObject*>(code), globals)
+                          : nullptr;
+        if (f != nullptr) found = reinterpret_cast<PyFunctionObject*>(f)->vectorcall;
+        Py_XDECREF(f);
+        Py_XDECREF(globals);
+        Py_XDECREF(code);
         PyErr_Clear();
-    else
-        call = reinterpret_cast<PyFunctionObject*>(f)->vectorcall;
-    Py_XDECREF(f);
-    Py_XDECREF(globals);
-    Py_XDECREF(code);
+        return found;
+    }();
     return call;
 }
 
 // Does calling `f` from C run its code in a new frame and return what the code returns?
 bool plain_function(PyObject* f, PyFunctionObject* func) {
     return f == reinterpret_cast<PyObject*>(func) && PyFunction_Check(f) &&
-           func->vectorcall != nullptr && func->vectorcall == function_vectorcall();
+           func->vectorcall != nullptr && func->vectorcall == python_vectorcall();
 }
 
 // The Python function a class's special method `name` runs, if it is one (borrowed).
@@ -83,6 +93,29 @@ bool passes_result_through(const CCall& call, PyFunctionObject* func) {
     ternaryfunc slot = python_call_slot();
     return slot != nullptr && Py_TYPE(c)->tp_call == slot &&
            plain_function(special_function(Py_TYPE(c), "__call__"), func);
+}
+
+PyObject* initialised_object(const CCall& call, _PyInterpreterFrame* init, const CodeInfo& info) {
+    PyObject* cls = call.callable;
+    if (cls == nullptr || !PyType_Check(cls) ||
+        Py_TYPE(cls)->tp_call != PyType_Type.tp_call)  // a metaclass's __call__ is unknown C
+        return nullptr;
+    // type_call: obj = tp_new(...); then Py_TYPE(obj)->tp_init, slot_tp_init for a Python
+    // __init__, which calls it with obj prepended.
+    PyCodeObject* co = frame_code(init);
+    if (co->co_argcount < 1 || !info.analysed ||
+        (static_cast<uint8_t>(PyBytes_AS_STRING(co->co_localspluskinds)[0]) &
+         (CO_FAST_CELL | CO_FAST_FREE)) ||
+        info.analysis.writes_local(0))
+        return nullptr;
+    PyObject* obj = init->localsplus[0];
+    if (obj == nullptr || !PyObject_TypeCheck(obj, reinterpret_cast<PyTypeObject*>(cls)))
+        return nullptr;
+    PyTypeObject* type = Py_TYPE(obj);
+    initproc slot = python_init_slot();
+    if (slot == nullptr || type->tp_init != slot) return nullptr;
+    PyObject* f = special_function(type, "__init__");
+    return f != nullptr && plain_function(f, frame_func(init)) ? obj : nullptr;
 }
 
 }  // namespace slpy::frames

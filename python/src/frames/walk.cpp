@@ -132,13 +132,12 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
             // Between two instructions: the eval breaker ran at the last one.
             const int unit = frame::last_unit(f);
             if (!an.preemption_point(unit, at.site))
-                return refuse("innermost frame " + describe(f) + " is suspended at " +
-                              opname(op_of(*at.info, unit)) + ", not at a preemption point");
-            const int have = frame::saved_depth(f);
-            if (frame::kBreakerSavesDepth && have == -1)
-                return refuse("innermost frame " + describe(f) + " is inside a call at " +
+                return refuse("innermost frame " + describe(f) + " was preempted at " +
                               opname(op_of(*at.info, unit)) +
-                              " (its C code ran the tick), not between two instructions");
+                              ", not between two instructions (a backward jump or a "
+                              "function's start): after a call, its frame does not show "
+                              "whether the call returned");
+            const int have = frame::saved_depth(f);
             if (have != -1 && have != at.site.kept)
                 return refuse("innermost frame " + describe(f) + ": its stack depth " +
                               std::to_string(have) + " is not the " + std::to_string(at.site.kept) +
@@ -153,11 +152,17 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
         } else if (called_through_c != nullptr) {
             // Its instruction's C code called the frame above: restorable when that C is a
             // known continuation (the callee's result is the instruction's result).
+            // A class call whose __init__ it is: the new object is the result once
+            // __init__ returned None.
             CCall call;
-            if (!calls_through_c(op) || !an.call_site(index, at.site) ||
-                !frame::in_c_call(f, at.site.depth_before) ||
-                !c_call(op, at.site.arg, frame::stack_base(f), at.site.depth_before, call) ||
-                !passes_result_through(call, frame_func(called_through_c)))
+            const bool known =
+                calls_through_c(op) && an.call_site(index, at.site) &&
+                frame::in_c_call(f, at.site.depth_before) &&
+                c_call(op, at.site.arg, frame::stack_base(f), at.site.depth_before, call) &&
+                (passes_result_through(call, frame_func(called_through_c)) ||
+                 (at.init_object = initialised_object(call, called_through_c, *out.back().info)) !=
+                     nullptr);
+            if (!known)
                 return refuse("frame " + describe(called_through_c) +
                               " was called from C code, not from Python: " + c_call_of(f) +
                               " called it at " + describe(f));

@@ -15,6 +15,14 @@ inline PyCodeObject* frame_code(const _PyInterpreterFrame* f) noexcept {
 inline PyFunctionObject* frame_func(const _PyInterpreterFrame* f) noexcept {
     return f->f_func;
 }
+// The frame's function and code as words of the frame (slot_object() reads them; a packed
+// frame keeps them as they are).
+inline PyObject* func_word(const _PyInterpreterFrame* f) noexcept {
+    return reinterpret_cast<PyObject*>(f->f_func);
+}
+inline PyObject* code_word(const _PyInterpreterFrame* f) noexcept {
+    return reinterpret_cast<PyObject*>(f->f_code);
+}
 // Did this frame's evaluation enter the eval loop from C (each such entry is one level
 // of Stackless's nesting_level)? 3.11 marks the first frame of each entry.
 inline bool enters_eval(const _PyInterpreterFrame* f) noexcept {
@@ -31,11 +39,13 @@ inline frame_position position_of(const _PyInterpreterFrame* f) noexcept {
     return {static_cast<int32_t>(f->prev_instr - _PyCode_CODE(f->f_code)),
             static_cast<uint16_t>(f->is_entry ? 1 : 0)};
 }
-// Fill the fields of a frame that a packed one derives, in `f`'s memory: function, code,
-// globals and builtins (the function's), position; no locals dict, no frame object,
-// owned by the thread.
-inline void init_unpacked(_PyInterpreterFrame* f, PyFunctionObject* func, PyCodeObject* code,
+// Fill the fields of a frame that a packed one derives, in `f`'s memory: function and
+// code (their words as func_word() and code_word() read them), globals and builtins (the
+// function's), position; no locals dict, no frame object, owned by the thread.
+inline void init_unpacked(_PyInterpreterFrame* f, PyObject* func_word, PyObject* code_word,
                           frame_position pos, int stacktop) noexcept {
+    auto* func = reinterpret_cast<PyFunctionObject*>(func_word);
+    auto* code = reinterpret_cast<PyCodeObject*>(code_word);
     f->f_func = func;
     f->f_globals = func->func_globals;
     f->f_builtins = func->func_builtins;

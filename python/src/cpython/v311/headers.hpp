@@ -22,4 +22,10 @@ inline bool is_main_thread() noexcept {
     return _PyOS_IsMainThread() != 0;
 }
 
+// A module object made by its type (a subclass of ModuleType) gets the definition
+// PyModule_Create would have given it.
+inline void set_module_def(PyObject* m, PyModuleDef* def) noexcept {
+    reinterpret_cast<PyModuleObject*>(m)->md_def = def;
+}
+
 }  // namespace slpy::cpy

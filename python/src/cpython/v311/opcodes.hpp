@@ -391,6 +391,8 @@ AfterBreaker after_breaker(int op) noexcept {
             return AfterBreaker::kJump;
         case RESUME:
             return AfterBreaker::kNext;
+        case COMPARE_OP:  // COMPARE_OP_{INT,FLOAT,STR}_JUMP also take the jump after it
+            return AfterBreaker::kJumpOfNext;
         default:
             return AfterBreaker::kNone;
     }

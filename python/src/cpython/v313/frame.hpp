@@ -20,6 +20,14 @@ inline PyCodeObject* frame_code(const _PyInterpreterFrame* f) noexcept {
 inline PyFunctionObject* frame_func(const _PyInterpreterFrame* f) noexcept {
     return reinterpret_cast<PyFunctionObject*>(f->f_funcobj);
 }
+// The frame's function and code as words of the frame (slot_object() reads them; a packed
+// frame keeps them as they are).
+inline PyObject* func_word(const _PyInterpreterFrame* f) noexcept {
+    return f->f_funcobj;
+}
+inline PyObject* code_word(const _PyInterpreterFrame* f) noexcept {
+    return f->f_executable;
+}
 // Is this the entry frame of one entry into the eval loop from C (each such entry is one
 // level of Stackless's nesting_level)?
 inline bool enters_eval(const _PyInterpreterFrame* f) noexcept {
@@ -35,13 +43,15 @@ struct frame_position {
 inline frame_position position_of(const _PyInterpreterFrame* f) noexcept {
     return {static_cast<int32_t>(f->instr_ptr - _PyCode_CODE(frame_code(f))), f->return_offset};
 }
-// Fill the fields of a frame that a packed one derives, in `f`'s memory: function, code,
-// globals and builtins (the function's), position; no locals dict, no frame object,
-// owned by the thread.
-inline void init_unpacked(_PyInterpreterFrame* f, PyFunctionObject* func, PyCodeObject* code,
+// Fill the fields of a frame that a packed one derives, in `f`'s memory: function and
+// code (their words as func_word() and code_word() read them), globals and builtins (the
+// function's), position; no locals dict, no frame object, owned by the thread.
+inline void init_unpacked(_PyInterpreterFrame* f, PyObject* func_word, PyObject* code_word,
                           frame_position pos, int stacktop) noexcept {
-    f->f_executable = reinterpret_cast<PyObject*>(code);
-    f->f_funcobj = reinterpret_cast<PyObject*>(func);
+    auto* func = reinterpret_cast<PyFunctionObject*>(func_word);
+    auto* code = reinterpret_cast<PyCodeObject*>(code_word);
+    f->f_executable = code_word;
+    f->f_funcobj = func_word;
     f->f_globals = func->func_globals;
     f->f_builtins = func->func_builtins;
     f->f_locals = nullptr;

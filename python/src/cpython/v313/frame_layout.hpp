@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-#include "interface.hpp"
+#include "interface.hpp"  // (and ../monitoring.hpp, through tracing.hpp)
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpedantic"
@@ -112,6 +112,10 @@ inline int8_t generator_state(int op, int arg) noexcept {
     if (op == RETURN_GENERATOR) return FRAME_CREATED;
     return arg == 1 ? FRAME_SUSPENDED_YIELD_FROM : FRAME_SUSPENDED;
 }
+// Has a generator in frame state `state` finished (returned, raised, or been closed)?
+inline bool generator_finished(int state) noexcept {
+    return state >= FRAME_COMPLETED;
+}
 // Make the frame of a generator just made from `func`'s code (FRAME_CREATED) wait at
 // `unit` (of `caches` cache units), its locals and value stack the `n` references `slots`
 // (stolen), its function `func` (stolen). What the frame held is released.
@@ -135,11 +139,6 @@ inline void raise_at(_PyInterpreterFrame* f, int unit) noexcept {
     f->instr_ptr = _PyCode_CODE(frame_code(f)) + unit + 1;
     f->return_offset = 0;
 }
-// Does the eval loop save the frame's stack pointer while the eval breaker runs? Yes
-// (CHECK_EVAL_BREAKER), and not while the frame is inside a call into C: a frame whose
-// C callee ran the signal handlers itself (time.sleep()) is told apart by it.
-inline constexpr bool kBreakerSavesDepth = true;
-
 inline int traverse(_PyInterpreterFrame* f, visitproc visit, void* arg) {
     Py_VISIT(f->frame_obj);
     Py_VISIT(f->f_locals);

@@ -208,15 +208,14 @@ bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexc
 }
 
 AfterBreaker after_breaker(int op) noexcept {
-    // The instructions with HAS_EVAL_BREAK_FLAG in 3.13's tables: the calls check once
-    // their result is pushed, JUMP_BACKWARD before it jumps, RESUME at function entry.
+    // Of the instructions with HAS_EVAL_BREAK_FLAG in 3.13's tables, those that call
+    // nothing else: JUMP_BACKWARD (it jumps on) and RESUME at function entry. The calls
+    // check too, once their result is pushed, but the frame looks the same then as inside
+    // the call (the stack pointer is not saved for the eval breaker either).
     switch (op) {
         case JUMP_BACKWARD:
             return AfterBreaker::kJump;
         case RESUME:
-        case CALL:
-        case CALL_KW:
-        case CALL_FUNCTION_EX:
             return AfterBreaker::kNext;
         default:
             return AfterBreaker::kNone;

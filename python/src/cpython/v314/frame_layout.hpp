@@ -15,7 +15,7 @@
 
 #include <vector>
 
-#include "interface.hpp"
+#include "../version.hpp"  // the compiled version's interface.hpp (3.15 includes this file)
 
 // clang-format off
 #include "../internal_headers_begin.hpp"
@@ -147,6 +147,11 @@ inline int8_t generator_state(int op, int arg) noexcept {
     if (op == RETURN_GENERATOR) return FRAME_CREATED;
     return arg == 1 ? FRAME_SUSPENDED_YIELD_FROM : FRAME_SUSPENDED;
 }
+// Has a generator in frame state `state` finished (returned, raised, or been closed)?
+// (3.15 has no FRAME_COMPLETED: its macro, as 3.14's, says.)
+inline bool generator_finished(int state) noexcept {
+    return FRAME_STATE_FINISHED(state);
+}
 // Make the frame of a generator just made from `func`'s code (FRAME_CREATED) wait at
 // `unit` (of `caches` cache units), its locals and value stack the `n` references `slots`
 // (stolen; null: an empty slot), its function `func` (stolen). What the frame held is
@@ -166,18 +171,14 @@ inline void set_generator_frame(_PyInterpreterFrame* f, PyFunctionObject* func,
     PyStackRef_XCLOSE(old_func);
 }
 
-// The object a counted stack reference holds, or null (an empty slot, a tagged int, or a
-// reference that is not counted: the GC must not see it as one of the object's references).
-inline PyObject* counted(_PyStackRef r) noexcept {
-    if (PyStackRef_IsNullOrInt(r) || !PyStackRef_RefcountOnObject(r)) return nullptr;
-    return PyStackRef_AsPyObjectBorrow(r);
-}
+// (visit_word(): counted references only, as CPython's GC visits a frame's.)
 inline int traverse(_PyInterpreterFrame* f, visitproc visit, void* arg) {
     Py_VISIT(f->frame_obj);
     Py_VISIT(f->f_locals);
-    Py_VISIT(counted(f->f_funcobj));
-    Py_VISIT(counted(f->f_executable));
-    for (_PyStackRef* p = f->localsplus; p < f->stackpointer; ++p) Py_VISIT(counted(*p));
+    if (int r = visit_word(func_word(f), visit, arg)) return r;
+    if (int r = visit_word(code_word(f), visit, arg)) return r;
+    for (PyObject** p = slots(f); p < reinterpret_cast<PyObject**>(f->stackpointer); ++p)
+        if (int r = visit_word(*p, visit, arg)) return r;
     return 0;
 }
 inline void drop_references(_PyInterpreterFrame* f) {
@@ -189,11 +190,6 @@ inline void drop_references(_PyInterpreterFrame* f) {
 inline size_t used_bytes(_PyInterpreterFrame* f) noexcept {
     return static_cast<size_t>(reinterpret_cast<char*>(f->stackpointer) -
                                reinterpret_cast<char*>(f));
-}
-// A frame was copied from `from` to `to`: its stack pointer points into its own
-// localsplus.
-inline void moved(_PyInterpreterFrame* to, const _PyInterpreterFrame* from) noexcept {
-    to->stackpointer = to->localsplus + (from->stackpointer - from->localsplus);
 }
 inline size_t frame_slots(PyCodeObject* code) noexcept {
     return static_cast<size_t>(code->co_framesize);

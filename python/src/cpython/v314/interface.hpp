@@ -5,5 +5,6 @@
 
 #include "frame.hpp"
 #include "headers.hpp"
+#include "module_object.hpp"
 #include "thread_state.hpp"
 #include "tracing.hpp"
