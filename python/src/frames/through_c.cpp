@@ -108,7 +108,7 @@ PyObject* initialised_object(const CCall& call, _PyInterpreterFrame* init, const
          (CO_FAST_CELL | CO_FAST_FREE)) ||
         info.analysis.writes_local(0))
         return nullptr;
-    PyObject* obj = init->localsplus[0];
+    PyObject* obj = cpy::slot_object(cpy::slots(init)[0]);  // (a word of the frame)
     if (obj == nullptr || !PyObject_TypeCheck(obj, reinterpret_cast<PyTypeObject*>(cls)))
         return nullptr;
     PyTypeObject* type = Py_TYPE(obj);
