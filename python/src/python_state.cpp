@@ -51,15 +51,13 @@ void python_state::restore_tracing(PyThreadState* ts) noexcept {
     traced_ = false;
 }
 
-PyObject* python_state::set_tracer(bool profile, Py_tracefunc fn, PyObject* obj) noexcept {
-    PyObject*& o = profile ? c_profileobj_ : c_traceobj_;
-    PyObject* old = o;
-    o = obj;
-    (profile ? c_profilefunc_ : c_tracefunc_) = fn;
+void python_state::set_tracer(PyThreadState* ts, bool profile, Py_tracefunc fn, PyObject* obj) {
+    cpy::retrace_suspended(ts, profile, profile ? c_profilefunc_ : c_tracefunc_,
+                           profile ? c_profileobj_ : c_traceobj_, fn, obj,
+                           [this] { return top_frame(); });
     traced_ = c_tracefunc_ != nullptr || c_profilefunc_ != nullptr || c_traceobj_ != nullptr ||
               c_profileobj_ != nullptr;
     share_.set_traced(tracing_ == 0 && (c_tracefunc_ != nullptr || c_profilefunc_ != nullptr));
-    return old;
 }
 
 void python_state::restore_fresh(PyThreadState* ts) noexcept {

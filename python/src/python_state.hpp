@@ -96,9 +96,10 @@ class python_state {
     PyObject* trace_object() const noexcept { return c_traceobj_; }
     PyObject* profile_object() const noexcept { return c_profileobj_; }
     // A suspended tasklet gets the trace (profile: false) or profile function `fn` with
-    // `obj` (a reference it takes; both null: none), as sys.settrace / sys.setprofile
-    // would have set them while it ran. Returns the reference it held (the caller drops it).
-    PyObject* set_tracer(bool profile, Py_tracefunc fn, PyObject* obj) noexcept;
+    // `obj` (borrowed; both null: none), as sys.settrace / sys.setprofile would have set
+    // them while it ran (cpy::retrace_suspended: through the running thread `ts`). Python
+    // code may run (audit hooks, the old function's release).
+    void set_tracer(PyThreadState* ts, bool profile, Py_tracefunc fn, PyObject* obj);
     bool fresh() const noexcept { return fresh_; }
 
     // GC: visit the references a suspended tasklet's state holds, including the

@@ -88,10 +88,10 @@ async def _finished_async_generator():
 
 
 def _traceback(tb_next, frame, lasti, lineno):
-    """A traceback entry (pickled tracebacks); an instruction outside the frame's code
-    (a restored frame has none) is unknown (-1)."""
+    """A traceback entry (pickled tracebacks). A restored frame's code has no instructions
+    of the original: its entry's instruction is unknown (-1)."""
     import types
-    if not 0 <= lasti < len(frame.f_code.co_code):
+    if frame.f_code in _frame_record_codes or not 0 <= lasti < len(frame.f_code.co_code):
         lasti = -1
     return types.TracebackType(tb_next, frame, lasti, lineno)
 
@@ -105,7 +105,17 @@ def _frame(filename, name, qualname, firstlineno, module, lineno, back):
                                                  co_firstlineno=firstlineno)
     mod = sys.modules.get(module) if isinstance(module, str) else None
     globals_ = mod.__dict__ if mod is not None else {"__name__": module}
+    _frame_record_codes.add(code)
     return _dead_frame(code, globals_, lineno, back)
+
+
+def _make_frame_record_codes():
+    import weakref
+    return weakref.WeakSet()
+
+
+_frame_record_codes = _make_frame_record_codes()  # the codes _frame() made
+del _make_frame_record_codes
 
 
 class _wrap:

@@ -814,6 +814,19 @@ bool handle_error() {
     self->base_below = cpy::current_frame(ts);  // its frames end above this one
 }
 
+namespace {
+
+// The tasklet's own trace and profile functions (sys.settrace's, sys.setprofile's: with
+// their objects; the preemption tick has none) end with it, as sys.settrace(None) and
+// sys.setprofile(None) would end them: since 3.12 the interpreter counts the threads that
+// trace, and keeps the instrumentation on while the count is not 0.
+void end_tracing(PyThreadState* ts) {
+    if (ts->c_traceobj != nullptr) PyEval_SetTrace(nullptr, nullptr);
+    if (ts->c_profileobj != nullptr) PyEval_SetProfile(nullptr, nullptr);
+}
+
+}  // namespace
+
 [[gnu::noinline]] void end_body(TaskletObject* self, PyObject* result) {
     thread_runtime* rt = thread_runtime::current_if_any();
     PyThreadState* ts = rt->tstate();
@@ -828,6 +841,7 @@ bool handle_error() {
     Py_XDECREF(result);
     Py_CLEAR(self->args);
     Py_CLEAR(self->kwargs);
+    end_tracing(ts);
     cpy::leave_body(ts);
     // Core may wait for another thread before it switches away from an ended tasklet.
     rt->release_gil_if_shared();

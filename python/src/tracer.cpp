@@ -62,8 +62,7 @@ int set_tasklet_tracer(TaskletObject* t, PyThreadState* running, bool profile, P
         fn = trampoline(profile);
         if (fn == nullptr) return -1;
     }
-    PyObject* old = t->state.set_tracer(profile, fn, value != Py_None ? Py_NewRef(value) : nullptr);
-    Py_XDECREF(old);
+    t->state.set_tracer(PyThreadState_Get(), profile, fn, value != Py_None ? value : nullptr);
     return 0;
 }
 

@@ -29,6 +29,9 @@ if sys.version_info >= (3, 13):
     UNSUPPORTED |= {n for n, op in opcode.opmap.items()
                     if n.startswith("INSTRUMENTED_") or op >= 256}
     UNSUPPORTED |= {"TRACE_RECORD"}  # 3.15: the trace recorder's, never in a code object
+if sys.version_info >= (3, 15):  # generator frames are not analysed on 3.15 yet
+    UNSUPPORTED |= {"GET_AITER", "GET_ANEXT", "END_ASYNC_FOR", "RETURN_GENERATOR",
+                    "YIELD_VALUE", "SEND", "END_SEND", "CLEANUP_THROW", "GET_AWAITABLE"}
 
 
 @pytest.fixture
@@ -87,9 +90,12 @@ def all_code(module):
                                      "tokenize", "difflib", "dataclasses", "enum", "functools",
                                      "unittest.case", "asyncio.base_events", "frames_subjects"])
 def test_analysis_accepts_every_function_of_the_stdlib(modname):
-    # Generators, coroutines and async generators included (they pickle by value).
+    # Generators, coroutines and async generators included (they pickle by value), except
+    # on 3.15, whose generator opcodes the analysis does not read yet.
     codes = all_code(importlib.import_module(modname))
-    plain = [c for c in codes if c.co_flags & inspect.CO_OPTIMIZED]
+    generator = (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+                 if sys.version_info >= (3, 15) else 0)
+    plain = [c for c in codes if c.co_flags & inspect.CO_OPTIMIZED and not c.co_flags & generator]
     assert plain
     for code in plain:
         depths = dict(T.analyze(code))

@@ -12,7 +12,8 @@ import stackless  # noqa: F401  (installs the reducers)
 
 
 def a():
-    1 // 0
+    x = 1
+    x // 0
 
 
 def b():
@@ -34,8 +35,24 @@ def test_a_traceback_of_finished_frames_pickles_with_their_places_and_links():
     assert [i[1:] for i in inspect.getinnerframes(back)] == want
     innermost = inspect.getinnerframes(back)[-1].frame
     assert [f.function for f in inspect.getouterframes(innermost)] == ["a", "b", "caught"]
-    assert "1 // 0" in "".join(traceback.format_tb(back))
+    assert "x // 0" in "".join(traceback.format_tb(back))
     assert back.tb_frame.f_code.co_qualname == "caught" and back.tb_lasti == -1
+
+
+def test_each_entry_keeps_its_line_wherever_its_instruction_was():
+    # The original entries' instructions are early in their code (the restored frames'
+    # empty code has as many): the lines come from the entries, not from that code.
+    def early():
+        return {}[0]
+    try:
+        early()
+    except KeyError:
+        tb = sys.exc_info()[2].tb_next
+    assert tb.tb_lasti < 12
+    back = pickle.loads(pickle.dumps(tb))
+    assert back.tb_lineno == tb.tb_lineno and back.tb_lasti == -1
+    assert [i.lineno for i in inspect.getinnerframes(back)] == \
+        [i.lineno for i in inspect.getinnerframes(tb)]
 
 
 def test_a_running_frame_does_not_pickle():

@@ -62,6 +62,48 @@ def test_a_suspended_tasklet_runs_with_what_it_was_given(calls, attr):
     assert (sys.gettrace() if attr == "trace_function" else sys.getprofile()) is None
 
 
+def test_a_suspended_tasklet_given_a_profile_function_reports_the_rest_of_its_frames(calls):
+    # Its frames' code ran only while nothing was monitored (since 3.12 the events come
+    # from instrumented bytecode, which a frame suspended in a call does not revisit):
+    # the profile function still sees what they do after it resumes, and their returns.
+    def profiler(frame, event, arg):
+        calls.append((frame.f_code.co_name, event))
+
+    def only_this_tasklet_runs_me():
+        stackless.schedule()  # suspended here when the profile function is set
+        return len([1])
+
+    def outer():
+        return only_this_tasklet_runs_me() + 1
+
+    t = stackless.tasklet(outer)()
+    stackless.schedule()
+    t.profile_function = profiler
+    stackless.run()
+    assert sys.getprofile() is None
+    assert ("only_this_tasklet_runs_me", "c_call") in calls  # len()
+    assert ("only_this_tasklet_runs_me", "return") in calls
+    assert ("outer", "return") in calls
+    calls.clear()
+    stackless.tasklet(outer)()  # no profile function: nothing reported any more
+    stackless.run()
+    assert calls == []
+
+
+def test_taking_a_suspended_tasklets_trace_function_away_again_leaves_nothing_on(calls):
+    def tracer(frame, event, arg):
+        calls.append((frame.f_code.co_name, event))
+        return tracer
+    t = stackless.tasklet(lambda: stackless.schedule())()
+    stackless.schedule()
+    t.trace_function = tracer
+    t.trace_function = None
+    stackless.run()
+    calls_a_function()
+    assert calls == []
+    assert sys.gettrace() is None
+
+
 @pytest.mark.parametrize("attr", ["trace_function", "profile_function"])
 def test_a_dead_tasklet_refuses_them_and_deleting_them_is_an_error(attr):
     t = stackless.tasklet()

@@ -53,21 +53,6 @@ inline bool instrumented(PyThreadState* ts, PyCodeObject* code) noexcept {
            (ts->eval_breaker & ~static_cast<uintptr_t>(_PY_EVAL_EVENTS_MASK));
 }
 
-// Bring the code of every frame from `top` down to date: CPython instruments the code of
-// all running frames whenever the monitoring changes, and sys.monitoring.restart_events()
-// is such a change that leaves every tool's events as they are (it re-enables events a
-// callback had DISABLEd). If that fails, the frames run unmonitored.
-inline void instrument_running(PyThreadState* ts, _PyInterpreterFrame* top) {
-    PyObject* monitoring = PySys_GetObject("monitoring");  // borrowed
-    if (monitoring == nullptr) return;
-    _PyInterpreterFrame* saved = ts->current_frame;
-    ts->current_frame = top;
-    PyObject* r = PyObject_CallMethod(monitoring, "restart_events", nullptr);
-    ts->current_frame = saved;
-    if (r == nullptr) PyErr_Clear();
-    Py_XDECREF(r);
-}
-
 // Move rebuilt frames (in memory of the frame library, the base first) onto the thread's
 // data stack above its frames, base first, as if they had been called one from the
 // other: the eval loop pops a frame it finished from the data stack. Their code is

@@ -51,7 +51,7 @@ PyObject* capture_generator(PyObject* gen) {
         return nullptr;
     }
     const int state = as_gen(gen)->gi_frame_state;
-    if (state >= FRAME_COMPLETED) Py_RETURN_NONE;
+    if (frame::generator_finished(state)) Py_RETURN_NONE;
     _PyInterpreterFrame* f = frame::generator_frame(gen);
     if (state == FRAME_EXECUTING)
         return raise_unpicklable("cannot pickle " + describe(f) + ": its " + Py_TYPE(gen)->tp_name +

@@ -100,6 +100,10 @@ inline int generator_site(_PyInterpreterFrame* f) noexcept {
 inline int8_t generator_state(int op, int) noexcept {
     return op == RETURN_GENERATOR ? FRAME_CREATED : FRAME_SUSPENDED;
 }
+// Has a generator in frame state `state` finished (returned, raised, or been closed)?
+inline bool generator_finished(int state) noexcept {
+    return state >= FRAME_COMPLETED;
+}
 // Make the frame of a generator just made from `func`'s code (FRAME_CREATED) wait at
 // `unit` (of `caches` cache units), its locals and value stack the `n` references `slots`
 // (stolen), its function `func` (stolen). What the frame held is released.

@@ -25,4 +25,18 @@ inline void remove_tracer(PyThreadState* ts, Py_tracefunc fn) noexcept {
 // The thread is done with `fn` (after remove_tracer): nothing more to undo on 3.11.
 inline void end_tracer(PyThreadState*, Py_tracefunc) noexcept {}
 
+// A suspended tasklet's trace (profile: false) or profile function `fn` with `obj` (an
+// owned reference, or null) becomes `new_fn` with `new_obj` (borrowed, or null), as
+// sys.settrace / sys.setprofile would make it while the tasklet runs: 3.11 counts no
+// tracing threads and instruments no code, the eval loop tests use_tracing (the tasklet's
+// thread share sets it when the tasklet resumes).
+template <class Top>
+void retrace_suspended(PyThreadState*, bool, Py_tracefunc& fn, PyObject*& obj, Py_tracefunc new_fn,
+                       PyObject* new_obj, Top) {
+    PyObject* old = obj;
+    fn = new_fn;
+    obj = Py_XNewRef(new_obj);
+    Py_XDECREF(old);
+}
+
 }  // namespace slpy::cpy

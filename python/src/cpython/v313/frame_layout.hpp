@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-#include "interface.hpp"
+#include "interface.hpp"  // (and ../monitoring.hpp, through tracing.hpp)
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpedantic"
@@ -111,6 +111,10 @@ inline int generator_site(_PyInterpreterFrame* f) noexcept {
 inline int8_t generator_state(int op, int arg) noexcept {
     if (op == RETURN_GENERATOR) return FRAME_CREATED;
     return arg == 1 ? FRAME_SUSPENDED_YIELD_FROM : FRAME_SUSPENDED;
+}
+// Has a generator in frame state `state` finished (returned, raised, or been closed)?
+inline bool generator_finished(int state) noexcept {
+    return state >= FRAME_COMPLETED;
 }
 // Make the frame of a generator just made from `func`'s code (FRAME_CREATED) wait at
 // `unit` (of `caches` cache units), its locals and value stack the `n` references `slots`

@@ -7,6 +7,7 @@
 // (and taken back) as a field, as on 3.11; end_tracer() gives the count back.
 #pragma once
 
+#include "../monitoring.hpp"
 #include "headers.hpp"
 
 namespace slpy::cpy {
@@ -56,5 +57,7 @@ inline void end_tracer(PyThreadState* ts, Py_tracefunc fn) noexcept {
     ts->c_tracefunc = own;
     ts->c_traceobj = own_obj;
 }
+
+// (retrace_suspended(): ../monitoring.hpp, for every version since 3.12.)
 
 }  // namespace slpy::cpy

@@ -147,6 +147,11 @@ inline int8_t generator_state(int op, int arg) noexcept {
     if (op == RETURN_GENERATOR) return FRAME_CREATED;
     return arg == 1 ? FRAME_SUSPENDED_YIELD_FROM : FRAME_SUSPENDED;
 }
+// Has a generator in frame state `state` finished (returned, raised, or been closed)?
+// (3.15 has no FRAME_COMPLETED: its macro, as 3.14's, says.)
+inline bool generator_finished(int state) noexcept {
+    return FRAME_STATE_FINISHED(state);
+}
 // Make the frame of a generator just made from `func`'s code (FRAME_CREATED) wait at
 // `unit` (of `caches` cache units), its locals and value stack the `n` references `slots`
 // (stolen; null: an empty slot), its function `func` (stolen). What the frame held is

@@ -19,6 +19,11 @@
 #ifndef SLP_FOR_ITER_INDEX
 #define SLP_FOR_ITER_INDEX 0
 #endif
+// Are the generator opcodes analysed (a generator's frame pickles)? 3.14's, as 3.13's; not
+// 3.15's yet (its `yield from` keeps an index slot too: v315/opcodes.hpp sets 0).
+#ifndef SLP_GENERATOR_OPCODES
+#define SLP_GENERATOR_OPCODES 1
+#endif
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpedantic"
@@ -39,6 +44,10 @@ Flow flow(int op) noexcept {
         case POP_JUMP_IF_NOT_NONE:
         case FOR_ITER:
             return Flow::kJumpForward;
+        case SEND:  // jumps to END_SEND's successor when the delegate returned
+            return SLP_GENERATOR_OPCODES ? Flow::kJumpForward : Flow::kUnsupported;
+        case END_ASYNC_FOR:  // (a jump by 0, for monitoring's branch events)
+            return SLP_GENERATOR_OPCODES ? Flow::kNext : Flow::kUnsupported;
         case JUMP_FORWARD:
             return Flow::kGotoForward;
         case JUMP_BACKWARD:
@@ -48,21 +57,20 @@ Flow flow(int op) noexcept {
         case RAISE_VARARGS:
         case RERAISE:
             return Flow::kStop;
-        // Generators, coroutines, module and class bodies: never in a restorable frame
-        // (the loader refuses such code before analysing it); and what the eval loop
-        // alone runs.
+        // Generators, coroutines (where not analysed yet)...
         case GET_AITER:
         case GET_ANEXT:
-        case END_ASYNC_FOR:
 #ifdef GET_YIELD_FROM_ITER
         case GET_YIELD_FROM_ITER:
 #endif
         case RETURN_GENERATOR:
         case YIELD_VALUE:
-        case SEND:
         case END_SEND:
         case CLEANUP_THROW:
         case GET_AWAITABLE:
+            return SLP_GENERATOR_OPCODES ? Flow::kNext : Flow::kUnsupported;
+        // ...module and class bodies: never in a restorable frame (the loader refuses such
+        // code before analysing it); and what the eval loop alone runs.
         case SETUP_ANNOTATIONS:
         case STORE_NAME:
         case DELETE_NAME:
@@ -116,6 +124,8 @@ int left_in_place(int op, int arg) noexcept {
         case MATCH_SEQUENCE:
         case CHECK_EXC_MATCH:  // (left, right -- left, b)
         case IMPORT_FROM:      // (from -- from, res)
+        case SEND:             // (receiver, v -- receiver, retval)
+        case GET_ANEXT:        // (aiter -- aiter, awaitable)
             return 1;
         default:
             return 0;
@@ -151,6 +161,10 @@ int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) no
         case CALL_FUNCTION_EX:
             add(1, kReqDict);  // **kwargs: a dict by then, or NULL
             break;
+        case END_ASYNC_FOR:  // (awaitable, exc -- )
+        case CLEANUP_THROW:  // (sub_iter, last_sent_val, exc_value -- none, value)
+            add(1, kReqExc | kReqNonNull);
+            break;
         default:
             break;
     }
@@ -179,8 +193,8 @@ bool calls_c(int op) noexcept {
 }
 
 bool suspends(int op) noexcept {
-    // As on 3.13 (the generator opcodes above are not analysed yet: generators, coroutines
-    // and async generators do not pickle on 3.14 and 3.15 until they are).
+    // As on 3.13: a generator's frame waits after its RETURN_GENERATOR until first
+    // resumed, then after each YIELD_VALUE (on 3.15 the analysis refuses them yet).
     return op == YIELD_VALUE || op == RETURN_GENERATOR;
 }
 

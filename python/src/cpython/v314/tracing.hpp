@@ -5,6 +5,9 @@
 // calling thread, which is the tasklet's).
 #pragma once
 
+#include "../monitoring.hpp"
+#include "headers.hpp"
+
 namespace slpy::cpy {
 
 // Give the running tasklet `fn` as its trace function, unless it has one.
@@ -19,5 +22,7 @@ inline void remove_tracer(PyThreadState* ts, Py_tracefunc fn) noexcept {
 }
 // The thread is done with `fn` (after remove_tracer): nothing more to undo.
 inline void end_tracer(PyThreadState*, Py_tracefunc) noexcept {}
+
+// (retrace_suspended(): ../monitoring.hpp, for every version since 3.12.)
 
 }  // namespace slpy::cpy
