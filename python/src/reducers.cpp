@@ -101,8 +101,15 @@ def _frame(filename, name, qualname, firstlineno, module, lineno, back):
     (`qualname`) starting at line `firstlineno`, of module `module`, at line `lineno`,
     called by `back`. Its code is empty: it runs nothing."""
     import sys
-    code = compile("", filename, "exec").replace(co_name=name, co_qualname=qualname,
-                                                 co_firstlineno=firstlineno)
+    code = compile("", filename, "exec")
+    # Its instructions have no source location (location table entries of kind 15), so
+    # what reads a line off the frame or its traceback entry takes the recorded one.
+    units, table = len(code.co_code) // 2, bytearray()
+    while units > 0:
+        table.append(0x80 | 15 << 3 | min(units, 8) - 1)
+        units -= min(units, 8)
+    code = code.replace(co_name=name, co_qualname=qualname, co_firstlineno=firstlineno,
+                        co_linetable=bytes(table))
     mod = sys.modules.get(module) if isinstance(module, str) else None
     globals_ = mod.__dict__ if mod is not None else {"__name__": module}
     _frame_record_codes.add(code)

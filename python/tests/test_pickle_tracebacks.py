@@ -34,7 +34,10 @@ def test_a_traceback_of_finished_frames_pickles_with_their_places_and_links():
     want = [i[1:] for i in inspect.getinnerframes(tb)]
     assert [i[1:] for i in inspect.getinnerframes(back)] == want
     innermost = inspect.getinnerframes(back)[-1].frame
-    assert [f.function for f in inspect.getouterframes(innermost)] == ["a", "b", "caught"]
+    outer = inspect.getouterframes(innermost)
+    assert [f.function for f in outer] == ["a", "b", "caught"]
+    want = [i[1:] for i in inspect.getouterframes(inspect.getinnerframes(tb)[-1].frame)]
+    assert [i[1:] for i in outer] == want[:3]
     assert "x // 0" in "".join(traceback.format_tb(back))
     assert back.tb_frame.f_code.co_qualname == "caught" and back.tb_lasti == -1
 
