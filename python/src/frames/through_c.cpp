@@ -108,10 +108,9 @@ PyObject* initialised_object(const CCall& call, _PyInterpreterFrame* init, const
          (CO_FAST_CELL | CO_FAST_FREE)) ||
         info.analysis.writes_local(0))
         return nullptr;
-    PyObject* obj = frame::slot_value(init, 0);
-    if (obj == nullptr) return nullptr;
-    Py_DECREF(obj);  // the frame keeps its own reference
-    if (!PyObject_TypeCheck(obj, reinterpret_cast<PyTypeObject*>(cls))) return nullptr;
+    PyObject* obj = cpy::slot_object(cpy::slots(init)[0]);  // (a word of the frame)
+    if (obj == nullptr || !PyObject_TypeCheck(obj, reinterpret_cast<PyTypeObject*>(cls)))
+        return nullptr;
     PyTypeObject* type = Py_TYPE(obj);
     initproc slot = python_init_slot();
     if (slot == nullptr || type->tp_init != slot) return nullptr;
