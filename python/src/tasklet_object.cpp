@@ -275,6 +275,26 @@ bool end_unstarted(TaskletObject* t, bool pending) {
     return true;
 }
 
+// An exception thrown into a tasklet of this thread that has not started: it starts
+// and raises it at once, inside the tasklet, so that the error handler sees it there
+// (as its getcurrent()), as in Stackless. The exception waits as a bomb in its tempval,
+// where run_tasklet_body finds it. False where the general path delivers it.
+bool start_with_bomb(TaskletObject* t, PyObject* type, PyObject* value, PyObject* tb,
+                     bool pending) {
+    thread_runtime* rt = thread_runtime::current_if_any();
+    if (rt == nullptr || t->thread_id != rt->thread_id() || !t->state.fresh() ||
+        t->is_main_object || t->chain != nullptr)
+        return false;
+    PyObject* bomb = make_bomb(type, value, tb);
+    if (bomb == nullptr) throw py_exception::fetch();
+    Py_SETREF(t->tempval, bomb);
+    if (pending)
+        t->core.insert();
+    else
+        t->core.run();
+    return true;
+}
+
 // Deliver (type, value, tb) to the tasklet as Stackless's throw does.
 PyObject* throw_triple(TaskletObject* t, PyObject* type, PyObject* value, PyObject* tb,
                        bool pending) {
@@ -295,6 +315,7 @@ PyObject* throw_triple(TaskletObject* t, PyObject* type, PyObject* value, PyObje
             if (!end_unstarted(t, pending)) t->core.kill(pending);  // it never ran: it just ends
             Py_RETURN_NONE;
         }
+        if (start_with_bomb(t, type, value, tb, pending)) Py_RETURN_NONE;
         t->core.throw_exception(std::make_exception_ptr(std::move(ex)), pending);
         if (pending) t->pending_throw = true;
         Py_RETURN_NONE;
@@ -837,8 +858,14 @@ void run_tasklet_body(TaskletObject* self) {
     // The tasklet object keeps func, args and kwargs while they run (tasklet_clear leaves
     // an alive tasklet's alone), so the GC sees them through it.
     if (self->args == nullptr) self->args = PyTuple_New(0);
-    PyObject* result =
-        self->args != nullptr ? PyObject_Call(self->func, self->args, self->kwargs) : nullptr;
+    PyObject* result = nullptr;
+    if (self->tempval != nullptr && is_bomb(self->tempval)) [[unlikely]] {
+        // Thrown into before it ran (start_with_bomb): it raises before its callable runs.
+        ref bomb = ref::steal(std::exchange(self->tempval, Py_NewRef(Py_None)));
+        result = explode_bomb(bomb.get());
+    } else if (self->args != nullptr) {
+        result = PyObject_Call(self->func, self->args, self->kwargs);
+    }
     end_body(self, result);
 }
 
