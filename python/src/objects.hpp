@@ -55,6 +55,7 @@ struct TaskletObject {
     bool ignore_nesting;
     bool is_main_object;
     bool preempted_in_handler;  // suspended by run(timeout)'s tick in a signal handler
+    bool dropped_blocked;       // given up at its thread's end while blocked on a channel
 };
 
 // stackless.channel: the core channel, in place.

@@ -435,6 +435,8 @@ void thread_runtime::drop_survivors() noexcept {
         unlink_alive(t);
         t->thread_id = 0;
         try {
+            // Stackless still shows it blocked, until it is killed.
+            t->dropped_blocked = t->core.blocked();
             if (t->core.alive() && !t->core.is_current()) t->core.drop();
         } catch (...) {
             set_python_error();

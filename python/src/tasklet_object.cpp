@@ -304,8 +304,9 @@ PyObject* throw_triple(TaskletObject* t, PyObject* type, PyObject* value, PyObje
         return nullptr;
     }
     if (!t->core.alive()) {
+        if (t->thread_id == 0) return runtime_error(slp::msg::no_thread);
         if (ex.is_tasklet_exit()) Py_RETURN_NONE;
-        return runtime_error(t->thread_id == 0 ? slp::msg::no_thread : slp::msg::throw_dead);
+        return runtime_error(slp::msg::throw_dead);
     }
     PyObject* out = nullptr;
     if (tasklet_throw_restored(t, type, value, tb, pending, &out)) return out;
@@ -355,7 +356,10 @@ PyObject* tasklet_kill(PyObject* self, PyObject* args, PyObject* kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|p:kill", const_cast<char**>(kwlist), &pending))
         return nullptr;
     TaskletObject* t = as_tasklet(self);
-    if (!t->core.alive()) Py_RETURN_NONE;
+    if (!t->core.alive()) {
+        t->dropped_blocked = false;
+        Py_RETURN_NONE;
+    }
     if (t->thread_id == 0) return runtime_error(slp::msg::no_thread);
     PyObject* out = nullptr;
     if (tasklet_throw_restored(t, TaskletExit, nullptr, nullptr, pending != 0, &out)) return out;
@@ -457,6 +461,11 @@ PyObject* tasklet_bind_thread(PyObject* self, PyObject* args) {
 template <bool (slp::tasklet::*M)() const>
 PyObject* bool_getter(PyObject* self, void*) {
     return guarded([&] { return PyBool_FromLong((as_tasklet(self)->core.*M)()); });
+}
+
+PyObject* get_blocked(PyObject* self, void*) {
+    TaskletObject* t = as_tasklet(self);
+    return guarded([&] { return PyBool_FromLong(t->core.blocked() || t->dropped_blocked); });
 }
 
 PyObject* get_ignore_nesting(PyObject* self, void*) {
@@ -715,7 +724,7 @@ PyMethodDef tasklet_methods[] = {
 
 PyGetSetDef tasklet_getset[] = {
     {"alive", bool_getter<&slp::tasklet::alive>, nullptr, "set up and not ended", nullptr},
-    {"blocked", bool_getter<&slp::tasklet::blocked>, nullptr, "blocked on a channel", nullptr},
+    {"blocked", get_blocked, nullptr, "blocked on a channel", nullptr},
     {"scheduled", bool_getter<&slp::tasklet::scheduled>, nullptr, "runnable or blocked", nullptr},
     {"paused", bool_getter<&slp::tasklet::paused>, nullptr, "alive, neither runnable nor blocked",
      nullptr},

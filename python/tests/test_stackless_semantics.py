@@ -3,6 +3,8 @@ counts it (also of a tasklet interrupted by run(timeout)), thread_id of a taskle
 thread has ended."""
 import threading
 
+import pytest
+
 import stackless
 
 
@@ -54,3 +56,35 @@ def test_thread_id_is_minus_one_once_the_thread_ended():
     th.join()
     assert got["id"] == th.ident
     assert not got["done"].alive and got["done"].thread_id == -1
+
+
+@pytest.mark.parametrize("blocked", [False, True], ids=["runnable", "blocked"])
+def test_a_tasklet_given_up_at_its_threads_end_has_no_thread_until_killed(blocked):
+    ch = stackless.channel()
+    keep_going = [True]
+
+    def stubborn():
+        while keep_going[0]:
+            try:
+                ch.receive() if blocked else stackless.main.run()
+            except stackless.TaskletExit:
+                pass
+
+    t = stackless.tasklet().bind(stubborn, ())
+
+    def thread():
+        t.bind_thread()
+        t.run()
+
+    th = threading.Thread(target=thread)
+    th.start()
+    th.join()
+    keep_going[0] = False
+    assert (t.alive, t.thread_id, t.blocked) == (False, -1, blocked)
+    assert ch.balance == 0  # nothing waits on the channel for it
+    with pytest.raises(RuntimeError, match="tasklet has no thread"):
+        t.throw(stackless.TaskletExit, pending=True)
+    t.kill(pending=True)
+    assert (t.blocked, t.scheduled, t.alive, t.next) == (False, False, False, None)
+    t.remove()
+    t.kill()
