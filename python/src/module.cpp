@@ -197,8 +197,18 @@ PyObject* mod_schedule_remove(PyObject*, PyObject* const* args, Py_ssize_t nargs
         if ((args = retval_keyword("schedule_remove", args, &nargs, kwnames, &kw)) == nullptr)
             return nullptr;
     return schedule_through(
-        "schedule_remove", [](thread_runtime*, TaskletObject*) { slp::schedule_remove(); }, args,
-        nargs);
+        "schedule_remove",
+        [](thread_runtime* rt, TaskletObject* me) {
+            rt->pausing(me);
+            try {
+                slp::schedule_remove();
+            } catch (...) {
+                rt->settle_self_ref(me);
+                throw;
+            }
+            rt->settle_self_ref(me);
+        },
+        args, nargs);
 }
 
 PyObject* mod_getcurrent(PyObject*, PyObject*) {

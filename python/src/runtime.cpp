@@ -330,6 +330,9 @@ void thread_runtime::drop_ended(TaskletObject* f) noexcept {
     if (f->alive_ref) {
         f->alive_ref = false;
         unlink_alive(f);
+    }
+    if (f->holds_self) {
+        f->holds_self = false;
         defer(reinterpret_cast<PyObject*>(f));
     }
 }
@@ -342,6 +345,35 @@ void thread_runtime::flush_slow() noexcept {
         for (PyObject* o : batch) Py_DECREF(o);
     }
     flush_due_ = gil_shared_;
+}
+
+namespace {
+void give_up_self_ref(thread_runtime* rt, TaskletObject* t) noexcept {
+    t->holds_self = false;
+    if (Py_REFCNT(t) > 1)
+        Py_DECREF(t);
+    else
+        rt->defer(reinterpret_cast<PyObject*>(t));
+}
+}  // namespace
+
+void thread_runtime::settle_self_ref(TaskletObject* t) noexcept {
+    if (!t->alive_ref) return;  // not alive, or a main tasklet: never holds itself
+    const bool paused_here = t->thread_id == thread_id_ && !t->kept_forever && t->in_run == 0 &&
+                             t->core.alive() && t->core.paused();
+    if (paused_here && t->holds_self) {
+        give_up_self_ref(this, t);
+    } else if (!paused_here && !t->holds_self) {
+        Py_INCREF(t);
+        t->holds_self = true;
+    }
+}
+
+void thread_runtime::pausing(TaskletObject* me) noexcept {
+    if (me->alive_ref && me->holds_self && !me->kept_forever && me->in_run == 0) {
+        me->holds_self = false;
+        defer(reinterpret_cast<PyObject*>(me));  // it still runs: never freed before it is off
+    }
 }
 
 void thread_runtime::link_alive(TaskletObject* t) noexcept {
@@ -437,6 +469,11 @@ void thread_runtime::drop_survivors() noexcept {
         try {
             // Stackless still shows it blocked, until it is killed.
             t->dropped_blocked = t->core.blocked();
+            if (!t->holds_self) {  // a paused one: kept, with its frames, as the others
+                Py_INCREF(t);
+                t->holds_self = true;
+            }
+            t->kept_forever = true;
             if (t->core.alive() && !t->core.is_current()) t->core.drop();
         } catch (...) {
             set_python_error();

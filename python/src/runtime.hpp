@@ -145,6 +145,15 @@ class thread_runtime final : public slp::switch_observer {
     void link_alive(TaskletObject* t) noexcept;
     void unlink_alive(TaskletObject* t) noexcept;
     TaskletObject* alive_head() const noexcept { return alive_head_; }
+    // The one rule of a tasklet's reference to itself: held while it is alive and not a
+    // paused tasklet of this thread (runnable, blocked, running, another thread's, the
+    // watchdog of a run(), or kept_forever); given up while paused. Called after every
+    // change of those (the tasklet methods; schedule_remove()). Never frees `t` here:
+    // a last reference goes at the next flush().
+    void settle_self_ref(TaskletObject* t) noexcept;
+    // The running tasklet `me` is about to pause itself (schedule_remove(), switch()):
+    // its reference to itself goes at the next flush, unless it runs again before.
+    void pausing(TaskletObject* me) noexcept;
     // Kill every alive tasklet of this thread (from its main tasklet); up to `rounds`
     // passes. Errors are reported as unraisable.
     void kill_all(int rounds) noexcept;

@@ -85,8 +85,10 @@ bool make_alive(TaskletObject* t, PyObject* args, PyObject* kwargs, bool insert)
     if (!t->alive_ref) {
         Py_INCREF(t);
         t->alive_ref = true;
+        t->holds_self = true;
         owner->link_alive(t);
     }
+    rt->settle_self_ref(t);
     return true;
 }
 
@@ -256,10 +258,15 @@ PyObject* tasklet_run(PyObject* self, PyObject*) {
 
 PyObject* tasklet_switch(PyObject* self, PyObject*) {
     ref keep = ref::borrow(self);
-    return after_switch_return(guarded([&] {
+    thread_runtime* rt = thread_runtime::current_if_any();
+    TaskletObject* me = rt != nullptr ? rt->current_object() : nullptr;
+    if (me != nullptr && me != as_tasklet(self)) rt->pausing(me);  // the caller pauses
+    PyObject* r = guarded([&] {
         as_tasklet(self)->core.switch_to();
         Py_RETURN_NONE;
-    }));
+    });
+    if (me != nullptr) thread_runtime::current_if_any()->settle_self_ref(me);
+    return after_switch_return(r);
 }
 
 // Kill a tasklet of this thread that has not started, at once: it ends without being
@@ -624,9 +631,10 @@ int tasklet_traverse(PyObject* self, visitproc visit, void* arg) {
     } else if (int r = t->state.traverse(visit, arg, t->blocked_sp)) {
         return r;
     }
-    // A paused tasklet owns the reference its alive state holds on itself (a blocked
-    // one: its channel owns it, see channel_traverse; a runnable one: the scheduler).
-    if (t->alive_ref && t->in_run == 0 && t->core.paused()) Py_VISIT(self);
+    // A paused tasklet that holds itself (another thread's, kept_forever) owns that
+    // reference (a blocked one: its channel owns it, see channel_traverse; a runnable
+    // one: the scheduler).
+    if (t->holds_self && t->in_run == 0 && t->core.paused()) Py_VISIT(self);
     return 0;
 }
 
@@ -672,6 +680,13 @@ void tasklet_finalize(PyObject* self) {
         }
         if (thread_runtime* rt = thread_runtime::current_if_any()) rt->flush();
     }
+    // Still alive (it would not die, or its own thread will kill it): it lives on,
+    // holding itself; one of this thread that refused to die, for good.
+    if (t->core.alive() && t->alive_ref && !t->holds_self) {
+        Py_INCREF(self);
+        t->holds_self = true;
+        t->kept_forever = t->thread_id == PyThread_get_thread_ident() && t->core.paused();
+    }
     PyErr_Restore(et, ev, etb);
 }
 
@@ -695,29 +710,52 @@ void tasklet_dealloc(PyObject* self) {
     Py_TYPE(self)->tp_free(self);
 }
 
+// A method that may make a tasklet paused, or no longer paused, ends in the rule of its
+// reference to itself (thread_runtime::settle_self_ref).
+template <auto F, class... A>
+PyObject* settling(PyObject* self, A... a) {
+    ref keep = ref::borrow(self);
+    PyObject* r = F(self, a...);
+    TaskletObject* t = as_tasklet(self);
+    if (thread_runtime* rt = thread_runtime::current_if_any()) {
+        rt->settle_self_ref(t);
+    } else if (t->alive_ref && !t->holds_self) {  // (no thread to tell: never wrong)
+        Py_INCREF(self);
+        t->holds_self = true;
+    }
+    return r;
+}
+
 PyMethodDef tasklet_methods[] = {
     {"bind", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tasklet_bind)),
      METH_VARARGS | METH_KEYWORDS,
      "bind(func=None, args=None, kwargs=None): bind to a callable (and arguments)."},
     {"setup", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tasklet_setup)),
      METH_VARARGS | METH_KEYWORDS, "setup(*args, **kwargs): supply the arguments and insert."},
-    {"insert", tasklet_insert, METH_NOARGS, "Insert at the end of the runnables."},
-    {"remove", tasklet_remove, METH_NOARGS, "Remove from the runnables."},
-    {"run", tasklet_run, METH_NOARGS, "Run it now; the caller stays runnable."},
-    {"switch", tasklet_switch, METH_NOARGS, "Run it now; the caller is paused."},
-    {"kill", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tasklet_kill)),
+    {"insert", settling<tasklet_insert, PyObject*>, METH_NOARGS,
+     "Insert at the end of the runnables."},
+    {"remove", settling<tasklet_remove, PyObject*>, METH_NOARGS, "Remove from the runnables."},
+    {"run", settling<tasklet_run, PyObject*>, METH_NOARGS,
+     "Run it now; the caller stays runnable."},
+    {"switch", settling<tasklet_switch, PyObject*>, METH_NOARGS,
+     "Run it now; the caller is paused."},
+    {"kill",
+     reinterpret_cast<PyCFunction>(
+         reinterpret_cast<void (*)()>(settling<tasklet_kill, PyObject*, PyObject*>)),
      METH_VARARGS | METH_KEYWORDS, "kill(pending=False): raise TaskletExit in it."},
-    {"throw", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tasklet_throw)),
+    {"throw",
+     reinterpret_cast<PyCFunction>(
+         reinterpret_cast<void (*)()>(settling<tasklet_throw, PyObject*, PyObject*>)),
      METH_VARARGS | METH_KEYWORDS, "throw(exc, val=None, tb=None, pending=False)."},
-    {"raise_exception", tasklet_raise_exception, METH_VARARGS,
+    {"raise_exception", settling<tasklet_raise_exception, PyObject*>, METH_VARARGS,
      "raise_exception(exc_class, *args): raise exc_class(*args) in it, now."},
     {"set_atomic", tasklet_set_atomic, METH_O, "set_atomic(flag) -> old flag."},
     {"set_ignore_nesting", tasklet_set_ignore_nesting, METH_O,
      "set_ignore_nesting(flag) -> old flag."},
     {"__reduce__", tasklet_reduce, METH_NOARGS,
      "Pickle support: a started tasklet pickles its frames (see restorable)."},
-    {"__setstate__", tasklet_setstate, METH_O, "Pickle support."},
-    {"bind_thread", tasklet_bind_thread, METH_VARARGS,
+    {"__setstate__", settling<tasklet_setstate, PyObject*>, METH_O, "Pickle support."},
+    {"bind_thread", settling<tasklet_bind_thread, PyObject*>, METH_VARARGS,
      "bind_thread(thread_id=None): rebind a tasklet without C state (not alive, or paused and\n"
      "not started) to the thread thread_id (default: this one), where it runs from then on."},
     {nullptr, nullptr, 0, nullptr}};
