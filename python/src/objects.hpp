@@ -50,11 +50,12 @@ struct TaskletObject {
     int in_run;                       // nesting of stackless.run() it is the watchdog of
     suspend_kind suspended_in;
     bool chain_started;
-    bool pending_throw;  // kill/throw(pending=True) waits in core: a pickle cannot carry it
-    bool restore_raise;  // restore_value is a bomb: the suspended call raises it
-    bool alive_ref;      // on its thread's list of alive tasklets (alive, not main)
-    bool holds_self;     // holds a reference to itself (alive, not main, not paused)
-    bool kept_forever;   // would not die when its last reference went: holds itself
+    bool pending_throw;    // kill/throw(pending=True) waits in core: a pickle cannot carry it
+    bool restore_raise;    // restore_value is a bomb: the suspended call raises it
+    bool alive_ref;        // on its thread's list of alive tasklets (alive, not main)
+    bool holds_self;       // holds a reference to itself (alive, not main, not paused)
+    bool kept_forever;     // would not die when its last reference went: holds itself
+    bool stands_for_main;  // the main of a thread that has not used stackless (no core yet)
     bool ignore_nesting;
     bool is_main_object;
     bool preempted_in_handler;  // suspended by run(timeout)'s tick in a signal handler

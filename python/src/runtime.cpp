@@ -53,6 +53,22 @@ void ref::drop_orphans() noexcept {
 
 constinit thread_local thread_runtime* thread_runtime::tls_ = nullptr;
 
+namespace {
+// Main tasklet objects handed out for threads without a runtime (owned; the GIL guards).
+std::vector<TaskletObject*> g_mains_without_runtime;
+
+// The one of this thread, if get_thread_info() made one: taken out of the list.
+TaskletObject* take_main_made_for(unsigned long tid) noexcept {
+    for (auto it = g_mains_without_runtime.begin(); it != g_mains_without_runtime.end(); ++it)
+        if ((*it)->thread_id == tid) {
+            TaskletObject* o = *it;
+            g_mains_without_runtime.erase(it);
+            return o;
+        }
+    return nullptr;
+}
+}  // namespace
+
 thread_runtime* thread_runtime::create() noexcept {
     auto* rt = new (std::nothrow) thread_runtime();
     if (rt == nullptr) {
@@ -64,8 +80,12 @@ thread_runtime* thread_runtime::create() noexcept {
     rt->main_thread_ = cpy::is_main_thread();
     try {
         slp::tasklet m = slp::getmain();
-        TaskletObject* mo = new_tasklet_object_for(m);
-        if (mo == nullptr) {
+        TaskletObject* mo = take_main_made_for(rt->thread_id_);
+        if (mo != nullptr) {  // another thread asked for our main before we used stackless
+            mo->core = m;
+            mo->core.set_user_data(mo);
+            mo->stands_for_main = false;
+        } else if ((mo = new_tasklet_object_for(m)) == nullptr) {
             delete rt;
             return nullptr;
         }
@@ -93,6 +113,48 @@ thread_runtime* thread_runtime::create() noexcept {
         Py_XDECREF(cap);
     }
     return rt;
+}
+
+
+bool is_python_thread(unsigned long tid) noexcept {
+    PyInterpreterState* interp = PyThreadState_Get()->interp;
+    for (PyThreadState* ts = PyInterpreterState_ThreadHead(interp); ts != nullptr;
+         ts = PyThreadState_Next(ts))
+        if (ts->thread_id == tid) return true;
+    return false;
+}
+
+TaskletObject* thread_runtime::main_of_thread_without_runtime(unsigned long tid) noexcept {
+    for (auto it = g_mains_without_runtime.begin(); it != g_mains_without_runtime.end();) {
+        if (!is_python_thread((*it)->thread_id)) {  // ended without using stackless
+            (*it)->thread_id = 0;
+            Py_DECREF(*it);
+            it = g_mains_without_runtime.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (TaskletObject* o : g_mains_without_runtime)
+        if (o->thread_id == tid) return o;
+    TaskletObject* o = nullptr;
+    try {  // an unbound core tasklet until that thread gives it its main
+        o = new_tasklet_object_for(slp::tasklet(std::function<void()>{}, {}));
+    } catch (...) {
+        set_python_error();
+        return nullptr;
+    }
+    if (o == nullptr) return nullptr;
+    o->thread_id = tid;
+    o->is_main_object = true;
+    o->stands_for_main = true;
+    try {
+        g_mains_without_runtime.push_back(o);
+    } catch (...) {
+        Py_DECREF(o);
+        PyErr_NoMemory();
+        return nullptr;
+    }
+    return o;
 }
 
 thread_runtime* thread_runtime::of_thread(unsigned long tid) noexcept {

@@ -302,9 +302,29 @@ bool start_with_bomb(TaskletObject* t, PyObject* type, PyObject* value, PyObject
     return true;
 }
 
+// The main tasklet of a thread that has not used stackless runs there outside any
+// scheduler: an exception for it is raised there at its next bytecode, as
+// PyThreadState_SetAsyncExc raises it (pending or not: it is another thread's). Only a
+// class can be raised that way; a value or traceback is refused rather than lost.
+PyObject* throw_into_thread_without_runtime(TaskletObject* t, PyObject* type, PyObject* value,
+                                            PyObject* tb) {
+    const bool has_value =
+        value != nullptr && value != Py_None &&
+        !(PyExceptionInstance_Check(value) &&
+          PyTuple_GET_SIZE(reinterpret_cast<PyBaseExceptionObject*>(value)->args) == 0);
+    if (has_value || (tb != nullptr && tb != Py_None))
+        return runtime_error(
+            "a thread that has not used stackless takes an exception class only, without a "
+            "value or traceback");
+    if (PyThreadState_SetAsyncExc(t->thread_id, type) == 0)
+        return runtime_error(slp::msg::no_thread);
+    Py_RETURN_NONE;
+}
+
 // Deliver (type, value, tb) to the tasklet as Stackless's throw does.
 PyObject* throw_triple(TaskletObject* t, PyObject* type, PyObject* value, PyObject* tb,
                        bool pending) {
+    if (t->stands_for_main) return throw_into_thread_without_runtime(t, type, value, tb);
     py_exception ex = py_exception::of(type, value, tb);
     if (t->core.is_current()) {
         ex.restore();
@@ -363,6 +383,8 @@ PyObject* tasklet_kill(PyObject* self, PyObject* args, PyObject* kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|p:kill", const_cast<char**>(kwlist), &pending))
         return nullptr;
     TaskletObject* t = as_tasklet(self);
+    if (t->stands_for_main)
+        return throw_into_thread_without_runtime(t, TaskletExit, nullptr, nullptr);
     if (!t->core.alive()) {
         t->dropped_blocked = false;
         Py_RETURN_NONE;
@@ -467,7 +489,13 @@ PyObject* tasklet_bind_thread(PyObject* self, PyObject* args) {
 
 template <bool (slp::tasklet::*M)() const>
 PyObject* bool_getter(PyObject* self, void*) {
-    return guarded([&] { return PyBool_FromLong((as_tasklet(self)->core.*M)()); });
+    TaskletObject* t = as_tasklet(self);
+    if (t->stands_for_main) {  // that thread's running main
+        const bool no = M == &slp::tasklet::paused || M == &slp::tasklet::blocked ||
+                        M == &slp::tasklet::atomic || M == &slp::tasklet::block_trap;
+        return PyBool_FromLong(!no);
+    }
+    return guarded([&] { return PyBool_FromLong((t->core.*M)()); });
 }
 
 PyObject* get_blocked(PyObject* self, void*) {
@@ -494,7 +522,8 @@ int set_block_trap(PyObject* self, PyObject* value, void*) {
 // thread is looked up).
 PyObject* get_thread_id(PyObject* self, void*) {
     TaskletObject* t = as_tasklet(self);
-    if (t->thread_id == 0 || thread_runtime::of_thread(t->thread_id) == nullptr)
+    if (t->thread_id == 0 || (thread_runtime::of_thread(t->thread_id) == nullptr &&
+                              !(t->stands_for_main && is_python_thread(t->thread_id))))
         return PyLong_FromLong(-1);
     return PyLong_FromUnsignedLong(t->thread_id);
 }
