@@ -60,6 +60,7 @@ struct TaskletObject {
     bool is_main_object;
     bool preempted_in_handler;  // suspended by run(timeout)'s tick in a signal handler
     bool dropped_blocked;       // given up at its thread's end while blocked on a channel
+    bool given_up;  // given up at its thread's end: its frames stay, stuck on a C stack gone
 };
 
 // stackless.channel: the core channel, in place.

@@ -115,7 +115,6 @@ thread_runtime* thread_runtime::create() noexcept {
     return rt;
 }
 
-
 bool is_python_thread(unsigned long tid) noexcept {
     PyInterpreterState* interp = PyThreadState_Get()->interp;
     for (PyThreadState* ts = PyInterpreterState_ThreadHead(interp); ts != nullptr;
@@ -531,6 +530,7 @@ void thread_runtime::drop_survivors() noexcept {
         try {
             // Stackless still shows it blocked, until it is killed.
             t->dropped_blocked = t->core.blocked();
+            t->given_up = t->core.alive();
             if (!t->holds_self) {  // a paused one: kept, with its frames, as the others
                 Py_INCREF(t);
                 t->holds_self = true;

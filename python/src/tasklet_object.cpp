@@ -143,6 +143,10 @@ int bind_impl(TaskletObject* t, PyObject* func, PyObject* args, PyObject* kwargs
         runtime_error("can't (re)bind the current tasklet");
         return -1;
     }
+    if (t->given_up) {  // its frames would be lost silently
+        runtime_error(slp::msg::bind_c_state);
+        return -1;
+    }
     if (t->core.scheduled()) {
         runtime_error("tasklet is scheduled");
         return -1;
@@ -465,7 +469,7 @@ PyObject* tasklet_bind_thread(PyObject* self, PyObject* args) {
         // Stackless's order: runnable, C state, then the thread.
         if (t->core.scheduled() && !t->core.blocked())
             throw slp::runtime_error(slp::msg::bind_runnable);
-        if (t->is_main_object || started(t) || t->core.blocked())
+        if (t->is_main_object || started(t) || t->core.blocked() || t->given_up)
             throw slp::runtime_error(slp::msg::bind_c_state);
         dest = thread_runtime::of_thread(target);
         if (dest == nullptr) {  // no such thread, or it has not used stackless

@@ -1,6 +1,7 @@
 """Attributes whose values Stackless's own suite checks: recursion_depth as Stackless
 counts it (also of a tasklet interrupted by run(timeout)), thread_id of a tasklet whose
 thread has ended."""
+import pickle
 import threading
 
 import pytest
@@ -82,6 +83,15 @@ def test_a_tasklet_given_up_at_its_threads_end_has_no_thread_until_killed(blocke
     keep_going[0] = False
     assert (t.alive, t.thread_id, t.blocked) == (False, -1, blocked)
     assert ch.balance == 0  # nothing waits on the channel for it
+    # Its frames are stuck on the C stack of the thread that ended: neither pickled (a
+    # dead tasklet's pickle would lose them) nor unbound.
+    assert not t.restorable
+    with pytest.raises(stackless.UnpicklableFrameError, match="given up"):
+        pickle.dumps(t)
+    with pytest.raises(RuntimeError, match="C state"):
+        t.bind(None)
+    with pytest.raises(RuntimeError, match="C state"):
+        t.bind_thread()
     with pytest.raises(RuntimeError, match="tasklet has no thread"):
         t.throw(stackless.TaskletExit, pending=True)
     t.kill(pending=True)
