@@ -42,7 +42,8 @@ struct inbox_item {
     // Set up by another thread (setup(), setup_paused()): the scheduler takes over the
     // reference the other thread took for it as an alive tasklet, and tracks it.
     bool adopt = false;
-    bool paused = false;  // adopt only, do not run it
+    bool paused = false;    // adopt only, do not run it
+    bool run_next = false;  // run() from another thread: it runs before the other runnables
 };
 // threads.cpp: whether s is a registered scheduler (a thread of this process that
 // lives; in a forked child, only the forking thread's).

@@ -344,9 +344,15 @@ void run() {
     s.check_switch(p, p->next);
     s.watchdogs.push_back(p);
     s.remove_head();
+    // Resumed before the watchdogs nested in its run() (someone ran it explicitly): they
+    // are woken with it, as in Stackless, or they would wait in their run() for good.
     auto pop = [&] {
         auto it = std::find(s.watchdogs.rbegin(), s.watchdogs.rend(), p);
-        if (it != s.watchdogs.rend()) s.watchdogs.erase(std::next(it).base());
+        if (it == s.watchdogs.rend()) return;
+        auto at = std::next(it).base();
+        for (auto w = std::next(at); w != s.watchdogs.end(); ++w)
+            if ((*w)->alive() && !(*w)->in_ring && !(*w)->blocked()) s.insert(*w);
+        s.watchdogs.erase(at, s.watchdogs.end());
     };
     try {
         s.schedule_task(p, s.head);

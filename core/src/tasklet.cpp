@@ -60,9 +60,11 @@ scheduler_impl* own_thread(tasklet_impl& t) {
 }
 
 // Hand a request to the tasklet's own thread.
-void post_remote(tasklet_impl& t, std::exception_ptr e) {
+void post_remote(tasklet_impl& t, std::exception_ptr e, bool run_next = false) {
     scheduler_impl* owner = sched_of(t);
-    if (owner == nullptr || !post_if_exists(owner, {&t, std::move(e)}))
+    inbox_item item{&t, std::move(e)};
+    item.run_next = run_next;
+    if (owner == nullptr || !post_if_exists(owner, std::move(item)))
         throw runtime_error(msg::no_thread);
 }
 
@@ -181,12 +183,12 @@ tasklet& tasklet::remove() {
 void tasklet::run() {
     tasklet_impl& t = checked();
     scheduler_impl* s = detail::own_thread(t);
-    if (s == nullptr) {
-        insert();
-        return;
-    }
     if (t.blocked()) throw runtime_error(msg::run_blocked);
     if (!t.alive()) throw runtime_error(msg::run_dead);
+    if (s == nullptr) {  // as Stackless: its thread runs it next
+        detail::post_remote(t, nullptr, true);
+        return;
+    }
     tasklet_impl* p = s->running;
     s->check_switch(p, &t);
     s->schedule_task(p, &t);

@@ -173,7 +173,17 @@ void scheduler_impl::drain_inbox() {
             t->tempval.clear();
             t->tempval.error = std::move(it.error);
         }
-        if (!t->in_ring && !t->blocked()) insert(t);
+        if (t->blocked()) continue;
+        if (it.run_next && t->in_ring && t != running) remove(t);
+        if (t->in_ring) continue;
+        if (!it.run_next || head == nullptr) {
+            insert(t);
+        } else if (head == running) {
+            insert_after_head(t);
+        } else {
+            insert(t);
+            head = t;
+        }
     }
 }
 

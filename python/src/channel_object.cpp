@@ -181,7 +181,7 @@ int channel_traverse(PyObject* self, visitproc visit, void* arg) {
     const bool biased = ch.lock();
     for (slp::tasklet t = slp::tasklet::borrow(ch.q().head); t; t = t.next()) {
         auto* o = static_cast<TaskletObject*>(t.user_data());
-        if (o == nullptr || !o->alive_ref) continue;
+        if (o == nullptr || !o->holds_self) continue;
         if (n == 16) {
             more = true;
             break;
@@ -193,7 +193,7 @@ int channel_traverse(PyObject* self, visitproc visit, void* arg) {
         try {
             for (slp::tasklet t = slp::tasklet::borrow(ch.q().head); t; t = t.next()) {
                 auto* o = static_cast<TaskletObject*>(t.user_data());
-                if (o != nullptr && o->alive_ref) all.push_back(reinterpret_cast<PyObject*>(o));
+                if (o != nullptr && o->holds_self) all.push_back(reinterpret_cast<PyObject*>(o));
             }
         } catch (...) {  // out of memory: visit none (they look referenced: safe)
             all.clear();

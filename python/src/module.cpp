@@ -199,8 +199,18 @@ PyObject* mod_schedule_remove(PyObject*, PyObject* const* args, Py_ssize_t nargs
         if ((args = retval_keyword("schedule_remove", args, &nargs, kwnames, &kw)) == nullptr)
             return nullptr;
     return schedule_through(
-        "schedule_remove", [](thread_runtime*, TaskletObject*) { slp::schedule_remove(); }, args,
-        nargs);
+        "schedule_remove",
+        [](thread_runtime* rt, TaskletObject* me) {
+            rt->pausing(me);
+            try {
+                slp::schedule_remove();
+            } catch (...) {
+                rt->settle_self_ref(me);
+                throw;
+            }
+            rt->settle_self_ref(me);
+        },
+        args, nargs);
 }
 
 PyObject* mod_getcurrent(PyObject*, PyObject*) {
@@ -220,19 +230,11 @@ PyObject* mod_getruncount(PyObject*, PyObject*) {
     return guarded([] { return PyLong_FromLong(slp::getruncount()); });
 }
 
-// Is `tid` the id of a thread of this interpreter (one that has a Python thread state)?
-bool is_python_thread(unsigned long tid) {
-    PyInterpreterState* interp = PyThreadState_Get()->interp;
-    for (PyThreadState* ts = PyInterpreterState_ThreadHead(interp); ts != nullptr;
-         ts = PyThreadState_Next(ts))
-        if (ts->thread_id == tid) return true;
-    return false;
-}
-
 // get_thread_info(thread_id=current): (main, current, runcount) of that thread's
 // scheduler, as Stackless reports them: current is None when runcount is 0 (the thread
 // waits for another one, its current tasklet blocked); a thread that has not used
-// stackless yet has (None, None, 0); an id that is no thread's: RuntimeError.
+// stackless yet runs its main tasklet: (main, main, 1); an id that is no thread's:
+// RuntimeError.
 PyObject* mod_get_thread_info(PyObject*, PyObject* args) {
     PyObject* tid_obj = nullptr;
     if (!PyArg_ParseTuple(args, "|O!:get_thread_info", &PyLong_Type, &tid_obj)) return nullptr;
@@ -251,7 +253,11 @@ PyObject* mod_get_thread_info(PyObject*, PyObject* args) {
     }
     if (tid != me->thread_id()) {
         if (thread_runtime::of_thread(tid) == nullptr) {
-            if (is_python_thread(tid)) return Py_BuildValue("(OOi)", Py_None, Py_None, 0);
+            if (is_python_thread(tid)) {
+                TaskletObject* m = thread_runtime::main_of_thread_without_runtime(tid);
+                if (m == nullptr) return nullptr;
+                return Py_BuildValue("(OOi)", m, m, 1);
+            }
             PyErr_SetString(PyExc_RuntimeError, "Thread id not found");
             return nullptr;
         }

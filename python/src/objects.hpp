@@ -19,11 +19,12 @@ class Chain;
 enum class suspend_kind : uint8_t { none, schedule, send, send_exception, receive, other };
 
 // stackless.tasklet. One object per core tasklet: the core tasklet's user_data points
-// back here. While the tasklet is alive (and not a main tasklet) the object holds a
-// reference to itself (`alive_ref`), so a tasklet made runnable needs no other owner;
-// the GC attributes that reference to the channel the tasklet is blocked on, or, when
-// the tasklet is paused, to the tasklet itself (an unreachable paused or blocked
-// tasklet is then finalized: killed, its finally blocks run).
+// back here. While the tasklet is alive (and not a main tasklet) it is on its thread's
+// list of alive tasklets (`alive_ref`), and while it is runnable, blocked or running it
+// holds a reference to itself (`holds_self`), so a tasklet made runnable needs no other
+// owner; the GC attributes that reference to the channel the tasklet is blocked on. A
+// paused tasklet of its thread holds none, as in Stackless: dropping the last reference
+// to it kills it (its finally blocks run), and so does the GC when it is unreachable.
 struct TaskletObject {
     PyObject_HEAD slp::tasklet core;  // owning handle
     PyObject* func;                   // bound callable (None-able: nullptr)
@@ -49,12 +50,17 @@ struct TaskletObject {
     int in_run;                       // nesting of stackless.run() it is the watchdog of
     suspend_kind suspended_in;
     bool chain_started;
-    bool pending_throw;  // kill/throw(pending=True) waits in core: a pickle cannot carry it
-    bool restore_raise;  // restore_value is a bomb: the suspended call raises it
-    bool alive_ref;      // holds a reference to itself (alive, not main)
+    bool pending_throw;    // kill/throw(pending=True) waits in core: a pickle cannot carry it
+    bool restore_raise;    // restore_value is a bomb: the suspended call raises it
+    bool alive_ref;        // on its thread's list of alive tasklets (alive, not main)
+    bool holds_self;       // holds a reference to itself (alive, not main, not paused)
+    bool kept_forever;     // would not die when its last reference went: holds itself
+    bool stands_for_main;  // the main of a thread that has not used stackless (no core yet)
     bool ignore_nesting;
     bool is_main_object;
     bool preempted_in_handler;  // suspended by run(timeout)'s tick in a signal handler
+    bool dropped_blocked;       // given up at its thread's end while blocked on a channel
+    bool given_up;  // given up at its thread's end: its frames stay, stuck on a C stack gone
 };
 
 // stackless.channel: the core channel, in place.

@@ -142,7 +142,15 @@ constexpr const char* kPendingThrow =
     "the tasklet has a pending exception (kill or throw with pending=True) that a pickle "
     "cannot carry; let it run first";
 
+constexpr const char* kGivenUp =
+    "the tasklet was given up at its thread's end: its frames are stuck on that thread's "
+    "C stack";
+
 int restorable(TaskletObject* t, std::string* why) {
+    if (t->given_up) {
+        *why = kGivenUp;
+        return 0;
+    }
     if (!t->core.alive()) return 1;
     if (t->is_main_object) {
         *why = "the main tasklet cannot be pickled (its frames run on C code of the thread)";
@@ -192,6 +200,7 @@ PyObject* tasklet_reduce(PyObject* self, PyObject*) {
     if (t->core.is_current())
         return unpicklable("the current tasklet cannot be pickled (its frames run on)");
     if (t->core.alive() && t->pending_throw) return unpicklable(kPendingThrow);
+    if (t->given_up) return unpicklable(kGivenUp);
     ref flags = ref::steal(flags_of(t));
     if (!flags) return nullptr;
     if (!t->core.alive() || (t->state.fresh() && t->chain == nullptr && !t->is_main_object)) {

@@ -71,11 +71,13 @@ bool tick(thread_runtime* rt, bool interruptible) {
         } else {
             Py_INCREF(cur);
             Py_XSETREF(p.interrupted, cur);
+            rt->pausing(cur);
             p.watchdog->core.switch_to();  // cur is paused; run() returns it
         }
         Py_RETURN_NONE;
     });
     cur->preempted_in_handler = false;
+    if (thread_runtime* now = thread_runtime::current_if_any()) now->settle_self_ref(cur);
     rt->flush();
     Py_XDECREF(r);
     return r != nullptr;

@@ -53,6 +53,22 @@ void ref::drop_orphans() noexcept {
 
 constinit thread_local thread_runtime* thread_runtime::tls_ = nullptr;
 
+namespace {
+// Main tasklet objects handed out for threads without a runtime (owned; the GIL guards).
+std::vector<TaskletObject*> g_mains_without_runtime;
+
+// The one of this thread, if get_thread_info() made one: taken out of the list.
+TaskletObject* take_main_made_for(unsigned long tid) noexcept {
+    for (auto it = g_mains_without_runtime.begin(); it != g_mains_without_runtime.end(); ++it)
+        if ((*it)->thread_id == tid) {
+            TaskletObject* o = *it;
+            g_mains_without_runtime.erase(it);
+            return o;
+        }
+    return nullptr;
+}
+}  // namespace
+
 thread_runtime* thread_runtime::create() noexcept {
     auto* rt = new (std::nothrow) thread_runtime();
     if (rt == nullptr) {
@@ -64,8 +80,12 @@ thread_runtime* thread_runtime::create() noexcept {
     rt->main_thread_ = cpy::is_main_thread();
     try {
         slp::tasklet m = slp::getmain();
-        TaskletObject* mo = new_tasklet_object_for(m);
-        if (mo == nullptr) {
+        TaskletObject* mo = take_main_made_for(rt->thread_id_);
+        if (mo != nullptr) {  // another thread asked for our main before we used stackless
+            mo->core = m;
+            mo->core.set_user_data(mo);
+            mo->stands_for_main = false;
+        } else if ((mo = new_tasklet_object_for(m)) == nullptr) {
             delete rt;
             return nullptr;
         }
@@ -93,6 +113,47 @@ thread_runtime* thread_runtime::create() noexcept {
         Py_XDECREF(cap);
     }
     return rt;
+}
+
+bool is_python_thread(unsigned long tid) noexcept {
+    PyInterpreterState* interp = PyThreadState_Get()->interp;
+    for (PyThreadState* ts = PyInterpreterState_ThreadHead(interp); ts != nullptr;
+         ts = PyThreadState_Next(ts))
+        if (ts->thread_id == tid) return true;
+    return false;
+}
+
+TaskletObject* thread_runtime::main_of_thread_without_runtime(unsigned long tid) noexcept {
+    for (auto it = g_mains_without_runtime.begin(); it != g_mains_without_runtime.end();) {
+        if (!is_python_thread((*it)->thread_id)) {  // ended without using stackless
+            (*it)->thread_id = 0;
+            Py_DECREF(*it);
+            it = g_mains_without_runtime.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (TaskletObject* o : g_mains_without_runtime)
+        if (o->thread_id == tid) return o;
+    TaskletObject* o = nullptr;
+    try {  // an unbound core tasklet until that thread gives it its main
+        o = new_tasklet_object_for(slp::tasklet(std::function<void()>{}, {}));
+    } catch (...) {
+        set_python_error();
+        return nullptr;
+    }
+    if (o == nullptr) return nullptr;
+    o->thread_id = tid;
+    o->is_main_object = true;
+    o->stands_for_main = true;
+    try {
+        g_mains_without_runtime.push_back(o);
+    } catch (...) {
+        Py_DECREF(o);
+        PyErr_NoMemory();
+        return nullptr;
+    }
+    return o;
 }
 
 thread_runtime* thread_runtime::of_thread(unsigned long tid) noexcept {
@@ -330,6 +391,9 @@ void thread_runtime::drop_ended(TaskletObject* f) noexcept {
     if (f->alive_ref) {
         f->alive_ref = false;
         unlink_alive(f);
+    }
+    if (f->holds_self) {
+        f->holds_self = false;
         defer(reinterpret_cast<PyObject*>(f));
     }
 }
@@ -342,6 +406,35 @@ void thread_runtime::flush_slow() noexcept {
         for (PyObject* o : batch) Py_DECREF(o);
     }
     flush_due_ = gil_shared_;
+}
+
+namespace {
+void give_up_self_ref(thread_runtime* rt, TaskletObject* t) noexcept {
+    t->holds_self = false;
+    if (Py_REFCNT(t) > 1)
+        Py_DECREF(t);
+    else
+        rt->defer(reinterpret_cast<PyObject*>(t));
+}
+}  // namespace
+
+void thread_runtime::settle_self_ref(TaskletObject* t) noexcept {
+    if (!t->alive_ref) return;  // not alive, or a main tasklet: never holds itself
+    const bool paused_here = t->thread_id == thread_id_ && !t->kept_forever && t->in_run == 0 &&
+                             t->core.alive() && t->core.paused();
+    if (paused_here && t->holds_self) {
+        give_up_self_ref(this, t);
+    } else if (!paused_here && !t->holds_self) {
+        Py_INCREF(t);
+        t->holds_self = true;
+    }
+}
+
+void thread_runtime::pausing(TaskletObject* me) noexcept {
+    if (me->alive_ref && me->holds_self && !me->kept_forever && me->in_run == 0) {
+        me->holds_self = false;
+        defer(reinterpret_cast<PyObject*>(me));  // it still runs: never freed before it is off
+    }
 }
 
 void thread_runtime::link_alive(TaskletObject* t) noexcept {
@@ -435,6 +528,14 @@ void thread_runtime::drop_survivors() noexcept {
         unlink_alive(t);
         t->thread_id = 0;
         try {
+            // Stackless still shows it blocked, until it is killed.
+            t->dropped_blocked = t->core.blocked();
+            t->given_up = t->core.alive();
+            if (!t->holds_self) {  // a paused one: kept, with its frames, as the others
+                Py_INCREF(t);
+                t->holds_self = true;
+            }
+            t->kept_forever = true;
             if (t->core.alive() && !t->core.is_current()) t->core.drop();
         } catch (...) {
             set_python_error();

@@ -17,6 +17,9 @@
 
 namespace slpy {
 
+// Whether `tid` is the id of a thread of this interpreter (one with a Python thread state).
+bool is_python_thread(unsigned long tid) noexcept;
+
 class thread_runtime;
 // preemption.cpp, the observer's part while run(timeout) runs. After a tasklet was
 // switched to (its state restored): with a per-tasklet budget (not totaltimeout) it gets
@@ -41,6 +44,11 @@ class thread_runtime final : public slp::switch_observer {
     static thread_runtime* of_thread(unsigned long tid) noexcept;
     // Thread ids that have a runtime.
     static PyObject* thread_ids() noexcept;
+    // The main tasklet object of a Python thread `tid` that has not used stackless yet
+    // (borrowed; nullptr with an error set): Stackless has one for every thread. It
+    // stands for that thread's running main until the thread makes its runtime, which
+    // then takes it as its main. An object of a thread that has ended is forgotten.
+    static TaskletObject* main_of_thread_without_runtime(unsigned long tid) noexcept;
 
     // Quiet: not inside core without the GIL (slp/scheduler.hpp's "quiet", which core's
     // get_thread_info() and bind_thread() need of another thread). A thread runs core
@@ -145,6 +153,15 @@ class thread_runtime final : public slp::switch_observer {
     void link_alive(TaskletObject* t) noexcept;
     void unlink_alive(TaskletObject* t) noexcept;
     TaskletObject* alive_head() const noexcept { return alive_head_; }
+    // The one rule of a tasklet's reference to itself: held while it is alive and not a
+    // paused tasklet of this thread (runnable, blocked, running, another thread's, the
+    // watchdog of a run(), or kept_forever); given up while paused. Called after every
+    // change of those (the tasklet methods; schedule_remove()). Never frees `t` here:
+    // a last reference goes at the next flush().
+    void settle_self_ref(TaskletObject* t) noexcept;
+    // The running tasklet `me` is about to pause itself (schedule_remove(), switch()):
+    // its reference to itself goes at the next flush, unless it runs again before.
+    void pausing(TaskletObject* me) noexcept;
     // Kill every alive tasklet of this thread (from its main tasklet); up to `rounds`
     // passes. Errors are reported as unraisable.
     void kill_all(int rounds) noexcept;

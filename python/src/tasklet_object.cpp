@@ -86,8 +86,10 @@ bool make_alive(TaskletObject* t, PyObject* args, PyObject* kwargs, bool insert)
     if (!t->alive_ref) {
         Py_INCREF(t);
         t->alive_ref = true;
+        t->holds_self = true;
         owner->link_alive(t);
     }
+    rt->settle_self_ref(t);
     return true;
 }
 
@@ -140,6 +142,10 @@ int bind_impl(TaskletObject* t, PyObject* func, PyObject* args, PyObject* kwargs
     }
     if (t->core.is_current()) {
         runtime_error("can't (re)bind the current tasklet");
+        return -1;
+    }
+    if (t->given_up) {  // its frames would be lost silently
+        runtime_error(slp::msg::bind_c_state);
         return -1;
     }
     if (t->core.scheduled()) {
@@ -257,10 +263,15 @@ PyObject* tasklet_run(PyObject* self, PyObject*) {
 
 PyObject* tasklet_switch(PyObject* self, PyObject*) {
     ref keep = ref::borrow(self);
-    return after_switch_return(guarded([&] {
+    thread_runtime* rt = thread_runtime::current_if_any();
+    TaskletObject* me = rt != nullptr ? rt->current_object() : nullptr;
+    if (me != nullptr && me != as_tasklet(self)) rt->pausing(me);  // the caller pauses
+    PyObject* r = guarded([&] {
         as_tasklet(self)->core.switch_to();
         Py_RETURN_NONE;
-    }));
+    });
+    if (me != nullptr) thread_runtime::current_if_any()->settle_self_ref(me);
+    return after_switch_return(r);
 }
 
 // Kill a tasklet of this thread that has not started, at once: it ends without being
@@ -276,17 +287,58 @@ bool end_unstarted(TaskletObject* t, bool pending) {
     return true;
 }
 
+// An exception thrown into a tasklet of this thread that has not started: it starts
+// and raises it at once, inside the tasklet, so that the error handler sees it there
+// (as its getcurrent()), as in Stackless. The exception waits as a bomb in its tempval,
+// where run_tasklet_body finds it. False where the general path delivers it.
+bool start_with_bomb(TaskletObject* t, PyObject* type, PyObject* value, PyObject* tb,
+                     bool pending) {
+    thread_runtime* rt = thread_runtime::current_if_any();
+    if (rt == nullptr || t->thread_id != rt->thread_id() || !t->state.fresh() ||
+        t->is_main_object || t->chain != nullptr)
+        return false;
+    PyObject* bomb = make_bomb(type, value, tb);
+    if (bomb == nullptr) throw py_exception::fetch();
+    Py_SETREF(t->tempval, bomb);
+    if (pending)
+        t->core.insert();
+    else
+        t->core.run();
+    return true;
+}
+
+// The main tasklet of a thread that has not used stackless runs there outside any
+// scheduler: an exception for it is raised there at its next bytecode, as
+// PyThreadState_SetAsyncExc raises it (pending or not: it is another thread's). Only a
+// class can be raised that way; a value or traceback is refused rather than lost.
+PyObject* throw_into_thread_without_runtime(TaskletObject* t, PyObject* type, PyObject* value,
+                                            PyObject* tb) {
+    const bool has_value =
+        value != nullptr && value != Py_None &&
+        !(PyExceptionInstance_Check(value) &&
+          PyTuple_GET_SIZE(reinterpret_cast<PyBaseExceptionObject*>(value)->args) == 0);
+    if (has_value || (tb != nullptr && tb != Py_None))
+        return runtime_error(
+            "a thread that has not used stackless takes an exception class only, without a "
+            "value or traceback");
+    if (PyThreadState_SetAsyncExc(t->thread_id, type) == 0)
+        return runtime_error(slp::msg::no_thread);
+    Py_RETURN_NONE;
+}
+
 // Deliver (type, value, tb) to the tasklet as Stackless's throw does.
 PyObject* throw_triple(TaskletObject* t, PyObject* type, PyObject* value, PyObject* tb,
                        bool pending) {
+    if (t->stands_for_main) return throw_into_thread_without_runtime(t, type, value, tb);
     py_exception ex = py_exception::of(type, value, tb);
     if (t->core.is_current()) {
         ex.restore();
         return nullptr;
     }
     if (!t->core.alive()) {
+        if (t->thread_id == 0) return runtime_error(slp::msg::no_thread);
         if (ex.is_tasklet_exit()) Py_RETURN_NONE;
-        return runtime_error(t->thread_id == 0 ? slp::msg::no_thread : slp::msg::throw_dead);
+        return runtime_error(slp::msg::throw_dead);
     }
     PyObject* out = nullptr;
     if (tasklet_throw_restored(t, type, value, tb, pending, &out)) return out;
@@ -296,6 +348,7 @@ PyObject* throw_triple(TaskletObject* t, PyObject* type, PyObject* value, PyObje
             if (!end_unstarted(t, pending)) t->core.kill(pending);  // it never ran: it just ends
             Py_RETURN_NONE;
         }
+        if (start_with_bomb(t, type, value, tb, pending)) Py_RETURN_NONE;
         t->core.throw_exception(std::make_exception_ptr(std::move(ex)), pending);
         if (pending) t->pending_throw = true;
         Py_RETURN_NONE;
@@ -335,7 +388,12 @@ PyObject* tasklet_kill(PyObject* self, PyObject* args, PyObject* kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|p:kill", const_cast<char**>(kwlist), &pending))
         return nullptr;
     TaskletObject* t = as_tasklet(self);
-    if (!t->core.alive()) Py_RETURN_NONE;
+    if (t->stands_for_main)
+        return throw_into_thread_without_runtime(t, TaskletExit, nullptr, nullptr);
+    if (!t->core.alive()) {
+        t->dropped_blocked = false;
+        Py_RETURN_NONE;
+    }
     if (t->thread_id == 0) return runtime_error(slp::msg::no_thread);
     PyObject* out = nullptr;
     if (tasklet_throw_restored(t, TaskletExit, nullptr, nullptr, pending != 0, &out)) return out;
@@ -412,7 +470,7 @@ PyObject* tasklet_bind_thread(PyObject* self, PyObject* args) {
         // Stackless's order: runnable, C state, then the thread.
         if (t->core.scheduled() && !t->core.blocked())
             throw slp::runtime_error(slp::msg::bind_runnable);
-        if (t->is_main_object || started(t) || t->core.blocked())
+        if (t->is_main_object || started(t) || t->core.blocked() || t->given_up)
             throw slp::runtime_error(slp::msg::bind_c_state);
         dest = thread_runtime::of_thread(target);
         if (dest == nullptr) {  // no such thread, or it has not used stackless
@@ -436,7 +494,18 @@ PyObject* tasklet_bind_thread(PyObject* self, PyObject* args) {
 
 template <bool (slp::tasklet::*M)() const>
 PyObject* bool_getter(PyObject* self, void*) {
-    return guarded([&] { return PyBool_FromLong((as_tasklet(self)->core.*M)()); });
+    TaskletObject* t = as_tasklet(self);
+    if (t->stands_for_main) {  // that thread's running main
+        const bool no = M == &slp::tasklet::paused || M == &slp::tasklet::blocked ||
+                        M == &slp::tasklet::atomic || M == &slp::tasklet::block_trap;
+        return PyBool_FromLong(!no);
+    }
+    return guarded([&] { return PyBool_FromLong((t->core.*M)()); });
+}
+
+PyObject* get_blocked(PyObject* self, void*) {
+    TaskletObject* t = as_tasklet(self);
+    return guarded([&] { return PyBool_FromLong(t->core.blocked() || t->dropped_blocked); });
 }
 
 PyObject* get_ignore_nesting(PyObject* self, void*) {
@@ -458,7 +527,8 @@ int set_block_trap(PyObject* self, PyObject* value, void*) {
 // thread is looked up).
 PyObject* get_thread_id(PyObject* self, void*) {
     TaskletObject* t = as_tasklet(self);
-    if (t->thread_id == 0 || thread_runtime::of_thread(t->thread_id) == nullptr)
+    if (t->thread_id == 0 || (thread_runtime::of_thread(t->thread_id) == nullptr &&
+                              !(t->stands_for_main && is_python_thread(t->thread_id))))
         return PyLong_FromLong(-1);
     return PyLong_FromUnsignedLong(t->thread_id);
 }
@@ -597,9 +667,10 @@ int tasklet_traverse(PyObject* self, visitproc visit, void* arg) {
     } else if (int r = t->state.traverse(visit, arg, t->blocked_sp)) {
         return r;
     }
-    // A paused tasklet owns the reference its alive state holds on itself (a blocked
-    // one: its channel owns it, see channel_traverse; a runnable one: the scheduler).
-    if (t->alive_ref && t->in_run == 0 && t->core.paused()) Py_VISIT(self);
+    // A paused tasklet that holds itself (another thread's, kept_forever) owns that
+    // reference (a blocked one: its channel owns it, see channel_traverse; a runnable
+    // one: the scheduler).
+    if (t->holds_self && t->in_run == 0 && t->core.paused()) Py_VISIT(self);
     return 0;
 }
 
@@ -645,6 +716,13 @@ void tasklet_finalize(PyObject* self) {
         }
         if (thread_runtime* rt = thread_runtime::current_if_any()) rt->flush();
     }
+    // Still alive (it would not die, or its own thread will kill it): it lives on,
+    // holding itself; one of this thread that refused to die, for good.
+    if (t->core.alive() && t->alive_ref && !t->holds_self) {
+        Py_INCREF(self);
+        t->holds_self = true;
+        t->kept_forever = t->thread_id == PyThread_get_thread_ident() && t->core.paused();
+    }
     PyErr_Restore(et, ev, etb);
 }
 
@@ -668,36 +746,59 @@ void tasklet_dealloc(PyObject* self) {
     Py_TYPE(self)->tp_free(self);
 }
 
+// A method that may make a tasklet paused, or no longer paused, ends in the rule of its
+// reference to itself (thread_runtime::settle_self_ref).
+template <auto F, class... A>
+PyObject* settling(PyObject* self, A... a) {
+    ref keep = ref::borrow(self);
+    PyObject* r = F(self, a...);
+    TaskletObject* t = as_tasklet(self);
+    if (thread_runtime* rt = thread_runtime::current_if_any()) {
+        rt->settle_self_ref(t);
+    } else if (t->alive_ref && !t->holds_self) {  // (no thread to tell: never wrong)
+        Py_INCREF(self);
+        t->holds_self = true;
+    }
+    return r;
+}
+
 PyMethodDef tasklet_methods[] = {
     {"bind", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tasklet_bind)),
      METH_VARARGS | METH_KEYWORDS,
      "bind(func=None, args=None, kwargs=None): bind to a callable (and arguments)."},
     {"setup", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tasklet_setup)),
      METH_VARARGS | METH_KEYWORDS, "setup(*args, **kwargs): supply the arguments and insert."},
-    {"insert", tasklet_insert, METH_NOARGS, "Insert at the end of the runnables."},
-    {"remove", tasklet_remove, METH_NOARGS, "Remove from the runnables."},
-    {"run", tasklet_run, METH_NOARGS, "Run it now; the caller stays runnable."},
-    {"switch", tasklet_switch, METH_NOARGS, "Run it now; the caller is paused."},
-    {"kill", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tasklet_kill)),
+    {"insert", settling<tasklet_insert, PyObject*>, METH_NOARGS,
+     "Insert at the end of the runnables."},
+    {"remove", settling<tasklet_remove, PyObject*>, METH_NOARGS, "Remove from the runnables."},
+    {"run", settling<tasklet_run, PyObject*>, METH_NOARGS,
+     "Run it now; the caller stays runnable."},
+    {"switch", settling<tasklet_switch, PyObject*>, METH_NOARGS,
+     "Run it now; the caller is paused."},
+    {"kill",
+     reinterpret_cast<PyCFunction>(
+         reinterpret_cast<void (*)()>(settling<tasklet_kill, PyObject*, PyObject*>)),
      METH_VARARGS | METH_KEYWORDS, "kill(pending=False): raise TaskletExit in it."},
-    {"throw", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tasklet_throw)),
+    {"throw",
+     reinterpret_cast<PyCFunction>(
+         reinterpret_cast<void (*)()>(settling<tasklet_throw, PyObject*, PyObject*>)),
      METH_VARARGS | METH_KEYWORDS, "throw(exc, val=None, tb=None, pending=False)."},
-    {"raise_exception", tasklet_raise_exception, METH_VARARGS,
+    {"raise_exception", settling<tasklet_raise_exception, PyObject*>, METH_VARARGS,
      "raise_exception(exc_class, *args): raise exc_class(*args) in it, now."},
     {"set_atomic", tasklet_set_atomic, METH_O, "set_atomic(flag) -> old flag."},
     {"set_ignore_nesting", tasklet_set_ignore_nesting, METH_O,
      "set_ignore_nesting(flag) -> old flag."},
     {"__reduce__", tasklet_reduce, METH_NOARGS,
      "Pickle support: a started tasklet pickles its frames (see restorable)."},
-    {"__setstate__", tasklet_setstate, METH_O, "Pickle support."},
-    {"bind_thread", tasklet_bind_thread, METH_VARARGS,
+    {"__setstate__", settling<tasklet_setstate, PyObject*>, METH_O, "Pickle support."},
+    {"bind_thread", settling<tasklet_bind_thread, PyObject*>, METH_VARARGS,
      "bind_thread(thread_id=None): rebind a tasklet without C state (not alive, or paused and\n"
      "not started) to the thread thread_id (default: this one), where it runs from then on."},
     {nullptr, nullptr, 0, nullptr}};
 
 PyGetSetDef tasklet_getset[] = {
     {"alive", bool_getter<&slp::tasklet::alive>, nullptr, "set up and not ended", nullptr},
-    {"blocked", bool_getter<&slp::tasklet::blocked>, nullptr, "blocked on a channel", nullptr},
+    {"blocked", get_blocked, nullptr, "blocked on a channel", nullptr},
     {"scheduled", bool_getter<&slp::tasklet::scheduled>, nullptr, "runnable or blocked", nullptr},
     {"paused", bool_getter<&slp::tasklet::paused>, nullptr, "alive, neither runnable nor blocked",
      nullptr},
@@ -854,8 +955,14 @@ void run_tasklet_body(TaskletObject* self) {
     // The tasklet object keeps func, args and kwargs while they run (tasklet_clear leaves
     // an alive tasklet's alone), so the GC sees them through it.
     if (self->args == nullptr) self->args = PyTuple_New(0);
-    PyObject* result =
-        self->args != nullptr ? PyObject_Call(self->func, self->args, self->kwargs) : nullptr;
+    PyObject* result = nullptr;
+    if (self->tempval != nullptr && is_bomb(self->tempval)) [[unlikely]] {
+        // Thrown into before it ran (start_with_bomb): it raises before its callable runs.
+        ref bomb = ref::steal(std::exchange(self->tempval, Py_NewRef(Py_None)));
+        result = explode_bomb(bomb.get());
+    } else if (self->args != nullptr) {
+        result = PyObject_Call(self->func, self->args, self->kwargs);
+    }
     end_body(self, result);
 }
 

@@ -76,7 +76,8 @@ def stubborn_thread_child(stack_kind):
     print(t.alive, t.blocked, t.thread_id, got['ch'].balance, len(got['log']) > 0)
     """)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["False", "False", "-1", "0", "True"]
+    # Dropped while blocked: Stackless still reports it blocked, though no channel holds it.
+    assert r.stdout.split() == ["False", "True", "-1", "0", "True"]
 
 
 def test_subclass_instances_release_their_type_once():

@@ -39,6 +39,34 @@ def test_an_error_handler_that_raises_raises_in_the_watchdog():
         stackless.set_error_handler(None)
 
 
+@pytest.mark.parametrize("pending", [False, True])
+def test_an_exception_thrown_into_an_unstarted_tasklet_reaches_the_handler_in_it(pending):
+    got, ran = [], []
+
+    def handler(exc, val, tb):
+        got.append((exc, str(val), stackless.getcurrent()))
+
+    stackless.set_error_handler(handler)
+    try:
+        t = stackless.tasklet(lambda: ran.append(1))()
+        t.throw(ZeroDivisionError, "thrown", pending=pending)
+        if pending:
+            assert t.alive and t.scheduled and not got
+            stackless.run()
+    finally:
+        stackless.set_error_handler(None)
+    assert got == [(ZeroDivisionError, "thrown", t)]
+    assert ran == [] and not t.alive
+
+
+def test_an_exception_thrown_into_an_unstarted_tasklet_without_a_handler_reaches_the_thrower():
+    ran = []
+    t = stackless.tasklet(lambda: ran.append(1))()
+    with pytest.raises(ValueError, match="nobody handles it"):
+        t.throw(ValueError, "nobody handles it")
+    assert ran == [] and not t.alive
+
+
 def test_set_error_handler_refuses_what_it_cannot_call():
     with pytest.raises(TypeError):
         stackless.set_error_handler(42)

@@ -362,3 +362,22 @@ def test_schedule_remove_of_the_last_runnable_while_main_is_blocked_raises_the_d
     ch.receive()
     stackless.run()
     assert seen == [(True, True)]
+
+
+def test_a_watchdog_woken_explicitly_wakes_the_watchdogs_nested_in_it():
+    done = []
+
+    def waker():
+        stackless.main.run()  # main's run() returns
+        done.append("waker")
+
+    def runner():
+        stackless.tasklet(waker)()
+        stackless.run()  # a nested watchdog
+        done.append("runner")
+
+    r = stackless.tasklet(runner)()
+    stackless.run()
+    assert done == [] and r.scheduled  # woken with main, not left paused in its run()
+    stackless.run()
+    assert done == ["waker", "runner"] and not r.alive

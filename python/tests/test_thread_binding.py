@@ -4,6 +4,7 @@ get_thread_info, taskletobject.c PyTasklet_BindThread, and its test_thread.py)."
 import pickle
 import queue
 import threading
+import time
 
 import pytest
 
@@ -174,8 +175,16 @@ def test_thread_info_while_the_other_thread_switches_without_the_gil(workers):
 
 def test_thread_info_of_threads_without_stackless_and_unknown_ids(workers):
     plain = workers(use_stackless=False)
-    assert stackless.get_thread_info(plain.ident) == (None, None, 0)
+    main, current, runcount = stackless.get_thread_info(plain.ident)
+    assert main is current and runcount == 1  # its main runs, as in Stackless
+    assert main.is_main and main.alive and main.is_current and not main.paused
+    assert main.thread_id == plain.ident
+    assert stackless.get_thread_info(plain.ident)[0] is main
     assert plain.ident not in stackless.threads
+    # When that thread uses stackless, the object is its main tasklet.
+    assert plain.call(lambda: stackless.main) is main
+    assert plain.call(lambda: stackless.getcurrent()) is main
+    assert stackless.get_thread_info(plain.ident) == (main, main, 1)  # waits on its queue
     with pytest.raises(RuntimeError, match="Thread id not found"):
         stackless.get_thread_info(1)
     ended = threading.Thread(target=stackless.getcurrent)
@@ -460,3 +469,27 @@ def test_bind_thread_errors_change_nothing(workers):
     fresh.setup()
     stackless.run()
     assert not fresh.alive
+
+
+def test_the_main_of_a_thread_without_stackless_is_killed_in_its_python_code():
+    started, got = threading.Event(), {}
+
+    def spin():
+        started.set()
+        try:
+            while True:
+                time.sleep(0.005)
+        except stackless.TaskletExit:
+            got["killed"] = True
+
+    th = threading.Thread(target=spin)
+    th.start()
+    started.wait()
+    main = stackless.get_thread_info(th.ident)[0]
+    with pytest.raises(RuntimeError, match="exception class only"):
+        main.throw(ValueError("a value is not raised there"))
+    main.kill(pending=True)
+    th.join(60)
+    assert got == {"killed": True}
+    with pytest.raises(RuntimeError, match="Thread id not found"):
+        stackless.get_thread_info(th.ident)

@@ -411,6 +411,28 @@ TEST_P(Scheduler, run_called_from_a_tasklet_makes_it_the_watchdog) {
     EXPECT_EQ(tr.ev, (S{"inner", "watchdog back"}));
 }
 
+// A watchdog run() resumed explicitly (main.run() from a tasklet) before the watchdogs
+// nested in it returned: its run() returns, and they are woken too (runnable again,
+// their run() returns when they run), as in Stackless; none is left paused for good.
+TEST_P(Scheduler, a_watchdog_woken_explicitly_wakes_the_watchdogs_nested_in_it) {
+    trace tr;
+    const slp::tasklet main = slp::getmain();
+    slp::tasklet runner = go([&] {
+        go([&] {
+            slp::tasklet(main).run();  // main's run() returns
+            tr("waker");
+        });
+        slp::run();
+        tr("runner");
+    });
+    slp::run();
+    EXPECT_TRUE(tr.ev.empty());
+    EXPECT_TRUE(runner.scheduled());  // woken with main
+    slp::run();
+    EXPECT_EQ(tr.ev, (S{"waker", "runner"}));
+    EXPECT_FALSE(runner.alive());
+}
+
 // A switch that cannot happen for want of memory (here: a stack that cannot be mapped,
 // larger than any address space) throws std::bad_alloc in the tasklet that asked for it,
 // before it was suspended: it stays current, and whatever it was doing is undone — a

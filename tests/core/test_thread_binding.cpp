@@ -216,6 +216,26 @@ TEST_P(ThreadBinding, tasklet_of_another_thread_set_up_paused_from_here) {
     // w's end forgets nothing of b: it is not w's any more.
 }
 
+// run() from another thread hands the tasklet over to run next there, before the
+// runnables handed over earlier (Stackless's remote run order).
+TEST_P(ThreadBinding, run_from_another_thread_runs_the_tasklet_there_first) {
+    worker w;
+    std::vector<char> order;
+    slp::tasklet a = make([&] { order.push_back('a'); });
+    slp::tasklet b = make([&] { order.push_back('b'); });
+    slp::tasklet c = make([&] { order.push_back('c'); });
+    for (slp::tasklet* t : {&a, &b, &c}) {
+        slp::bind_thread(*t, w.ref);
+        t->setup_paused();
+    }
+    b.insert();
+    c.insert();
+    a.run();  // from here: like insert(), but first in line over there
+    EXPECT_TRUE(order.empty());
+    w.call([] { slp::run(); });
+    EXPECT_EQ(order, (std::vector<char>{'a', 'b', 'c'}));
+}
+
 // The owner acts on a tasklet handed to it before any scheduling point of its own: it
 // takes the hand-over in first (remove() pauses it, kill() ends it without running its
 // function; both tracked as its own).

@@ -107,7 +107,7 @@ class tasklet {
     // resumes when the scheduler comes round to it. Returns in the caller; throws what
     // insert() throws, runtime_error(msg::switch_trap) under a switch trap, and whatever
     // exception is raised in the caller while it is suspended. From another thread:
-    // like insert().
+    // like insert(), except that its thread runs it before the runnables it has.
     void run();
     // Like run(), but the caller is paused (removed from the runnables) instead.
     // Throws as run(); runtime_error(msg::other_thread) from another thread.
