@@ -45,8 +45,9 @@ namespace slpy {
 // One shared stack's data region (never freed: a tasklet that outlived its thread may
 // still name it; its mapping goes with the thread unless frames are left in it).
 struct data_region {
-    _PyStackChunk* chunk = nullptr;    // data_region_bytes
-    python_state* occupant = nullptr;  // whose frames are in it
+    _PyStackChunk* chunk = nullptr;                            // data_region_bytes
+    python_state* occupant = nullptr;                          // whose frames are in it
+    const slp::detail::tasklet_impl* occupant_core = nullptr;  // its core tasklet
 };
 
 namespace {
@@ -111,17 +112,15 @@ data_region* region_of_slot(int slot) noexcept {
     return r;
 }
 
-// The data region of the tasklet whose state `st` is, starting now on this thread: its
-// shared stack's, if it is a copied-stack tasklet; otherwise null.
-// The shared-stack slot of the tasklet whose state `st` is, starting now on this thread,
-// if it is a copied-stack tasklet; otherwise -1.
-int copied_slot_of_starting(const python_state* st) noexcept {
+// The core tasklet of the running tasklet, whose state `st` is, if it is a copied-stack
+// one (it may have a data region); otherwise null.
+const slp::detail::tasklet_impl* running_copied_core(const python_state* st) noexcept {
     thread_runtime* rt = thread_runtime::current_if_any();
     TaskletObject* t = rt != nullptr ? rt->current_object() : nullptr;
-    if (t == nullptr || &t->state != st || !t->core) return -1;
+    if (t == nullptr || &t->state != st || !t->core) return nullptr;
     const slp::detail::tasklet_impl* c = t->core.impl();
-    if (c->kind != slp::stack_kind::copied || c->is_main) return -1;
-    return c->slot;
+    if (c->kind != slp::stack_kind::copied || c->is_main) return nullptr;
+    return c;
 }
 
 // A frame of the packed form (python_state::pack), followed by its kept words.
@@ -173,14 +172,17 @@ void install_chunk_cache() noexcept {
 }
 
 void python_state::start_data_stack() noexcept {
-    const int slot = copied_slot_of_starting(this);
-    c_stack_moves_ = slot >= 0;
-    data_region* r = slot >= 0 ? region_of_slot(slot) : nullptr;
+    const slp::detail::tasklet_impl* core = running_copied_core(this);
+    c_stack_moves_ = core != nullptr;
+    data_region* r = core != nullptr ? region_of_slot(core->slot) : nullptr;
     if (r == nullptr || (r->occupant != nullptr && !r->occupant->evict())) {
-        allocate_root_chunk();  // (no region, or no memory to make room in it)
+        // (no region, or no memory to make room in it)
+        if (core != nullptr) c_stack_unwatched_ = true;
+        allocate_root_chunk();
         return;
     }
     r->occupant = this;
+    r->occupant_core = core;
     region_ = r;
     resident_ = true;
     _PyStackChunk* c = r->chunk;
@@ -253,7 +255,16 @@ bool python_state::reserve_saved(size_t n) noexcept {
     return true;
 }
 
+void python_state::c_stack_leaves() noexcept {
+    if (!c_stack_moves_) return;
+    cpy::c_slice_place where;
+    const slp::detail::tasklet_impl* c = region_->occupant_core;
+    if (c != nullptr && c->slice_in_heap) where = {c->x->slice_lo, c->x->saved, c->x->saved_size};
+    share_.c_stack_moved(where);
+}
+
 bool python_state::evict() noexcept {
+    c_stack_leaves();
     if (pack()) return true;
     _PyStackChunk* c = region_->chunk;
     // Used: up to its data-stack top, or, while it is in a chunk above, up to where that
@@ -285,6 +296,7 @@ void python_state::bring_back() noexcept {
         relink(from, from + saved_size_, lo - from);
     }
     r->occupant = this;
+    r->occupant_core = running_copied_core(this);
     resident_ = true;
 }
 

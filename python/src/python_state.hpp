@@ -36,7 +36,7 @@ class python_state {
     // state's references (context, trace and profile objects). (Inline, as restore():
     // every switch does both.)
     [[gnu::always_inline]] void save(PyThreadState* ts) noexcept {
-        share_.save(ts, c_stack_moves_);
+        share_.save(ts, c_stack_moves_ && c_stack_unwatched_);
         datastack_chunk_ = ts->datastack_chunk;
         datastack_top_ = ts->datastack_top;  // (its limit is the chunk's end: limit_of())
         exc_info_ = ts->exc_info;
@@ -142,6 +142,10 @@ class python_state {
     void start_data_stack() noexcept;
     void free_data_stack() noexcept;
     void leave_region() noexcept;
+    // The region's occupant (a copied-stack tasklet) leaves it: its C stack has left, or
+    // is about to leave, its shared stack (occupancy follows the shared stack's). What
+    // of the thread's chain CPython keeps on that C stack is shown from where it is now.
+    void c_stack_leaves() noexcept;
     // The region's occupant is moved out (see data_region_bytes) for another tasklet.
     // Returns false if there was no memory for the copy (the occupant then stays).
     bool evict() noexcept;
@@ -163,6 +167,13 @@ class python_state {
         return c != nullptr ? reinterpret_cast<PyObject**>(reinterpret_cast<char*>(c) + c->size)
                             : nullptr;
     }
+
+    // A copied-stack tasklet's C stack leaves its shared stack when another tasklet of that
+    // stack runs, which then takes the stack's data region (c_stack_leaves). Once one ran
+    // without a region (no memory), that no longer tells every tasklet when its C stack
+    // leaves: from then on every copied-stack tasklet of the process shows its entry frames
+    // at each suspension. (Set with the GIL held.)
+    static inline bool c_stack_unwatched_ = false;
 
     // (Ordered to pack, and the flags are bits: a blocked tasklet's memory counts, and
     // the tasklet object that holds this state takes one pymalloc size class less. The
