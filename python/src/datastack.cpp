@@ -184,7 +184,7 @@ void python_state::start_data_stack() noexcept {
     r->occupant = this;
     r->occupant_core = core;
     region_ = r;
-    resident_ = true;
+    away_ = false;
     _PyStackChunk* c = r->chunk;
     c->previous = nullptr;
     c->size = data_region_bytes;
@@ -229,7 +229,7 @@ void python_state::free_data_stack() noexcept {
     std::free(saved_);
     saved_ = nullptr;
     saved_size_ = saved_cap_ = 0;
-    resident_ = true;
+    away_ = false;
     packed_ = false;
 }
 
@@ -237,7 +237,7 @@ void python_state::free_data_stack() noexcept {
 // could not be killed) leaves its region to others: its frames move to a buffer that is
 // kept for whatever still points at them.
 void python_state::leave_region() noexcept {
-    if (region_ == nullptr || !resident_ || region_->occupant != this) return;
+    if (region_ == nullptr || away_ || region_->occupant != this) return;
     if (!evict()) region_->occupant = nullptr;  // (no memory: the region is reused anyway)
     saved_ = nullptr;                           // kept
 }
@@ -277,7 +277,7 @@ bool python_state::evict() noexcept {
     std::memcpy(saved_, lo, n);
     saved_size_ = n;
     relink(lo, hi, reinterpret_cast<char*>(saved_) - lo);
-    resident_ = false;
+    away_ = true;
     region_->occupant = nullptr;
     return true;
 }
@@ -297,7 +297,7 @@ void python_state::bring_back() noexcept {
     }
     r->occupant = this;
     r->occupant_core = running_copied_core(this);
-    resident_ = true;
+    away_ = false;
 }
 
 // The packed form keeps, of each frame, its function and code, where it is in its code,
@@ -357,7 +357,7 @@ bool python_state::pack() noexcept {
     }
     saved_size_ = static_cast<uint32_t>(bytes);
     packed_ = true;
-    resident_ = false;
+    away_ = true;
     region_->occupant = nullptr;
     return true;
 }
@@ -459,11 +459,11 @@ size_t python_state::frame_bytes() const noexcept {
     if (datastack_chunk_ == c)
         return static_cast<size_t>(reinterpret_cast<char*>(datastack_top_) - first);
     // (frames in a chunk above the region: the region's part, if it is away exactly)
-    return !resident_ && !packed_ ? saved_size_ - (first - reinterpret_cast<const char*>(c)) : 0;
+    return away_ && !packed_ ? saved_size_ - (first - reinterpret_cast<const char*>(c)) : 0;
 }
 
 PyObject** python_state::locate(PyObject** p) const noexcept {
-    if (resident_ || packed_ || p == nullptr) return p;
+    if (!away_ || packed_ || p == nullptr) return p;
     const char* lo = reinterpret_cast<const char*>(region_->chunk);
     const char* q = reinterpret_cast<const char*>(p);
     // (<=: a value-stack top may be the end of the innermost frame, the used end)

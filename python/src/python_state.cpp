@@ -62,6 +62,19 @@ PyObject* python_state::set_tracer(bool profile, Py_tracefunc fn, PyObject* obj)
     return old;
 }
 
+void python_state::restore_unusual(PyThreadState* ts) noexcept {
+    if (traced_)  // otherwise the thread state's are null (save() left them so)
+        restore_tracing(ts);
+    if (away_)  // its frames were moved out of its data region
+        bring_back();
+    if (fresh_) {
+        restore_fresh(ts);
+        return;
+    }
+    share_.restore(ts);
+    ts->datastack_limit = limit_of(datastack_chunk_);
+}
+
 void python_state::restore_fresh(PyThreadState* ts) noexcept {
     if (datastack_chunk_ == nullptr) {
         start_data_stack();

@@ -63,12 +63,8 @@ class python_state {
         ts->datastack_top = datastack_top_;
         ts->exc_info = exc_info_;
         ts->tracing = tracing_;
-        if (traced_) [[unlikely]]  // otherwise the thread state's are null (save() left them so)
-            restore_tracing(ts);
-        if (!resident_) [[unlikely]]  // its frames were moved out of its data region
-            bring_back();
-        if (fresh_) [[unlikely]] {
-            restore_fresh(ts);
+        if (traced_ || away_ || fresh_) [[unlikely]] {
+            restore_unusual(ts);
             return;
         }
         share_.restore(ts);
@@ -129,7 +125,7 @@ class python_state {
     // of its frames' copy while they are away from the region (0 while they are in it),
     // that copy's heap block, whether it is packed, and the bytes its frames take in
     // CPython's layout (the used part of the region).
-    size_t away_bytes() const noexcept { return resident_ ? 0 : saved_size_; }
+    size_t away_bytes() const noexcept { return away_ ? saved_size_ : 0; }
     const void* away_block() const noexcept { return saved_; }
     bool away_packed() const noexcept { return packed_; }
     size_t frame_bytes() const noexcept;
@@ -137,6 +133,9 @@ class python_state {
  private:
     void save_tracing(PyThreadState* ts) noexcept;
     void restore_tracing(PyThreadState* ts) noexcept;
+    // The rest of restore() for a tasklet with trace functions, frames away from its data
+    // region, or not started.
+    [[gnu::noinline]] void restore_unusual(PyThreadState* ts) noexcept;
     void restore_fresh(PyThreadState* ts) noexcept;
     void allocate_root_chunk() noexcept;
     void start_data_stack() noexcept;
@@ -182,7 +181,7 @@ class python_state {
     bool fresh_ : 1 = false;
     bool own_root_ : 1 = false;  // the bottom chunk is ours (malloc), not CPython's
     bool traced_ : 1 = false;    // holds trace/profile functions (moved out of the thread state)
-    bool resident_ : 1 = true;   // its frames are where they ran (see data_region_bytes)
+    bool away_ : 1 = false;      // its frames are not where they ran (see data_region_bytes)
     bool packed_ : 1 = false;    // ... and away, saved_ holds them packed
     bool c_stack_moves_ : 1 = false;  // it runs on a copied (shared) stack
     int tracing_ = 0;
