@@ -173,7 +173,7 @@ void install_chunk_cache() noexcept {
 
 void python_state::start_data_stack() noexcept {
     const slp::detail::tasklet_impl* core = running_copied_core(this);
-    c_stack_moves_ = core != nullptr;
+    f_.c_stack_moves = core != nullptr;
     data_region* r = core != nullptr ? region_of_slot(core->slot) : nullptr;
     if (r == nullptr || (r->occupant != nullptr && !r->occupant->evict())) {
         // (no region, or no memory to make room in it)
@@ -184,7 +184,7 @@ void python_state::start_data_stack() noexcept {
     r->occupant = this;
     r->occupant_core = core;
     region_ = r;
-    away_ = false;
+    f_.away = false;
     _PyStackChunk* c = r->chunk;
     c->previous = nullptr;
     c->size = data_region_bytes;
@@ -201,7 +201,7 @@ void python_state::allocate_root_chunk() noexcept {
     chunk->previous = nullptr;
     chunk->size = root_chunk_bytes;
     chunk->top = 0;
-    own_root_ = true;
+    f_.own_root = true;
     datastack_chunk_ = chunk;
     datastack_top_ = &chunk->data[1];  // (as in a region)
 }
@@ -214,14 +214,14 @@ void python_state::free_data_stack() noexcept {
         _PyStackChunk* prev = c->previous;
         if (region_ != nullptr && c == region_->chunk) {
             // the region's (a frameless tasklet is its occupant)
-        } else if (prev == nullptr && own_root_) {
+        } else if (prev == nullptr && f_.own_root) {
             std::free(c);
         } else {
             free_cpython_chunk(c);
         }
         c = prev;
     }
-    own_root_ = false;
+    f_.own_root = false;
     datastack_chunk_ = nullptr;
     datastack_top_ = nullptr;
     if (region_ != nullptr && region_->occupant == this) region_->occupant = nullptr;
@@ -229,15 +229,15 @@ void python_state::free_data_stack() noexcept {
     std::free(saved_);
     saved_ = nullptr;
     saved_size_ = saved_cap_ = 0;
-    away_ = false;
-    packed_ = false;
+    f_.away = false;
+    f_.packed = false;
 }
 
 // A tasklet whose frames never end (it outlived its thread, or its object went while it
 // could not be killed) leaves its region to others: its frames move to a buffer that is
 // kept for whatever still points at them.
 void python_state::leave_region() noexcept {
-    if (region_ == nullptr || away_ || region_->occupant != this) return;
+    if (region_ == nullptr || f_.away || region_->occupant != this) return;
     if (!evict()) region_->occupant = nullptr;  // (no memory: the region is reused anyway)
     saved_ = nullptr;                           // kept
 }
@@ -256,7 +256,7 @@ bool python_state::reserve_saved(size_t n) noexcept {
 }
 
 void python_state::c_stack_leaves() noexcept {
-    if (!c_stack_moves_) return;
+    if (!f_.c_stack_moves) return;
     cpy::c_slice_place where;
     const slp::detail::tasklet_impl* c = region_->occupant_core;
     if (c != nullptr && c->slice_in_heap) where = {c->x->slice_lo, c->x->saved, c->x->saved_size};
@@ -277,7 +277,7 @@ bool python_state::evict() noexcept {
     std::memcpy(saved_, lo, n);
     saved_size_ = n;
     relink(lo, hi, reinterpret_cast<char*>(saved_) - lo);
-    away_ = true;
+    f_.away = true;
     region_->occupant = nullptr;
     return true;
 }
@@ -287,9 +287,9 @@ void python_state::bring_back() noexcept {
     if (r->occupant != nullptr && !r->occupant->evict())
         Py_FatalError("stackless: no memory to move a blocked tasklet's frames aside");
     char* lo = reinterpret_cast<char*>(r->chunk);
-    if (packed_) {
+    if (f_.packed) {
         share_.set_frame(unpack_to(lo));
-        packed_ = false;
+        f_.packed = false;
     } else {
         char* from = reinterpret_cast<char*>(saved_);
         std::memcpy(lo, from, saved_size_);
@@ -297,7 +297,7 @@ void python_state::bring_back() noexcept {
     }
     r->occupant = this;
     r->occupant_core = running_copied_core(this);
-    away_ = false;
+    f_.away = false;
 }
 
 // The packed form keeps, of each frame, its function and code, where it is in its code,
@@ -356,8 +356,8 @@ bool python_state::pack() noexcept {
         out += sizeof(packed_frame) + n;
     }
     saved_size_ = static_cast<uint32_t>(bytes);
-    packed_ = true;
-    away_ = true;
+    f_.packed = true;
+    f_.away = true;
     region_->occupant = nullptr;
     return true;
 }
@@ -408,7 +408,7 @@ void python_state::unpack_aside() noexcept {
     std::free(saved_);
     saved_ = reinterpret_cast<std::byte*>(buf);
     saved_size_ = saved_cap_ = static_cast<uint32_t>(n);
-    packed_ = false;
+    f_.packed = false;
 }
 
 int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermost_sp) const {
@@ -459,11 +459,11 @@ size_t python_state::frame_bytes() const noexcept {
     if (datastack_chunk_ == c)
         return static_cast<size_t>(reinterpret_cast<char*>(datastack_top_) - first);
     // (frames in a chunk above the region: the region's part, if it is away exactly)
-    return away_ && !packed_ ? saved_size_ - (first - reinterpret_cast<const char*>(c)) : 0;
+    return f_.away && !f_.packed ? saved_size_ - (first - reinterpret_cast<const char*>(c)) : 0;
 }
 
 PyObject** python_state::locate(PyObject** p) const noexcept {
-    if (!away_ || packed_ || p == nullptr) return p;
+    if (!f_.away || f_.packed || p == nullptr) return p;
     const char* lo = reinterpret_cast<const char*>(region_->chunk);
     const char* q = reinterpret_cast<const char*>(p);
     // (<=: a value-stack top may be the end of the innermost frame, the used end)
