@@ -291,17 +291,21 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
     slp::channel_base& ch = as_channel(self)->ch;
     alignas(slp::payload) unsigned char buf[sizeof(slp::payload)];
     slp::payload* p;
-    ref got;  // what the inline path took (dropped if the switch after the exchange throws)
+    // What the inline path took (a reference; dropped if the switch after the exchange
+    // throws). A plain pointer: a ref would be stored and tested once more on every call.
+    PyObject* got = nullptr;
     try {
         if (slp::detail::fast_receive<ref>(
-                ch, [&got](ref&& r) { got = std::move(r); }, hooks)) {
+                ch, [&got](ref&& r) { got = r.release(); }, hooks)) {
             end_action(hooks.rt);
-            return received(got.release());
+            return received(got);
         }
         note_suspension(hooks.self, hooks.what);
         p = ::new (static_cast<void*>(buf)) slp::payload(ch.receive_payload());
     } catch (...) {
-        return fail_blocking();
+        PyObject* r = fail_blocking();  // (takes the GIL back)
+        Py_XDECREF(got);
+        return r;
     }
     return finish_receive(p);  // destroys *p
 }
