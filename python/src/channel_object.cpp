@@ -20,14 +20,39 @@ ChannelObject* as_channel(PyObject* o) {
     return reinterpret_cast<ChannelObject*>(o);
 }
 
-// The blocking part of every channel action, in two halves around core's call. `sp`: the
-// top of the caller's value stack when Python called us through vectorcall (args +
-// nargs), so the GC can see the whole innermost frame of a tasklet blocked here.
-// `kind`, `ch`, `value`: what the caller is suspended in, for pickling (pickle.cpp).
+// What a tasklet blocked in a channel action is suspended in, for pickling (pickle.cpp)
+// and the GC: `sp`, the top of the caller's value stack when Python called us through
+// vectorcall (args + nargs), so the GC can see the whole innermost frame; `kind`, `ch`,
+// `value`: the action. Noted in the running tasklet's object `cur` (if any) before core
+// may suspend it, forgotten when it runs again.
+struct suspension {
+    PyObject* const* sp;
+    suspend_kind kind;
+    PyObject* ch;
+    PyObject* value;
+};
+
+[[gnu::always_inline]] inline void note_suspension(TaskletObject* cur,
+                                                   const suspension& what) noexcept {
+    if (cur == nullptr) return;
+    cur->blocked_sp = const_cast<PyObject**>(what.sp);
+    cur->suspended_in = what.kind;
+    cur->suspend_channel = what.ch;
+    cur->suspend_value = what.value;
+}
+
+[[gnu::always_inline]] inline void forget_suspension(TaskletObject* cur) noexcept {
+    if (cur == nullptr) return;
+    cur->blocked_sp = nullptr;
+    cur->suspended_in = suspend_kind::none;
+    cur->suspend_channel = cur->suspend_value = nullptr;
+}
+
+// The blocking part of every channel action, in two halves around core's call.
 // The frame of the function that calls core stays on a blocked tasklet's C stack (a
 // copied-stack tasklet saves it with the tasklet): what runs after core's general action
 // returns is out of line (finish_receive, none_after_blocking, fail_blocking), so that
-// frame holds little but the call; after core's inline path, only end_blocking. Returns
+// frame holds little but the call; after core's inline path, only end_action. Returns
 // the runtime, or nullptr with a Python error set (begin_blocking: false); begin_action
 // (a channel's own action) returns the hooks for the inline path, rt null on error.
 [[gnu::always_inline]] inline thread_runtime* enter_blocking(PyObject* const* sp, suspend_kind kind,
@@ -35,12 +60,7 @@ ChannelObject* as_channel(PyObject* o) {
                                                              PyObject* value) noexcept {
     thread_runtime* rt = thread_runtime::get();
     if (rt == nullptr) return nullptr;
-    if (TaskletObject* cur = rt->current_object()) {
-        cur->blocked_sp = const_cast<PyObject**>(sp);
-        cur->suspended_in = kind;
-        cur->suspend_channel = ch;
-        cur->suspend_value = value;
-    }
+    note_suspension(rt->current_object(), {sp, kind, ch, value});
     rt->release_gil_if_shared();  // no Python in core's call (see thread_runtime)
     return rt;
 }
@@ -50,22 +70,36 @@ ChannelObject* as_channel(PyObject* o) {
     return enter_blocking(sp, kind, ch, value) != nullptr;
 }
 
-// A channel's own action: the hooks for core's inline path (runtime.hpp), or rt null.
-[[gnu::always_inline]] inline switch_hooks begin_action(PyObject* const* sp, suspend_kind kind,
+// A channel's own action: the hooks for core's inline path (runtime.hpp), or rt null. The
+// inline path notes the suspension only when it switches (an action that completes at
+// once, as one of every two in a ping-pong does, writes nothing): core's lock is held
+// then, or the GIL, so nobody reads the object meanwhile (quiet_threads and the GC wait
+// for this thread to be quiet). If it declines, the general action needs the note first.
+struct action_hooks : switch_hooks {
+    suspension what;
+    [[gnu::always_inline]] void suspending() noexcept { note_suspension(self, what); }
+    [[gnu::always_inline]] void resumed() noexcept { forget_suspension(self); }
+};
+
+[[gnu::always_inline]] inline action_hooks begin_action(PyObject* const* sp, suspend_kind kind,
                                                         PyObject* self, PyObject* value) noexcept {
-    thread_runtime* rt = enter_blocking(sp, kind, self, value);
-    return switch_hooks{{}, rt, rt != nullptr ? rt->current_object() : nullptr};
+    thread_runtime* rt = thread_runtime::get();
+    if (rt == nullptr) return action_hooks{{{}, nullptr, nullptr}, {sp, kind, self, value}};
+    rt->release_gil_if_shared();  // no Python in core's call (see thread_runtime)
+    return action_hooks{{{}, rt, rt->current_object()}, {sp, kind, self, value}};
 }
 
 // After core's call (the caller, `cur` of runtime `rt`, is the running tasklet again):
 // the GIL back, the suspension forgotten, deferred references dropped.
 [[gnu::always_inline]] inline void end_blocking(thread_runtime* rt, TaskletObject* cur) noexcept {
     rt->hold_gil();
-    if (cur != nullptr) {
-        cur->blocked_sp = nullptr;
-        cur->suspended_in = suspend_kind::none;
-        cur->suspend_channel = cur->suspend_value = nullptr;
-    }
+    forget_suspension(cur);
+    rt->flush();
+}
+
+// After core's inline path (its hooks forgot the suspension if it switched).
+[[gnu::always_inline]] inline void end_action(thread_runtime* rt) noexcept {
+    rt->hold_gil();
     rt->flush();
 }
 
@@ -125,15 +159,16 @@ bool blocking(PyObject* const* sp, F&& action, suspend_kind kind = suspend_kind:
 
 [[gnu::always_inline]] inline PyObject* send_impl(PyObject* self, PyObject* const* sp,
                                                   PyObject* value, suspend_kind kind) {
-    const switch_hooks hooks = begin_action(sp, kind, self, value);
+    const action_hooks hooks = begin_action(sp, kind, self, value);
     if (hooks.rt == nullptr) return nullptr;
     slp::channel_base& ch = as_channel(self)->ch;
     try {
         ref r = ref::borrow(value);
         if (slp::detail::fast_send(ch, r, hooks)) {
-            end_blocking(hooks.rt, hooks.self);
+            end_action(hooks.rt);
             Py_RETURN_NONE;
         }
+        note_suspension(hooks.self, hooks.what);
         slp::message m;
         m.value.emplace<ref>(std::move(r));  // fits inline: cannot throw
         if (slp::detail::any_callback_installed()) [[unlikely]]
@@ -251,21 +286,26 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
 // (Inline path first, as send_impl.)
 [[gnu::always_inline]] inline PyObject* receive_impl(PyObject* self, PyObject* const* sp,
                                                      suspend_kind kind = suspend_kind::receive) {
-    const switch_hooks hooks = begin_action(sp, kind, self, nullptr);
+    const action_hooks hooks = begin_action(sp, kind, self, nullptr);
     if (hooks.rt == nullptr) return nullptr;
     slp::channel_base& ch = as_channel(self)->ch;
     alignas(slp::payload) unsigned char buf[sizeof(slp::payload)];
     slp::payload* p;
-    ref got;  // what the inline path took (dropped if the switch after the exchange throws)
+    // What the inline path took (a reference; dropped if the switch after the exchange
+    // throws). A plain pointer: a ref would be stored and tested once more on every call.
+    PyObject* got = nullptr;
     try {
         if (slp::detail::fast_receive<ref>(
-                ch, [&got](ref&& r) { got = std::move(r); }, hooks)) {
-            end_blocking(hooks.rt, hooks.self);
-            return received(got.release());
+                ch, [&got](ref&& r) { got = r.release(); }, hooks)) {
+            end_action(hooks.rt);
+            return received(got);
         }
+        note_suspension(hooks.self, hooks.what);
         p = ::new (static_cast<void*>(buf)) slp::payload(ch.receive_payload());
     } catch (...) {
-        return fail_blocking();
+        PyObject* r = fail_blocking();  // (takes the GIL back)
+        Py_XDECREF(got);
+        return r;
     }
     return finish_receive(p);  // destroys *p
 }

@@ -45,8 +45,9 @@ namespace slpy {
 // One shared stack's data region (never freed: a tasklet that outlived its thread may
 // still name it; its mapping goes with the thread unless frames are left in it).
 struct data_region {
-    _PyStackChunk* chunk = nullptr;    // data_region_bytes
-    python_state* occupant = nullptr;  // whose frames are in it
+    _PyStackChunk* chunk = nullptr;                            // data_region_bytes
+    python_state* occupant = nullptr;                          // whose frames are in it
+    const slp::detail::tasklet_impl* occupant_core = nullptr;  // its core tasklet
 };
 
 namespace {
@@ -111,17 +112,15 @@ data_region* region_of_slot(int slot) noexcept {
     return r;
 }
 
-// The data region of the tasklet whose state `st` is, starting now on this thread: its
-// shared stack's, if it is a copied-stack tasklet; otherwise null.
-// The shared-stack slot of the tasklet whose state `st` is, starting now on this thread,
-// if it is a copied-stack tasklet; otherwise -1.
-int copied_slot_of_starting(const python_state* st) noexcept {
+// The core tasklet of the running tasklet, whose state `st` is, if it is a copied-stack
+// one (it may have a data region); otherwise null.
+const slp::detail::tasklet_impl* running_copied_core(const python_state* st) noexcept {
     thread_runtime* rt = thread_runtime::current_if_any();
     TaskletObject* t = rt != nullptr ? rt->current_object() : nullptr;
-    if (t == nullptr || &t->state != st || !t->core) return -1;
+    if (t == nullptr || &t->state != st || !t->core) return nullptr;
     const slp::detail::tasklet_impl* c = t->core.impl();
-    if (c->kind != slp::stack_kind::copied || c->is_main) return -1;
-    return c->slot;
+    if (c->kind != slp::stack_kind::copied || c->is_main) return nullptr;
+    return c;
 }
 
 // A frame of the packed form (python_state::pack), followed by its kept words.
@@ -176,16 +175,19 @@ void install_chunk_cache() noexcept {
 }
 
 void python_state::start_data_stack() noexcept {
-    const int slot = copied_slot_of_starting(this);
-    c_stack_moves_ = slot >= 0;
-    data_region* r = slot >= 0 ? region_of_slot(slot) : nullptr;
+    const slp::detail::tasklet_impl* core = running_copied_core(this);
+    f_.c_stack_moves = core != nullptr;
+    data_region* r = core != nullptr ? region_of_slot(core->slot) : nullptr;
     if (r == nullptr || (r->occupant != nullptr && !r->occupant->evict())) {
-        allocate_root_chunk();  // (no region, or no memory to make room in it)
+        // (no region, or no memory to make room in it)
+        if (core != nullptr) c_stack_unwatched_ = true;
+        allocate_root_chunk();
         return;
     }
     r->occupant = this;
+    r->occupant_core = core;
     region_ = r;
-    resident_ = true;
+    f_.away = false;
     _PyStackChunk* c = r->chunk;
     c->previous = nullptr;
     c->size = data_region_bytes;
@@ -202,7 +204,7 @@ void python_state::allocate_root_chunk() noexcept {
     chunk->previous = nullptr;
     chunk->size = root_chunk_bytes;
     chunk->top = 0;
-    own_root_ = true;
+    f_.own_root = true;
     datastack_chunk_ = chunk;
     datastack_top_ = &chunk->data[1];  // (as in a region)
 }
@@ -215,14 +217,14 @@ void python_state::free_data_stack() noexcept {
         _PyStackChunk* prev = c->previous;
         if (region_ != nullptr && c == region_->chunk) {
             // the region's (a frameless tasklet is its occupant)
-        } else if (prev == nullptr && own_root_) {
+        } else if (prev == nullptr && f_.own_root) {
             std::free(c);
         } else {
             free_cpython_chunk(c);
         }
         c = prev;
     }
-    own_root_ = false;
+    f_.own_root = false;
     datastack_chunk_ = nullptr;
     datastack_top_ = nullptr;
     if (region_ != nullptr && region_->occupant == this) region_->occupant = nullptr;
@@ -230,15 +232,15 @@ void python_state::free_data_stack() noexcept {
     std::free(saved_);
     saved_ = nullptr;
     saved_size_ = saved_cap_ = 0;
-    resident_ = true;
-    packed_ = false;
+    f_.away = false;
+    f_.packed = false;
 }
 
 // A tasklet whose frames never end (it outlived its thread, or its object went while it
 // could not be killed) leaves its region to others: its frames move to a buffer that is
 // kept for whatever still points at them.
 void python_state::leave_region() noexcept {
-    if (region_ == nullptr || !resident_ || region_->occupant != this) return;
+    if (region_ == nullptr || f_.away || region_->occupant != this) return;
     if (!evict()) region_->occupant = nullptr;  // (no memory: the region is reused anyway)
     saved_ = nullptr;                           // kept
 }
@@ -256,7 +258,16 @@ bool python_state::reserve_saved(size_t n) noexcept {
     return true;
 }
 
+void python_state::c_stack_leaves() noexcept {
+    if (!f_.c_stack_moves) return;
+    cpy::c_slice_place where;
+    const slp::detail::tasklet_impl* c = region_->occupant_core;
+    if (c != nullptr && c->slice_in_heap) where = {c->x->slice_lo, c->x->saved, c->x->saved_size};
+    share_.c_stack_moved(where);
+}
+
 bool python_state::evict() noexcept {
+    c_stack_leaves();
     if (pack()) return true;
     _PyStackChunk* c = region_->chunk;
     // Used: up to its data-stack top, or, while it is in a chunk above, up to where that
@@ -269,7 +280,7 @@ bool python_state::evict() noexcept {
     std::memcpy(saved_, lo, n);
     saved_size_ = n;
     relink(lo, hi, reinterpret_cast<char*>(saved_) - lo);
-    resident_ = false;
+    f_.away = true;
     region_->occupant = nullptr;
     return true;
 }
@@ -279,16 +290,17 @@ void python_state::bring_back() noexcept {
     if (r->occupant != nullptr && !r->occupant->evict())
         Py_FatalError("stackless: no memory to move a blocked tasklet's frames aside");
     char* lo = reinterpret_cast<char*>(r->chunk);
-    if (packed_) {
+    if (f_.packed) {
         share_.set_frame(unpack_to(lo));
-        packed_ = false;
+        f_.packed = false;
     } else {
         char* from = reinterpret_cast<char*>(saved_);
         std::memcpy(lo, from, saved_size_);
         relink(from, from + saved_size_, lo - from);
     }
     r->occupant = this;
-    resident_ = true;
+    r->occupant_core = running_copied_core(this);
+    f_.away = false;
 }
 
 // The packed form keeps, of each frame, its function and code, where it is in its code,
@@ -347,8 +359,8 @@ bool python_state::pack() noexcept {
         out += sizeof(packed_frame) + n;
     }
     saved_size_ = static_cast<uint32_t>(bytes);
-    packed_ = true;
-    resident_ = false;
+    f_.packed = true;
+    f_.away = true;
     region_->occupant = nullptr;
     return true;
 }
@@ -399,7 +411,7 @@ void python_state::unpack_aside() noexcept {
     std::free(saved_);
     saved_ = reinterpret_cast<std::byte*>(buf);
     saved_size_ = saved_cap_ = static_cast<uint32_t>(n);
-    packed_ = false;
+    f_.packed = false;
 }
 
 int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermost_sp) const {
@@ -453,11 +465,11 @@ size_t python_state::frame_bytes() const noexcept {
     if (datastack_chunk_ == c)
         return static_cast<size_t>(reinterpret_cast<char*>(datastack_top_) - first);
     // (frames in a chunk above the region: the region's part, if it is away exactly)
-    return !resident_ && !packed_ ? saved_size_ - (first - reinterpret_cast<const char*>(c)) : 0;
+    return f_.away && !f_.packed ? saved_size_ - (first - reinterpret_cast<const char*>(c)) : 0;
 }
 
 PyObject** python_state::locate(PyObject** p) const noexcept {
-    if (resident_ || packed_ || p == nullptr) return p;
+    if (!f_.away || f_.packed || p == nullptr) return p;
     const char* lo = reinterpret_cast<const char*>(region_->chunk);
     const char* q = reinterpret_cast<const char*>(p);
     // (<=: a value-stack top may be the end of the innermost frame, the used end)

@@ -8,7 +8,7 @@ namespace slpy {
 python_state::~python_state() {
     // A tasklet whose frames are still alive keeps its chunks (they cannot be freed
     // without running it); an ended one gave them back in discard().
-    if (fresh_ && share_.frame() == nullptr)
+    if (f_.fresh && share_.frame() == nullptr)
         free_data_stack();
     else
         leave_region();
@@ -19,20 +19,20 @@ bool python_state::init_fresh(_PyErr_StackItem* exc_item, PyObject* context) noe
     // tasklet waiting to start costs no chunk.
     free_data_stack();
     share_.reset();
-    c_stack_moves_ = false;  // (known when it starts)
+    f_.c_stack_moves = false;  // (known when it starts)
     exc_info_ = exc_item;
     Py_XSETREF(context_, context);
     tracing_ = 0;
     c_tracefunc_ = c_profilefunc_ = nullptr;
     Py_CLEAR(c_traceobj_);
     Py_CLEAR(c_profileobj_);
-    traced_ = false;
-    fresh_ = true;
+    f_.traced = false;
+    f_.fresh = true;
     return true;
 }
 
 void python_state::save_tracing(PyThreadState* ts) noexcept {
-    traced_ = true;
+    f_.traced = true;
     c_tracefunc_ = ts->c_tracefunc;
     c_profilefunc_ = ts->c_profilefunc;
     c_traceobj_ = ts->c_traceobj;  // references move
@@ -48,16 +48,29 @@ void python_state::restore_tracing(PyThreadState* ts) noexcept {
     ts->c_profileobj = c_profileobj_;
     c_tracefunc_ = c_profilefunc_ = nullptr;
     c_traceobj_ = c_profileobj_ = nullptr;
-    traced_ = false;
+    f_.traced = false;
 }
 
 void python_state::set_tracer(PyThreadState* ts, bool profile, Py_tracefunc fn, PyObject* obj) {
     cpy::retrace_suspended(ts, profile, profile ? c_profilefunc_ : c_tracefunc_,
                            profile ? c_profileobj_ : c_traceobj_, fn, obj,
                            [this] { return top_frame(); });
-    traced_ = c_tracefunc_ != nullptr || c_profilefunc_ != nullptr || c_traceobj_ != nullptr ||
-              c_profileobj_ != nullptr;
+    f_.traced = c_tracefunc_ != nullptr || c_profilefunc_ != nullptr || c_traceobj_ != nullptr ||
+                c_profileobj_ != nullptr;
     share_.set_traced(tracing_ == 0 && (c_tracefunc_ != nullptr || c_profilefunc_ != nullptr));
+}
+
+void python_state::restore_unusual(PyThreadState* ts) noexcept {
+    if (f_.traced)  // otherwise the thread state's are null (save() left them so)
+        restore_tracing(ts);
+    if (f_.away)  // its frames were moved out of its data region
+        bring_back();
+    if (f_.fresh) {
+        restore_fresh(ts);
+        return;
+    }
+    share_.restore(ts);
+    ts->datastack_limit = limit_of(datastack_chunk_);
 }
 
 void python_state::restore_fresh(PyThreadState* ts) noexcept {
@@ -80,8 +93,8 @@ void python_state::discard(PyObject** out, int* n_out) noexcept {
     if (c_profileobj_ != nullptr) out[n++] = c_profileobj_;
     context_ = c_traceobj_ = c_profileobj_ = nullptr;
     c_tracefunc_ = c_profilefunc_ = nullptr;
-    traced_ = false;
-    fresh_ = false;
+    f_.traced = false;
+    f_.fresh = false;
     *n_out = n;
 }
 
@@ -95,7 +108,7 @@ int python_state::traverse(visitproc visit, void* arg, PyObject** innermost_sp) 
     Py_VISIT(context_);
     Py_VISIT(c_traceobj_);
     Py_VISIT(c_profileobj_);
-    if (packed_) return traverse_packed(visit, arg, innermost_sp);
+    if (f_.packed) return traverse_packed(visit, arg, innermost_sp);
     innermost_sp = locate(innermost_sp);
     bool innermost = true;
     for (_PyInterpreterFrame* f = share_.frame(); f != nullptr; f = f->previous) {

@@ -11,6 +11,7 @@
 // trashcan's) in cpy::thread_share (cpython/v*/thread_state.hpp).
 #pragma once
 
+#include <bit>
 #include <cstddef>
 
 #include "common.hpp"
@@ -18,6 +19,17 @@
 namespace slpy {
 
 struct data_region;  // datastack.cpp
+
+// python_state's flags (bits: see its fields' order).
+struct state_flags {
+    bool fresh : 1 = false;
+    bool own_root : 1 = false;  // the bottom chunk is ours (malloc), not CPython's
+    bool traced : 1 = false;    // holds trace/profile functions (moved out of the thread state)
+    bool away : 1 = false;      // its frames are not where they ran (see data_region_bytes)
+    bool packed : 1 = false;    // ... and away, saved_ holds them packed
+    bool c_stack_moves : 1 = false;  // it runs on a copied (shared) stack
+    unsigned char unused : 2 = 0;    // (every bit has a value: python_state::unusual())
+};
 
 class python_state {
  public:
@@ -36,7 +48,7 @@ class python_state {
     // state's references (context, trace and profile objects). (Inline, as restore():
     // every switch does both.)
     [[gnu::always_inline]] void save(PyThreadState* ts) noexcept {
-        share_.save(ts, c_stack_moves_);
+        share_.save(ts, f_.c_stack_moves && c_stack_unwatched_);
         datastack_chunk_ = ts->datastack_chunk;
         datastack_top_ = ts->datastack_top;  // (its limit is the chunk's end: limit_of())
         exc_info_ = ts->exc_info;
@@ -51,7 +63,7 @@ class python_state {
              reinterpret_cast<uintptr_t>(ts->c_traceobj) |
              reinterpret_cast<uintptr_t>(ts->c_profileobj)) != 0) [[unlikely]]
             save_tracing(ts);
-        fresh_ = false;
+        f_.fresh = false;
     }
     // this -> tstate: the tasklet resumes (or starts). Hands the references back.
     // A fresh tasklet's body completes its start (cpy::enter_body) in its first C frame.
@@ -63,12 +75,8 @@ class python_state {
         ts->datastack_top = datastack_top_;
         ts->exc_info = exc_info_;
         ts->tracing = tracing_;
-        if (traced_) [[unlikely]]  // otherwise the thread state's are null (save() left them so)
-            restore_tracing(ts);
-        if (!resident_) [[unlikely]]  // its frames were moved out of its data region
-            bring_back();
-        if (fresh_) [[unlikely]] {
-            restore_fresh(ts);
+        if (unusual()) [[unlikely]] {  // trace functions, frames away, or not started
+            restore_unusual(ts);
             return;
         }
         share_.restore(ts);
@@ -82,7 +90,7 @@ class python_state {
     // (Its frames may be away from their data region, see below: read them from here,
     // and pass pointers into them that were taken while it ran through locate().)
     _PyInterpreterFrame* top_frame() noexcept {
-        if (packed_) [[unlikely]]
+        if (f_.packed) [[unlikely]]
             unpack_aside();
         return share_.frame();
     }
@@ -100,7 +108,7 @@ class python_state {
     // them while it ran (cpy::retrace_suspended: through the running thread `ts`). Python
     // code may run (audit hooks, the old function's release).
     void set_tracer(PyThreadState* ts, bool profile, Py_tracefunc fn, PyObject* obj);
-    bool fresh() const noexcept { return fresh_; }
+    bool fresh() const noexcept { return f_.fresh; }
 
     // GC: visit the references a suspended tasklet's state holds, including the
     // locals of its frames. `innermost_sp`, if not null, is the value-stack top of the
@@ -130,19 +138,32 @@ class python_state {
     // of its frames' copy while they are away from the region (0 while they are in it),
     // that copy's heap block, whether it is packed, and the bytes its frames take in
     // CPython's layout (the used part of the region).
-    size_t away_bytes() const noexcept { return resident_ ? 0 : saved_size_; }
+    size_t away_bytes() const noexcept { return f_.away ? saved_size_ : 0; }
     const void* away_block() const noexcept { return saved_; }
-    bool away_packed() const noexcept { return packed_; }
+    bool away_packed() const noexcept { return f_.packed; }
     size_t frame_bytes() const noexcept;
 
  private:
     void save_tracing(PyThreadState* ts) noexcept;
     void restore_tracing(PyThreadState* ts) noexcept;
+    // The rest of restore() for a tasklet with trace functions, frames away from its data
+    // region, or not started.
+    [[gnu::noinline]] void restore_unusual(PyThreadState* ts) noexcept;
+    // restore()'s unusual cases, in one test (g++ tests bit-fields one by one; the mask
+    // folds to a constant).
+    bool unusual() const noexcept {
+        constexpr state_flags unusual{.fresh = true, .traced = true, .away = true};
+        return (std::bit_cast<unsigned char>(f_) & std::bit_cast<unsigned char>(unusual)) != 0;
+    }
     void restore_fresh(PyThreadState* ts) noexcept;
     void allocate_root_chunk() noexcept;
     void start_data_stack() noexcept;
     void free_data_stack() noexcept;
     void leave_region() noexcept;
+    // The region's occupant (a copied-stack tasklet) leaves it: its C stack has left, or
+    // is about to leave, its shared stack (occupancy follows the shared stack's). What
+    // of the thread's chain CPython keeps on that C stack is shown from where it is now.
+    void c_stack_leaves() noexcept;
     // The region's occupant is moved out (see data_region_bytes) for another tasklet.
     // Returns false if there was no memory for the copy (the occupant then stays).
     bool evict() noexcept;
@@ -165,16 +186,18 @@ class python_state {
                             : nullptr;
     }
 
+    // A copied-stack tasklet's C stack leaves its shared stack when another tasklet of that
+    // stack runs, which then takes the stack's data region (c_stack_leaves). Once one ran
+    // without a region (no memory), that no longer tells every tasklet when its C stack
+    // leaves: from then on every copied-stack tasklet of the process shows its entry frames
+    // at each suspension. (Set with the GIL held.)
+    static inline bool c_stack_unwatched_ = false;
+
     // (Ordered to pack, and the flags are bits: a blocked tasklet's memory counts, and
     // the tasklet object that holds this state takes one pymalloc size class less. The
     // flags and tracing_ go in the tail padding share_ may have.)
     [[no_unique_address]] cpy::thread_share share_;
-    bool fresh_ : 1 = false;
-    bool own_root_ : 1 = false;  // the bottom chunk is ours (malloc), not CPython's
-    bool traced_ : 1 = false;    // holds trace/profile functions (moved out of the thread state)
-    bool resident_ : 1 = true;   // its frames are where they ran (see data_region_bytes)
-    bool packed_ : 1 = false;    // ... and away, saved_ holds them packed
-    bool c_stack_moves_ : 1 = false;  // it runs on a copied (shared) stack
+    state_flags f_;
     int tracing_ = 0;
     _PyStackChunk* datastack_chunk_ = nullptr;
     PyObject** datastack_top_ = nullptr;

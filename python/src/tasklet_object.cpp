@@ -739,8 +739,10 @@ void tasklet_dealloc(PyObject* self) {
     Py_XDECREF(t->state.exchange_context(nullptr));
     Py_CLEAR(t->exc_state.exc_value);
     if (t->core && t->core.user_data() == t) t->core.set_user_data(nullptr);
-    t->core.~tasklet();
+    // The state first: a copied-stack tasklet's frames leaving its data region read its
+    // C slice through the core tasklet (datastack.cpp).
     t->state.~python_state();
+    t->core.~tasklet();
     // A subclass instance's type reference is dropped by CPython's subtype_dealloc,
     // which calls this one: never here.
     Py_TYPE(self)->tp_free(self);

@@ -523,3 +523,65 @@ def test_frames_entered_from_c_read_right_while_their_stack_is_reused():
     for _ in range(12):
         ch.send(None)
     assert sorted(done, key=str) == [0, 1, 2, 3, 4, 5] + ["deep"] * 6
+
+
+def test_a_chain_through_an_entry_frame_reads_right_in_place_moved_and_moved_again(stack_kind):
+    # A tasklet blocked in a Python function that C code called (map()) has an eval-loop
+    # entry in its chain (CPython 3.12+: a frame on its C stack). A copied-stack tasklet
+    # shows that entry by a copy only once another tasklet takes its shared stack (its C
+    # slice then moves to the heap), read from where the slice went: the tasklet that
+    # takes the stack is one blocked deeper, whose slice, put back first, covers the entry.
+    # The chain reads the same with its C stack in place, moved away, and, after it ran and
+    # blocked again, in place and moved away again.
+    ch, deep_ch = stackless.channel(), stackless.channel()
+    copied = stack_kind == "copied"
+
+    def inner(x):
+        ch.receive()
+        return x
+
+    def through_c():
+        return list(map(inner, [1, 2]))
+
+    def blocked_deep(n):
+        # C recursion (sorted's key calls back into Python), blocked at the bottom
+        if n == 0:
+            return deep_ch.receive()
+        return sorted([n], key=lambda v: blocked_deep(n - 1))[0]
+
+    def chain_of(t):
+        names = []
+        f = t.frame
+        while f is not None:
+            names.append(f.f_code.co_name)
+            f = f.f_back
+        return names
+
+    def check(t, moved):
+        gc.collect()  # visits the suspended chain
+        assert chain_of(t) == ["inner", "through_c"] and t.nesting_level == 1
+        assert (stackless._memory_of(t)["c_slice"] > 0) == moved
+
+    def take_every_stack_deep_then_return():
+        # deep tasklets that take every shared stack (several times over: the stacks are
+        # taken in turns), then each resumes and returns
+        ds = [stackless.tasklet(blocked_deep)(40) for _ in range(12)]
+        stackless.run()
+        return ds
+
+    ds = take_every_stack_deep_then_return()
+    t = stackless.tasklet(through_c)()
+    stackless.run()  # t takes a deep tasklet's stack, and blocks
+    check(t, moved=False)
+    for _ in ds:
+        deep_ch.send(None)  # the one of t's stack comes back over t's entry frame
+    assert not any(d.alive for d in ds)
+    check(t, moved=copied)
+    ch.send(None)  # t runs and blocks on map()'s second item
+    check(t, moved=False)
+    ds = take_every_stack_deep_then_return()
+    for _ in ds:
+        deep_ch.send(None)
+    check(t, moved=copied)
+    ch.send(None)
+    assert not t.alive

@@ -4,12 +4,16 @@
 // (stack_kind copied) would leave its frame chain linked into memory another tasklet then
 // uses; the chain is shown through a heap copy of each entry frame instead (expose) until
 // the tasklet runs again (unexpose), so the GC, frame objects (f_back), tracebacks and the
-// frame library read a valid chain, entry marks included. IsEntry: the version's
-// enters_eval().
+// frame library read a valid chain, entry marks included. The copies are made when the
+// C stack leaves (datastack.cpp: with the tasklet's frames, when another tasklet takes its
+// shared stack), from where its bytes are then (c_slice_place), so that a switch that
+// moves nothing walks no frames. IsEntry: the version's enters_eval().
 #pragma once
 
 #include <cstdlib>
 #include <cstring>
+
+#include "c_slice_place.hpp"
 
 namespace slpy::cpy {
 
@@ -23,11 +27,16 @@ class entry_frames {
 
     bool exposed() const noexcept { return exposed_ != nullptr && exposed_->count != 0; }
 
-    // Show the chain from `top` through copies of its entry frames.
-    [[gnu::noinline]] void expose(_PyInterpreterFrame* top) noexcept {
+    // Show the chain from `top` through copies of its entry frames, read where the C
+    // stack is now (`where`). Once: the chain shown stays shown until unexpose().
+    [[gnu::noinline]] void expose(_PyInterpreterFrame* top,
+                                  const c_slice_place& where = {}) noexcept {
+        if (exposed()) return;
         int n = 0;
-        for (const _PyInterpreterFrame* f = top; f != nullptr; f = f->previous)
-            if (f->previous != nullptr && IsEntry(f->previous)) ++n;
+        for (_PyInterpreterFrame* f = top; f != nullptr; f = where.at(f)->previous) {
+            _PyInterpreterFrame* e = where.at(f)->previous;
+            if (e != nullptr && IsEntry(where.at(e))) ++n;
+        }
         if (n == 0) return;
         if (exposed_ == nullptr || exposed_->capacity < n) {
             void* p = std::realloc(exposed_, sizeof(exposure) + (n - 1) * sizeof(entry));
@@ -37,14 +46,14 @@ class entry_frames {
             exposed_->capacity = n;
         }
         exposed_->count = 0;
-        for (_PyInterpreterFrame* f = top; f != nullptr; f = f->previous) {
-            _PyInterpreterFrame* e = f->previous;
-            if (e == nullptr || !IsEntry(e)) continue;
+        for (_PyInterpreterFrame* f = top; f != nullptr; f = where.at(f)->previous) {
+            _PyInterpreterFrame* e = where.at(f)->previous;
+            if (e == nullptr || !IsEntry(where.at(e))) continue;
             entry& x = exposed_->entries[exposed_->count++];
             x.above = f;
             x.frame = e;
-            std::memcpy(static_cast<void*>(&x.copy), e, sizeof(_PyInterpreterFrame));
-            f->previous = &x.copy;
+            std::memcpy(static_cast<void*>(&x.copy), where.at(e), sizeof(_PyInterpreterFrame));
+            where.at(f)->previous = &x.copy;
         }
     }
     // Link the chain to the entry frames again (they are back where they ran).

@@ -132,6 +132,11 @@ struct observer_hooks {
     [[gnu::always_inline]] void before_jump(scheduler_hot&, tasklet_impl&, tasklet_impl&) noexcept {
     }
     [[gnu::always_inline]] void after_jump(tasklet_impl&) noexcept {}
+    // Around a channel action's switch (switch_to), whichever way it switches: the running
+    // tasklet is about to be suspended in the action, and it runs again (not called when
+    // the action completes without a switch, nor when the switch throws before it).
+    [[gnu::always_inline]] void suspending() noexcept {}
+    [[gnu::always_inline]] void resumed() noexcept {}
 };
 
 // Suspend prev (running, a hard tasklet) and resume next (jump_resumable); returns when
@@ -169,10 +174,12 @@ template <class Hooks>
 [[gnu::always_inline]] inline void switch_to(scheduler_hot& s, tasklet_impl& prev,
                                              tasklet_impl& next, channel_base* blocked_on,
                                              Hooks hooks) {
+    hooks.suspending();
     if (jump_resumable(next)) [[likely]]
         jump_switch(s, prev, next, hooks);
     else
         switch_other(s, prev, next, blocked_on);
+    hooks.resumed();
 }
 
 // The calling thread's scheduler if the inline path may act for it now, else null.

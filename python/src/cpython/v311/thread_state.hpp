@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../c_slice_place.hpp"
 #include "headers.hpp"
 
 namespace slpy::cpy {
@@ -45,15 +46,17 @@ class thread_share {
         trash_delete_nesting_ = 0;
         use_tracing_ = 0;
     }
-    // (`c_stack_moves`: the tasklet's C stack is copied away while it is suspended;
+    // (`expose_entries`: its C stack may be copied away unseen while it is suspended;
     // nothing of 3.11's chain is on it.)
-    [[gnu::always_inline]] void save(PyThreadState* ts, bool /*c_stack_moves*/) noexcept {
+    [[gnu::always_inline]] void save(PyThreadState* ts, bool /*expose_entries*/) noexcept {
         cframe_ = ts->cframe;
         use_tracing_ = cframe_->use_tracing;
         frame_ = cframe_->current_frame;  // (for a suspended tasklet's introspection)
         recursion_depth_ = ts->recursion_limit - ts->recursion_remaining;
         trash_delete_nesting_ = ts->trash_delete_nesting;
     }
+    // Its C stack was copied away while it is suspended: nothing of 3.11's chain is on it.
+    void c_stack_moved(const c_slice_place&) noexcept {}
     // A suspended tasklet resumes. Its cframe's current_frame is as save() found it (only
     // the running tasklet's cframes change); its use_tracing may not be, if it is the
     // thread's root cframe, which a tasklet starting on it may have changed (the

@@ -54,13 +54,19 @@ class thread_share {
         py_depth_ = 0;
         c_remaining_ = Py_C_RECURSION_LIMIT;
     }
-    // `c_stack_moves`: the tasklet's C stack is copied away while it is suspended.
-    [[gnu::always_inline]] void save(PyThreadState* ts, bool c_stack_moves) noexcept {
+    // `expose_entries`: its C stack may be copied away unseen while it is suspended
+    // (c_stack_moved() is not called): show its entry frames now.
+    [[gnu::always_inline]] void save(PyThreadState* ts, bool expose_entries) noexcept {
         frame_ = ts->current_frame;
         py_depth_ = ts->py_recursion_limit - ts->py_recursion_remaining;
         c_remaining_ = ts->c_recursion_remaining;
         delete_later_ = ts->delete_later;
-        if (c_stack_moves && frame_ != nullptr) entries_.expose(frame_);
+        if (expose_entries && frame_ != nullptr) entries_.expose(frame_);
+    }
+    // Its C stack was copied away while it is suspended, and is now `where`: its entry
+    // frames are shown by copies until it resumes.
+    void c_stack_moved(const c_slice_place& where) noexcept {
+        if (frame_ != nullptr) entries_.expose(frame_, where);
     }
     // A suspended tasklet resumes (its frames are back where they ran).
     [[gnu::always_inline]] void restore(PyThreadState* ts) noexcept {
