@@ -122,7 +122,8 @@ def test_gc_visits_the_value_stacks_of_frames_moved_aside_exactly(stack_kind):
     ns = {"_OnTheValueStack": _OnTheValueStack}
     exec(compile(src, "<big>", "exec"), ns)
     big = ns["big"]
-    depth = 100  # about 330 KiB of frames: past the region (256 KiB)
+    # About 330 KiB of frames, past the region (256 KiB), whatever a pointer's size.
+    depth = 100 * 8 // struct.calcsize("P")
     ch = stackless.channel()
     ts = [stackless.tasklet(big)(depth, ch) for _ in range(CROWD)]
     stackless.run()
