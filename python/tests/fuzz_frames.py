@@ -15,6 +15,7 @@ crashed, saves it under --crash-dir, and restarts the batch after it. Exit statu
 the line "fuzz_frames: N cases, 0 crashes" mean no case crashed the interpreter.
 """
 import argparse
+import faulthandler
 import os
 import pickle
 import random
@@ -219,6 +220,13 @@ def worker(corpus_path, seed, start, stop, progress_path):
         corpus = pickle.load(f)
     # A runaway allocation must fail with MemoryError, not take the machine down.
     resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+    # Under qemu-user the guest's RLIMIT_AS binds nothing (qemu keeps it from itself), and
+    # a mutated case that makes one huge allocation in a single C call, which the alarm
+    # cannot interrupt, grew a worker to 22 GB until the host's OOM killer took it. There
+    # a C watchdog ends a case that runs 5 s (none comes near: the alarm stops them at
+    # 0.5 s) by ending the worker, which the parent reports as a worker error and goes on
+    # after the case.
+    runaway_guard = os.environ.get("SLP_EMULATED") == "1"
     signal.signal(signal.SIGALRM, _alarm)
     sys.setrecursionlimit(400)
     fd = os.open(progress_path, os.O_WRONLY)
@@ -230,6 +238,8 @@ def worker(corpus_path, seed, start, stop, progress_path):
         S.LOG.clear()
         S.SNAPS.clear()
         try:
+            if runaway_guard:
+                faulthandler.dump_traceback_later(5, exit=True, file=devnull)
             signal.setitimer(signal.ITIMER_REAL, 0.5)
             try:
                 snap = pickle.loads(data)
@@ -239,6 +249,8 @@ def worker(corpus_path, seed, start, stop, progress_path):
                     T.resume(snap, value)
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
+                if runaway_guard:
+                    faulthandler.cancel_dump_traceback_later()
         except BaseException:  # any exception is fine (even the alarm, late)
             pass
     os.pwrite(fd, struct.pack("<q", stop), 0)
