@@ -204,6 +204,10 @@ def make_case(corpus, seed, index):
 
 # --- worker -------------------------------------------------------------------------------------
 
+# What faulthandler's watchdog writes when it ends a worker (dump_traceback_later).
+RUNAWAY_MARK = "Timeout (0:00:05)!"
+
+
 class Timeout(Exception):
     pass
 
@@ -223,9 +227,9 @@ def worker(corpus_path, seed, start, stop, progress_path):
     # Under qemu-user the guest's RLIMIT_AS binds nothing (qemu keeps it from itself), and
     # a mutated case that makes one huge allocation in a single C call, which the alarm
     # cannot interrupt, grew a worker to 22 GB until the host's OOM killer took it. There
-    # a C watchdog ends a case that runs 5 s (none comes near: the alarm stops them at
-    # 0.5 s) by ending the worker, which the parent reports as a worker error and goes on
-    # after the case.
+    # a C watchdog ends a case that runs 5 s (the alarm stops the others at 0.5 s) by
+    # ending the worker with its mark on stderr: the parent counts it as a runaway case
+    # (neither a crash nor a hang of the module) and goes on after it.
     runaway_guard = os.environ.get("SLP_EMULATED") == "1"
     signal.signal(signal.SIGALRM, _alarm)
     sys.setrecursionlimit(400)
@@ -239,7 +243,7 @@ def worker(corpus_path, seed, start, stop, progress_path):
         S.SNAPS.clear()
         try:
             if runaway_guard:
-                faulthandler.dump_traceback_later(5, exit=True, file=devnull)
+                faulthandler.dump_traceback_later(5, exit=True, file=sys.__stderr__)
             signal.setitimer(signal.ITIMER_REAL, 0.5)
             try:
                 snap = pickle.loads(data)
@@ -273,6 +277,7 @@ def run(count, jobs, seed, batch, crash_dir, verbose):
     crashes = []
     hangs = []
     worker_errors = []
+    runaways = []  # ended by the emulation's runaway guard (see worker())
     started = time.time()
     serial = 0
 
@@ -309,6 +314,8 @@ def run(count, jobs, seed, batch, crash_dir, verbose):
                 continue
             if rc < 0 and -rc == signal.SIGKILL:
                 hangs.append(at)
+            elif rc == 1 and RUNAWAY_MARK in err:
+                runaways.append(at)
             elif rc > 0:
                 # The worker itself failed (a harness error, not a crash of the
                 # interpreter): report it and go on after the case.
@@ -326,9 +333,10 @@ def run(count, jobs, seed, batch, crash_dir, verbose):
             if at + 1 < stop:
                 pending.insert(0, (at + 1, stop))
     elapsed = time.time() - started
-    print("fuzz_frames: %d cases, %d crashes, %d hangs, %d worker errors, %d corpus snapshots, "
-          "seed %d, %.1f s" % (count, len(crashes), len(hangs), len(worker_errors), len(corpus),
-                               seed, elapsed))
+    print("fuzz_frames: %d cases, %d crashes, %d hangs, %d worker errors, %d runaways ended "
+          "(emulation), %d corpus snapshots, seed %d, %.1f s"
+          % (count, len(crashes), len(hangs), len(worker_errors), len(runaways), len(corpus),
+             seed, elapsed))
     for at, rc in crashes:
         print("  crash: case %d (exit %d), saved in %s" % (at, rc, crash_dir))
     return 1 if crashes or worker_errors else 0
