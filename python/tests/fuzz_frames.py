@@ -204,8 +204,10 @@ def make_case(corpus, seed, index):
 
 # --- worker -------------------------------------------------------------------------------------
 
-# What faulthandler's watchdog writes when it ends a worker (dump_traceback_later).
-RUNAWAY_MARK = "Timeout (0:00:05)!"
+# Under emulation, how long one case may run before the worker's C watchdog ends it, and
+# what faulthandler's watchdog (dump_traceback_later) writes when it does.
+RUNAWAY_SECONDS = 5
+RUNAWAY_MARK = "Timeout (0:00:%02d)!" % RUNAWAY_SECONDS
 
 
 class Timeout(Exception):
@@ -227,9 +229,9 @@ def worker(corpus_path, seed, start, stop, progress_path):
     # Under qemu-user the guest's RLIMIT_AS binds nothing (qemu keeps it from itself), and
     # a mutated case that makes one huge allocation in a single C call, which the alarm
     # cannot interrupt, grew a worker to 22 GB until the host's OOM killer took it. There
-    # a C watchdog ends a case that runs 5 s (the alarm stops the others at 0.5 s) by
-    # ending the worker with its mark on stderr: the parent counts it as a runaway case
-    # (neither a crash nor a hang of the module) and goes on after it.
+    # a C watchdog ends a case that runs RUNAWAY_SECONDS (the alarm stops the others at
+    # 0.5 s) by ending the worker with its mark on stderr: the parent counts it as a
+    # runaway case (neither a crash nor a hang of the module) and goes on after it.
     runaway_guard = os.environ.get("SLP_EMULATED") == "1"
     signal.signal(signal.SIGALRM, _alarm)
     sys.setrecursionlimit(400)
@@ -243,7 +245,8 @@ def worker(corpus_path, seed, start, stop, progress_path):
         S.SNAPS.clear()
         try:
             if runaway_guard:
-                faulthandler.dump_traceback_later(5, exit=True, file=sys.__stderr__)
+                faulthandler.dump_traceback_later(RUNAWAY_SECONDS, exit=True,
+                                                 file=sys.__stderr__)
             signal.setitimer(signal.ITIMER_REAL, 0.5)
             try:
                 snap = pickle.loads(data)
