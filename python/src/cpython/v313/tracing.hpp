@@ -13,11 +13,13 @@
 namespace slpy::cpy {
 
 namespace detail {
+// (initial-exec, as the module's other thread-locals: in the general model GCC calls
+// __tls_get_addr at the entry of every function that may reach these, schedule() included.)
 // This thread holds one count of sys.settrace's instrumentation for the tick (the
 // interpreter counts the threads whose c_tracefunc is set, and instruments while any is).
-inline thread_local bool tracer_armed = false;
+[[gnu::tls_model("initial-exec")]] inline constinit thread_local bool tracer_armed = false;
 // The running tasklet was given the tick (install_tracer put it in c_tracefunc).
-inline thread_local bool tracer_given = false;
+[[gnu::tls_model("initial-exec")]] inline constinit thread_local bool tracer_given = false;
 }  // namespace detail
 
 // Give the running tasklet `fn` as its trace function, unless it has one.
