@@ -17,6 +17,10 @@ in the same run; absolute times on a shared machine are noise, ratios are the re
 import json
 import re
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "python"))
+from memory_depths import DEPTHS as MEMORY_DEPTHS  # noqa: E402
 
 DEEP_FRAMES = 30  # bench/python/bench_switch.py's DEEP
 
@@ -59,7 +63,6 @@ GROUPS = [
 # Memory rows (counter `bytes`: per blocked tasklet), with their reference; the
 # recursive shape of bench_memory.py at these depths, with their targets (copied stacks
 # against a suspended greenlet).
-MEMORY_DEPTHS = (5, 20, 50, 100)
 MEMORY_TARGETS = {5: 0.34, 20: 0.5, 50: 0.8}
 MEMORY_GROUPS = [
     ("Core: memory per blocked tasklet (RSS delta / count)",
@@ -548,12 +551,14 @@ def main(argv):
     if gm and tm:
         print(f"blocked tasklet (copied) / suspended greenlet memory, f1()..f5() = {tm / gm:.2f} "
               f"(target: <= 0.33)")
-    for d, target in MEMORY_TARGETS.items():
+    for d in MEMORY_DEPTHS:
         gm = sizes.get(f"PY_mem_greenlet/rec/{d}")
         tm = sizes.get(f"PY_mem_stackless/copied/rec/{d}")
         if gm and tm:
+            target = MEMORY_TARGETS.get(d)
             print(f"blocked tasklet (copied) / suspended greenlet memory, {d} frames deep "
-                  f"(2 arguments, 4 locals each) = {tm / gm:.2f} (target: <= {target})")
+                  f"(2 arguments, 4 locals each) = {tm / gm:.2f} "
+                  + (f"(target: <= {target})" if target else "(no target at this depth)"))
             if f"PY_mem_stackless/copied/rec/{d}" in parts:
                 print(fmt_parts(tm, parts[f"PY_mem_stackless/copied/rec/{d}"]))
 

@@ -4,7 +4,7 @@
 
 - `rec/D`: a recursive function D frames deep, each frame with 2 arguments and 4 locals
   (`def frame(n, block): a = ...; b = ...; c = ...; d = ...; return frame(n - 1, block)`),
-  the innermost one blocked (channel.receive / main.switch); D = 5, 20, 50, 100;
+  the innermost one blocked (channel.receive / main.switch); D in memory_depths.py;
 - `f1..f5`: five functions without arguments or locals, each calling the next.
 
 Each case runs in a fresh interpreter; the cost is the growth of the resident set
@@ -22,6 +22,8 @@ import os
 import subprocess
 import sys
 
+from memory_depths import DEPTHS
+
 QUICK = "--quick" in sys.argv
 # Tasklets (greenlets) per case: about 100,000 frames in all for the deep shapes, so
 # that the greenlets of the deepest case fit in a few hundred MiB.
@@ -30,7 +32,6 @@ MAX_COUNT = 20_000 if QUICK else 100_000
 # An own-stack tasklet is two mappings (stack and guard page): Linux's default
 # vm.max_map_count (65530) caps how many can exist, so own stacks are measured with fewer.
 MAX_OWN = 20_000
-DEPTHS = (5, 20, 50, 100)
 
 # The frames each case blocks in; `block` is the call that blocks, ARGS the entry's.
 SHAPES = {
