@@ -208,8 +208,8 @@ PyObject* reduce_coroutine_wrapper(PyObject*, PyObject* cw) {
 // PyAsyncGenASend and PyAsyncGenAThrow (Objects/genobject.c, not exported) are, from 3.11
 // to 3.13, a PyObject_HEAD, the async generator, the value sent (asend) or the arguments
 // thrown (athrow) — NULL for __anext__() and aclose() — and the state (init, iterating,
-// closed). Reduced as Stackless's stackless._wrap types do:
-//   (maker, (agen, given, value), (agen, value, state, given), None, None, setter)
+// closed). Reduced to (maker, (agen, given, value, state)): the maker sets the state, so
+// copy.copy() (which takes no state setter) copies one as pickle does.
 struct AgAwaitable {
     PyObject_HEAD PyObject* agen;
     PyObject* value;
@@ -257,12 +257,10 @@ PyObject* reduce_awaitable(PyObject* module, PyObject* o, bool athrow) {
         ref::steal(wrap ? PyObject_GetAttrString(wrap.get(), athrow ? "async_generator_athrow"
                                                                     : "async_generator_asend")
                         : nullptr);
-    ref setter = ref::steal(PyObject_GetAttrString(module, "_set_awaitable_state"));
-    if (!maker || !setter) return nullptr;
+    if (!maker) return nullptr;
     PyObject* given = aw->value != nullptr ? Py_True : Py_False;
     PyObject* value = aw->value != nullptr ? aw->value : Py_None;
-    return Py_BuildValue("(O(OOO)(OOiO)OOO)", maker.get(), aw->agen, given, value, aw->agen, value,
-                         aw->state, given, Py_None, Py_None, setter.get());
+    return Py_BuildValue("(O(OOOi))", maker.get(), aw->agen, given, value, aw->state);
 }
 
 PyObject* reduce_asend(PyObject* module, PyObject* o) {

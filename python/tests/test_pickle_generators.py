@@ -373,6 +373,23 @@ def test_async_generator_awaitables_pickle_with_their_generator_and_state():
     assert state(closing, athrow_cls) == (None, 0, False)
 
 
+def test_async_generator_awaitables_copy_with_their_generator_and_state():
+    a = agen()
+    copied = copy.copy(a.__anext__())
+    with pytest.raises(StopIteration) as stop:
+        copied.send(None)
+    assert stop.value.value == 100
+    thrown = copy.copy(a.athrow(ZeroDivisionError("z")))
+    with pytest.raises(ZeroDivisionError, match="z"):
+        thrown.send(None)
+    done = a.__anext__()
+    with pytest.raises(StopAsyncIteration):
+        done.send(None)
+    again = copy.copy(done)  # a closed one stays closed
+    with pytest.raises(RuntimeError, match="cannot reuse"):
+        again.send(None)
+
+
 def test_bad_async_generator_awaitable_pickles_are_refused():
     err = stackless.FrameRestoreError
     aw = agen().__anext__()
@@ -388,3 +405,7 @@ def test_bad_async_generator_awaitable_pickles_are_refused():
         stackless._make_athrow(agen(), True, 5)
     with pytest.raises(TypeError):
         stackless._reduce_asend(agen().aclose())
+    with pytest.raises(err, match="malformed"):
+        stackless._wrap.async_generator_asend(agen(), False, None, 3)  # no such state
+    with pytest.raises(err, match="malformed"):
+        stackless._wrap.async_generator_athrow(agen(), False, None, "closed")
