@@ -76,12 +76,27 @@ _PyInterpreterFrame* stop_of(TaskletObject* t) {
     return t->base_below;
 }
 
-// The Python function a callable runs directly (its base frame's f_func), or null.
-PyObject* direct_function(PyObject* func) {
+// operator.call (a new reference), or null with no exception set.
+PyObject* operator_call() {
+    PyObject* op = PyImport_ImportModule("operator");
+    PyObject* call = op != nullptr ? PyObject_GetAttrString(op, "call") : nullptr;
+    Py_XDECREF(op);
+    if (call == nullptr) PyErr_Clear();
+    return call;
+}
+
+// The Python function a callable called with `args` runs directly (its base frame's
+// f_func), or null: a function, a bound method of one, or operator.call(f, ...), which
+// returns what f returns (Stackless's suite calls a tasklet's function through it).
+PyObject* direct_function(PyObject* func, PyObject* args) {
     if (func == nullptr) return nullptr;
     if (PyFunction_Check(func)) return func;
     if (PyMethod_Check(func) && PyFunction_Check(PyMethod_GET_FUNCTION(func)))
         return PyMethod_GET_FUNCTION(func);
+    static PyObject* const call = operator_call();  // kept for good
+    if (func == call && call != nullptr && args != nullptr && PyTuple_Check(args) &&
+        PyTuple_GET_SIZE(args) > 0)
+        return direct_function(PyTuple_GET_ITEM(args, 0), nullptr);
     return nullptr;
 }
 
@@ -110,7 +125,7 @@ int binding_restorable(TaskletObject* t, std::string* why) {
         for (_PyInterpreterFrame* up = base->previous; up != nullptr && up != t->base_below;
              up = up->previous)
             if (PyCode_Check(reinterpret_cast<PyObject*>(cpy::frame_code(up)))) base = up;
-        PyObject* fn = direct_function(t->func);
+        PyObject* fn = direct_function(t->func, t->args);
         if (fn == nullptr || reinterpret_cast<PyObject*>(cpy::frame_func(base)) != fn) {
             PyObject* r = t->func != nullptr ? PyObject_Repr(t->func) : nullptr;
             const char* rs = r != nullptr ? PyUnicode_AsUTF8(r) : nullptr;

@@ -3,6 +3,8 @@ result through unchanged — f(*args), an object's Python __call__, a bound meth
 statement's __enter__ and __exit__ — the tasklet pickles, and restored, the callee's result
 completes the caller's instruction. Where the C code does something else with the result
 (a class call runs __init__, map() collects), pickling is refused, naming the C code."""
+import functools
+import operator
 import pickle
 import sys
 
@@ -194,5 +196,39 @@ def test_c_code_that_uses_the_result_is_refused_by_name(func, c_code):
     with pytest.raises(stackless.UnpicklableFrameError, match="called from C code|interpreter's own"):
         pickle.dumps(t)
     with pytest.raises(stackless.UnpicklableFrameError, match=c_code + "|interpreter's own"):
+        pickle.dumps(t)
+    t.kill()
+
+
+
+def through_operator_call(a, b=0):
+    got = stackless.schedule_remove("v")
+    record(("operator.call", a, got, b))
+    return a + b
+
+
+def test_a_tasklet_started_through_operator_call_pickles():
+    # operator.call(f, *args, **kwargs) returns what f returns: the tasklet's result is
+    # its base frame's, as if it had called f itself.
+    RESULTS.clear()
+    t = stackless.tasklet(operator.call)(through_operator_call, 1, b=2)
+    t.run()
+    assert t.paused and t.restorable
+    data = pickle.dumps(t)
+    t.kill()
+    back = pickle.loads(data)
+    back.insert()
+    stackless.run()
+    assert RESULTS == [("operator.call", 1, "v", 2)] and not back.alive
+
+
+@pytest.mark.parametrize("args", [(operator.call, through_operator_call, 1),
+                                  (functools.partial(through_operator_call, 1),)],
+                         ids=["call_of_call", "partial"])
+def test_operator_call_of_other_c_code_is_refused(args):
+    t = stackless.tasklet(operator.call)(*args)
+    t.run()
+    assert not t.restorable
+    with pytest.raises(pickle.PicklingError, match="not a Python function"):
         pickle.dumps(t)
     t.kill()
