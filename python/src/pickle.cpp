@@ -4,7 +4,7 @@
 // tasklet.__reduce__() -> (type, (), state), state =
 //   ("slp.tasklet", 2, stamp, mode, func, args, kwargs, snapshot, tempval,
 //    (atomic, ignore_nesting, block_trap, runnable), (channel, dir, value, resume_value)
-//    [, sequence])
+//    [, sequence[, tracing]])
 //   stamp: the CPython it was made under (version_stamp.hpp), checked first on loading
 //   mode 0: not alive (func may be bound); 1: alive, not started (func, args, kwargs);
 //   2: started: `snapshot` holds its frames (frames::capture), and either it is blocked
@@ -12,7 +12,9 @@
 //   suspended call returns `resume_value` when it resumes. `sequence`, only for a tasklet
 //   suspended in channel.send_sequence(): (channel, iterator, sent), what that call goes on
 //   with (the item being sent, if blocked, is the channel action's value; `sent` counts
-//   the items sent before it) and whose count it returns.
+//   the items sent before it) and whose count it returns; None if only `tracing` follows.
+//   `tracing`, only with PICKLEFLAGS_PRESERVE_TRACING_STATE and for an alive tasklet that
+//   has them: (trace function, profile function), either None.
 // Unpickled, a mode-2 tasklet blocked on a channel is blocked on it again at once (it
 // runs until it blocks: its entry repeats the channel action); any other is alive and
 // paused (insert() it, as in Stackless; so is a not started one: the `runnable` flag is
@@ -26,6 +28,7 @@
 
 #include "errors.hpp"
 #include "frames/frames.hpp"
+#include "module_api.hpp"
 #include "objects.hpp"
 #include "runtime.hpp"
 #include "version_stamp.hpp"
@@ -232,7 +235,9 @@ PyObject* tasklet_get_restorable(PyObject* self, void*) {
     return PyBool_FromLong(r);
 }
 
-PyObject* tasklet_reduce(PyObject* self, PyObject*) {
+namespace {
+
+PyObject* reduce_without_tracing(PyObject* self) {
     TaskletObject* t = as_tasklet(self);
     PyObject* type = reinterpret_cast<PyObject*>(Py_TYPE(self));
     if (t->core.is_current())
@@ -346,6 +351,35 @@ PyObject* tasklet_reduce(PyObject* self, PyObject*) {
                          channel, dir, value.get(), resume_value.get());
 }
 
+// What an alive tasklet's tracing state pickles as: (trace function, profile function),
+// or None when it has neither (or is not alive).
+PyObject* tracing_of(TaskletObject* t) {
+    if (!t->core.alive()) return Py_NewRef(Py_None);
+    PyObject* trace = t->state.trace_object();
+    PyObject* profile = t->state.profile_object();
+    if (trace == nullptr && profile == nullptr) return Py_NewRef(Py_None);
+    return Py_BuildValue("(OO)", opt(trace), opt(profile));
+}
+
+}  // namespace
+
+PyObject* tasklet_reduce(PyObject* self, PyObject*) {
+    ref reduced = ref::steal(reduce_without_tracing(self));
+    if (!reduced || !(pickle_flags() & kPickleFlagPreserveTracingState)) return reduced.release();
+    ref tracing = ref::steal(tracing_of(as_tasklet(self)));
+    if (!tracing) return nullptr;
+    if (tracing.get() == Py_None) return reduced.release();
+    // The state's 13th item (after `sequence`, None if it has none).
+    PyObject* state = PyTuple_GET_ITEM(reduced.get(), 2);
+    ref extra =
+        ref::steal(PyTuple_GET_SIZE(state) == 11 ? Py_BuildValue("(OO)", Py_None, tracing.get())
+                                                 : Py_BuildValue("(O)", tracing.get()));
+    ref longer = ref::steal(extra ? PySequence_Concat(state, extra.get()) : nullptr);
+    if (!longer) return nullptr;
+    return Py_BuildValue("(OOO)", PyTuple_GET_ITEM(reduced.get(), 0),
+                         PyTuple_GET_ITEM(reduced.get(), 1), longer.get());
+}
+
 // The body of a restored tasklet (on its own stack): repeat the channel action it was
 // blocked in, or take the value its suspended call returns, and resume its frames.
 void run_restored_body(TaskletObject* self) {
@@ -423,17 +457,17 @@ PyObject* tasklet_setstate(PyObject* self, PyObject* state) {
     const char* tag = nullptr;
     int version = 0, mode = 0, dir = 0;
     PyObject *stamp, *func, *args, *kwargs, *snapshot, *tempval, *flags, *channel, *value,
-        *resume_value, *sequence = Py_None;
+        *resume_value, *sequence = Py_None, *tracing = Py_None;
     // One made under another CPython is refused before its layout is read.
     if (PyTuple_Check(state) && PyTuple_GET_SIZE(state) > 2 &&
         PyTuple_Check(PyTuple_GET_ITEM(state, 2)) &&
         check_version_stamp(PyTuple_GET_ITEM(state, 2), "tasklet") < 0)
         return nullptr;
     if (!PyTuple_Check(state) ||
-        !PyArg_ParseTuple(state, "siO!iOOOOOO!(OiOO)|O:tasklet state", &tag, &version,
+        !PyArg_ParseTuple(state, "siO!iOOOOOO!(OiOO)|OO:tasklet state", &tag, &version,
                           &PyTuple_Type, &stamp, &mode, &func, &args, &kwargs, &snapshot, &tempval,
-                          &PyTuple_Type, &flags, &channel, &dir, &value, &resume_value,
-                          &sequence)) {
+                          &PyTuple_Type, &flags, &channel, &dir, &value, &resume_value, &sequence,
+                          &tracing)) {
         if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_TypeError)) {
             PyErr_Clear();
             PyErr_SetString(frames::restore_error(), "not a tasklet state");
@@ -457,6 +491,17 @@ PyObject* tasklet_setstate(PyObject* self, PyObject* state) {
         return nullptr;
     }
     if (check_sequence(sequence, mode, channel, dir) < 0) return nullptr;
+    PyObject *trace = Py_None, *profile = Py_None;
+    if (tracing != Py_None && (mode == 0 || !PyTuple_Check(tracing) ||
+                               !PyArg_ParseTuple(tracing, "OO", &trace, &profile) ||
+                               (trace != Py_None && !PyCallable_Check(trace)) ||
+                               (profile != Py_None && !PyCallable_Check(profile)))) {
+        PyErr_Clear();
+        PyErr_SetString(frames::restore_error(),
+                        "tasklet state: malformed tracing state (trace and profile functions of "
+                        "an alive tasklet)");
+        return nullptr;
+    }
     if (t->core.alive() || t->chain != nullptr) {
         PyErr_SetString(PyExc_RuntimeError, "tasklet is alive: cannot set its state");
         return nullptr;
@@ -489,6 +534,10 @@ PyObject* tasklet_setstate(PyObject* self, PyObject* state) {
     }
     Py_XSETREF(t->tempval, Py_NewRef(tempval));
     t->ignore_nesting = ignore_nesting != 0;
+    // Its tracing state before it runs (a blocked one runs into its channel action now).
+    if ((trace != Py_None && set_tasklet_tracer(t, nullptr, false, trace) < 0) ||
+        (profile != Py_None && set_tasklet_tracer(t, nullptr, true, profile) < 0))
+        return nullptr;
     PyObject* r = guarded([&] {
         if (mode == 2 && channel != Py_None) {
             // Block it on its channel now: it runs until its channel action blocks (a
