@@ -177,9 +177,10 @@ _object* callee(int op, int arg, _object* const* stack, int depth) noexcept {
 bool calls_through_c(int op) noexcept {
     // CALL, CALL_KW and CALL_FUNCTION_EX push a plain Python function's frame themselves
     // (CALL a bound method's too); other callables go through C: an object with a Python
-    // __call__, a bound method in CALL_FUNCTION_EX. WITH_EXCEPT_START calls __exit__.
-    // (BEFORE_WITH is not one: it keeps __exit__ in a C local while __enter__ runs.)
-    return op == CALL || op == CALL_KW || op == CALL_FUNCTION_EX || op == WITH_EXCEPT_START;
+    // __call__, a bound method in CALL_FUNCTION_EX. BEFORE_WITH calls __enter__,
+    // WITH_EXCEPT_START __exit__.
+    return op == CALL || op == CALL_KW || op == CALL_FUNCTION_EX || op == BEFORE_WITH ||
+           op == WITH_EXCEPT_START;
 }
 
 bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexcept {
@@ -198,6 +199,15 @@ bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexc
             if (depth < 4) return false;
             out.callable = stack[depth - 4];
             return out.callable != nullptr;
+        case BEFORE_WITH:
+            // (mgr -- exit, res): __enter__ runs with __exit__ in a C local and the
+            // manager's slot still holding the manager, whose reference the instruction
+            // has already given up: only the callee's self keeps it alive.
+            if (depth < 1 || stack[depth - 1] == nullptr) return false;
+            out.special_self = stack[depth - 1];
+            out.special = "__enter__";
+            out.self_is_callees = true;
+            return true;
         default:
             return false;
     }
@@ -205,6 +215,10 @@ bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexc
     // CALL and CALL_KW pass their arguments with the callable's slot free below them.
     out.lent_slot = op != CALL_FUNCTION_EX;
     return out.callable != nullptr;
+}
+
+const char* special_under_result(int op) noexcept {
+    return op == BEFORE_WITH ? "__exit__" : nullptr;
 }
 
 AfterBreaker after_breaker(int op) noexcept {

@@ -240,6 +240,11 @@ bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexc
     return out.callable != nullptr;
 }
 
+const char* special_under_result(int) noexcept {
+    // None: a `with` loads __enter__ and __exit__ into slots of their own (LOAD_SPECIAL).
+    return nullptr;
+}
+
 AfterBreaker after_breaker(int op) noexcept {
     // The instructions with HAS_EVAL_BREAK_FLAG in 3.14's tables (CALL_KW has none since
     // 3.14): the calls check once their result is pushed, JUMP_BACKWARD before it jumps,
