@@ -447,3 +447,21 @@ def test_malformed_send_sequence_continuations_are_refused():
     fresh = stackless.tasklet()
     with pytest.raises(stackless.FrameRestoreError, match="send_sequence"):
         fresh.__setstate__(state[:3] + (1,) + state[4:11] + (seq,))  # not a started tasklet
+
+
+def test_a_restored_send_sequence_pickles_again_between_two_sends():
+    t, ch = _mid_sequence([1, 2, 3, 4])
+    data = pickle.dumps((t, ch))
+    t.kill()
+    SENT.clear()
+    t2, ch2 = pickle.loads(data)
+    stackless.tasklet(_receive)(ch2, 1).run()  # takes 2: the sender is runnable again
+    assert SENT == [2] and t2.scheduled and not t2.blocked
+    again = pickle.dumps((t2, ch2))
+    t2.kill()
+    SENT.clear()
+    t3, ch3 = pickle.loads(again)
+    t3.insert()
+    stackless.tasklet(_receive)(ch3, 2)
+    stackless.run()
+    assert SENT == [3, 4, ("count", 4), "finally"] and not t3.alive
