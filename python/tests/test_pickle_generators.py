@@ -7,6 +7,7 @@ import gc
 import pickle
 import sys
 import types
+import warnings
 
 import pytest
 import stackless
@@ -431,6 +432,46 @@ def test_async_generator_awaitables_pickle_with_their_generator_and_state():
     assert raised.value is exc
     closing = roundtrip(agen().aclose())
     assert state(closing, athrow_cls) == (None, 0, False)
+
+
+def finished_agen():
+    a = agen()
+    assert [anext_value(a), anext_value(a)] == [100, 200]
+    with pytest.raises(StopAsyncIteration):
+        a.__anext__().send(None)
+    assert a.ag_frame is None
+    return a
+
+
+def outcome(aw):
+    try:
+        return ("value", aw.send(None))
+    except BaseException as e:  # noqa: B036 - what the awaitable raises is the outcome
+        return ("raised", type(e), repr(e))
+
+
+def test_awaitables_keep_what_they_were_made_with_in_every_form():
+    # asend's value, __anext__'s none, athrow's arguments in each of its forms (the
+    # deprecated (type, value[, traceback]) ones too: 3.15 keeps them apart) and aclose's
+    # none. A finished async generator pickles without its frame.
+    kinds = (stackless._wrap.async_generator_asend, stackless._wrap.async_generator_athrow)
+    a = finished_agen()
+    exc = KeyError("k")
+    used = a.asend(None)
+    assert outcome(used)[:2] == ("raised", StopAsyncIteration)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        made = [a.asend(7), a.__anext__(), a.athrow(exc), a.athrow(KeyError, exc),
+                a.athrow(KeyError, exc, None), a.aclose(), used]
+        backs = [roundtrip(aw) for aw in made]
+    expected = [(7, 0, True), (None, 0, False), ((exc,), 0, True), ((KeyError, exc), 0, True),
+                ((KeyError, exc, None), 0, True), (None, 0, False), (None, 2, True)]
+    for aw, back, want in zip(made, backs, expected):
+        cls = kinds[type(aw).__name__.endswith("athrow")]
+        assert type(back) is type(aw)
+        assert repr(cls.__reduce__(aw)[2][1:]) == repr(want)
+        assert repr(cls.__reduce__(back)[2][1:]) == repr(want)
+        assert outcome(back) == outcome(aw)
 
 
 def test_bad_async_generator_awaitable_pickles_are_refused():
