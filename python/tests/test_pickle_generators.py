@@ -97,6 +97,66 @@ def test_yield_from_pickles_the_delegate_with_it():
     assert back.gi_frame is None
 
 
+def over(seq):
+    for x in seq:
+        yield x
+    return (yield from seq)
+
+
+@pytest.mark.parametrize("seq", [(1, 2, 3), [1, 2, 3], "abc", b"abc", range(1, 4)],
+                         ids=["tuple", "list", "str", "bytes", "range"])
+def test_a_generator_iterating_in_for_and_yield_from_continues(seq):
+    # 3.15 iterates a list, tuple, str or bytes by an index kept above it on the value stack
+    # (for loops and `yield from`), any other iterable through its iterator.
+    expected = list(over(seq))
+    for steps in range(len(expected)):
+        g = over(seq)
+        for _ in range(steps + 1):
+            next(g)
+        assert list(roundtrip(g)) == expected[steps + 1:]
+
+
+def _frame_values(g):
+    make, (kind, snap, name, qualname, extra) = stackless._reduce_generator(g)
+    frame = snap[5][0]
+    return make, (kind, snap, name, qualname, extra), frame
+
+
+@pytest.mark.skipif(sys.version_info < (3, 15), reason="3.15's iteration index")
+def test_a_yield_from_index_is_checked_with_what_it_indexes():
+    # `yield from` a tuple keeps the tuple and an index above it; SEND reads both
+    # unchecked: a negative index read before the tuple's items (a crash the fuzz found).
+    err = stackless.FrameRestoreError
+    g = over((1, 2))
+    for _ in range(3):
+        next(g)  # (in the yield from, at its first item)
+    make, (kind, snap, name, qualname, extra), frame = _frame_values(g)
+    values = frame[4]
+    seq = max(i for i, v in enumerate(values) if v == (1, 2))
+    index = seq + 1
+    assert type(values[index]) is int
+
+    def load(new_values, nulls=frame[5]):
+        fr = frame[:4] + (tuple(new_values), tuple(nulls))
+        return make(kind, snap[:5] + ((fr,),), name, qualname, extra)
+
+    def replaced(i, v):
+        return values[:i] + (v,) + values[i + 1:]
+
+    for bad in (-1, -(2 ** 40), "0", 2 ** 62):
+        with pytest.raises(err, match="must be an index"):
+            load(replaced(index, bad))
+    with pytest.raises(err, match="iterates by index"):
+        load(replaced(seq, iter((1, 2))))
+    with pytest.raises(err, match="iterates by index"):
+        load(replaced(seq, bytearray(b"ab")))
+    # NULL for the index: SEND sends into an iterator or a coroutine below it.
+    with pytest.raises(err, match="an iterator or a coroutine"):
+        load(values, sorted(frame[5] + (index,)))
+    assert list(load(replaced(seq, "xy"))) == ["y"]
+    assert list(load(replaced(seq, iter("xy")), sorted(frame[5] + (index,)))) == ["x", "y"]
+
+
 def test_nested_generators_keep_their_closure_cells_shared():
     def make():
         shared = 0

@@ -155,7 +155,10 @@ def snapshot_of(t):
     return state, at
 
 
-def test_the_restored_with_calls_the_exit_its_class_has_when_loaded():
+@pytest.mark.parametrize("replacement",
+                         [second_exit, staticmethod(lambda *exc: record("second exit"))],
+                         ids=["function", "staticmethod"])
+def test_the_restored_with_calls_the_exit_its_class_has_when_loaded(replacement):
     # The original calls the __exit__ it looked up on entering; the restored one the
     # class's __exit__ at load time (3.13 looks it up on the manager's type again: its
     # BEFORE_WITH kept the original's in a C local; 3.11's bound method and 3.14's
@@ -164,7 +167,7 @@ def test_the_restored_with_calls_the_exit_its_class_has_when_loaded():
     t = started(with_exits)
     data = pickle.dumps(t)
     first = Exits.__exit__
-    Exits.__exit__ = second_exit
+    Exits.__exit__ = replacement
     try:
         run_out(t)
         original = list(RESULTS)

@@ -33,9 +33,15 @@ enum Req : uint16_t {
     kReqCellTuple = 1 << 11,  // a tuple of cells (MAKE_FUNCTION's closure)
     kReqFunction = 1 << 12,   // a Python function (SET_FUNCTION_ATTRIBUTE)
     // 3.15's FOR_ITER index: NULL (then the slot below is an iterator) or an int (then the
-    // slot below is a list or tuple it indexes); the eval loop holds it as a tagged int
+    // slot below is what it indexes: a list, tuple, str or bytes); the eval loop holds it
+    // as a tagged int
     kReqSeqIndex = 1 << 13,
+    // 3.15's SEND index (`yield from`, `await`): as FOR_ITER's, but under NULL may be a
+    // coroutine too (SEND sends into a generator or coroutine, or calls __next__ or send)
+    kReqSendIndex = 1 << 14,
 };
+// The requirements of slots the eval loop holds as tagged ints, not objects.
+inline constexpr uint16_t kReqTaggedInt = kReqLasti | kReqSeqIndex | kReqSendIndex;
 
 // The opcode's shape for one control-flow edge: values popped, values pushed.
 struct StackEffect {

@@ -90,12 +90,16 @@ PyObject* bound_special(PyObject* self, const char* name, const std::string& whe
     if (key == nullptr) return nullptr;
     PyObject* f = _PyType_Lookup(type, key);  // borrowed, no exception
     Py_DECREF(key);
-    if (f == nullptr) {
+    if (f == nullptr)
         return raise_restore("frame " + where + " needs the " + name + " of its " + type->tp_name +
                              " object, which has none");
-    }
+    // Held across __get__, which may run code that changes the type.
+    Py_INCREF(f);
     descrgetfunc get = Py_TYPE(f)->tp_descr_get;
-    return get != nullptr ? get(f, self, reinterpret_cast<PyObject*>(type)) : Py_NewRef(f);
+    if (get == nullptr) return f;
+    PyObject* bound = get(f, self, reinterpret_cast<PyObject*>(type));
+    Py_DECREF(f);
+    return bound;
 }
 
 bool passes_result_through(const CCall& call, _PyInterpreterFrame* callee) {

@@ -17,6 +17,8 @@
 
 #include "../version.hpp"  // the compiled version's interface.hpp (3.15 includes this file)
 
+#include SLP_CPY_HEADER(iteration.hpp)  // (3.15's own: the index above what it iterates)
+
 // clang-format off
 #include "../internal_headers_begin.hpp"
 #include <internal/pycore_ceval.h>  // _PY_EVAL_EVENTS_MASK

@@ -6,24 +6,15 @@
 // method and its self, or NULL) and calls them with CALL; WITH_EXCEPT_START leaves five
 // operands (the __exit__ method, its self, lasti, the previous exception, the exception);
 // POP_TOP accepts NULL; LOAD_FAST_BORROW* read locals unchecked (read off Python/bytecodes.c
-// of 3.14). Included once, by frames/bytecode.cpp; 3.15 includes it too (its opcode names
-// are #defines: one 3.15 lacks is tested with #ifdef).
+// of 3.14). Included once, by frames/bytecode.cpp; 3.15 includes it too: its iteration
+// keeps an index (or NULL) above what FOR_ITER and SEND iterate (kIterationIndex,
+// iteration.hpp), which their stack effects and requirements say.
 #pragma once
 
 #include <opcode.h>
 
 #include "../../frames/bytecode.hpp"
 #include "frame_layout.hpp"
-
-// 3.15's FOR_ITER has an index (or NULL) above the iterator (v315/opcodes.hpp sets 1).
-#ifndef SLP_FOR_ITER_INDEX
-#define SLP_FOR_ITER_INDEX 0
-#endif
-// Are the generator opcodes analysed (a generator's frame pickles)? 3.14's, as 3.13's; not
-// 3.15's yet (its `yield from` keeps an index slot too: v315/opcodes.hpp sets 0).
-#ifndef SLP_GENERATOR_OPCODES
-#define SLP_GENERATOR_OPCODES 1
-#endif
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpedantic"
@@ -45,9 +36,9 @@ Flow flow(int op) noexcept {
         case FOR_ITER:
             return Flow::kJumpForward;
         case SEND:  // jumps to END_SEND's successor when the delegate returned
-            return SLP_GENERATOR_OPCODES ? Flow::kJumpForward : Flow::kUnsupported;
+            return Flow::kJumpForward;
         case END_ASYNC_FOR:  // (a jump by 0, for monitoring's branch events)
-            return SLP_GENERATOR_OPCODES ? Flow::kNext : Flow::kUnsupported;
+            return Flow::kNext;
         case JUMP_FORWARD:
             return Flow::kGotoForward;
         case JUMP_BACKWARD:
@@ -57,19 +48,7 @@ Flow flow(int op) noexcept {
         case RAISE_VARARGS:
         case RERAISE:
             return Flow::kStop;
-        // Generators, coroutines (where not analysed yet)...
-        case GET_AITER:
-        case GET_ANEXT:
-#ifdef GET_YIELD_FROM_ITER
-        case GET_YIELD_FROM_ITER:
-#endif
-        case RETURN_GENERATOR:
-        case YIELD_VALUE:
-        case END_SEND:
-        case CLEANUP_THROW:
-        case GET_AWAITABLE:
-            return SLP_GENERATOR_OPCODES ? Flow::kNext : Flow::kUnsupported;
-        // ...module and class bodies: never in a restorable frame (the loader refuses such
+        // Module and class bodies: never in a restorable frame (the loader refuses such
         // code before analysing it); and what the eval loop alone runs.
         case SETUP_ANNOTATIONS:
         case STORE_NAME:
@@ -95,6 +74,9 @@ Flow flow(int op) noexcept {
 
 namespace {
 
+// 3.15 keeps an index (or NULL) above what FOR_ITER and SEND iterate (iteration.hpp).
+constexpr bool kIndex = slpy::cpy::frame::kIterationIndex;
+
 // Operands the instruction leaves where they are, which 3.14's tables count as popped
 // and pushed again (bytecodes.c's `unused` and same-named inputs and outputs). The
 // analysis needs them out: they keep their requirements from later instructions, and
@@ -118,13 +100,14 @@ int left_in_place(int op, int arg) noexcept {
         case MATCH_KEYS:  // (subject, keys -- subject, keys, values_or_none)
             return 2;
         case FOR_ITER:  // (iter -- iter, next); 3.15: (iter, null_or_index -- ..., next)
-            return SLP_FOR_ITER_INDEX ? 2 : 1;
+            return kIndex ? 2 : 1;
+        case SEND:  // (receiver, v -- receiver, retval); 3.15: (receiver, null_or_index, v -- ...)
+            return kIndex ? 2 : 1;
         case GET_LEN:  // (obj -- obj, len)
         case MATCH_MAPPING:
         case MATCH_SEQUENCE:
         case CHECK_EXC_MATCH:  // (left, right -- left, b)
         case IMPORT_FROM:      // (from -- from, res)
-        case SEND:             // (receiver, v -- receiver, retval)
         case GET_ANEXT:        // (aiter -- aiter, awaitable)
             return 1;
         default:
@@ -146,11 +129,17 @@ int operand_requirements(int op, int arg, OperandReq (&out)[kMaxOperandReqs]) no
     if (shared_requirements(op, arg, add)) return n;
     switch (op) {
         case FOR_ITER:
-            if (SLP_FOR_ITER_INDEX) {
+            if (kIndex) {
                 add(1, kReqSeqIndex);  // (an int, or NULL: what the slot below must be)
                 add(2, kReqNonNull);
             } else {
                 add(1, kReqIter | kReqNonNull);
+            }
+            break;
+        case SEND:
+            if (kIndex) {
+                add(2, kReqSendIndex);  // (an int, or NULL: what the receiver must be)
+                add(3, kReqNonNull);
             }
             break;
         case WITH_EXCEPT_START:
@@ -177,7 +166,11 @@ bool nullable_operand(int op, int arg, int peek) noexcept {
     if (op == CALL) return peek == arg + 1;
     if (op == CALL_KW) return peek == arg + 2;
     if (op == CALL_FUNCTION_EX) return peek == 3 || peek == 1;
-    if (SLP_FOR_ITER_INDEX && op == POP_ITER) return peek == 1;  // the index, or NULL
+    if (kIndex && op == POP_ITER) return peek == 1;  // the index, or NULL
+    // (receiver, index_or_null, value -- val); (sub_iter, null_or_index, last_sent_val,
+    // exc_value -- none, null_or_index, value)
+    if (kIndex && op == END_SEND) return peek == 2;
+    if (kIndex && op == CLEANUP_THROW) return peek == 3;
     return op == POP_TOP && peek == 1;
 }
 
@@ -194,7 +187,7 @@ bool calls_c(int op) noexcept {
 
 bool suspends(int op) noexcept {
     // As on 3.13: a generator's frame waits after its RETURN_GENERATOR until first
-    // resumed, then after each YIELD_VALUE (on 3.15 the analysis refuses them yet).
+    // resumed, then after each YIELD_VALUE.
     return op == YIELD_VALUE || op == RETURN_GENERATOR;
 }
 
