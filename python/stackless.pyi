@@ -132,7 +132,8 @@ def set_default_stack_kind(kind: Optional[Literal["own", "copied"]]) -> Literal[
 # Called as handler(exc_type, exc_value, traceback) in a tasklet that an exception ends,
 # instead of raising it in run()'s caller; what the handler raises goes there.
 def set_error_handler(handler: Optional[Callable[[Any, Any, Any], Any]]) -> Any: ...
-# Stored per thread (from the default); no pickler of this module reads them yet.
+# Stored per thread (from the default): PRESERVE_TRACING_STATE makes a pickled alive
+# tasklet carry its trace and profile functions; the AG_FINALIZER bits, async generators'.
 def pickle_flags(new_flags: int = ..., mask: int = ...) -> int: ...
 def pickle_flags_default(new_default: int = ..., mask: int = ...) -> int: ...
 def getdebug() -> bool: ...
@@ -143,6 +144,9 @@ PICKLEFLAGS_PRESERVE_TRACING_STATE: int
 PICKLEFLAGS_PRESERVE_AG_FINALIZER: int
 PICKLEFLAGS_RESET_AG_FINALIZER: int
 debug: bool
+# PICKLEFLAGS_PRESERVE_TRACING_STATE of this thread's flags; setting it sets this thread's
+# and the default's.
+pickle_with_tracing_state: bool
 stackless: Any  # the module itself, for `from stackless import *`
 uncollectables: list[tasklet]
 

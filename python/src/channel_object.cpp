@@ -14,6 +14,10 @@ namespace slpy {
 PyObject* channel_reduce(PyObject* self, PyObject*);
 PyObject* channel_setstate(PyObject* self, PyObject* state);
 
+// send_sequence()'s loop (below; a restored tasklet goes on in it too: pickle.cpp).
+PyObject* channel_send_rest(PyObject* self, PyObject* const* sp, PyObject* it, Py_ssize_t sent,
+                            PyObject* first);
+
 namespace {
 
 ChannelObject* as_channel(PyObject* o) {
@@ -358,19 +362,15 @@ PyObject* channel_send_throw(PyObject* self, PyObject* const* args, Py_ssize_t n
     return send_error(self, args + nargs, t, v, b);
 }
 
-PyObject* channel_send_sequence(PyObject* self, PyObject* seq) {
-    ref it = ref::steal(PyObject_GetIter(seq));
-    if (!it) return nullptr;
-    Py_ssize_t n = 0;
-    while (PyObject* item = PyIter_Next(it.get())) {
-        slp::message m;
-        m.value.emplace<ref>(ref::steal(item));
-        bool ok = blocking(nullptr, [&] { as_channel(self)->ch.send_message(std::move(m)); });
-        if (!ok) return nullptr;
-        ++n;
+PyObject* channel_send_sequence(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 1) {
+        PyErr_Format(PyExc_TypeError, "send_sequence() takes exactly one argument (%zd given)",
+                     nargs);
+        return nullptr;
     }
-    if (PyErr_Occurred()) return nullptr;
-    return PyLong_FromSsize_t(n);
+    ref it = ref::steal(PyObject_GetIter(args[0]));
+    if (!it) return nullptr;
+    return channel_send_rest(self, args + nargs, it.get(), 0, nullptr);
 }
 
 PyObject* channel_close(PyObject* self, PyObject*) {
@@ -441,8 +441,9 @@ PyMethodDef channel_methods[] = {
      METH_FASTCALL, "send_exception(exc_class, *args): the receiver raises exc_class(*args)."},
     {"send_throw", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(channel_send_throw)),
      METH_FASTCALL, "send_throw(exc, val=None, tb=None): the receiver raises it."},
-    {"send_sequence", channel_send_sequence, METH_O,
-     "send_sequence(iterable) -> count: send every item."},
+    {"send_sequence",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(channel_send_sequence)),
+     METH_FASTCALL, "send_sequence(iterable) -> count: send every item."},
     {"close", channel_close, METH_NOARGS, "No tasklet may block on it any more."},
     {"open", channel_open, METH_NOARGS, "Undo close()."},
     {"__reduce__", channel_reduce, METH_NOARGS,
@@ -461,6 +462,36 @@ PyGetSetDef channel_getset[] = {
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
 }  // namespace
+
+// send_sequence()'s loop: send `first` (if not null), then every item `it` yields; `sent`
+// items were sent before. Returns the count of all. While a send blocks, the tasklet notes
+// the iterator and the count, so that it pickles (pickle.cpp) and its restored copy goes
+// on here with what is left.
+PyObject* channel_send_rest(PyObject* self, PyObject* const* sp, PyObject* it, Py_ssize_t sent,
+                            PyObject* first) {
+    ref item = ref::borrow(first);
+    if (!item) item = ref::steal(PyIter_Next(it));
+    while (item) {
+        thread_runtime* rt = thread_runtime::get();
+        if (rt == nullptr) return nullptr;
+        TaskletObject* cur = rt->current_object();
+        if (cur != nullptr) {
+            cur->suspend_sequence = it;
+            cur->suspend_sent = sent;
+        }
+        slp::message m;
+        m.value.emplace<ref>(item);
+        bool ok = blocking(
+            sp, [&] { as_channel(self)->ch.send_message(std::move(m)); },
+            suspend_kind::send_sequence, self, item.get());
+        if (cur != nullptr) cur->suspend_sequence = nullptr;
+        if (!ok) return nullptr;
+        ++sent;
+        item = ref::steal(PyIter_Next(it));
+    }
+    if (PyErr_Occurred()) return nullptr;
+    return PyLong_FromSsize_t(sent);
+}
 
 PyObject* channel_restore_action(PyObject* ch, int dir, PyObject* value) {
     if (dir < 0) return receive_impl(ch, nullptr);

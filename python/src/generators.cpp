@@ -205,20 +205,13 @@ PyObject* reduce_coroutine_wrapper(PyObject*, PyObject* cw) {
 }
 
 // An async generator's asend()/__anext__() and athrow()/aclose() awaitables: CPython's
-// PyAsyncGenASend and PyAsyncGenAThrow (Objects/genobject.c, not exported) are, from 3.11
-// to 3.13, a PyObject_HEAD, the async generator, the value sent (asend) or the arguments
-// thrown (athrow) — NULL for __anext__() and aclose() — and the state (init, iterating,
-// closed). Reduced as Stackless's stackless._wrap types do:
-//   (maker, (agen, given, value), (agen, value, state, given), None, None, setter)
-struct AgAwaitable {
-    PyObject_HEAD PyObject* agen;
-    PyObject* value;
-    int state;  // AwaitableState
-};
-constexpr int kAwaitableStates = 3;
-constexpr bool kAwaitableLayoutKnown = PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030E0000;
+// PyAsyncGenASend and PyAsyncGenAThrow (Objects/genobject.c, not exported), read through
+// the version's layout (cpython/: the async generator, what the awaitable was made with,
+// its state). Reduced to (maker, (agen, given, value, state)): the maker sets the state,
+// so copy.copy() (which takes no state setter) copies one as pickle does.
 
-// The asend (athrow: `athrow` true) awaitable type (not exported by CPython).
+// The asend (athrow: `athrow` true) awaitable type (not exported by CPython), or null
+// with an exception set, also when its size is not the version's layout's.
 PyTypeObject* awaitable_type(bool athrow) {
     static PyTypeObject* types[2] = {nullptr, nullptr};  // kept for good
     if (types[athrow] != nullptr) return types[athrow];
@@ -229,40 +222,44 @@ PyTypeObject* awaitable_type(bool athrow) {
     if (!aw) return nullptr;
     ref closed = ref::steal(PyObject_CallMethod(aw.get(), "close", nullptr));  // never awaited
     if (!closed) return nullptr;
-    types[athrow] = reinterpret_cast<PyTypeObject*>(Py_NewRef(Py_TYPE(aw.get())));
+    PyTypeObject* type = Py_TYPE(aw.get());
+    if (type->tp_basicsize != cpy::awaitable_size(athrow)) {
+        PyErr_Format(PyExc_SystemError,
+                     "stackless: %s objects are %zd bytes, not the %zd this build reads",
+                     type->tp_name, type->tp_basicsize, cpy::awaitable_size(athrow));
+        return nullptr;
+    }
+    types[athrow] = reinterpret_cast<PyTypeObject*>(Py_NewRef(type));
     return types[athrow];
 }
 
-AgAwaitable* as_awaitable(PyObject* o, bool athrow) {
+// Is `o` an awaitable of the asend (athrow) type? False with TypeError set if not.
+bool is_awaitable(PyObject* o, bool athrow) {
     PyTypeObject* type = awaitable_type(athrow);
-    if (type == nullptr) return nullptr;
-    if (!kAwaitableLayoutKnown) {
-        PyErr_SetString(PyExc_TypeError,
-                        "pickling async generator awaitables is not ported to this Python");
-        return nullptr;
-    }
+    if (type == nullptr) return false;
     if (!Py_IS_TYPE(o, type)) {
         PyErr_Format(PyExc_TypeError, "expected an %s object, not %s", type->tp_name,
                      Py_TYPE(o)->tp_name);
-        return nullptr;
+        return false;
     }
-    return reinterpret_cast<AgAwaitable*>(o);
+    return true;
 }
 
 PyObject* reduce_awaitable(PyObject* module, PyObject* o, bool athrow) {
-    AgAwaitable* aw = as_awaitable(o, athrow);
-    if (aw == nullptr) return nullptr;
+    if (!is_awaitable(o, athrow)) return nullptr;
     ref wrap = ref::steal(PyObject_GetAttrString(module, "_wrap"));
     ref maker =
         ref::steal(wrap ? PyObject_GetAttrString(wrap.get(), athrow ? "async_generator_athrow"
                                                                     : "async_generator_asend")
                         : nullptr);
-    ref setter = ref::steal(PyObject_GetAttrString(module, "_set_awaitable_state"));
-    if (!maker || !setter) return nullptr;
-    PyObject* given = aw->value != nullptr ? Py_True : Py_False;
-    PyObject* value = aw->value != nullptr ? aw->value : Py_None;
-    return Py_BuildValue("(O(OOO)(OOiO)OOO)", maker.get(), aw->agen, given, value, aw->agen, value,
-                         aw->state, given, Py_None, Py_None, setter.get());
+    if (!maker) return nullptr;
+    ref made_with = ref::steal(cpy::awaitable_made_with(o, athrow));
+    if (!made_with && PyErr_Occurred()) return nullptr;
+    PyObject* agen = cpy::awaitable_agen(o, athrow);
+    PyObject* given = made_with ? Py_True : Py_False;
+    PyObject* value = made_with ? made_with.get() : Py_None;
+    return Py_BuildValue("(O(OOOi))", maker.get(), agen, given, value,
+                         cpy::awaitable_state(o, athrow));
 }
 
 PyObject* reduce_asend(PyObject* module, PyObject* o) {
@@ -309,20 +306,19 @@ PyObject* make_athrow(PyObject*, PyObject* args) {
 PyObject* set_awaitable_state(PyObject*, PyObject* args) {
     PyObject *o = nullptr, *state = nullptr;
     if (!PyArg_ParseTuple(args, "OO!", &o, &PyTuple_Type, &state)) return nullptr;
-    ref athrow_type = ref::borrow(reinterpret_cast<PyObject*>(awaitable_type(true)));
-    if (!athrow_type) return nullptr;
-    AgAwaitable* aw =
-        as_awaitable(o, Py_IS_TYPE(o, reinterpret_cast<PyTypeObject*>(athrow_type.get())));
-    if (aw == nullptr) return nullptr;
+    PyTypeObject* athrow_type = awaitable_type(true);
+    if (athrow_type == nullptr) return nullptr;
+    const bool athrow = Py_IS_TYPE(o, athrow_type);
+    if (!is_awaitable(o, athrow)) return nullptr;
     int st = -1;
     PyObject *ag = nullptr, *value = nullptr, *given = nullptr;
-    if (!PyArg_ParseTuple(state, "OOiO", &ag, &value, &st, &given) || ag != aw->agen || st < 0 ||
-        st >= kAwaitableStates) {
+    if (!PyArg_ParseTuple(state, "OOiO", &ag, &value, &st, &given) ||
+        ag != cpy::awaitable_agen(o, athrow) || st < 0 || st >= cpy::kAwaitableStates) {
         PyErr_Clear();
         PyErr_SetString(frames::restore_error(), "malformed state of an async generator awaitable");
         return nullptr;
     }
-    aw->state = st;
+    cpy::set_awaitable_state(o, athrow, st);
     Py_RETURN_NONE;
 }
 

@@ -104,6 +104,24 @@ long pickle_flags() noexcept {
     return t_pickle_flags;
 }
 
+PyObject* get_pickle_with_tracing_state(PyObject*, void*) {
+    return PyBool_FromLong(pickle_flags() & kPickleFlagPreserveTracingState);
+}
+
+int set_pickle_with_tracing_state(PyObject*, PyObject* value, void*) {
+    if (value == nullptr) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete pickle_with_tracing_state");
+        return -1;
+    }
+    const int on = PyObject_IsTrue(value);
+    if (on < 0) return -1;
+    const long bit = on ? kPickleFlagPreserveTracingState : 0;
+    (void)pickle_flags();  // this thread's start from the default
+    t_pickle_flags = (t_pickle_flags & ~kPickleFlagPreserveTracingState) | bit;
+    g_pickle_flags_default = (g_pickle_flags_default & ~kPickleFlagPreserveTracingState) | bit;
+    return 0;
+}
+
 PyObject* error_handler() noexcept {
     return g_error_handler;
 }

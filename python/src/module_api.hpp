@@ -17,6 +17,10 @@ inline constexpr long kPickleFlagPreserveAgFinalizer = 2;
 inline constexpr long kPickleFlagResetAgFinalizer = 4;
 // This thread's pickle flags (PICKLEFLAGS_* bits, stackless.pickle_flags()).
 long pickle_flags() noexcept;
+// stackless.pickle_with_tracing_state: PICKLEFLAGS_PRESERVE_TRACING_STATE of this
+// thread's flags; setting it sets the bit of this thread's flags and of the default.
+PyObject* get_pickle_with_tracing_state(PyObject* module, void*);
+int set_pickle_with_tracing_state(PyObject* module, PyObject* value, void*);
 // Add the functions, constants and plain attributes to the module.
 bool add_module_api(PyObject* m) noexcept;
 // Set the module's __all__ (after everything else has been added).

@@ -19,6 +19,8 @@
 
 #include <iterator>
 
+#include "module_api.hpp"
+
 namespace slpy {
 
 namespace {
@@ -51,7 +53,8 @@ StacklessModule* as_stackless(PyObject* o) {
 
 PyTypeObject StacklessModuleType{};
 PyMemberDef slot_members[kSlots + 1] = {};
-PyGetSetDef live_getset[std::size(kLiveAttributes) + 1] = {};
+// The live attributes, then the settable ones (module_api.hpp).
+PyGetSetDef live_getset[std::size(kLiveAttributes) + 2] = {};
 
 // Closure: the module's METH_NOARGS builtin function (a reference kept for good), set
 // by serve_from_type.
@@ -76,6 +79,7 @@ PyObject* module_dir(PyObject* self, PyObject*) {
         if (as_stackless(self)->slots[i] != nullptr && !add(kSlotNames[i])) return nullptr;
     for (const LiveAttribute& a : kLiveAttributes)
         if (!add(a.name)) return nullptr;
+    if (!add("pickle_with_tracing_state")) return nullptr;
     ref list = ref::steal(PySequence_List(names.get()));
     if (!list || PyList_Sort(list.get()) < 0) return nullptr;
     return list.release();
@@ -110,6 +114,11 @@ bool init_module_type() {
             nullptr};
     for (size_t i = 0; i < std::size(kLiveAttributes); i++)
         live_getset[i] = {kLiveAttributes[i].name, get_live, nullptr, nullptr, nullptr};
+    live_getset[std::size(kLiveAttributes)] = {
+        "pickle_with_tracing_state", get_pickle_with_tracing_state, set_pickle_with_tracing_state,
+        "Do pickled tasklets carry their trace and profile functions? (Stackless's wrapper of "
+        "PICKLEFLAGS_PRESERVE_TRACING_STATE.)",
+        nullptr};
     StacklessModuleType.tp_name = "stackless.module";
     StacklessModuleType.tp_basicsize = sizeof(StacklessModule);
     StacklessModuleType.tp_base = &PyModule_Type;

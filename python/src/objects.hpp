@@ -16,7 +16,15 @@ class Chain;
 }
 
 // What C call a suspended tasklet is in (pickling must know what it returns on resume).
-enum class suspend_kind : uint8_t { none, schedule, send, send_exception, receive, other };
+enum class suspend_kind : uint8_t {
+    none,
+    schedule,
+    send,
+    send_exception,
+    receive,
+    send_sequence,  // channel.send_sequence(): suspend_value is the item being sent
+    other
+};
 
 // stackless.tasklet. One object per core tasklet: the core tasklet's user_data points
 // back here. While the tasklet is alive (and not a main tasklet) it is on its thread's
@@ -42,11 +50,14 @@ struct TaskletObject {
     _PyInterpreterFrame* base_below;  // current frame when its entry started the callable
     PyObject* suspend_value;          // borrowed: schedule()'s retval / the value being sent
     PyObject* suspend_channel;        // borrowed: the channel of its channel action
+    PyObject* suspend_sequence;       // borrowed: send_sequence()'s iterator
+    Py_ssize_t suspend_sent;          // send_sequence(): items sent before suspend_value
     frames::Chain* chain;             // a restored tasklet's frames, until they finish
     PyObject* snapshot;               // what `chain` was rebuilt from, until resume starts
     PyObject* restore_value;          // what its suspended call returns when restored
     PyObject* restore_channel;        // the channel it blocks on first when restored
     int restore_dir;                  // +1 send restore_value, -1 receive
+    PyObject* restore_sequence;       // (channel, iterator, sent): a send_sequence() to go on
     int in_run;                       // nesting of stackless.run() it is the watchdog of
     suspend_kind suspended_in;
     bool chain_started;

@@ -3,12 +3,18 @@
 //
 // tasklet.__reduce__() -> (type, (), state), state =
 //   ("slp.tasklet", 2, stamp, mode, func, args, kwargs, snapshot, tempval,
-//    (atomic, ignore_nesting, block_trap, runnable), (channel, dir, value, resume_value))
+//    (atomic, ignore_nesting, block_trap, runnable), (channel, dir, value, resume_value)
+//    [, sequence[, tracing]])
 //   stamp: the CPython it was made under (version_stamp.hpp), checked first on loading
 //   mode 0: not alive (func may be bound); 1: alive, not started (func, args, kwargs);
 //   2: started: `snapshot` holds its frames (frames::capture), and either it is blocked
 //   on `channel` (dir -1 receive, +1 send `value`; a bomb for send_exception), or its
-//   suspended call returns `resume_value` when it resumes.
+//   suspended call returns `resume_value` when it resumes. `sequence`, only for a tasklet
+//   suspended in channel.send_sequence(): (channel, iterator, sent), what that call goes on
+//   with (the item being sent, if blocked, is the channel action's value; `sent` counts
+//   the items sent before it) and whose count it returns; None if only `tracing` follows.
+//   `tracing`, only with PICKLEFLAGS_PRESERVE_TRACING_STATE and for an alive tasklet that
+//   has them: (trace function, profile function), either None.
 // Unpickled, a mode-2 tasklet blocked on a channel is blocked on it again at once (it
 // runs until it blocks: its entry repeats the channel action); any other is alive and
 // paused (insert() it, as in Stackless; so is a not started one: the `runnable` flag is
@@ -18,16 +24,21 @@
 // channel.__reduce__() -> (type, (), (preference, schedule_all, closing, (blocked
 // tasklets...))): the tasklets carry their direction and values themselves.
 #include <string>
+#include <utility>
 
 #include "errors.hpp"
 #include "frames/frames.hpp"
+#include "module_api.hpp"
 #include "objects.hpp"
 #include "runtime.hpp"
 #include "version_stamp.hpp"
 
 namespace slpy {
 
-PyObject* channel_restore_action(PyObject* ch, int dir, PyObject* value);  // channel_object.cpp
+// channel_object.cpp
+PyObject* channel_restore_action(PyObject* ch, int dir, PyObject* value);
+PyObject* channel_send_rest(PyObject* self, PyObject* const* sp, PyObject* it, Py_ssize_t sent,
+                            PyObject* first);
 
 namespace {
 
@@ -68,12 +79,27 @@ _PyInterpreterFrame* stop_of(TaskletObject* t) {
     return t->base_below;
 }
 
-// The Python function a callable runs directly (its base frame's f_func), or null.
-PyObject* direct_function(PyObject* func) {
+// operator.call (a new reference), or null with no exception set.
+PyObject* operator_call() {
+    PyObject* op = PyImport_ImportModule("operator");
+    PyObject* call = op != nullptr ? PyObject_GetAttrString(op, "call") : nullptr;
+    Py_XDECREF(op);
+    if (call == nullptr) PyErr_Clear();
+    return call;
+}
+
+// The Python function a callable called with `args` runs directly (its base frame's
+// f_func), or null: a function, a bound method of one, or operator.call(f, ...), which
+// returns what f returns (Stackless's suite calls a tasklet's function through it).
+PyObject* direct_function(PyObject* func, PyObject* args) {
     if (func == nullptr) return nullptr;
     if (PyFunction_Check(func)) return func;
     if (PyMethod_Check(func) && PyFunction_Check(PyMethod_GET_FUNCTION(func)))
         return PyMethod_GET_FUNCTION(func);
+    static PyObject* const call = operator_call();  // kept for good
+    if (func == call && call != nullptr && args != nullptr && PyTuple_Check(args) &&
+        PyTuple_GET_SIZE(args) > 0)
+        return direct_function(PyTuple_GET_ITEM(args, 0), nullptr);
     return nullptr;
 }
 
@@ -102,7 +128,7 @@ int binding_restorable(TaskletObject* t, std::string* why) {
         for (_PyInterpreterFrame* up = base->previous; up != nullptr && up != t->base_below;
              up = up->previous)
             if (PyCode_Check(reinterpret_cast<PyObject*>(cpy::frame_code(up)))) base = up;
-        PyObject* fn = direct_function(t->func);
+        PyObject* fn = direct_function(t->func, t->args);
         if (fn == nullptr || reinterpret_cast<PyObject*>(cpy::frame_func(base)) != fn) {
             PyObject* r = t->func != nullptr ? PyObject_Repr(t->func) : nullptr;
             const char* rs = r != nullptr ? PyUnicode_AsUTF8(r) : nullptr;
@@ -120,6 +146,7 @@ int binding_restorable(TaskletObject* t, std::string* why) {
         case suspend_kind::schedule:
         case suspend_kind::send:
         case suspend_kind::send_exception:
+        case suspend_kind::send_sequence:
             return 1;
         case suspend_kind::receive:
             if (t->core.blocked()) return 1;
@@ -183,6 +210,20 @@ PyObject* opt(PyObject* o) {
     return o != nullptr ? o : Py_None;
 }
 
+// A tasklet suspended in channel.send_sequence(): blocked, its channel action sends the
+// item in transit; either way `sequence` is what the call goes on with (state format
+// above). Null on error.
+PyObject* sequence_state(TaskletObject* t, PyObject** channel, int* dir, ref* value) {
+    const bool blocked = t->core.blocked();
+    if (blocked) {
+        *channel = t->suspend_channel;
+        *dir = 1;
+        *value = ref::borrow(opt(t->suspend_value));
+    }
+    return Py_BuildValue("(OOn)", t->suspend_channel, t->suspend_sequence,
+                         t->suspend_sent + (blocked ? 0 : 1));
+}
+
 }  // namespace
 
 // ---- tasklet ----------------------------------------------------------------------------
@@ -194,7 +235,9 @@ PyObject* tasklet_get_restorable(PyObject* self, void*) {
     return PyBool_FromLong(r);
 }
 
-PyObject* tasklet_reduce(PyObject* self, PyObject*) {
+namespace {
+
+PyObject* reduce_without_tracing(PyObject* self) {
     TaskletObject* t = as_tasklet(self);
     PyObject* type = reinterpret_cast<PyObject*>(Py_TYPE(self));
     if (t->core.is_current())
@@ -218,9 +261,17 @@ PyObject* tasklet_reduce(PyObject* self, PyObject*) {
     int dir = 0;
     ref value = ref::borrow(Py_None);
     ref resume_value = ref::borrow(Py_None);
-    if (t->chain != nullptr && !t->chain_started) {
+    ref sequence = ref::borrow(Py_None);
+    if (t->chain != nullptr && !t->chain_started &&
+        t->suspended_in == suspend_kind::send_sequence) {
+        // Restored, going on with its send_sequence() before its frames resume.
+        snapshot = ref::borrow(t->snapshot);
+        sequence = ref::steal(sequence_state(t, &channel, &dir, &value));
+        if (!sequence) return nullptr;
+    } else if (t->chain != nullptr && !t->chain_started) {
         // Restored, not resumed yet: its snapshot and first action are as unpickled.
         snapshot = ref::borrow(t->snapshot);
+        sequence = ref::borrow(opt(t->restore_sequence));
         if (t->restore_channel != nullptr && t->core.blocked()) {
             channel = t->restore_channel;
             dir = t->restore_dir;
@@ -283,13 +334,50 @@ PyObject* tasklet_reduce(PyObject* self, PyObject*) {
                 channel = t->suspend_channel;
                 dir = -1;
                 break;
+            case suspend_kind::send_sequence:
+                sequence = ref::steal(sequence_state(t, &channel, &dir, &value));
+                if (!sequence) return nullptr;
+                break;
             default:
                 break;
         }
     }
+    if (sequence.get() != Py_None)
+        return Py_BuildValue("(O()(siNiOOOOOO(OiOO)O))", type, kTag, kVersion, version_stamp(), 2,
+                             Py_None, Py_None, Py_None, snapshot.get(), t->tempval, flags.get(),
+                             channel, dir, value.get(), resume_value.get(), sequence.get());
     return Py_BuildValue("(O()(siNiOOOOOO(OiOO)))", type, kTag, kVersion, version_stamp(), 2,
                          Py_None, Py_None, Py_None, snapshot.get(), t->tempval, flags.get(),
                          channel, dir, value.get(), resume_value.get());
+}
+
+// What an alive tasklet's tracing state pickles as: (trace function, profile function),
+// or None when it has neither (or is not alive).
+PyObject* tracing_of(TaskletObject* t) {
+    if (!t->core.alive()) return Py_NewRef(Py_None);
+    PyObject* trace = t->state.trace_object();
+    PyObject* profile = t->state.profile_object();
+    if (trace == nullptr && profile == nullptr) return Py_NewRef(Py_None);
+    return Py_BuildValue("(OO)", opt(trace), opt(profile));
+}
+
+}  // namespace
+
+PyObject* tasklet_reduce(PyObject* self, PyObject*) {
+    ref reduced = ref::steal(reduce_without_tracing(self));
+    if (!reduced || !(pickle_flags() & kPickleFlagPreserveTracingState)) return reduced.release();
+    ref tracing = ref::steal(tracing_of(as_tasklet(self)));
+    if (!tracing) return nullptr;
+    if (tracing.get() == Py_None) return reduced.release();
+    // The state's 13th item (after `sequence`, None if it has none).
+    PyObject* state = PyTuple_GET_ITEM(reduced.get(), 2);
+    ref extra =
+        ref::steal(PyTuple_GET_SIZE(state) == 11 ? Py_BuildValue("(OO)", Py_None, tracing.get())
+                                                 : Py_BuildValue("(O)", tracing.get()));
+    ref longer = ref::steal(extra ? PySequence_Concat(state, extra.get()) : nullptr);
+    if (!longer) return nullptr;
+    return Py_BuildValue("(OOO)", PyTuple_GET_ITEM(reduced.get(), 0),
+                         PyTuple_GET_ITEM(reduced.get(), 1), longer.get());
 }
 
 // The body of a restored tasklet (on its own stack): repeat the channel action it was
@@ -298,11 +386,22 @@ void run_restored_body(TaskletObject* self) {
     cpy::body_base base;
     begin_body(self, &base);
     PyObject* value;
-    if (self->restore_channel != nullptr) {
+    ref sequence = ref::steal(std::exchange(self->restore_sequence, nullptr));
+    if (self->restore_raise && self->restore_value != nullptr) {
+        value = explode_bomb(self->restore_value);  // killed (thrown into) before it ran
+    } else if (sequence) {
+        // send_sequence() goes on: the item in transit first (if it was blocked), then what
+        // the iterator has left (validated in tasklet_setstate).
+        ref first = ref::borrow(self->restore_channel != nullptr ? self->restore_value : nullptr);
+        Py_CLEAR(self->restore_channel);
+        Py_CLEAR(self->restore_value);
+        PyObject* ch = PyTuple_GET_ITEM(sequence.get(), 0);
+        const Py_ssize_t sent = PyLong_AsSsize_t(PyTuple_GET_ITEM(sequence.get(), 2));
+        value =
+            channel_send_rest(ch, nullptr, PyTuple_GET_ITEM(sequence.get(), 1), sent, first.get());
+    } else if (self->restore_channel != nullptr) {
         value =
             channel_restore_action(self->restore_channel, self->restore_dir, self->restore_value);
-    } else if (self->restore_raise && self->restore_value != nullptr) {
-        value = explode_bomb(self->restore_value);  // killed (thrown into) before it ran
     } else {
         value = Py_NewRef(opt(self->restore_value));
     }
@@ -323,21 +422,52 @@ void run_restored_body(TaskletObject* self) {
 int tasklet_bind_for_restore(TaskletObject* t, PyObject* func, PyObject* args, PyObject* kwargs,
                              bool restored_frames);
 
+namespace {
+
+// A tasklet state's `sequence` (None, or for a started tasklet (channel, iterator, sent),
+// sent >= 0; its channel action, if any, a send on that channel): 0, or -1 with
+// FrameRestoreError set.
+int check_sequence(PyObject* sequence, int mode, PyObject* channel, int dir) {
+    if (sequence == Py_None) return 0;
+    const char* why = nullptr;
+    if (mode != 2 || !PyTuple_Check(sequence) || PyTuple_GET_SIZE(sequence) != 3)
+        why = "tasklet state: malformed send_sequence() continuation";
+    else if (!PyObject_TypeCheck(PyTuple_GET_ITEM(sequence, 0), &ChannelType) ||
+             !PyIter_Check(PyTuple_GET_ITEM(sequence, 1)))
+        why = "tasklet state: a send_sequence() continuation needs a channel and an iterator";
+    else if (channel != Py_None && (channel != PyTuple_GET_ITEM(sequence, 0) || dir != 1))
+        why = "tasklet state: a send_sequence() blocks sending on its own channel";
+    if (why == nullptr) {
+        PyObject* sent = PyTuple_GET_ITEM(sequence, 2);
+        const Py_ssize_t n = PyLong_Check(sent) ? PyLong_AsSsize_t(sent) : -1;
+        if (n < 0) {
+            PyErr_Clear();
+            why = "tasklet state: a send_sequence() count must be an int >= 0";
+        }
+    }
+    if (why == nullptr) return 0;
+    PyErr_SetString(frames::restore_error(), why);
+    return -1;
+}
+
+}  // namespace
+
 PyObject* tasklet_setstate(PyObject* self, PyObject* state) {
     TaskletObject* t = as_tasklet(self);
     const char* tag = nullptr;
     int version = 0, mode = 0, dir = 0;
     PyObject *stamp, *func, *args, *kwargs, *snapshot, *tempval, *flags, *channel, *value,
-        *resume_value;
+        *resume_value, *sequence = Py_None, *tracing = Py_None;
     // One made under another CPython is refused before its layout is read.
     if (PyTuple_Check(state) && PyTuple_GET_SIZE(state) > 2 &&
         PyTuple_Check(PyTuple_GET_ITEM(state, 2)) &&
         check_version_stamp(PyTuple_GET_ITEM(state, 2), "tasklet") < 0)
         return nullptr;
     if (!PyTuple_Check(state) ||
-        !PyArg_ParseTuple(state, "siO!iOOOOOO!(OiOO):tasklet state", &tag, &version, &PyTuple_Type,
-                          &stamp, &mode, &func, &args, &kwargs, &snapshot, &tempval, &PyTuple_Type,
-                          &flags, &channel, &dir, &value, &resume_value)) {
+        !PyArg_ParseTuple(state, "siO!iOOOOOO!(OiOO)|OO:tasklet state", &tag, &version,
+                          &PyTuple_Type, &stamp, &mode, &func, &args, &kwargs, &snapshot, &tempval,
+                          &PyTuple_Type, &flags, &channel, &dir, &value, &resume_value, &sequence,
+                          &tracing)) {
         if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_TypeError)) {
             PyErr_Clear();
             PyErr_SetString(frames::restore_error(), "not a tasklet state");
@@ -360,6 +490,18 @@ PyObject* tasklet_setstate(PyObject* self, PyObject* state) {
         PyErr_SetString(frames::restore_error(), "tasklet state: channel without direction");
         return nullptr;
     }
+    if (check_sequence(sequence, mode, channel, dir) < 0) return nullptr;
+    PyObject *trace = Py_None, *profile = Py_None;
+    if (tracing != Py_None && (mode == 0 || !PyTuple_Check(tracing) ||
+                               !PyArg_ParseTuple(tracing, "OO", &trace, &profile) ||
+                               (trace != Py_None && !PyCallable_Check(trace)) ||
+                               (profile != Py_None && !PyCallable_Check(profile)))) {
+        PyErr_Clear();
+        PyErr_SetString(frames::restore_error(),
+                        "tasklet state: malformed tracing state (trace and profile functions of "
+                        "an alive tasklet)");
+        return nullptr;
+    }
     if (t->core.alive() || t->chain != nullptr) {
         PyErr_SetString(PyExc_RuntimeError, "tasklet is alive: cannot set its state");
         return nullptr;
@@ -380,6 +522,7 @@ PyObject* tasklet_setstate(PyObject* self, PyObject* state) {
             Py_CLEAR(t->snapshot);
             return nullptr;
         }
+        Py_XSETREF(t->restore_sequence, sequence != Py_None ? Py_NewRef(sequence) : nullptr);
         if (channel != Py_None) {
             Py_XSETREF(t->restore_channel, Py_NewRef(channel));
             t->restore_dir = dir;
@@ -391,6 +534,10 @@ PyObject* tasklet_setstate(PyObject* self, PyObject* state) {
     }
     Py_XSETREF(t->tempval, Py_NewRef(tempval));
     t->ignore_nesting = ignore_nesting != 0;
+    // Its tracing state before it runs (a blocked one runs into its channel action now).
+    if ((trace != Py_None && set_tasklet_tracer(t, nullptr, false, trace) < 0) ||
+        (profile != Py_None && set_tasklet_tracer(t, nullptr, true, profile) < 0))
+        return nullptr;
     PyObject* r = guarded([&] {
         if (mode == 2 && channel != Py_None) {
             // Block it on its channel now: it runs until its channel action blocks (a
@@ -418,6 +565,7 @@ int tasklet_traverse_pickling(TaskletObject* t, visitproc visit, void* arg) {
     Py_VISIT(t->snapshot);
     Py_VISIT(t->restore_value);
     Py_VISIT(t->restore_channel);
+    Py_VISIT(t->restore_sequence);
     if (t->chain != nullptr) {
         if (!t->chain_started) return frames::traverse(t->chain, visit, arg);
         // Started: its frames are linked into the tasklet's (python_state visits them).
@@ -430,6 +578,7 @@ void tasklet_clear_pickling(TaskletObject* t) {
     Py_CLEAR(t->snapshot);
     Py_CLEAR(t->restore_value);
     Py_CLEAR(t->restore_channel);
+    Py_CLEAR(t->restore_sequence);
     if (t->chain != nullptr && !t->core.alive()) {
         frames::Chain* c = t->chain;
         t->chain = nullptr;

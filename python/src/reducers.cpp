@@ -125,23 +125,36 @@ _frame_record_codes = _make_frame_record_codes()  # the codes _frame() made
 del _make_frame_record_codes
 
 
+def _awaitable_stackless_form(reduced):
+    """An async generator awaitable's reduce value (copyreg's: (cls, (agen, given, value,
+    state))) in Stackless's form: (cls, (agen, given, value), (agen, value, state, given))."""
+    maker, (agen, given, value, state) = reduced
+    return maker, (agen, given, value), (agen, value, state, given)
+
+
 class _wrap:
     """Stackless's names for the async generator awaitables' picklers: each class is what
-    rebuilds one (its call) and what reduces one (its __reduce__, called on the object)."""
+    rebuilds one (its call, which also sets the state) and what reduces one (its __reduce__,
+    called on the object, gives Stackless's form; pickle and copy take copyreg's, which
+    needs no state setter)."""
 
     class async_generator_asend:
-        def __new__(cls, agen, given, value):
-            return _make_asend(agen, given, value)
+        def __new__(cls, agen, given, value, state=0):
+            aw = _make_asend(agen, given, value)
+            _set_awaitable_state(aw, (agen, value, state, given))
+            return aw
 
         def __reduce__(self):
-            return _reduce_asend(self)
+            return _awaitable_stackless_form(_reduce_asend(self))
 
     class async_generator_athrow:
-        def __new__(cls, agen, given, args):
-            return _make_athrow(agen, given, args)
+        def __new__(cls, agen, given, args, state=0):
+            aw = _make_athrow(agen, given, args)
+            _set_awaitable_state(aw, (agen, args, state, given))
+            return aw
 
         def __reduce__(self):
-            return _reduce_athrow(self)
+            return _awaitable_stackless_form(_reduce_athrow(self))
 
 
 class _tasklet_itself:

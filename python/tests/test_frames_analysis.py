@@ -17,7 +17,7 @@ T = frames_support.load()
 import frames_subjects as S  # noqa: E402
 
 REQ_ITER = 1 << 1
-REQ_SEQ_INDEX = 1 << 13  # 3.15: FOR_ITER's index (or NULL) above its iterator, list or tuple
+REQ_SEQ_INDEX = 1 << 13  # 3.15: FOR_ITER's index (or NULL) above what it iterates
 # Opcodes no restorable frame runs: module and class bodies; on 3.13 also what only the
 # eval loop runs, instrumented twins and the compiler's pseudo-instructions.
 UNSUPPORTED = {"IMPORT_STAR", "SETUP_ANNOTATIONS", "STORE_NAME", "DELETE_NAME", "LOAD_NAME",
@@ -29,9 +29,6 @@ if sys.version_info >= (3, 13):
     UNSUPPORTED |= {n for n, op in opcode.opmap.items()
                     if n.startswith("INSTRUMENTED_") or op >= 256}
     UNSUPPORTED |= {"TRACE_RECORD"}  # 3.15: the trace recorder's, never in a code object
-if sys.version_info >= (3, 15):  # generator frames are not analysed on 3.15 yet
-    UNSUPPORTED |= {"GET_AITER", "GET_ANEXT", "END_ASYNC_FOR", "RETURN_GENERATOR",
-                    "YIELD_VALUE", "SEND", "END_SEND", "CLEANUP_THROW", "GET_AWAITABLE"}
 
 
 @pytest.fixture

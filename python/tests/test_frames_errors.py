@@ -263,12 +263,21 @@ def test_iteration_index_and_what_it_indexes_are_checked_together():
     also_null = lambda nulls: tuple(sorted(nulls + (index,)))  # noqa: E731
     restore_error(with_frame(snap, 0, nulls=also_null), "must be an iterator")
     restore_error(with_frame(snap, 0, values=replace_at(seq, iter([10, 20]))),
-                  "must be a list or tuple")
+                  "iterates by index")
     restore_error(with_frame(snap, 0, values=replace_at(index, "0")), "must be an index")
-    restore_error(with_frame(snap, 0, values=replace_at(index, -2)), "must be an index")
+    # A tuple's items are read at a negative index unchecked: a crash, refused.
+    restore_error(with_frame(snap, 0, values=replace_at(index, -1)), "must be an index")
+    restore_error(with_frame(snap, 0, values=replace_at(index, 2 ** 62)), "must be an index")
     # The other forms of the pair are fine: an iterator under NULL, a list under an index.
     T.rebuild(with_frame(snap, 0, values=replace_at(seq, iter([10, 20])), nulls=also_null))
     T.rebuild(with_frame(snap, 0, values=replace_at(seq, [10, 20])))
+    # So is every other type the eval loop iterates by index, and only those exactly.
+    T.rebuild(with_frame(snap, 0, values=replace_at(seq, "ab")))
+    T.rebuild(with_frame(snap, 0, values=replace_at(seq, b"ab")))
+    restore_error(with_frame(snap, 0, values=replace_at(seq, type("T", (tuple,), {})((1, 2)))),
+                  "iterates by index")
+    restore_error(with_frame(snap, 0, values=replace_at(seq, bytearray(b"ab"))),
+                  "iterates by index")
 
 
 def test_non_exception_in_an_exception_slot_is_refused():

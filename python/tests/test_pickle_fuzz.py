@@ -1,7 +1,8 @@
 """Loading corrupted tasklet pickles through the stackless module raises and never
 crashes (issue 6): mutations of a pickled blocked tasklet (with its channel), of one whose
-frames C code called (f(*args), __exit__), and of one preempted by run(timeout), loaded in
-a subprocess. SLP_FUZZ_PICKLE_COUNT sets the number of cases (default 2,000; the test
+frames C code called (f(*args), __exit__), of one preempted by run(timeout), of ones in
+the middle of channel.send_sequence() (blocked, and runnable), and of one with its tracing
+state, loaded in a subprocess. SLP_FUZZ_PICKLE_COUNT sets the number of cases (default 2,000; the test
 command sets 300 under emulation). The child's address space is bounded to 4 GiB
 (RLIMIT_AS, or qemu's guest address space under emulation: emulation.py)."""
 import os
@@ -68,6 +69,27 @@ while stackless.run(50) is not t:
     pass
 seeds += [pickle.dumps(t, p) for p in (0, 2, 4, 5)]
 t.kill()
+# In the middle of send_sequence(): blocked sending its second item, then runnable.
+def seq_outer(items):
+    return ch.send_sequence(items) + 1
+t = stackless.tasklet(seq_outer)([1, 2, 3, 4])
+t.run()
+ch.receive()
+stackless.run()
+seeds += [pickle.dumps((t, ch), p) for p in (0, 2, 4, 5)]
+ch.receive()
+seeds += [pickle.dumps((t, ch), p) for p in (0, 2, 4, 5)]
+t.kill()
+# With its tracing state (PICKLEFLAGS_PRESERVE_TRACING_STATE).
+def quiet_trace(frame, event, arg):
+    return None
+t = stackless.tasklet(outer)(2, 2)
+stackless.run()
+t.trace_function = t.profile_function = quiet_trace
+stackless.pickle_flags(stackless.PICKLEFLAGS_PRESERVE_TRACING_STATE)
+seeds += [pickle.dumps((t, ch), p) for p in (0, 2, 4, 5)]
+stackless.pickle_flags(0)
+t.kill()
 count = int(sys.argv[1])
 rng = random.Random(int(sys.argv[2]))
 loaded = errors = 0
@@ -95,6 +117,10 @@ for i in range(count):
     # whatever loaded: resume it for a while (or not), then kill what is left
     try:
         for o in (obj if isinstance(obj, tuple) else (obj,)):
+            if isinstance(o, stackless.channel) and rng.randrange(2):
+                for _ in range(3):
+                    if o.balance > 0:
+                        o.receive()
             if isinstance(o, stackless.tasklet) and o.alive:
                 if rng.randrange(2) and not o.blocked and not o.scheduled:
                     o.insert()

@@ -7,6 +7,7 @@ import gc
 import pickle
 import sys
 import types
+import warnings
 
 import pytest
 import stackless
@@ -94,6 +95,66 @@ def test_yield_from_pickles_the_delegate_with_it():
     back = roundtrip(g)
     back.close()  # close() reaches the delegate
     assert back.gi_frame is None
+
+
+def over(seq):
+    for x in seq:
+        yield x
+    return (yield from seq)
+
+
+@pytest.mark.parametrize("seq", [(1, 2, 3), [1, 2, 3], "abc", b"abc", range(1, 4)],
+                         ids=["tuple", "list", "str", "bytes", "range"])
+def test_a_generator_iterating_in_for_and_yield_from_continues(seq):
+    # 3.15 iterates a list, tuple, str or bytes by an index kept above it on the value stack
+    # (for loops and `yield from`), any other iterable through its iterator.
+    expected = list(over(seq))
+    for steps in range(len(expected)):
+        g = over(seq)
+        for _ in range(steps + 1):
+            next(g)
+        assert list(roundtrip(g)) == expected[steps + 1:]
+
+
+def _frame_values(g):
+    make, (kind, snap, name, qualname, extra) = stackless._reduce_generator(g)
+    frame = snap[5][0]
+    return make, (kind, snap, name, qualname, extra), frame
+
+
+@pytest.mark.skipif(sys.version_info < (3, 15), reason="3.15's iteration index")
+def test_a_yield_from_index_is_checked_with_what_it_indexes():
+    # `yield from` a tuple keeps the tuple and an index above it; SEND reads both
+    # unchecked: a negative index read before the tuple's items (a crash the fuzz found).
+    err = stackless.FrameRestoreError
+    g = over((1, 2))
+    for _ in range(3):
+        next(g)  # (in the yield from, at its first item)
+    make, (kind, snap, name, qualname, extra), frame = _frame_values(g)
+    values = frame[4]
+    seq = max(i for i, v in enumerate(values) if v == (1, 2))
+    index = seq + 1
+    assert type(values[index]) is int
+
+    def load(new_values, nulls=frame[5]):
+        fr = frame[:4] + (tuple(new_values), tuple(nulls))
+        return make(kind, snap[:5] + ((fr,),), name, qualname, extra)
+
+    def replaced(i, v):
+        return values[:i] + (v,) + values[i + 1:]
+
+    for bad in (-1, -(2 ** 40), "0", 2 ** 62):
+        with pytest.raises(err, match="must be an index"):
+            load(replaced(index, bad))
+    with pytest.raises(err, match="iterates by index"):
+        load(replaced(seq, iter((1, 2))))
+    with pytest.raises(err, match="iterates by index"):
+        load(replaced(seq, bytearray(b"ab")))
+    # NULL for the index: SEND sends into an iterator or a coroutine below it.
+    with pytest.raises(err, match="an iterator or a coroutine"):
+        load(values, sorted(frame[5] + (index,)))
+    assert list(load(replaced(seq, "xy"))) == ["y"]
+    assert list(load(replaced(seq, iter("xy")), sorted(frame[5] + (index,)))) == ["x", "y"]
 
 
 def test_nested_generators_keep_their_closure_cells_shared():
@@ -373,6 +434,63 @@ def test_async_generator_awaitables_pickle_with_their_generator_and_state():
     assert state(closing, athrow_cls) == (None, 0, False)
 
 
+def test_async_generator_awaitables_copy_with_their_generator_and_state():
+    a = agen()
+    copied = copy.copy(a.__anext__())
+    with pytest.raises(StopIteration) as stop:
+        copied.send(None)
+    assert stop.value.value == 100
+    thrown = copy.copy(a.athrow(ZeroDivisionError("z")))
+    with pytest.raises(ZeroDivisionError, match="z"):
+        thrown.send(None)
+    done = a.__anext__()
+    with pytest.raises(StopAsyncIteration):
+        done.send(None)
+    again = copy.copy(done)  # a closed one stays closed
+    with pytest.raises(RuntimeError, match="cannot reuse"):
+        again.send(None)
+
+
+def finished_agen():
+    a = agen()
+    assert [anext_value(a), anext_value(a)] == [100, 200]
+    with pytest.raises(StopAsyncIteration):
+        a.__anext__().send(None)
+    assert a.ag_frame is None
+    return a
+
+
+def outcome(aw):
+    try:
+        return ("value", aw.send(None))
+    except BaseException as e:  # noqa: B036 - what the awaitable raises is the outcome
+        return ("raised", type(e), repr(e))
+
+
+def test_awaitables_keep_what_they_were_made_with_in_every_form():
+    # asend's value, __anext__'s none, athrow's arguments in each of its forms (the
+    # deprecated (type, value[, traceback]) ones too: 3.15 keeps them apart) and aclose's
+    # none. A finished async generator pickles without its frame.
+    kinds = (stackless._wrap.async_generator_asend, stackless._wrap.async_generator_athrow)
+    a = finished_agen()
+    exc = KeyError("k")
+    used = a.asend(None)
+    assert outcome(used)[:2] == ("raised", StopAsyncIteration)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        made = [a.asend(7), a.__anext__(), a.athrow(exc), a.athrow(KeyError, exc),
+                a.athrow(KeyError, exc, None), a.aclose(), used]
+        backs = [roundtrip(aw) for aw in made]
+    expected = [(7, 0, True), (None, 0, False), ((exc,), 0, True), ((KeyError, exc), 0, True),
+                ((KeyError, exc, None), 0, True), (None, 0, False), (None, 2, True)]
+    for aw, back, want in zip(made, backs, expected):
+        cls = kinds[type(aw).__name__.endswith("athrow")]
+        assert type(back) is type(aw)
+        assert repr(cls.__reduce__(aw)[2][1:]) == repr(want)
+        assert repr(cls.__reduce__(back)[2][1:]) == repr(want)
+        assert outcome(back) == outcome(aw)
+
+
 def test_bad_async_generator_awaitable_pickles_are_refused():
     err = stackless.FrameRestoreError
     aw = agen().__anext__()
@@ -388,3 +506,7 @@ def test_bad_async_generator_awaitable_pickles_are_refused():
         stackless._make_athrow(agen(), True, 5)
     with pytest.raises(TypeError):
         stackless._reduce_asend(agen().aclose())
+    with pytest.raises(err, match="malformed"):
+        stackless._wrap.async_generator_asend(agen(), False, None, 3)  # no such state
+    with pytest.raises(err, match="malformed"):
+        stackless._wrap.async_generator_athrow(agen(), False, None, "closed")

@@ -73,6 +73,13 @@ async def agen(n):
         await pause(got)
 
 
+def indexed(seq):
+    # 3.15 iterates a tuple or str by an index above it, in the for loop and in SEND.
+    for x in seq:
+        yield x
+    return (yield from seq)
+
+
 def make():
     cell = [0]
 
@@ -111,6 +118,13 @@ def seeds():
     m = make()
     next(m)
     take(m)
+    for seq in ((1, 2), "ab"):
+        i = indexed(seq)
+        next(i)
+        take(i)
+        next(i)
+        next(i)
+        take(i)
     done = delegate(0)
     list(done)
     take(done)

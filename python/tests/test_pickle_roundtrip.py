@@ -341,3 +341,127 @@ def test_kill_and_throw_restored_before_it_ran(tmp_path, stack_kind):
     lines(tmp_path, KILLED, "dump", stack_kind=stack_kind)
     assert lines(tmp_path, KILLED, "load", stack_kind=stack_kind) == [
         "finally", "False", "True", "caught KeyError('k')", "finally", "False"]
+
+
+SENT = []
+
+
+def _sequence_sender(ch, items):
+    try:
+        n = ch.send_sequence(items)
+        SENT.append(("count", n))
+    finally:
+        SENT.append("finally")
+
+
+def _receive(ch, k):
+    for _ in range(k):
+        SENT.append(ch.receive())
+
+
+def _mid_sequence(items):
+    """A tasklet blocked in send_sequence(items) after its first item was received."""
+    SENT.clear()
+    ch = stackless.channel()
+    t = stackless.tasklet(_sequence_sender)(ch, items)
+    stackless.tasklet(_receive)(ch, 1)
+    stackless.run()
+    assert t.blocked and SENT == [items[0]]
+    SENT.clear()
+    return t, ch
+
+
+def test_a_tasklet_blocked_in_send_sequence_pickles_and_sends_the_rest():
+    t, ch = _mid_sequence([1, 2, 3, 4])
+    data = pickle.dumps((t, ch))
+    t.kill()
+    assert SENT == ["finally"]
+    SENT.clear()
+    t2, ch2 = pickle.loads(data)
+    assert t2.blocked and ch2.balance == 1
+    stackless.tasklet(_receive)(ch2, 1)
+    stackless.run()
+    assert SENT == [2] and t2.blocked
+    again = pickle.dumps((t2, ch2))  # restored, in the middle of what was left
+    stackless.tasklet(_receive)(ch2, 2)
+    stackless.run()
+    assert SENT == [2, 3, 4, ("count", 4), "finally"] and not t2.alive
+    SENT.clear()
+    t3, ch3 = pickle.loads(again)
+    stackless.tasklet(_receive)(ch3, 2)
+    stackless.run()
+    assert SENT == [3, 4, ("count", 4), "finally"] and not t3.alive
+
+
+def test_a_send_sequence_whose_send_completed_pickles_runnable():
+    SENT.clear()
+    ch = stackless.channel()
+    t = stackless.tasklet(_sequence_sender)(ch, iter(range(5)))
+    t.run()  # blocks sending 0
+    stackless.tasklet(_receive)(ch, 1).run()  # takes 0, ends: the sender is runnable
+    assert SENT == [0] and t.scheduled and not t.blocked
+    SENT.clear()
+    data = pickle.dumps((t, ch))
+    t.kill()
+    SENT.clear()
+    t2, ch2 = pickle.loads(data)
+    assert t2.paused
+    data2 = pickle.dumps((t2, ch2))  # restored, not run yet
+    t2.insert()
+    stackless.tasklet(_receive)(ch2, 4)
+    stackless.run()
+    assert SENT == [1, 2, 3, 4, ("count", 5), "finally"]
+    SENT.clear()
+    t3, ch3 = pickle.loads(data2)
+    t3.kill()  # killed before it ran: the rest is not sent, its finally runs
+    assert SENT == ["finally"] and ch3.balance == 0
+
+
+def test_a_send_sequence_over_an_unpicklable_iterator_refuses_to_pickle():
+    ch = stackless.channel()
+    lines_ = open(__file__)  # a file's iterator does not pickle
+    t = stackless.tasklet(_sequence_sender)(ch, lines_)
+    stackless.run()
+    assert t.blocked
+    with pytest.raises(TypeError, match="TextIOWrapper"):
+        pickle.dumps(t)
+    t.kill()
+    lines_.close()
+    SENT.clear()
+
+
+def test_malformed_send_sequence_continuations_are_refused():
+    t, ch = _mid_sequence([1, 2, 3])
+    cls, args, state = t.__reduce__()
+    t.kill()
+    SENT.clear()
+    other = stackless.channel()
+    seq = state[11]
+    assert seq[0] is ch and seq[2] == 1
+    for bad in ("x", (ch, seq[1]), (ch, [1, 2], 1), (5, seq[1], 1), (other, seq[1], 1),
+                (ch, seq[1], -1), (ch, seq[1], "1")):
+        fresh = stackless.tasklet()
+        with pytest.raises(stackless.FrameRestoreError, match="send_sequence"):
+            fresh.__setstate__(state[:11] + (bad,))
+        assert not fresh.alive
+    fresh = stackless.tasklet()
+    with pytest.raises(stackless.FrameRestoreError, match="send_sequence"):
+        fresh.__setstate__(state[:3] + (1,) + state[4:11] + (seq,))  # not a started tasklet
+
+
+def test_a_restored_send_sequence_pickles_again_between_two_sends():
+    t, ch = _mid_sequence([1, 2, 3, 4])
+    data = pickle.dumps((t, ch))
+    t.kill()
+    SENT.clear()
+    t2, ch2 = pickle.loads(data)
+    stackless.tasklet(_receive)(ch2, 1).run()  # takes 2: the sender is runnable again
+    assert SENT == [2] and t2.scheduled and not t2.blocked
+    again = pickle.dumps((t2, ch2))
+    t2.kill()
+    SENT.clear()
+    t3, ch3 = pickle.loads(again)
+    t3.insert()
+    stackless.tasklet(_receive)(ch3, 2)
+    stackless.run()
+    assert SENT == [3, 4, ("count", 4), "finally"] and not t3.alive

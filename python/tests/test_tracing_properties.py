@@ -1,6 +1,7 @@
 """tasklet.trace_function and profile_function are writable (Stackless's manual,
 "debugging"): on the current tasklet they are sys.settrace / sys.setprofile; a
 suspended tasklet keeps them until it runs, and traces from then on."""
+import pickle
 import sys
 
 import pytest
@@ -122,3 +123,82 @@ def test_a_suspended_tasklet_can_be_untraced_again(calls):
     t.trace_function = None
     stackless.run()
     assert calls == []
+
+
+TRACED = []
+
+
+def record_call(frame, event, arg):
+    if event == "call":
+        TRACED.append(("trace", frame.f_code.co_name))
+
+
+def record_profile(frame, event, arg):
+    if event == "call":
+        TRACED.append(("profile", frame.f_code.co_name))
+
+
+def schedules_then_calls():
+    stackless.schedule()
+    calls_a_function()
+
+
+@pytest.fixture
+def tracing_flag():
+    old, old_default = stackless.pickle_flags(), stackless.pickle_flags_default()
+    yield
+    stackless.pickle_flags(old)
+    stackless.pickle_flags_default(old_default)
+
+
+def test_pickle_with_tracing_state_is_the_flag_of_this_thread_and_the_default(tracing_flag):
+    bit = stackless.PICKLEFLAGS_PRESERVE_TRACING_STATE
+    stackless.pickle_flags(0)
+    stackless.pickle_flags_default(0)
+    assert stackless.pickle_with_tracing_state is False
+    stackless.pickle_with_tracing_state = True
+    assert stackless.pickle_flags() == bit and stackless.pickle_flags_default() == bit
+    stackless.pickle_flags(0)
+    assert stackless.pickle_with_tracing_state is False
+    stackless.pickle_with_tracing_state = 0
+    assert stackless.pickle_flags_default() == 0
+    assert "pickle_with_tracing_state" in dir(stackless)
+    with pytest.raises(AttributeError):
+        del stackless.pickle_with_tracing_state
+
+
+@pytest.mark.parametrize("preserve", [False, True])
+def test_a_pickled_tasklet_keeps_its_tracing_state_when_asked(calls, tracing_flag, preserve):
+    TRACED.clear()
+    t = stackless.tasklet(schedules_then_calls)()
+    t.run()
+    t.trace_function = record_call
+    t.profile_function = record_profile
+    stackless.pickle_with_tracing_state = preserve
+    data = pickle.dumps(t)
+    t.kill()
+    TRACED.clear()
+    back = pickle.loads(data)
+    expected = (record_call, record_profile) if preserve else (None, None)
+    assert (back.trace_function, back.profile_function) == expected
+    back.insert()
+    stackless.run()
+    assert TRACED == ([("trace", "calls_a_function"), ("profile", "calls_a_function")]
+                      if preserve else [])
+
+
+def test_malformed_tracing_states_are_refused(tracing_flag):
+    t = stackless.tasklet(schedules_then_calls)()
+    t.run()
+    t.trace_function = record_call
+    stackless.pickle_with_tracing_state = True
+    cls, args, state = t.__reduce__()
+    t.kill()
+    assert len(state) == 13 and state[11] is None and state[12] == (record_call, None)
+    dead = stackless.tasklet(calls_a_function).__reduce__()[2]  # not alive: mode 0
+    for bad in (state[:12] + ((5, None),), state[:12] + ((None,),), state[:12] + ("x",),
+                dead[:11] + (None, (record_call, None))):
+        fresh = stackless.tasklet()
+        with pytest.raises(stackless.FrameRestoreError, match="tracing state"):
+            fresh.__setstate__(bad)
+        assert not fresh.alive

@@ -42,6 +42,11 @@ inline PyObject* slot_value(_PyInterpreterFrame* f, int i) noexcept {
 // A slot the eval loop reads as an int (an exception handler's lasti) holds an int object
 // already: nothing to do.
 inline void make_tagged_int(_PyInterpreterFrame*, int) noexcept {}
+// Nothing is iterated by an index kept on the value stack (3.15 is the first version that
+// does: v315/iteration.hpp).
+inline bool iterated_by_index(PyObject*) noexcept {
+    return false;
+}
 // Is `f` (the innermost frame) inside a call into C? Then the eval loop keeps its stack
 // pointer in a C local, and the frame has none saved.
 inline bool in_c_call(_PyInterpreterFrame* f, int /*depth_before*/) noexcept {

@@ -33,9 +33,15 @@ enum Req : uint16_t {
     kReqCellTuple = 1 << 11,  // a tuple of cells (MAKE_FUNCTION's closure)
     kReqFunction = 1 << 12,   // a Python function (SET_FUNCTION_ATTRIBUTE)
     // 3.15's FOR_ITER index: NULL (then the slot below is an iterator) or an int (then the
-    // slot below is a list or tuple it indexes); the eval loop holds it as a tagged int
+    // slot below is what it indexes: a list, tuple, str or bytes); the eval loop holds it
+    // as a tagged int
     kReqSeqIndex = 1 << 13,
+    // 3.15's SEND index (`yield from`, `await`): as FOR_ITER's, but under NULL may be a
+    // coroutine too (SEND sends into a generator or coroutine, or calls __next__ or send)
+    kReqSendIndex = 1 << 14,
 };
+// The requirements of slots the eval loop holds as tagged ints, not objects.
+inline constexpr uint16_t kReqTaggedInt = kReqLasti | kReqSeqIndex | kReqSendIndex;
 
 // The opcode's shape for one control-flow edge: values popped, values pushed.
 struct StackEffect {
@@ -105,15 +111,32 @@ bool calls_through_c(int op) noexcept;
 // A call with a free slot below its arguments (PY_VECTORCALL_ARGUMENTS_OFFSET) lends that
 // slot to a bound method, which puts its self there while its function runs: then
 // `callable` is that self, and `lent_slot` says it may be.
+// `self_is_callees`: `special_self` is only a word left in a slot that no longer holds
+// a reference to it (3.13's BEFORE_WITH): it may be read as an object only once it is
+// found to be the callee's self.
 struct CCall {
     _object* callable = nullptr;
     _object* special_self = nullptr;
     const char* special = nullptr;
     bool lent_slot = false;
+    bool self_is_callees = false;
 };
 // False if `op` is not calls_through_c() on this version, or the stack does not hold
 // what the instruction calls.
 bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexcept;
+
+// An instruction that calls a special method of its only operand through C while the
+// operand's slot holds the operand itself but no reference to it, and then leaves
+// another special method of the operand in that slot, under its result (3.13's
+// BEFORE_WITH: it calls `__enter__` with `__exit__` in a C local meanwhile): the two
+// names, or nulls for every other instruction. The call is calls_through_c(), its
+// CCall's `special_self` the operand; a frame restored there gets `leaves` looked up
+// again, on the operand's type and bound to it, as the instruction does.
+struct SpecialCall {
+    const char* calls = nullptr;
+    const char* leaves = nullptr;
+};
+SpecialCall special_call(int op) noexcept;
 
 // Where a frame continues after the eval breaker ran at the instruction `op` (a
 // preemption point: run(timeout)'s tick switched away there, between two instructions):

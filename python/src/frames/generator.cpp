@@ -105,7 +105,7 @@ PyObject* rebuild_generator(PyObject* snapshot) {
     std::vector<char> tagged(slots.size(), 0);  // slots the eval loop reads as tagged ints
     for (int pos = 0; nlocals + pos < static_cast<int>(slots.size()); ++pos)
         tagged[static_cast<size_t>(nlocals + pos)] =
-            (p.info->analysis.requirement(p.site, pos) & (kReqLasti | kReqSeqIndex)) &&
+            (p.info->analysis.requirement(p.site, pos) & kReqTaggedInt) &&
             slots[static_cast<size_t>(nlocals + pos)] != nullptr;
     frame::set_generator_frame(f, reinterpret_cast<PyFunctionObject*>(func), slots.data(),
                                static_cast<int>(slots.size()), p.site.index,

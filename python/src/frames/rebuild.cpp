@@ -50,8 +50,9 @@ const char* violation(PyObject* v, uint16_t req, int units) {
     if ((req & kReqCode) && !PyCode_Check(v)) return "a code object";
     if ((req & kReqFunction) && !PyFunction_Check(v)) return "a function";
     long index = 0;
-    if ((req & kReqSeqIndex) && !as_int(v, -1, PY_SSIZE_T_MAX >> 3, index))
-        return "an index (an int of at least -1)";
+    // (A tuple's or str's _tp_iteritem reads before its items at a negative index.)
+    if ((req & (kReqSeqIndex | kReqSendIndex)) && !as_int(v, 0, PY_SSIZE_T_MAX >> 3, index))
+        return "an index (an int of at least 0)";
     if (req & kReqCellTuple)
         for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(v); ++i)
             if (!PyCell_Check(PyTuple_GET_ITEM(v, i))) return "a tuple of cells";
@@ -118,19 +119,32 @@ bool check_header(PyObject* s, PyObject*& handled, PyObject*& frames) {
 
 namespace {
 
-// The slot under 3.15's iteration index `i` (NULL: the slot holds an iterator; an int: a
-// list or tuple the index is into), which the eval loop reads unchecked.
-bool sequence_under_index(const Plan& p, Py_ssize_t i, bool index_null) {
+// The slot under 3.15's iteration index `i` (NULL: the slot holds an iterator, or for
+// SEND a coroutine too; an int: an object the eval loop iterates by that index), which the
+// eval loop reads unchecked.
+bool sequence_under_index(const Plan& p, Py_ssize_t i, bool index_null, bool send) {
     const auto below = static_cast<size_t>(i - 1);
     PyObject* seq = PyTuple_GET_ITEM(p.values, i - 1);
-    const bool ok =
+    bool ok =
         below >= static_cast<size_t>(reinterpret_cast<PyCodeObject*>(p.fn.code)->co_nlocalsplus) &&
-        !p.is_null[below] &&
-        (index_null ? PyIter_Check(seq) != 0 : PyList_CheckExact(seq) || PyTuple_CheckExact(seq));
+        !p.is_null[below];
+    if (ok && index_null) ok = PyIter_Check(seq) || (send && PyCoro_CheckExact(seq));
+    if (ok && !index_null) ok = frame::iterated_by_index(seq);
     if (!ok)
         raise_restore("frame " + p.where + ": stack slot under an iteration index must be " +
-                      (index_null ? "an iterator" : "a list or tuple"));
+                      (!index_null ? "what the eval loop iterates by index (a list, tuple, str or "
+                                     "bytes)"
+                       : send      ? "an iterator or a coroutine"
+                                   : "an iterator"));
     return ok;
+}
+
+// The slot (an index into the frame's values) of the operand whose special method the
+// frame's call instruction leaves under its result (special_call()), or -1.
+Py_ssize_t special_operand(const Plan& p) {
+    if (p.site.preempted() || p.site.kept < 1 || special_call(p.site.op).leaves == nullptr)
+        return -1;
+    return reinterpret_cast<PyCodeObject*>(p.fn.code)->co_nlocalsplus + p.site.kept - 1;
 }
 
 // A call chain's frame's seventh item: "preempted" on the innermost frame, or ("init",
@@ -253,7 +267,9 @@ bool plan_frame(PyObject* fr, Plan& p, SiteKind kind, bool innermost) {
         }
         const int pos = static_cast<int>(i - nlocals);
         const uint16_t req = p.info->analysis.requirement(p.site, pos);
-        if ((req & kReqSeqIndex) && !sequence_under_index(p, i, null)) return false;
+        if ((req & (kReqSeqIndex | kReqSendIndex)) &&
+            !sequence_under_index(p, i, null, !(req & kReqSeqIndex)))
+            return false;
         if (null) {
             if (req & kReqNonNull) {
                 raise_restore("frame " + p.where + ": stack slot " + std::to_string(pos) +
@@ -267,6 +283,11 @@ bool plan_frame(PyObject* fr, Plan& p, SiteKind kind, bool innermost) {
                           need + ", not " + Py_TYPE(v)->tp_name);
             return false;
         }
+    }
+    if (special_operand(p) >= 0 && p.is_null[static_cast<size_t>(special_operand(p))]) {
+        raise_restore("frame " + p.where + ": the operand of its " + opname(p.site.op) +
+                      " cannot be NULL");
+        return false;
     }
     return true;
 }
@@ -341,6 +362,12 @@ _PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject
         for (PyObject* o : slots) Py_XDECREF(o);
         return nullptr;
     };
+    if (const Py_ssize_t i = special_operand(p); i >= 0) {
+        PyObject*& slot = slots[static_cast<size_t>(i)];
+        PyObject* bound = bound_special(slot, special_call(p.site.op).leaves, p.where);
+        if (bound == nullptr) return drop();
+        Py_SETREF(slot, bound);
+    }
     // A nested function: one made from its code, its closure from the free cells.
     PyObject* func = function_for(p, slots, false);
     if (func == nullptr) return drop();
@@ -359,7 +386,7 @@ _PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject
         frame::init(f, reinterpret_cast<PyFunctionObject*>(func), co, slots.data(),
                     static_cast<int>(slots.size()), p.site.index, cache_units(p.site.op));
     for (int pos = 0; nlocals + pos < static_cast<int>(slots.size()); ++pos)
-        if ((p.info->analysis.requirement(p.site, pos) & (kReqLasti | kReqSeqIndex)) &&
+        if ((p.info->analysis.requirement(p.site, pos) & kReqTaggedInt) &&
             slots[static_cast<size_t>(nlocals + pos)] != nullptr)
             frame::make_tagged_int(f, nlocals + pos);
     return f;

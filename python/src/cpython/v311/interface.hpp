@@ -3,6 +3,7 @@
 // ../README.md, one header per area.
 #pragma once
 
+#include "../ag_awaitables_311.hpp"
 #include "frame.hpp"
 #include "headers.hpp"
 #include "thread_state.hpp"

@@ -100,18 +100,6 @@ inline void init(_PyInterpreterFrame* f, PyFunctionObject* func, PyCodeObject* c
 inline _PyInterpreterFrame* generator_frame(PyObject* gen) noexcept {
     return reinterpret_cast<_PyInterpreterFrame*>(reinterpret_cast<PyGenObject*>(gen)->gi_iframe);
 }
-// Code unit a suspended or not yet started generator's frame waits at: instr_ptr is on
-// the instruction after its YIELD_VALUE, or after the RETURN_GENERATOR that made it
-// (neither has cache units).
-inline int generator_site(_PyInterpreterFrame* f) noexcept {
-    return last_unit(f) - 1;
-}
-// The generator state of a frame waiting at `op` (bytecode.hpp's suspends()) with
-// argument `arg`: YIELD_VALUE's is 1 inside `yield from` and `await`.
-inline int8_t generator_state(int op, int arg) noexcept {
-    if (op == RETURN_GENERATOR) return FRAME_CREATED;
-    return arg == 1 ? FRAME_SUSPENDED_YIELD_FROM : FRAME_SUSPENDED;
-}
 // Has a generator in frame state `state` finished (returned, raised, or been closed)?
 inline bool generator_finished(int state) noexcept {
     return state >= FRAME_COMPLETED;
@@ -132,6 +120,9 @@ inline void set_generator_frame(_PyInterpreterFrame* f, PyFunctionObject* func,
     for (PyObject* o : old) Py_XDECREF(o);
     Py_XDECREF(old_func);
 }
+// Does the eval loop save the frame's stack pointer while the eval breaker runs? No: a
+// call's check after its result is pushed looks the same as the call itself.
+inline constexpr bool kBreakerSavesDepth = false;
 // Make a rebuilt frame about to be resumed with an exception unwind from the instruction
 // at `unit` (a preemption point: the exception comes from the tick that ran there); the
 // eval loop looks for the handler of the unit before instr_ptr.
@@ -167,5 +158,7 @@ inline void push_result(_PyInterpreterFrame* f, PyObject* value) noexcept {
 
 }  // namespace slpy::cpy::frame
 
-// Placing rebuilt frames on the data stack and running them: as on every version since 3.12.
+// Where a generator's frame waits, and placing rebuilt frames on the data stack and
+// running them: as on every version since 3.12.
 #include "../data_stack_frames.hpp"
+#include "../generator_sites_312.hpp"

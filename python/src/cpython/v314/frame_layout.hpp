@@ -17,6 +17,8 @@
 
 #include "../version.hpp"  // the compiled version's interface.hpp (3.15 includes this file)
 
+#include SLP_CPY_HEADER(iteration.hpp)  // (3.15's own: the index above what it iterates)
+
 // clang-format off
 #include "../internal_headers_begin.hpp"
 #include <internal/pycore_ceval.h>  // _PY_EVAL_EVENTS_MASK
@@ -135,18 +137,6 @@ inline void make_tagged_int(_PyInterpreterFrame* f, int i) {
 inline _PyInterpreterFrame* generator_frame(PyObject* gen) noexcept {
     return &reinterpret_cast<PyGenObject*>(gen)->gi_iframe;
 }
-// Code unit a suspended or not yet started generator's frame waits at: instr_ptr is on
-// the instruction after its YIELD_VALUE, or after the RETURN_GENERATOR that made it (as
-// on 3.13).
-inline int generator_site(_PyInterpreterFrame* f) noexcept {
-    return last_unit(f) - 1;
-}
-// The generator state of a frame waiting at `op` with argument `arg` (YIELD_VALUE's is 1
-// inside `yield from` and `await`).
-inline int8_t generator_state(int op, int arg) noexcept {
-    if (op == RETURN_GENERATOR) return FRAME_CREATED;
-    return arg == 1 ? FRAME_SUSPENDED_YIELD_FROM : FRAME_SUSPENDED;
-}
 // Has a generator in frame state `state` finished (returned, raised, or been closed)?
 // (3.15 has no FRAME_COMPLETED: its macro, as 3.14's, says.)
 inline bool generator_finished(int state) noexcept {
@@ -201,5 +191,7 @@ inline void push_result(_PyInterpreterFrame* f, PyObject* value) noexcept {
 
 }  // namespace slpy::cpy::frame
 
-// Placing rebuilt frames on the data stack and running them: as on every version since 3.12.
+// Where a generator's frame waits, and placing rebuilt frames on the data stack and
+// running them: as on every version since 3.12.
 #include "../data_stack_frames.hpp"
+#include "../generator_sites_312.hpp"

@@ -1,0 +1,18 @@
+// iteration.hpp (CPython 3.15) — how the eval loop iterates: GET_ITER leaves an object
+// whose type has `_tp_iteritem` (exact lists, tuples, str and bytes) itself, with an index
+// above it (a tagged int), and any other iterable's iterator with NULL above it; FOR_ITER
+// and `yield from`'s SEND read the pair unchecked (the index: the type's _tp_iteritem;
+// NULL: the iterator's tp_iternext, or SEND's send into a generator or coroutine), and an
+// `await` pushes NULL above its awaitable's iterator for SEND.
+#pragma once
+
+#include "../v314/headers.hpp"
+
+namespace slpy::cpy::frame {
+
+inline constexpr bool kIterationIndex = true;
+inline bool iterated_by_index(PyObject* o) noexcept {
+    return Py_TYPE(o)->_tp_iteritem != nullptr;
+}
+
+}  // namespace slpy::cpy::frame
