@@ -37,3 +37,12 @@ def run_phase(tmp_path, source, *args, stack_kind="copied", check=True, timeout=
 
 def lines(tmp_path, source, *args, **kw):
     return run_phase(tmp_path, source, *args, **kw).stdout.splitlines()
+
+
+class AsTasklet:
+    """Pickles as a tasklet with the given state (a tasklet's reduced state, altered)."""
+    def __init__(self, state):
+        self.state = state
+
+    def __reduce__(self):
+        return (stackless.tasklet, (), self.state)

@@ -6,7 +6,7 @@ import pickle
 import pytest
 
 import stackless
-from pickle_support import run_phase
+from pickle_support import AsTasklet, run_phase
 
 
 def _start(f, *args):
@@ -84,15 +84,6 @@ def _blocked_state():
     return cls, args, state
 
 
-class _Fake:
-    """Pickles as a tasklet with a given state."""
-    def __init__(self, state):
-        self.state = state
-
-    def __reduce__(self):
-        return (stackless.tasklet, (), self.state)
-
-
 def test_other_python_version_refused():
     cls, args, state = _blocked_state()
     snap = state[7]
@@ -100,7 +91,7 @@ def test_other_python_version_refused():
     bad = list(state)
     bad[7] = snap[:2] + ((3, 12),) + snap[3:]
     with pytest.raises(pickle.UnpicklingError) as ei:
-        pickle.loads(pickle.dumps(_Fake(tuple(bad))))
+        pickle.loads(pickle.dumps(AsTasklet(tuple(bad))))
     assert isinstance(ei.value, stackless.FrameRestoreError)
     assert "3.12" in str(ei.value) or "version" in str(ei.value)
 
@@ -145,7 +136,7 @@ def test_malformed_states_refused():
     for bad in ((), ("x",) + state[1:], state[:3], state[:10] + ((None, 5, None, None),),
                 state[:10] + ((1, -1, None, None),)):
         with pytest.raises((pickle.UnpicklingError, ValueError, TypeError)):
-            pickle.loads(pickle.dumps(_Fake(bad)))
+            pickle.loads(pickle.dumps(AsTasklet(bad)))
 
 
 @pytest.mark.parametrize("how", ["kill", "throw"])

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 import stackless
+from pickle_support import AsTasklet
 
 RESULTS = []
 
@@ -119,6 +120,136 @@ def test_results_completed_by_the_restored_callee():
 def test_with_statement_enter_result_is_bound_by_as():
     _, restored = round_trip(with_enter)
     assert restored == [("body", "entered"), "done"]
+
+
+class Exits:
+    """A context manager whose __exit__ the tests swap between pickling and loading."""
+    def __enter__(self):
+        return stackless.schedule_remove("entered")
+
+    def __exit__(self, *exc):
+        record("first exit")
+
+
+def second_exit(self, *exc):
+    record("second exit")
+
+
+def with_exits():
+    with Exits() as got:
+        record(("body", got))
+
+
+def started(func):
+    t = stackless.tasklet(func)()
+    t.run()
+    assert t.alive and t.restorable
+    return t
+
+
+def snapshot_of(t):
+    cls, args, state = t.__reduce__()
+    at = next(i for i, x in enumerate(state) if isinstance(x, tuple) and x[:1] == ("slp.frames",))
+    return state, at
+
+
+@pytest.mark.parametrize("replacement",
+                         [second_exit, staticmethod(lambda *exc: record("second exit"))],
+                         ids=["function", "staticmethod"])
+def test_the_restored_with_calls_the_exit_its_class_has_when_loaded(replacement):
+    # The original calls the __exit__ it looked up on entering; the restored one the
+    # class's __exit__ at load time (3.13 looks it up on the manager's type again: its
+    # BEFORE_WITH kept the original's in a C local; 3.11's bound method and 3.14's
+    # function pickle by name).
+    del RESULTS[:]
+    t = started(with_exits)
+    data = pickle.dumps(t)
+    first = Exits.__exit__
+    Exits.__exit__ = replacement
+    try:
+        run_out(t)
+        original = list(RESULTS)
+        del RESULTS[:]
+        run_out(pickle.loads(data))
+        restored = list(RESULTS)
+    finally:
+        Exits.__exit__ = first
+    assert original == [("body", "entered"), "first exit"]
+    assert restored == [("body", "entered"), "second exit"]
+
+
+def test_a_with_whose_manager_lost_its_exit_is_refused_on_load():
+    t = started(with_exits)
+    data = pickle.dumps(t)
+    first = Exits.__exit__
+    del Exits.__exit__
+    runnable = stackless.getruncount()
+    try:
+        with pytest.raises((pickle.UnpicklingError, AttributeError), match="__exit__"):
+            pickle.loads(data)
+    finally:
+        Exits.__exit__ = first
+    assert stackless.getruncount() == runnable
+    t.kill()
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 13), reason="only 3.13's BEFORE_WITH leaves "
+                    "the manager in its slot while __enter__ runs: the loader looks __exit__ "
+                    "up on it")
+def test_a_bad_manager_slot_of_a_with_entering_is_refused():
+    t = started(with_exits)
+    state, at = snapshot_of(t)
+    t.kill()
+    snap = state[at]
+    outer = list(snap[5][0])  # with_exits, waiting in BEFORE_WITH; its last slot the manager
+    assert type(outer[4][-1]) is Exits
+
+    def load(values, nulls):
+        frame = tuple(outer[:4]) + (values, nulls) + tuple(outer[6:])
+        bad = list(state)
+        bad[at] = snap[:5] + ((frame,) + snap[5][1:],)
+        return pickle.loads(pickle.dumps(AsTasklet(tuple(bad))))
+    with pytest.raises(stackless.FrameRestoreError, match="__exit__ of its int object"):
+        load(outer[4][:-1] + (5,), outer[5])
+    with pytest.raises(stackless.FrameRestoreError, match="cannot be NULL"):
+        load(outer[4][:-1] + (None,), outer[5] + (len(outer[4]) - 1,))
+
+
+class StaticEnter:
+    """__enter__ and __exit__ bound to nothing: while __enter__ runs, only the with's
+    slot names the manager (3.13), and nothing holds it."""
+    @staticmethod
+    def __enter__():
+        return stackless.schedule_remove("static")
+
+    @staticmethod
+    def __exit__(*exc):
+        record("static exit")
+
+
+def with_static_enter():
+    with StaticEnter() as got:
+        record(("body", got))
+
+
+def test_a_with_whose_enter_is_not_bound_to_the_manager_pickles_or_is_refused():
+    # 3.11 and 3.13 refuse (their with calls __enter__ through C, which is known only for
+    # a Python method of the manager's class); 3.14 calls it as a plain function.
+    del RESULTS[:]
+    t = stackless.tasklet(with_static_enter)()
+    t.run()
+    try:
+        data = pickle.dumps(t)
+    except pickle.PicklingError as e:
+        assert "__enter__" in str(e) and "BEFORE_WITH" in str(e)
+        assert sys.version_info[:2] < (3, 14)
+        t.kill()
+        return
+    run_out(t)
+    original = list(RESULTS)
+    del RESULTS[:]
+    run_out(pickle.loads(data))
+    assert RESULTS == original == [("body", "static"), "static exit"]
 
 
 def test_kill_a_restored_tasklet_unwinds_through_the_c_continuation():

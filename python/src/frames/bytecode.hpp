@@ -111,15 +111,26 @@ bool calls_through_c(int op) noexcept;
 // A call with a free slot below its arguments (PY_VECTORCALL_ARGUMENTS_OFFSET) lends that
 // slot to a bound method, which puts its self there while its function runs: then
 // `callable` is that self, and `lent_slot` says it may be.
+// `self_is_callees`: `special_self` is only a word left in a slot that no longer holds
+// a reference to it (3.13's BEFORE_WITH): it may be read as an object only once it is
+// found to be the callee's self.
 struct CCall {
     _object* callable = nullptr;
     _object* special_self = nullptr;
     const char* special = nullptr;
     bool lent_slot = false;
+    bool self_is_callees = false;
 };
 // False if `op` is not calls_through_c() on this version, or the stack does not hold
 // what the instruction calls.
 bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexcept;
+
+// The special method that the calls_through_c() instruction `op` leaves under its result,
+// in the slot of its operand, when that slot holds the operand itself while the call runs
+// (3.13's BEFORE_WITH: `__exit__`, kept in a C local meanwhile); null for every other
+// instruction. A frame restored there gets the method looked up again, on the operand's
+// type and bound to it, as the instruction does.
+const char* special_under_result(int op) noexcept;
 
 // Where a frame continues after the eval breaker ran at the instruction `op` (a
 // preemption point: run(timeout)'s tick switched away there, between two instructions):

@@ -26,9 +26,15 @@ const char* unsupported_code(PyCodeObject* co) noexcept;
 // frame is an entry frame but its caller is the next frame of the chain: no C between.
 bool driven_inner_frame(_PyInterpreterFrame* f) noexcept;
 
-// Does the C code of `call` (an instruction that calls_through_c()) run `func`, the
-// function of the frame above its caller, and return that function's result unchanged?
-bool passes_result_through(const CCall& call, PyFunctionObject* func);
+// Does the C code of `call` (an instruction that calls_through_c()) run the function of
+// `callee`, the frame above its caller, and return that function's result unchanged?
+bool passes_result_through(const CCall& call, _PyInterpreterFrame* callee);
+
+// The special method `name` of the type of `self`, bound to `self` as the eval loop
+// looks one up (the type's attribute, through its __get__ if it has one): new
+// reference, or null with FrameRestoreError (the type has none; naming frame `where`)
+// or another exception.
+PyObject* bound_special(PyObject* self, const char* name, const std::string& where);
 
 // One frame of a chain being captured: the frame, its code's facts, where it waits.
 struct FrameAt {

@@ -139,6 +139,14 @@ bool sequence_under_index(const Plan& p, Py_ssize_t i, bool index_null, bool sen
     return ok;
 }
 
+// The slot (an index into the frame's values) of the operand whose special method the
+// frame's call instruction leaves under its result (special_under_result()), or -1.
+Py_ssize_t special_operand(const Plan& p) {
+    if (p.site.preempted() || p.site.kept < 1 || special_under_result(p.site.op) == nullptr)
+        return -1;
+    return reinterpret_cast<PyCodeObject*>(p.fn.code)->co_nlocalsplus + p.site.kept - 1;
+}
+
 // A call chain's frame's seventh item: "preempted" on the innermost frame, or ("init",
 // object) on a frame with a callee. Sets `preempted` or `p.init_object`.
 bool plan_continuation(PyObject* fr, Plan& p, SiteKind kind, bool innermost, bool& preempted) {
@@ -276,6 +284,11 @@ bool plan_frame(PyObject* fr, Plan& p, SiteKind kind, bool innermost) {
             return false;
         }
     }
+    if (special_operand(p) >= 0 && p.is_null[static_cast<size_t>(special_operand(p))]) {
+        raise_restore("frame " + p.where + ": the operand of its " + opname(p.site.op) +
+                      " cannot be NULL");
+        return false;
+    }
     return true;
 }
 
@@ -349,6 +362,12 @@ _PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject
         for (PyObject* o : slots) Py_XDECREF(o);
         return nullptr;
     };
+    if (const Py_ssize_t i = special_operand(p); i >= 0) {
+        PyObject*& slot = slots[static_cast<size_t>(i)];
+        PyObject* bound = bound_special(slot, special_under_result(p.site.op), p.where);
+        if (bound == nullptr) return drop();
+        Py_SETREF(slot, bound);
+    }
     // A nested function: one made from its code, its closure from the free cells.
     PyObject* func = function_for(p, slots, false);
     if (func == nullptr) return drop();

@@ -72,11 +72,42 @@ PyObject* special_function(PyTypeObject* type, const char* name) {
     return f != nullptr && PyFunction_Check(f) ? f : nullptr;
 }
 
+// Is `word` the object in the first local of `callee` (its self)? Compared as a word: it
+// may be nothing else (a word of a slot that no longer holds a reference).
+bool callee_self_is(_PyInterpreterFrame* callee, const void* word) {
+    PyCodeObject* co = frame_code(callee);
+    if (co->co_argcount < 1 || (static_cast<uint8_t>(PyBytes_AS_STRING(co->co_localspluskinds)[0]) &
+                                (CO_FAST_CELL | CO_FAST_FREE)))
+        return false;
+    return cpy::slot_object(cpy::slots(callee)[0]) == word;
+}
+
 }  // namespace
 
-bool passes_result_through(const CCall& call, PyFunctionObject* func) {
-    if (call.special_self != nullptr)
+PyObject* bound_special(PyObject* self, const char* name, const std::string& where) {
+    PyTypeObject* type = Py_TYPE(self);
+    PyObject* key = PyUnicode_InternFromString(name);
+    if (key == nullptr) return nullptr;
+    PyObject* f = _PyType_Lookup(type, key);  // borrowed, no exception
+    Py_DECREF(key);
+    if (f == nullptr)
+        return raise_restore("frame " + where + " needs the " + name + " of its " + type->tp_name +
+                             " object, which has none");
+    // Held across __get__, which may run code that changes the type.
+    Py_INCREF(f);
+    descrgetfunc get = Py_TYPE(f)->tp_descr_get;
+    if (get == nullptr) return f;
+    PyObject* bound = get(f, self, reinterpret_cast<PyObject*>(type));
+    Py_DECREF(f);
+    return bound;
+}
+
+bool passes_result_through(const CCall& call, _PyInterpreterFrame* callee) {
+    PyFunctionObject* func = frame_func(callee);
+    if (call.special_self != nullptr) {
+        if (call.self_is_callees && !callee_self_is(callee, call.special_self)) return false;
         return plain_function(special_function(Py_TYPE(call.special_self), call.special), func);
+    }
     PyObject* c = call.callable;
     if (c == nullptr) return false;
     if (PyFunction_Check(c)) return plain_function(c, func);

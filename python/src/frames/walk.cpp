@@ -159,7 +159,7 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
                 calls_through_c(op) && an.call_site(index, at.site) &&
                 frame::in_c_call(f, at.site.depth_before) &&
                 c_call(op, at.site.arg, frame::stack_base(f), at.site.depth_before, call) &&
-                (passes_result_through(call, frame_func(called_through_c)) ||
+                (passes_result_through(call, called_through_c) ||
                  (at.init_object = initialised_object(call, called_through_c, *out.back().info)) !=
                      nullptr);
             if (!known)

@@ -377,6 +377,11 @@ bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexc
     return out.callable != nullptr || out.special_self != nullptr;
 }
 
+const char* special_under_result(int) noexcept {
+    // None: BEFORE_WITH puts the bound __exit__ in the manager's slot before calling __enter__.
+    return nullptr;
+}
+
 AfterBreaker after_breaker(int op) noexcept {
     // ceval.c's CHECK_EVAL_BREAKER() sites that call nothing else: after a backward jump
     // (taken), and RESUME's check at function entry. The calls check too, once their
