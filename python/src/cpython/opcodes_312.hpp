@@ -261,23 +261,28 @@ _object* callee(int op, int arg, _object* const* stack, int depth) noexcept {
     return slpy::cpy::slot_object(stack[depth - _PyOpcode_num_popped(op, arg)]);
 }
 
-namespace {
-
-// The instructions of every version since 3.12 that wait for a Python function C code
-// called for them (the version's calls_through_c() adds its own): CALL, CALL_KW and
-// CALL_FUNCTION_EX push a plain Python function's frame themselves (CALL a bound
-// method's too); other callables go through C: an object with a Python __call__, a bound
-// method in CALL_FUNCTION_EX. WITH_EXCEPT_START calls __exit__ (with its self on 3.14,
-// when LOAD_SPECIAL found a method). (Since 3.14 a `with`'s __enter__ and normal __exit__
-// are CALLs.)
-bool shared_calls_through_c(int op) noexcept {
-    return calls_c(op) || op == WITH_EXCEPT_START;
+bool calls_through_c(int op) noexcept {
+    // CALL, CALL_KW and CALL_FUNCTION_EX push a plain Python function's frame themselves
+    // (CALL a bound method's too); other callables go through C: an object with a Python
+    // __call__, a bound method in CALL_FUNCTION_EX. WITH_EXCEPT_START calls __exit__
+    // (with its self on 3.14, when LOAD_SPECIAL found a method); the version's
+    // special_call() (3.13's BEFORE_WITH calls __enter__; since 3.14 a `with`'s
+    // __enter__ and normal __exit__ are CALLs).
+    return calls_c(op) || op == WITH_EXCEPT_START || special_call(op).calls != nullptr;
 }
 
-// What those call (the version's c_call() asks this for them).
-bool shared_c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexcept {
+bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexcept {
     out = CCall{};
-    if (!shared_calls_through_c(op)) return false;
+    if (!calls_through_c(op)) return false;
+    if (const char* special = special_call(op).calls) {
+        // The operand's slot holds a word that only the callee's self can show is the
+        // operand (CCall::self_is_callees).
+        if (depth < 1) return false;
+        out.special_self = slpy::cpy::slot_object(stack[depth - 1]);
+        out.special = special;
+        out.self_is_callees = true;
+        return out.special_self != nullptr;
+    }
     // What is called is the lowest operand: the callable, or WITH_EXCEPT_START's __exit__
     // (under lasti, the previous exception and the exception; 3.14: and __exit__'s self).
     const int operands = _PyOpcode_num_popped(op, arg);
@@ -287,8 +292,6 @@ bool shared_c_call(int op, int arg, _object* const* stack, int depth, CCall& out
     out.lent_slot = op == CALL || op == CALL_KW;
     return out.callable != nullptr;
 }
-
-}  // namespace
 
 AfterBreaker after_breaker(int op) noexcept {
     // The instructions with HAS_EVAL_BREAK_FLAG in the tables: JUMP_BACKWARD checks

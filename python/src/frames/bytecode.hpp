@@ -125,12 +125,18 @@ struct CCall {
 // what the instruction calls.
 bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexcept;
 
-// The special method that the calls_through_c() instruction `op` leaves under its result,
-// in the slot of its operand, when that slot holds the operand itself while the call runs
-// (3.13's BEFORE_WITH: `__exit__`, kept in a C local meanwhile); null for every other
-// instruction. A frame restored there gets the method looked up again, on the operand's
-// type and bound to it, as the instruction does.
-const char* special_under_result(int op) noexcept;
+// An instruction that calls a special method of its only operand through C while the
+// operand's slot holds the operand itself but no reference to it, and then leaves
+// another special method of the operand in that slot, under its result (3.13's
+// BEFORE_WITH: it calls `__enter__` with `__exit__` in a C local meanwhile): the two
+// names, or nulls for every other instruction. The call is calls_through_c(), its
+// CCall's `special_self` the operand; a frame restored there gets `leaves` looked up
+// again, on the operand's type and bound to it, as the instruction does.
+struct SpecialCall {
+    const char* calls = nullptr;
+    const char* leaves = nullptr;
+};
+SpecialCall special_call(int op) noexcept;
 
 // Where a frame continues after the eval breaker ran at the instruction `op` (a
 // preemption point: run(timeout)'s tick switched away there, between two instructions):

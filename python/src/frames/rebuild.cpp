@@ -140,9 +140,9 @@ bool sequence_under_index(const Plan& p, Py_ssize_t i, bool index_null, bool sen
 }
 
 // The slot (an index into the frame's values) of the operand whose special method the
-// frame's call instruction leaves under its result (special_under_result()), or -1.
+// frame's call instruction leaves under its result (special_call()), or -1.
 Py_ssize_t special_operand(const Plan& p) {
-    if (p.site.preempted() || p.site.kept < 1 || special_under_result(p.site.op) == nullptr)
+    if (p.site.preempted() || p.site.kept < 1 || special_call(p.site.op).leaves == nullptr)
         return -1;
     return reinterpret_cast<PyCodeObject*>(p.fn.code)->co_nlocalsplus + p.site.kept - 1;
 }
@@ -364,7 +364,7 @@ _PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject
     };
     if (const Py_ssize_t i = special_operand(p); i >= 0) {
         PyObject*& slot = slots[static_cast<size_t>(i)];
-        PyObject* bound = bound_special(slot, special_under_result(p.site.op), p.where);
+        PyObject* bound = bound_special(slot, special_call(p.site.op).leaves, p.where);
         if (bound == nullptr) return drop();
         Py_SETREF(slot, bound);
     }

@@ -377,9 +377,10 @@ bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexc
     return out.callable != nullptr || out.special_self != nullptr;
 }
 
-const char* special_under_result(int) noexcept {
-    // None: BEFORE_WITH puts the bound __exit__ in the manager's slot before calling __enter__.
-    return nullptr;
+SpecialCall special_call(int) noexcept {
+    // None: BEFORE_WITH puts the bound __exit__ in the manager's slot before calling
+    // __enter__ (c_call() finds the manager as that method's self).
+    return {};
 }
 
 AfterBreaker after_breaker(int op) noexcept {

@@ -72,26 +72,12 @@ bool calls_python(int op) noexcept {
     return op == CALL || op == CALL_KW || op == CALL_FUNCTION_EX || op == BINARY_SUBSCR;
 }
 
-bool calls_through_c(int op) noexcept {
-    // BEFORE_WITH calls __enter__.
-    return op == BEFORE_WITH || shared_calls_through_c(op);
-}
-
-bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexcept {
-    if (op != BEFORE_WITH) return shared_c_call(op, arg, stack, depth, out);
-    out = CCall{};
-    // (mgr -- exit, res): __enter__ runs with __exit__ in a C local and the manager's slot
-    // still holding the manager, whose reference the instruction has already given up:
-    // only the callee's self keeps it alive.
-    if (depth < 1 || stack[depth - 1] == nullptr) return false;
-    out.special_self = stack[depth - 1];
-    out.special = "__enter__";
-    out.self_is_callees = true;
-    return true;
-}
-
-const char* special_under_result(int op) noexcept {
-    return op == BEFORE_WITH ? "__exit__" : nullptr;
+SpecialCall special_call(int op) noexcept {
+    // BEFORE_WITH (mgr -- exit, res) looks __enter__ and __exit__ up, drops the manager's
+    // reference and calls __enter__ with __exit__ in a C local: the manager's slot holds
+    // the manager, alive only as long as something else (the bound __enter__) holds it.
+    if (op == BEFORE_WITH) return {"__enter__", "__exit__"};
+    return {};
 }
 
 LocalAccess local_access(int op, int arg) noexcept {

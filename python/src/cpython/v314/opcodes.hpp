@@ -94,17 +94,10 @@ bool calls_python(int op) noexcept {
     return op == CALL || op == CALL_KW || op == CALL_FUNCTION_EX || op == BINARY_OP;
 }
 
-bool calls_through_c(int op) noexcept {
-    return shared_calls_through_c(op);
-}
-
-bool c_call(int op, int arg, _object* const* stack, int depth, CCall& out) noexcept {
-    return shared_c_call(op, arg, stack, depth, out);
-}
-
-const char* special_under_result(int) noexcept {
-    // None: a `with` loads __enter__ and __exit__ into slots of their own (LOAD_SPECIAL).
-    return nullptr;
+SpecialCall special_call(int) noexcept {
+    // None: a `with` loads __enter__ and __exit__ into slots of their own (LOAD_SPECIAL)
+    // and calls them with CALL.
+    return {};
 }
 
 LocalAccess local_access(int op, int arg) noexcept {
