@@ -271,6 +271,32 @@ def test_in_process_round_trip_and_gc():
     gc.collect()
 
 
+SEEN = []
+
+
+def _iterate(seq, ch):
+    for x in seq:
+        got = ch.receive()  # (SEEN.append loaded before it would be pickled with a copy)
+        SEEN.append(got + str(x))
+
+
+@pytest.mark.parametrize("seq", [(1, 2, 3), [1, 2, 3], "abc", b"abc", range(3), {1: 2, 3: 4}],
+                         ids=["tuple", "list", "str", "bytes", "range", "dict"])
+def test_a_tasklet_iterating_pickles_mid_loop(seq):
+    # 3.15 iterates a list, tuple, str or bytes by an index above it on the value stack
+    # (str and bytes were refused at load), any other iterable through its iterator.
+    ch = stackless.channel()
+    t = stackless.tasklet(_iterate)(seq, ch)
+    stackless.run()  # blocked in the loop's first receive
+    data = pickle.dumps((t, ch))
+    t.kill()
+    SEEN.clear()
+    t2, ch2 = pickle.loads(data)
+    while t2.alive:
+        ch2.send("b")
+    assert SEEN == ["b" + str(x) for x in seq]
+
+
 def test_channel_settings_round_trip():
     ch = stackless.channel()
     ch.preference = 1
