@@ -56,9 +56,9 @@ struct TaskletObject {
     PyObject* snapshot;               // what `chain` was rebuilt from, until resume starts
     PyObject* restore_value;          // what its suspended call returns when restored
     PyObject* restore_channel;        // the channel it blocks on first when restored
-    int restore_dir;                  // +1 send restore_value, -1 receive
     PyObject* restore_sequence;       // (channel, iterator, sent): a send_sequence() to go on
     int in_run;                       // nesting of stackless.run() it is the watchdog of
+    int restore_dir;  // +1 send restore_value, -1 receive (beside in_run: no padding)
     suspend_kind suspended_in;
     bool chain_started;
     bool pending_throw;    // kill/throw(pending=True) waits in core: a pickle cannot carry it
