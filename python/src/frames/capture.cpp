@@ -4,9 +4,6 @@
 
 namespace slpy::frames {
 
-namespace {
-
-// Where the function lives: its __module__, or its globals' __name__.
 PyObject* module_name(_PyInterpreterFrame* f) {
     PyObject* m = frame_func(f)->func_module;
     if (m != nullptr && PyUnicode_Check(m)) return Py_NewRef(m);
@@ -15,6 +12,8 @@ PyObject* module_name(_PyInterpreterFrame* f) {
     return raise_unpicklable("cannot capture frame " + describe(f) +
                              ": its function belongs to no importable module");
 }
+
+namespace {
 
 // A cell as a list of its content, the same list for the same cell (pickle keeps the
 // sharing between frames: an outer frame's cell and an inner closure's free variable).
@@ -87,6 +86,9 @@ PyObject* capture_frame(const FrameAt& at, PyObject* memo) {
         if (at.site.preempted())
             return Py_BuildValue("(NOOiNNs)", module, co->co_qualname, at.info->digest,
                                  at.site.index, values, nulls_t, kPreempted);
+        if (at.generator != nullptr)
+            return Py_BuildValue("(NOOiNN(sO))", module, co->co_qualname, at.info->digest,
+                                 at.site.index, values, nulls_t, kGenerator, at.generator);
         if (at.init_object != nullptr)
             return Py_BuildValue("(NOOiNN(sO))", module, co->co_qualname, at.info->digest,
                                  at.site.index, values, nulls_t, kInit, at.init_object);

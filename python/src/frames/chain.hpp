@@ -22,6 +22,12 @@ class Chain {
     // Per frame: the new object of the class call it waits in (strong; its callee is
     // that object's __init__), or null.
     std::vector<PyObject*> init_objects;
+    // Per frame: the running generator whose frame it is (strong; the frame is the
+    // object's, never moved or freed by the chain), or null for a frame of the thread.
+    std::vector<PyObject*> generators;
+    // Per frame: the code unit of its FOR_ITER when it iterates the generator of the
+    // frame above (repeated once that generator returned), or -1.
+    std::vector<int> iterates_at;
     PyObject* handled = nullptr;  // strong; None when none
     bool started = false;
     // The innermost frame was preempted at this code unit (it takes no call result; an
