@@ -75,7 +75,10 @@ void drop_forgotten() {
             ++i;
         }
     }
-    for (PyObject* g : forgotten) Py_DECREF(g);  // (after: finalizers may run)
+    for (PyObject* g : forgotten) {  // (after: finalizers may run)
+        close_awaiting(g);
+        Py_DECREF(g);
+    }
 }
 
 // Capture of a running generator: the frame's function, which the loader makes an
@@ -150,6 +153,21 @@ _PyInterpreterFrame* fill_generator_frame(const Plan& p, PyObject* gen, PyObject
     for (size_t i = 0; i < tagged.size(); ++i)
         if (tagged[i]) frame::make_tagged_int(f, static_cast<int>(i));
     return f;
+}
+
+bool still_awaiting(PyObject* gen) noexcept {
+    return as_gen(gen)->gi_frame_state == frame::kAwaitingFrameState;
+}
+
+void close_awaiting(PyObject* gen) noexcept {
+    PyObject *t = nullptr, *v = nullptr, *tb = nullptr;
+    PyErr_Fetch(&t, &v, &tb);
+    if (still_awaiting(gen)) {
+        PyObject* r = PyObject_CallMethod(gen, "close", nullptr);
+        if (r == nullptr) PyErr_WriteUnraisable(gen);
+        Py_XDECREF(r);
+    }
+    PyErr_Restore(t, v, tb);
 }
 
 PyObject* running_generator(_PyInterpreterFrame* f) noexcept {

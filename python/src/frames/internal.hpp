@@ -61,6 +61,11 @@ inline constexpr const char* kGenerator = "generator";
 bool awaits_frame(PyObject* gen) noexcept;
 // `gen` (awaits_frame()) gets its frame now: it no longer awaits one.
 void give_frame(PyObject* gen) noexcept;
+// Is `gen` still as it awaited its frame (nobody ran it since)?
+bool still_awaiting(PyObject* gen) noexcept;
+// A generator that awaited its frame and will never run in its tasklet's frames (they go
+// before they resumed): close it, which in its awaiting state runs none of its code.
+void close_awaiting(PyObject* gen) noexcept;
 
 // Where the function of frame `f` lives (its __module__, or its globals' __name__): new
 // reference, or null with UnpicklableFrameError set.

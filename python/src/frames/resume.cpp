@@ -154,6 +154,12 @@ PyObject* resume(Chain* chain, PyObject* value) {
         PyErr_SetString(PyExc_SystemError, "slp frames: resume() to raise, but no exception set");
         return nullptr;
     }
+    for (size_t i = 0; i < chain->frames.size(); ++i)
+        if (PyObject* gen = chain->generators[i]; gen != nullptr && !still_awaiting(gen)) {
+            PyErr_Format(PyExc_RuntimeError,
+                         "the generator %R was run before its tasklet resumed it", gen);
+            return nullptr;
+        }
     PyThreadState* ts = PyThreadState_Get();
     _PyInterpreterFrame* below = frame::current(ts);
     // Above the caller (tracebacks, sys._getframe() and f_back see the whole chain); on
@@ -243,9 +249,10 @@ void destroy(Chain* chain) noexcept {
         // A started chain's frames are in use on some C stack (or the data stack): leak
         // them rather than free them. A generator's frame is its object's (which clears
         // it when it goes).
-        if (PyObject* gen = chain->generators[i])
+        if (PyObject* gen = chain->generators[i]) {
+            if (!chain->started) close_awaiting(gen);
             Py_DECREF(gen);
-        else if (f != nullptr && !chain->started && chain->state[i] == FrameState::kPending)
+        } else if (f != nullptr && !chain->started && chain->state[i] == FrameState::kPending)
             clear_frame(f);
     }
     for (PyObject* o : chain->init_objects) Py_XDECREF(o);

@@ -16,8 +16,9 @@ inline bool iterated_by_index(PyObject* o) noexcept {
 }
 
 // The state of a generator unpickled to run again in its tasklet's frames, until they
-// resume. 3.15 has no state finished but for a cleared frame: running (nothing can resume
-// it), whose finalizer reports it cannot close it if it goes before its tasklet ran.
-inline constexpr int8_t kAwaitingFrameState = FRAME_EXECUTING;
+// resume. 3.15 has no state finished but for a cleared frame: not started, which its
+// finalizer and close() clear without running its code (resume() refuses it if anyone
+// ran it meanwhile).
+inline constexpr int8_t kAwaitingFrameState = FRAME_CREATED;
 
 }  // namespace slpy::cpy::frame
