@@ -124,6 +124,24 @@ PyObject* tasklet_new(PyTypeObject* type, PyObject*, PyObject*) {
     return o;
 }
 
+PyObject* tasklet_kill(PyObject* self, PyObject* args, PyObject* kwds);
+
+// bind(None) of a started, paused tasklet whose frames could be pickled (Stackless drops
+// such a tasklet's frames, which have no C state): its frames end as a kill ends them (on
+// its C stack, their finally blocks run), and then it is unbound. 0 (also when this is
+// not such a call), or -1 with an exception set.
+int unbind_restorable(TaskletObject* t, PyObject* func, PyObject* args, PyObject* kwargs) {
+    if (func != nullptr || args != nullptr || kwargs != nullptr || !started(t) ||
+        t->core.scheduled() || t->core.blocked())
+        return 0;
+    ref restorable = ref::steal(tasklet_get_restorable(as_object(t), nullptr));
+    if (!restorable) return -1;
+    if (restorable.get() != Py_True) return 0;
+    ref no_args = ref::steal(PyTuple_New(0));
+    ref done = ref::steal(no_args ? tasklet_kill(as_object(t), no_args.get(), nullptr) : nullptr);
+    return done ? 0 : -1;
+}
+
 int bind_impl(TaskletObject* t, PyObject* func, PyObject* args, PyObject* kwargs) {
     if (func == Py_None) func = nullptr;
     if (args == Py_None) args = nullptr;
@@ -157,6 +175,7 @@ int bind_impl(TaskletObject* t, PyObject* func, PyObject* args, PyObject* kwargs
                                                            : "tasklet is alive");
         return -1;
     }
+    if (unbind_restorable(t, func, args, kwargs) < 0) return -1;
     if (started(t)) {
         runtime_error("tasklet has C state on its stack");
         return -1;

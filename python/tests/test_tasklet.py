@@ -99,6 +99,41 @@ def test_bind_of_started_paused_tasklet_raises():
     t.kill()
 
 
+def test_unbinding_a_paused_restorable_tasklet_ends_its_frames():
+    # Stackless drops the frames of such a tasklet (no C state); here they end as a kill
+    # ends them, on the tasklet's C stack: their finally blocks run.
+    log = []
+
+    def f():
+        try:
+            stackless.schedule_remove()
+            log.append("went on")
+        finally:
+            log.append("finally")
+
+    t = stackless.tasklet(f)()
+    t.run()
+    assert t.paused and t.restorable
+    t.bind(None)
+    assert not t.alive and t.frame is None and log == ["finally"]
+    t.bind(f)  # unbound: it binds again
+    t.setup()
+    stackless.run()
+    assert t.paused
+    t.insert()
+    stackless.run()
+    assert log == ["finally", "went on", "finally"]
+
+
+def test_unbinding_a_paused_tasklet_with_c_state_raises():
+    t = stackless.tasklet(sorted)([1, 2], key=lambda x: stackless.schedule_remove())
+    t.run()
+    assert t.paused and not t.restorable
+    with pytest.raises(RuntimeError, match="tasklet has C state on its stack"):
+        t.bind(None)
+    t.kill()
+
+
 def test_rebind_after_death_reuses_the_tasklet():
     got = []
     t = stackless.tasklet(got.append)(1)
