@@ -68,6 +68,15 @@ def test_a_tasklet_inside_a_for_loops_generator_resumes_there(stack_kind, protoc
     assert first == second == list(range(20))
 
 
+def test_a_loop_the_interpreter_specialized_resumes_too(stack_kind):
+    # Warm: 3.12+ specialize the FOR_ITER to FOR_ITER_GEN, which pushes the generator's
+    # frame itself (no C between the two frames).
+    for _ in range(50):
+        assert outer(4, -1) == [0, 1, 2, 3]
+    first, second = run_both(outer, 6, 2)
+    assert first == second == list(range(6))
+
+
 def test_the_generator_returning_at_once_ends_the_loop(stack_kind):
     first, second = run_both(outer, 5, 4)
     assert first == second == list(range(5))
