@@ -22,7 +22,8 @@
 //     handled_exc  the exception being handled at the innermost point (sys.exception()),
 //                  or None
 //     frames       tuple of frames, the base (outermost) first:
-//     (module, qualname, digest, site, values, nulls[, "preempted"])
+//     (module, qualname, digest, site, values, nulls[, "preempted" | ("init", object) |
+//      ("generator", object)])
 //       module, qualname  where the function lives (qualname may contain "<locals>":
 //                         nested functions are found among their parent's constants)
 //       digest            16 bytes, code_digest() of its code (codeinfo.hpp)
@@ -35,13 +36,18 @@
 //                         the eval breaker ran (a backward jump, RESUME; 3.14: a call's
 //                         end too, its saved depth telling it from inside the call): the
 //                         frame continues where that instruction goes on; a generator's:
-//                         its YIELD_VALUE, or RETURN_GENERATOR before it started
+//                         its YIELD_VALUE, or RETURN_GENERATOR before it started; a frame
+//                         whose next frame is a running generator's: the FOR_ITER that
+//                         runs that generator (the generator under it on the stack)
 //       values            locals, cells and free variables (co_nlocalsplus of them), then
 //                         the value stack below the call's operands (the yielded value);
 //                         a cell is a list of its content ([] when empty), shared cells
 //                         share the list (a generator's: the cell object itself)
 //       nulls             tuple of indexes into values that are NULL (unbound locals,
 //                         NULL stack entries), increasing
+//       ("generator", g)  the frame is the running generator g's: g is an object
+//                         capture_generator() reduced as running and rebuild_generator()
+//                         made to await this frame (never the base's)
 //
 // Wiring into the stackless module (tasklet.__reduce__/__setstate__):
 //   * base: record, when a tasklet's C entry starts its callable, the thread's
@@ -104,7 +110,8 @@ enum class Innermost : uint8_t { kInCall, kPreempted };
 // (3.11's `is_entry`, 3.13's entry frame under it), except frames that resume() itself
 // is evaluating and frames whose caller's instruction reached them through C code that
 // returns their result unchanged (bytecode.hpp's calls_through_c(): a known
-// continuation); `innermost` is suspended in a call into C (bytecode.hpp's calls_c()),
+// continuation); a running generator's frame only where the next frame out runs it by
+// its FOR_ITER (bytecode.hpp's iterates()); `innermost` is suspended in a call into C (bytecode.hpp's calls_c()),
 // or, `how` kPreempted, at a preemption point (CodeAnalysis::preemption_point());
 // the bytecode of every frame can be analysed; `stop` is reached (it may be the base's
 // caller, or on 3.13 the entry frame between them).
@@ -194,17 +201,23 @@ void destroy(Chain* chain) noexcept;
 // Their frame lives in the object, not on the data stack: suspended at a yield (or an
 // await), or not started yet (waiting at its RETURN_GENERATOR), it is captured alone,
 // in the snapshot format above with one frame whose site is that instruction, and
-// rebuilt into a new object of the same code. A frame inside a tasklet's chain that
-// belongs to a running generator is not restorable (check_restorable()).
+// rebuilt into a new object of the same code. A running generator's frame inside a
+// tasklet's chain is restorable when the next frame out runs it by a for loop (its
+// FOR_ITER: a known continuation); the tasklet's snapshot carries the frame, and the
+// object pickles as one awaiting it, which rebuild() gives it.
 
 // Snapshot of the frame of `gen` (a generator, coroutine or async generator), a new
 // reference to None if it finished (no frame), or null with UnpicklableFrameError set if
-// it runs or its bytecode cannot be analysed (TypeError if `gen` is none of those).
+// it runs on the thread's frames or its bytecode cannot be analysed (TypeError if `gen`
+// is none of those). Running inside a suspended tasklet's frames: ("slp.running",
+// module, qualname, digest), its function (the tasklet's snapshot carries its frame).
 PyObject* capture_generator(PyObject* gen);
 
 // A new generator, coroutine or async generator (as its code says) in the state of
 // `snapshot` (one frame, validated as rebuild() does, waiting at a yield or not started),
-// with the handled exception of the snapshot as its own. The object is made by calling a
+// with the handled exception of the snapshot as its own; for a running one's capture, a
+// new object of its code that awaits its frame from a tasklet's snapshot (finished to
+// everyone else until that tasklet resumes it; 3.15: not started). The object is made by calling a
 // copy of its function (positional and keyword-only parameters defaulting to None): a
 // tracer sees that call. Null with FrameRestoreError (or another exception) set.
 PyObject* rebuild_generator(PyObject* snapshot);
