@@ -4,9 +4,6 @@
 
 namespace slpy::frames {
 
-namespace {
-
-// Where the function lives: its __module__, or its globals' __name__.
 PyObject* module_name(_PyInterpreterFrame* f) {
     PyObject* m = frame_func(f)->func_module;
     if (m != nullptr && PyUnicode_Check(m)) return Py_NewRef(m);
@@ -15,6 +12,8 @@ PyObject* module_name(_PyInterpreterFrame* f) {
     return raise_unpicklable("cannot capture frame " + describe(f) +
                              ": its function belongs to no importable module");
 }
+
+namespace {
 
 // A cell as a list of its content, the same list for the same cell (pickle keeps the
 // sharing between frames: an outer frame's cell and an inner closure's free variable).

@@ -62,6 +62,10 @@ inline constexpr const char* kInit = "init";
 int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
          Innermost how, std::vector<FrameAt>& out, std::string* why);
 
+// Where the function of frame `f` lives: its __module__, or its globals' __name__ (new
+// reference), or null with UnpicklableFrameError set.
+PyObject* module_name(_PyInterpreterFrame* f);
+
 // One frame of a snapshot (frames.hpp's format); `memo` (a dict) keeps shared cells shared
 // between the frames of one snapshot, as lists of their content. Without a memo (a
 // generator's frame) a cell is the cell object itself: pickle keeps it shared with other

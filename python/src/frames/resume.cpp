@@ -161,7 +161,9 @@ int traverse(const Chain* chain, visitproc visit, void* arg) {
 
 void destroy(Chain* chain) noexcept {
     if (chain == nullptr) return;
-    for (size_t i = 0; i < chain->frames.size(); ++i) {
+    // The innermost first: a frame object that takes its frame's data over links to the
+    // frame object of the caller (made then if need be), which must still be there.
+    for (size_t i = chain->frames.size(); i-- > 0;) {
         _PyInterpreterFrame* f = chain->frames[i];
         // A started chain's frames are in use on some C stack (or the data stack): leak
         // them rather than free them.
