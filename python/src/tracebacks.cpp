@@ -6,7 +6,8 @@
 // once that frame returned, or with the suspended tasklet whose frame it is, as that frame
 // of the tasklet (frame_references.cpp). A restored record runs nothing: its code is an
 // empty code object with the original's names and place, which is all tracebacks,
-// inspect and debuggers' stack listings read (its locals are not kept). reducers.cpp registers the reducers.
+// inspect and debuggers' stack listings read (its locals are not kept). reducers.cpp
+// registers the reducers.
 #include "common.hpp"  // PyFrameObject's fields: the version's internal headers
 
 namespace slpy {
