@@ -14,7 +14,7 @@ import traceback
 import pytest
 
 import stackless
-from pickle_support import lines
+from pickle_support import lines, run_out
 
 RESULTS = []
 KEPT = []  # what __exit__ kept of its arguments, for the tests to pickle along
@@ -56,16 +56,6 @@ def raising_body():
 
 def outer():
     raising_body()
-
-
-def run_out(t):
-    """Insert a paused tasklet until it ends."""
-    for _ in range(10):
-        if not t.alive:
-            return
-        t.insert()
-        stackless.run()
-    raise AssertionError("the tasklet does not end")
 
 
 def suspended(func=outer):

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 import stackless
-from pickle_support import AsTasklet
+from pickle_support import AsTasklet, run_out
 
 RESULTS = []
 
@@ -93,16 +93,6 @@ def round_trip(func):
     del RESULTS[:]
     run_out(pickle.loads(data))
     return original, list(RESULTS)
-
-
-def run_out(t):
-    """Insert a paused tasklet until it ends (it may suspend again)."""
-    for _ in range(10):
-        if not t.alive:
-            return
-        t.insert()
-        stackless.run()
-    raise AssertionError("the tasklet does not end")
 
 
 @pytest.mark.parametrize("func", [star_call, callable_object, bound_star, with_exit],
