@@ -1,8 +1,10 @@
 """Loading corrupted tasklet pickles through the stackless module raises and never
 crashes (issue 6): mutations of a pickled blocked tasklet (with its channel), of one whose
-frames C code called (f(*args), __exit__), of one preempted by run(timeout), of ones in
-the middle of channel.send_sequence() (blocked, and runnable), and of one with its tracing
-state, loaded in a subprocess. SLP_FUZZ_PICKLE_COUNT sets the number of cases (default 2,000; the test
+frames C code called (f(*args), __exit__), of one whose __exit__ holds the traceback of
+its own running frame (which pickles as that frame of the tasklet), of one preempted by
+run(timeout), of ones in the middle of channel.send_sequence() (blocked, and runnable),
+and of one with its tracing state, loaded in a subprocess (a loaded traceback's frame is
+read: line, locals, callers). SLP_FUZZ_PICKLE_COUNT sets the number of cases (default 2,000; the test
 command sets 300 under emulation). The child's address space is bounded to 4 GiB
 (RLIMIT_AS, or qemu's guest address space under emulation: emulation.py)."""
 import os
@@ -11,7 +13,7 @@ from emulation import address_space
 from pickle_support import run_phase
 
 FUZZ = """
-import os, pickle, random, sys, gc, resource
+import os, pickle, random, sys, gc, resource, types
 import stackless
 
 # A corrupted length handed to bytes() by the pickle would eat the machine: MemoryError.
@@ -47,6 +49,21 @@ def through_c(f, *args):
         raise KeyError(f(*args))
 
 
+class KeepsTraceback:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, t, v, tb):
+        stackless.schedule_remove(tb)
+        return tb.tb_frame.f_locals.get("marker") == 1
+
+
+def own_frame_in_traceback():
+    marker = 1
+    with KeepsTraceback():
+        raise KeyError(outer(2, 0))
+
+
 def spin(n):
     x = total = 0
     while x < n:
@@ -62,6 +79,12 @@ t.kill()
 t = stackless.tasklet(through_c)(outer, 1, 0)
 t.run()
 seeds += [pickle.dumps(t, p) for p in (0, 2, 4, 5)]
+t.kill()
+# Its __exit__ holds the traceback of its own running frame: alone, and with the traceback
+# after the tasklet (both pickle that frame as the tasklet's).
+t = stackless.tasklet(own_frame_in_traceback)()
+t.run()
+seeds += [pickle.dumps(x, p) for p in (0, 2, 4, 5) for x in (t, (t, t.tempval))]
 t.kill()
 # Preempted between two instructions by run(timeout).
 t = stackless.tasklet(spin)(10 ** 9)
@@ -117,6 +140,9 @@ for i in range(count):
     # whatever loaded: resume it for a while (or not), then kill what is left
     try:
         for o in (obj if isinstance(obj, tuple) else (obj,)):
+            if isinstance(o, types.TracebackType):
+                f = o.tb_frame
+                f.f_lineno, f.f_locals, f.f_back, f.f_code
             if isinstance(o, stackless.channel) and rng.randrange(2):
                 for _ in range(3):
                     if o.balance > 0:
