@@ -22,6 +22,8 @@ class Chain {
     // Per frame: the new object of the class call it waits in (strong; its callee is
     // that object's __init__), or null.
     std::vector<PyObject*> init_objects;
+    // Per frame: the code unit of its snapshot's site (the call it waits in).
+    std::vector<int> sites;
     PyObject* handled = nullptr;  // strong; None when none
     bool started = false;
     // The innermost frame was preempted at this code unit (it takes no call result; an

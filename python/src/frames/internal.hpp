@@ -22,9 +22,15 @@ std::string describe(_PyInterpreterFrame* f);
 // module and class bodies), or null if it is a plain function's code.
 const char* unsupported_code(PyCodeObject* co) noexcept;
 
-// Is `f` a frame resume() is evaluating right now, other than its chain's base? Such a
-// frame is an entry frame but its caller is the next frame of the chain: no C between.
-bool driven_inner_frame(_PyInterpreterFrame* f) noexcept;
+// What the caller of a frame resume() is evaluating right now (other than its chain's
+// base) waits in: such a frame is an entry frame, but its caller is the next frame of
+// the chain, rebuilt to wait at its snapshot's site, with no C code between.
+struct DrivenCall {
+    int caller_site = -1;             // code unit of the caller's call instruction
+    PyObject* init_object = nullptr;  // a class call's new object (borrowed), or null
+};
+// Is `f` such a frame? Null if not.
+const DrivenCall* driven_call(_PyInterpreterFrame* f) noexcept;
 
 // Does the C code of `call` (an instruction that calls_through_c()) run the function of
 // `callee`, the frame above its caller, and return that function's result unchanged?

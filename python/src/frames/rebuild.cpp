@@ -419,6 +419,7 @@ Chain* rebuild(PyObject* snapshot) {
         chain->frames.push_back(f);
         chain->state.push_back(FrameState::kPending);
         chain->init_objects.push_back(Py_XNewRef(p.init_object));
+        chain->sites.push_back(p.site.index);
     }
     for (auto& kv : cells) Py_DECREF(kv.second);
     return chain;
