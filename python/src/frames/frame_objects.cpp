@@ -52,10 +52,12 @@ int same_function(_PyInterpreterFrame* f, PyObject* module, PyObject* qualname, 
 
 // The chain's frame at `position` if it has not run yet; null with FrameRestoreError set.
 _PyInterpreterFrame* pending_frame(const Chain* chain, Py_ssize_t position) {
+    // (A frame of the thread: a running generator's belongs to the generator.)
     if (chain->started || position < 0 ||
         position >= static_cast<Py_ssize_t>(chain->frames.size()) ||
         chain->state[static_cast<size_t>(position)] != FrameState::kPending ||
-        chain->frames[static_cast<size_t>(position)] == nullptr) {
+        chain->frames[static_cast<size_t>(position)] == nullptr ||
+        !frame::owned_by_thread(chain->frames[static_cast<size_t>(position)])) {
         raise_restore("a pickled frame object names frame " + std::to_string(position) +
                       " of a tasklet, which has no such frame waiting to run");
         return nullptr;
@@ -89,7 +91,8 @@ PyObject* locate_frame(const Chain* chain, PyObject* frame) {
     if (!is_frame(frame)) return nullptr;
     _PyInterpreterFrame* target = shown(frame);
     for (size_t i = 0; !chain->started && i < chain->frames.size(); ++i)
-        if (chain->frames[i] == target && chain->state[i] == FrameState::kPending)
+        if (chain->frames[i] == target && chain->state[i] == FrameState::kPending &&
+            frame::owned_by_thread(target))
             return identity(target, static_cast<Py_ssize_t>(i));
     Py_RETURN_NONE;
 }
