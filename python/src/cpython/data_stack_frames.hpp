@@ -97,4 +97,16 @@ inline PyObject* evaluate(PyThreadState* ts, _PyInterpreterFrame* f, _PyInterpre
 }
 inline constexpr bool kEvalClears = true;
 
+// Make `f` the thread's current frame (the caller a generator's frame links to when it
+// runs).
+inline void set_current(PyThreadState* ts, _PyInterpreterFrame* f) noexcept {
+    ts->current_frame = f;
+}
+// Make a rebuilt frame about to be evaluated run the instruction at `unit` again (a
+// FOR_ITER whose generator returned meanwhile: it ends the loop).
+inline void rerun_at(_PyInterpreterFrame* f, int unit) noexcept {
+    f->instr_ptr = _PyCode_CODE(frame_code(f)) + unit;
+    f->return_offset = 0;
+}
+
 }  // namespace slpy::cpy::frame

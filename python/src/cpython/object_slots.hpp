@@ -44,6 +44,7 @@ inline PyObject* slot_value(_PyInterpreterFrame* f, int i) noexcept {
 inline void make_tagged_int(_PyInterpreterFrame*, int) noexcept {}
 // Nothing is iterated by an index kept on the value stack (3.15 is the first version that
 // does: v315/iteration.hpp).
+inline constexpr bool kIterationIndex = false;
 inline bool iterated_by_index(PyObject*) noexcept {
     return false;
 }

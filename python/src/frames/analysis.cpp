@@ -388,6 +388,10 @@ bool CodeAnalysis::suspension_site(int index, CallSite& out) const noexcept {
     return site_at(*this, index, suspends, out);
 }
 
+bool CodeAnalysis::iteration_site(int index, CallSite& out) const noexcept {
+    return site_at(*this, index, iterates, out);
+}
+
 bool CodeAnalysis::preemption_point(int index, CallSite& out) const noexcept {
     const int d = depth_at(index);
     if (d < 0) return false;

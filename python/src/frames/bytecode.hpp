@@ -93,6 +93,11 @@ bool calls_c(int op) noexcept;
 // YIELD_VALUE, or the RETURN_GENERATOR it waits at before its first resumption)? The
 // value sent in is pushed when it resumes, after `op`'s operands are popped.
 bool suspends(int op) noexcept;
+// Can a frame wait in `op` for the next value of a generator it iterates, the generator's
+// frame running above it (FOR_ITER, on every version: its C code or its specialization
+// runs the generator; what the generator yields is the instruction's result, and its
+// return ends the loop)?
+bool iterates(int op) noexcept;
 
 // The object the call instruction `op` (arg `arg`) calls, read from the value stack as it
 // is before the instruction (`stack` its bottom, `depth` slots), or null.

@@ -86,6 +86,9 @@ PyObject* capture_frame(const FrameAt& at, PyObject* memo) {
         if (at.site.preempted())
             return Py_BuildValue("(NOOiNNs)", module, co->co_qualname, at.info->digest,
                                  at.site.index, values, nulls_t, kPreempted);
+        if (at.generator != nullptr)
+            return Py_BuildValue("(NOOiNN(sO))", module, co->co_qualname, at.info->digest,
+                                 at.site.index, values, nulls_t, kGenerator, at.generator);
         if (at.init_object != nullptr)
             return Py_BuildValue("(NOOiNN(sO))", module, co->co_qualname, at.info->digest,
                                  at.site.index, values, nulls_t, kInit, at.init_object);

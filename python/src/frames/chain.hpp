@@ -24,6 +24,12 @@ class Chain {
     std::vector<PyObject*> init_objects;
     // Per frame: the code unit of its snapshot's site (the call it waits in).
     std::vector<int> sites;
+    // Per frame: the running generator whose frame it is (strong; the frame is the
+    // object's, never moved or freed by the chain), or null for a frame of the thread.
+    std::vector<PyObject*> generators;
+    // Per frame: the code unit of its FOR_ITER when it iterates the generator of the
+    // frame above (repeated once that generator returned), or -1.
+    std::vector<int> iterates_at;
     PyObject* handled = nullptr;  // strong; None when none
     bool started = false;
     // The innermost frame was preempted at this code unit (it takes no call result; an

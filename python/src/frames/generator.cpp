@@ -1,6 +1,8 @@
 // generator.cpp — capture and rebuild the frame a generator, coroutine or async generator
 // holds.
+#include <algorithm>
 #include <unordered_map>
+#include <vector>
 
 #include "bytecode.hpp"
 #include "frames.hpp"
@@ -42,7 +44,133 @@ PyObject* callable_without_arguments(const Plan& p, const std::vector<PyObject*>
     return func;
 }
 
+// Is `f` one of the frames the thread runs now (not a suspended tasklet's)?
+bool on_running_frames(_PyInterpreterFrame* f) {
+    for (_PyInterpreterFrame* g = frame::current(PyThreadState_Get()); g != nullptr;
+         g = g->previous)
+        if (g == f) return true;
+    return false;
+}
+
+// The tag of a running generator's reduced frame: ("slp.running", module, qualname,
+// digest); a tasklet's snapshot carries the frame itself.
+constexpr const char* kRunningTag = "slp.running";
+
+// Generators made to await their running frame (strong references): rebuild() gives one
+// its frame from a tasklet's snapshot. One nobody else refers to any more is dropped.
+std::vector<PyObject*>& awaiting() {
+    static std::vector<PyObject*> gens;
+    return gens;
+}
+
+void drop_forgotten() {
+    std::vector<PyObject*> forgotten;
+    auto& gens = awaiting();
+    for (size_t i = 0; i < gens.size();) {
+        if (Py_REFCNT(gens[i]) == 1) {
+            forgotten.push_back(gens[i]);
+            gens[i] = gens.back();
+            gens.pop_back();
+        } else {
+            ++i;
+        }
+    }
+    for (PyObject* g : forgotten) Py_DECREF(g);  // (after: finalizers may run)
+}
+
+// Capture of a running generator: the frame's function, which the loader makes an
+// object of that awaits its frame.
+PyObject* capture_running(PyObject* gen, _PyInterpreterFrame* f) {
+    if (on_running_frames(f))
+        return raise_unpicklable("cannot pickle " + describe(f) + ": its " + Py_TYPE(gen)->tp_name +
+                                 " is running");
+    auto info = code_info(frame_code(f));
+    if (info == nullptr) return nullptr;
+    PyObject* module = module_name(f);
+    if (module == nullptr) return nullptr;
+    return Py_BuildValue("(sNOO)", kRunningTag, module, frame_code(f)->co_qualname, info->digest);
+}
+
+bool is_running_capture(PyObject* snapshot) {
+    return PyTuple_CheckExact(snapshot) && PyTuple_GET_SIZE(snapshot) == 4 &&
+           PyUnicode_CheckExact(PyTuple_GET_ITEM(snapshot, 0)) &&
+           PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(snapshot, 0), kRunningTag) == 0;
+}
+
+// A new generator of the function a running generator's capture names, awaiting its
+// frame: in the version's awaiting state (nothing can resume it; as it goes, it is
+// cleared without running its code), its frame as made (no snapshot frame yet).
+PyObject* rebuild_running(PyObject* capture) {
+    PyObject* module = PyTuple_GET_ITEM(capture, 1);
+    PyObject* qualname = PyTuple_GET_ITEM(capture, 2);
+    PyObject* digest = PyTuple_GET_ITEM(capture, 3);
+    if (!PyUnicode_CheckExact(module) || !PyUnicode_CheckExact(qualname) ||
+        !PyBytes_CheckExact(digest) || PyBytes_GET_SIZE(digest) != 16)
+        return raise_restore("a running generator's capture has parts of the wrong type");
+    Plan p;
+    if (resolve(module, qualname, digest, p.fn) < 0) return nullptr;
+    auto* co = reinterpret_cast<PyCodeObject*>(p.fn.code);
+    const char* m = PyUnicode_AsUTF8(module);
+    const char* q = PyUnicode_AsUTF8(qualname);
+    if (m == nullptr || q == nullptr) return nullptr;
+    p.where = std::string(m) + "." + q;
+    if (!(co->co_flags & kGeneratorFlags))
+        return raise_restore("frame " + p.where +
+                             " is not a generator's, coroutine's or async generator's");
+    std::vector<PyObject*> none(static_cast<size_t>(co->co_nlocalsplus), nullptr);
+    PyObject* maker = callable_without_arguments(p, none);
+    PyObject* gen = maker != nullptr ? PyObject_CallNoArgs(maker) : nullptr;
+    Py_XDECREF(maker);
+    if (gen == nullptr) return nullptr;
+    if (!is_generator(gen) || as_gen(gen)->gi_frame_state != FRAME_CREATED ||
+        frame_code(frame::generator_frame(gen)) != co) {
+        Py_DECREF(gen);
+        return raise_restore("frame " + p.where + ": calling its function made no fresh generator");
+    }
+    as_gen(gen)->gi_frame_state = frame::kAwaitingFrameState;
+    drop_forgotten();
+    awaiting().push_back(Py_NewRef(gen));
+    return gen;
+}
+
 }  // namespace
+
+_PyInterpreterFrame* fill_generator_frame(const Plan& p, PyObject* gen, PyObject* func,
+                                          const std::vector<PyObject*>& slots) {
+    _PyInterpreterFrame* f = frame::generator_frame(gen);
+    const int nlocals = reinterpret_cast<PyCodeObject*>(p.fn.code)->co_nlocalsplus;
+    std::vector<char> tagged(slots.size(), 0);  // slots the eval loop reads as tagged ints
+    for (int pos = 0; nlocals + pos < static_cast<int>(slots.size()); ++pos)
+        tagged[static_cast<size_t>(nlocals + pos)] =
+            (p.info->analysis.requirement(p.site, pos) & kReqTaggedInt) &&
+            slots[static_cast<size_t>(nlocals + pos)] != nullptr;
+    frame::set_generator_frame(f, reinterpret_cast<PyFunctionObject*>(func), slots.data(),
+                               static_cast<int>(slots.size()), p.site.index,
+                               cache_units(p.site.op));
+    for (size_t i = 0; i < tagged.size(); ++i)
+        if (tagged[i]) frame::make_tagged_int(f, static_cast<int>(i));
+    return f;
+}
+
+PyObject* running_generator(_PyInterpreterFrame* f) noexcept {
+    if (f->owner != FRAME_OWNED_BY_GENERATOR) return nullptr;
+    auto* gen = reinterpret_cast<PyGenObject*>(reinterpret_cast<char*>(f) -
+                                               offsetof(PyGenObject, gi_iframe));
+    return gen->gi_frame_state == FRAME_EXECUTING ? reinterpret_cast<PyObject*>(gen) : nullptr;
+}
+
+bool awaits_frame(PyObject* gen) noexcept {
+    const auto& gens = awaiting();
+    return std::find(gens.begin(), gens.end(), gen) != gens.end();
+}
+
+void give_frame(PyObject* gen) noexcept {
+    auto& gens = awaiting();
+    auto it = std::find(gens.begin(), gens.end(), gen);
+    if (it == gens.end()) return;
+    gens.erase(it);
+    Py_DECREF(gen);  // (the caller holds another reference)
+}
 
 PyObject* capture_generator(PyObject* gen) {
     if (!is_generator(gen)) {
@@ -53,9 +181,7 @@ PyObject* capture_generator(PyObject* gen) {
     const int state = as_gen(gen)->gi_frame_state;
     if (frame::generator_finished(state)) Py_RETURN_NONE;
     _PyInterpreterFrame* f = frame::generator_frame(gen);
-    if (state == FRAME_EXECUTING)
-        return raise_unpicklable("cannot pickle " + describe(f) + ": its " + Py_TYPE(gen)->tp_name +
-                                 " is running");
+    if (state == FRAME_EXECUTING) return capture_running(gen, f);
     FrameAt at{f, code_info(frame_code(f)), {}};
     if (at.info == nullptr) return nullptr;
     if (!at.info->analysed)
@@ -75,6 +201,7 @@ PyObject* capture_generator(PyObject* gen) {
 }
 
 PyObject* rebuild_generator(PyObject* snapshot) {
+    if (is_running_capture(snapshot)) return rebuild_running(snapshot);
     PyObject *handled = nullptr, *frames = nullptr;
     if (!check_header(snapshot, handled, frames)) return nullptr;
     if (PyTuple_GET_SIZE(frames) != 1) return raise_restore("a generator's snapshot has one frame");
@@ -100,18 +227,7 @@ PyObject* rebuild_generator(PyObject* snapshot) {
     // The frame runs the function found, or for a nested one the copy (its closure).
     PyObject* func = p.fn.func != nullptr ? Py_NewRef(p.fn.func) : Py_NewRef(maker);
     Py_DECREF(maker);
-    _PyInterpreterFrame* f = frame::generator_frame(gen);
-    const int nlocals = reinterpret_cast<PyCodeObject*>(p.fn.code)->co_nlocalsplus;
-    std::vector<char> tagged(slots.size(), 0);  // slots the eval loop reads as tagged ints
-    for (int pos = 0; nlocals + pos < static_cast<int>(slots.size()); ++pos)
-        tagged[static_cast<size_t>(nlocals + pos)] =
-            (p.info->analysis.requirement(p.site, pos) & kReqTaggedInt) &&
-            slots[static_cast<size_t>(nlocals + pos)] != nullptr;
-    frame::set_generator_frame(f, reinterpret_cast<PyFunctionObject*>(func), slots.data(),
-                               static_cast<int>(slots.size()), p.site.index,
-                               cache_units(p.site.op));
-    for (size_t i = 0; i < tagged.size(); ++i)
-        if (tagged[i]) frame::make_tagged_int(f, static_cast<int>(i));
+    fill_generator_frame(p, gen, func, slots);
     as_gen(gen)->gi_frame_state = frame::generator_state(p.site.op, p.site.arg);
     if (handled != Py_None) Py_XSETREF(as_gen(gen)->gi_exc_state.exc_value, Py_NewRef(handled));
     return gen;

@@ -49,7 +49,28 @@ struct FrameAt {
     CallSite site;
     // A class call waiting for the __init__ of this new object (borrowed), or null.
     PyObject* init_object = nullptr;
+    // The generator whose running frame this is (borrowed), or null.
+    PyObject* generator = nullptr;
 };
+
+// The generator, coroutine or async generator whose frame `f` is, if that frame is
+// running (borrowed), or null.
+PyObject* running_generator(_PyInterpreterFrame* f) noexcept;
+
+// The seventh item of a snapshot frame that is a running generator's: the tag of
+// ("generator", generator object). The generator pickles as one awaiting its frame
+// (capture_generator()), which the loader gives it from this snapshot frame.
+inline constexpr const char* kGenerator = "generator";
+
+// Is `gen` a generator rebuild_generator() made to await its running frame from a
+// tasklet's snapshot, not given one yet?
+bool awaits_frame(PyObject* gen) noexcept;
+// `gen` (awaits_frame()) gets its frame now: it no longer awaits one.
+void give_frame(PyObject* gen) noexcept;
+
+// Where the function of frame `f` lives (its __module__, or its globals' __name__): new
+// reference, or null with UnpicklableFrameError set.
+PyObject* module_name(_PyInterpreterFrame* f);
 
 // When `call` is a class call (type_call) that is running `init` (the frame above its
 // caller, with `info` its code's facts) as the new object's Python __init__: the new
@@ -67,10 +88,6 @@ inline constexpr const char* kInit = "init";
 // exception set. See check_restorable() in frames.hpp.
 int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
          Innermost how, std::vector<FrameAt>& out, std::string* why);
-
-// Where the function of frame `f` lives: its __module__, or its globals' __name__ (new
-// reference), or null with UnpicklableFrameError set.
-PyObject* module_name(_PyInterpreterFrame* f);
 
 // One frame of a snapshot (frames.hpp's format); `memo` (a dict) keeps shared cells shared
 // between the frames of one snapshot, as lists of their content. Without a memo (a

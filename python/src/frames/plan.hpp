@@ -19,9 +19,10 @@ namespace slpy::frames {
 inline constexpr int kGeneratorFlags =
     CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE;
 
-// Where a snapshot frame waits: in a call (a tasklet's frames), or at a yield (a
-// generator's frame; then its code must be a generator's).
-enum class SiteKind { kCall, kSuspension };
+// Where a snapshot frame waits: in a call (a tasklet's frames), in a FOR_ITER running the
+// generator of the next frame (a tasklet's frame iterating a running generator), or at a
+// yield (a generator's frame; then its code must be a generator's).
+enum class SiteKind { kCall, kIteration, kSuspension };
 
 // One validated snapshot frame, ready to build.
 struct Plan {
@@ -30,6 +31,7 @@ struct Plan {
     CallSite site;
     PyObject* values = nullptr;       // borrowed from the snapshot
     PyObject* init_object = nullptr;  // borrowed: a class call's new object, or null
+    PyObject* generator = nullptr;    // borrowed: the running generator whose frame it is
     std::vector<char> is_null;
     std::string where;
 };
@@ -48,5 +50,9 @@ std::vector<PyObject*> build_slots(const Plan& p, std::unordered_map<PyObject*, 
 // The function the frame runs: the one resolved, unless `fresh` or it is nested (then a new
 // one of its code, its closure the free-variable cells of `slots`). New reference or null.
 PyObject* function_for(const Plan& p, const std::vector<PyObject*>& slots, bool fresh);
+// Make the frame of generator `gen` (made from the plan's code) the plan's: its locals and
+// stack `slots` and function `func` (references stolen), waiting after the plan's site.
+_PyInterpreterFrame* fill_generator_frame(const Plan& p, PyObject* gen, PyObject* func,
+                                          const std::vector<PyObject*>& slots);
 
 }  // namespace slpy::frames

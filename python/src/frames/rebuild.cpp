@@ -147,12 +147,24 @@ Py_ssize_t special_operand(const Plan& p) {
     return reinterpret_cast<PyCodeObject*>(p.fn.code)->co_nlocalsplus + p.site.kept - 1;
 }
 
-// A call chain's frame's seventh item: "preempted" on the innermost frame, or ("init",
-// object) on a frame with a callee. Sets `preempted` or `p.init_object`.
+// Is `c` a tuple (tag, object) with the tag `tag`?
+bool tagged_pair(PyObject* c, const char* tag) {
+    return PyTuple_CheckExact(c) && PyTuple_GET_SIZE(c) == 2 &&
+           PyUnicode_CheckExact(PyTuple_GET_ITEM(c, 0)) &&
+           PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(c, 0), tag) == 0;
+}
+
+// A call chain's frame's seventh item: "preempted" on the innermost frame, ("init",
+// object) on a frame with a callee, or ("generator", object) on a running generator's
+// frame. Sets `preempted`, `p.init_object` or `p.generator`.
 bool plan_continuation(PyObject* fr, Plan& p, SiteKind kind, bool innermost, bool& preempted) {
     preempted = false;
     if (PyTuple_GET_SIZE(fr) == 6) return true;
     PyObject* c = PyTuple_GET_ITEM(fr, 6);
+    if (kind != SiteKind::kSuspension && tagged_pair(c, kGenerator)) {
+        p.generator = PyTuple_GET_ITEM(c, 1);
+        return true;
+    }
     if (kind == SiteKind::kCall && innermost && PyUnicode_CheckExact(c) &&
         PyUnicode_CompareWithASCIIString(c, kPreempted) == 0) {
         preempted = true;
@@ -166,7 +178,7 @@ bool plan_continuation(PyObject* fr, Plan& p, SiteKind kind, bool innermost, boo
     }
     raise_restore(
         "a snapshot frame's seventh item is neither \"preempted\" (on the innermost frame) "
-        "nor (\"init\", object) (on a frame with a callee)");
+        "nor (\"init\", object) (on a frame with a callee) nor (\"generator\", object)");
     return false;
 }
 
@@ -194,14 +206,24 @@ bool plan_frame(PyObject* fr, Plan& p, SiteKind kind, bool innermost) {
     p.where = str(module) + "." + str(qualname);
     if (resolve(module, qualname, digest, p.fn) < 0) return false;
     auto* co = reinterpret_cast<PyCodeObject*>(p.fn.code);
-    if (kind == SiteKind::kCall) {
-        if (const char* bad = unsupported_code(co)) {
-            raise_restore("frame " + p.where + " " + bad);
+    if (kind == SiteKind::kSuspension || p.generator != nullptr) {
+        if (!(co->co_flags & kGeneratorFlags)) {
+            raise_restore("frame " + p.where +
+                          " is not a generator's, coroutine's or async generator's");
             return false;
         }
-    } else if (!(co->co_flags & kGeneratorFlags)) {
-        raise_restore("frame " + p.where +
-                      " is not a generator's, coroutine's or async generator's");
+        // A running generator's frame goes into the object unpickled for it, which awaits
+        // it (made for this code, not given a frame yet).
+        if (p.generator != nullptr &&
+            (!awaits_frame(p.generator) || frame_code(frame::generator_frame(p.generator)) != co)) {
+            raise_restore("frame " + p.where +
+                          ": its generator is not one unpickled to await this frame (a "
+                          "running generator is the tasklet's own: it copies only through "
+                          "pickle)");
+            return false;
+        }
+    } else if (const char* bad = unsupported_code(co)) {
+        raise_restore("frame " + p.where + " " + bad);
         return false;
     }
     p.info = code_info(co);
@@ -213,14 +235,17 @@ bool plan_frame(PyObject* fr, Plan& p, SiteKind kind, bool innermost) {
     }
     long index = 0;
     const CodeAnalysis& an = p.info->analysis;
-    if (!as_int(site, 0, an.units() - 1, index) ||
-        !(preempted                 ? an.preemption_point(static_cast<int>(index), p.site)
-          : kind == SiteKind::kCall ? an.call_site(static_cast<int>(index), p.site)
-                                    : an.suspension_site(static_cast<int>(index), p.site))) {
+    const bool read = as_int(site, 0, an.units() - 1, index);
+    const int at = static_cast<int>(index);
+    if (!read || !(preempted                      ? an.preemption_point(at, p.site)
+                   : kind == SiteKind::kCall      ? an.call_site(at, p.site)
+                   : kind == SiteKind::kIteration ? an.iteration_site(at, p.site)
+                                                  : an.suspension_site(at, p.site))) {
         raise_restore("frame " + p.where + ": its instruction offset is not " +
-                      (preempted                 ? "a preemption point"
-                       : kind == SiteKind::kCall ? "a call instruction"
-                                                 : "a yield") +
+                      (preempted                      ? "a preemption point"
+                       : kind == SiteKind::kCall      ? "a call instruction"
+                       : kind == SiteKind::kIteration ? "a for loop's FOR_ITER"
+                                                      : "a yield") +
                       " of the code");
         return false;
     }
@@ -371,6 +396,17 @@ _PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject
     // A nested function: one made from its code, its closure from the free cells.
     PyObject* func = function_for(p, slots, false);
     if (func == nullptr) return drop();
+    if (p.generator != nullptr) {
+        if (!awaits_frame(p.generator)) {  // (given to an earlier frame of this snapshot)
+            Py_DECREF(func);
+            raise_restore("frame " + p.where + ": its generator has a frame already");
+            return drop();
+        }
+        // The running generator's frame, in its object: as after the call it waits in.
+        _PyInterpreterFrame* f = fill_generator_frame(p, p.generator, func, slots);
+        give_frame(p.generator);
+        return f;
+    }
     _PyInterpreterFrame* f = allocate_frame(co);
     if (f == nullptr) {
         Py_DECREF(func);
@@ -392,6 +428,31 @@ _PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject
     return f;
 }
 
+// Frame `i` of a snapshot's planned frames, if a running generator's, is the frame of the
+// generator its caller's FOR_ITER iterates (the stack slot under FOR_ITER, or 3.15's
+// NULL index); no other frame is a generator's, the base least of all. False with
+// FrameRestoreError set.
+bool iterates_its_generator(const std::vector<Plan>& plans, Py_ssize_t i) {
+    const Plan& p = plans[static_cast<size_t>(i)];
+    if (p.generator == nullptr) return true;
+    if (i == 0) {
+        raise_restore("frame " + p.where + ": a running generator's frame cannot be the first");
+        return false;
+    }
+    const Plan& outer = plans[static_cast<size_t>(i - 1)];
+    const int below = frame::kIterationIndex ? 2 : 1;
+    const Py_ssize_t slot =
+        reinterpret_cast<PyCodeObject*>(outer.fn.code)->co_nlocalsplus + outer.site.kept - below;
+    if (!iterates(outer.site.op) || outer.site.kept < below ||
+        outer.is_null[static_cast<size_t>(slot)] ||
+        PyTuple_GET_ITEM(outer.values, slot) != p.generator) {
+        raise_restore("frame " + p.where + ": its generator is not what frame " + outer.where +
+                      " iterates");
+        return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 Chain* rebuild(PyObject* snapshot) {
@@ -399,10 +460,17 @@ Chain* rebuild(PyObject* snapshot) {
     if (!check_header(snapshot, handled, frames)) return nullptr;
     const Py_ssize_t n = PyTuple_GET_SIZE(frames);
     std::vector<Plan> plans(static_cast<size_t>(n));
-    for (Py_ssize_t i = 0; i < n; ++i)
-        if (!plan_frame(PyTuple_GET_ITEM(frames, i), plans[static_cast<size_t>(i)], SiteKind::kCall,
-                        i == n - 1))
+    for (Py_ssize_t i = 0; i < n; ++i) {
+        // A frame whose next one is a running generator's iterates that generator.
+        PyObject* next = i + 1 < n ? PyTuple_GET_ITEM(frames, i + 1) : nullptr;
+        const bool iterates = next != nullptr && PyTuple_CheckExact(next) &&
+                              PyTuple_GET_SIZE(next) == 7 &&
+                              tagged_pair(PyTuple_GET_ITEM(next, 6), kGenerator);
+        if (!plan_frame(PyTuple_GET_ITEM(frames, i), plans[static_cast<size_t>(i)],
+                        iterates ? SiteKind::kIteration : SiteKind::kCall, i == n - 1))
             return nullptr;
+        if (!iterates_its_generator(plans, i)) return nullptr;
+    }
     auto* chain = new Chain;
     chain->handled = Py_NewRef(handled);
     const CallSite& innermost = plans.back().site;
@@ -420,6 +488,8 @@ Chain* rebuild(PyObject* snapshot) {
         chain->state.push_back(FrameState::kPending);
         chain->init_objects.push_back(Py_XNewRef(p.init_object));
         chain->sites.push_back(p.site.index);
+        chain->generators.push_back(Py_XNewRef(p.generator));
+        chain->iterates_at.push_back(iterates(p.site.op) ? p.site.index : -1);
     }
     for (auto& kv : cells) Py_DECREF(kv.second);
     return chain;

@@ -55,6 +55,68 @@ PyObject* complete_init(PyObject* r, PyObject* obj) {
     return Py_NewRef(obj);
 }
 
+// Run the running generator `gen` of a restored chain's frame as its iterating FOR_ITER
+// does, its suspended call returning `value` (stolen; null: raising the exception set),
+// its frame's caller `caller`. Returns what it yields (new reference), or null: with
+// `returned` set when it returned (the loop ends), else with its exception set.
+PyObject* run_generator(PyObject* gen, _PyInterpreterFrame* caller, PyObject* value,
+                        bool& returned) {
+    returned = false;
+    // It awaited this moment running; now it can be resumed (it runs again at once).
+    reinterpret_cast<PyGenObject*>(gen)->gi_frame_state = FRAME_SUSPENDED;
+    PyThreadState* ts = PyThreadState_Get();
+    _PyInterpreterFrame* saved = frame::current(ts);
+    frame::set_current(ts, caller);
+    PyObject* out = nullptr;
+    if (value != nullptr) {
+        // The value goes onto the generator's stack as its call's result.
+        if (PyIter_Send(gen, value, &out) == PYGEN_RETURN) {
+            Py_CLEAR(out);
+            returned = true;
+        }
+        Py_DECREF(value);
+    } else {
+        PyObject *t = nullptr, *v = nullptr, *tb = nullptr;
+        PyErr_Fetch(&t, &v, &tb);
+        PyErr_NormalizeException(&t, &v, &tb);
+        if (tb != nullptr && v != nullptr) PyException_SetTraceback(v, tb);
+        out = v != nullptr ? PyObject_CallMethod(gen, "throw", "O", v) : nullptr;
+        Py_XDECREF(t);
+        Py_XDECREF(v);
+        Py_XDECREF(tb);
+        if (out == nullptr && PyErr_ExceptionMatches(PyExc_StopIteration)) {
+            PyErr_Clear();
+            returned = true;
+        }
+    }
+    frame::set_current(PyThreadState_Get(), saved);
+    return out;
+}
+
+// Move the chain's frames of the thread where the running version evaluates them
+// (frame::place()); a generator's stays in its object. Links every frame to the one
+// below. Returns 0, or -1 with an exception set.
+int place_frames(PyThreadState* ts, Chain* chain, _PyInterpreterFrame* below) {
+    std::vector<_PyInterpreterFrame*> own;
+    std::vector<size_t> at;
+    for (size_t i = 0; i < chain->frames.size(); ++i)
+        if (chain->generators[i] == nullptr) {
+            own.push_back(chain->frames[i]);
+            at.push_back(i);
+        }
+    const int r =
+        frame::place(ts, own.data(), own.size(), [](_PyInterpreterFrame* old) { PyMem_Free(old); });
+    for (size_t k = 0; k < own.size(); ++k) chain->frames[at[k]] = own[k];
+    if (r < 0) return r;
+    for (size_t i = 0; i < chain->frames.size(); ++i) {
+        chain->frames[i]->previous = i == 0 ? below : chain->frames[i - 1];
+        // No longer awaiting: running in the tasklet's frames, as when it was pickled.
+        if (PyObject* gen = chain->generators[i])
+            reinterpret_cast<PyGenObject*>(gen)->gi_frame_state = FRAME_EXECUTING;
+    }
+    return 0;
+}
+
 }  // namespace
 
 const DrivenCall* driven_call(_PyInterpreterFrame* f) noexcept {
@@ -105,8 +167,7 @@ PyObject* resume(Chain* chain, PyObject* value) {
     {
         PyObject *t = nullptr, *v = nullptr, *tb = nullptr;
         PyErr_Fetch(&t, &v, &tb);
-        if (frame::place(ts, chain->frames.data(), chain->frames.size(),
-                         [](_PyInterpreterFrame* old) { PyMem_Free(old); }) < 0) {
+        if (place_frames(ts, chain, below) < 0) {
             chain->started = true;  // some frames may have moved: destroy() must not free them
             Py_XDECREF(t);
             Py_XDECREF(v);
@@ -122,13 +183,25 @@ PyObject* resume(Chain* chain, PyObject* value) {
     ts->exc_info->exc_value = Py_NewRef(chain->handled);
 
     PyObject* result = Py_XNewRef(value);
+    // The generator of the frame above returned: its FOR_ITER runs again and ends the loop.
+    bool returned = false;
     const auto n = static_cast<int>(chain->frames.size());
     for (int i = n - 1; i >= 0; --i) {
         _PyInterpreterFrame* f = chain->frames[static_cast<size_t>(i)];
         // The frame's caller: the next frame of the chain, or whoever called resume().
         _PyInterpreterFrame* caller = i > 0 ? chain->frames[static_cast<size_t>(i - 1)] : below;
-        const bool raising = result == nullptr;
-        if (i == n - 1 && chain->preempted_at >= 0) {
+        if (PyObject* gen = chain->generators[static_cast<size_t>(i)]) {
+            chain->state[static_cast<size_t>(i)] = FrameState::kRunning;
+            result = run_generator(gen, caller, result, returned);
+            chain->state[static_cast<size_t>(i)] = FrameState::kDone;
+            chain->frames[static_cast<size_t>(i)] = nullptr;
+            continue;
+        }
+        const bool raising = result == nullptr && !returned;
+        if (returned) {
+            frame::rerun_at(f, chain->iterates_at[static_cast<size_t>(i)]);
+            returned = false;
+        } else if (i == n - 1 && chain->preempted_at >= 0) {
             // Between two instructions: nothing to push; an exception comes from where the
             // tick ran.
             if (raising) frame::raise_at(f, chain->preempted_at);
@@ -162,6 +235,10 @@ int traverse(const Chain* chain, visitproc visit, void* arg) {
         _PyInterpreterFrame* f = chain->frames[i];
         if (f == nullptr || chain->state[i] != FrameState::kPending) continue;
         Py_VISIT(chain->init_objects[i]);
+        if (chain->generators[i] != nullptr) {  // (its object visits its frame)
+            Py_VISIT(chain->generators[i]);
+            continue;
+        }
         if (int r = frame::traverse(f, visit, arg)) return r;
     }
     return 0;
@@ -174,8 +251,11 @@ void destroy(Chain* chain) noexcept {
     for (size_t i = chain->frames.size(); i-- > 0;) {
         _PyInterpreterFrame* f = chain->frames[i];
         // A started chain's frames are in use on some C stack (or the data stack): leak
-        // them rather than free them.
-        if (f != nullptr && !chain->started && chain->state[i] == FrameState::kPending)
+        // them rather than free them. A generator's frame is its object's (which clears
+        // it when it goes).
+        if (PyObject* gen = chain->generators[i])
+            Py_DECREF(gen);
+        else if (f != nullptr && !chain->started && chain->state[i] == FrameState::kPending)
             clear_frame(f);
     }
     for (PyObject* o : chain->init_objects) Py_XDECREF(o);

@@ -102,32 +102,43 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
     _PyInterpreterFrame* called_through_c = nullptr;
     // What the next frame out waits in, when resume() drives the frame it called.
     const DrivenCall* driven = nullptr;
+    // The generator whose frame is the one above, when the next frame out iterates it.
+    PyObject* iterated = nullptr;
     for (_PyInterpreterFrame *f = innermost, *next = nullptr; f != stop; f = next) {
         const bool first = f == innermost;
         if (f == nullptr)
             return refuse("the base frame is not among the callers of the innermost frame");
         if (frame::c_stack_frame(f))
             return refuse("C code called the frames below it without a Python frame between");
-        if (!frame::owned_by_thread(f))
+        // A running generator's frame lives in its object: restorable where the next frame
+        // out runs it by iterating it (checked there).
+        PyObject* gen = running_generator(f);
+        if (!frame::owned_by_thread(f) && gen == nullptr)
             return refuse("frame " + describe(f) +
-                          " belongs to a running generator or coroutine: only a suspended one "
-                          "pickles (with its generator object)");
+                          " belongs to a generator or coroutine that is not running in this "
+                          "tasklet's frames");
         if (!frame::function_frame(f))
             return refuse("a frame of the interpreter's own (" + utf8(frame_code(f)->co_name) +
                           ", as a class call leaves under __init__) is among the frames: only "
                           "calls between Python functions can be restored");
-        if (const char* bad = unsupported_code(frame_code(f)))
+        if (const char* bad = gen == nullptr ? unsupported_code(frame_code(f)) : nullptr)
             return refuse("frame " + describe(f) + " " + bad);
         if (frame::incomplete(f)) return refuse("frame " + describe(f) + " has not started");
+        if (gen != nullptr && first && how == Innermost::kPreempted)
+            return refuse("innermost frame " + describe(f) +
+                          " was preempted inside a generator's frame: only a generator's "
+                          "frame suspended in a call can be restored");
         FrameAt at{f, code_info(frame_code(f)), {}};
+        at.generator = gen;
         if (at.info == nullptr) return -1;
         if (!at.info->analysed)
             return refuse("frame " + describe(f) + ": its bytecode cannot be analysed (" +
                           at.info->analysis_error + ")");
         const CodeAnalysis& an = at.info->analysis;
         auto op_at = [&](int unit) { return op_of(*at.info, unit); };
-        // Inside a call into C, the frame's instruction is the call itself.
-        const bool in_c = (first && how == Innermost::kInCall) || called_through_c != nullptr;
+        // Inside a call into C, the frame's instruction is the call itself (FOR_ITER too).
+        const bool in_c = (first && how == Innermost::kInCall) || called_through_c != nullptr ||
+                          iterated != nullptr;
         const int index = driven != nullptr
                               ? driven->caller_site
                               : frame::waiting_call(f, in_c || first, op_at, cache_units);
@@ -153,6 +164,26 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
                               opname(op_of(*at.info, frame::last_unit(f))) + ", not in a call");
             if (!frame::in_c_call(f, at.site.depth_before))
                 return refuse("innermost frame " + describe(f) + " is not inside a call");
+        } else if (iterated != nullptr) {
+            // Its FOR_ITER runs the generator whose frame is above (through the generator's
+            // tp_iternext, or 3.12+'s specialization that pushes the generator's frame): a
+            // known continuation, what the generator yields is FOR_ITER's next value and
+            // its return ends the loop.
+            const int below = frame::kIterationIndex ? 2 : 1;  // 3.15: the NULL index above
+            bool known =
+                iterates(op) && an.iteration_site(index, at.site) && at.site.depth_before >= below;
+            if (known) {
+                const int have = frame::saved_depth(f);
+                known = (have == -1 || have == at.site.depth_before) &&
+                        cpy::slot_object(frame::stack_base(f)[at.site.depth_before - below]) ==
+                            iterated;
+            }
+            if (!known)
+                return refuse("frame " + describe(out.back().frame) +
+                              " belongs to a running generator that " + describe(f) +
+                              " does not run by a for loop over it (" +
+                              opname(op_of(*at.info, frame::last_unit(f))) +
+                              "): only a generator's frame that a for loop runs can be restored");
         } else if (called_through_c != nullptr) {
             // Its instruction's C code called the frame above: restorable when that C is a
             // known continuation (the callee's result is the instruction's result).
@@ -186,14 +217,27 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
                               " is not the " + std::to_string(at.site.kept) +
                               " the bytecode analysis expects");
         }
+        if (gen != nullptr && at.init_object != nullptr)
+            return refuse("frame " + describe(f) +
+                          " of a running generator waits for a class call's __init__: not "
+                          "restorable");
         out.push_back(std::move(at));
         // The next frame out: the caller, through the C code that called this frame if
-        // any (the base's caller, or a frame resume() drives, needs no check).
+        // any (the base's caller, or a frame resume() drives, needs no check); for a
+        // generator's frame, the frame that iterates it.
+        if (gen != nullptr && (f->previous == stop || frame::caller(f) == stop))
+            return refuse("frame " + describe(f) +
+                          " of a running generator is the tasklet's first");
         if (f->previous == stop) break;
         next = frame::caller(f);
         called_through_c = nullptr;
-        driven = frame::entered_from_c(f) && next != stop ? driven_call(f) : nullptr;
-        if (frame::entered_from_c(f) && next != stop && driven == nullptr) {
+        iterated = gen;
+        driven = nullptr;
+        if (gen != nullptr) {
+            if (next == nullptr)
+                return refuse("the base frame is not among the callers of the innermost frame");
+        } else if (frame::entered_from_c(f) && next != stop &&
+                   (driven = driven_call(f)) == nullptr) {
             if (next == nullptr)
                 return refuse("the base frame is not among the callers of the innermost frame");
             called_through_c = f;

@@ -104,6 +104,10 @@ inline int8_t generator_state(int op, int) noexcept {
 inline bool generator_finished(int state) noexcept {
     return state >= FRAME_COMPLETED;
 }
+// The state of a generator unpickled to run again in its tasklet's frames, until they
+// resume: finished to everyone else (iterating it ends at once, its finalizer closes
+// nothing) while its frame stays for the tasklet (the object clears it when it goes).
+inline constexpr int8_t kAwaitingFrameState = FRAME_COMPLETED;
 // Make the frame of a generator just made from `func`'s code (FRAME_CREATED) wait at
 // `unit` (of `caches` cache units), its locals and value stack the `n` references `slots`
 // (stolen), its function `func` (stolen). What the frame held is released.
@@ -174,6 +178,16 @@ inline PyObject* evaluate(PyThreadState* ts, _PyInterpreterFrame* f, _PyInterpre
     PyObject* r = _PyEval_EvalFrameDefault(ts, f, raising ? 1 : 0);
     PyThreadState_Get()->cframe->current_frame = saved;
     return r;
+}
+// Make `f` the thread's current frame (the caller a generator's frame links to when it
+// runs).
+inline void set_current(PyThreadState* ts, _PyInterpreterFrame* f) noexcept {
+    ts->cframe->current_frame = f;
+}
+// Make a rebuilt frame about to be evaluated run the instruction at `unit` again (a
+// FOR_ITER whose generator returned meanwhile: it ends the loop).
+inline void rerun_at(_PyInterpreterFrame* f, int unit) noexcept {
+    f->prev_instr = _PyCode_CODE(f->f_code) + unit - 1;
 }
 // Does the eval loop free a frame it evaluated (it returned or raised)? Not on 3.11:
 // an entry frame is its caller's to clear.

@@ -104,6 +104,10 @@ inline _PyInterpreterFrame* generator_frame(PyObject* gen) noexcept {
 inline bool generator_finished(int state) noexcept {
     return state >= FRAME_COMPLETED;
 }
+// The state of a generator unpickled to run again in its tasklet's frames, until they
+// resume: finished to everyone else (iterating it ends at once, its finalizer closes
+// nothing) while its frame stays for the tasklet (the object clears it when it goes).
+inline constexpr int8_t kAwaitingFrameState = FRAME_COMPLETED;
 // Make the frame of a generator just made from `func`'s code (FRAME_CREATED) wait at
 // `unit` (of `caches` cache units), its locals and value stack the `n` references `slots`
 // (stolen), its function `func` (stolen). What the frame held is released.

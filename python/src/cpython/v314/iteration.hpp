@@ -13,4 +13,9 @@ inline bool iterated_by_index(PyObject*) noexcept {
     return false;
 }
 
+// The state of a generator unpickled to run again in its tasklet's frames, until they
+// resume: finished to everyone else (iterating it ends at once, its finalizer closes
+// nothing) while its frame stays for the tasklet (the object clears it when it goes).
+inline constexpr int8_t kAwaitingFrameState = FRAME_COMPLETED;
+
 }  // namespace slpy::cpy::frame

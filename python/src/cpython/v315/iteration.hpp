@@ -15,4 +15,9 @@ inline bool iterated_by_index(PyObject* o) noexcept {
     return Py_TYPE(o)->_tp_iteritem != nullptr;
 }
 
+// The state of a generator unpickled to run again in its tasklet's frames, until they
+// resume. 3.15 has no state finished but for a cleared frame: running (nothing can resume
+// it), whose finalizer reports it cannot close it if it goes before its tasklet ran.
+inline constexpr int8_t kAwaitingFrameState = FRAME_EXECUTING;
+
 }  // namespace slpy::cpy::frame
