@@ -23,11 +23,10 @@ _PyInterpreterFrame* own_data(PyObject* frame) noexcept {
 // (position, module, qualname, digest) of frame `f` at `position` of its snapshot: what
 // capture_frame() records of it.
 PyObject* identity(_PyInterpreterFrame* f, Py_ssize_t position) {
-    auto info = code_info(frame_code(f));
-    if (info == nullptr) return nullptr;
-    PyObject* module = module_name(f);
-    if (module == nullptr) return nullptr;
-    return Py_BuildValue("(nNOO)", position, module, frame_code(f)->co_qualname, info->digest);
+    PyObject* head = Py_BuildValue("(n)", position);
+    PyObject* id = head != nullptr ? with_function_of(head, f) : nullptr;
+    Py_XDECREF(head);
+    return id;
 }
 
 bool is_frame(PyObject* frame) {

@@ -71,6 +71,9 @@ void give_frame(PyObject* gen) noexcept;
 // Where the function of frame `f` lives (its __module__, or its globals' __name__): new
 // reference, or null with UnpicklableFrameError set.
 PyObject* module_name(_PyInterpreterFrame* f);
+// `head` (a tuple, borrowed) followed by what finds the function of frame `f` again, as a
+// snapshot frame names it: module, qualname, digest. New tuple, or null with an exception.
+PyObject* with_function_of(PyObject* head, _PyInterpreterFrame* f);
 
 // When `call` is a class call (type_call) that is running `init` (the frame above its
 // caller, with `info` its code's facts) as the new object's Python __init__: the new
