@@ -70,6 +70,7 @@ void install_chunk_cache() noexcept;
 bool install_reducers(PyObject* module) noexcept;        // reducers.cpp
 bool add_generator_pickling(PyObject* module) noexcept;  // generators.cpp
 bool add_traceback_pickling(PyObject* module) noexcept;  // tracebacks.cpp
+bool add_frame_references(PyObject* module) noexcept;    // frame_references.cpp
 
 namespace {
 
@@ -508,8 +509,8 @@ PyMODINIT_FUNC PyInit_stackless() {
         if (r == nullptr) goto fail;
         Py_DECREF(r);
     }
-    if (!add_generator_pickling(m) || !add_traceback_pickling(m) || !install_reducers(m) ||
-        !add_module_all(m))
+    if (!add_generator_pickling(m) || !add_traceback_pickling(m) || !add_frame_references(m) ||
+        !install_reducers(m) || !add_module_all(m))
         goto fail;
     return m;
 fail:

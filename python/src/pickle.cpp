@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "errors.hpp"
+#include "frame_references.hpp"
 #include "frames/frames.hpp"
 #include "module_api.hpp"
 #include "objects.hpp"
@@ -228,6 +229,17 @@ PyObject* sequence_state(TaskletObject* t, PyObject** channel, int* dir, ref* va
 
 // ---- tasklet ----------------------------------------------------------------------------
 
+PyObject* locate_tasklet_frame(TaskletObject* t, PyObject* frame) {
+    if (!t->core || !t->core.alive() || t->is_main_object || t->core.is_current() || t->given_up)
+        Py_RETURN_NONE;
+    if (t->chain != nullptr && !t->chain_started) return frames::locate_frame(t->chain, frame);
+    // (Frames kept packed have no frame objects.)
+    if (t->state.fresh() || t->state.away_packed()) Py_RETURN_NONE;
+    _PyInterpreterFrame* top = t->state.top_frame();
+    if (top == nullptr) Py_RETURN_NONE;
+    return frames::locate_frame(PyThreadState_Get(), top, stop_of(t), innermost_of(t), frame);
+}
+
 PyObject* tasklet_get_restorable(PyObject* self, void*) {
     std::string why;
     const int r = restorable(as_tasklet(self), &why);
@@ -364,6 +376,7 @@ PyObject* tracing_of(TaskletObject* t) {
 }  // namespace
 
 PyObject* tasklet_reduce(PyObject* self, PyObject*) {
+    if (refused_as_frame_ref(as_tasklet(self))) return nullptr;
     ref reduced = ref::steal(reduce_without_tracing(self));
     if (!reduced || !(pickle_flags() & kPickleFlagPreserveTracingState)) return reduced.release();
     ref tracing = ref::steal(tracing_of(as_tasklet(self)));
@@ -454,6 +467,8 @@ int check_sequence(PyObject* sequence, int mode, PyObject* channel, int dir) {
 
 PyObject* tasklet_setstate(PyObject* self, PyObject* state) {
     TaskletObject* t = as_tasklet(self);
+    // Frame objects of its frames that its state held, made while it loaded.
+    ref loaded = ref::steal(take_loaded_frames(t));
     const char* tag = nullptr;
     int version = 0, mode = 0, dir = 0;
     PyObject *stamp, *func, *args, *kwargs, *snapshot, *tempval, *flags, *channel, *value,
@@ -506,6 +521,11 @@ PyObject* tasklet_setstate(PyObject* self, PyObject* state) {
         PyErr_SetString(PyExc_RuntimeError, "tasklet is alive: cannot set its state");
         return nullptr;
     }
+    if (loaded && mode != 2) {
+        PyErr_SetString(frames::restore_error(),
+                        "tasklet state: frame objects of a tasklet that has no frames");
+        return nullptr;
+    }
     if (mode != 2) {
         if (tasklet_bind_for_restore(t, func, mode == 1 ? args : Py_None,
                                      mode == 1 ? kwargs : Py_None, false) < 0)
@@ -516,7 +536,8 @@ PyObject* tasklet_setstate(PyObject* self, PyObject* state) {
         t->chain = chain;
         t->chain_started = false;
         Py_XSETREF(t->snapshot, Py_NewRef(snapshot));
-        if (tasklet_bind_for_restore(t, nullptr, nullptr, nullptr, true) < 0) {
+        if ((loaded && adopt_loaded_frames(t, loaded.get()) < 0) ||
+            tasklet_bind_for_restore(t, nullptr, nullptr, nullptr, true) < 0) {
             frames::destroy(t->chain);
             t->chain = nullptr;
             Py_CLEAR(t->snapshot);
@@ -566,6 +587,7 @@ int tasklet_traverse_pickling(TaskletObject* t, visitproc visit, void* arg) {
     Py_VISIT(t->restore_value);
     Py_VISIT(t->restore_channel);
     Py_VISIT(t->restore_sequence);
+    if (int r = visit_loaded_frames(t, visit, arg)) return r;
     if (t->chain != nullptr) {
         if (!t->chain_started) return frames::traverse(t->chain, visit, arg);
         // Started: its frames are linked into the tasklet's (python_state visits them).
@@ -579,6 +601,7 @@ void tasklet_clear_pickling(TaskletObject* t) {
     Py_CLEAR(t->restore_value);
     Py_CLEAR(t->restore_channel);
     Py_CLEAR(t->restore_sequence);
+    Py_XDECREF(take_loaded_frames(t));
     if (t->chain != nullptr && !t->core.alive()) {
         frames::Chain* c = t->chain;
         t->chain = nullptr;

@@ -50,9 +50,14 @@ def _install_reducers():
 
     def reduce_frame(frame):
         if not _frame_finished(frame):
-            raise TypeError("cannot pickle a running frame (only finished frames pickle, "
-                            "as a record of where they were; a traceback pickles once the "
-                            "frames it holds have returned)")
+            ref = _tasklet_frame_ref(frame)
+            if ref is None:
+                raise TypeError("cannot pickle a running frame (only finished frames pickle, "
+                                "as a record of where they were, and the frames of a "
+                                "suspended tasklet pickled with it; a traceback pickles once "
+                                "the frames it holds have returned)")
+            # (frame_references.cpp: the marks around the tasklet)
+            return _tasklet_frame, ((_frame_ref_mark(ref[0]),) + ref + (_frame_ref_mark(None),))
         code = frame.f_code
         back = frame.f_back
         if back is not None and not _frame_finished(back):
@@ -155,6 +160,20 @@ class _wrap:
 
         def __reduce__(self):
             return _awaitable_stackless_form(_reduce_athrow(self))
+
+
+class _frame_ref_mark:
+    """Brackets the tasklet of a pickled running frame (frame_references.cpp): reducing it
+    names the tasklet the pickler saves next as that frame's (None: no longer). It loads
+    as None."""
+    __slots__ = ("tasklet",)
+
+    def __init__(self, tasklet):
+        self.tasklet = tasklet
+
+    def __reduce__(self):
+        _frame_ref_pending(self.tasklet)
+        return type(None), ()
 
 
 class _tasklet_itself:

@@ -1,11 +1,13 @@
 // tracebacks.cpp — pickling (and copying) of tracebacks, as Stackless does: each entry
 // with its frame, line and instruction; a frame as a record of where it was (file, name,
 // qualified name, first line, module, line) linked to the frames that called it. Only
-// finished frames pickle (copy.copy of a running frame is a TypeError, as in Stackless); a
-// traceback taken in an except block holds the running frame, so it pickles once that
-// frame returned. A restored frame runs nothing: its code is an empty code object with
-// the original's names and place, which is all tracebacks, inspect and debuggers' stack
-// listings read (its locals are not kept). reducers.cpp registers the reducers.
+// finished frames pickle so (copy.copy of a running frame is a TypeError, as in
+// Stackless); a traceback taken in an except block holds the running frame, so it pickles
+// once that frame returned, or with the suspended tasklet whose frame it is, as that frame
+// of the tasklet (frame_references.cpp). A restored record runs nothing: its code is an
+// empty code object with the original's names and place, which is all tracebacks,
+// inspect and debuggers' stack listings read (its locals are not kept). reducers.cpp
+// registers the reducers.
 #include "common.hpp"  // PyFrameObject's fields: the version's internal headers
 
 namespace slpy {

@@ -6,7 +6,7 @@ import sys
 import textwrap
 
 import stackless
-from emulation import SLOWDOWN
+from emulation import SLOWDOWN, address_space
 
 
 def run_phase(tmp_path, source, *args, stack_kind="copied", check=True, timeout=120,
@@ -46,3 +46,70 @@ class AsTasklet:
 
     def __reduce__(self):
         return (stackless.tasklet, (), self.state)
+
+
+def run_out(t):
+    """Insert a paused tasklet until it ends (it may suspend again)."""
+    for _ in range(10):
+        if not t.alive:
+            return
+        t.insert()
+        stackless.run()
+    raise AssertionError("the tasklet does not end")
+
+
+# Fuzz programs' subject (program text): keeps_traceback(n) suspends in __exit__ holding
+# the traceback of its own running frame (which pickles as that frame of the tasklet).
+KEEPS_TRACEBACK = """
+class KeepsTraceback:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, t, v, tb):
+        stackless.schedule_remove(tb)
+        return tb.tb_frame.f_locals.get("marker") == 1
+
+
+def keeps_traceback(n):
+    marker = 1
+    with KeepsTraceback():
+        raise KeyError(n)
+"""
+
+# Fuzz programs' treatment of whatever loaded (program text; needs random's rng):
+# exercise(objects, rng) reads a frame's (or a traceback's frame's) line, locals and
+# callers, takes values a channel holds (or not), runs a paused tasklet for a while (or
+# not), then kills what is left of it.
+EXERCISE = """
+import types
+
+
+def exercise(objects, rng):
+    for o in objects:
+        if isinstance(o, types.TracebackType):
+            o = o.tb_frame
+        if isinstance(o, types.FrameType):
+            o.f_lineno, o.f_locals, o.f_back, o.f_code
+        if isinstance(o, stackless.channel) and rng.randrange(2):
+            for _ in range(3):
+                if o.balance > 0:
+                    o.receive()
+        if isinstance(o, stackless.tasklet) and o.alive:
+            if rng.randrange(2) and not o.blocked and not o.scheduled:
+                o.insert()
+                stackless.run(2000)
+            if o.alive:
+                o.kill()
+"""
+
+
+def run_fuzz(tmp_path, program, seed, stack_kind):
+    """Run a fuzz `program` (it takes the number of cases and a seed, and prints "ok
+    LOADED ERRORS") in a child whose address space is bounded to 4 GiB, with
+    SLP_FUZZ_PICKLE_COUNT cases (default 2,000). Returns (cases, loaded, errors)."""
+    count = int(os.environ.get("SLP_FUZZ_PICKLE_COUNT", "2000"))
+    out = run_phase(tmp_path, program, count, seed, stack_kind=stack_kind, timeout=600,
+                    extra_env=address_space("4G"))
+    words = out.stdout.split()
+    assert words[:1] == ["ok"], out.stdout
+    return count, int(words[1]), int(words[2])

@@ -1,14 +1,13 @@
 """Loading corrupted tasklet pickles through the stackless module raises and never
 crashes (issue 6): mutations of a pickled blocked tasklet (with its channel), of one whose
-frames C code called (f(*args), __exit__), of one preempted by run(timeout), of ones in
-the middle of channel.send_sequence() (blocked, and runnable), and of one with its tracing
-state, loaded in a subprocess. SLP_FUZZ_PICKLE_COUNT sets the number of cases (default 2,000; the test
+frames C code called (f(*args), __exit__), of one whose __exit__ holds the traceback of
+its own running frame (which pickles as that frame of the tasklet), of one preempted by
+run(timeout), of ones in the middle of channel.send_sequence() (blocked, and runnable),
+and of one with its tracing state, loaded in a subprocess (a loaded traceback's frame is
+read: line, locals, callers). SLP_FUZZ_PICKLE_COUNT sets the number of cases (default 2,000; the test
 command sets 300 under emulation). The child's address space is bounded to 4 GiB
 (RLIMIT_AS, or qemu's guest address space under emulation: emulation.py)."""
-import os
-
-from emulation import address_space
-from pickle_support import run_phase
+from pickle_support import EXERCISE, KEEPS_TRACEBACK, run_fuzz
 
 FUZZ = """
 import os, pickle, random, sys, gc, resource
@@ -47,6 +46,8 @@ def through_c(f, *args):
         raise KeyError(f(*args))
 
 
+""" + KEEPS_TRACEBACK + EXERCISE + """
+
 def spin(n):
     x = total = 0
     while x < n:
@@ -62,6 +63,12 @@ t.kill()
 t = stackless.tasklet(through_c)(outer, 1, 0)
 t.run()
 seeds += [pickle.dumps(t, p) for p in (0, 2, 4, 5)]
+t.kill()
+# Its __exit__ holds the traceback of its own running frame: alone, and with the traceback
+# after the tasklet (both pickle that frame as the tasklet's).
+t = stackless.tasklet(keeps_traceback)(3)
+t.run()
+seeds += [pickle.dumps(x, p) for p in (0, 2, 4, 5) for x in (t, (t, t.tempval))]
 t.kill()
 # Preempted between two instructions by run(timeout).
 t = stackless.tasklet(spin)(10 ** 9)
@@ -114,19 +121,8 @@ for i in range(count):
     except Exception:
         errors += 1
         continue
-    # whatever loaded: resume it for a while (or not), then kill what is left
     try:
-        for o in (obj if isinstance(obj, tuple) else (obj,)):
-            if isinstance(o, stackless.channel) and rng.randrange(2):
-                for _ in range(3):
-                    if o.balance > 0:
-                        o.receive()
-            if isinstance(o, stackless.tasklet) and o.alive:
-                if rng.randrange(2) and not o.blocked and not o.scheduled:
-                    o.insert()
-                    stackless.run(2000)
-                if o.alive:
-                    o.kill()
+        exercise(obj if isinstance(obj, tuple) else (obj,), rng)
     except Exception:
         pass
     del obj
@@ -137,9 +133,5 @@ print('ok', loaded, errors)
 
 
 def test_corrupted_tasklet_pickles_never_crash(tmp_path, stack_kind):
-    count = int(os.environ.get("SLP_FUZZ_PICKLE_COUNT", "2000"))
-    seed = 1 if stack_kind == "own" else 2
-    out = run_phase(tmp_path, FUZZ, count, seed, stack_kind=stack_kind, timeout=600,
-                    extra_env=address_space("4G"))
-    words = out.stdout.split()
-    assert words[0] == "ok" and int(words[1]) + int(words[2]) == count, out.stdout
+    count, loaded, errors = run_fuzz(tmp_path, FUZZ, 1 if stack_kind == "own" else 2, stack_kind)
+    assert loaded + errors == count

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 import stackless
-from pickle_support import AsTasklet
+from pickle_support import AsTasklet, run_out
 
 RESULTS = []
 
@@ -93,16 +93,6 @@ def round_trip(func):
     del RESULTS[:]
     run_out(pickle.loads(data))
     return original, list(RESULTS)
-
-
-def run_out(t):
-    """Insert a paused tasklet until it ends (it may suspend again)."""
-    for _ in range(10):
-        if not t.alive:
-            return
-        t.insert()
-        stackless.run()
-    raise AssertionError("the tasklet does not end")
 
 
 @pytest.mark.parametrize("func", [star_call, callable_object, bound_star, with_exit],
@@ -363,3 +353,69 @@ def test_operator_call_of_other_c_code_is_refused(args):
     with pytest.raises(pickle.PicklingError, match="not a Python function"):
         pickle.dumps(t)
     t.kill()
+
+
+# A restored tasklet suspended again while resume() drives a frame that a known
+# continuation called: pickled again, the continuation keeps its meaning (the class call
+# its new object, not __init__'s None).
+
+def callee_twice(a, b):
+    return (a, stackless.schedule_remove("v"), stackless.schedule_remove("w"), b)
+
+
+def star_call_twice():
+    record(("star", callee_twice(*[1, 2])))
+
+
+class MadeTwice:
+    def __init__(self, k):
+        self.got = (k, stackless.schedule_remove("i"), stackless.schedule_remove("j"))
+
+
+def class_call_twice():
+    m = MadeTwice(3)
+    record((type(m).__name__, m.got))
+
+
+class ExitsTwice:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, t, v, tb):
+        got = (stackless.schedule_remove("x"), stackless.schedule_remove("y"))
+        record(("exit", t.__name__, got))
+        return True
+
+
+def with_exit_twice():
+    with ExitsTwice():
+        raise KeyError("swallowed")
+    record("after the with")
+
+
+def pickled_twice(func):
+    """What func records run straight on from its first suspension, and restored at its
+    first suspension, run to its second, restored there and run out."""
+    del RESULTS[:]
+    t = started(func)
+    first = pickle.loads(pickle.dumps(t))
+    run_out(t)
+    original = list(RESULTS)
+    first.insert()
+    stackless.run()
+    assert first.alive and first.restorable
+    second = pickle.loads(pickle.dumps(first))
+    first.kill()
+    del RESULTS[:]
+    run_out(second)
+    return original, list(RESULTS)
+
+
+@pytest.mark.parametrize("func", [
+    star_call_twice, with_exit_twice,
+    pytest.param(class_call_twice, marks=pytest.mark.skipif(
+        sys.version_info >= (3, 13), reason="3.13 specializes class calls (see above)"))],
+    ids=lambda f: f.__name__)
+def test_a_restored_continuation_suspended_again_pickles_again(func):
+    original, restored = pickled_twice(func)
+    assert restored == original and restored

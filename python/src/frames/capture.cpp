@@ -13,6 +13,17 @@ PyObject* module_name(_PyInterpreterFrame* f) {
                              ": its function belongs to no importable module");
 }
 
+PyObject* with_function_of(PyObject* head, _PyInterpreterFrame* f) {
+    auto info = code_info(frame_code(f));
+    if (info == nullptr) return nullptr;
+    PyObject* module = module_name(f);
+    if (module == nullptr) return nullptr;
+    PyObject* names = Py_BuildValue("(NOO)", module, frame_code(f)->co_qualname, info->digest);
+    PyObject* all = names != nullptr ? PySequence_Concat(head, names) : nullptr;
+    Py_XDECREF(names);
+    return all;
+}
+
 namespace {
 
 // A cell as a list of its content, the same list for the same cell (pickle keeps the

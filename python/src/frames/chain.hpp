@@ -22,6 +22,8 @@ class Chain {
     // Per frame: the new object of the class call it waits in (strong; its callee is
     // that object's __init__), or null.
     std::vector<PyObject*> init_objects;
+    // Per frame: the code unit of its snapshot's site (the call it waits in).
+    std::vector<int> sites;
     // Per frame: the running generator whose frame it is (strong; the frame is the
     // object's, never moved or freed by the chain), or null for a frame of the thread.
     std::vector<PyObject*> generators;

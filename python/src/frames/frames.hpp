@@ -222,4 +222,42 @@ PyObject* capture_generator(PyObject* gen);
 // tracer sees that call. Null with FrameRestoreError (or another exception) set.
 PyObject* rebuild_generator(PyObject* snapshot);
 
+// ---------------------------------------------------------------------------------------
+// (g) Frame objects of a chain's frames
+//
+// A frame object of one of a chain's frames (a traceback among the frames' values holds
+// one, or sys._getframe() made one) pickles as a reference to that frame: its position in
+// the snapshot (the base is 0) and the function it runs. Loading makes a stand-in of that
+// function's code (placeholder_frame()), which becomes the frame object of the rebuilt
+// frame at that position (adopt_frame_object()): the same object wherever the pickle had
+// the original, which shows the frame (its line, locals and callers) and outlives it as
+// any frame object does. Frames of running generators are not among them.
+
+// Where frame object `frame` is among the frames check_restorable() describes: a new
+// tuple (position, module, qualname, digest) as capture() records that frame, None (new
+// reference) if it is not one of them or they are not restorable, or null with an
+// exception set.
+PyObject* locate_frame(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
+                       Innermost how, PyObject* frame);
+// The same among a rebuilt chain's frames, before resume().
+PyObject* locate_frame(const Chain* chain, PyObject* frame);
+
+// A stand-in frame object for a snapshot frame of the function (module, qualname, digest)
+// finds (checked as rebuild() does): until adopt_frame_object() it looks like a finished
+// frame of that code. New reference, or null with FrameRestoreError (or another
+// exception) set.
+PyObject* placeholder_frame(PyObject* module, PyObject* qualname, PyObject* digest);
+
+// Make `frame`, a stand-in of placeholder_frame() not adopted yet, the frame object of
+// the rebuilt chain's frame at `position` (0: the base), which must not have run, must
+// have no frame object yet and must run the stand-in's code. 0, or -1 with
+// FrameRestoreError set.
+int adopt_frame_object(Chain* chain, Py_ssize_t position, PyObject* frame);
+
+// The frame object of the rebuilt chain's frame at `position` (before resume()): the one
+// it has, if it runs the function (module, qualname, digest) names, or a new stand-in
+// adopted. New reference, or null with FrameRestoreError set.
+PyObject* chain_frame_object(Chain* chain, Py_ssize_t position, PyObject* module,
+                             PyObject* qualname, PyObject* digest);
+
 }  // namespace slpy::frames

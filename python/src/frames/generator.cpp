@@ -87,11 +87,10 @@ PyObject* capture_running(PyObject* gen, _PyInterpreterFrame* f) {
     if (on_running_frames(f))
         return raise_unpicklable("cannot pickle " + describe(f) + ": its " + Py_TYPE(gen)->tp_name +
                                  " is running");
-    auto info = code_info(frame_code(f));
-    if (info == nullptr) return nullptr;
-    PyObject* module = module_name(f);
-    if (module == nullptr) return nullptr;
-    return Py_BuildValue("(sNOO)", kRunningTag, module, frame_code(f)->co_qualname, info->digest);
+    PyObject* tag = Py_BuildValue("(s)", kRunningTag);
+    PyObject* capture = tag != nullptr ? with_function_of(tag, f) : nullptr;
+    Py_XDECREF(tag);
+    return capture;
 }
 
 bool is_running_capture(PyObject* snapshot) {

@@ -22,9 +22,15 @@ std::string describe(_PyInterpreterFrame* f);
 // module and class bodies), or null if it is a plain function's code.
 const char* unsupported_code(PyCodeObject* co) noexcept;
 
-// Is `f` a frame resume() is evaluating right now, other than its chain's base? Such a
-// frame is an entry frame but its caller is the next frame of the chain: no C between.
-bool driven_inner_frame(_PyInterpreterFrame* f) noexcept;
+// What the caller of a frame resume() is evaluating right now (other than its chain's
+// base) waits in: such a frame is an entry frame, but its caller is the next frame of
+// the chain, rebuilt to wait at its snapshot's site, with no C code between.
+struct DrivenCall {
+    int caller_site = -1;             // code unit of the caller's call instruction
+    PyObject* init_object = nullptr;  // a class call's new object (borrowed), or null
+};
+// Is `f` such a frame? Null if not.
+const DrivenCall* driven_call(_PyInterpreterFrame* f) noexcept;
 
 // Does the C code of `call` (an instruction that calls_through_c()) run the function of
 // `callee`, the frame above its caller, and return that function's result unchanged?
@@ -70,6 +76,9 @@ void close_awaiting(PyObject* gen) noexcept;
 // Where the function of frame `f` lives (its __module__, or its globals' __name__): new
 // reference, or null with UnpicklableFrameError set.
 PyObject* module_name(_PyInterpreterFrame* f);
+// `head` (a tuple, borrowed) followed by what finds the function of frame `f` again, as a
+// snapshot frame names it: module, qualname, digest. New tuple, or null with an exception.
+PyObject* with_function_of(PyObject* head, _PyInterpreterFrame* f);
 
 // When `call` is a class call (type_call) that is running `init` (the frame above its
 // caller, with `info` its code's facts) as the new object's Python __init__: the new

@@ -487,6 +487,7 @@ Chain* rebuild(PyObject* snapshot) {
         chain->frames.push_back(f);
         chain->state.push_back(FrameState::kPending);
         chain->init_objects.push_back(Py_XNewRef(p.init_object));
+        chain->sites.push_back(p.site.index);
         chain->generators.push_back(Py_XNewRef(p.generator));
         chain->iterates_at.push_back(iterates(p.site.op) ? p.site.index : -1);
     }

@@ -16,7 +16,12 @@ namespace {
 
 // Frames resume() is evaluating now, on this thread, other than a chain's base: entry
 // frames whose caller is the next frame of their chain (no C code between them).
-thread_local std::vector<_PyInterpreterFrame*> g_driven;
+thread_local std::vector<std::pair<_PyInterpreterFrame*, DrivenCall>> g_driven;
+
+auto find_driven(_PyInterpreterFrame* f) noexcept {
+    return std::find_if(g_driven.begin(), g_driven.end(),
+                        [f](const auto& d) { return d.first == f; });
+}
 
 // CPython's take_ownership (Python/frame.c): a frame object outlives the frame, so it
 // receives a copy of the frame's data and its f_back link.
@@ -114,8 +119,9 @@ int place_frames(PyThreadState* ts, Chain* chain, _PyInterpreterFrame* below) {
 
 }  // namespace
 
-bool driven_inner_frame(_PyInterpreterFrame* f) noexcept {
-    return std::find(g_driven.begin(), g_driven.end(), f) != g_driven.end();
+const DrivenCall* driven_call(_PyInterpreterFrame* f) noexcept {
+    auto it = find_driven(f);
+    return it != g_driven.end() ? &it->second : nullptr;
 }
 
 _PyInterpreterFrame* allocate_frame(PyCodeObject* code) {
@@ -210,10 +216,12 @@ PyObject* resume(Chain* chain, PyObject* value) {
             frame::push_result(f, result);  // the call's result, stolen
         }
         result = nullptr;
-        if (i > 0) g_driven.push_back(f);
+        if (i > 0)
+            g_driven.emplace_back(f, DrivenCall{chain->sites[static_cast<size_t>(i - 1)],
+                                                chain->init_objects[static_cast<size_t>(i - 1)]});
         chain->state[static_cast<size_t>(i)] = FrameState::kRunning;
         result = frame::evaluate(PyThreadState_Get(), f, caller, raising);
-        if (i > 0) g_driven.erase(std::find(g_driven.begin(), g_driven.end(), f));
+        if (i > 0) g_driven.erase(find_driven(f));
         if (i > 0) result = complete_init(result, chain->init_objects[static_cast<size_t>(i - 1)]);
         chain->state[static_cast<size_t>(i)] = FrameState::kDone;
         chain->frames[static_cast<size_t>(i)] = nullptr;
@@ -244,7 +252,9 @@ int traverse(const Chain* chain, visitproc visit, void* arg) {
 
 void destroy(Chain* chain) noexcept {
     if (chain == nullptr) return;
-    for (size_t i = 0; i < chain->frames.size(); ++i) {
+    // The innermost first: a frame object that takes its frame's data over links to the
+    // frame object of the caller (made then if need be), which must still be there.
+    for (size_t i = chain->frames.size(); i-- > 0;) {
         _PyInterpreterFrame* f = chain->frames[i];
         // A started chain's frames are in use on some C stack (or the data stack): leak
         // them rather than free them. A generator's frame is its object's (which clears

@@ -100,6 +100,8 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
             "frame is entered from C, so no frame chain can be captured");
     // The frame C code called, when the next frame out is the one that called that C.
     _PyInterpreterFrame* called_through_c = nullptr;
+    // What the next frame out waits in, when resume() drives the frame it called.
+    const DrivenCall* driven = nullptr;
     // The generator whose frame is the one above, when the next frame out iterates it.
     PyObject* iterated = nullptr;
     for (_PyInterpreterFrame *f = innermost, *next = nullptr; f != stop; f = next) {
@@ -137,7 +139,9 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
         // Inside a call into C, the frame's instruction is the call itself (FOR_ITER too).
         const bool in_c = (first && how == Innermost::kInCall) || called_through_c != nullptr ||
                           iterated != nullptr;
-        const int index = frame::waiting_call(f, in_c || first, op_at, cache_units);
+        const int index = driven != nullptr
+                              ? driven->caller_site
+                              : frame::waiting_call(f, in_c || first, op_at, cache_units);
         const int op = op_of(*at.info, index);
         if (first && how == Innermost::kPreempted) {
             // Between two instructions: the eval breaker ran at the last one.
@@ -198,10 +202,15 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
                               " was called from C code, not from Python: " + c_call_of(f) +
                               " called it at " + describe(f));
         } else {
-            // A Python-to-Python call: the caller saved its stack without the operands.
-            if (!calls_python(op) || !an.call_site(index, at.site))
+            // A Python-to-Python call: the caller saved its stack without the operands. Or
+            // a frame resume() rebuilt, waiting at its snapshot's site, whose callee
+            // resume() drives: a Python call, or a known continuation (a class call's
+            // __init__ included) as it was captured.
+            const bool waits = calls_python(op) || (driven != nullptr && calls_through_c(op));
+            if (!waits || !an.call_site(index, at.site))
                 return refuse("frame " + describe(f) + " is not waiting for a call (at " +
                               opname(op_of(*at.info, frame::last_unit(f))) + ")");
+            if (driven != nullptr) at.init_object = driven->init_object;
             const int have = frame::saved_depth(f);
             if (have != at.site.kept)
                 return refuse("frame " + describe(f) + ": its stack depth " + std::to_string(have) +
@@ -223,10 +232,12 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
         next = frame::caller(f);
         called_through_c = nullptr;
         iterated = gen;
+        driven = nullptr;
         if (gen != nullptr) {
             if (next == nullptr)
                 return refuse("the base frame is not among the callers of the innermost frame");
-        } else if (frame::entered_from_c(f) && next != stop && !driven_inner_frame(f)) {
+        } else if (frame::entered_from_c(f) && next != stop &&
+                   (driven = driven_call(f)) == nullptr) {
             if (next == nullptr)
                 return refuse("the base frame is not among the callers of the innermost frame");
             called_through_c = f;
