@@ -216,6 +216,19 @@ def test_a_restored_tasklet_pickles_again_inside_the_generator(stack_kind):
     assert RESULTS == [[0, 1, 2]]
 
 
+def test_a_restored_tasklet_pickles_again_before_it_ran(stack_kind):
+    del RESULTS[:]
+    t = stackless.tasklet(accumulate)(outer, 5, 2)
+    t.run()
+    t1 = roundtrip(t)
+    t.kill()
+    t2 = roundtrip(t1)  # its generator, given its frame, not resumed: running again
+    for copy_ in (t2, t1):
+        copy_.insert()
+        stackless.run()
+    assert RESULTS == [[0, 1, 2, 3, 4]] * 2
+
+
 def guarded(n, log):
     try:
         for x in guarded_gen(n, log):

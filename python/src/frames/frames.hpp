@@ -111,15 +111,14 @@ enum class Innermost : uint8_t { kInCall, kPreempted };
 // is evaluating and frames whose caller's instruction reached them through C code that
 // returns their result unchanged (bytecode.hpp's calls_through_c(): a known
 // continuation); a running generator's frame only where the next frame out runs it by
-// its FOR_ITER (bytecode.hpp's iterates()); `innermost` is suspended in a call into C (bytecode.hpp's calls_c()),
-// or, `how` kPreempted, at a preemption point (CodeAnalysis::preemption_point());
-// the bytecode of every frame can be analysed; `stop` is reached (it may be the base's
-// caller, or on 3.13 the entry frame between them).
-// Returns 1 if restorable, 0 if not (then `why`, if not null, says which frame and why,
-// naming the C function between frames when there is one), -1 with an exception set.
-// `innermost` must be the running frame of a thread or the saved top frame of a
-// suspended tasklet: it has no saved stack pointer (it is inside a call, or the eval
-// breaker's).
+// its FOR_ITER (bytecode.hpp's iterates()); `innermost` is suspended in a call into C
+// (bytecode.hpp's calls_c()), or, `how` kPreempted, at a preemption point
+// (CodeAnalysis::preemption_point()); the bytecode of every frame can be analysed; `stop` is
+// reached (it may be the base's caller, or on 3.13 the entry frame between them). Returns 1 if
+// restorable, 0 if not (then `why`, if not null, says which frame and why, naming the C function
+// between frames when there is one), -1 with an exception set. `innermost` must be the running
+// frame of a thread or the saved top frame of a suspended tasklet: it has no saved stack pointer
+// (it is inside a call, or the eval breaker's).
 int check_restorable(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame* stop,
                      std::string* why, Innermost how = Innermost::kInCall);
 

@@ -81,12 +81,16 @@ void drop_forgotten() {
     }
 }
 
+// Generators given their frame by a restored tasklet's chain that has not resumed yet
+// (borrowed: the chain holds them): they pickle again as running ones.
+std::vector<PyObject*>& given() {
+    static std::vector<PyObject*> gens;
+    return gens;
+}
+
 // Capture of a running generator: the frame's function, which the loader makes an
 // object of that awaits its frame.
-PyObject* capture_running(PyObject* gen, _PyInterpreterFrame* f) {
-    if (on_running_frames(f))
-        return raise_unpicklable("cannot pickle " + describe(f) + ": its " + Py_TYPE(gen)->tp_name +
-                                 " is running");
+PyObject* capture_running(_PyInterpreterFrame* f) {
     PyObject* tag = Py_BuildValue("(s)", kRunningTag);
     PyObject* capture = tag != nullptr ? with_function_of(tag, f) : nullptr;
     Py_XDECREF(tag);
@@ -186,7 +190,14 @@ void give_frame(PyObject* gen) noexcept {
     auto it = std::find(gens.begin(), gens.end(), gen);
     if (it == gens.end()) return;
     gens.erase(it);
+    given().push_back(gen);
     Py_DECREF(gen);  // (the caller holds another reference)
+}
+
+void forget_given(PyObject* gen) noexcept {
+    auto& gens = given();
+    auto it = std::find(gens.begin(), gens.end(), gen);
+    if (it != gens.end()) gens.erase(it);
 }
 
 PyObject* capture_generator(PyObject* gen) {
@@ -196,9 +207,17 @@ PyObject* capture_generator(PyObject* gen) {
         return nullptr;
     }
     const int state = as_gen(gen)->gi_frame_state;
-    if (frame::generator_finished(state)) Py_RETURN_NONE;
     _PyInterpreterFrame* f = frame::generator_frame(gen);
-    if (state == FRAME_EXECUTING) return capture_running(gen, f);
+    const auto& restored = given();
+    if (std::find(restored.begin(), restored.end(), gen) != restored.end())
+        return capture_running(f);  // (in a restored tasklet that has not resumed)
+    if (frame::generator_finished(state)) Py_RETURN_NONE;
+    if (state == FRAME_EXECUTING) {
+        if (on_running_frames(f))
+            return raise_unpicklable("cannot pickle " + describe(f) + ": its " +
+                                     Py_TYPE(gen)->tp_name + " is running");
+        return capture_running(f);  // (in a suspended tasklet's frames)
+    }
     FrameAt at{f, code_info(frame_code(f)), {}};
     if (at.info == nullptr) return nullptr;
     if (!at.info->analysed)

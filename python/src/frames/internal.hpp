@@ -65,8 +65,10 @@ inline constexpr const char* kGenerator = "generator";
 // Is `gen` a generator rebuild_generator() made to await its running frame from a
 // tasklet's snapshot, not given one yet?
 bool awaits_frame(PyObject* gen) noexcept;
-// `gen` (awaits_frame()) gets its frame now: it no longer awaits one.
+// `gen` (awaits_frame()) gets its frame now: it no longer awaits one; until
+// forget_given(), it pickles again as a running generator (its chain has not resumed).
 void give_frame(PyObject* gen) noexcept;
+void forget_given(PyObject* gen) noexcept;
 // Is `gen` still as it awaited its frame (nobody ran it since)?
 bool still_awaiting(PyObject* gen) noexcept;
 // A generator that awaited its frame and will never run in its tasklet's frames (they go

@@ -111,8 +111,10 @@ int place_frames(PyThreadState* ts, Chain* chain, _PyInterpreterFrame* below) {
     for (size_t i = 0; i < chain->frames.size(); ++i) {
         chain->frames[i]->previous = i == 0 ? below : chain->frames[i - 1];
         // No longer awaiting: running in the tasklet's frames, as when it was pickled.
-        if (PyObject* gen = chain->generators[i])
+        if (PyObject* gen = chain->generators[i]) {
+            forget_given(gen);
             reinterpret_cast<PyGenObject*>(gen)->gi_frame_state = FRAME_EXECUTING;
+        }
     }
     return 0;
 }
@@ -260,6 +262,7 @@ void destroy(Chain* chain) noexcept {
         // them rather than free them. A generator's frame is its object's (which clears
         // it when it goes).
         if (PyObject* gen = chain->generators[i]) {
+            forget_given(gen);
             if (!chain->started) close_awaiting(gen);
             Py_DECREF(gen);
         } else if (f != nullptr && !chain->started && chain->state[i] == FrameState::kPending)
