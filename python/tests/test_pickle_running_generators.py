@@ -216,12 +216,18 @@ def test_a_restored_tasklet_pickles_again_inside_the_generator(stack_kind):
     assert RESULTS == [[0, 1, 2]]
 
 
-def test_a_restored_tasklet_pickles_again_before_it_ran(stack_kind):
+def restored_copy(func, *args):
+    """A pickled copy of a tasklet running `func(*args)` until it switches (killed)."""
     del RESULTS[:]
-    t = stackless.tasklet(accumulate)(outer, 5, 2)
+    t = stackless.tasklet(accumulate)(func, *args)
     t.run()
-    t1 = roundtrip(t)
+    copy_ = roundtrip(t)
     t.kill()
+    return copy_
+
+
+def test_a_restored_tasklet_pickles_again_before_it_ran(stack_kind):
+    t1 = restored_copy(outer, 5, 2)
     t2 = roundtrip(t1)  # its generator, given its frame, not resumed: running again
     for copy_ in (t2, t1):
         copy_.insert()
@@ -305,11 +311,7 @@ def test_a_running_generator_pickled_alone_loads_finished():
 @pytest.mark.skipif(sys.version_info < (3, 15),
                     reason="before 3.15 the awaiting generator is finished to everyone else")
 def test_a_generator_run_before_its_tasklet_resumed_it_is_refused(stack_kind):
-    del RESULTS[:]
-    t = stackless.tasklet(accumulate)(outer, 5, 1)
-    t.run()
-    t2 = roundtrip(t)
-    t.kill()
+    t2 = restored_copy(outer, 5, 1)
     gen = t2.__reduce__()[2][7][5][-1][6][1]
     assert next(gen) == 1  # (3.15: it looks not started; it goes on from its call)
     t2.insert()
