@@ -156,6 +156,30 @@ def test_running_generators_in_the_middle_of_the_chain_resume(stack_kind):
     assert first == second == [1, 11, 21, 31]
 
 
+def doubled_after_a_switch(i):
+    if i == 1:
+        stackless.schedule()
+    return i * 2
+
+
+def over_a_generator_expression(n):
+    got = []
+    for x in (doubled_after_a_switch(i) for i in range(n)):
+        got.append(x)
+    return got
+
+
+def over_a_comprehension(n):
+    return [x + 1 for x in inner(n, 2)]
+
+
+def test_generator_expressions_and_comprehensions_resume(stack_kind):
+    first, second = run_both(over_a_generator_expression, 4)
+    assert first == second == [0, 2, 4, 6]
+    first, second = run_both(over_a_comprehension, 4)
+    assert first == second == [1, 2, 3, 4]
+
+
 def shares_a_cell(n):
     count = 0
 
