@@ -173,11 +173,25 @@ def over_a_comprehension(n):
     return [x + 1 for x in inner(n, 2)]
 
 
-def test_generator_expressions_and_comprehensions_resume(stack_kind):
-    first, second = run_both(over_a_generator_expression, 4)
-    assert first == second == [0, 2, 4, 6]
+def test_a_comprehension_over_a_running_generator_resumes(stack_kind):
     first, second = run_both(over_a_comprehension, 4)
     assert first == second == [1, 2, 3, 4]
+
+
+def test_a_generator_expression_resumes(stack_kind):
+    if sys.version_info < (3, 15):
+        first, second = run_both(over_a_generator_expression, 4)
+        assert first == second == [0, 2, 4, 6]
+        return
+    # 3.15's generator expressions start inside a handler deeper than the stack, which the
+    # bytecode analysis does not follow: refused clearly, as a suspended one is.
+    t = stackless.tasklet(over_a_generator_expression)(4)
+    t.run()
+    try:
+        with pytest.raises(pickle.PicklingError, match="cannot be analysed"):
+            pickle.dumps(t)
+    finally:
+        t.kill()
 
 
 def shares_a_cell(n):
