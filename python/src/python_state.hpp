@@ -24,9 +24,10 @@ struct data_region;  // datastack.cpp
 struct state_flags {
     bool fresh : 1 = false;
     bool own_root : 1 = false;  // the bottom chunk is ours (malloc), not CPython's
-    bool traced : 1 = false;    // holds trace/profile functions (moved out of the thread state)
-    bool away : 1 = false;      // its frames are not where they ran (see data_region_bytes)
-    bool packed : 1 = false;    // ... and away, saved_ holds them packed
+    bool traced : 1 =
+        false;  // holds tracing_ or trace/profile functions (moved out of the thread state)
+    bool away : 1 = false;           // its frames are not where they ran (see data_region_bytes)
+    bool packed : 1 = false;         // ... and away, saved_ holds them packed
     bool c_stack_moves : 1 = false;  // it runs on a copied (shared) stack
     unsigned char unused : 2 = 0;    // (every bit has a value: python_state::unusual())
 };
@@ -54,14 +55,11 @@ class python_state {
         exc_info_ = ts->exc_info;
         context_ = ts->context;  // reference moves
         ts->context = nullptr;
-        tracing_ = ts->tracing;
-        // Trace and profile functions move only when there are any (the common case has
-        // none, and then this state's fields and the thread state's stay null). One
-        // branch for the four.
-        if ((reinterpret_cast<uintptr_t>(ts->c_tracefunc) |
-             reinterpret_cast<uintptr_t>(ts->c_profilefunc) |
-             reinterpret_cast<uintptr_t>(ts->c_traceobj) |
-             reinterpret_cast<uintptr_t>(ts->c_profileobj)) != 0) [[unlikely]]
+        // The tracing nesting and the trace and profile functions move only when there
+        // are any (the common case has none, and then this state's fields and the thread
+        // state's stay clear: restore() has nothing to write).
+        if (ts->tracing != 0 || (share_.trace_functions_possible(ts) && any_trace_function(ts)))
+            [[unlikely]]
             save_tracing(ts);
         f_.fresh = false;
     }
@@ -74,8 +72,7 @@ class python_state {
         ts->datastack_chunk = datastack_chunk_;
         ts->datastack_top = datastack_top_;
         ts->exc_info = exc_info_;
-        ts->tracing = tracing_;
-        if (unusual()) [[unlikely]] {  // trace functions, frames away, or not started
+        if (unusual()) [[unlikely]] {  // tracing, frames away, or not started
             restore_unusual(ts);
             return;
         }
@@ -144,6 +141,13 @@ class python_state {
     size_t frame_bytes() const noexcept;
 
  private:
+    // Whether the thread state holds a trace or profile function (or object).
+    static bool any_trace_function(const PyThreadState* ts) noexcept {
+        return (reinterpret_cast<uintptr_t>(ts->c_tracefunc) |
+                reinterpret_cast<uintptr_t>(ts->c_profilefunc) |
+                reinterpret_cast<uintptr_t>(ts->c_traceobj) |
+                reinterpret_cast<uintptr_t>(ts->c_profileobj)) != 0;
+    }
     void save_tracing(PyThreadState* ts) noexcept;
     void restore_tracing(PyThreadState* ts) noexcept;
     // The rest of restore() for a tasklet with trace functions, frames away from its data

@@ -55,6 +55,14 @@ class thread_share {
         recursion_depth_ = ts->recursion_limit - ts->recursion_remaining;
         trash_delete_nesting_ = ts->trash_delete_nesting;
     }
+    // After save(): false if the thread state holds no trace or profile function while its
+    // tracing nesting is 0. With none of them nesting is 0, the eval loop's cframe says whether
+    // there are any (CPython keeps use_tracing so: _PyThreadState_UpdateTracingState, and
+    // each eval loop hands its cframe's on to the one it returns to); not the thread's root
+    // cframe, which a tasklet's end or start runs on without that care.
+    [[gnu::always_inline]] bool trace_functions_possible(const PyThreadState* ts) const noexcept {
+        return use_tracing_ != 0 || cframe_ == &ts->root_cframe;
+    }
     // Its C stack was copied away while it is suspended: nothing of 3.11's chain is on it.
     void c_stack_moved(const c_slice_place&) noexcept {}
     // A suspended tasklet resumes. Its cframe's current_frame is as save() found it (only

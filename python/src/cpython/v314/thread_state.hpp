@@ -83,6 +83,9 @@ class thread_share {
     // A suspended tasklet's trace or profile function was set or cleared: nothing of this
     // share says whether the eval loop calls them (since 3.12 instrumented bytecode does).
     void set_traced(bool /*on*/) noexcept {}
+    // After save(): false if the thread state surely holds no trace or profile function
+    // (since 3.12 nothing cheaper than the functions themselves says so).
+    static constexpr bool trace_functions_possible(const PyThreadState*) noexcept { return true; }
     // The tasklet ended.
     void forget() noexcept {
         frame_ = nullptr;
