@@ -49,7 +49,7 @@ class python_state {
     // state's references (context, trace and profile objects). (Inline, as restore():
     // every switch does both.)
     [[gnu::always_inline]] void save(PyThreadState* ts) noexcept {
-        share_.save(ts, f_.c_stack_moves && c_stack_unwatched_);
+        const bool may_trace = share_.save(ts, f_.c_stack_moves && c_stack_unwatched_);
         datastack_chunk_ = ts->datastack_chunk;
         datastack_top_ = ts->datastack_top;  // (its limit is the chunk's end: limit_of())
         exc_info_ = ts->exc_info;
@@ -58,8 +58,7 @@ class python_state {
         // The tracing nesting and the trace and profile functions move only when there
         // are any (the common case has none, and then this state's fields and the thread
         // state's stay clear: restore() has nothing to write).
-        if (ts->tracing != 0 || (share_.trace_functions_possible(ts) && any_trace_function(ts)))
-            [[unlikely]]
+        if (ts->tracing != 0 || (may_trace && any_trace_function(ts))) [[unlikely]]
             save_tracing(ts);
         f_.fresh = false;
     }

@@ -27,6 +27,21 @@ inline int recursion_depth(const PyThreadState* ts) noexcept {
 // (Py_EnterRecursiveCall) counts as a level of the recursion depth.
 inline constexpr int c_call_recursion_levels = 1;
 
+// What CPython keeps in the current cframe's use_tracing while the tracing nesting is 0
+// (_PyThreadState_UpdateTracingState whenever a trace or profile function is set or a
+// tracer returns; each eval loop hands its cframe's on to the one it returns to):
+// whether the thread state holds a trace or profile function.
+inline uint8_t use_tracing_for(const PyThreadState* ts) noexcept {
+    return (ts->tracing == 0 && (ts->c_tracefunc != nullptr || ts->c_profilefunc != nullptr)) ? 255
+                                                                                              : 0;
+}
+// The thread's root cframe becomes the current one (where no eval loop runs: a
+// tasklet's start and end), keeping that rule.
+inline void enter_root_cframe(PyThreadState* ts) noexcept {
+    ts->root_cframe.use_tracing = use_tracing_for(ts);
+    ts->cframe = &ts->root_cframe;
+}
+
 // A tasklet's share of the thread state in the fields that differ between versions (the
 // others — context, exc_info, the data stack, trace functions — python_state keeps). 3.11:
 // the cframe (on the tasklet's C stack) with its use_tracing, recursion depth, trashcan
@@ -47,21 +62,17 @@ class thread_share {
         use_tracing_ = 0;
     }
     // (`expose_entries`: its C stack may be copied away unseen while it is suspended;
-    // nothing of 3.11's chain is on it.)
-    [[gnu::always_inline]] void save(PyThreadState* ts, bool /*expose_entries*/) noexcept {
+    // nothing of 3.11's chain is on it.) Returns false if the thread state holds no trace
+    // or profile function, as far as its tracing nesting is 0: then the current cframe's
+    // use_tracing says whether it holds any (see use_tracing_for()).
+    [[gnu::always_inline]] bool save(PyThreadState* ts, bool /*expose_entries*/) noexcept {
         cframe_ = ts->cframe;
-        use_tracing_ = cframe_->use_tracing;
+        const uint8_t use_tracing = cframe_->use_tracing;
+        use_tracing_ = use_tracing;
         frame_ = cframe_->current_frame;  // (for a suspended tasklet's introspection)
         recursion_depth_ = ts->recursion_limit - ts->recursion_remaining;
         trash_delete_nesting_ = ts->trash_delete_nesting;
-    }
-    // After save(): false if the thread state holds no trace or profile function while its
-    // tracing nesting is 0. With none of them nesting is 0, the eval loop's cframe says whether
-    // there are any (CPython keeps use_tracing so: _PyThreadState_UpdateTracingState, and
-    // each eval loop hands its cframe's on to the one it returns to); not the thread's root
-    // cframe, which a tasklet's end or start runs on without that care.
-    [[gnu::always_inline]] bool trace_functions_possible(const PyThreadState* ts) const noexcept {
-        return use_tracing_ != 0 || cframe_ == &ts->root_cframe;
+        return use_tracing != 0;
     }
     // Its C stack was copied away while it is suspended: nothing of 3.11's chain is on it.
     void c_stack_moved(const c_slice_place&) noexcept {}
@@ -79,7 +90,7 @@ class thread_share {
     // and the thread's root cframe stands in.
     void start(PyThreadState* ts) noexcept {
         restore_counters(ts);
-        ts->cframe = &ts->root_cframe;
+        enter_root_cframe(ts);
     }
     // A suspended tasklet's trace or profile function was set or cleared: the eval loop
     // consults them only while its cframe says so.
@@ -114,9 +125,7 @@ struct body_base {
 // a tasklet's own stack follows: stack_kind.hpp.)
 inline void enter_body(PyThreadState* ts, body_base* base, std::size_t /*c_stack_left*/) noexcept {
     _PyCFrame* cf = &base->cframe;
-    cf->use_tracing =
-        (ts->tracing == 0 && (ts->c_tracefunc != nullptr || ts->c_profilefunc != nullptr)) ? 255
-                                                                                           : 0;
+    cf->use_tracing = use_tracing_for(ts);
     cf->current_frame = nullptr;
     cf->previous = &ts->root_cframe;
     ts->cframe = cf;
@@ -125,7 +134,7 @@ inline void enter_body(PyThreadState* ts, body_base* base, std::size_t /*c_stack
 // the tasklet's life (core ending it, the schedule callback) runs on the thread's root
 // cframe.
 inline void leave_body(PyThreadState* ts) noexcept {
-    ts->cframe = &ts->root_cframe;
+    enter_root_cframe(ts);
 }
 
 }  // namespace slpy::cpy

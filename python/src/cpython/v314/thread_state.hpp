@@ -52,12 +52,15 @@ class thread_share {
     }
     // `expose_entries`: its C stack may be copied away unseen while it is suspended
     // (c_stack_moved() is not called): show its entry frames now.
-    [[gnu::always_inline]] void save(PyThreadState* ts, bool expose_entries) noexcept {
+    // Returns true: the thread state may hold trace or profile functions (since 3.12
+    // nothing cheaper than the functions themselves says whether it does).
+    [[gnu::always_inline]] bool save(PyThreadState* ts, bool expose_entries) noexcept {
         frame_ = ts->current_frame;
         recursion_depth_ = ts->py_recursion_limit - ts->py_recursion_remaining;
         executor_ = ts->current_executor;
         c_stack_ = c_stack_limits::of(ts);
         if (expose_entries && frame_ != nullptr) entries_.expose(frame_);
+        return true;
     }
     // Its C stack was copied away while it is suspended, and is now `where`: its entry
     // frames are shown by copies until it resumes.
@@ -83,9 +86,6 @@ class thread_share {
     // A suspended tasklet's trace or profile function was set or cleared: nothing of this
     // share says whether the eval loop calls them (since 3.12 instrumented bytecode does).
     void set_traced(bool /*on*/) noexcept {}
-    // After save(): false if the thread state surely holds no trace or profile function
-    // (since 3.12 nothing cheaper than the functions themselves says so).
-    static constexpr bool trace_functions_possible(const PyThreadState*) noexcept { return true; }
     // The tasklet ended.
     void forget() noexcept {
         frame_ = nullptr;
