@@ -111,8 +111,8 @@ inline constexpr bool inline_switch = true;
 // shared stack's occupant until its slice is copied out.)
 [[gnu::always_inline]] inline bool jump_resumable(const tasklet_impl& next) noexcept {
     return next.how == suspended_by::jump &&
-           (next.kind == stack_kind::own || next.is_main ||
-            (next.kind == stack_kind::copied && !next.slice_in_heap));
+           (next.kind == stack_kind::own ||
+            (next.kind == stack_kind::copied && !next.slice_in_heap) || next.is_main);
 }
 
 // What a switch does besides its bookkeeping and jump: the default tells the
