@@ -49,7 +49,8 @@ class python_state {
     // state's references (context, trace and profile objects). (Inline, as restore():
     // every switch does both.)
     [[gnu::always_inline]] void save(PyThreadState* ts) noexcept {
-        const bool may_trace = share_.save(ts, f_.c_stack_moves && c_stack_unwatched_);
+        // (The process-wide flag first: it is almost always clear, the tasklet's bit not.)
+        const bool may_trace = share_.save(ts, c_stack_unwatched_ && f_.c_stack_moves);
         datastack_chunk_ = ts->datastack_chunk;
         datastack_top_ = ts->datastack_top;  // (its limit is the chunk's end: limit_of())
         exc_info_ = ts->exc_info;
