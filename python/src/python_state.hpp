@@ -23,9 +23,8 @@ struct data_region;  // datastack.cpp
 // python_state's flags (bits: see its fields' order).
 struct state_flags {
     bool fresh : 1 = false;
-    bool own_root : 1 = false;  // the bottom chunk is ours (malloc), not CPython's
-    bool traced : 1 =
-        false;  // holds tracing_ or trace/profile functions (moved out of the thread state)
+    bool own_root : 1 = false;       // the bottom chunk is ours (malloc), not CPython's
+    bool traced : 1 = false;         // holds what save_rare() moved out of the thread state
     bool away : 1 = false;           // its frames are not where they ran (see data_region_bytes)
     bool packed : 1 = false;         // ... and away, saved_ holds them packed
     bool c_stack_moves : 1 = false;  // it runs on a copied (shared) stack
@@ -50,17 +49,18 @@ class python_state {
     // every switch does both.)
     [[gnu::always_inline]] void save(PyThreadState* ts) noexcept {
         // (The process-wide flag first: it is almost always clear, the tasklet's bit not.)
-        const bool may_trace = share_.save(ts, c_stack_unwatched_ && f_.c_stack_moves);
+        const int rare = share_.save(ts, c_stack_unwatched_ && f_.c_stack_moves);
         datastack_chunk_ = ts->datastack_chunk;
         datastack_top_ = ts->datastack_top;  // (its limit is the chunk's end: limit_of())
         exc_info_ = ts->exc_info;
         context_ = ts->context;  // reference moves
         ts->context = nullptr;
-        // The tracing nesting and the trace and profile functions move only when there
-        // are any (the common case has none, and then this state's fields and the thread
-        // state's stay clear: restore() has nothing to write).
-        if (ts->tracing != 0 || (may_trace && any_trace_function(ts))) [[unlikely]]
-            save_tracing(ts);
+        // The tracing nesting, the trace and profile functions and the version's rare
+        // fields (thread_share) move only when there are any (the common case has none,
+        // and then this state's fields and the thread state's stay clear: restore() has
+        // nothing to write).
+        if ((ts->tracing | rare) != 0) [[unlikely]]
+            save_rare(ts);
         f_.fresh = false;
     }
     // this -> tstate: the tasklet resumes (or starts). Hands the references back.
@@ -141,15 +141,15 @@ class python_state {
     size_t frame_bytes() const noexcept;
 
  private:
-    // Whether the thread state holds a trace or profile function (or object).
-    static bool any_trace_function(const PyThreadState* ts) noexcept {
-        return (reinterpret_cast<uintptr_t>(ts->c_tracefunc) |
-                reinterpret_cast<uintptr_t>(ts->c_profilefunc) |
-                reinterpret_cast<uintptr_t>(ts->c_traceobj) |
-                reinterpret_cast<uintptr_t>(ts->c_profileobj)) != 0;
+    // The tracing nesting, trace and profile functions and the version's rare fields:
+    // out of the thread state (which it leaves clear), and back.
+    [[gnu::noinline]] void save_rare(PyThreadState* ts) noexcept;
+    void restore_rare(PyThreadState* ts) noexcept;
+    // Whether this state holds any of them.
+    bool holds_rare() const noexcept {
+        return tracing_ != 0 || c_tracefunc_ != nullptr || c_profilefunc_ != nullptr ||
+               c_traceobj_ != nullptr || c_profileobj_ != nullptr || share_.holds_rare();
     }
-    void save_tracing(PyThreadState* ts) noexcept;
-    void restore_tracing(PyThreadState* ts) noexcept;
     // The rest of restore() for a tasklet with trace functions, frames away from its data
     // region, or not started.
     [[gnu::noinline]] void restore_unusual(PyThreadState* ts) noexcept;

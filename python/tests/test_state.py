@@ -3,6 +3,7 @@ trace and profile functions, tracebacks and sys._getframe()."""
 import contextvars
 import sys
 import traceback
+import weakref
 
 import stackless
 from conftest import run_tasklets
@@ -272,6 +273,42 @@ def test_trace_function_of_an_ended_tasklet_goes_with_it():
     run_tasklets(a, b)
     assert "marker" not in traced
     assert sys.gettrace() is None and sys.getprofile() is None
+
+
+def test_a_switch_inside_a_deep_deallocation_keeps_the_trashcan_with_its_tasklet():
+    # The first tasklet blocks in a __del__ ten containers deep in a deallocation (the
+    # trashcan's nesting raised); the other one then frees a structure deeper than the
+    # trashcan's unwinding level: with its own nesting (0) it is all gone at once.
+    ch = stackless.channel()
+    freed = []
+
+    class BlocksWhenFreed:
+        def __del__(self):
+            ch.receive()
+
+    class Probe:
+        pass
+
+    def nested(inner, depth):
+        x = [inner]
+        for _ in range(depth):
+            x = [x]
+        return x
+
+    def a():
+        deep = nested(BlocksWhenFreed(), 10)
+        del deep
+
+    def b():
+        probe = Probe()
+        ref = weakref.ref(probe)
+        deep = nested(probe, 500)
+        del probe, deep
+        freed.append(ref() is None)
+        ch.send(None)
+
+    run_tasklets(a, b)
+    assert freed == [True]
 
 
 def test_traceback_shows_the_tasklets_frames():

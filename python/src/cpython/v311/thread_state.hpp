@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "../c_slice_place.hpp"
+#include "../trace_functions.hpp"
 #include "headers.hpp"
 
 namespace slpy::cpy {
@@ -62,18 +63,30 @@ class thread_share {
         use_tracing_ = 0;
     }
     // (`expose_entries`: its C stack may be copied away unseen while it is suspended;
-    // nothing of 3.11's chain is on it.) Returns false if the thread state holds no trace
-    // or profile function, as far as its tracing nesting is 0: then the current cframe's
-    // use_tracing says whether it holds any (see use_tracing_for()).
-    [[gnu::always_inline]] bool save(PyThreadState* ts, bool /*expose_entries*/) noexcept {
+    // nothing of 3.11's chain is on it.) Returns 0 if the thread state holds none of what
+    // moves only when set (save_rare()): no trashcan nesting, and no trace or profile
+    // function as far as its tracing nesting is 0 (then the current cframe's use_tracing
+    // says whether it holds any: see use_tracing_for()).
+    [[gnu::always_inline]] int save(PyThreadState* ts, bool /*expose_entries*/) noexcept {
         cframe_ = ts->cframe;
         const uint8_t use_tracing = cframe_->use_tracing;
         use_tracing_ = use_tracing;
         frame_ = cframe_->current_frame;  // (for a suspended tasklet's introspection)
         recursion_depth_ = ts->recursion_limit - ts->recursion_remaining;
-        trash_delete_nesting_ = ts->trash_delete_nesting;
-        return use_tracing != 0;
+        return use_tracing | ts->trash_delete_nesting;
     }
+    // What moves only when set: the trashcan's nesting (not 0 only while a deallocation
+    // that switched is under way). save_rare() takes it from the thread state, which it
+    // leaves clear, restore_rare() gives it back; holds_rare(): whether there is any.
+    void save_rare(PyThreadState* ts) noexcept {
+        trash_delete_nesting_ = ts->trash_delete_nesting;
+        ts->trash_delete_nesting = 0;
+    }
+    void restore_rare(PyThreadState* ts) noexcept {
+        ts->trash_delete_nesting = trash_delete_nesting_;
+        trash_delete_nesting_ = 0;
+    }
+    bool holds_rare() const noexcept { return trash_delete_nesting_ != 0; }
     // Its C stack was copied away while it is suspended: nothing of 3.11's chain is on it.
     void c_stack_moved(const c_slice_place&) noexcept {}
     // A suspended tasklet resumes. Its cframe's current_frame is as save() found it (only
@@ -99,12 +112,12 @@ class thread_share {
     void forget() noexcept {
         frame_ = nullptr;
         cframe_ = nullptr;
+        trash_delete_nesting_ = 0;
     }
 
  private:
     [[gnu::always_inline]] void restore_counters(PyThreadState* ts) noexcept {
         ts->recursion_remaining = ts->recursion_limit - recursion_depth_;
-        ts->trash_delete_nesting = trash_delete_nesting_;
     }
 
     _PyCFrame* cframe_ = nullptr;
