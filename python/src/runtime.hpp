@@ -60,6 +60,9 @@ class thread_runtime final : public slp::switch_observer {
     }
     // This thread's scheduler in core.
     slp::thread_ref sched() const noexcept { return sched_; }
+    // The same, as core's inline paths see it (never null: the scheduler outlives the
+    // runtime, which the thread's Python state ends first).
+    slp::detail::scheduler_hot* hot() const noexcept { return hot_; }
     // While another thread waits for this one to be quiet, it keeps the GIL in core
     // (release_gil_if_shared does not release it): it is then quiet whenever it does not
     // hold the GIL, except parked. Changed with the GIL held.
@@ -217,6 +220,7 @@ class thread_runtime final : public slp::switch_observer {
     std::atomic<bool> in_core_{false};  // the GIL released for core (see quiet())
     std::atomic<bool> parked_{false};   // ... and core waits for another thread
     slp::thread_ref sched_;
+    slp::detail::scheduler_hot* hot_ = nullptr;
 
     PyThreadState* ts_ = nullptr;
     unsigned long thread_id_ = 0;
@@ -239,6 +243,11 @@ class thread_runtime final : public slp::switch_observer {
 struct switch_hooks : slp::detail::observer_hooks {
     thread_runtime* rt;
     TaskletObject* self;
+    [[gnu::always_inline]] slp::detail::scheduler_hot* scheduler() const noexcept {
+        slp::detail::scheduler_hot* s = rt->hot();
+        if (s == nullptr) __builtin_unreachable();
+        return s;
+    }
     [[gnu::always_inline]] void observe_before(slp::detail::scheduler_hot&,
                                                slp::detail::tasklet_impl&,
                                                slp::detail::tasklet_impl&) noexcept {
