@@ -271,19 +271,25 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
     return o;
 }
 
-// After the general action: what it received (the payload holds a ref; *p is destroyed).
-[[gnu::noinline]] PyObject* finish_receive(slp::payload* p) noexcept {
+// The general action, when the inline path declined (its suspension noted): what it
+// received. Out of line, with the payload it receives into, so that the frame of
+// receive_impl's caller, which the inline path leaves on a blocked tasklet's stack, does
+// not hold the payload.
+[[gnu::noinline]] PyObject* receive_general(slp::channel_base& ch) noexcept {
+    slp::payload p;
+    try {
+        p = ch.receive_payload();
+    } catch (...) {
+        return fail_blocking();
+    }
     end_blocking();
     ref value;
-    bool ok = true;
     try {
-        value = p->take<ref>();
+        value = p.take<ref>();
     } catch (...) {
         set_python_error();
-        ok = false;
+        return nullptr;
     }
-    p->~payload();
-    if (!ok) return nullptr;
     return received(value.release());
 }
 
@@ -293,8 +299,6 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
     const action_hooks hooks = begin_action(sp, kind, self, nullptr);
     if (hooks.rt == nullptr) return nullptr;
     slp::channel_base& ch = as_channel(self)->ch;
-    alignas(slp::payload) unsigned char buf[sizeof(slp::payload)];
-    slp::payload* p;
     // What the inline path took (a reference; dropped if the switch after the exchange
     // throws). A plain pointer: a ref would be stored and tested once more on every call.
     PyObject* got = nullptr;
@@ -304,14 +308,13 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
             end_action(hooks.rt);
             return received(got);
         }
-        note_suspension(hooks.self, hooks.what);
-        p = ::new (static_cast<void*>(buf)) slp::payload(ch.receive_payload());
     } catch (...) {
         PyObject* r = fail_blocking();  // (takes the GIL back)
         Py_XDECREF(got);
         return r;
     }
-    return finish_receive(p);  // destroys *p
+    note_suspension(hooks.self, hooks.what);
+    return receive_general(ch);
 }
 
 PyObject* channel_receive(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {

@@ -123,22 +123,38 @@ const slp::detail::tasklet_impl* running_copied_core(const python_state* st) noe
     return c;
 }
 
-// A frame of the packed form (python_state::pack), followed by its kept words.
+// A frame of the packed form (python_state::pack): this, then its function and code
+// words (as the frame held them: cpy::func_word, cpy::code_word) unless it shares them
+// with the frame packed before it (the one it called: a recursive call's frames all
+// share one function), then its kept words.
 struct packed_frame {
-    PyObject* func_word;  // as the frame held them (cpy::func_word, cpy::code_word)
-    PyObject* code_word;
-    int32_t instr;     // cpy::frame_position
-    uint16_t extra;    // cpy::frame_position
-    int16_t stacktop;  // (-1: in a call into C, every word is kept)
+    int32_t instr;        // cpy::frame_position
+    uint16_t extra;       // cpy::frame_position
+    uint16_t top_shares;  // (stacktop + 1) * 2, + 1 if it shares its callee's words
     cpy::frame_position position() const noexcept { return {instr, extra}; }
-    PyCodeObject* code() const noexcept {
-        return reinterpret_cast<PyCodeObject*>(cpy::slot_object(code_word));
+    // (-1: in a call into C, every word is kept)
+    int stacktop() const noexcept { return (top_shares >> 1) - 1; }
+    bool shares_callee() const noexcept { return (top_shares & 1) != 0; }
+    void set(int stacktop, bool shares) noexcept {
+        top_shares = static_cast<uint16_t>((stacktop + 1) * 2 + (shares ? 1 : 0));
+    }
+    size_t header_bytes() const noexcept {
+        return sizeof(packed_frame) + (shares_callee() ? 0 : 2 * sizeof(PyObject*));
+    }
+    // Its function and code words, if it has them (`callee`'s otherwise).
+    PyObject* const* words(PyObject* const* callee) const noexcept {
+        return shares_callee() ? callee : reinterpret_cast<PyObject* const*>(this + 1);
     }
 };
-// Its kept words follow it, so it is a whole number of them (24 bytes on 64-bit CPUs,
-// 16 on 32-bit ones).
-static_assert(sizeof(packed_frame) == 2 * sizeof(void*) + 8);
+// Its words follow it, so it is a whole number of them (8 bytes: one on 64-bit CPUs, two on
+// 32-bit ones).
+static_assert(sizeof(packed_frame) == 8);
 static_assert(sizeof(packed_frame) % alignof(PyObject*) == 0);
+constexpr int max_packed_stacktop = INT16_MAX - 1;
+
+PyCodeObject* packed_code(PyObject* const* words) noexcept {
+    return reinterpret_cast<PyCodeObject*>(cpy::slot_object(words[1]));
+}
 
 // The packed form: this, then the frames from the innermost out, up to its end
 // (python_state::saved_size_).
@@ -154,6 +170,13 @@ size_t frame_words(const PyCodeObject* code) noexcept {
 size_t kept_words(const PyCodeObject* code, int stacktop) noexcept {
     return stacktop >= 0 ? static_cast<size_t>(stacktop)
                          : static_cast<size_t>(code->co_nlocalsplus + code->co_stacksize);
+}
+
+// Does frame f have the same function and code words as `callee`, the frame it called
+// (packed right before it)? Then its packed form shares them.
+bool shares_words(const _PyInterpreterFrame* f, const _PyInterpreterFrame* callee) noexcept {
+    return callee != nullptr && cpy::func_word(f) == cpy::func_word(callee) &&
+           cpy::code_word(f) == cpy::code_word(callee);
 }
 
 template <class T>
@@ -303,7 +326,8 @@ void python_state::bring_back() noexcept {
     f_.away = false;
 }
 
-// The packed form keeps, of each frame, its function and code, where it is in its code,
+// The packed form keeps, of each frame, its function and code (once for a run of frames
+// of one function and code, as a recursion has them), where it is in its code,
 // its stacktop and what cpy::position_of() keeps, and the live words of localsplus (locals, cells,
 // the value stack up to stacktop); the rest is derived: globals and builtins are its function's,
 // f_locals and frame_obj are null, owner is the thread, previous is the next frame out,
@@ -318,6 +342,7 @@ bool python_state::pack() noexcept {
     size_t bytes = sizeof(packed_head);
     uint32_t frames = 0;
     _PyInterpreterFrame* f = share_.frame();
+    const _PyInterpreterFrame* callee = nullptr;
     for (; end != first; ++frames) {
         if (f == nullptr || f->owner != FRAME_OWNED_BY_THREAD || f->frame_obj != nullptr ||
             f->f_locals != nullptr)
@@ -331,10 +356,12 @@ bool python_state::pack() noexcept {
         if (end - first < static_cast<ptrdiff_t>(words * sizeof(PyObject*)) ||
             reinterpret_cast<char*>(f) != end - words * sizeof(PyObject*) ||
             cpy::stack_top(f) > code->co_nlocalsplus + code->co_stacksize ||
-            cpy::stack_top(f) > INT16_MAX)
+            cpy::stack_top(f) > max_packed_stacktop)
             return false;
         bytes += sizeof(packed_frame) + kept_words(code, cpy::stack_top(f)) * sizeof(PyObject*);
+        if (!shares_words(f, callee)) bytes += 2 * sizeof(PyObject*);
         end = reinterpret_cast<char*>(f);
+        callee = f;
         f = f->previous;
     }
     const char* lo = reinterpret_cast<char*>(c);
@@ -346,17 +373,23 @@ bool python_state::pack() noexcept {
     head->below = f;
     auto* out = reinterpret_cast<char*>(head + 1);
     f = share_.frame();
-    for (uint32_t i = 0; i < frames; ++i, f = f->previous) {
+    callee = nullptr;
+    for (uint32_t i = 0; i < frames; ++i, callee = f, f = f->previous) {
         auto* pf = reinterpret_cast<packed_frame*>(out);
-        pf->func_word = cpy::func_word(f);
-        pf->code_word = cpy::code_word(f);
         const cpy::frame_position pos = cpy::position_of(f);
         pf->instr = pos.instr;
         pf->extra = pos.extra;
-        pf->stacktop = static_cast<int16_t>(cpy::stack_top(f));
-        const size_t n = kept_words(pf->code(), pf->stacktop) * sizeof(PyObject*);
-        std::memcpy(pf + 1, cpy::slots(f), n);
-        out += sizeof(packed_frame) + n;
+        pf->set(cpy::stack_top(f), shares_words(f, callee));
+        out += sizeof(packed_frame);
+        if (!pf->shares_callee()) {
+            auto** words = reinterpret_cast<PyObject**>(out);
+            words[0] = cpy::func_word(f);
+            words[1] = cpy::code_word(f);
+            out += 2 * sizeof(PyObject*);
+        }
+        const size_t n = kept_words(cpy::frame_code(f), pf->stacktop()) * sizeof(PyObject*);
+        std::memcpy(out, cpy::slots(f), n);
+        out += n;
     }
     saved_size_ = static_cast<uint32_t>(bytes);
     f_.packed = true;
@@ -374,15 +407,19 @@ _PyInterpreterFrame* python_state::unpack_to(char* base) noexcept {
         base + (reinterpret_cast<char*>(datastack_top_) - reinterpret_cast<char*>(region_->chunk));
     _PyInterpreterFrame* top = head->below;
     _PyInterpreterFrame* above = nullptr;
+    PyObject* const* words = nullptr;  // the function and code words of the frame above
     while (in != stop) {
         const auto* pf = reinterpret_cast<const packed_frame*>(in);
-        auto* f = reinterpret_cast<_PyInterpreterFrame*>(end - frame_words(pf->code()) *
-                                                                   sizeof(PyObject*));
-        cpy::init_unpacked(f, pf->func_word, pf->code_word, pf->position(), pf->stacktop);
+        words = pf->words(words);
+        PyCodeObject* const code = packed_code(words);
+        auto* f =
+            reinterpret_cast<_PyInterpreterFrame*>(end - frame_words(code) * sizeof(PyObject*));
+        cpy::init_unpacked(f, words[0], words[1], pf->position(), pf->stacktop());
         f->previous = head->below;
-        const size_t n = kept_words(pf->code(), pf->stacktop) * sizeof(PyObject*);
-        std::memcpy(cpy::slots(f), pf + 1, n);
-        in += sizeof(packed_frame) + n;
+        in += pf->header_bytes();
+        const size_t n = kept_words(code, pf->stacktop()) * sizeof(PyObject*);
+        std::memcpy(cpy::slots(f), in, n);
+        in += n;
         if (above != nullptr)
             above->previous = f;
         else
@@ -418,15 +455,19 @@ int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermo
     const char* in = reinterpret_cast<const char*>(saved_) + sizeof(packed_head);
     const char* const stop = reinterpret_cast<const char*>(saved_) + saved_size_;
     auto* end = reinterpret_cast<char*>(datastack_top_);  // the innermost frame's, in the region
+    PyObject* const* fc = nullptr;                        // the frame's function and code words
     for (bool innermost = true; in != stop; innermost = false) {
         const auto* pf = reinterpret_cast<const packed_frame*>(in);
-        if (int r = cpy::visit_word(pf->func_word, visit, arg)) return r;
-        if (int r = cpy::visit_word(pf->code_word, visit, arg)) return r;
-        PyCodeObject* const code = pf->code();
+        fc = pf->words(fc);
+        // (each frame holds its own references to them, shared words or not)
+        if (int r = cpy::visit_word(fc[0], visit, arg)) return r;
+        if (int r = cpy::visit_word(fc[1], visit, arg)) return r;
+        PyCodeObject* const code = packed_code(fc);
         const int nlocals = code->co_nlocalsplus;
-        const size_t kept = kept_words(code, pf->stacktop);
-        auto** words = reinterpret_cast<PyObject**>(const_cast<packed_frame*>(pf) + 1);
-        int depth = pf->stacktop;
+        const size_t kept = kept_words(code, pf->stacktop());
+        in += pf->header_bytes();
+        auto** words = reinterpret_cast<PyObject**>(const_cast<char*>(in));
+        int depth = pf->stacktop();
         if (depth < 0) {  // as traverse(): the value stack only up to a known top
             depth = nlocals;
             auto** localsplus =
@@ -440,7 +481,7 @@ int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermo
         for (int k = 0; k < depth; k++)
             if (int r = cpy::visit_word(words[k], visit, arg)) return r;
         end -= frame_words(code) * sizeof(PyObject*);
-        in += sizeof(packed_frame) + kept * sizeof(PyObject*);
+        in += kept * sizeof(PyObject*);
     }
     return 0;
 }

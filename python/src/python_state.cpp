@@ -31,17 +31,25 @@ bool python_state::init_fresh(_PyErr_StackItem* exc_item, PyObject* context) noe
     return true;
 }
 
-void python_state::save_tracing(PyThreadState* ts) noexcept {
-    f_.traced = true;
-    c_tracefunc_ = ts->c_tracefunc;
-    c_profilefunc_ = ts->c_profilefunc;
-    c_traceobj_ = ts->c_traceobj;  // references move
-    c_profileobj_ = ts->c_profileobj;
-    ts->c_traceobj = ts->c_profileobj = nullptr;
-    ts->c_tracefunc = ts->c_profilefunc = nullptr;
+void python_state::save_rare(PyThreadState* ts) noexcept {
+    tracing_ = ts->tracing;
+    ts->tracing = 0;
+    if (cpy::any_trace_function(ts)) {
+        c_tracefunc_ = ts->c_tracefunc;
+        c_profilefunc_ = ts->c_profilefunc;
+        c_traceobj_ = ts->c_traceobj;  // references move
+        c_profileobj_ = ts->c_profileobj;
+        ts->c_traceobj = ts->c_profileobj = nullptr;
+        ts->c_tracefunc = ts->c_profilefunc = nullptr;
+    }
+    share_.save_rare(ts);
+    f_.traced = holds_rare();
 }
 
-void python_state::restore_tracing(PyThreadState* ts) noexcept {
+void python_state::restore_rare(PyThreadState* ts) noexcept {
+    share_.restore_rare(ts);
+    ts->tracing = tracing_;
+    tracing_ = 0;
     ts->c_tracefunc = c_tracefunc_;
     ts->c_profilefunc = c_profilefunc_;
     ts->c_traceobj = c_traceobj_;  // references move
@@ -55,14 +63,13 @@ void python_state::set_tracer(PyThreadState* ts, bool profile, Py_tracefunc fn, 
     cpy::retrace_suspended(ts, profile, profile ? c_profilefunc_ : c_tracefunc_,
                            profile ? c_profileobj_ : c_traceobj_, fn, obj,
                            [this] { return top_frame(); });
-    f_.traced = c_tracefunc_ != nullptr || c_profilefunc_ != nullptr || c_traceobj_ != nullptr ||
-                c_profileobj_ != nullptr;
+    f_.traced = holds_rare();
     share_.set_traced(tracing_ == 0 && (c_tracefunc_ != nullptr || c_profilefunc_ != nullptr));
 }
 
 void python_state::restore_unusual(PyThreadState* ts) noexcept {
-    if (f_.traced)  // otherwise the thread state's are null (save() left them so)
-        restore_tracing(ts);
+    if (f_.traced)  // otherwise the thread state's are clear (save() left them so)
+        restore_rare(ts);
     if (f_.away)  // its frames were moved out of its data region
         bring_back();
     if (f_.fresh) {
@@ -93,6 +100,7 @@ void python_state::discard(PyObject** out, int* n_out) noexcept {
     if (c_profileobj_ != nullptr) out[n++] = c_profileobj_;
     context_ = c_traceobj_ = c_profileobj_ = nullptr;
     c_tracefunc_ = c_profilefunc_ = nullptr;
+    tracing_ = 0;
     f_.traced = false;
     f_.fresh = false;
     *n_out = n;

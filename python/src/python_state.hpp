@@ -23,10 +23,10 @@ struct data_region;  // datastack.cpp
 // python_state's flags (bits: see its fields' order).
 struct state_flags {
     bool fresh : 1 = false;
-    bool own_root : 1 = false;  // the bottom chunk is ours (malloc), not CPython's
-    bool traced : 1 = false;    // holds trace/profile functions (moved out of the thread state)
-    bool away : 1 = false;      // its frames are not where they ran (see data_region_bytes)
-    bool packed : 1 = false;    // ... and away, saved_ holds them packed
+    bool own_root : 1 = false;       // the bottom chunk is ours (malloc), not CPython's
+    bool traced : 1 = false;         // holds what save_rare() moved out of the thread state
+    bool away : 1 = false;           // its frames are not where they ran (see data_region_bytes)
+    bool packed : 1 = false;         // ... and away, saved_ holds them packed
     bool c_stack_moves : 1 = false;  // it runs on a copied (shared) stack
     unsigned char unused : 2 = 0;    // (every bit has a value: python_state::unusual())
 };
@@ -48,21 +48,19 @@ class python_state {
     // state's references (context, trace and profile objects). (Inline, as restore():
     // every switch does both.)
     [[gnu::always_inline]] void save(PyThreadState* ts) noexcept {
-        share_.save(ts, f_.c_stack_moves && c_stack_unwatched_);
+        // (The process-wide flag first: it is almost always clear, the tasklet's bit not.)
+        const int rare = share_.save(ts, c_stack_unwatched_ && f_.c_stack_moves);
         datastack_chunk_ = ts->datastack_chunk;
         datastack_top_ = ts->datastack_top;  // (its limit is the chunk's end: limit_of())
         exc_info_ = ts->exc_info;
         context_ = ts->context;  // reference moves
         ts->context = nullptr;
-        tracing_ = ts->tracing;
-        // Trace and profile functions move only when there are any (the common case has
-        // none, and then this state's fields and the thread state's stay null). One
-        // branch for the four.
-        if ((reinterpret_cast<uintptr_t>(ts->c_tracefunc) |
-             reinterpret_cast<uintptr_t>(ts->c_profilefunc) |
-             reinterpret_cast<uintptr_t>(ts->c_traceobj) |
-             reinterpret_cast<uintptr_t>(ts->c_profileobj)) != 0) [[unlikely]]
-            save_tracing(ts);
+        // The tracing nesting, the trace and profile functions and the version's rare
+        // fields (thread_share) move only when there are any (the common case has none,
+        // and then this state's fields and the thread state's stay clear: restore() has
+        // nothing to write).
+        if ((ts->tracing | rare) != 0) [[unlikely]]
+            save_rare(ts);
         f_.fresh = false;
     }
     // this -> tstate: the tasklet resumes (or starts). Hands the references back.
@@ -74,8 +72,7 @@ class python_state {
         ts->datastack_chunk = datastack_chunk_;
         ts->datastack_top = datastack_top_;
         ts->exc_info = exc_info_;
-        ts->tracing = tracing_;
-        if (unusual()) [[unlikely]] {  // trace functions, frames away, or not started
+        if (unusual()) [[unlikely]] {  // tracing, frames away, or not started
             restore_unusual(ts);
             return;
         }
@@ -144,8 +141,15 @@ class python_state {
     size_t frame_bytes() const noexcept;
 
  private:
-    void save_tracing(PyThreadState* ts) noexcept;
-    void restore_tracing(PyThreadState* ts) noexcept;
+    // The tracing nesting, trace and profile functions and the version's rare fields:
+    // out of the thread state (which it leaves clear), and back.
+    [[gnu::noinline]] void save_rare(PyThreadState* ts) noexcept;
+    void restore_rare(PyThreadState* ts) noexcept;
+    // Whether this state holds any of them.
+    bool holds_rare() const noexcept {
+        return tracing_ != 0 || c_tracefunc_ != nullptr || c_profilefunc_ != nullptr ||
+               c_traceobj_ != nullptr || c_profileobj_ != nullptr || share_.holds_rare();
+    }
     // The rest of restore() for a tasklet with trace functions, frames away from its data
     // region, or not started.
     [[gnu::noinline]] void restore_unusual(PyThreadState* ts) noexcept;

@@ -92,6 +92,7 @@ thread_runtime* thread_runtime::create() noexcept {
         rt->main_ = mo;
         rt->current_ = mo;
         rt->sched_ = slp::this_thread();
+        rt->hot_ = slp::detail::tls_sched;
         slp::set_switch_observer(rt);
     } catch (...) {
         set_python_error();

@@ -60,6 +60,9 @@ class thread_runtime final : public slp::switch_observer {
     }
     // This thread's scheduler in core.
     slp::thread_ref sched() const noexcept { return sched_; }
+    // The same, as core's inline paths see it (never null: the scheduler outlives the
+    // runtime, which the thread's Python state ends first).
+    slp::detail::scheduler_hot* hot() const noexcept { return hot_; }
     // While another thread waits for this one to be quiet, it keeps the GIL in core
     // (release_gil_if_shared does not release it): it is then quiet whenever it does not
     // hold the GIL, except parked. Changed with the GIL held.
@@ -75,12 +78,15 @@ class thread_runtime final : public slp::switch_observer {
     // inline path, without the virtual calls. Before a switch: the running tasklet's
     // state goes from the thread state into its object (`alive`: false if it ended).
     [[gnu::always_inline]] void suspend_running(bool alive) noexcept {
+        // The object resume_running() restored the running tasklet from: saving into the
+        // same one keeps them paired, and costs no call into core.
+        suspend_running(current_, alive);
+    }
+    // The same, `f` being current_object() (a caller that has it already).
+    [[gnu::always_inline]] void suspend_running(TaskletObject* f, bool alive) noexcept {
         hold_gil();
         if (preempt.traced) [[unlikely]]
             preempt_before_switch(this);  // the tick's tracer stays with run()
-        // The object resume_running() restored the running tasklet from: saving into the
-        // same one keeps them paired, and costs no call into core.
-        TaskletObject* f = current_;
         if (f == nullptr) [[unlikely]] {
             foreign_.save(ts_);
             return;
@@ -214,6 +220,7 @@ class thread_runtime final : public slp::switch_observer {
     std::atomic<bool> in_core_{false};  // the GIL released for core (see quiet())
     std::atomic<bool> parked_{false};   // ... and core waits for another thread
     slp::thread_ref sched_;
+    slp::detail::scheduler_hot* hot_ = nullptr;
 
     PyThreadState* ts_ = nullptr;
     unsigned long thread_id_ = 0;
@@ -226,20 +233,25 @@ class thread_runtime final : public slp::switch_observer {
 
 // The observer's work done inline in core's inline channel path
 // (slp/detail/fast_channel.hpp), for a switch away from the running tasklet `self` (its
-// object, maybe null) of this thread, whose runtime is `rt`: when rt is the scheduler's
-// observer, exactly what its before_switch and after_switch do, without the virtual
-// calls; otherwise the observer is called. (When the switch returns, `self` runs again:
-// it is the object after_switch would find in the running tasklet.)
+// object, maybe null) of this thread, whose runtime is `rt`: exactly what rt's
+// before_switch and after_switch do, without the virtual calls. Before the switch rt is
+// the scheduler's observer: a thread's runtime is its scheduler's observer from its
+// creation to its shutdown, and the caller got rt from the running thread in between.
+// After it, the observer is asked again (the tasklet resumes whenever something
+// resumes it). (When the switch returns, `self` runs again: it is the object
+// after_switch would find in the running tasklet.)
 struct switch_hooks : slp::detail::observer_hooks {
     thread_runtime* rt;
     TaskletObject* self;
-    [[gnu::always_inline]] void observe_before(slp::detail::scheduler_hot& s,
-                                               slp::detail::tasklet_impl& prev,
-                                               slp::detail::tasklet_impl& next) noexcept {
-        if (s.observer == rt) [[likely]]
-            rt->suspend_running(true);  // prev: the running tasklet, in a channel action
-        else
-            observer_hooks::observe_before(s, prev, next);
+    [[gnu::always_inline]] slp::detail::scheduler_hot* scheduler() const noexcept {
+        slp::detail::scheduler_hot* s = rt->hot();
+        if (s == nullptr) __builtin_unreachable();
+        return s;
+    }
+    [[gnu::always_inline]] void observe_before(slp::detail::scheduler_hot&,
+                                               slp::detail::tasklet_impl&,
+                                               slp::detail::tasklet_impl&) noexcept {
+        rt->suspend_running(self, true);  // prev: the running tasklet, in a channel action
     }
     [[gnu::always_inline]] void observe_after(slp::detail::scheduler_hot& s) noexcept {
         if (s.observer == rt) [[likely]]

@@ -970,6 +970,13 @@ void end_tracing(PyThreadState* ts) {
     if (escaped) std::rethrow_exception(escaped);
 }
 
+// Thrown into before it ran (start_with_bomb): it raises before its callable runs.
+// (Out of line, as begin_body: the bomb's reference is no local of the body's frame.)
+[[gnu::noinline]] PyObject* raise_before_start(TaskletObject* self) noexcept {
+    ref bomb = ref::steal(std::exchange(self->tempval, Py_NewRef(Py_None)));
+    return explode_bomb(bomb.get());
+}
+
 void run_tasklet_body(TaskletObject* self) {
     cpy::body_base base;
     begin_body(self, &base);
@@ -978,9 +985,7 @@ void run_tasklet_body(TaskletObject* self) {
     if (self->args == nullptr) self->args = PyTuple_New(0);
     PyObject* result = nullptr;
     if (self->tempval != nullptr && is_bomb(self->tempval)) [[unlikely]] {
-        // Thrown into before it ran (start_with_bomb): it raises before its callable runs.
-        ref bomb = ref::steal(std::exchange(self->tempval, Py_NewRef(Py_None)));
-        result = explode_bomb(bomb.get());
+        result = raise_before_start(self);
     } else if (self->args != nullptr) {
         result = PyObject_Call(self->func, self->args, self->kwargs);
     }

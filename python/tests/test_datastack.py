@@ -387,7 +387,7 @@ def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(s
     """Where a blocked tasklet's bytes are (stackless._memory_of): a copied-stack
     tasklet moved aside keeps its frames' bytes (CPython's layout: the sum of its
     frames' sizes; packed: each frame blocked in a Python call its locals' words and a
-    head of at most 3 words) in one heap block, and a C slice whose size does not depend
+    head of at most 8 bytes and 2 words) in one heap block, and a C slice whose size does not depend
     on how deep its Python frames are."""
     ch = stackless.channel()
     depths = {}
@@ -431,9 +431,9 @@ def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(s
             packed.setdefault(depths[t], set()).add(m["frames_saved"])
         assert all(len(v) == 1 for v in packed.values())
         per_frame = (packed[50].pop() - packed[20].pop()) / 30
-        # A packed frame: its locals' words behind a head of two pointers and two
-        # 32-bit fields.
-        assert 0 < per_frame - deep_code.co_nlocals * WORD <= 2 * WORD + 8
+        # A packed frame of a recursion: its locals' words behind a head of two 32-bit
+        # fields (its function and code are those of the frame it called).
+        assert 0 < per_frame - deep_code.co_nlocals * WORD <= 8
         # Read through t.frame, the frames are unpacked aside: exactly their bytes,
         # behind the chunk's header.
         t = aside[0]
@@ -480,6 +480,88 @@ def test_a_tasklet_blocked_shallower_than_before_keeps_a_block_of_its_frames_siz
     assert 0 < shallow["frames_block"] - shallow["frames_saved"] <= 32
     for t in ts:
         t.kill()
+
+
+# One function of 2 arguments and 4 locals calling `callee` (itself, or another of the
+# same shape), blocked at the innermost; each frame adds `tag` to what it returns.
+CHAIN_SRC = """
+def {name}(n, ch):
+    a = b = c = d = n
+    if {swap} and n == 3:
+        {name}.__code__ = OTHER
+    if n > 1:
+        return {callee}(n - 1, ch) + {tag!r}
+    return ch.receive() + {tag!r}
+"""
+
+
+def chain_function(name, callee, tag, ns, swap=False):
+    exec(CHAIN_SRC.format(name=name, callee=callee, tag=tag, swap=swap), ns)
+    return ns[name]
+
+
+def test_packed_frames_of_a_recursion_share_their_function_and_code(stack_kind):
+    """A packed frame keeps its function and code words only when the frame it called
+    has others: D frames of one recursive function take (D - 1) * 2 words less than D
+    frames of two functions of the same shape calling each other."""
+    if stack_kind == "own":
+        pytest.skip("own stacks keep their frames in place")
+    depth = 20
+    ns = {}
+    rec = chain_function("rec", "rec", "", ns)
+    alt = chain_function("alt_a", "alt_b", "", ns)
+    chain_function("alt_b", "alt_a", "", ns)
+    ch = stackless.channel()
+    ts = {stackless.tasklet(f)(depth, ch): f for f in (rec, alt) * CROWD}
+    stackless.run()
+    saved = {}
+    for t, f in ts.items():
+        m = stackless._memory_of(t)
+        if m["frames_saved"]:
+            assert m["packed"] == 1
+            saved.setdefault(f, set()).add(m["frames_saved"])
+    assert len(saved[rec]) == len(saved[alt]) == 1
+    assert saved[alt].pop() - saved[rec].pop() == (depth - 1) * 2 * WORD
+    for i in range(len(ts)):
+        ch.send(str(i))
+    assert not any(t.alive for t in ts)
+
+
+def test_a_recursion_whose_code_changed_keeps_each_frames_code_when_packed(stack_kind):
+    """A function whose __code__ is replaced while it recurses has frames of two codes
+    with one function object: packed, each keeps its own code (what runs when it
+    resumes, what t.frame shows, what the GC visits)."""
+    depth = 8
+    ch = stackless.channel()
+    results = []
+
+    def body(f):
+        results.append(f(depth, ch))
+
+    ts = []
+    for _ in range(CROWD):
+        other = {}
+        chain_function("rec", "rec", "B", other)
+        ns = {"OTHER": other["rec"].__code__}
+        ts.append(stackless.tasklet(body)(chain_function("rec", "rec", "A", ns, swap=True)))
+        del other, ns
+    stackless.run()
+    assert ch.balance == -CROWD
+    if stack_kind == "copied":
+        assert sum(stackless._memory_of(t)["packed"] for t in ts) >= CROWD - 4
+    gc.collect()
+    tags = []
+    f = ts[0].frame
+    while f is not None:
+        tags.append(f.f_code.co_consts)
+        f = f.f_back
+    assert [("B" in c, "A" in c) for c in tags[:depth]] == (
+        [(True, False)] * 2 + [(False, True)] * (depth - 2))
+    for i in range(CROWD):
+        ch.send(str(i))
+    assert not any(t.alive for t in ts)
+    # the two innermost frames ran the new code, the others the old one
+    assert sorted(results) == sorted(f"{i}BB" + "A" * (depth - 2) for i in range(CROWD))
 
 
 def test_frames_entered_from_c_read_right_while_their_stack_is_reused():

@@ -3,6 +3,7 @@ trace and profile functions, tracebacks and sys._getframe()."""
 import contextvars
 import sys
 import traceback
+import weakref
 
 import stackless
 from conftest import run_tasklets
@@ -160,6 +161,154 @@ def test_profile_function_belongs_to_its_tasklet():
     stackless.run()
     assert "marker_a" in calls and "marker_b" not in calls
     assert sys.getprofile() is None
+
+
+def call_recorder(names):
+    """A trace or profile function that appends the name of every function called."""
+
+    def record(frame, event, arg):
+        if event == "call":
+            names.append(frame.f_code.co_name)
+
+    return record
+
+
+def test_switch_inside_a_trace_function_keeps_the_nesting_with_its_tasklet():
+    # A tasklet that switches inside its tracer is suspended with the thread state's
+    # tracing nesting raised: the other tasklet's tracer must still be called, and the
+    # first one's tracer is not entered again for its own calls until it returns.
+    ch = stackless.channel()
+    seen_a, seen_b = [], []
+
+    def tracer_a(frame, event, arg):
+        if event == "call":
+            seen_a.append(frame.f_code.co_name)
+            if frame.f_code.co_name == "switch_here":
+                ch.receive()  # (tracing: its own calls are not traced)
+                inner_a()
+        return None
+
+    tracer_b = call_recorder(seen_b)
+
+    def switch_here():
+        pass
+
+    def inner_a():
+        pass
+
+    def after_a():
+        pass
+
+    def marker_b():
+        pass
+
+    def a():
+        sys.settrace(tracer_a)
+        switch_here()
+        after_a()
+        sys.settrace(None)
+
+    def b():
+        assert sys.gettrace() is None
+        sys.settrace(tracer_b)
+        marker_b()
+        sys.settrace(None)
+        ch.send(None)
+
+    run_tasklets(a, b)
+    assert seen_a == ["switch_here", "after_a"]
+    assert seen_b == ["marker_b"]
+    assert sys.gettrace() is None
+
+
+def test_trace_function_set_in_a_callee_moves_with_its_tasklet():
+    # Set in a function that returned before the switch: the tasklet's frame did not set
+    # it itself, and it still goes with the tasklet (and comes back with it).
+    ch = stackless.channel()
+    traced = []
+
+    tracer = call_recorder(traced)
+
+    def start_tracing():
+        sys.settrace(tracer)
+
+    def marker_a():
+        pass
+
+    def marker_b():
+        pass
+
+    def a():
+        start_tracing()
+        ch.receive()
+        marker_a()
+        sys.settrace(None)
+
+    def b():
+        assert sys.gettrace() is None
+        marker_b()
+        ch.send(None)
+
+    run_tasklets(a, b)
+    assert "marker_a" in traced and "marker_b" not in traced
+    assert sys.gettrace() is None
+
+
+def test_trace_function_of_an_ended_tasklet_goes_with_it():
+    traced = []
+
+    tracer = call_recorder(traced)
+
+    def marker():
+        pass
+
+    def a():
+        sys.settrace(tracer)
+        sys.setprofile(tracer)
+
+    def b():
+        assert sys.gettrace() is None and sys.getprofile() is None
+        marker()
+
+    run_tasklets(a, b)
+    assert "marker" not in traced
+    assert sys.gettrace() is None and sys.getprofile() is None
+
+
+def test_a_switch_inside_a_deep_deallocation_keeps_the_trashcan_with_its_tasklet():
+    # The first tasklet blocks in a __del__ ten containers deep in a deallocation (the
+    # trashcan's nesting raised); the other one then frees a structure deeper than the
+    # trashcan's unwinding level: with its own nesting (0) it is all gone at once.
+    ch = stackless.channel()
+    freed = []
+
+    class BlocksWhenFreed:
+        def __del__(self):
+            ch.receive()
+
+    class Probe:
+        pass
+
+    def nested(inner, depth):
+        x = [inner]
+        for _ in range(depth):
+            x = [x]
+        return x
+
+    def a():
+        deep = nested(BlocksWhenFreed(), 10)
+        del deep
+
+    def b():
+        probe = Probe()
+        ref = weakref.ref(probe)
+        deep = nested(probe, 500)
+        del probe, deep
+        freed.append(ref() is None)
+        ch.send(None)
+
+    run_tasklets(a, b)
+    assert freed == [True]
 
 
 def test_traceback_shows_the_tasklets_frames():

@@ -111,8 +111,8 @@ inline constexpr bool inline_switch = true;
 // shared stack's occupant until its slice is copied out.)
 [[gnu::always_inline]] inline bool jump_resumable(const tasklet_impl& next) noexcept {
     return next.how == suspended_by::jump &&
-           (next.kind == stack_kind::own || next.is_main ||
-            (next.kind == stack_kind::copied && !next.slice_in_heap));
+           (next.kind == stack_kind::own ||
+            (next.kind == stack_kind::copied && !next.slice_in_heap) || next.is_main);
 }
 
 // What a switch does besides its bookkeeping and jump: the default tells the
@@ -132,6 +132,9 @@ struct observer_hooks {
     [[gnu::always_inline]] void before_jump(scheduler_hot&, tasklet_impl&, tasklet_impl&) noexcept {
     }
     [[gnu::always_inline]] void after_jump(tasklet_impl&) noexcept {}
+    // The calling thread's scheduler, or null before it first used slp. (A binding that
+    // keeps it at hand saves the thread-local's load and its test.)
+    [[gnu::always_inline]] scheduler_hot* scheduler() const noexcept { return tls_sched; }
     // Around a channel action's switch (switch_to), whichever way it switches: the running
     // tasklet is about to be suspended in the action, and it runs again (not called when
     // the action completes without a switch, nor when the switch throws before it).
@@ -182,9 +185,9 @@ template <class Hooks>
     hooks.resumed();
 }
 
-// The calling thread's scheduler if the inline path may act for it now, else null.
-[[gnu::always_inline]] inline scheduler_hot* fast_scheduler() noexcept {
-    scheduler_hot* s = tls_sched;
+// The calling thread's scheduler `s` (hooks.scheduler()) if the inline path may act for it
+// now, else null.
+[[gnu::always_inline]] inline scheduler_hot* fast_scheduler(scheduler_hot* s) noexcept {
     if (s == nullptr || !s->fast_ok) [[unlikely]]
         return nullptr;
     if (any_callback_installed()) [[unlikely]]
@@ -235,7 +238,7 @@ template <class T, class Hooks = observer_hooks>
 [[gnu::always_inline]] inline bool fast_send(channel_base& ch, T& value, Hooks hooks = {}) {
     // (A boxed T would be allocated, or moved by a move that may throw, under the lock.)
     if constexpr (!payload::stores_inline<T>()) return false;
-    scheduler_hot* s = fast_scheduler();
+    scheduler_hot* s = fast_scheduler(hooks.scheduler());
     if (s == nullptr) [[unlikely]]
         return false;
     tasklet_impl* src = s->running;
@@ -271,7 +274,7 @@ template <class T, class Hooks = observer_hooks>
 template <class T, class Take, class Hooks = observer_hooks>
 [[gnu::always_inline]] inline bool fast_receive(channel_base& ch, Take&& take, Hooks hooks = {}) {
     if constexpr (!payload::stores_inline<T>()) return false;
-    scheduler_hot* s = fast_scheduler();
+    scheduler_hot* s = fast_scheduler(hooks.scheduler());
     if (s == nullptr) [[unlikely]]
         return false;
     tasklet_impl* src = s->running;

@@ -22,7 +22,7 @@ namespace slp::detail {
 template <class Hooks = observer_hooks>
 [[gnu::always_inline]] inline bool fast_schedule(Hooks hooks = {}) {
     if constexpr (!inline_switch) return false;  // sanitizer builds: told of every switch
-    scheduler_hot* s = fast_scheduler();
+    scheduler_hot* s = fast_scheduler(hooks.scheduler());
     if (s == nullptr) [[unlikely]]
         return false;
     tasklet_impl* prev = s->running;

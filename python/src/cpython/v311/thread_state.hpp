@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "../c_slice_place.hpp"
+#include "../trace_functions.hpp"
 #include "headers.hpp"
 
 namespace slpy::cpy {
@@ -26,6 +27,21 @@ inline int recursion_depth(const PyThreadState* ts) noexcept {
 // The levels of recursion_depth() a call from Python into a C function adds: a call into C
 // (Py_EnterRecursiveCall) counts as a level of the recursion depth.
 inline constexpr int c_call_recursion_levels = 1;
+
+// What CPython keeps in the current cframe's use_tracing while the tracing nesting is 0
+// (_PyThreadState_UpdateTracingState whenever a trace or profile function is set or a
+// tracer returns; each eval loop hands its cframe's on to the one it returns to):
+// whether the thread state holds a trace or profile function.
+inline uint8_t use_tracing_for(const PyThreadState* ts) noexcept {
+    return (ts->tracing == 0 && (ts->c_tracefunc != nullptr || ts->c_profilefunc != nullptr)) ? 255
+                                                                                              : 0;
+}
+// The thread's root cframe becomes the current one (where no eval loop runs: a
+// tasklet's start and end), keeping that rule.
+inline void enter_root_cframe(PyThreadState* ts) noexcept {
+    ts->root_cframe.use_tracing = use_tracing_for(ts);
+    ts->cframe = &ts->root_cframe;
+}
 
 // A tasklet's share of the thread state in the fields that differ between versions (the
 // others — context, exc_info, the data stack, trace functions — python_state keeps). 3.11:
@@ -47,14 +63,30 @@ class thread_share {
         use_tracing_ = 0;
     }
     // (`expose_entries`: its C stack may be copied away unseen while it is suspended;
-    // nothing of 3.11's chain is on it.)
-    [[gnu::always_inline]] void save(PyThreadState* ts, bool /*expose_entries*/) noexcept {
+    // nothing of 3.11's chain is on it.) Returns 0 if the thread state holds none of what
+    // moves only when set (save_rare()): no trashcan nesting, and no trace or profile
+    // function as far as its tracing nesting is 0 (then the current cframe's use_tracing
+    // says whether it holds any: see use_tracing_for()).
+    [[gnu::always_inline]] int save(PyThreadState* ts, bool /*expose_entries*/) noexcept {
         cframe_ = ts->cframe;
-        use_tracing_ = cframe_->use_tracing;
+        const uint8_t use_tracing = cframe_->use_tracing;
+        use_tracing_ = use_tracing;
         frame_ = cframe_->current_frame;  // (for a suspended tasklet's introspection)
         recursion_depth_ = ts->recursion_limit - ts->recursion_remaining;
-        trash_delete_nesting_ = ts->trash_delete_nesting;
+        return use_tracing | ts->trash_delete_nesting;
     }
+    // What moves only when set: the trashcan's nesting (not 0 only while a deallocation
+    // that switched is under way). save_rare() takes it from the thread state, which it
+    // leaves clear, restore_rare() gives it back; holds_rare(): whether there is any.
+    void save_rare(PyThreadState* ts) noexcept {
+        trash_delete_nesting_ = ts->trash_delete_nesting;
+        ts->trash_delete_nesting = 0;
+    }
+    void restore_rare(PyThreadState* ts) noexcept {
+        ts->trash_delete_nesting = trash_delete_nesting_;
+        trash_delete_nesting_ = 0;
+    }
+    bool holds_rare() const noexcept { return trash_delete_nesting_ != 0; }
     // Its C stack was copied away while it is suspended: nothing of 3.11's chain is on it.
     void c_stack_moved(const c_slice_place&) noexcept {}
     // A suspended tasklet resumes. Its cframe's current_frame is as save() found it (only
@@ -71,7 +103,7 @@ class thread_share {
     // and the thread's root cframe stands in.
     void start(PyThreadState* ts) noexcept {
         restore_counters(ts);
-        ts->cframe = &ts->root_cframe;
+        enter_root_cframe(ts);
     }
     // A suspended tasklet's trace or profile function was set or cleared: the eval loop
     // consults them only while its cframe says so.
@@ -80,12 +112,12 @@ class thread_share {
     void forget() noexcept {
         frame_ = nullptr;
         cframe_ = nullptr;
+        trash_delete_nesting_ = 0;
     }
 
  private:
     [[gnu::always_inline]] void restore_counters(PyThreadState* ts) noexcept {
         ts->recursion_remaining = ts->recursion_limit - recursion_depth_;
-        ts->trash_delete_nesting = trash_delete_nesting_;
     }
 
     _PyCFrame* cframe_ = nullptr;
@@ -106,9 +138,7 @@ struct body_base {
 // a tasklet's own stack follows: stack_kind.hpp.)
 inline void enter_body(PyThreadState* ts, body_base* base, std::size_t /*c_stack_left*/) noexcept {
     _PyCFrame* cf = &base->cframe;
-    cf->use_tracing =
-        (ts->tracing == 0 && (ts->c_tracefunc != nullptr || ts->c_profilefunc != nullptr)) ? 255
-                                                                                           : 0;
+    cf->use_tracing = use_tracing_for(ts);
     cf->current_frame = nullptr;
     cf->previous = &ts->root_cframe;
     ts->cframe = cf;
@@ -117,7 +147,7 @@ inline void enter_body(PyThreadState* ts, body_base* base, std::size_t /*c_stack
 // the tasklet's life (core ending it, the schedule callback) runs on the thread's root
 // cframe.
 inline void leave_body(PyThreadState* ts) noexcept {
-    ts->cframe = &ts->root_cframe;
+    enter_root_cframe(ts);
 }
 
 }  // namespace slpy::cpy

@@ -8,6 +8,7 @@
 #include <cstddef>
 
 #include "../entry_frames.hpp"
+#include "../trace_functions.hpp"
 #include "c_stack.hpp"
 // How the frame chain ends: the compiled version's (3.15 uses this file with its own).
 #include SLP_CPY_HEADER(chain.hpp)
@@ -52,13 +53,20 @@ class thread_share {
     }
     // `expose_entries`: its C stack may be copied away unseen while it is suspended
     // (c_stack_moved() is not called): show its entry frames now.
-    [[gnu::always_inline]] void save(PyThreadState* ts, bool expose_entries) noexcept {
+    // Returns 0 if the thread state holds none of what moves only when set: no trace or
+    // profile function (since 3.12 nothing cheaper than the functions themselves says so).
+    [[gnu::always_inline]] int save(PyThreadState* ts, bool expose_entries) noexcept {
         frame_ = ts->current_frame;
         recursion_depth_ = ts->py_recursion_limit - ts->py_recursion_remaining;
         executor_ = ts->current_executor;
         c_stack_ = c_stack_limits::of(ts);
         if (expose_entries && frame_ != nullptr) entries_.expose(frame_);
+        return any_trace_function(ts);
     }
+    // What moves only when set, beyond python_state's: nothing on this version.
+    void save_rare(PyThreadState*) noexcept {}
+    void restore_rare(PyThreadState*) noexcept {}
+    bool holds_rare() const noexcept { return false; }
     // Its C stack was copied away while it is suspended, and is now `where`: its entry
     // frames are shown by copies until it resumes.
     void c_stack_moved(const c_slice_place& where) noexcept {
