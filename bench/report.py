@@ -64,6 +64,10 @@ GROUPS = [
 # recursive shape of bench_memory.py at these depths, with their targets (copied stacks
 # against a suspended greenlet).
 MEMORY_TARGETS = {5: 0.34, 20: 0.5, 50: 0.8}
+MEMORY_SHAPES = {
+    "rec": "{d} frames deep, each with 2 arguments and 4 locals",
+    "chain": "{d} frames deep, {d} different functions, each with 2 arguments and 4 locals",
+}
 MEMORY_GROUPS = [
     ("Core: memory per blocked tasklet (RSS delta / count)",
      "BM_memory_per_blocked_tasklet/own_stack",
@@ -72,11 +76,11 @@ MEMORY_GROUPS = [
     ("Python: memory per blocked tasklet, f1()..f5(): 5 frames, no locals", "PY_mem_greenlet",
      ["PY_mem_greenlet", "PY_mem_stackless/copied", "PY_mem_stackless/own"]),
 ] + [
-    (f"Python: memory per blocked tasklet, {d} frames deep, each with 2 arguments and 4 locals",
-     f"PY_mem_greenlet/rec/{d}",
-     [f"PY_mem_greenlet/rec/{d}", f"PY_mem_stackless/copied/rec/{d}",
-      f"PY_mem_stackless/own/rec/{d}"])
-    for d in MEMORY_DEPTHS
+    (f"Python: memory per blocked tasklet, {MEMORY_SHAPES[key].format(d=d)}",
+     f"PY_mem_greenlet/{key}/{d}",
+     [f"PY_mem_greenlet/{key}/{d}", f"PY_mem_stackless/copied/{key}/{d}",
+      f"PY_mem_stackless/own/{key}/{d}"])
+    for key in MEMORY_SHAPES for d in MEMORY_DEPTHS
 ] + [
     ("Python: pickle size of a blocked tasklet", "PY_pickle_size_explicit/9",
      ["PY_pickle_size_explicit/9", "PY_pickle_size_tasklet/9", "PY_pickle_size_explicit/100",
@@ -153,9 +157,12 @@ LABELS = {
     "PY_mem_greenlet": "greenlet, suspended",
     "PY_mem_stackless/copied": "stackless, copied stacks",
     "PY_mem_stackless/own": "stackless, own stacks",
-    **{f"PY_mem_greenlet/rec/{d}": "greenlet, suspended" for d in MEMORY_DEPTHS},
-    **{f"PY_mem_stackless/copied/rec/{d}": "stackless, copied stacks" for d in MEMORY_DEPTHS},
-    **{f"PY_mem_stackless/own/rec/{d}": "stackless, own stacks" for d in MEMORY_DEPTHS},
+    **{f"PY_mem_greenlet/{k}/{d}": "greenlet, suspended"
+       for k in MEMORY_SHAPES for d in MEMORY_DEPTHS},
+    **{f"PY_mem_stackless/copied/{k}/{d}": "stackless, copied stacks"
+       for k in MEMORY_SHAPES for d in MEMORY_DEPTHS},
+    **{f"PY_mem_stackless/own/{k}/{d}": "stackless, own stacks"
+       for k in MEMORY_SHAPES for d in MEMORY_DEPTHS},
     "PY_pickle_explicit/9": "same state by hand (a class), 9 levels",
     "PY_pickle_tasklet/9": "tasklet, 9 frames deep",
     "PY_pickle_explicit/100": "same state by hand (a class), 100 levels",
@@ -551,16 +558,17 @@ def main(argv):
     if gm and tm:
         print(f"blocked tasklet (copied) / suspended greenlet memory, f1()..f5() = {tm / gm:.2f} "
               f"(target: <= 0.33)")
-    for d in MEMORY_DEPTHS:
-        gm = sizes.get(f"PY_mem_greenlet/rec/{d}")
-        tm = sizes.get(f"PY_mem_stackless/copied/rec/{d}")
-        if gm and tm:
-            target = MEMORY_TARGETS.get(d)
-            print(f"blocked tasklet (copied) / suspended greenlet memory, {d} frames deep "
-                  f"(2 arguments, 4 locals each) = {tm / gm:.2f} "
-                  + (f"(target: <= {target})" if target else "(no target at this depth)"))
-            if f"PY_mem_stackless/copied/rec/{d}" in parts:
-                print(fmt_parts(tm, parts[f"PY_mem_stackless/copied/rec/{d}"]))
+    for key in MEMORY_SHAPES:
+        for d in MEMORY_DEPTHS:
+            gm = sizes.get(f"PY_mem_greenlet/{key}/{d}")
+            tm = sizes.get(f"PY_mem_stackless/copied/{key}/{d}")
+            if gm and tm:
+                target = MEMORY_TARGETS.get(d)
+                print(f"blocked tasklet (copied) / suspended greenlet memory, "
+                      f"{MEMORY_SHAPES[key].format(d=d)} = {tm / gm:.2f} "
+                      + (f"(target: <= {target})" if target else "(no target at this depth)"))
+                if f"PY_mem_stackless/copied/{key}/{d}" in parts:
+                    print(fmt_parts(tm, parts[f"PY_mem_stackless/copied/{key}/{d}"]))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@
 - `rec/D`: a recursive function D frames deep, each frame with 2 arguments and 4 locals
   (`def frame(n, block): a = ...; b = ...; c = ...; d = ...; return frame(n - 1, block)`),
   the innermost one blocked (channel.receive / main.switch); D in memory_depths.py;
+- `chain/D`: the same frames, but D different functions, each calling the next (a
+  recursion's frames share their function and code, which a blocked tasklet stores
+  once; a chain of calls is what most code blocks in);
 - `f1..f5`: five functions without arguments or locals, each calling the next.
 
 Each case runs in a fresh interpreter; the cost is the growth of the resident set
@@ -54,10 +57,21 @@ def frame(n, block):
     return block()
 entry, ARGS = frame, (depth, block)
 """,
+    "chain": """
+ns = {}
+for i in range(depth):  # the same body as rec's, one function per frame
+    exec(f"def frame{i}(n, block):\\n"
+         "    a = n\\n    b = a + 1\\n    c = b + 1\\n    d = c + 1\\n"
+         f"    if n > 1:\\n        return frame{i + 1}(n - 1, block)\\n"
+         "    return block()\\n", ns)
+entry, ARGS = ns["frame0"], (depth, block)
+""",
 }
 SHAPE_TEXT = {
     "f1..f5": "f1()..f5(): 5 frames, each calling the next, no locals",
     "rec": "{depth} frames of one recursive function, each with 2 arguments and 4 locals",
+    "chain": "{depth} frames of {depth} different functions, each calling the next, each with"
+             " 2 arguments and 4 locals",
 }
 
 PRELUDE = """
@@ -157,8 +171,9 @@ HAVE_STACKLESS = importable("stackless")
 def cases():
     """(name suffix, shape key, depth): the old shape keeps the old names."""
     yield "", "f1..f5", 5
-    for d in DEPTHS:
-        yield f"/rec/{d}", "rec", d
+    for key in ("rec", "chain"):
+        for d in DEPTHS:
+            yield f"/{key}/{d}", key, d
 
 
 def main():
