@@ -61,12 +61,12 @@ void choose_shared_stack(scheduler_impl& s, tasklet_impl& next, const tasklet_im
 
 void reserve_slice(tasklet_impl& t, const shared_stack& sh) {
     tasklet_extra& x = *t.x;
-    const std::size_t n = static_cast<std::size_t>(sh.base - x.slice_lo);
-    if (n > x.saved_cap) {
-        void* p = std::realloc(x.saved, n);
+    const std::size_t n = static_cast<std::size_t>(sh.base - x.slice.lo);
+    if (n > x.slice.saved_cap) {
+        void* p = std::realloc(x.slice.saved, n);
         if (p == nullptr) throw std::bad_alloc();
-        x.saved = static_cast<std::byte*>(p);
-        x.saved_cap = static_cast<std::uint32_t>(n);  // slices are far below 4 GiB
+        x.slice.saved = static_cast<std::byte*>(p);
+        x.slice.saved_cap = static_cast<std::uint32_t>(n);  // slices are far below 4 GiB
     }
 }
 
@@ -74,9 +74,9 @@ void reserve_slice(tasklet_impl& t, const shared_stack& sh) {
 void slice_save(scheduler_impl& s, tasklet_impl& t, const shared_stack& sh) {
     reserve_slice(t, sh);
     tasklet_extra& x = *t.x;
-    const std::size_t n = static_cast<std::size_t>(sh.base - x.slice_lo);
-    san::copy_stack_bytes(x.saved, x.slice_lo, n);
-    x.saved_size = static_cast<std::uint32_t>(n);
+    const std::size_t n = static_cast<std::size_t>(sh.base - x.slice.lo);
+    san::copy_stack_bytes(x.slice.saved, x.slice.lo, n);
+    x.slice.saved_size = static_cast<std::uint32_t>(n);
     t.slice_in_heap = true;
     ++s.counts.slice_copies;
 }
@@ -85,10 +85,10 @@ void slice_save(scheduler_impl& s, tasklet_impl& t, const shared_stack& sh) {
 // frames, so forget their ASan poisoning first.
 void slice_restore(scheduler_impl& s, tasklet_impl& t, const shared_stack& sh) {
     const tasklet_extra& x = *t.x;
-    const auto n = static_cast<std::size_t>(sh.base - x.slice_lo);
-    san::make_writable(x.slice_lo, n);
-    san::unpoison(x.slice_lo, n);
-    san::copy_stack_bytes(x.slice_lo, x.saved, x.saved_size);
+    const auto n = static_cast<std::size_t>(sh.base - x.slice.lo);
+    san::make_writable(x.slice.lo, n);
+    san::unpoison(x.slice.lo, n);
+    san::copy_stack_bytes(x.slice.lo, x.slice.saved, x.slice.saved_size);
     t.slice_in_heap = false;
     ++s.counts.slice_copies;
 }

@@ -18,6 +18,8 @@
 #include <cstddef>
 #include <cstring>
 
+#include "slp/detail/runtime.hpp"
+
 #if defined(SLP_ASAN)
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
@@ -28,43 +30,44 @@
 
 namespace slp::detail::san {
 
-// Before leaving the running context. fake_slot: where the leaving context keeps its
-// ASan fake stack (nullptr if it will never resume); to_fiber: the TSan fiber entered.
-inline void start_switch([[maybe_unused]] void** fake_slot, [[maybe_unused]] const void* to_lo,
+// Before leaving the running context. leaving: the fiber state of the context left
+// (nullptr if it will never resume); entering: that of the context entered.
+inline void start_switch([[maybe_unused]] fiber_state* leaving, [[maybe_unused]] const void* to_lo,
                          [[maybe_unused]] std::size_t to_size,
-                         [[maybe_unused]] void* to_fiber) noexcept {
+                         [[maybe_unused]] const fiber_state& entering) noexcept {
 #if defined(SLP_ASAN)
-    __sanitizer_start_switch_fiber(fake_slot, to_lo, to_size);
+    __sanitizer_start_switch_fiber(leaving != nullptr ? &leaving->asan_fake_stack : nullptr, to_lo,
+                                   to_size);
 #endif
 #if defined(SLP_TSAN)
-    __tsan_switch_to_fiber(to_fiber, 0);
+    __tsan_switch_to_fiber(entering.tsan_fiber, 0);
 #endif
 }
 
-// First thing in the context just entered. fake: its saved fake stack (null if new).
-inline void finish_switch([[maybe_unused]] void* fake) noexcept {
+// First thing in the context just entered (arrived: its fiber state; nullptr if new).
+inline void finish_switch([[maybe_unused]] const fiber_state* arrived) noexcept {
 #if defined(SLP_ASAN)
-    __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+    __sanitizer_finish_switch_fiber(arrived != nullptr ? arrived->asan_fake_stack : nullptr,
+                                    nullptr, nullptr);
 #endif
 }
 
-inline void* fiber_create() noexcept {
+// A context about to be entered gets its TSan fiber if it has none yet.
+inline void fiber_create_if_missing([[maybe_unused]] fiber_state& f) noexcept {
 #if defined(SLP_TSAN)
-    return __tsan_create_fiber(0);
-#else
-    return nullptr;
+    if (f.tsan_fiber == nullptr) f.tsan_fiber = __tsan_create_fiber(0);
 #endif
 }
-inline void* fiber_current() noexcept {
+// The thread's own context (main) is TSan's current fiber.
+inline void fiber_adopt_current([[maybe_unused]] fiber_state& f) noexcept {
 #if defined(SLP_TSAN)
-    return __tsan_get_current_fiber();
-#else
-    return nullptr;
+    f.tsan_fiber = __tsan_get_current_fiber();
 #endif
 }
-inline void fiber_destroy([[maybe_unused]] void* f) noexcept {
+inline void fiber_destroy([[maybe_unused]] fiber_state& f) noexcept {
 #if defined(SLP_TSAN)
-    if (f != nullptr) __tsan_destroy_fiber(f);
+    if (f.tsan_fiber != nullptr) __tsan_destroy_fiber(f.tsan_fiber);
+    f.tsan_fiber = nullptr;
 #endif
 }
 

@@ -76,7 +76,7 @@ scheduler_impl::scheduler_impl() {
     main->state = life::started;
     main->id = next_tasklet_id();
     main->x->set_name("main");
-    main->x->tsan_fiber = san::fiber_current();
+    san::fiber_adopt_current(main->x->fiber);
     running = main;
     insert(main);
     registry_add(this);

@@ -118,8 +118,7 @@ void promote(scheduler_impl& s, tasklet_impl& t) noexcept {
     t.ctx = nullptr;
     x.own = std::move(r.x->own);
     t.kind = stack_kind::own;
-    x.tsan_fiber = std::exchange(r.x->tsan_fiber, nullptr);
-    x.asan_fake_stack = std::exchange(r.x->asan_fake_stack, nullptr);
+    x.fiber = std::exchange(r.x->fiber, fiber_state{});
     r.state = life::ready;  // the next soft tasklet starts a fresh runner
     r.how = suspended_by::none;
     ++s.counts.promotions;

@@ -96,7 +96,7 @@ slp_ctx make_copied_start(shared_stack& sh) noexcept {
 
 intptr_t resumer_save(void* sp, void* arg) {
     auto& s = *static_cast<scheduler_impl*>(arg);
-    return s.rec.next->x->slice_lo - static_cast<std::byte*>(sp);
+    return s.rec.next->x->slice.lo - static_cast<std::byte*>(sp);
 }
 void resumer_restore(void*) {}
 
@@ -122,7 +122,7 @@ intptr_t cs_save(void* sp, void* arg) {
     tasklet_impl& next = *s.rec.next;
     shared_stack& sh = shared_of(s, next);
     auto* p = static_cast<std::byte*>(sp);
-    prev.x->slice_lo = p;
+    prev.x->slice.lo = p;
     note_depth(s, p);
     if (prev.state != life::dead) slice_save(s, prev, sh);
     sh.occupant = &next;
@@ -130,7 +130,7 @@ intptr_t cs_save(void* sp, void* arg) {
     // restore runs on the helper stack and jumps to next from there (a jump must not
     // leave its old frame below the new stack pointer on the same stack).
     std::byte* target = next.how == suspended_by::copy_switch && next.state != life::ready
-                            ? next.x->slice_lo
+                            ? next.x->slice.lo
                             : align16(s.copy_helper.top() - 64);
     return target - p;
 }
@@ -163,7 +163,7 @@ void cs_restore(void* arg) {
         slice_restore(s, next, sh);
         // valgrind: the resumed code pushes just below its slice, on a stack memcheck
         // last saw shrink past there; we are not running on it, so this is safe.
-        san::make_writable(next.x->slice_lo - 256, 256);
+        san::make_writable(next.x->slice.lo - 256, 256);
     }
     sh.occupant = &next;
 }
@@ -210,14 +210,14 @@ void enter(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next, bool dying
     s.rec.next = &next;
     const slp_ctx target = ready_next(s, prev, next);
     if (prev.kind == stack_kind::copied && !prev.is_main) note_depth(s, __builtin_frame_address(0));
-    if (next.x->tsan_fiber == nullptr) next.x->tsan_fiber = san::fiber_create();
+    san::fiber_create_if_missing(next.x->fiber);
     const void* lo = nullptr;
     std::size_t n = 0;
     bounds_of(s, next, lo, n);
     if (dying && prev.kind == stack_kind::copied && !prev.is_main &&
         shared_of(s, prev).occupant == &prev && !same_shared_stack(prev, next))
         shared_of(s, prev).occupant = nullptr;  // its slice is garbage from now on
-    san::start_switch(dying ? nullptr : &prev.x->asan_fake_stack, lo, n, next.x->tsan_fiber);
+    san::start_switch(dying ? nullptr : &prev.x->fiber, lo, n, next.x->fiber);
 
     if (target == nullptr) {
         prev.how = suspended_by::copy_switch;
@@ -230,7 +230,7 @@ void enter(scheduler_impl& s, tasklet_impl& prev, tasklet_impl& next, bool dying
         land(s, tr);
     }
     // prev is running again.
-    san::finish_switch(prev.x->asan_fake_stack);
+    san::finish_switch(&prev.x->fiber);
     prev.how = suspended_by::none;
 }
 
@@ -415,14 +415,14 @@ void ready_final_switch(scheduler_impl& s, const tasklet_impl& prev, tasklet_imp
 
 void release_execution(scheduler_impl& s, tasklet_impl& t) noexcept {
     if (tasklet_extra* x = t.x) {
-        if (x->own) s.pool.release(std::move(x->own));
-        if (!t.is_main) {
-            san::fiber_destroy(x->tsan_fiber);
-            x->tsan_fiber = nullptr;
+        if (t.kind == stack_kind::copied) {
+            std::free(x->slice.saved);
+            x->slice.saved = nullptr;
+            x->slice.saved_cap = x->slice.saved_size = 0;
+        } else if (x->own) {
+            s.pool.release(std::move(x->own));
         }
-        std::free(x->saved);
-        x->saved = nullptr;
-        x->saved_cap = x->saved_size = 0;
+        if (!t.is_main) san::fiber_destroy(x->fiber);
     }
     if (shared_of(s, t).occupant == &t) shared_of(s, t).occupant = nullptr;
     soft_release(t);

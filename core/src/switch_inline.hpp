@@ -33,7 +33,7 @@ inline void note_depth([[maybe_unused]] scheduler_impl& s,
 // ASan, after a landing: how deep the copied tasklet that jumped used the shared stack.
 inline void note_landing_depth(scheduler_impl& s) noexcept {
     if (s.rec.record_from && s.rec.prev->kind == stack_kind::copied)
-        note_depth(s, s.rec.prev->x->slice_lo);
+        note_depth(s, s.rec.prev->x->slice.lo);
 }
 
 // Every landing stores the transfer's `from` into the tasklet that jumped.
@@ -54,11 +54,11 @@ struct sanitizer_switch_hooks : observer_hooks {
         const void* lo = nullptr;
         std::size_t n = 0;
         bounds_of(*s, next, lo, n);
-        san::start_switch(&prev.x->asan_fake_stack, lo, n, next.x->tsan_fiber);
+        san::start_switch(&prev.x->fiber, lo, n, next.x->fiber);
     }
     [[gnu::always_inline]] void after_jump(tasklet_impl& prev) noexcept {
         note_landing_depth(*s);  // (jump_switch landed with land_plain)
-        san::finish_switch(prev.x->asan_fake_stack);
+        san::finish_switch(&prev.x->fiber);
     }
 };
 

@@ -36,8 +36,8 @@ tasklet_impl* new_tasklet(stack_kind kind) {
 void destroy_tasklet(tasklet_impl* t) noexcept {
     soft_release(*t);
     if (tasklet_extra* x = t->x) {
-        if (!t->is_main) san::fiber_destroy(x->tsan_fiber);
-        std::free(x->saved);
+        if (!t->is_main) san::fiber_destroy(x->fiber);
+        x->end(t->kind);
     }
     if (t->extra_inline) {
         delete static_cast<hard_tasklet*>(t);
@@ -124,6 +124,7 @@ tasklet::tasklet(std::function<void()> fn, tasklet_options options) {
     tasklet_impl* t = detail::new_tasklet(options.kind);
     t->sched = &s;
     t->kind = options.kind;
+    if (options.kind == stack_kind::copied) t->x->use_copied();
     try {
         if (options.kind != stack_kind::soft) t->x->stack_size = options.stack_size;
         if (!options.name.empty()) t->extra().set_name(options.name.c_str());

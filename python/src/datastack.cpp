@@ -285,7 +285,8 @@ void python_state::c_stack_leaves() noexcept {
     if (!f_.c_stack_moves) return;
     cpy::c_slice_place where;
     const slp::detail::tasklet_impl* c = region_->occupant_core;
-    if (c != nullptr && c->slice_in_heap) where = {c->x->slice_lo, c->x->saved, c->x->saved_size};
+    if (c != nullptr && c->slice_in_heap)
+        where = {c->x->slice.lo, c->x->slice.saved, c->x->slice.saved_size};
     share_.c_stack_moved(where);
 }
 

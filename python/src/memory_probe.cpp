@@ -53,8 +53,10 @@ PyObject* mod_memory_of(PyObject*, PyObject* arg) {
     if (!put(d, "frames", st.frame_bytes()) || !put(d, "frames_saved", st.away_bytes()) ||
         !put(d, "frames_block", footprint(st.away_block())) ||
         !put(d, "packed", st.away_bytes() != 0 && st.away_packed()) ||
-        !put(d, "c_slice", sliced ? x->saved_size : 0) ||
-        !put(d, "c_slice_block", x != nullptr ? footprint(x->saved) : 0) || !put(d, "core", core)) {
+        !put(d, "c_slice", sliced ? x->slice.saved_size : 0) ||
+        !put(d, "c_slice_block",
+             x != nullptr && c->kind == slp::stack_kind::copied ? footprint(x->slice.saved) : 0) ||
+        !put(d, "core", core)) {
         Py_DECREF(d);
         return nullptr;
     }

@@ -101,7 +101,7 @@ inline constexpr bool inline_switch = true;
     if (s.rec.record_from) {
         tasklet_impl* p = s.rec.prev;
         p->ctx = tr.from;
-        if (p->kind == stack_kind::copied) p->x->slice_lo = static_cast<std::byte*>(tr.from);
+        if (p->kind == stack_kind::copied) p->x->slice.lo = static_cast<std::byte*>(tr.from);
     }
 }
 

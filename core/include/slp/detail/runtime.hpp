@@ -13,8 +13,10 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <memory>
+#include <new>
 
 #include "slp/payload.hpp"
 #include "slp/scheduler.hpp"
@@ -34,25 +36,58 @@ enum class life : std::uint8_t { unbound, bound, ready, started, dead };
 // How a started, non-running hard tasklet was suspended (decides how to resume it).
 enum class suspended_by : std::uint8_t { none, jump, copy_switch };
 
+// A copied-stack tasklet's C slice: where it lies on its shared stack, and its heap copy.
+struct copied_slice {
+    std::byte* lo = nullptr;     // lowest address of its live slice
+    std::byte* saved = nullptr;  // heap copy of the slice
+    std::uint32_t saved_size = 0;
+    std::uint32_t saved_cap = 0;
+};
+
+// What the sanitizers keep per context (nothing in a plain build).
+struct fiber_state {
+#if defined(SLP_ASAN) || defined(SLP_TSAN)
+    void* asan_fake_stack = nullptr;
+    void* tsan_fiber = nullptr;
+#endif
+};
+
 // What only some tasklets need, kept out of the object every tasklet has (so that a
 // blocked soft tasklet costs at most 256 bytes, its coroutine frame included): the
 // execution state of the hard kinds, and fields rarely set. Hard tasklets, main and the
 // soft runner carry one inline (one allocation, see hard_tasklet); a soft tasklet gets
 // one on the heap only when named, given user data, or promoted.
 struct tasklet_extra {
-    stack own;                      // own-stack kind (and promoted soft), once started
-    std::byte* slice_lo = nullptr;  // copied: lowest address of its live slice
-    std::byte* saved = nullptr;     // copied: heap copy of the slice
-    std::uint32_t saved_size = 0;
-    std::uint32_t saved_cap = 0;
+    // A tasklet's kind is fixed when it is made, except that a soft one may become own
+    // (promotion): so an own stack and a copied slice never both live in one tasklet and
+    // share their bytes. `own` lives from construction; use_copied() ends it for a copied
+    // tasklet, and end(kind) ends whichever lives (destroy_tasklet).
+    union {
+        stack own;           // own-stack kind (and promoted soft), once started
+        copied_slice slice;  // copied kind
+    };
     std::size_t stack_size = 0;
-    void* asan_fake_stack = nullptr;
-    void* tsan_fiber = nullptr;
+    [[no_unique_address]] fiber_state fiber;
     void* user_data = nullptr;
     std::coroutine_handle<> top;  // a promoted soft tasklet's innermost coroutine
     // The name, if any (heap, rarely set: every blocked copied-stack tasklet carries
     // this part, and a pointer costs 8 bytes of it, not 32).
     std::unique_ptr<char[]> name;
+
+    tasklet_extra() noexcept : own() {}
+    ~tasklet_extra() {}  // the union's member is ended by end()
+    tasklet_extra(const tasklet_extra&) = delete;
+    tasklet_extra& operator=(const tasklet_extra&) = delete;
+    void use_copied() noexcept {
+        own.~stack();
+        new (&slice) copied_slice;
+    }
+    void end(stack_kind kind) noexcept {
+        if (kind == stack_kind::copied)
+            std::free(slice.saved);
+        else
+            own.~stack();
+    }
     const char* name_or_empty() const noexcept { return name ? name.get() : ""; }
     void set_name(const char* n);  // (tasklet.cpp) at most 31 characters kept
 };
