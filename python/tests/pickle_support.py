@@ -79,9 +79,19 @@ def keeps_traceback(n):
 # Fuzz programs' treatment of whatever loaded (program text; needs random's rng):
 # exercise(objects, rng) reads a frame's (or a traceback's frame's) line, locals and
 # callers, takes values a channel holds (or not), runs a paused tasklet for a while (or
-# not), then kills what is left of it.
+# not), then kills what is left of it (run_for_a_while).
 EXERCISE = """
 import types
+
+
+def run_for_a_while(t, rng, odds):
+    # A live tasklet: unless blocked or scheduled, run it for a while (but not one time
+    # in `odds`), then kill what is left of it.
+    if rng.randrange(odds) and not t.blocked and not t.scheduled:
+        t.insert()
+        stackless.run(2000)
+    if t.alive:
+        t.kill()
 
 
 def exercise(objects, rng):
@@ -95,11 +105,53 @@ def exercise(objects, rng):
                 if o.balance > 0:
                     o.receive()
         if isinstance(o, stackless.tasklet) and o.alive:
-            if rng.randrange(2) and not o.blocked and not o.scheduled:
-                o.insert()
-                stackless.run(2000)
-            if o.alive:
-                o.kill()
+            run_for_a_while(o, rng, 2)
+"""
+
+# Fuzz programs' mutations of a captured frame `fr` of a snapshot (a list; program text):
+# drop_or_insert_value(rng, fr, value) drops one of its stack's values (fr[4]), or inserts
+# value() there; random_nulls(rng, fr) marks a few of those values null (fr[5]).
+FRAME_MUTATIONS = """
+def drop_or_insert_value(rng, fr, value):
+    values = list(fr[4])
+    if values and rng.randrange(2):
+        del values[rng.randrange(len(values))]
+    else:
+        values.insert(rng.randrange(len(values) + 1), value())
+    fr[4] = tuple(values)
+
+
+def random_nulls(rng, fr):
+    n = len(fr[4]) or 1
+    fr[5] = tuple(sorted(set(rng.randrange(n) for _ in range(rng.randrange(3)))))
+"""
+
+# Fuzz programs' loop (program text; needs gc and pickle): fuzz_cases(count, rng, blobs,
+# build, treat, every) runs `count` cases, each either loading one of the pickles `blobs`
+# with 1 to 3 of its bytes overwritten, or calling build(rng); it counts what loads and
+# what raises, hands what loads to treat(obj), collects garbage every `every` cases and
+# prints "ok LOADED ERRORS".
+FUZZ_CASES = """
+def fuzz_cases(count, rng, blobs, build, treat, every):
+    loaded = errors = 0
+    for i in range(count):
+        try:
+            if rng.randrange(2):
+                data = bytearray(rng.choice(blobs))
+                for _ in range(rng.randrange(1, 4)):
+                    data[rng.randrange(len(data))] = rng.randrange(256)
+                obj = pickle.loads(bytes(data))
+            else:
+                obj = build(rng)
+            loaded += 1
+        except Exception:
+            errors += 1
+            continue
+        treat(obj)
+        del obj
+        if i % every == 0:
+            gc.collect()
+    print('ok', loaded, errors)
 """
 
 

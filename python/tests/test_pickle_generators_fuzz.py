@@ -9,7 +9,7 @@ import os
 import pytest
 
 from emulation import address_space
-from pickle_support import run_phase
+from pickle_support import FRAME_MUTATIONS, FUZZ_CASES, run_phase
 
 FUZZ = """
 import gc, pickle, random, resource, sys, types
@@ -149,6 +149,7 @@ def run_out(obj):
     except BaseException:
         pass
 
+""" + FRAME_MUTATIONS + """
 
 def random_value(rng):
     return rng.choice([None, 0, -1, 1 << 40, "s", b"b", (), [], [1], {}, 1.5, KeyError("x"),
@@ -178,15 +179,9 @@ def mutate_args(rng, args):
             values[rng.randrange(len(values))] = random_value(rng)
             fr[4] = tuple(values)
         elif how == 5:
-            values = list(fr[4])
-            if values and rng.randrange(2):
-                del values[rng.randrange(len(values))]
-            else:
-                values.insert(rng.randrange(len(values) + 1), random_value(rng))
-            fr[4] = tuple(values)
+            drop_or_insert_value(rng, fr, lambda: random_value(rng))
         elif how == 6:
-            n = len(fr[4]) or 1
-            fr[5] = tuple(sorted(set(rng.randrange(n) for _ in range(rng.randrange(3)))))
+            random_nulls(rng, fr)
         else:
             frames = frames * 2
         frames[0] = tuple(fr)
@@ -194,30 +189,17 @@ def mutate_args(rng, args):
         args[1] = tuple(snap)
     return args
 
+""" + FUZZ_CASES + """
 
-count = int(sys.argv[1])
-rng = random.Random(int(sys.argv[2]))
-blobs, reduced = seeds()
-loaded = errors = 0
-for i in range(count):
-    try:
-        if rng.randrange(2):
-            data = bytearray(rng.choice(blobs))
-            for _ in range(rng.randrange(1, 4)):
-                data[rng.randrange(len(data))] = rng.randrange(256)
-            obj = pickle.loads(bytes(data))
-        else:
-            obj = stackless._generator(*mutate_args(rng, rng.choice(reduced)))
-        loaded += 1
-    except Exception:
-        errors += 1
-        continue
+def treat(obj):
     if hasattr(obj, "send") or hasattr(obj, "__anext__"):
         run_out(obj)
-    del obj
-    if i % 200 == 0:
-        gc.collect()
-print('ok', loaded, errors)
+
+
+rng = random.Random(int(sys.argv[2]))
+blobs, reduced = seeds()
+fuzz_cases(int(sys.argv[1]), rng, blobs,
+           lambda rng: stackless._generator(*mutate_args(rng, rng.choice(reduced))), treat, 200)
 """
 
 

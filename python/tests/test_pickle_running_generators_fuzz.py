@@ -5,10 +5,13 @@ swapped, dropped or repeated, placeholders of other code) loaded through __setst
 whatever loads is then run for a while and killed. SLP_FUZZ_RUNNING_COUNT sets the number
 of cases (default 1,000), SLP_FUZZ_SEED the seed. The child's address space is bounded to
 4 GiB."""
+import inspect
 import os
 
 from emulation import address_space
-from pickle_support import run_phase
+from pickle_support import EXERCISE, FRAME_MUTATIONS, FUZZ_CASES, run_phase
+# The loop the program's generator runs in: the same as that test's (its source).
+from test_pickle_running_generators import outer
 
 FUZZ = """
 import gc, pickle, random, resource, sys
@@ -24,12 +27,7 @@ def inner(n, when):
         yield i
 
 
-def outer(n, when):
-    got = []
-    for x in inner(n, when):
-        got.append(x)
-    return got
-
+""" + inspect.getsource(outer) + """
 
 def calls(i):
     if i == 1:
@@ -66,6 +64,7 @@ def seeds():
         t.kill()
     return blobs, states
 
+""" + FRAME_MUTATIONS + """
 
 def random_value(rng, gens):
     return rng.choice([None, 0, -1, 1 << 40, "s", (), [], [1], {}, KeyError("x"), iter([]),
@@ -100,17 +99,11 @@ def mutate_frames(rng, frames, gens):
             values[rng.randrange(len(values))] = random_value(rng, gens)
         fr[4] = tuple(values)
     elif how == 5:
-        values = list(fr[4])
-        if values and rng.randrange(2):
-            del values[rng.randrange(len(values))]
-        else:
-            values.insert(rng.randrange(len(values) + 1), random_value(rng, gens))
-        fr[4] = tuple(values)
+        drop_or_insert_value(rng, fr, lambda: random_value(rng, gens))
     elif how == 6:
         fr[3] = fr[3] + rng.choice([-4, -2, -1, 1, 2, 4])
     elif how == 7:
-        n = len(fr[4]) or 1
-        fr[5] = tuple(sorted(set(rng.randrange(n) for _ in range(rng.randrange(3)))))
+        random_nulls(rng, fr)
     else:
         fr[rng.randrange(len(fr))] = random_value(rng, gens)
     frames[i] = tuple(fr)
@@ -131,38 +124,20 @@ def structural(rng, states):
     t.__setstate__(tuple(state))
     return t
 
+""" + EXERCISE + FUZZ_CASES + """
 
-count = int(sys.argv[1])
-rng = random.Random(int(sys.argv[2]))
-blobs, states = seeds()
-loaded = errors = 0
-for i in range(count):
-    try:
-        if rng.randrange(2):
-            data = bytearray(rng.choice(blobs))
-            for _ in range(rng.randrange(1, 4)):
-                data[rng.randrange(len(data))] = rng.randrange(256)
-            obj = pickle.loads(bytes(data))
-        else:
-            obj = structural(rng, states)
-        loaded += 1
-    except Exception:
-        errors += 1
-        continue
+def treat(obj):
     try:
         for o in (obj if isinstance(obj, tuple) else (obj,)):
             if isinstance(o, stackless.tasklet) and o.alive:
-                if rng.randrange(3) and not o.blocked and not o.scheduled:
-                    o.insert()
-                    stackless.run(2000)
-                if o.alive:
-                    o.kill()
+                run_for_a_while(o, rng, 3)
     except Exception:
         pass
-    del obj
-    if i % 200 == 0:
-        gc.collect()
-print('ok', loaded, errors)
+
+
+rng = random.Random(int(sys.argv[2]))
+blobs, states = seeds()
+fuzz_cases(int(sys.argv[1]), rng, blobs, lambda rng: structural(rng, states), treat, 200)
 """
 
 
