@@ -5,6 +5,8 @@ The extension is looked up in $SLP_FRAMES_TEST_DIR (CMake puts it there for ctes
 next to this file (`setup.py build_ext --inplace`); if neither has it, it is built in
 place with setup.py.
 """
+import fcntl
+import importlib
 import json
 import os
 import pickle
@@ -13,6 +15,8 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# setup.py's intermediate files (the repository's ignored build/ directory).
+BUILD_BASE = os.path.join(HERE, "..", "..", "build", "frames_test")
 
 
 def _search_path():
@@ -39,9 +43,20 @@ def load():
         return _slp_frames_test
     except ImportError:
         pass
-    subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=HERE,
-                   check=True, stdout=subprocess.DEVNULL)
-    import _slp_frames_test
+    # Several test runs (one per preset, in parallel) may find it missing at once: they
+    # share setup.py's intermediate files, so one builds while the others wait, and then
+    # import what it built.
+    os.makedirs(BUILD_BASE, exist_ok=True)
+    with open(os.path.join(BUILD_BASE, "build.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        importlib.invalidate_caches()
+        try:
+            import _slp_frames_test
+        except ImportError:
+            subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=HERE,
+                           check=True, stdout=subprocess.DEVNULL)
+            importlib.invalidate_caches()
+            import _slp_frames_test
     return _slp_frames_test
 
 
