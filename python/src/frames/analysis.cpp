@@ -389,7 +389,7 @@ bool CodeAnalysis::suspension_site(int index, CallSite& out) const noexcept {
 }
 
 bool CodeAnalysis::iteration_site(int index, CallSite& out) const noexcept {
-    return site_at(*this, index, iterates, out);
+    return site_at(*this, index, drives, out);
 }
 
 bool CodeAnalysis::preemption_point(int index, CallSite& out) const noexcept {

@@ -98,6 +98,13 @@ bool suspends(int op) noexcept;
 // runs the generator; what the generator yields is the instruction's result, and its
 // return ends the loop)?
 bool iterates(int op) noexcept;
+// Can a frame wait in `op` for a generator or coroutine it delegates to (`yield from`,
+// `await`), the delegate's frame running above it (SEND, on every version: its C code or
+// its specialization runs the delegate; what the delegate yields is the instruction's
+// result, which the frame yields in turn, and its return value replaces it on the stack)?
+bool sends(int op) noexcept;
+// iterates() or sends(): the frame runs the generator above it.
+bool drives(int op) noexcept;
 
 // The object the call instruction `op` (arg `arg`) calls, read from the value stack as it
 // is before the instruction (`stack` its bottom, `depth` slots), or null.

@@ -11,6 +11,10 @@
 namespace slpy::cpy::frame {
 
 inline constexpr bool kIterationIndex = true;
+// A generator's for loop over a generator that returned cannot run its FOR_ITER again (the
+// top of its stack is the NULL index, which nothing can send back in): its exit runs, the
+// END_FOR there popping what is sent, then POP_ITER the pair (object_slots.hpp).
+inline constexpr bool kLoopEndsAtExit = true;
 inline bool iterated_by_index(PyObject* o) noexcept {
     return Py_TYPE(o)->_tp_iteritem != nullptr;
 }
