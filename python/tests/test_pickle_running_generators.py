@@ -179,19 +179,20 @@ def test_a_comprehension_over_a_running_generator_resumes(stack_kind):
 
 
 def test_a_generator_expression_resumes(stack_kind):
-    if sys.version_info < (3, 15):
-        first, second = run_both(over_a_generator_expression, 4)
-        assert first == second == [0, 2, 4, 6]
-        return
-    # 3.15's generator expressions start inside a handler deeper than the stack, which the
-    # bytecode analysis does not follow: refused clearly, as a suspended one is.
-    t = stackless.tasklet(over_a_generator_expression)(4)
-    t.run()
-    try:
-        with pytest.raises(pickle.PicklingError, match="cannot be analysed"):
-            pickle.dumps(t)
-    finally:
-        t.kill()
+    # (3.15's generator expressions make their iterator inside, and their handler counts
+    # it over the code after the loop too: the analysis leaves that edge out.)
+    first, second = run_both(over_a_generator_expression, 4)
+    assert first == second == [0, 2, 4, 6]
+
+
+def doubles(n):
+    return (i * 2 for i in range(n))
+
+
+def test_a_suspended_generator_expression_pickles(stack_kind):
+    g = doubles(4)
+    assert next(g) == 0
+    assert list(pickle.loads(pickle.dumps(g))) == [2, 4, 6]
 
 
 def shares_a_cell(n):

@@ -50,6 +50,9 @@ inline constexpr bool kIterationIndex = false;
 // (sending pushes a value), and finds it exhausted (false); or the loop's exit runs, its
 // END_FOR popping what is sent (true: 3.15, where the top is the NULL index).
 inline constexpr bool kLoopEndsAtExit = false;
+// Does an exception table entry keep more of the stack than some instruction it covers
+// has (3.15: iteration.hpp)? No.
+inline constexpr bool kHandlersMayOutreach = false;
 // Take the top value off a suspended frame's stack (a new reference: the slot's).
 inline PyObject* take_top(_PyInterpreterFrame* f) noexcept {
     return f->localsplus[--f->stacktop];

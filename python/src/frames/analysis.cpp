@@ -165,7 +165,7 @@ bool CodeAnalysis::forward(std::string& error) {
         }
         int target = 0, level = 0;
         bool lasti = false;
-        if (handler_for(i, target, level, lasti)) {
+        if (handler_for(i, target, level, lasti) && (level <= d || !handlers_may_outreach())) {
             if (level > d) {
                 error = at("handler deeper than the stack", i, op);
                 return false;

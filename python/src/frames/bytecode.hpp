@@ -93,6 +93,11 @@ bool calls_c(int op) noexcept;
 // YIELD_VALUE, or the RETURN_GENERATOR it waits at before its first resumption)? The
 // value sent in is pushed when it resumes, after `op`'s operands are popped.
 bool suspends(int op) noexcept;
+// May an exception table entry keep more of the stack than an instruction it covers has
+// (3.15's generator expressions, whose iterator pair the handler counts, also over the
+// code after POP_ITER dropped it)? The eval loop then pops nothing (only its debug build
+// asserts otherwise): no stack the analysis could model, so it leaves that edge out.
+bool handlers_may_outreach() noexcept;
 // Can a frame wait in `op` for the next value of a generator it iterates, the generator's
 // frame running above it (FOR_ITER, on every version: its C code or its specialization
 // runs the generator; what the generator yields is the instruction's result, and its

@@ -10,6 +10,8 @@ namespace slpy::cpy::frame {
 inline constexpr bool kIterationIndex = false;
 // A generator's for loop over a generator that returned: as on 3.11 (object_slots.hpp).
 inline constexpr bool kLoopEndsAtExit = false;
+// Handlers never keep more of the stack than an instruction they cover has.
+inline constexpr bool kHandlersMayOutreach = false;
 // Is `o` iterated by an index above it?
 inline bool iterated_by_index(PyObject*) noexcept {
     return false;
