@@ -203,9 +203,9 @@ void destroy(Chain* chain) noexcept;
 // in the snapshot format above with one frame whose site is that instruction, and
 // rebuilt into a new object of the same code. A running generator's frame inside a
 // tasklet's chain is restorable when the next frame out runs it by a for loop (its
-// FOR_ITER) or delegates to it (`yield from`, `await`: its SEND), known continuations; the
-// tasklet's snapshot carries the frame, and the
-// object pickles as one awaiting it, which rebuild() gives it.
+// FOR_ITER) or delegates to it (`yield from`, `await`: its SEND), known continuations;
+// the tasklet's snapshot carries the frame, and the object pickles as one awaiting it,
+// which rebuild() gives it.
 
 // Snapshot of the frame of `gen` (a generator, coroutine or async generator), a new
 // reference to None if it finished (no frame), or null with UnpicklableFrameError set if
