@@ -138,6 +138,9 @@ class python_state {
     size_t away_bytes() const noexcept { return f_.away ? saved_size_ : 0; }
     const void* away_block() const noexcept { return saved_; }
     bool away_packed() const noexcept { return f_.packed; }
+    // While packed: the heap block of its frames' shape, and how many packed tasklets share it.
+    const void* away_shape(unsigned* users) const noexcept;
+    size_t away_shape_bytes() const noexcept;
     size_t frame_bytes() const noexcept;
 
  private:
@@ -180,6 +183,8 @@ class python_state {
     _PyInterpreterFrame* unpack_to(char* base) noexcept;
     // Packed -> exact frames away from the region (they are read while it is suspended).
     void unpack_aside() noexcept;
+    // The packed form no longer uses its shape (it was unpacked, or is freed).
+    void drop_shape() noexcept;
     int traverse_packed(visitproc visit, void* arg, PyObject** innermost_sp) const;
     [[gnu::noinline]] void bring_back() noexcept;
     void relink(const char* lo, const char* hi, ptrdiff_t delta) noexcept;

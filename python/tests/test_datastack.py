@@ -386,9 +386,11 @@ def frame_bytes(code):
 def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(stack_kind):
     """Where a blocked tasklet's bytes are (stackless._memory_of): a copied-stack
     tasklet moved aside keeps its frames' bytes (CPython's layout: the sum of its
-    frames' sizes; packed: each frame blocked in a Python call its locals' words and a
-    head of at most 8 bytes and 2 words) in one heap block, and a C slice whose size does not depend
-    on how deep its Python frames are."""
+    frames' sizes; packed: each frame blocked in a Python call its locals' words) in one
+    heap block, the rest of its frames (each a head of 8 bytes and, unless it shares its
+    callee's, 2 words: their shape) in a block it shares with the tasklets blocked in the
+    same frames, and a C slice whose size does not depend on how deep its Python frames
+    are."""
     ch = stackless.channel()
     depths = {}
 
@@ -431,9 +433,18 @@ def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(s
             packed.setdefault(depths[t], set()).add(m["frames_saved"])
         assert all(len(v) == 1 for v in packed.values())
         per_frame = (packed[50].pop() - packed[20].pop()) / 30
-        # A packed frame of a recursion: its locals' words behind a head of two 32-bit
-        # fields (its function and code are those of the frame it called).
-        assert 0 < per_frame - deep_code.co_nlocals * WORD <= 8
+        # A packed frame of a recursion blocked in a Python call: its locals' words.
+        assert per_frame == deep_code.co_nlocals * WORD
+        # Its shape: a head of two 32-bit fields a frame, and the function and code words
+        # of the innermost frame and of the body's (the others are their callee's); one
+        # for the tasklets blocked at the same depth, its block's bytes shared among them.
+        for d in (5, 20, 50):
+            at_d = [mem[t] for t in aside if depths[t] == d]
+            assert {m["shape_users"] for m in at_d} == {len(at_d)}
+            assert {m["shape_bytes"] for m in at_d} == {(d + 1) * 8 + 4 * WORD}
+            share = at_d[0]["frames_shape"]
+            block = at_d[0]["shape_bytes"] + WORD + 8  # (its own head: hash, users, bytes)
+            assert block <= share * len(at_d) + len(at_d) <= block + 32 + 16 + len(at_d)
         # Read through t.frame, the frames are unpacked aside: exactly their bytes,
         # behind the chunk's header.
         t = aside[0]
@@ -501,9 +512,10 @@ def chain_function(name, callee, tag, ns, swap=False):
 
 
 def test_packed_frames_of_a_recursion_share_their_function_and_code(stack_kind):
-    """A packed frame keeps its function and code words only when the frame it called
-    has others: D frames of one recursive function take (D - 1) * 2 words less than D
-    frames of two functions of the same shape calling each other."""
+    """A packed frame's shape keeps its function and code words only when the frame it
+    called has others: the shape of D frames of one recursive function takes (D - 1) * 2
+    words less than that of D frames of two functions of the same shape calling each
+    other; the frames' own words are the same."""
     if stack_kind == "own":
         pytest.skip("own stacks keep their frames in place")
     depth = 20
@@ -514,14 +526,16 @@ def test_packed_frames_of_a_recursion_share_their_function_and_code(stack_kind):
     ch = stackless.channel()
     ts = {stackless.tasklet(f)(depth, ch): f for f in (rec, alt) * CROWD}
     stackless.run()
-    saved = {}
+    saved, shapes = {}, {}
     for t, f in ts.items():
         m = stackless._memory_of(t)
         if m["frames_saved"]:
             assert m["packed"] == 1
             saved.setdefault(f, set()).add(m["frames_saved"])
-    assert len(saved[rec]) == len(saved[alt]) == 1
-    assert saved[alt].pop() - saved[rec].pop() == (depth - 1) * 2 * WORD
+            shapes.setdefault(f, set()).add(m["shape_bytes"])
+    assert len(saved[rec]) == len(saved[alt]) == len(shapes[rec]) == len(shapes[alt]) == 1
+    assert saved[alt] == saved[rec]
+    assert shapes[alt].pop() - shapes[rec].pop() == (depth - 1) * 2 * WORD
     for i in range(len(ts)):
         ch.send(str(i))
     assert not any(t.alive for t in ts)
