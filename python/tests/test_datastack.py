@@ -541,6 +541,106 @@ def test_packed_frames_of_a_recursion_share_their_function_and_code(stack_kind):
     assert not any(t.alive for t in ts)
 
 
+def blocked_at(n, ch, where):
+    """n frames of deep()'s shape, blocked in one of two places of the innermost."""
+    a = b = c = d = n
+    if n > 1:
+        return blocked_at(n - 1, ch, where) + a
+    if where == "here":
+        return ch.receive() + b
+    return ch.receive() + c
+
+
+def shapes_of(ts):
+    """{tasklet: (shape bytes, users)} of the tasklets whose frames are packed."""
+    mems = {t: stackless._memory_of(t) for t in ts}
+    return {t: (m["shape_bytes"], m["shape_users"]) for t, m in mems.items() if m["packed"]}
+
+
+def test_tasklets_blocked_in_the_same_frames_share_one_shape_until_they_run(stack_kind):
+    """Tasklets blocked in the same frames at the same places share one shape; blocked
+    at another place, another one; a tasklet that runs again leaves its shape, the last
+    one to leave it frees it, and every tasklet gets its own values back."""
+    if stack_kind == "own":
+        pytest.skip("own stacks keep their frames in place")
+    ch = stackless.channel()
+    results = {}
+
+    def body(i, where):
+        results[i] = blocked_at(10, ch, where)
+
+    wheres = ["here", "there"] * CROWD
+    ts = [stackless.tasklet(body)(i, w) for i, w in enumerate(wheres)]
+    stackless.run()
+    shapes = shapes_of(ts)
+    assert len(shapes) >= len(ts) - 4
+    for where in ("here", "there"):
+        group = [t for t, w in zip(ts, wheres) if w == where and t in shapes]
+        assert {shapes[t] for t in group} == {(shapes[group[0]][0], len(group))}
+    here = next(t for t, w in zip(ts, wheres) if w == "here" and t in shapes)
+    there = next(t for t, w in zip(ts, wheres) if w == "there" and t in shapes)
+    assert stackless._memory_of(here)["frames_shape"] != 0
+    # (the same frames and functions, another position in the innermost)
+    assert shapes[here][0] == shapes[there][0]
+    for i in range(CROWD):  # the first half (in blocking order) ends
+        ch.send(i)
+    left = shapes_of(ts[CROWD:])
+    for where in ("here", "there"):
+        group = [t for t, w in zip(ts, wheres) if w == where and t in left]
+        assert {left[t][1] for t in group} == {len(group)}
+    for i in range(CROWD, 2 * CROWD):
+        ch.send(i)
+    assert not any(t.alive for t in ts)
+    n_sum = 10 * 11 // 2
+    for i, w in enumerate(wheres):  # each frame added its own n, the innermost b or c (1)
+        assert results[i] == i + n_sum - 1 + 1
+
+
+def test_one_shape_serves_the_tasklets_of_two_threads(stack_kind):
+    """The shapes are the process's: tasklets of two threads blocked in the same frames
+    share one, and each thread's tasklets leave it when they end in their thread."""
+    if stack_kind == "own":
+        pytest.skip("own stacks keep their frames in place")
+    blocked, done = threading.Event(), threading.Event()
+    errors, results = [], []
+    theirs = []
+
+    def body(ch):  # (one function for both threads' tasklets)
+        results.append(blocked_at(6, ch, "here"))
+
+    def thread_main():
+        try:
+            ch = stackless.channel()
+            theirs.extend(stackless.tasklet(body)(ch) for _ in range(CROWD))
+            stackless.run()
+            blocked.set()
+            done.wait(60)
+            for i in range(CROWD):
+                ch.send(i)
+        except BaseException as e:  # reported in the main thread
+            errors.append(e)
+            blocked.set()
+
+    ch = stackless.channel()
+    ours = [stackless.tasklet(body)(ch) for _ in range(CROWD)]
+    stackless.run()
+    th = threading.Thread(target=thread_main)
+    th.start()
+    assert blocked.wait(60)
+    both = shapes_of(ours + theirs)
+    assert {shape for shape, _ in both.values()} == {next(iter(both.values()))[0]}
+    assert {users for _, users in both.values()} == {len(both)}
+    assert any(t in both for t in theirs) and any(t in both for t in ours)
+    done.set()
+    th.join()
+    assert not errors, errors
+    ours_left = shapes_of(ours)
+    assert {users for _, users in ours_left.values()} == {len(ours_left)}
+    for i in range(CROWD):
+        ch.send(i)
+    assert sorted(results) == sorted([i + 6 * 7 // 2 for i in range(CROWD)] * 2)
+
+
 def test_a_recursion_whose_code_changed_keeps_each_frames_code_when_packed(stack_kind):
     """A function whose __code__ is replaced while it recurses has frames of two codes
     with one function object: packed, each keeps its own code (what runs when it
