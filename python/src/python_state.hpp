@@ -98,13 +98,18 @@ class python_state {
     PyObject* context() const noexcept { return context_; }
     // Replace the saved context (new reference; the old one is returned, owned).
     PyObject* exchange_context(PyObject* ctx) noexcept;
-    PyObject* trace_object() const noexcept { return c_traceobj_; }
-    PyObject* profile_object() const noexcept { return c_profileobj_; }
+    PyObject* trace_object() const noexcept {
+        return tracers_ != nullptr ? tracers_->trace_obj : nullptr;
+    }
+    PyObject* profile_object() const noexcept {
+        return tracers_ != nullptr ? tracers_->profile_obj : nullptr;
+    }
     // A suspended tasklet gets the trace (profile: false) or profile function `fn` with
     // `obj` (borrowed; both null: none), as sys.settrace / sys.setprofile would have set
     // them while it ran (cpy::retrace_suspended: through the running thread `ts`). Python
-    // code may run (audit hooks, the old function's release).
-    void set_tracer(PyThreadState* ts, bool profile, Py_tracefunc fn, PyObject* obj);
+    // code may run (audit hooks, the old function's release). Returns -1 with MemoryError
+    // set if there is no memory to keep them.
+    int set_tracer(PyThreadState* ts, bool profile, Py_tracefunc fn, PyObject* obj);
     bool fresh() const noexcept { return f_.fresh; }
 
     // GC: visit the references a suspended tasklet's state holds, including the
@@ -144,14 +149,25 @@ class python_state {
     size_t frame_bytes() const noexcept;
 
  private:
+    // Its trace and profile functions, while suspended: in a block of their own, made
+    // when it first has one (few tasklets do, and every blocked tasklet's object counts).
+    struct tracers {
+        Py_tracefunc trace_fn = nullptr;
+        Py_tracefunc profile_fn = nullptr;
+        PyObject* trace_obj = nullptr;    // owned
+        PyObject* profile_obj = nullptr;  // owned
+        bool any() const noexcept {
+            return trace_fn != nullptr || profile_fn != nullptr || trace_obj != nullptr ||
+                   profile_obj != nullptr;
+        }
+    };
     // The tracing nesting, trace and profile functions and the version's rare fields:
     // out of the thread state (which it leaves clear), and back.
     [[gnu::noinline]] void save_rare(PyThreadState* ts) noexcept;
     void restore_rare(PyThreadState* ts) noexcept;
     // Whether this state holds any of them.
     bool holds_rare() const noexcept {
-        return tracing_ != 0 || c_tracefunc_ != nullptr || c_profilefunc_ != nullptr ||
-               c_traceobj_ != nullptr || c_profileobj_ != nullptr || share_.holds_rare();
+        return tracing_ != 0 || (tracers_ != nullptr && tracers_->any()) || share_.holds_rare();
     }
     // The rest of restore() for a tasklet with trace functions, frames away from its data
     // region, or not started.
@@ -211,13 +227,10 @@ class python_state {
     _PyStackChunk* datastack_chunk_ = nullptr;
     PyObject** datastack_top_ = nullptr;
     _PyErr_StackItem* exc_info_ = nullptr;
-    PyObject* context_ = nullptr;  // owned
-    Py_tracefunc c_tracefunc_ = nullptr;
-    Py_tracefunc c_profilefunc_ = nullptr;
-    PyObject* c_traceobj_ = nullptr;    // owned
-    PyObject* c_profileobj_ = nullptr;  // owned
-    data_region* region_ = nullptr;     // a copied-stack tasklet's, once started
-    std::byte* saved_ = nullptr;        // its frames while away from the region
+    PyObject* context_ = nullptr;    // owned
+    tracers* tracers_ = nullptr;     // made when it first has one, kept until it ends
+    data_region* region_ = nullptr;  // a copied-stack tasklet's, once started
+    std::byte* saved_ = nullptr;     // its frames while away from the region
     uint32_t saved_size_ = 0;
     uint32_t saved_cap_ = 0;
 };
