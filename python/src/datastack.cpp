@@ -331,7 +331,8 @@ void python_state::free_data_stack() noexcept {
     datastack_top_ = nullptr;
     if (region_ != nullptr && region_->occupant == this) region_->occupant = nullptr;
     region_ = nullptr;
-    if (f_.packed) drop_shape();
+    if (f_.packed || f_.shape_kept) drop_shape();
+    f_.shape_kept = false;
     std::free(saved_);
     saved_ = nullptr;
     saved_size_ = saved_cap_ = 0;
@@ -373,6 +374,10 @@ void python_state::c_stack_leaves() noexcept {
 bool python_state::evict() noexcept {
     c_stack_leaves();
     if (pack()) return true;
+    if (f_.shape_kept) {  // (saved_ is overwritten)
+        drop_shape();
+        f_.shape_kept = false;
+    }
     _PyStackChunk* c = region_->chunk;
     // Used: up to its data-stack top, or, while it is in a chunk above, up to where that
     // chunk was pushed.
@@ -396,8 +401,8 @@ void python_state::bring_back() noexcept {
     char* lo = reinterpret_cast<char*>(r->chunk);
     if (f_.packed) {
         share_.set_frame(unpack_to(lo));
-        drop_shape();
         f_.packed = false;
+        f_.shape_kept = true;  // (most likely its shape when it is packed next)
     } else {
         char* from = reinterpret_cast<char*>(saved_);
         std::memcpy(lo, from, saved_size_);
@@ -454,7 +459,13 @@ bool python_state::pack() noexcept {
         reinterpret_cast<const char*>(f) < lo + data_region_bytes)
         return false;
     char* shape = scratch(shape_bytes);
-    if (shape == nullptr || !reserve_saved(bytes)) return false;
+    if (shape == nullptr) return false;
+    frame_shape* kept = f_.shape_kept ? reinterpret_cast<packed_head*>(saved_)->shape : nullptr;
+    f_.shape_kept = false;
+    if (!reserve_saved(bytes)) {
+        if (kept != nullptr) release_shape(kept);
+        return false;
+    }
     auto* head = reinterpret_cast<packed_head*>(saved_);
     head->below = f;
     auto* out = reinterpret_cast<char*>(head + 1);
@@ -477,8 +488,14 @@ bool python_state::pack() noexcept {
         std::memcpy(out, cpy::slots(f), n);
         out += n;
     }
-    head->shape = use_shape(shape_bytes);
-    if (head->shape == nullptr) return false;
+    if (kept != nullptr && kept->bytes == shape_bytes &&
+        std::memcmp(kept->data(), g_scratch, shape_bytes) == 0) {
+        head->shape = kept;  // (blocked where it was blocked last time: no lookup)
+    } else {
+        head->shape = use_shape(shape_bytes);
+        if (kept != nullptr) release_shape(kept);
+        if (head->shape == nullptr) return false;
+    }
     saved_size_ = static_cast<uint32_t>(bytes);
     f_.packed = true;
     f_.away = true;

@@ -28,7 +28,8 @@ struct state_flags {
     bool away : 1 = false;           // its frames are not where they ran (see data_region_bytes)
     bool packed : 1 = false;         // ... and away, saved_ holds them packed
     bool c_stack_moves : 1 = false;  // it runs on a copied (shared) stack
-    unsigned char unused : 2 = 0;    // (every bit has a value: python_state::unusual())
+    bool shape_kept : 1 = false;     // not packed, but saved_ still holds its last shape
+    unsigned char unused : 1 = 0;    // (every bit has a value: python_state::unusual())
 };
 
 class python_state {
@@ -199,7 +200,7 @@ class python_state {
     _PyInterpreterFrame* unpack_to(char* base) noexcept;
     // Packed -> exact frames away from the region (they are read while it is suspended).
     void unpack_aside() noexcept;
-    // The packed form no longer uses its shape (it was unpacked, or is freed).
+    // The packed form (or saved_, shape_kept) no longer uses its shape.
     void drop_shape() noexcept;
     int traverse_packed(visitproc visit, void* arg, PyObject** innermost_sp) const;
     [[gnu::noinline]] void bring_back() noexcept;
