@@ -594,6 +594,19 @@ def test_tasklets_blocked_in_the_same_frames_share_one_shape_until_they_run(stac
     n_sum = 10 * 11 // 2
     for i, w in enumerate(wheres):  # each frame added its own n, the innermost b or c (1)
         assert results[i] == i + n_sum - 1 + 1
+    # Ended or killed, they left their shapes: a new crowd blocked at the same place
+    # counts only itself.
+    again = [stackless.tasklet(body)(i, "here") for i in range(CROWD)]
+    stackless.run()
+    for t in again[: CROWD // 2]:
+        t.kill()
+    again = again[CROWD // 2:] + [stackless.tasklet(body)(i, "here") for i in range(CROWD)]
+    stackless.run()
+    shapes = shapes_of(again)
+    assert len(shapes) >= len(again) - 4
+    assert {users for _, users in shapes.values()} == {len(shapes)}
+    for t in again:
+        t.kill()
 
 
 def test_one_shape_serves_the_tasklets_of_two_threads(stack_kind):
