@@ -15,7 +15,8 @@ Each case runs in a fresh interpreter; the cost is the growth of the resident se
 them are blocked (suspended), divided by their number. Prints the shape of each case on
 stderr, and Google-Benchmark-style JSON on stdout with the counter `bytes` (per tasklet)
 and the `shape` for bench/report.py. For copied stacks it also prints where the bytes
-are (stackless._memory_of: frames, C slice, tasklet object, heap blocks; `parts` in the
+are (stackless._memory_of: frames, their share of a shape that tasklets blocked in the same
+frames share, C slice, tasklet object, heap blocks; `parts` in the
 JSON) and checks them against the bound frames + C slice + tasklet object + 512 bytes. Usage:
     PYTHONPATH=build/native/python bench_memory.py [--quick] > py_memory.json
 """
@@ -134,14 +135,16 @@ def add_bound(per_item, p):
     """To the parts of a blocked copied-stack tasklet (averages over the tasklets): the
     bytes no part accounts for (`other`), and the issue's bound: its own frames' bytes
     (CPython's layout) + its C slice + its tasklet object (Python and core) + 512."""
-    p["other"] = per_item - p["frames_block"] - p["c_slice_block"] - p["core"] - p["object"]
+    p["other"] = (per_item - p["frames_block"] - p["frames_shape"] - p["c_slice_block"] - p["core"]
+                  - p["object"])
     p["bound"] = p["frames"] + p["c_slice"] + p["object"] + p["core"] + 512
 
 
 def print_parts(per_item, p):
     other, bound = p["other"], p["bound"]
     print(f"  frames {p['frames']:.0f} B in CPython's layout, saved {p['frames_saved']:.0f} B"
-          f" ({p['packed'] * 100:.0f}% packed) in a {p['frames_block']:.0f} B block;"
+          f" ({p['packed'] * 100:.0f}% packed) in a {p['frames_block']:.0f} B block"
+          f" + {p['frames_shape']:.0f} B of a shared shape;"
           f" C slice {p['c_slice']:.0f} B in a {p['c_slice_block']:.0f} B block;"
           f" tasklet object {p['object']:.0f} B + core {p['core']:.0f} B; other {round(other)} B",
           file=sys.stderr)

@@ -103,8 +103,7 @@ struct action_hooks : switch_hooks {
 
 // After core's inline path (its hooks forgot the suspension if it switched).
 [[gnu::always_inline]] inline void end_action(thread_runtime* rt) noexcept {
-    rt->hold_gil();
-    rt->flush();
+    rt->back_from_core();
 }
 
 inline void end_blocking() noexcept {

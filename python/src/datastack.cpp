@@ -9,7 +9,10 @@
 // another tasklet of that stack starts or resumes, the occupant's frames are copied out
 // to a heap buffer, and back before it runs again. Copied out packed (pack(): the live
 // words of each frame and what cannot be derived, about half of a frame's bytes) when
-// nothing outside the tasklet's state points at them; then the GC reads the packed form
+// nothing outside the tasklet's state points at them; what cannot be derived apart from
+// the live words (each frame's function, code, position and stack top: its shape) is kept
+// once for all the tasklets blocked in the same frames at the same places, as the many
+// tasklets of a server blocked in one call chain are. Then the GC reads the packed form
 // (traverse_packed) and whoever asks for the frames (top_frame(): t.frame, pickling) gets
 // them unpacked aside first. Otherwise (frame objects, a running generator's or an
 // overflow chunk's frame linked to the region) exactly, the used bytes as they are, and
@@ -34,6 +37,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "python_state.hpp"
@@ -123,10 +129,10 @@ const slp::detail::tasklet_impl* running_copied_core(const python_state* st) noe
     return c;
 }
 
-// A frame of the packed form (python_state::pack): this, then its function and code
-// words (as the frame held them: cpy::func_word, cpy::code_word) unless it shares them
-// with the frame packed before it (the one it called: a recursive call's frames all
-// share one function), then its kept words.
+// A frame of a packed form's shape (python_state::pack): this, then its function and
+// code words (as the frame held them: cpy::func_word, cpy::code_word) unless it shares
+// them with the frame packed before it (the one it called: a recursive call's frames all
+// share one function). Its kept words are in the tasklet's packed form.
 struct packed_frame {
     int32_t instr;        // cpy::frame_position
     uint16_t extra;       // cpy::frame_position
@@ -156,10 +162,83 @@ PyCodeObject* packed_code(PyObject* const* words) noexcept {
     return reinterpret_cast<PyCodeObject*>(cpy::slot_object(words[1]));
 }
 
-// The packed form: this, then the frames from the innermost out, up to its end
-// (python_state::saved_size_).
+// The shape of a tasklet's packed frames: each frame's packed_frame, from the innermost
+// out. Shared by every packed tasklet whose frames have the same shape (the same words
+// and positions: compared by value, so a shape never names an object no user holds), in a
+// table while any uses it. (Each user's frames still hold their own references to their
+// functions and codes, as the frames did.)
+struct frame_shape {
+    size_t hash;
+    uint32_t users;
+    uint32_t bytes;  // of the packed_frames that follow
+    const char* data() const noexcept { return reinterpret_cast<const char*>(this + 1); }
+};
+static_assert(sizeof(frame_shape) % alignof(PyObject*) == 0);
+
+// The shapes in use, by hash (guarded by the GIL), and the buffer a shape is written to
+// before it is looked up.
+std::unordered_multimap<size_t, frame_shape*>* g_shapes = nullptr;
+char* g_scratch = nullptr;
+size_t g_scratch_cap = 0;
+
+char* scratch(size_t n) noexcept {
+    if (n > g_scratch_cap) {
+        void* p = std::realloc(g_scratch, n);
+        if (p == nullptr) return nullptr;
+        g_scratch = static_cast<char*>(p);
+        g_scratch_cap = n;
+    }
+    return g_scratch;
+}
+
+// The shared shape whose packed_frames are those `bytes` of g_scratch, one more user of it
+// (made if there is none); null if there is no memory for it.
+frame_shape* use_shape(size_t bytes) noexcept {
+    const size_t hash = std::hash<std::string_view>{}(std::string_view(g_scratch, bytes));
+    try {
+        if (g_shapes == nullptr) g_shapes = new std::unordered_multimap<size_t, frame_shape*>;
+        auto [it, end] = g_shapes->equal_range(hash);
+        for (; it != end; ++it) {
+            frame_shape* s = it->second;
+            if (s->bytes == bytes && std::memcmp(s->data(), g_scratch, bytes) == 0) {
+                ++s->users;
+                return s;
+            }
+        }
+        auto* s = static_cast<frame_shape*>(std::malloc(sizeof(frame_shape) + bytes));
+        if (s == nullptr) return nullptr;
+        s->hash = hash;
+        s->users = 1;
+        s->bytes = static_cast<uint32_t>(bytes);
+        std::memcpy(const_cast<char*>(s->data()), g_scratch, bytes);
+        try {
+            g_shapes->emplace(hash, s);
+        } catch (...) {
+            std::free(s);
+            return nullptr;
+        }
+        return s;
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+void release_shape(frame_shape* s) noexcept {
+    if (--s->users != 0) return;
+    auto [it, end] = g_shapes->equal_range(s->hash);
+    for (; it != end; ++it)
+        if (it->second == s) {
+            g_shapes->erase(it);
+            break;
+        }
+    std::free(s);
+}
+
+// The packed form: this, then the kept words of each frame from the innermost out, up to
+// its end (python_state::saved_size_); the rest of each frame is in its shape.
 struct packed_head {
     _PyInterpreterFrame* below;  // the outermost frame's previous (not in the region)
+    frame_shape* shape;
 };
 
 size_t frame_words(const PyCodeObject* code) noexcept {
@@ -252,6 +331,8 @@ void python_state::free_data_stack() noexcept {
     datastack_top_ = nullptr;
     if (region_ != nullptr && region_->occupant == this) region_->occupant = nullptr;
     region_ = nullptr;
+    if (f_.packed || f_.shape_kept) drop_shape();
+    f_.shape_kept = false;
     std::free(saved_);
     saved_ = nullptr;
     saved_size_ = saved_cap_ = 0;
@@ -293,6 +374,10 @@ void python_state::c_stack_leaves() noexcept {
 bool python_state::evict() noexcept {
     c_stack_leaves();
     if (pack()) return true;
+    if (f_.shape_kept) {  // (saved_ is overwritten)
+        drop_shape();
+        f_.shape_kept = false;
+    }
     _PyStackChunk* c = region_->chunk;
     // Used: up to its data-stack top, or, while it is in a chunk above, up to where that
     // chunk was pushed.
@@ -317,6 +402,7 @@ void python_state::bring_back() noexcept {
     if (f_.packed) {
         share_.set_frame(unpack_to(lo));
         f_.packed = false;
+        f_.shape_kept = true;  // (most likely its shape when it is packed next)
     } else {
         char* from = reinterpret_cast<char*>(saved_);
         std::memcpy(lo, from, saved_size_);
@@ -327,10 +413,11 @@ void python_state::bring_back() noexcept {
     f_.away = false;
 }
 
-// The packed form keeps, of each frame, its function and code (once for a run of frames
-// of one function and code, as a recursion has them), where it is in its code,
-// its stacktop and what cpy::position_of() keeps, and the live words of localsplus (locals, cells,
-// the value stack up to stacktop); the rest is derived: globals and builtins are its function's,
+// The packed form keeps, of each frame, the live words of localsplus (locals, cells, the
+// value stack up to stacktop), and in its shape (shared with the tasklets blocked in the
+// same frames at the same places) its function and code (once for a run of frames of one
+// function and code, as a recursion has them), where it is in its code, its stacktop and
+// what cpy::position_of() keeps; the rest is derived: globals and builtins are its function's,
 // f_locals and frame_obj are null, owner is the thread, previous is the next frame out,
 // and the frames lie end to end from the region's first slot (datastack_top_ is the
 // innermost frame's end). Frames that do not fit this (a frame object, an f_locals dict,
@@ -341,6 +428,7 @@ bool python_state::pack() noexcept {
     auto* const first = reinterpret_cast<char*>(&c->data[1]);
     auto* end = reinterpret_cast<char*>(datastack_top_);
     size_t bytes = sizeof(packed_head);
+    size_t shape_bytes = 0;
     uint32_t frames = 0;
     _PyInterpreterFrame* f = share_.frame();
     const _PyInterpreterFrame* callee = nullptr;
@@ -359,8 +447,9 @@ bool python_state::pack() noexcept {
             cpy::stack_top(f) > code->co_nlocalsplus + code->co_stacksize ||
             cpy::stack_top(f) > max_packed_stacktop)
             return false;
-        bytes += sizeof(packed_frame) + kept_words(code, cpy::stack_top(f)) * sizeof(PyObject*);
-        if (!shares_words(f, callee)) bytes += 2 * sizeof(PyObject*);
+        bytes += kept_words(code, cpy::stack_top(f)) * sizeof(PyObject*);
+        shape_bytes += sizeof(packed_frame);
+        if (!shares_words(f, callee)) shape_bytes += 2 * sizeof(PyObject*);
         end = reinterpret_cast<char*>(f);
         callee = f;
         f = f->previous;
@@ -369,28 +458,43 @@ bool python_state::pack() noexcept {
     if (reinterpret_cast<const char*>(f) >= lo &&
         reinterpret_cast<const char*>(f) < lo + data_region_bytes)
         return false;
-    if (!reserve_saved(bytes)) return false;
+    char* shape = scratch(shape_bytes);
+    if (shape == nullptr) return false;
+    frame_shape* kept = f_.shape_kept ? reinterpret_cast<packed_head*>(saved_)->shape : nullptr;
+    f_.shape_kept = false;
+    if (!reserve_saved(bytes)) {
+        if (kept != nullptr) release_shape(kept);
+        return false;
+    }
     auto* head = reinterpret_cast<packed_head*>(saved_);
     head->below = f;
     auto* out = reinterpret_cast<char*>(head + 1);
     f = share_.frame();
     callee = nullptr;
     for (uint32_t i = 0; i < frames; ++i, callee = f, f = f->previous) {
-        auto* pf = reinterpret_cast<packed_frame*>(out);
+        auto* pf = reinterpret_cast<packed_frame*>(shape);
         const cpy::frame_position pos = cpy::position_of(f);
         pf->instr = pos.instr;
         pf->extra = pos.extra;
         pf->set(cpy::stack_top(f), shares_words(f, callee));
-        out += sizeof(packed_frame);
+        shape += sizeof(packed_frame);
         if (!pf->shares_callee()) {
-            auto** words = reinterpret_cast<PyObject**>(out);
+            auto** words = reinterpret_cast<PyObject**>(shape);
             words[0] = cpy::func_word(f);
             words[1] = cpy::code_word(f);
-            out += 2 * sizeof(PyObject*);
+            shape += 2 * sizeof(PyObject*);
         }
         const size_t n = kept_words(cpy::frame_code(f), pf->stacktop()) * sizeof(PyObject*);
         std::memcpy(out, cpy::slots(f), n);
         out += n;
+    }
+    if (kept != nullptr && kept->bytes == shape_bytes &&
+        std::memcmp(kept->data(), g_scratch, shape_bytes) == 0) {
+        head->shape = kept;  // (blocked where it was blocked last time: no lookup)
+    } else {
+        head->shape = use_shape(shape_bytes);
+        if (kept != nullptr) release_shape(kept);
+        if (head->shape == nullptr) return false;
     }
     saved_size_ = static_cast<uint32_t>(bytes);
     f_.packed = true;
@@ -402,22 +506,23 @@ bool python_state::pack() noexcept {
 _PyInterpreterFrame* python_state::unpack_to(char* base) noexcept {
     const auto* head = reinterpret_cast<const packed_head*>(saved_);
     const char* in = reinterpret_cast<const char*>(head + 1);
-    const char* const stop = reinterpret_cast<const char*>(saved_) + saved_size_;
+    const char* shape = head->shape->data();
+    const char* const stop = shape + head->shape->bytes;
     // (datastack_top_ is where the innermost frame ends in the region)
     char* end =
         base + (reinterpret_cast<char*>(datastack_top_) - reinterpret_cast<char*>(region_->chunk));
     _PyInterpreterFrame* top = head->below;
     _PyInterpreterFrame* above = nullptr;
     PyObject* const* words = nullptr;  // the function and code words of the frame above
-    while (in != stop) {
-        const auto* pf = reinterpret_cast<const packed_frame*>(in);
+    while (shape != stop) {
+        const auto* pf = reinterpret_cast<const packed_frame*>(shape);
         words = pf->words(words);
         PyCodeObject* const code = packed_code(words);
         auto* f =
             reinterpret_cast<_PyInterpreterFrame*>(end - frame_words(code) * sizeof(PyObject*));
         cpy::init_unpacked(f, words[0], words[1], pf->position(), pf->stacktop());
         f->previous = head->below;
-        in += pf->header_bytes();
+        shape += pf->header_bytes();
         const size_t n = kept_words(code, pf->stacktop()) * sizeof(PyObject*);
         std::memcpy(cpy::slots(f), in, n);
         in += n;
@@ -429,6 +534,10 @@ _PyInterpreterFrame* python_state::unpack_to(char* base) noexcept {
         end = reinterpret_cast<char*>(f);
     }
     return top;
+}
+
+void python_state::drop_shape() noexcept {
+    release_shape(reinterpret_cast<packed_head*>(saved_)->shape);
 }
 
 void python_state::unpack_aside() noexcept {
@@ -446,6 +555,7 @@ void python_state::unpack_aside() noexcept {
     c->size = data_region_bytes;
     c->top = 0;
     share_.set_frame(unpack_to(buf));
+    drop_shape();
     std::free(saved_);
     saved_ = reinterpret_cast<std::byte*>(buf);
     saved_size_ = saved_cap_ = static_cast<uint32_t>(n);
@@ -453,12 +563,14 @@ void python_state::unpack_aside() noexcept {
 }
 
 int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermost_sp) const {
-    const char* in = reinterpret_cast<const char*>(saved_) + sizeof(packed_head);
-    const char* const stop = reinterpret_cast<const char*>(saved_) + saved_size_;
+    const auto* head = reinterpret_cast<const packed_head*>(saved_);
+    const char* in = reinterpret_cast<const char*>(head + 1);
+    const char* shape = head->shape->data();
+    const char* const stop = shape + head->shape->bytes;
     auto* end = reinterpret_cast<char*>(datastack_top_);  // the innermost frame's, in the region
     PyObject* const* fc = nullptr;                        // the frame's function and code words
-    for (bool innermost = true; in != stop; innermost = false) {
-        const auto* pf = reinterpret_cast<const packed_frame*>(in);
+    for (bool innermost = true; shape != stop; innermost = false) {
+        const auto* pf = reinterpret_cast<const packed_frame*>(shape);
         fc = pf->words(fc);
         // (each frame holds its own references to them, shared words or not)
         if (int r = cpy::visit_word(fc[0], visit, arg)) return r;
@@ -466,7 +578,7 @@ int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermo
         PyCodeObject* const code = packed_code(fc);
         const int nlocals = code->co_nlocalsplus;
         const size_t kept = kept_words(code, pf->stacktop());
-        in += pf->header_bytes();
+        shape += pf->header_bytes();
         auto** words = reinterpret_cast<PyObject**>(const_cast<char*>(in));
         int depth = pf->stacktop();
         if (depth < 0) {  // as traverse(): the value stack only up to a known top
@@ -498,6 +610,20 @@ void python_state::relink(const char* lo, const char* hi, ptrdiff_t delta) noexc
         cpy::frame_moved(f, delta);
         if (f->frame_obj != nullptr) f->frame_obj->f_frame = f;
     }
+}
+
+const void* python_state::away_shape(unsigned* users) const noexcept {
+    if (!f_.packed) {
+        *users = 0;
+        return nullptr;
+    }
+    const frame_shape* shape = reinterpret_cast<const packed_head*>(saved_)->shape;
+    *users = shape->users;
+    return shape;
+}
+
+size_t python_state::away_shape_bytes() const noexcept {
+    return f_.packed ? reinterpret_cast<const packed_head*>(saved_)->shape->bytes : 0;
 }
 
 size_t python_state::frame_bytes() const noexcept {

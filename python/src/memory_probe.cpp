@@ -29,8 +29,11 @@ bool put(PyObject* d, const char* key, size_t v) {
 // Keys: frames (bytes of its frames in CPython's layout, copied stacks), frames_saved
 // (bytes of their copy while away from the region, packed or exact; 0 while in it),
 // frames_block (the heap block for that copy, if it has one, also while in the region),
-// packed (0/1), c_slice (bytes of its C slice while saved, copied stacks), c_slice_block
-// (likewise), core (the core tasklet's heap blocks).
+// packed (0/1), frames_shape (while packed: its share of its frames' shape block, the
+// block's footprint over the packed tasklets that share it), shape_bytes (the shape's
+// own bytes: a packed_frame, and its function and code words unless shared, a frame),
+// shape_users (how many share it), c_slice (bytes of its C slice while
+// saved, copied stacks), c_slice_block (likewise), core (the core tasklet's heap blocks).
 PyObject* mod_memory_of(PyObject*, PyObject* arg) {
     if (!PyObject_TypeCheck(arg, &TaskletType)) {
         PyErr_Format(PyExc_TypeError, "_memory_of() takes a tasklet, not %.100s",
@@ -46,6 +49,8 @@ PyObject* mod_memory_of(PyObject*, PyObject* arg) {
     const slp::detail::tasklet_impl* c = t->core ? t->core.impl() : nullptr;
     const slp::detail::tasklet_extra* x = c != nullptr ? c->x : nullptr;
     const bool sliced = x != nullptr && c->slice_in_heap;
+    unsigned shape_users = 0;
+    const void* shape = st.away_shape(&shape_users);
     size_t core = footprint(c);
     if (x != nullptr && !c->extra_inline) core += footprint(x);
     PyObject* d = PyDict_New();
@@ -53,6 +58,8 @@ PyObject* mod_memory_of(PyObject*, PyObject* arg) {
     if (!put(d, "frames", st.frame_bytes()) || !put(d, "frames_saved", st.away_bytes()) ||
         !put(d, "frames_block", footprint(st.away_block())) ||
         !put(d, "packed", st.away_bytes() != 0 && st.away_packed()) ||
+        !put(d, "frames_shape", shape_users != 0 ? footprint(shape) / shape_users : 0) ||
+        !put(d, "shape_bytes", st.away_shape_bytes()) || !put(d, "shape_users", shape_users) ||
         !put(d, "c_slice", sliced ? x->slice.saved_size : 0) ||
         !put(d, "c_slice_block",
              x != nullptr && c->kind == slp::stack_kind::copied ? footprint(x->slice.saved) : 0) ||

@@ -164,7 +164,8 @@ template <class Op>
         Py_DECREF(r);
         return flush_and_return(e);
     }
-    return flush_and_return(r);
+    rt->flush();
+    return r;
 }
 
 // retval given by keyword (schedule(retval=x)): the positional form, else TypeError.

@@ -64,7 +64,7 @@ bool tick(thread_runtime* rt, bool interruptible) {
         p.soft_stop = soft_state::due;
         return true;
     }
-    cur->preempted_in_handler = !p.traced;
+    cur->preempted_in_handler = !rt->preempt_traced();
     PyObject* r = guarded([&] {
         if (stop_now) {
             p.soft_stop = soft_state::none;
@@ -87,7 +87,7 @@ bool tick(thread_runtime* rt, bool interruptible) {
 // The signal handler (main thread): handler(signum, frame).
 PyObject* preempt_tick(PyObject*, PyObject* const*, Py_ssize_t) {
     thread_runtime* rt = thread_runtime::current_if_any();
-    if (rt == nullptr || !rt->preempt.active || rt->preempt.traced) Py_RETURN_NONE;
+    if (rt == nullptr || !rt->preempt_active() || rt->preempt_traced()) Py_RETURN_NONE;
     PyErr_SetInterruptEx(preempt_signal());  // tick again at the next safe point
     if (!tick(rt, true)) return nullptr;
     Py_RETURN_NONE;
@@ -99,7 +99,7 @@ PyObject* preempt_tick(PyObject*, PyObject* const*, Py_ssize_t) {
 int preempt_trace(PyObject*, PyFrameObject*, int what, PyObject*) {
     if (what != PyTrace_LINE && what != PyTrace_CALL) return 0;
     thread_runtime* rt = thread_runtime::current_if_any();
-    if (rt == nullptr || !rt->preempt.active || !rt->preempt.traced) return 0;
+    if (rt == nullptr || !rt->preempt_active() || !rt->preempt_traced()) return 0;
     return tick(rt, what == PyTrace_LINE) ? 0 : -1;
 }
 
@@ -116,8 +116,8 @@ PyObject* cooperative_run() {
 
 void start(thread_runtime* rt, const run_options& opt, bool traced) {
     auto& p = rt->preempt;
-    p.active = true;
-    p.traced = traced;
+    rt->set_preempt_active(true);
+    rt->set_preempt_traced(traced);
     p.soft = opt.soft;
     p.ignore_nesting = opt.ignore_nesting;
     p.totaltimeout = opt.totaltimeout;
@@ -130,7 +130,7 @@ void start(thread_runtime* rt, const run_options& opt, bool traced) {
 }
 
 void stop(thread_runtime* rt) {
-    rt->preempt.active = false;
+    rt->set_preempt_active(false);
     rt->preempt.watchdog = nullptr;
     watchdog_set_interrupt(rt, nullptr);
 }
@@ -154,21 +154,19 @@ PyObject* finish(thread_runtime* rt, PyObject* result) {
 // run(timeout) in a thread other than the main one: ticks from the trace function. The
 // watchdog (the caller) never gets it; the tasklets get it as they are switched to.
 PyObject* traced_run(thread_runtime* rt, const run_options& opt) {
-    auto& p = rt->preempt;
     start(rt, opt, true);
     PyObject* result = cooperative_run();
     stop(rt);
     cpy::remove_tracer(rt->tstate(), preempt_trace);
     cpy::end_tracer(rt->tstate(), preempt_trace);
-    p.traced = false;
+    rt->set_preempt_traced(false);
     return finish(rt, result);
 }
 
 }  // namespace
 
 PyObject* run_with_timeout(thread_runtime* rt, const run_options& opt) {
-    auto& p = rt->preempt;
-    if (opt.timeout <= 0 || p.active) return cooperative_run();
+    if (opt.timeout <= 0 || rt->preempt_active()) return cooperative_run();
     if (!cpy::is_main_thread()) return traced_run(rt, opt);
 
     ref signal_mod = ref::steal(PyImport_ImportModule("signal"));
@@ -197,12 +195,12 @@ PyObject* run_with_timeout(thread_runtime* rt, const run_options& opt) {
 
 void preempt_after_switch(thread_runtime* rt) noexcept {
     auto& p = rt->preempt;
-    if (!p.active) return;
+    if (!rt->preempt_active()) return;
     if (!p.totaltimeout) p.budget = p.timeout;
     using soft_state = thread_runtime::preempt_state::soft_state;
     if (p.soft_stop == soft_state::due)
         p.soft_stop = rt->current_object() == p.watchdog ? soft_state::none : soft_state::now;
-    if (p.traced && rt->current_object() != p.watchdog)
+    if (rt->preempt_traced() && rt->current_object() != p.watchdog)
         cpy::install_tracer(rt->tstate(), preempt_trace);
 }
 

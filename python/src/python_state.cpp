@@ -2,6 +2,7 @@
 #include "python_state.hpp"
 
 #include <cstdlib>
+#include <new>
 
 namespace slpy {
 
@@ -12,6 +13,7 @@ python_state::~python_state() {
         free_data_stack();
     else
         leave_region();
+    delete tracers_;
 }
 
 bool python_state::init_fresh(_PyErr_StackItem* exc_item, PyObject* context) noexcept {
@@ -23,9 +25,12 @@ bool python_state::init_fresh(_PyErr_StackItem* exc_item, PyObject* context) noe
     exc_info_ = exc_item;
     Py_XSETREF(context_, context);
     tracing_ = 0;
-    c_tracefunc_ = c_profilefunc_ = nullptr;
-    Py_CLEAR(c_traceobj_);
-    Py_CLEAR(c_profileobj_);
+    if (tracers_ != nullptr) {
+        Py_CLEAR(tracers_->trace_obj);
+        Py_CLEAR(tracers_->profile_obj);
+        delete tracers_;
+        tracers_ = nullptr;
+    }
     f_.traced = false;
     f_.fresh = true;
     return true;
@@ -35,10 +40,13 @@ void python_state::save_rare(PyThreadState* ts) noexcept {
     tracing_ = ts->tracing;
     ts->tracing = 0;
     if (cpy::any_trace_function(ts)) {
-        c_tracefunc_ = ts->c_tracefunc;
-        c_profilefunc_ = ts->c_profilefunc;
-        c_traceobj_ = ts->c_traceobj;  // references move
-        c_profileobj_ = ts->c_profileobj;
+        if (tracers_ == nullptr) tracers_ = new (std::nothrow) tracers;
+        if (tracers_ == nullptr)
+            Py_FatalError("stackless: no memory to keep a suspended tasklet's trace function");
+        tracers_->trace_fn = ts->c_tracefunc;
+        tracers_->profile_fn = ts->c_profilefunc;
+        tracers_->trace_obj = ts->c_traceobj;  // references move
+        tracers_->profile_obj = ts->c_profileobj;
         ts->c_traceobj = ts->c_profileobj = nullptr;
         ts->c_tracefunc = ts->c_profilefunc = nullptr;
     }
@@ -50,21 +58,29 @@ void python_state::restore_rare(PyThreadState* ts) noexcept {
     share_.restore_rare(ts);
     ts->tracing = tracing_;
     tracing_ = 0;
-    ts->c_tracefunc = c_tracefunc_;
-    ts->c_profilefunc = c_profilefunc_;
-    ts->c_traceobj = c_traceobj_;  // references move
-    ts->c_profileobj = c_profileobj_;
-    c_tracefunc_ = c_profilefunc_ = nullptr;
-    c_traceobj_ = c_profileobj_ = nullptr;
+    if (tracers_ != nullptr) {  // (otherwise the thread state's are clear: save() left them so)
+        ts->c_tracefunc = tracers_->trace_fn;
+        ts->c_profilefunc = tracers_->profile_fn;
+        ts->c_traceobj = tracers_->trace_obj;  // references move
+        ts->c_profileobj = tracers_->profile_obj;
+        *tracers_ = {};
+    }
     f_.traced = false;
 }
 
-void python_state::set_tracer(PyThreadState* ts, bool profile, Py_tracefunc fn, PyObject* obj) {
-    cpy::retrace_suspended(ts, profile, profile ? c_profilefunc_ : c_tracefunc_,
-                           profile ? c_profileobj_ : c_traceobj_, fn, obj,
+int python_state::set_tracer(PyThreadState* ts, bool profile, Py_tracefunc fn, PyObject* obj) {
+    if (tracers_ == nullptr) tracers_ = new (std::nothrow) tracers;
+    if (tracers_ == nullptr) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    tracers& t = *tracers_;
+    cpy::retrace_suspended(ts, profile, profile ? t.profile_fn : t.trace_fn,
+                           profile ? t.profile_obj : t.trace_obj, fn, obj,
                            [this] { return top_frame(); });
     f_.traced = holds_rare();
-    share_.set_traced(tracing_ == 0 && (c_tracefunc_ != nullptr || c_profilefunc_ != nullptr));
+    share_.set_traced(tracing_ == 0 && (t.trace_fn != nullptr || t.profile_fn != nullptr));
+    return 0;
 }
 
 void python_state::restore_unusual(PyThreadState* ts) noexcept {
@@ -96,10 +112,13 @@ void python_state::discard(PyObject** out, int* n_out) noexcept {
     exc_info_ = nullptr;
     int n = 0;
     if (context_ != nullptr) out[n++] = context_;
-    if (c_traceobj_ != nullptr) out[n++] = c_traceobj_;
-    if (c_profileobj_ != nullptr) out[n++] = c_profileobj_;
-    context_ = c_traceobj_ = c_profileobj_ = nullptr;
-    c_tracefunc_ = c_profilefunc_ = nullptr;
+    if (tracers_ != nullptr) {
+        if (tracers_->trace_obj != nullptr) out[n++] = tracers_->trace_obj;
+        if (tracers_->profile_obj != nullptr) out[n++] = tracers_->profile_obj;
+        delete tracers_;
+        tracers_ = nullptr;
+    }
+    context_ = nullptr;
     tracing_ = 0;
     f_.traced = false;
     f_.fresh = false;
@@ -114,8 +133,8 @@ PyObject* python_state::exchange_context(PyObject* ctx) noexcept {
 
 int python_state::traverse(visitproc visit, void* arg, PyObject** innermost_sp) const {
     Py_VISIT(context_);
-    Py_VISIT(c_traceobj_);
-    Py_VISIT(c_profileobj_);
+    Py_VISIT(trace_object());
+    Py_VISIT(profile_object());
     if (f_.packed) return traverse_packed(visit, arg, innermost_sp);
     innermost_sp = locate(innermost_sp);
     bool innermost = true;

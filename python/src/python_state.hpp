@@ -28,7 +28,8 @@ struct state_flags {
     bool away : 1 = false;           // its frames are not where they ran (see data_region_bytes)
     bool packed : 1 = false;         // ... and away, saved_ holds them packed
     bool c_stack_moves : 1 = false;  // it runs on a copied (shared) stack
-    unsigned char unused : 2 = 0;    // (every bit has a value: python_state::unusual())
+    bool shape_kept : 1 = false;     // not packed, but saved_ still holds its last shape
+    unsigned char unused : 1 = 0;    // (every bit has a value: python_state::unusual())
 };
 
 class python_state {
@@ -98,13 +99,18 @@ class python_state {
     PyObject* context() const noexcept { return context_; }
     // Replace the saved context (new reference; the old one is returned, owned).
     PyObject* exchange_context(PyObject* ctx) noexcept;
-    PyObject* trace_object() const noexcept { return c_traceobj_; }
-    PyObject* profile_object() const noexcept { return c_profileobj_; }
+    PyObject* trace_object() const noexcept {
+        return tracers_ != nullptr ? tracers_->trace_obj : nullptr;
+    }
+    PyObject* profile_object() const noexcept {
+        return tracers_ != nullptr ? tracers_->profile_obj : nullptr;
+    }
     // A suspended tasklet gets the trace (profile: false) or profile function `fn` with
     // `obj` (borrowed; both null: none), as sys.settrace / sys.setprofile would have set
     // them while it ran (cpy::retrace_suspended: through the running thread `ts`). Python
-    // code may run (audit hooks, the old function's release).
-    void set_tracer(PyThreadState* ts, bool profile, Py_tracefunc fn, PyObject* obj);
+    // code may run (audit hooks, the old function's release). Returns -1 with MemoryError
+    // set if there is no memory to keep them.
+    int set_tracer(PyThreadState* ts, bool profile, Py_tracefunc fn, PyObject* obj);
     bool fresh() const noexcept { return f_.fresh; }
 
     // GC: visit the references a suspended tasklet's state holds, including the
@@ -138,17 +144,31 @@ class python_state {
     size_t away_bytes() const noexcept { return f_.away ? saved_size_ : 0; }
     const void* away_block() const noexcept { return saved_; }
     bool away_packed() const noexcept { return f_.packed; }
+    // While packed: the heap block of its frames' shape, and how many packed tasklets share it.
+    const void* away_shape(unsigned* users) const noexcept;
+    size_t away_shape_bytes() const noexcept;
     size_t frame_bytes() const noexcept;
 
  private:
+    // Its trace and profile functions, while suspended: in a block of their own, made
+    // when it first has one (few tasklets do, and every blocked tasklet's object counts).
+    struct tracers {
+        Py_tracefunc trace_fn = nullptr;
+        Py_tracefunc profile_fn = nullptr;
+        PyObject* trace_obj = nullptr;    // owned
+        PyObject* profile_obj = nullptr;  // owned
+        bool any() const noexcept {
+            return trace_fn != nullptr || profile_fn != nullptr || trace_obj != nullptr ||
+                   profile_obj != nullptr;
+        }
+    };
     // The tracing nesting, trace and profile functions and the version's rare fields:
     // out of the thread state (which it leaves clear), and back.
     [[gnu::noinline]] void save_rare(PyThreadState* ts) noexcept;
     void restore_rare(PyThreadState* ts) noexcept;
     // Whether this state holds any of them.
     bool holds_rare() const noexcept {
-        return tracing_ != 0 || c_tracefunc_ != nullptr || c_profilefunc_ != nullptr ||
-               c_traceobj_ != nullptr || c_profileobj_ != nullptr || share_.holds_rare();
+        return tracing_ != 0 || (tracers_ != nullptr && tracers_->any()) || share_.holds_rare();
     }
     // The rest of restore() for a tasklet with trace functions, frames away from its data
     // region, or not started.
@@ -180,6 +200,8 @@ class python_state {
     _PyInterpreterFrame* unpack_to(char* base) noexcept;
     // Packed -> exact frames away from the region (they are read while it is suspended).
     void unpack_aside() noexcept;
+    // The packed form (or saved_, shape_kept) no longer uses its shape.
+    void drop_shape() noexcept;
     int traverse_packed(visitproc visit, void* arg, PyObject** innermost_sp) const;
     [[gnu::noinline]] void bring_back() noexcept;
     void relink(const char* lo, const char* hi, ptrdiff_t delta) noexcept;
@@ -206,13 +228,10 @@ class python_state {
     _PyStackChunk* datastack_chunk_ = nullptr;
     PyObject** datastack_top_ = nullptr;
     _PyErr_StackItem* exc_info_ = nullptr;
-    PyObject* context_ = nullptr;  // owned
-    Py_tracefunc c_tracefunc_ = nullptr;
-    Py_tracefunc c_profilefunc_ = nullptr;
-    PyObject* c_traceobj_ = nullptr;    // owned
-    PyObject* c_profileobj_ = nullptr;  // owned
-    data_region* region_ = nullptr;     // a copied-stack tasklet's, once started
-    std::byte* saved_ = nullptr;        // its frames while away from the region
+    PyObject* context_ = nullptr;    // owned
+    tracers* tracers_ = nullptr;     // made when it first has one, kept until it ends
+    data_region* region_ = nullptr;  // a copied-stack tasklet's, once started
+    std::byte* saved_ = nullptr;     // its frames while away from the region
     uint32_t saved_size_ = 0;
     uint32_t saved_cap_ = 0;
 };

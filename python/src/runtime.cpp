@@ -312,17 +312,17 @@ bool install_process_hooks() noexcept {
 void thread_runtime::release_gil_slow() noexcept {
     in_core_.store(true, std::memory_order_release);
     PyEval_SaveThread();
-    gil_released_ = true;
-    gil_shared_ = flush_due_ = true;
+    flags_.gil_released = true;
+    gil_shared_ = flags_.flush_due = true;
 }
 
 void thread_runtime::before_wait() noexcept {
     parked_.store(true, std::memory_order_release);
-    if (!gil_released_) {
+    if (!flags_.gil_released) {
         in_core_.store(true, std::memory_order_release);
         PyEval_SaveThread();
-        gil_released_ = true;
-        gil_shared_ = flush_due_ = true;
+        flags_.gil_released = true;
+        gil_shared_ = flags_.flush_due = true;
     }
 }
 
@@ -363,7 +363,7 @@ std::exception_ptr thread_runtime::poll_wait() noexcept {
     }
     in_core_.store(true, std::memory_order_release);
     PyEval_SaveThread();
-    gil_released_ = true;
+    flags_.gil_released = true;
     return stop;
 }
 
@@ -378,8 +378,13 @@ void thread_runtime::action_completed_anyway(std::exception_ptr why) noexcept {
     }
 }
 
+void thread_runtime::before_suspend_slow() noexcept {
+    hold_gil();
+    if (flags_.preempt_traced) preempt_before_switch(this);  // the tick's tracer stays with run()
+}
+
 void thread_runtime::hold_gil_slow() noexcept {
-    gil_released_ = false;
+    flags_.gil_released = false;
     PyEval_RestoreThread(ts_);
     in_core_.store(false, std::memory_order_release);
 }
@@ -408,7 +413,7 @@ void thread_runtime::flush_slow() noexcept {
         batch.swap(deferred_);
         for (PyObject* o : batch) Py_DECREF(o);
     }
-    flush_due_ = gil_shared_;
+    flags_.flush_due = gil_shared_;
 }
 
 namespace {

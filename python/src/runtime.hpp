@@ -9,6 +9,8 @@
 #pragma once
 
 #include <atomic>
+#include <bit>
+#include <cstdint>
 #include <vector>
 
 #include "objects.hpp"
@@ -84,9 +86,8 @@ class thread_runtime final : public slp::switch_observer {
     }
     // The same, `f` being current_object() (a caller that has it already).
     [[gnu::always_inline]] void suspend_running(TaskletObject* f, bool alive) noexcept {
-        hold_gil();
-        if (preempt.traced) [[unlikely]]
-            preempt_before_switch(this);  // the tick's tracer stays with run()
+        if (any_of({.gil_released = true, .preempt_traced = true})) [[unlikely]]
+            before_suspend_slow();
         if (f == nullptr) [[unlikely]] {
             foreign_.save(ts_);
             return;
@@ -105,7 +106,7 @@ class thread_runtime final : public slp::switch_observer {
             t->pending_throw = false;  // it runs: whatever exception was pending is delivered
             t->state.restore(ts_);
         }
-        if (preempt.active) [[unlikely]]
+        if (flags_.preempt_active) [[unlikely]]
             preempt_after_switch(this);
     }
     // Core blocks this thread for another one: let the other threads have the GIL.
@@ -128,13 +129,20 @@ class thread_runtime final : public slp::switch_observer {
 
     // Drop deferred references (call where Python code may run).
     void flush() noexcept {
-        if (flush_due_) [[unlikely]]
+        if (flags_.flush_due) [[unlikely]]
             flush_slow();
     }
     // Keep `o` (a reference we own) until the next flush.
     void defer(PyObject* o) {
         deferred_.push_back(o);
-        flush_due_ = true;
+        flags_.flush_due = true;
+    }
+    // A module function's return from core: hold_gil() and flush(), in one test.
+    [[gnu::always_inline]] void back_from_core() noexcept {
+        if (any_of({.gil_released = true, .flush_due = true})) [[unlikely]] {
+            hold_gil();
+            flush();
+        }
     }
 
     TaskletObject* main_object() const noexcept { return main_; }
@@ -147,11 +155,11 @@ class thread_runtime final : public slp::switch_observer {
     // runs without the GIL; whoever needs Python next on this thread (the observer before
     // a switch, a callback, the module function when core returns) takes it back.
     void release_gil_if_shared() noexcept {
-        if (shared_ && !gil_released_ && quiet_wanted == 0) [[unlikely]]
+        if (shared_ && !flags_.gil_released && quiet_wanted == 0) [[unlikely]]
             release_gil_slow();
     }
     void hold_gil() noexcept {
-        if (gil_released_) hold_gil_slow();
+        if (flags_.gil_released) hold_gil_slow();
     }
 
     // The alive tasklet objects of this thread (for killing them at thread/interpreter
@@ -184,14 +192,14 @@ class thread_runtime final : public slp::switch_observer {
     static void after_fork_in_child() noexcept;
 
     // Preemption (preemption.cpp): the instruction budget of the running run(timeout).
+    // (Whether one is active, and ticks from a trace function — threads other than main
+    // — are tested on every switch: preempt_active(), preempt_traced(), in flags_.)
     struct preempt_state {
         long budget = 0;   // ticks left before an interrupt
         long timeout = 0;  // ticks per slice
-        bool active = false;
         bool soft = false;
         bool ignore_nesting = false;
         bool totaltimeout = false;
-        bool traced = false;  // ticks from a trace function (threads other than main)
         // soft=True: the budget of the tasklet that ran was spent; `due` until the next
         // switch (a convenient scheduling moment), then `now`: the next tick ends run().
         enum class soft_state : unsigned char { none, due, now };
@@ -205,8 +213,27 @@ class thread_runtime final : public slp::switch_observer {
     // the module, numbered in the process. Every tasklet of the thread runs on stacks of
     // that entry, so it is also the serial of the stack of the last switch.
     long long serial = 0;
+    bool preempt_active() const noexcept { return flags_.preempt_active; }
+    bool preempt_traced() const noexcept { return flags_.preempt_traced; }
+    void set_preempt_active(bool on) noexcept { flags_.preempt_active = on; }
+    void set_preempt_traced(bool on) noexcept { flags_.preempt_traced = on; }
 
  private:
+    // What the switch path tests on every action, in one word, so that each place tests
+    // the ones it needs with one load and one test (any_of).
+    struct alignas(4) action_flags {
+        bool gil_released = false;
+        bool flush_due = false;       // flush() has work: deferred_ or gil_shared_
+        bool preempt_active = false;  // a run(timeout) of this thread runs
+        bool preempt_traced = false;  // ... and ticks from a trace function
+    };
+    static_assert(sizeof(action_flags) == sizeof(std::uint32_t));
+    [[gnu::always_inline]] bool any_of(action_flags which) const noexcept {
+        return (std::bit_cast<std::uint32_t>(flags_) & std::bit_cast<std::uint32_t>(which)) != 0;
+    }
+    // suspend_running()'s rare part: the GIL back, the tick's tracer kept with run().
+    [[gnu::noinline]] void before_suspend_slow() noexcept;
+
     thread_runtime() = default;
     static thread_runtime* create() noexcept;
     void release_gil_slow() noexcept;
@@ -220,9 +247,8 @@ class thread_runtime final : public slp::switch_observer {
     void hold_gil_slow() noexcept;
     bool held_for_gc_ = false;  // quiet_wanted counts one for the collector
     bool main_thread_ = false;  // the thread that runs Python's signal handlers
-    bool gil_released_ = false;
+    action_flags flags_;
     bool gil_shared_ = false;           // has released the GIL in core once (orphans possible)
-    bool flush_due_ = false;            // flush() has work: deferred_ or gil_shared_
     std::atomic<bool> in_core_{false};  // the GIL released for core (see quiet())
     std::atomic<bool> parked_{false};   // ... and core waits for another thread
     slp::thread_ref sched_;

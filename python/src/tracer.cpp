@@ -62,8 +62,8 @@ int set_tasklet_tracer(TaskletObject* t, PyThreadState* running, bool profile, P
         fn = trampoline(profile);
         if (fn == nullptr) return -1;
     }
-    t->state.set_tracer(PyThreadState_Get(), profile, fn, value != Py_None ? value : nullptr);
-    return 0;
+    return t->state.set_tracer(PyThreadState_Get(), profile, fn,
+                               value != Py_None ? value : nullptr);
 }
 
 }  // namespace slpy

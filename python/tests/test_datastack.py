@@ -386,9 +386,11 @@ def frame_bytes(code):
 def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(stack_kind):
     """Where a blocked tasklet's bytes are (stackless._memory_of): a copied-stack
     tasklet moved aside keeps its frames' bytes (CPython's layout: the sum of its
-    frames' sizes; packed: each frame blocked in a Python call its locals' words and a
-    head of at most 8 bytes and 2 words) in one heap block, and a C slice whose size does not depend
-    on how deep its Python frames are."""
+    frames' sizes; packed: each frame blocked in a Python call its locals' words) in one
+    heap block, the rest of its frames (each a head of 8 bytes and, unless it shares its
+    callee's, 2 words: their shape) in a block it shares with the tasklets blocked in the
+    same frames, and a C slice whose size does not depend on how deep its Python frames
+    are."""
     ch = stackless.channel()
     depths = {}
 
@@ -431,9 +433,18 @@ def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(s
             packed.setdefault(depths[t], set()).add(m["frames_saved"])
         assert all(len(v) == 1 for v in packed.values())
         per_frame = (packed[50].pop() - packed[20].pop()) / 30
-        # A packed frame of a recursion: its locals' words behind a head of two 32-bit
-        # fields (its function and code are those of the frame it called).
-        assert 0 < per_frame - deep_code.co_nlocals * WORD <= 8
+        # A packed frame of a recursion blocked in a Python call: its locals' words.
+        assert per_frame == deep_code.co_nlocals * WORD
+        # Its shape: a head of two 32-bit fields a frame, and the function and code words
+        # of the innermost frame and of the body's (the others are their callee's); one
+        # for the tasklets blocked at the same depth, its block's bytes shared among them.
+        for d in (5, 20, 50):
+            at_d = [mem[t] for t in aside if depths[t] == d]
+            assert {m["shape_users"] for m in at_d} == {len(at_d)}
+            assert {m["shape_bytes"] for m in at_d} == {(d + 1) * 8 + 4 * WORD}
+            share = at_d[0]["frames_shape"]
+            block = at_d[0]["shape_bytes"] + WORD + 8  # (its own head: hash, users, bytes)
+            assert block <= share * len(at_d) + len(at_d) <= block + 32 + 16 + len(at_d)
         # Read through t.frame, the frames are unpacked aside: exactly their bytes,
         # behind the chunk's header.
         t = aside[0]
@@ -501,9 +512,10 @@ def chain_function(name, callee, tag, ns, swap=False):
 
 
 def test_packed_frames_of_a_recursion_share_their_function_and_code(stack_kind):
-    """A packed frame keeps its function and code words only when the frame it called
-    has others: D frames of one recursive function take (D - 1) * 2 words less than D
-    frames of two functions of the same shape calling each other."""
+    """A packed frame's shape keeps its function and code words only when the frame it
+    called has others: the shape of D frames of one recursive function takes (D - 1) * 2
+    words less than that of D frames of two functions of the same shape calling each
+    other; the frames' own words are the same."""
     if stack_kind == "own":
         pytest.skip("own stacks keep their frames in place")
     depth = 20
@@ -514,17 +526,132 @@ def test_packed_frames_of_a_recursion_share_their_function_and_code(stack_kind):
     ch = stackless.channel()
     ts = {stackless.tasklet(f)(depth, ch): f for f in (rec, alt) * CROWD}
     stackless.run()
-    saved = {}
+    saved, shapes = {}, {}
     for t, f in ts.items():
         m = stackless._memory_of(t)
         if m["frames_saved"]:
             assert m["packed"] == 1
             saved.setdefault(f, set()).add(m["frames_saved"])
-    assert len(saved[rec]) == len(saved[alt]) == 1
-    assert saved[alt].pop() - saved[rec].pop() == (depth - 1) * 2 * WORD
+            shapes.setdefault(f, set()).add(m["shape_bytes"])
+    assert len(saved[rec]) == len(saved[alt]) == len(shapes[rec]) == len(shapes[alt]) == 1
+    assert saved[alt] == saved[rec]
+    assert shapes[alt].pop() - shapes[rec].pop() == (depth - 1) * 2 * WORD
     for i in range(len(ts)):
         ch.send(str(i))
     assert not any(t.alive for t in ts)
+
+
+def blocked_at(n, ch, where):
+    """n frames of deep()'s shape, blocked in one of two places of the innermost."""
+    a = b = c = d = n
+    if n > 1:
+        return blocked_at(n - 1, ch, where) + a
+    if where == "here":
+        return ch.receive() + b
+    return ch.receive() + c
+
+
+def shapes_of(ts):
+    """{tasklet: (shape bytes, users)} of the tasklets whose frames are packed."""
+    mems = {t: stackless._memory_of(t) for t in ts}
+    return {t: (m["shape_bytes"], m["shape_users"]) for t, m in mems.items() if m["packed"]}
+
+
+def test_tasklets_blocked_in_the_same_frames_share_one_shape_until_they_run(stack_kind):
+    """Tasklets blocked in the same frames at the same places share one shape; blocked
+    at another place, another one; a tasklet that runs again leaves its shape, the last
+    one to leave it frees it, and every tasklet gets its own values back."""
+    if stack_kind == "own":
+        pytest.skip("own stacks keep their frames in place")
+    ch = stackless.channel()
+    results = {}
+
+    def body(i, where):
+        results[i] = blocked_at(10, ch, where)
+
+    wheres = ["here", "there"] * CROWD
+    ts = [stackless.tasklet(body)(i, w) for i, w in enumerate(wheres)]
+    stackless.run()
+    shapes = shapes_of(ts)
+    assert len(shapes) >= len(ts) - 4
+    for where in ("here", "there"):
+        group = [t for t, w in zip(ts, wheres) if w == where and t in shapes]
+        assert {shapes[t] for t in group} == {(shapes[group[0]][0], len(group))}
+    here = next(t for t, w in zip(ts, wheres) if w == "here" and t in shapes)
+    there = next(t for t, w in zip(ts, wheres) if w == "there" and t in shapes)
+    assert stackless._memory_of(here)["frames_shape"] != 0
+    # (the same frames and functions, another position in the innermost)
+    assert shapes[here][0] == shapes[there][0]
+    for i in range(CROWD):  # the first half (in blocking order) ends
+        ch.send(i)
+    left = shapes_of(ts[CROWD:])
+    for where in ("here", "there"):
+        group = [t for t, w in zip(ts, wheres) if w == where and t in left]
+        assert {left[t][1] for t in group} == {len(group)}
+    for i in range(CROWD, 2 * CROWD):
+        ch.send(i)
+    assert not any(t.alive for t in ts)
+    n_sum = 10 * 11 // 2
+    for i, w in enumerate(wheres):  # each frame added its own n, the innermost b or c (1)
+        assert results[i] == i + n_sum - 1 + 1
+    # Ended or killed, they left their shapes: a new crowd blocked at the same place
+    # counts only itself.
+    again = [stackless.tasklet(body)(i, "here") for i in range(CROWD)]
+    stackless.run()
+    for t in again[: CROWD // 2]:
+        t.kill()
+    again = again[CROWD // 2:] + [stackless.tasklet(body)(i, "here") for i in range(CROWD)]
+    stackless.run()
+    shapes = shapes_of(again)
+    assert len(shapes) >= len(again) - 4
+    assert {users for _, users in shapes.values()} == {len(shapes)}
+    for t in again:
+        t.kill()
+
+
+def test_one_shape_serves_the_tasklets_of_two_threads(stack_kind):
+    """The shapes are the process's: tasklets of two threads blocked in the same frames
+    share one, and each thread's tasklets leave it when they end in their thread."""
+    if stack_kind == "own":
+        pytest.skip("own stacks keep their frames in place")
+    blocked, done = threading.Event(), threading.Event()
+    errors, results = [], []
+    theirs = []
+
+    def body(ch):  # (one function for both threads' tasklets)
+        results.append(blocked_at(6, ch, "here"))
+
+    def thread_main():
+        try:
+            ch = stackless.channel()
+            theirs.extend(stackless.tasklet(body)(ch) for _ in range(CROWD))
+            stackless.run()
+            blocked.set()
+            done.wait(60)
+            for i in range(CROWD):
+                ch.send(i)
+        except BaseException as e:  # reported in the main thread
+            errors.append(e)
+            blocked.set()
+
+    ch = stackless.channel()
+    ours = [stackless.tasklet(body)(ch) for _ in range(CROWD)]
+    stackless.run()
+    th = threading.Thread(target=thread_main)
+    th.start()
+    assert blocked.wait(60)
+    both = shapes_of(ours + theirs)
+    assert {shape for shape, _ in both.values()} == {next(iter(both.values()))[0]}
+    assert {users for _, users in both.values()} == {len(both)}
+    assert any(t in both for t in theirs) and any(t in both for t in ours)
+    done.set()
+    th.join()
+    assert not errors, errors
+    ours_left = shapes_of(ours)
+    assert {users for _, users in ours_left.values()} == {len(ours_left)}
+    for i in range(CROWD):
+        ch.send(i)
+    assert sorted(results) == sorted([i + 6 * 7 // 2 for i in range(CROWD)] * 2)
 
 
 def test_a_recursion_whose_code_changed_keeps_each_frames_code_when_packed(stack_kind):
