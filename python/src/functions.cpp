@@ -21,7 +21,8 @@
 // by reference, but pickle.dumps and pickle.dump make a pickler of the C type itself,
 // which has none; the Python pickler saves functions through its dispatch table. So
 // installing replaces pickle.Pickler with a subclass whose reducer_override is
-// _reducer_override, pickle.dump and pickle.dumps with functions that use it, and the
+// _reducer_override, pickle.dump and pickle.dumps with functions that use it
+// (pickle_dumps.cpp: dumps as fast as _pickle.dumps), and the
 // Python pickler's entry for functions (pickle._Pickler.dispatch) with one that saves by
 // value what save_global cannot find. Importing stackless installs it;
 // stackless.pickle_functions_by_value(False) puts pickle's own back.
@@ -83,11 +84,11 @@ PyObject* reduce_function(PyObject*, PyObject* obj) {
         f->func_dict != nullptr && PyDict_GET_SIZE(f->func_dict) > 0 ? f->func_dict : nullptr;
     PyObject* annotations = PyFunction_GetAnnotations(obj);  // borrowed: the dict, once made
     if (annotations == nullptr && PyErr_Occurred()) return nullptr;
-    ref state = ref::steal(
-        Py_BuildValue("(OONNNNNNO)", f->func_name, f->func_qualname, none_if_null(f->func_module),
-                      none_if_null(f->func_defaults), none_if_null(f->func_kwdefaults),
-                      none_if_null(f->func_closure), none_if_null(dict),
-                      none_if_null(annotations), annotate.get()));
+    ref state =
+        ref::steal(Py_BuildValue("(OONNNNNNO)", f->func_name, f->func_qualname,
+                                 none_if_null(f->func_module), none_if_null(f->func_defaults),
+                                 none_if_null(f->func_kwdefaults), none_if_null(f->func_closure),
+                                 none_if_null(dict), none_if_null(annotations), annotate.get()));
     if (!state) return nullptr;
     return Py_BuildValue("(O(OOO)OOOO)", make.get(), module.get(), code->co_qualname, digest.get(),
                          state.get(), Py_None, Py_None, setter.get());
@@ -214,17 +215,24 @@ def _make_function_pickling():
         Pickler(file, protocol, fix_imports=fix_imports,
                 buffer_callback=buffer_callback).dump(obj)
 
-    def dumps(obj, protocol=None, *, fix_imports=True, buffer_callback=None):
+    def fresh_dumps(obj, protocol=None, *, fix_imports=True, buffer_callback=None):
         f = io.BytesIO()
         Pickler(f, protocol, fix_imports=fix_imports, buffer_callback=buffer_callback).dump(obj)
         return f.getvalue()
+
+    class Sink(list):
+        __slots__ = ()
+        write = list.append
+
+    _set_dumps(Pickler, Sink, fresh_dumps, pickle.DEFAULT_PROTOCOL, pickle.HIGHEST_PROTOCOL)
+    dumps = _dumps
 
     def save_function(self, obj):
         if _by_reference(obj):
             return self.save_global(obj)
         return self.save_reduce(*_reduce_function(obj), obj=obj)
 
-    for f, like in ((Pickler, _pickle.Pickler), (dump, _pickle.dump), (dumps, _pickle.dumps)):
+    for f, like in ((Pickler, _pickle.Pickler), (dump, _pickle.dump)):
         f.__module__, f.__qualname__, f.__name__ = "pickle", like.__name__, like.__name__
         f.__doc__ = like.__doc__
     save_function.__module__ = "pickle"
@@ -270,9 +278,11 @@ PyMethodDef function_methods[] = {
 
 }  // namespace
 
+bool add_fast_dumps(PyObject* m) noexcept;  // pickle_dumps.cpp
+
 bool add_function_pickling(PyObject* m) noexcept {
     g_module = m;
-    if (PyModule_AddFunctions(m, function_methods) < 0) return false;
+    if (PyModule_AddFunctions(m, function_methods) < 0 || !add_fast_dumps(m)) return false;
     PyObject* d = PyModule_GetDict(m);
     PyObject* r = PyRun_String(kInstallSource, Py_file_input, d, d);
     Py_XDECREF(r);

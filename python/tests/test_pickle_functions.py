@@ -69,7 +69,9 @@ def test_the_switch_turns_pickles_own_back_and_on_again():
     finally:
         stackless.pickle_functions_by_value(True)
     assert pickle.loads(pickle.dumps(f))() == 1
-    assert pickle.Pickler.__module__ == "pickle" and pickle.dumps.__name__ == "dumps"
+    assert pickle.Pickler.__module__ == "pickle" and pickle.Pickler.__name__ == "Pickler"
+    for f in (pickle.dumps, pickle.dump, pickle.Pickler):
+        assert pickle.loads(pickle.dumps(f)) is f
 
 
 @pytest.mark.parametrize("kind", PICKLERS)
@@ -269,3 +271,36 @@ def test_functions_not_found_by_their_path_load_in_another_process(tmp_path):
     """
     run_phase(tmp_path, source, "dump")
     assert run_phase(tmp_path, source, "load").stdout.splitlines() == ["[1, 3, 4, 2] True"] * 2
+
+
+class PicklesInside:
+    """Its reduce value holds a pickle of a lambda: pickle.dumps inside pickle.dumps."""
+    def __reduce__(self):
+        return bytes, (pickle.dumps([1, lambda: 2]),)
+
+
+class Refuses:
+    def __reduce__(self):
+        raise ValueError("refused")
+
+
+def test_dumps_inside_a_reduce_after_an_error_and_with_every_argument():
+    inner, f = pickle.loads(pickle.dumps([PicklesInside(), lambda: 3]))
+    assert pickle.loads(inner)[1]() == 2 and f() == 3
+    with pytest.raises(ValueError, match="refused"):
+        pickle.dumps([1, Refuses()])
+    big = list(range(100000))  # a pickler that needed a large memo is not kept
+    calls = [((big,), {}), (([1, "x"],), {}), (([1, 2],), {"protocol": 2, "fix_imports": False}),
+             ((set(),), {"protocol": 0}), ((b"x",), {"protocol": -1}),
+             ((pickle.PickleBuffer(b"abc"),), {"protocol": 5, "buffer_callback": lambda b: 0})]
+    ours = [pickle.dumps(*a, **k) for a, k in calls]
+    stackless.pickle_functions_by_value(False)
+    try:
+        theirs = [pickle.dumps(*a, **k) for a, k in calls]
+    finally:
+        stackless.pickle_functions_by_value(True)
+    assert ours == theirs
+    with pytest.raises(ValueError):
+        pickle.dumps(1, protocol=pickle.HIGHEST_PROTOCOL + 1)
+    with pytest.raises(TypeError):
+        pickle.dumps()
