@@ -181,16 +181,16 @@ def _by_reference(func):
     """Whether pickle saves `func` by reference: its module (whichmodule, as pickle finds
     it) has it under its qualified name."""
     import pickle, sys
-    name = func.__qualname__
+    path = func.__qualname__.split(".")
+    if "<locals>" in path:
+        return False
     try:
-        module_name = pickle.whichmodule(func, name)
+        module_name = pickle.whichmodule(func, func.__qualname__)
         __import__(module_name, level=0)
         obj = sys.modules[module_name]
-        for part in name.split("."):
-            if part == "<locals>":
-                return False
+        for part in path:
             obj = getattr(obj, part)
-    except (ImportError, KeyError, AttributeError, ValueError):
+    except (ImportError, KeyError, AttributeError, ValueError, pickle.PicklingError):
         return False
     return obj is func
 
@@ -227,9 +227,11 @@ def _make_function_pickling():
     _set_dumps(Pickler, Sink, fresh_dumps, pickle.DEFAULT_PROTOCOL, pickle.HIGHEST_PROTOCOL)
     dumps = _dumps
 
+    their_save = pickle._Pickler.dispatch[types.FunctionType]
+
     def save_function(self, obj):
         if _by_reference(obj):
-            return self.save_global(obj)
+            return their_save(self, obj)
         return self.save_reduce(*_reduce_function(obj), obj=obj)
 
     for f, like in ((Pickler, _pickle.Pickler), (dump, _pickle.dump)):
@@ -239,7 +241,6 @@ def _make_function_pickling():
     save_function.__qualname__ = save_function.__name__ = "save_function"
     ours = {"Pickler": Pickler, "dump": dump, "dumps": dumps}
     theirs = {name: getattr(pickle, name) for name in ours}
-    their_save = pickle._Pickler.dispatch[types.FunctionType]
 
     def pickle_functions_by_value(enable=None):
         """pickle_functions_by_value(enable=None) -> whether it was on.

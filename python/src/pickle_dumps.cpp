@@ -75,35 +75,47 @@ PyObject* written(PyObject* sink) {
 }
 
 PyObject* fast_dumps(PyObject*, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    if (g_fresh == nullptr) {
+        PyErr_SetString(PyExc_RuntimeError, "stackless._dumps: not set up");
+        return nullptr;
+    }
     const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    Slot* s = g_fresh != nullptr ? slot_for(args, nargs, kwnames) : nullptr;
+    Slot* s = slot_for(args, nargs, kwnames);
     if (s == nullptr || s->busy) return PyObject_Vectorcall(g_fresh, args, nargsf, kwnames);
+    s->busy = true;  // before anything that may run Python code (and let another thread in)
     if (s->pickler == nullptr) {
         const auto index = s - &g_slots[0][0];
         s->sink = PyObject_CallNoArgs(g_sink_type);
         ref proto = ref::steal(PyLong_FromLong(static_cast<long>(index / 2)));
         ref kw = ref::steal(Py_BuildValue("{sO}", "fix_imports", index % 2 ? Py_True : Py_False));
-        ref posargs =
-            ref::steal(s->sink && proto ? PyTuple_Pack(2, s->sink, proto.get()) : nullptr);
+        ref posargs = ref::steal(s->sink != nullptr && PyList_Check(s->sink) && proto
+                                     ? PyTuple_Pack(2, s->sink, proto.get())
+                                     : nullptr);
         s->pickler =
             posargs && kw ? PyObject_Call(g_pickler_type, posargs.get(), kw.get()) : nullptr;
         if (s->pickler == nullptr) {
             drop(*s);
+            s->busy = false;
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "stackless._dumps: bad sink");
             return nullptr;
         }
     }
-    s->busy = true;
     static PyObject* const kClearMemo = PyUnicode_InternFromString("clear_memo");  // kept
     static PyObject* const kDump = PyUnicode_InternFromString("dump");
-    if (kClearMemo == nullptr || kDump == nullptr) return nullptr;
-    ref cleared = ref::steal(PyObject_CallMethodNoArgs(s->pickler, kClearMemo));
+    ref cleared = ref::steal(kClearMemo != nullptr && kDump != nullptr
+                                 ? PyObject_CallMethodNoArgs(s->pickler, kClearMemo)
+                                 : nullptr);
     ref done =
         ref::steal(cleared ? PyObject_CallMethodOneArg(s->pickler, kDump, args[0]) : nullptr);
-    s->busy = false;
     PyObject* out = done ? written(s->sink) : nullptr;
+    if (out != nullptr && !PyBytes_Check(out)) {
+        Py_CLEAR(out);
+        PyErr_SetString(PyExc_TypeError, "stackless._dumps: the pickler wrote no bytes");
+    }
     if (out == nullptr || PyBytes_GET_SIZE(out) >= kKeepPicklerBelow ||
         PyList_SetSlice(s->sink, 0, PyList_GET_SIZE(s->sink), nullptr) < 0)
         drop(*s);
+    s->busy = false;
     return out;
 }
 
