@@ -4,12 +4,9 @@ blocked tasklet's frames), and structural mutations of their reduced parts hande
 stackless._function and stackless._function_state; whatever loads is called (a function)
 or run for a while (a tasklet). SLP_FUZZ_FUNCTION_COUNT sets the number of cases (default
 2,000), SLP_FUZZ_SEED the seed. The child's address space is bounded to 4 GiB."""
-import os
-
 import pytest
 
-from emulation import address_space
-from pickle_support import EXERCISE, FUZZ_CASES, run_phase
+from pickle_support import EXERCISE, FUZZ_CASES, run_counted_fuzz
 
 FUZZ = """
 import gc, pickle, random, resource, sys, types
@@ -119,11 +116,4 @@ def stack_kind():
 
 
 def test_corrupted_function_pickles_never_crash(tmp_path):
-    count = int(os.environ.get("SLP_FUZZ_FUNCTION_COUNT", "2000"))
-    seed = int(os.environ.get("SLP_FUZZ_SEED", "5"))
-    out = run_phase(tmp_path, FUZZ, count, seed, timeout=900, extra_env=address_space("4G"))
-    words = out.stdout.split()
-    assert words[0] == "ok", out.stdout + out.stderr
-    loaded, errors = int(words[1]), int(words[2])
-    assert loaded + errors == count
-    assert loaded > 0 and errors > 0  # both outcomes reached: the mutations bite
+    run_counted_fuzz(tmp_path, FUZZ, 'SLP_FUZZ_FUNCTION_COUNT', 2000, 5)
