@@ -3,10 +3,11 @@
 // object. _pickle.dumps makes a pickler without reducer_override for every call; making
 // one of the subclass, and a file for it, every call doubled the time of a small pickle.
 // So each (protocol, fix_imports) keeps one pickler writing into a list (its `write` is
-// list.append), reused while no other dumps uses it (a __reduce__ that pickles, another
-// thread while this one's __reduce__ runs Python code): those get a fresh pickler, as
-// does a call with buffer_callback. The bytes are the pickler's own (one write, or the
-// writes joined): the same as _pickle.dumps writes (tested).
+// list.append), its memo emptied after each pickle (it keeps nothing alive), reused while
+// no other dumps uses it (a __reduce__ that pickles, another thread while this one's
+// __reduce__ runs Python code): those get a fresh pickler, as does a call with
+// buffer_callback. The bytes are the pickler's own (one write, or the writes joined):
+// the same as _pickle.dumps writes (tested).
 #include "objects.hpp"
 
 namespace slpy {
@@ -100,21 +101,25 @@ PyObject* fast_dumps(PyObject*, PyObject* const* args, size_t nargsf, PyObject* 
             return nullptr;
         }
     }
+    // Its memo holds every object it pickled: cleared after each pickle, not before the
+    // next, so that it keeps nothing alive.
     static PyObject* const kClearMemo = PyUnicode_InternFromString("clear_memo");  // kept
     static PyObject* const kDump = PyUnicode_InternFromString("dump");
-    ref cleared = ref::steal(kClearMemo != nullptr && kDump != nullptr
-                                 ? PyObject_CallMethodNoArgs(s->pickler, kClearMemo)
-                                 : nullptr);
-    ref done =
-        ref::steal(cleared ? PyObject_CallMethodOneArg(s->pickler, kDump, args[0]) : nullptr);
+    ref done = ref::steal(kClearMemo != nullptr && kDump != nullptr
+                              ? PyObject_CallMethodOneArg(s->pickler, kDump, args[0])
+                              : nullptr);
     PyObject* out = done ? written(s->sink) : nullptr;
     if (out != nullptr && !PyBytes_Check(out)) {
         Py_CLEAR(out);
         PyErr_SetString(PyExc_TypeError, "stackless._dumps: the pickler wrote no bytes");
     }
-    if (out == nullptr || PyBytes_GET_SIZE(out) >= kKeepPicklerBelow ||
-        PyList_SetSlice(s->sink, 0, PyList_GET_SIZE(s->sink), nullptr) < 0)
-        drop(*s);
+    bool keep = out != nullptr && PyBytes_GET_SIZE(out) < kKeepPicklerBelow;
+    if (keep) {
+        ref cleared = ref::steal(PyObject_CallMethodNoArgs(s->pickler, kClearMemo));
+        keep = cleared && PyList_SetSlice(s->sink, 0, PyList_GET_SIZE(s->sink), nullptr) == 0;
+        if (!keep) Py_CLEAR(out);
+    }
+    if (!keep) drop(*s);
     s->busy = false;
     return out;
 }

@@ -304,3 +304,17 @@ def test_dumps_inside_a_reduce_after_an_error_and_with_every_argument():
         pickle.dumps(1, protocol=pickle.HIGHEST_PROTOCOL + 1)
     with pytest.raises(TypeError):
         pickle.dumps()
+
+
+def test_dumps_keeps_nothing_alive():
+    import weakref
+    for how in ("ok", "error"):
+        o = Holder()
+        r = weakref.ref(o)
+        if how == "ok":
+            pickle.dumps([o, lambda: 1])
+        else:
+            with pytest.raises(ValueError):
+                pickle.dumps([o, Refuses()])
+        del o
+        assert r() is None, how
