@@ -1,7 +1,7 @@
 # Type stubs for the `stackless` module (CPython 3.11, slp runtime).
 import pickle
 from types import FrameType, TracebackType
-from typing import Any, Callable, Iterable, Iterator, Literal, Optional, Tuple, Type, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Literal, Optional, Tuple, Type, TypeVar, overload
 
 _T = TypeVar("_T")
 _TaskletT = TypeVar("_TaskletT", bound="tasklet")
@@ -119,7 +119,12 @@ def getruncount() -> int: ...
 # (main, current, runcount) of the thread `thread_id` (default or -1: this one): current is
 # None while runcount is 0 (the thread waits for another one); (None, None, 0) for a
 # thread that has not used stackless; RuntimeError("Thread id not found") for no thread.
+@overload
 def get_thread_info(thread_id: int = ...) -> Tuple[Optional[tasklet], Optional[tasklet], int]: ...
+# Stackless's undocumented flags: bit 30 appends (serial, serial_last_jump, None), bit 31
+# the thread's watchdog list (or None before its first run()).
+@overload
+def get_thread_info(thread_id: int, flags: int) -> Tuple[Any, ...]: ...
 def switch_trap(delta: int) -> int: ...
 def enable_softswitch(flag: Optional[bool]) -> bool: ...
 def set_schedule_callback(callback: Optional[Callable[[tasklet, tasklet], Any]]) -> Any: ...

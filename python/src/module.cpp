@@ -12,6 +12,7 @@
 #include "slp/errors.hpp"
 #include "slp/scheduler.hpp"
 #include "stack_kind.hpp"
+#include "watchdogs.hpp"
 
 namespace slpy {
 
@@ -107,10 +108,12 @@ PyObject* mod_run(PyObject*, PyObject* args, PyObject* kwds) {
     if (rt == nullptr) return nullptr;
     TaskletObject* me = rt->current_object();
     run_options opt{timeout, soft != 0, ignore_nesting != 0, totaltimeout != 0};
+    if (!watchdog_push(rt, me)) return nullptr;
     Py_INCREF(me);
     me->in_run++;
     PyObject* r = run_with_timeout(rt, opt);
     me->in_run--;
+    watchdog_pop(rt, me);
     Py_DECREF(me);
     return flush_and_return(r);
 }
@@ -232,27 +235,9 @@ PyObject* mod_getruncount(PyObject*, PyObject*) {
     return guarded([] { return PyLong_FromLong(slp::getruncount()); });
 }
 
-// get_thread_info(thread_id=current): (main, current, runcount) of that thread's
-// scheduler, as Stackless reports them: current is None when runcount is 0 (the thread
-// waits for another one, its current tasklet blocked); a thread that has not used
-// stackless yet runs its main tasklet: (main, main, 1); an id that is no thread's:
-// RuntimeError.
-PyObject* mod_get_thread_info(PyObject*, PyObject* args) {
-    PyObject* tid_obj = nullptr;
-    if (!PyArg_ParseTuple(args, "|O!:get_thread_info", &PyLong_Type, &tid_obj)) return nullptr;
-    thread_runtime* me = runtime();
-    if (me == nullptr) return nullptr;
-    unsigned long tid = me->thread_id();
-    if (tid_obj != nullptr) {
-        // A thread id, or -1 (and 0) for the calling thread, as in Stackless.
-        int overflow = 0;
-        long v = PyLong_AsLongAndOverflow(tid_obj, &overflow);
-        if (v == -1 && PyErr_Occurred()) return nullptr;
-        if (overflow != 0 || (v != -1 && v != 0)) {
-            tid = PyLong_AsUnsignedLong(tid_obj);
-            if (PyErr_Occurred()) return nullptr;
-        }
-    }
+// (main, current, runcount) of thread `tid` (get_thread_info(), below); `me`: the
+// caller's runtime.
+PyObject* thread_info_of(thread_runtime* me, unsigned long tid) {
     if (tid != me->thread_id()) {
         if (thread_runtime::of_thread(tid) == nullptr) {
             if (is_python_thread(tid)) {
@@ -279,6 +264,59 @@ PyObject* mod_get_thread_info(PyObject*, PyObject* args) {
     PyObject* current = runcount > 0 ? reinterpret_cast<PyObject*>(rt->current_object()) : Py_None;
     return Py_BuildValue("(OOi)", reinterpret_cast<PyObject*>(rt->main_object()), current,
                          runcount);
+}
+
+// get_thread_info(thread_id=current, flags=0): (main, current, runcount) of that thread's
+// scheduler, as Stackless reports them: current is None when runcount is 0 (the thread
+// waits for another one, its current tasklet blocked); a thread that has not used
+// stackless yet runs its main tasklet: (main, main, 1); an id that is no thread's:
+// RuntimeError. Stackless's undocumented flags append what its test suite reads: bit 30
+// (serial, serial_last_jump, initial_stub) (runtime.hpp's serial, twice; the module has
+// no C-stack objects: None), then bit 31 the watchdog list (watchdogs.hpp), None before
+// the thread's first run(). The other bits are reserved, as in Stackless: ignored.
+PyObject* mod_get_thread_info(PyObject*, PyObject* args) {
+    PyObject* tid_obj = nullptr;
+    PyObject* flags_obj = nullptr;
+    if (!PyArg_ParseTuple(args, "|O!O!:get_thread_info", &PyLong_Type, &tid_obj, &PyLong_Type,
+                          &flags_obj))
+        return nullptr;
+    unsigned long flags = 0;
+    if (flags_obj != nullptr) {
+        flags = PyLong_AsUnsignedLong(flags_obj);
+        if (flags == static_cast<unsigned long>(-1) && PyErr_Occurred()) return nullptr;
+    }
+    thread_runtime* me = runtime();
+    if (me == nullptr) return nullptr;
+    unsigned long tid = me->thread_id();
+    if (tid_obj != nullptr) {
+        // A thread id, or -1 (and 0) for the calling thread, as in Stackless.
+        int overflow = 0;
+        long v = PyLong_AsLongAndOverflow(tid_obj, &overflow);
+        if (v == -1 && PyErr_Occurred()) return nullptr;
+        if (overflow != 0 || (v != -1 && v != 0)) {
+            tid = PyLong_AsUnsignedLong(tid_obj);
+            if (PyErr_Occurred()) return nullptr;
+        }
+    }
+    ref info = ref::steal(thread_info_of(me, tid));
+    if (!info) return nullptr;
+    thread_runtime* rt = thread_runtime::of_thread(tid);
+    if (flags & (1ul << 30)) {
+        ref serial = ref::steal(PyLong_FromLongLong(rt != nullptr ? rt->serial : 0));
+        if (!serial) return nullptr;
+        ref more = ref::steal(PyTuple_Pack(3, serial.get(), serial.get(), Py_None));
+        if (!more) return nullptr;
+        info = ref::steal(PySequence_Concat(info.get(), more.get()));
+        if (!info) return nullptr;
+    }
+    if (flags & (1ul << 31)) {
+        PyObject* list =
+            rt != nullptr && rt->watchdog_list != nullptr ? rt->watchdog_list : Py_None;
+        ref more = ref::steal(PyTuple_Pack(1, list));
+        if (!more) return nullptr;
+        info = ref::steal(PySequence_Concat(info.get(), more.get()));
+    }
+    return info.release();
 }
 
 PyObject* mod_switch_trap(PyObject*, PyObject* arg) {
@@ -417,7 +455,8 @@ PyMethodDef module_methods[] = {
     {"getmain", mod_getmain, METH_NOARGS, "This thread's main tasklet."},
     {"getruncount", mod_getruncount, METH_NOARGS, "Runnable tasklets, the current one included."},
     {"get_thread_info", mod_get_thread_info, METH_VARARGS,
-     "get_thread_info(thread_id) -> (main, current, runcount)."},
+     "get_thread_info(thread_id, flags=0) -> (main, current, runcount) (flags: Stackless's "
+     "undocumented 1 << 30 and 1 << 31 append its stub serials and the watchdog list)."},
     {"switch_trap", mod_switch_trap, METH_O,
      "switch_trap(delta) -> old value; while positive, switching raises RuntimeError."},
     {"enable_softswitch", mod_enable_softswitch, METH_O,

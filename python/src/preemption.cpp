@@ -29,6 +29,7 @@
 
 #include "errors.hpp"
 #include "slp/scheduler.hpp"
+#include "watchdogs.hpp"
 
 namespace slpy {
 
@@ -124,7 +125,14 @@ void start(thread_runtime* rt, const run_options& opt, bool traced) {
     p.budget = p.timeout;
     p.soft_stop = thread_runtime::preempt_state::soft_state::none;
     p.watchdog = rt->current_object();
+    watchdog_set_interrupt(rt, p.watchdog);
     Py_CLEAR(p.interrupted);
+}
+
+void stop(thread_runtime* rt) {
+    rt->preempt.active = false;
+    rt->preempt.watchdog = nullptr;
+    watchdog_set_interrupt(rt, nullptr);
 }
 
 // run()'s result: None, or the tasklet interrupted last.
@@ -149,8 +157,7 @@ PyObject* traced_run(thread_runtime* rt, const run_options& opt) {
     auto& p = rt->preempt;
     start(rt, opt, true);
     PyObject* result = cooperative_run();
-    p.active = false;
-    p.watchdog = nullptr;
+    stop(rt);
     cpy::remove_tracer(rt->tstate(), preempt_trace);
     cpy::end_tracer(rt->tstate(), preempt_trace);
     p.traced = false;
@@ -178,8 +185,7 @@ PyObject* run_with_timeout(thread_runtime* rt, const run_options& opt) {
 
     PyObject* result = cooperative_run();
 
-    p.active = false;
-    p.watchdog = nullptr;
+    stop(rt);
     PyObject *et, *ev, *etb;
     PyErr_Fetch(&et, &ev, &etb);
     ref restored =

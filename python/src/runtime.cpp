@@ -78,6 +78,8 @@ thread_runtime* thread_runtime::create() noexcept {
     rt->ts_ = PyThreadState_Get();
     rt->thread_id_ = PyThread_get_thread_ident();
     rt->main_thread_ = cpy::is_main_thread();
+    static long long entries = 0;  // (the GIL held)
+    rt->serial = ++entries;
     try {
         slp::tasklet m = slp::getmain();
         TaskletObject* mo = take_main_made_for(rt->thread_id_);
@@ -486,6 +488,7 @@ void thread_runtime::shutdown() noexcept {
         kill_all(10);
         PyErr_Restore(et, ev, etb);
     }
+    Py_CLEAR(watchdog_list);  // (its tasklets left run() when they were killed)
     flush();
     drop_survivors();
     slp::set_switch_observer(nullptr);

@@ -199,6 +199,12 @@ class thread_runtime final : public slp::switch_observer {
         TaskletObject* interrupted = nullptr;  // owned reference, for run() to return
         TaskletObject* watchdog = nullptr;     // borrowed: the run() caller
     } preempt;
+    // Stackless's watchdog list (watchdogs.hpp; owned), from the thread's first run().
+    PyObject* watchdog_list = nullptr;
+    // Stackless's stub serial (get_thread_info's flag 1 << 30): the thread's entry into
+    // the module, numbered in the process. Every tasklet of the thread runs on stacks of
+    // that entry, so it is also the serial of the stack of the last switch.
+    long long serial = 0;
 
  private:
     thread_runtime() = default;

@@ -1,6 +1,7 @@
 """Helpers of the test_pickle_* tests: run a script as separate processes of this Python
 (pickling in one, unpickling in another), in a temporary directory."""
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -37,6 +38,20 @@ def run_phase(tmp_path, source, *args, stack_kind="copied", check=True, timeout=
 
 def lines(tmp_path, source, *args, **kw):
     return run_phase(tmp_path, source, *args, **kw).stdout.splitlines()
+
+
+def load_with_frames(data, change):
+    """A tasklet from `data` (a pickled tasklet.__reduce__() value) whose snapshot's frames
+    are change(list of frames): a fresh copy of the state each time (its generators await
+    their frames until __setstate__)."""
+    cls, args, state = pickle.loads(data)
+    state = list(state)
+    snap = list(state[7])
+    snap[5] = tuple(change(list(snap[5])))
+    state[7] = tuple(snap)
+    back = cls(*args)
+    back.__setstate__(tuple(state))
+    return back
 
 
 class AsTasklet:

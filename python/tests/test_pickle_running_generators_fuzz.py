@@ -1,6 +1,7 @@
-"""Loading corrupted pickles of tasklets suspended inside running generators raises and
-never crashes: byte mutations of their pickles, and structural mutations of their
-snapshots (the generator frame's tag and object, the iterating frame's stack, frames
+"""Loading corrupted pickles of tasklets suspended inside running generators (run by a for
+loop, `yield from` or `await`) raises and never crashes: byte mutations of their pickles,
+and structural mutations of their snapshots (the generator frame's tag and object, the
+iterating or delegating frame's stack, frames
 swapped, dropped or repeated, placeholders of other code) loaded through __setstate__;
 whatever loads is then run for a while and killed. SLP_FUZZ_RUNNING_COUNT sets the number
 of cases (default 1,000), SLP_FUZZ_SEED the seed. The child's address space is bounded to
@@ -14,7 +15,7 @@ from pickle_support import EXERCISE, FRAME_MUTATIONS, FUZZ_CASES, run_phase
 from test_pickle_running_generators import outer
 
 FUZZ = """
-import gc, pickle, random, resource, sys
+import gc, pickle, random, resource, sys, types
 import stackless
 
 resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
@@ -52,9 +53,44 @@ def loop_nested(n):
     return [x for x in nested(n)]
 
 
+def delegate(n, when):
+    for i in range(n):
+        if i == when:
+            stackless.schedule(None)
+        yield i
+    if when == n:
+        stackless.schedule(None)  # right before it returns
+    return n
+
+
+def delegating(n, when):
+    got = yield from delegate(n, when)
+    yield got
+
+
+def loop_delegating(n, when):
+    return [x for x in delegating(n, when)]
+
+
+async def awaited(n):
+    return await types.coroutine(delegate)(n, n)
+
+
+@types.coroutine
+def drive(n):
+    result = yield from awaited(n)
+    yield result
+
+
+def loop_awaiting(n):
+    return [x for x in drive(n)]
+
+
 def seeds():
     blobs, states = [], []
-    for func, args in ((outer, (5, 1)), (outer, (3, 2)), (loop_nested, (4,))):
+    for func, args in ((outer, (5, 1)), (outer, (3, 2)), (loop_nested, (4,)),
+                       (loop_delegating, (4, 1)), (loop_delegating, (3, 3)),
+                       (loop_awaiting, (2,))):
         t = stackless.tasklet(func)(*args)
         t.run()
         if t.scheduled and not t.blocked:

@@ -45,6 +45,22 @@ inline void make_tagged_int(_PyInterpreterFrame*, int) noexcept {}
 // Nothing is iterated by an index kept on the value stack (3.15 is the first version that
 // does: v315/iteration.hpp).
 inline constexpr bool kIterationIndex = false;
+// How a generator's for loop over a generator ends once that generator returned: its
+// FOR_ITER runs again, with the iterator (the top of its stack) taken off and sent back in
+// (sending pushes a value), and finds it exhausted (false); or the loop's exit runs, its
+// END_FOR popping what is sent (true: 3.15, where the top is the NULL index).
+inline constexpr bool kLoopEndsAtExit = false;
+// Does an exception table entry keep more of the stack than some instruction it covers
+// has (3.15: iteration.hpp)? No.
+inline constexpr bool kHandlersMayOutreach = false;
+// Take the top value off a suspended frame's stack (a new reference: the slot's).
+inline PyObject* take_top(_PyInterpreterFrame* f) noexcept {
+    return f->localsplus[--f->stacktop];
+}
+// Put `o` (stolen) in the stack slot `k` under a suspended frame's top (1: the top).
+inline void replace_under_top(_PyInterpreterFrame* f, int k, PyObject* o) noexcept {
+    Py_XSETREF(f->localsplus[f->stacktop - k], o);
+}
 inline bool iterated_by_index(PyObject*) noexcept {
     return false;
 }

@@ -254,6 +254,10 @@ bool suspends(int op) noexcept {
     return op == YIELD_VALUE || op == RETURN_GENERATOR;
 }
 
+bool handlers_may_outreach() noexcept {
+    return slpy::cpy::frame::kHandlersMayOutreach;
+}
+
 _object* callee(int op, int arg, _object* const* stack, int depth) noexcept {
     // The callable is the lowest of the call's operands, which the tables count (3.13's
     // CALL_FUNCTION_EX has a kwargs slot only with arg & 1, 3.14's always).

@@ -165,7 +165,7 @@ bool CodeAnalysis::forward(std::string& error) {
         }
         int target = 0, level = 0;
         bool lasti = false;
-        if (handler_for(i, target, level, lasti)) {
+        if (handler_for(i, target, level, lasti) && (level <= d || !handlers_may_outreach())) {
             if (level > d) {
                 error = at("handler deeper than the stack", i, op);
                 return false;
@@ -389,7 +389,7 @@ bool CodeAnalysis::suspension_site(int index, CallSite& out) const noexcept {
 }
 
 bool CodeAnalysis::iteration_site(int index, CallSite& out) const noexcept {
-    return site_at(*this, index, iterates, out);
+    return site_at(*this, index, drives, out);
 }
 
 bool CodeAnalysis::preemption_point(int index, CallSite& out) const noexcept {

@@ -52,8 +52,9 @@ class CodeAnalysis {
     // The same for a generator frame's suspension point (bytecode.hpp's suspends()):
     // `kept` is the depth once the yielded value is popped.
     bool suspension_site(int index, CallSite& out) const noexcept;
-    // The same for a frame iterating a generator that runs above it (bytecode.hpp's
-    // iterates()): `kept` is the depth with the iterator still on the stack.
+    // The same for a frame running a generator above it (bytecode.hpp's drives(): a for
+    // loop's FOR_ITER, `kept` the depth with the iterator still on the stack; a `yield
+    // from` or `await`'s SEND, `kept` the depth with the delegate, the value sent taken).
     bool iteration_site(int index, CallSite& out) const noexcept;
     // The preemption point at `index` (see CallSite), if the eval breaker runs at the
     // reachable instruction there; false otherwise.

@@ -10,4 +10,12 @@ bool iterates(int op) noexcept {
     return op == FOR_ITER;
 }
 
+bool sends(int op) noexcept {
+    return op == SEND;  // (3.12+ specialize it too: SEND_GEN pushes the delegate's frame)
+}
+
+bool drives(int op) noexcept {
+    return iterates(op) || sends(op);
+}
+
 }  // namespace slpy::frames

@@ -93,11 +93,23 @@ bool calls_c(int op) noexcept;
 // YIELD_VALUE, or the RETURN_GENERATOR it waits at before its first resumption)? The
 // value sent in is pushed when it resumes, after `op`'s operands are popped.
 bool suspends(int op) noexcept;
+// May an exception table entry keep more of the stack than an instruction it covers has
+// (3.15's generator expressions, whose iterator pair the handler counts, also over the
+// code after POP_ITER dropped it)? The eval loop then pops nothing (only its debug build
+// asserts otherwise): no stack the analysis could model, so it leaves that edge out.
+bool handlers_may_outreach() noexcept;
 // Can a frame wait in `op` for the next value of a generator it iterates, the generator's
 // frame running above it (FOR_ITER, on every version: its C code or its specialization
 // runs the generator; what the generator yields is the instruction's result, and its
 // return ends the loop)?
 bool iterates(int op) noexcept;
+// Can a frame wait in `op` for a generator or coroutine it delegates to (`yield from`,
+// `await`), the delegate's frame running above it (SEND, on every version: its C code or
+// its specialization runs the delegate; what the delegate yields is the instruction's
+// result, which the frame yields in turn, and its return value replaces it on the stack)?
+bool sends(int op) noexcept;
+// iterates() or sends(): the frame runs the generator above it.
+bool drives(int op) noexcept;
 
 // The object the call instruction `op` (arg `arg`) calls, read from the value stack as it
 // is before the instruction (`stack` its bottom, `depth` slots), or null.

@@ -27,9 +27,13 @@ class Chain {
     // Per frame: the running generator whose frame it is (strong; the frame is the
     // object's, never moved or freed by the chain), or null for a frame of the thread.
     std::vector<PyObject*> generators;
-    // Per frame: the code unit of its FOR_ITER when it iterates the generator of the
-    // frame above (repeated once that generator returned), or -1.
+    // Per frame: the code unit of its FOR_ITER or SEND when it runs the generator of the
+    // frame above (run again once that generator returned), or -1.
     std::vector<int> iterates_at;
+    // Per frame: that instruction is a SEND (`yield from`, `await`).
+    std::vector<bool> delegates;
+    // Per frame: for a FOR_ITER, the code unit it jumps to at the loop's end, or -1.
+    std::vector<int> loop_exits;
     PyObject* handled = nullptr;  // strong; None when none
     bool started = false;
     // The innermost frame was preempted at this code unit (it takes no call result; an

@@ -37,8 +37,9 @@
 //                         end too, its saved depth telling it from inside the call): the
 //                         frame continues where that instruction goes on; a generator's:
 //                         its YIELD_VALUE, or RETURN_GENERATOR before it started; a frame
-//                         whose next frame is a running generator's: the FOR_ITER that
-//                         runs that generator (the generator under it on the stack)
+//                         whose next frame is a running generator's: the FOR_ITER or SEND
+//                         (`yield from`, `await`) that runs that generator (the generator
+//                         under it on the stack)
 //       values            locals, cells and free variables (co_nlocalsplus of them), then
 //                         the value stack below the call's operands (the yielded value);
 //                         a cell is a list of its content ([] when empty), shared cells
@@ -111,7 +112,7 @@ enum class Innermost : uint8_t { kInCall, kPreempted };
 // is evaluating and frames whose caller's instruction reached them through C code that
 // returns their result unchanged (bytecode.hpp's calls_through_c(): a known
 // continuation); a running generator's frame only where the next frame out runs it by
-// its FOR_ITER (bytecode.hpp's iterates()); `innermost` is suspended in a call into C
+// its FOR_ITER or SEND (bytecode.hpp's drives()); `innermost` is suspended in a call into C
 // (bytecode.hpp's calls_c()), or, `how` kPreempted, at a preemption point
 // (CodeAnalysis::preemption_point()); the bytecode of every frame can be analysed; `stop` is
 // reached (it may be the base's caller, or on 3.13 the entry frame between them). Returns 1 if
@@ -202,8 +203,9 @@ void destroy(Chain* chain) noexcept;
 // in the snapshot format above with one frame whose site is that instruction, and
 // rebuilt into a new object of the same code. A running generator's frame inside a
 // tasklet's chain is restorable when the next frame out runs it by a for loop (its
-// FOR_ITER: a known continuation); the tasklet's snapshot carries the frame, and the
-// object pickles as one awaiting it, which rebuild() gives it.
+// FOR_ITER) or delegates to it (`yield from`, `await`: its SEND), known continuations;
+// the tasklet's snapshot carries the frame, and the object pickles as one awaiting it,
+// which rebuild() gives it.
 
 // Snapshot of the frame of `gen` (a generator, coroutine or async generator), a new
 // reference to None if it finished (no frame), or null with UnpicklableFrameError set if

@@ -30,8 +30,16 @@ PyObject* callable_without_arguments(const Plan& p, const std::vector<PyObject*>
     PyObject* defaults = PyTuple_New(co->co_argcount);
     PyObject* kwdefaults = PyDict_New();
     bool ok = defaults != nullptr && kwdefaults != nullptr;
-    for (int i = 0; ok && i < co->co_argcount; ++i)
-        PyTuple_SET_ITEM(defaults, i, Py_NewRef(Py_None));
+    // A generator expression's implicit argument `.0` (its iterable) gets an empty tuple:
+    // 3.15's iterate it before RETURN_GENERATOR.
+    for (int i = 0; ok && i < co->co_argcount; ++i) {
+        PyObject* name = PyTuple_GET_ITEM(co->co_localsplusnames, i);
+        const bool implicit =
+            PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, ".0") == 0;
+        PyObject* value = implicit ? PyTuple_New(0) : Py_NewRef(Py_None);
+        ok = value != nullptr;
+        if (ok) PyTuple_SET_ITEM(defaults, i, value);
+    }
     for (int i = 0; ok && i < co->co_kwonlyargcount; ++i)
         ok = PyDict_SetItem(kwdefaults,
                             PyTuple_GET_ITEM(co->co_localsplusnames, co->co_argcount + i),

@@ -19,8 +19,9 @@ namespace slpy::frames {
 inline constexpr int kGeneratorFlags =
     CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE;
 
-// Where a snapshot frame waits: in a call (a tasklet's frames), in a FOR_ITER running the
-// generator of the next frame (a tasklet's frame iterating a running generator), or at a
+// Where a snapshot frame waits: in a call (a tasklet's frames), in a FOR_ITER or SEND
+// running the generator of the next frame (a tasklet's frame iterating or delegating to a
+// running generator), or at a
 // yield (a generator's frame; then its code must be a generator's).
 enum class SiteKind { kCall, kIteration, kSuspension };
 

@@ -244,7 +244,7 @@ bool plan_frame(PyObject* fr, Plan& p, SiteKind kind, bool innermost) {
         raise_restore("frame " + p.where + ": its instruction offset is not " +
                       (preempted                      ? "a preemption point"
                        : kind == SiteKind::kCall      ? "a call instruction"
-                       : kind == SiteKind::kIteration ? "a for loop's FOR_ITER"
+                       : kind == SiteKind::kIteration ? "a for loop's FOR_ITER or a SEND"
                                                       : "a yield") +
                       " of the code");
         return false;
@@ -430,7 +430,8 @@ _PyInterpreterFrame* build_frame(Plan& p, std::unordered_map<PyObject*, PyObject
 
 // Frame `i` of a snapshot's planned frames, if a running generator's, is the frame of the
 // generator its caller's FOR_ITER iterates (the stack slot under FOR_ITER, or 3.15's
-// NULL index); no other frame is a generator's, the base least of all. False with
+// NULL index) or its caller's SEND delegates to (the slot under SEND's value, and under
+// 3.15's index); no other frame is a generator's, the base least of all. False with
 // FrameRestoreError set.
 bool iterates_its_generator(const std::vector<Plan>& plans, Py_ssize_t i) {
     const Plan& p = plans[static_cast<size_t>(i)];
@@ -440,10 +441,11 @@ bool iterates_its_generator(const std::vector<Plan>& plans, Py_ssize_t i) {
         return false;
     }
     const Plan& outer = plans[static_cast<size_t>(i - 1)];
+    // (`kept` has SEND's value taken: the delegate is as far under the top as an iterator.)
     const int below = frame::kIterationIndex ? 2 : 1;
     const Py_ssize_t slot =
         reinterpret_cast<PyCodeObject*>(outer.fn.code)->co_nlocalsplus + outer.site.kept - below;
-    if (!iterates(outer.site.op) || outer.site.kept < below ||
+    if (!drives(outer.site.op) || outer.site.kept < below ||
         outer.is_null[static_cast<size_t>(slot)] ||
         PyTuple_GET_ITEM(outer.values, slot) != p.generator) {
         raise_restore("frame " + p.where + ": its generator is not what frame " + outer.where +
@@ -489,7 +491,11 @@ Chain* rebuild(PyObject* snapshot) {
         chain->init_objects.push_back(Py_XNewRef(p.init_object));
         chain->sites.push_back(p.site.index);
         chain->generators.push_back(Py_XNewRef(p.generator));
-        chain->iterates_at.push_back(iterates(p.site.op) ? p.site.index : -1);
+        chain->iterates_at.push_back(drives(p.site.op) ? p.site.index : -1);
+        chain->delegates.push_back(sends(p.site.op));
+        // (Where FOR_ITER jumps at the loop's end: 3.15 runs from there, kLoopEndsAtExit.)
+        chain->loop_exits.push_back(
+            iterates(p.site.op) ? p.site.index + 1 + cache_units(p.site.op) + p.site.arg : -1);
     }
     for (auto& kv : cells) Py_DECREF(kv.second);
     return chain;

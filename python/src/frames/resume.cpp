@@ -4,6 +4,7 @@
 // would (not exported, so reimplemented with its take_ownership).
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "chain.hpp"
@@ -55,13 +56,15 @@ PyObject* complete_init(PyObject* r, PyObject* obj) {
     return Py_NewRef(obj);
 }
 
-// Run the running generator `gen` of a restored chain's frame as its iterating FOR_ITER
-// does, its suspended call returning `value` (stolen; null: raising the exception set),
-// its frame's caller `caller`. Returns what it yields (new reference), or null: with
-// `returned` set when it returned (the loop ends), else with its exception set.
-PyObject* run_generator(PyObject* gen, _PyInterpreterFrame* caller, PyObject* value,
-                        bool& returned) {
+// Run the running generator `gen` of a restored chain's frame as the FOR_ITER or SEND
+// running it does, its suspended call returning `value` (stolen; null: raising the
+// exception set), its frame's caller `caller`. Returns what it yields (new reference), or
+// null: with `returned` set and its return value in `returned_value` (new reference) when
+// it returned, else with its exception set.
+PyObject* run_generator(PyObject* gen, _PyInterpreterFrame* caller, PyObject* value, bool& returned,
+                        PyObject*& returned_value) {
     returned = false;
+    returned_value = nullptr;
     // It awaited this moment running; now it can be resumed (it runs again at once).
     reinterpret_cast<PyGenObject*>(gen)->gi_frame_state = FRAME_SUSPENDED;
     PyThreadState* ts = PyThreadState_Get();
@@ -71,7 +74,8 @@ PyObject* run_generator(PyObject* gen, _PyInterpreterFrame* caller, PyObject* va
     if (value != nullptr) {
         // The value goes onto the generator's stack as its call's result.
         if (PyIter_Send(gen, value, &out) == PYGEN_RETURN) {
-            Py_CLEAR(out);
+            returned_value = out;
+            out = nullptr;
             returned = true;
         }
         Py_DECREF(value);
@@ -85,12 +89,75 @@ PyObject* run_generator(PyObject* gen, _PyInterpreterFrame* caller, PyObject* va
         Py_XDECREF(v);
         Py_XDECREF(tb);
         if (out == nullptr && PyErr_ExceptionMatches(PyExc_StopIteration)) {
-            PyErr_Clear();
+            PyObject *st = nullptr, *sv = nullptr, *stb = nullptr;
+            PyErr_Fetch(&st, &sv, &stb);
+            PyErr_NormalizeException(&st, &sv, &stb);
+            returned_value =
+                sv != nullptr &&
+                        PyObject_TypeCheck(sv, reinterpret_cast<PyTypeObject*>(PyExc_StopIteration))
+                    ? reinterpret_cast<PyStopIterationObject*>(sv)->value
+                    : nullptr;
+            returned_value = Py_NewRef(returned_value != nullptr ? returned_value : Py_None);
+            Py_XDECREF(st);
+            Py_XDECREF(sv);
+            Py_XDECREF(stb);
             returned = true;
         }
     }
     frame::set_current(PyThreadState_Get(), saved);
     return out;
+}
+
+// A new generator that returns `value` (borrowed) when first sent None.
+PyObject* returning(PyObject* value) {
+    static PyObject* maker = [] {
+        PyObject* globals = PyDict_New();
+        PyObject* done = globals == nullptr
+                             ? nullptr
+                             : PyRun_String("def returns(value):\n    return value\n    yield\n",
+                                            Py_file_input, globals, globals);
+        PyObject* f = done != nullptr ? PyDict_GetItemString(globals, "returns") : nullptr;
+        Py_XINCREF(f);  // (kept for good)
+        Py_XDECREF(done);
+        Py_XDECREF(globals);
+        return f;
+    }();
+    if (maker == nullptr) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "slp frames: no returns()");
+        return nullptr;
+    }
+    return PyObject_CallOneArg(maker, value);
+}
+
+// The generator that `gen`'s frame runs at `unit` (a FOR_ITER whose loop exits at
+// `exit`, or a SEND: `delegate`) returned `value` (stolen): run gen's frame on as CPython's
+// would then. A SEND runs again and gets `value` from a delegate made to return it at once,
+// in place of the one that returned (the value it sends: the None that sending pushes). A
+// FOR_ITER runs again and finds its iterator exhausted (the iterator taken off the stack and
+// sent back in), or where the version cannot (kLoopEndsAtExit) the loop's exit runs.
+// Returns as run_generator().
+PyObject* rerun_generator(PyObject* gen, _PyInterpreterFrame* caller, int unit, int exit,
+                          bool delegate, PyObject* value, bool& returned,
+                          PyObject*& returned_value) {
+    _PyInterpreterFrame* gf = frame::generator_frame(gen);
+    PyObject* sent = nullptr;
+    if (delegate) {
+        PyObject* d = returning(value);
+        Py_DECREF(value);
+        if (d == nullptr)  // (no memory) raised in gen's frame where it waits
+            return run_generator(gen, caller, nullptr, returned, returned_value);
+        frame::replace_under_top(gf, frame::kIterationIndex ? 2 : 1, d);
+        sent = Py_NewRef(Py_None);
+    } else if (frame::kLoopEndsAtExit) {
+        Py_DECREF(value);
+        sent = Py_NewRef(Py_None);  // (END_FOR pops it)
+        unit = exit;
+    } else {
+        Py_DECREF(value);
+        sent = frame::take_top(gf);
+    }
+    frame::rerun_at(gf, unit);
+    return run_generator(gen, caller, sent, returned, returned_value);
 }
 
 // Move the chain's frames of the thread where the running version evaluates them
@@ -191,8 +258,10 @@ PyObject* resume(Chain* chain, PyObject* value) {
     ts->exc_info->exc_value = Py_NewRef(chain->handled);
 
     PyObject* result = Py_XNewRef(value);
-    // The generator of the frame above returned: its FOR_ITER runs again and ends the loop.
+    // The generator of the frame above returned (`returned_value`): its FOR_ITER or SEND
+    // runs again and sees that.
     bool returned = false;
+    PyObject* returned_value = nullptr;
     const auto n = static_cast<int>(chain->frames.size());
     for (int i = n - 1; i >= 0; --i) {
         _PyInterpreterFrame* f = chain->frames[static_cast<size_t>(i)];
@@ -200,14 +269,23 @@ PyObject* resume(Chain* chain, PyObject* value) {
         _PyInterpreterFrame* caller = i > 0 ? chain->frames[static_cast<size_t>(i - 1)] : below;
         if (PyObject* gen = chain->generators[static_cast<size_t>(i)]) {
             chain->state[static_cast<size_t>(i)] = FrameState::kRunning;
-            result = run_generator(gen, caller, result, returned);
+            if (returned)
+                result = rerun_generator(gen, caller, chain->iterates_at[static_cast<size_t>(i)],
+                                         chain->loop_exits[static_cast<size_t>(i)],
+                                         chain->delegates[static_cast<size_t>(i)],
+                                         std::exchange(returned_value, nullptr), returned,
+                                         returned_value);
+            else
+                result = run_generator(gen, caller, result, returned, returned_value);
             chain->state[static_cast<size_t>(i)] = FrameState::kDone;
             chain->frames[static_cast<size_t>(i)] = nullptr;
             continue;
         }
         const bool raising = result == nullptr && !returned;
         if (returned) {
+            // (A frame of the thread's is no generator's: its instruction is a FOR_ITER.)
             frame::rerun_at(f, chain->iterates_at[static_cast<size_t>(i)]);
+            Py_CLEAR(returned_value);
             returned = false;
         } else if (i == n - 1 && chain->preempted_at >= 0) {
             // Between two instructions: nothing to push; an exception comes from where the

@@ -165,25 +165,31 @@ int walk(PyThreadState* ts, _PyInterpreterFrame* innermost, _PyInterpreterFrame*
             if (!frame::in_c_call(f, at.site.depth_before))
                 return refuse("innermost frame " + describe(f) + " is not inside a call");
         } else if (iterated != nullptr) {
-            // Its FOR_ITER runs the generator whose frame is above (through the generator's
-            // tp_iternext, or 3.12+'s specialization that pushes the generator's frame): a
-            // known continuation, what the generator yields is FOR_ITER's next value and
-            // its return ends the loop.
-            const int below = frame::kIterationIndex ? 2 : 1;  // 3.15: the NULL index above
+            // Its FOR_ITER or SEND runs the generator whose frame is above (through the
+            // generator's C code, or 3.12+'s specializations that push the generator's
+            // frame): a known continuation. What the generator yields is FOR_ITER's next
+            // value, or SEND's result (`yield from` and `await` yield it in turn); its
+            // return ends the loop, or is SEND's result in place of the delegate.
+            const bool send = sends(op);
+            // The generator's slot: under SEND's value; 3.15: under the NULL index too.
+            const int below = (frame::kIterationIndex ? 2 : 1) + (send ? 1 : 0);
             bool known =
-                iterates(op) && an.iteration_site(index, at.site) && at.site.depth_before >= below;
+                drives(op) && an.iteration_site(index, at.site) && at.site.depth_before >= below;
             if (known) {
                 const int have = frame::saved_depth(f);
-                known = (have == -1 || have == at.site.depth_before) &&
+                // (SEND's specialization moved the value sent into the generator's frame.)
+                known = (have == -1 || have == at.site.depth_before ||
+                         (send && have == at.site.depth_before - 1)) &&
                         cpy::slot_object(frame::stack_base(f)[at.site.depth_before - below]) ==
                             iterated;
             }
             if (!known)
                 return refuse("frame " + describe(out.back().frame) +
                               " belongs to a running generator that " + describe(f) +
-                              " does not run by a for loop over it (" +
+                              " does not run by a for loop, `yield from` or `await` (" +
                               opname(op_of(*at.info, frame::last_unit(f))) +
-                              "): only a generator's frame that a for loop runs can be restored");
+                              "): only a generator's frame that one of those runs can be "
+                              "restored");
         } else if (called_through_c != nullptr) {
             // Its instruction's C code called the frame above: restorable when that C is a
             // known continuation (the callee's result is the instruction's result).

@@ -329,6 +329,10 @@ bool suspends(int op) noexcept {
     return op == YIELD_VALUE || op == RETURN_GENERATOR;
 }
 
+bool handlers_may_outreach() noexcept {
+    return false;
+}
+
 _object* callee(int op, int arg, _object* const* stack, int depth) noexcept {
     if (op == CALL) {
         // NULL or the method under the callable or self.

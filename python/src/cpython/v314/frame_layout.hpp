@@ -188,6 +188,16 @@ inline size_t frame_slots(PyCodeObject* code) noexcept {
 inline void push_result(_PyInterpreterFrame* f, PyObject* value) noexcept {
     *f->stackpointer++ = PyStackRef_FromPyObjectSteal(value);
 }
+// Take the top value off a suspended frame's stack (a new reference; an object there).
+inline PyObject* take_top(_PyInterpreterFrame* f) noexcept {
+    return PyStackRef_AsPyObjectSteal(*--f->stackpointer);
+}
+// Put `o` (stolen) in the stack slot `k` under a suspended frame's top (1: the top).
+inline void replace_under_top(_PyInterpreterFrame* f, int k, PyObject* o) noexcept {
+    const _PyStackRef old = f->stackpointer[-k];
+    f->stackpointer[-k] = PyStackRef_FromPyObjectSteal(o);
+    PyStackRef_XCLOSE(old);
+}
 
 }  // namespace slpy::cpy::frame
 

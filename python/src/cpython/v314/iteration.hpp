@@ -8,6 +8,10 @@ namespace slpy::cpy::frame {
 
 // Does the value stack keep an index (or NULL) above what FOR_ITER and SEND iterate?
 inline constexpr bool kIterationIndex = false;
+// A generator's for loop over a generator that returned: as on 3.11 (object_slots.hpp).
+inline constexpr bool kLoopEndsAtExit = false;
+// Handlers never keep more of the stack than an instruction they cover has.
+inline constexpr bool kHandlersMayOutreach = false;
 // Is `o` iterated by an index above it?
 inline bool iterated_by_index(PyObject*) noexcept {
     return false;

@@ -11,6 +11,14 @@
 namespace slpy::cpy::frame {
 
 inline constexpr bool kIterationIndex = true;
+// A generator's for loop over a generator that returned cannot run its FOR_ITER again (the
+// top of its stack is the NULL index, which nothing can send back in): its exit runs, the
+// END_FOR there popping what is sent, then POP_ITER the pair (object_slots.hpp).
+inline constexpr bool kLoopEndsAtExit = true;
+// A generator expression makes its iterator pair before RETURN_GENERATOR, and the handler
+// that turns a StopIteration into RuntimeError keeps that pair (level 2) over the whole
+// body, also over the LOAD_COMMON_CONSTANT and RETURN_VALUE after POP_ITER dropped it.
+inline constexpr bool kHandlersMayOutreach = true;
 inline bool iterated_by_index(PyObject* o) noexcept {
     return Py_TYPE(o)->_tp_iteritem != nullptr;
 }
