@@ -250,12 +250,13 @@ def test_a_malformed_state_is_a_clear_error():
 
 
 def test_functions_not_found_by_their_path_load_in_another_process(tmp_path):
-    # A lambda at module level, a function whose name was rebound, and a method replaced
-    # since: found in the code the module's loader gives.
+    # A lambda at module level, a function whose name was rebound, a method replaced
+    # since, and a module-level generator expression's generator: found in the code the
+    # module's loader gives.
     (tmp_path / "helpers.py").write_text(
         "def f():\n    return 1\n\n\ng = f\n\n\ndef f():\n    return 2\n\n\n"
         "h = lambda: 3\n\n\nclass C:\n    def m(self):\n        return lambda: 4\n\n\n"
-        "k = C().m()\nC.m = None\n")
+        "k = C().m()\nC.m = None\ngen = (x * 2 for x in range(4))\nnext(gen)\n")
     source = """
         import pickle, sys
         sys.path.insert(0, ".")
@@ -263,14 +264,14 @@ def test_functions_not_found_by_their_path_load_in_another_process(tmp_path):
         if sys.argv[1] == "dump":
             for kind, dumps in (("C", pickle.dumps), ("P", pickle._dumps)):
                 with open("p" + kind, "wb") as out:
-                    out.write(dumps([helpers.g, helpers.h, helpers.k, helpers.f]))
+                    out.write(dumps([helpers.g, helpers.h, helpers.k, helpers.f, helpers.gen]))
         else:
             for kind in "CP":
                 fs = pickle.loads(open("p" + kind, "rb").read())
-                print([f() for f in fs], fs[3] is helpers.f)
+                print([f() for f in fs[:4]], fs[3] is helpers.f, list(fs[4]))
     """
     run_phase(tmp_path, source, "dump")
-    assert run_phase(tmp_path, source, "load").stdout.splitlines() == ["[1, 3, 4, 2] True"] * 2
+    assert run_phase(tmp_path, source, "load").stdout.splitlines() == ["[1, 3, 4, 2] True [2, 4, 6]"] * 2
 
 
 class PicklesInside:
