@@ -72,6 +72,7 @@ bool install_reducers(PyObject* module) noexcept;        // reducers.cpp
 bool add_generator_pickling(PyObject* module) noexcept;  // generators.cpp
 bool add_traceback_pickling(PyObject* module) noexcept;  // tracebacks.cpp
 bool add_frame_references(PyObject* module) noexcept;    // frame_references.cpp
+bool add_function_pickling(PyObject* module) noexcept;   // functions.cpp
 
 namespace {
 
@@ -550,7 +551,7 @@ PyMODINIT_FUNC PyInit_stackless() {
         Py_DECREF(r);
     }
     if (!add_generator_pickling(m) || !add_traceback_pickling(m) || !add_frame_references(m) ||
-        !install_reducers(m) || !add_module_all(m))
+        !install_reducers(m) || !add_function_pickling(m) || !add_module_all(m))
         goto fail;
     return m;
 fail:

@@ -180,3 +180,18 @@ def run_fuzz(tmp_path, program, seed, stack_kind):
     words = out.stdout.split()
     assert words[:1] == ["ok"], out.stdout
     return count, int(words[1]), int(words[2])
+
+
+def run_counted_fuzz(tmp_path, program, count_variable, default_count, default_seed):
+    """Run a fuzz `program` (it takes the number of cases and a seed, and prints "ok
+    LOADED ERRORS") with $`count_variable` cases (default `default_count`) and seed
+    $SLP_FUZZ_SEED (default `default_seed`), its address space bounded to 4 GiB; check
+    that every case counted and that both outcomes were reached (the mutations bite)."""
+    count = int(os.environ.get(count_variable, str(default_count)))
+    seed = int(os.environ.get("SLP_FUZZ_SEED", str(default_seed)))
+    out = run_phase(tmp_path, program, count, seed, timeout=900, extra_env=address_space("4G"))
+    words = out.stdout.split()
+    assert words[0] == "ok", out.stdout + out.stderr
+    loaded, errors = int(words[1]), int(words[2])
+    assert loaded + errors == count
+    assert loaded > 0 and errors > 0

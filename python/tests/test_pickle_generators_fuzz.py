@@ -4,12 +4,9 @@ crashes: byte mutations of their pickles, and structural mutations of their fram
 snapshots handed to stackless._generator; whatever loads is then run to its end.
 SLP_FUZZ_GENERATOR_COUNT sets the number of cases (default 1,000), SLP_FUZZ_SEED the
 seed. The child's address space is bounded to 4 GiB."""
-import os
-
 import pytest
 
-from emulation import address_space
-from pickle_support import FRAME_MUTATIONS, FUZZ_CASES, run_phase
+from pickle_support import FRAME_MUTATIONS, FUZZ_CASES, run_counted_fuzz
 
 FUZZ = """
 import gc, pickle, random, resource, sys, types
@@ -210,11 +207,4 @@ def stack_kind():
 
 
 def test_corrupted_generator_pickles_never_crash(tmp_path):
-    count = int(os.environ.get("SLP_FUZZ_GENERATOR_COUNT", "1000"))
-    seed = int(os.environ.get("SLP_FUZZ_SEED", "3"))
-    out = run_phase(tmp_path, FUZZ, count, seed, timeout=900, extra_env=address_space("4G"))
-    words = out.stdout.split()
-    assert words[0] == "ok", out.stdout + out.stderr
-    loaded, errors = int(words[1]), int(words[2])
-    assert loaded + errors == count
-    assert loaded > 0 and errors > 0  # both outcomes reached: the mutations bite
+    run_counted_fuzz(tmp_path, FUZZ, 'SLP_FUZZ_GENERATOR_COUNT', 1000, 3)

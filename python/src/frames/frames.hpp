@@ -261,4 +261,20 @@ int adopt_frame_object(Chain* chain, Py_ssize_t position, PyObject* frame);
 PyObject* chain_frame_object(Chain* chain, Py_ssize_t position, PyObject* module,
                              PyObject* qualname, PyObject* digest);
 
+// ---------------------------------------------------------------------------------------
+// (h) Code found again
+//
+// A function pickled by value names its code as a snapshot frame does: module,
+// qualified name, digest.
+
+// The digest of `code` (16 bytes, codeinfo.hpp). New reference, or null with an
+// exception set.
+PyObject* digest_of(PyCodeObject* code);
+
+// The code (module, qualname, digest) names and the globals to run it with (strong
+// references in *code and *globals), found as a snapshot frame's function is. 0, or -1
+// with FrameRestoreError (or another exception) set.
+int find_code(PyObject* module, PyObject* qualname, PyObject* digest, PyObject** code,
+              PyObject** globals);
+
 }  // namespace slpy::frames

@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "codeinfo.hpp"
 #include "internal.hpp"
@@ -56,12 +57,72 @@ PyObject* find_nested(PyObject* code, PyObject* qualname, PyObject* digest, bool
     return nullptr;
 }
 
+// The code its loader gives for module `mod` (what the module ran when it was imported),
+// cached per module name; `refresh` fetches it again. New reference, or null (no
+// exception set) if the module has no loader that gives code.
+PyObject* module_code(PyObject* mod, bool refresh) {
+    static PyObject* cache = nullptr;  // {module name: code}, kept for good
+    if (cache == nullptr && (cache = PyDict_New()) == nullptr) {
+        PyErr_Clear();
+        return nullptr;
+    }
+    PyObject* spec = PyObject_GetAttrString(mod, "__spec__");
+    if (spec == nullptr) PyErr_Clear();
+    PyObject* holder = spec != nullptr && spec != Py_None ? spec : mod;
+    PyObject* name =
+        PyObject_GetAttrString(holder, spec != nullptr && spec != Py_None ? "name" : "__name__");
+    PyObject* loader = PyObject_GetAttrString(
+        holder, spec != nullptr && spec != Py_None ? "loader" : "__loader__");
+    Py_XDECREF(spec);
+    PyObject* code = nullptr;
+    if (name != nullptr && loader != nullptr && PyUnicode_Check(name)) {
+        code = refresh ? nullptr : Py_XNewRef(PyDict_GetItemWithError(cache, name));
+        if (code == nullptr && !PyErr_Occurred()) {
+            code = PyObject_CallMethod(loader, "get_code", "O", name);
+            if (code != nullptr && (!PyCode_Check(code) || PyDict_SetItem(cache, name, code) < 0))
+                Py_CLEAR(code);
+        }
+    }
+    Py_XDECREF(name);
+    Py_XDECREF(loader);
+    PyErr_Clear();
+    return code;
+}
+
+// `qualname` with `digest` among the code its loader gives for module `mod`: a function
+// that no attribute path reaches any more (a test method replaced, a name rebound, a
+// lambda at module level) is still there. 0 with out.code and out.globals set, or -1
+// (no exception set).
+int resolve_in_module_code(PyObject* mod, PyObject* qualname, PyObject* digest, Resolved& out) {
+    for (const bool refresh : {false, true}) {
+        PyObject* code = module_code(mod, refresh);
+        if (code == nullptr) return -1;
+        bool named = false, ok = true;
+        PyObject* found = find_nested(code, qualname, digest, named, ok, 0);
+        if (found != nullptr) {
+            out.code = Py_NewRef(found);
+            Py_DECREF(code);
+            out.globals = Py_NewRef(PyModule_GetDict(mod));
+            return 0;
+        }
+        Py_DECREF(code);
+        if (!ok) {
+            PyErr_Clear();
+            return -1;
+        }
+    }
+    return -1;
+}
+
 }  // namespace
 
-int resolve(PyObject* module, PyObject* qualname, PyObject* digest, Resolved& out) {
+namespace {
+
+// Follow the attribute path of `qualname` in the imported module `mod` (see resolve()).
+int resolve_by_path(PyObject* mod, PyObject* module, PyObject* qualname, PyObject* digest,
+                    Resolved& out) {
     const std::string where = str(module) + "." + str(qualname);
-    PyObject* mod = PyImport_Import(module);
-    if (mod == nullptr) return raise_restore("cannot import module of frame " + where), -1;
+    Py_INCREF(mod);
     PyObject* dot = PyUnicode_FromString(".");
     PyObject* parts = dot != nullptr ? PyUnicode_Split(qualname, dot, -1) : nullptr;
     Py_XDECREF(dot);
@@ -122,6 +183,44 @@ int resolve(PyObject* module, PyObject* qualname, PyObject* digest, Resolved& ou
     out.code = Py_NewRef(nested);
     out.globals = Py_NewRef(func->func_globals);
     Py_DECREF(obj);
+    return 0;
+}
+
+}  // namespace
+
+int resolve(PyObject* module, PyObject* qualname, PyObject* digest, Resolved& out) {
+    PyObject* mod = PyImport_Import(module);
+    if (mod == nullptr)
+        return raise_restore("cannot import module of frame " + str(module) + "." + str(qualname)),
+               -1;
+    int rc = resolve_by_path(mod, module, qualname, digest, out);
+    if (rc < 0 && PyModule_Check(mod) && PyErr_ExceptionMatches(restore_error())) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        rc = resolve_in_module_code(mod, qualname, digest, out);
+        if (rc < 0) {
+            PyErr_Restore(type, value, tb);
+        } else {
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(tb);
+        }
+    }
+    Py_DECREF(mod);
+    return rc;
+}
+
+PyObject* digest_of(PyCodeObject* code) {
+    auto info = code_info(code);
+    return info != nullptr ? Py_NewRef(info->digest) : nullptr;
+}
+
+int find_code(PyObject* module, PyObject* qualname, PyObject* digest, PyObject** code,
+              PyObject** globals) {
+    Resolved r;
+    if (resolve(module, qualname, digest, r) < 0) return -1;
+    *code = std::exchange(r.code, nullptr);
+    *globals = std::exchange(r.globals, nullptr);
     return 0;
 }
 

@@ -19,7 +19,10 @@ struct Resolved {
 
 // Import `module`, follow `qualname`; a "<locals>" part continues among the constants
 // of the function found so far (a nested function has no attribute path: only its code
-// exists until the frame is rebuilt). The code found must have `digest`.
+// exists until the frame is rebuilt). The code found must have `digest`. When that path
+// does not lead to it (an attribute replaced or rebound since, a lambda bound to another
+// name), the code its loader gives for the module is searched for `qualname` with
+// `digest` (out.func stays null).
 // Returns 0, or -1 with FrameRestoreError set (the message names module and qualname).
 int resolve(PyObject* module, PyObject* qualname, PyObject* digest, Resolved& out);
 
