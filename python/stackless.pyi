@@ -1,4 +1,4 @@
-# Type stubs for the `stackless` module (CPython 3.11, slp runtime).
+# Type stubs for the `stackless` module (CPython 3.11, 3.13, 3.14 and 3.15, slp runtime).
 import pickle
 from types import FrameType, TracebackType
 from typing import Any, Callable, Iterable, Iterator, Literal, Optional, Tuple, Type, TypeVar, overload
@@ -8,7 +8,7 @@ _TaskletT = TypeVar("_TaskletT", bound="tasklet")
 
 class TaskletExit(SystemExit): ...
 
-# Pickling running tasklets (issue 6): a tasklet that cannot be pickled (C code between
+# Pickling running tasklets: a tasklet that cannot be pickled (C code between
 # its frames, ...); a pickle that cannot be restored (other Python, changed code, corrupt).
 class UnpicklableFrameError(pickle.PicklingError): ...
 class FrameRestoreError(pickle.UnpicklingError, ValueError): ...
@@ -117,8 +117,9 @@ def getcurrent() -> tasklet: ...
 def getmain() -> tasklet: ...
 def getruncount() -> int: ...
 # (main, current, runcount) of the thread `thread_id` (default or -1: this one): current is
-# None while runcount is 0 (the thread waits for another one); (None, None, 0) for a
-# thread that has not used stackless; RuntimeError("Thread id not found") for no thread.
+# None while runcount is 0 (the thread waits for another one); (main, main, 1) for a
+# Python thread that has not used stackless (its main tasklet, as in Stackless);
+# RuntimeError("Thread id not found") for no thread.
 @overload
 def get_thread_info(thread_id: int = ...) -> Tuple[Optional[tasklet], Optional[tasklet], int]: ...
 # Stackless's undocumented flags: bit 30 appends (serial, serial_last_jump, None), bit 31
