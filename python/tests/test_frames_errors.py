@@ -1,4 +1,4 @@
-"""Refusals of the frame library (issue 6, item 5): what cannot be captured says which
+"""Refusals of the frame library: what cannot be captured says which
 frame and which C function; what cannot be restored raises FrameRestoreError (a
 pickle.UnpicklingError and ValueError) and never crashes."""
 import os

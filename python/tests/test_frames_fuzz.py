@@ -1,4 +1,4 @@
-"""Mutated pickles of real frame snapshots never crash the interpreter (issue 6, item 5).
+"""Mutated pickles of real frame snapshots never crash the interpreter.
 
 Runs fuzz_frames.py: $SLP_FUZZ_FRAMES_COUNT cases (ctest's python_frames_tests sets
 100,000: about two minutes on two cores; 10,000 when unset), each worker batch in its

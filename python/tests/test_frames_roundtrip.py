@@ -1,5 +1,5 @@
-"""Frame chains captured, pickled, unpickled in a fresh process and resumed (issue 6,
-items 2 and 3), through the test-only extension `_slp_frames_test` (no tasklets)."""
+"""Frame chains captured, pickled, unpickled in a fresh process and resumed, through the
+test-only extension `_slp_frames_test` (no tasklets)."""
 import gc
 import os
 import pickle

@@ -1,4 +1,4 @@
-"""Checkpoints (issue 6): stackless.checkpoint() snapshots every tasklet of the thread
+"""Checkpoints: stackless.checkpoint() snapshots every tasklet of the thread
 (runnable, blocked with their channels, paused) into one file; restore_checkpoint()
 brings the whole set back in another process. examples/checkpoint_demo.py, SIGKILLed
 after a checkpoint, continues from it to the same result."""

@@ -1,4 +1,4 @@
-"""What cannot be pickled or unpickled, through the stackless module (issue 6): the
+"""What cannot be pickled or unpickled, through the stackless module: the
 errors come from the frame library and name the frame (and the C function)."""
 import functools
 import pickle

@@ -1,5 +1,5 @@
 """Loading corrupted tasklet pickles through the stackless module raises and never
-crashes (issue 6): mutations of a pickled blocked tasklet (with its channel), of one whose
+crashes: mutations of a pickled blocked tasklet (with its channel), of one whose
 frames C code called (f(*args), __exit__), of one whose __exit__ holds the traceback of
 its own running frame (which pickles as that frame of the tasklet), of one preempted by
 run(timeout), of ones in the middle of channel.send_sequence() (blocked, and runnable),

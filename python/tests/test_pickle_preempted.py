@@ -1,4 +1,4 @@
-"""Tasklets preempted by run(timeout) (issue 13): suspended between two instructions (a
+"""Tasklets preempted by run(timeout): suspended between two instructions (a
 loop's backward jump, a function's entry), they pickle, and restored they continue where
 they were interrupted; killed before they run again, the exception comes from there. The
 example of Stackless's pickling manual."""

@@ -1,4 +1,4 @@
-"""Pickling running tasklets through the stackless module (issue 6): round trips into a
+"""Pickling running tasklets through the stackless module: round trips into a
 fresh process for tasklets blocked in receive(), send() and schedule()."""
 import pickle
 

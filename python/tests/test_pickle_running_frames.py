@@ -1,5 +1,5 @@
 """A running frame reached from a pickled tasklet's own state pickles as that frame of the
-tasklet (issue 13, Stackless's testCtx_exit_2/3/4): an exception raised in a `with` body
+tasklet (Stackless's testCtx_exit_2/3/4): an exception raised in a `with` body
 reaches __exit__, which switches away; its traceback holds the body's frame, one of the
 tasklet's own frames. Loaded, that traceback's frame IS the restored frame's frame object:
 identity holds, f_lineno and f_locals show the frame, and the exception can be raised again

@@ -1,5 +1,5 @@
 """The seed's "Pickling Program State" (examples/seed_pickle.py, verbatim): two
-processes; the second resumes the tasklet the first pickled (issue 6)."""
+processes; the second resumes the tasklet the first pickled."""
 import os
 import pathlib
 import subprocess

@@ -1,4 +1,4 @@
-"""Tasklets whose frames C code called (issue 13): where that C code passes the callee's
+"""Tasklets whose frames C code called: where that C code passes the callee's
 result through unchanged — f(*args), an object's Python __call__, a bound method, a with
 statement's __enter__ and __exit__ — the tasklet pickles, and restored, the callee's result
 completes the caller's instruction. Where the C code does something else with the result
