@@ -456,7 +456,7 @@ PyMethodDef module_methods[] = {
     {"getmain", mod_getmain, METH_NOARGS, "This thread's main tasklet."},
     {"getruncount", mod_getruncount, METH_NOARGS, "Runnable tasklets, the current one included."},
     {"get_thread_info", mod_get_thread_info, METH_VARARGS,
-     "get_thread_info(thread_id, flags=0) -> (main, current, runcount) (flags: Stackless's "
+     "get_thread_info(thread_id=-1, flags=0) -> (main, current, runcount) (flags: Stackless's "
      "undocumented 1 << 30 and 1 << 31 append its stub serials and the watchdog list)."},
     {"switch_trap", mod_switch_trap, METH_O,
      "switch_trap(delta) -> old value; while positive, switching raises RuntimeError."},
