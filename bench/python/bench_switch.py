@@ -9,11 +9,15 @@ Every method is timed REPS times, all methods in turns, and the fastest timing i
 timing is the CPU time of the thread that runs the method (time.thread_time()), except for
 methods that wait for another OS thread (WALL_CLOCK), which take the wall clock: on a shared
 machine a wall-clock timing also counts whatever ran while the thread was descheduled.
+That is done in PROCESSES processes, one after the other, and each method's median over
+them is reported (measure_in_processes()).
 """
 import asyncio
 import collections
 import json
 import math
+import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -33,6 +37,8 @@ except ImportError:  # a version the module is not ported to: greenlet alone, as
 QUICK = "--quick" in sys.argv
 N = 20_000 if QUICK else 200_000  # round trips (2 switches each) per timing
 REPS = 3 if QUICK else 5
+PROCESSES = 1 if QUICK else 3  # each measures every method; the median of theirs is kept
+ONE_PROCESS = "--one-process"  # how a process started by measure_in_processes() is told
 
 
 # The methods that wait for another OS thread: their time is not all the calling thread's.
@@ -479,7 +485,34 @@ def threads_semaphore():
     t.join()
 
 
+def measure():
+    """{name: seconds per switch} of every method, measured in this process."""
+    methods = [("PY_greenlet_switch", greenlet_raw, 2 * N)] if greenlet else []
+    if stackless is None:
+        if greenlet:
+            methods.append(("PY_greenlet_channel", greenlet_channel, 2 * N))
+    else:
+        methods += stackless_methods()
+    return fastest_times(methods)
+
+
+def measure_in_processes():
+    """{name: median over PROCESSES processes of each one's measure()}. One process runs at
+    one address layout: ASLR loads the module's code at another address in each, and some
+    layouts slow one stack kind's code in every timing of that process (branch prediction
+    is indexed by code addresses), which no number of repetitions inside it averages out."""
+    if PROCESSES == 1:
+        return measure()
+    args = [sys.executable, __file__, ONE_PROCESS] + (["--quick"] if QUICK else [])
+    runs = [json.loads(subprocess.run(args, check=True, stdout=subprocess.PIPE).stdout)
+            for _ in range(PROCESSES)]
+    return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
+
+
 def main():
+    if ONE_PROCESS in sys.argv:
+        json.dump(measure(), sys.stdout)
+        return
     results = []
 
     def record(name, seconds):
@@ -487,13 +520,7 @@ def main():
                         "switch": seconds})
         print(f"{name:<44} {seconds * 1e9:10.1f} ns", file=sys.stderr)
 
-    methods = [("PY_greenlet_switch", greenlet_raw, 2 * N)] if greenlet else []
-    if stackless is None:
-        if greenlet:
-            methods.append(("PY_greenlet_channel", greenlet_channel, 2 * N))
-    else:
-        methods += stackless_methods()
-    for name, seconds in fastest_times(methods).items():
+    for name, seconds in measure_in_processes().items():
         record(name, seconds)
     json.dump({"context": {"python": sys.version.split()[0],
                            "greenlet": greenlet.__version__ if greenlet else None},
