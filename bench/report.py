@@ -415,6 +415,7 @@ SHAPE_JUMP = "ping-pong of two contexts on their own stacks, same loop for both"
 SHAPE_PREBOUND = "receive = ch.receive bound once, one channel, 2 tasklets"
 SHAPE_PINGPONG = ("a.send(i); b.receive() | b.send(a.receive()), channels looked up in the "
                   "loop, two channels, 2 tasklets; floor: int.__round__ in their place")
+SHAPE_MEMORY = "f1()..f5(): 5 frames, each calling the next, no locals (memory per blocked tasklet)"
 # What the switch adds to the loop that carries it, (time - floor) / greenlet switch, on
 # each shape: (benchmark without its /kind, its floor, what the row says, the shape).
 SWITCH_ADDED = [
@@ -453,31 +454,37 @@ def ratio_target(times, label, num, den, target, shape, floor=None, fmt=".2f"):
     return f"{label} = {value / times[den]:{fmt}}{goal}", shape
 
 
-def time_targets(times):
-    """The time targets, each under the shape it was measured on."""
-    g = "PY_greenlet_switch"
-    rows = [ratio_target(times, "slp_jump / jump_fcontext", "BM_slp_jump", "BM_boost_fcontext",
-                         "1.00", SHAPE_JUMP),
-            ratio_target(times, "slp_ontop / ontop_fcontext", "BM_slp_ontop", "BM_boost_ontop",
-                         "1.00", SHAPE_JUMP + ", an identity function on top")]
-    for kind in ("own", "copied"):
-        rows.append(ratio_target(times, f"stackless channel ({kind}) / greenlet switch",
-                                 f"PY_stackless_channel/{kind}", g, "0.20", SHAPE_PREBOUND))
-    if g in times and "PY_call_floor" in times:
-        rows.append((f"ping-pong floor without switching / greenlet switch = "
-                     f"{times['PY_call_floor'] / times[g]:.2f} (the channel target 0.20 is out "
+def python_time_targets(times, version=HOST_PYTHON):
+    """The time targets of the Python rows of CPython `version` (the channel switch and
+    the switch-added cost of each loop), each against that version's greenlet peer
+    (greenlet_peer: on 3.13, greenlet on the next version of the same run, said in each
+    row); rows of another version than the host's are named by their version. Returns
+    (text, shape) pairs, None where a figure was not measured."""
+    g, peer_version = greenlet_peer(times, version)
+    prefix = "" if version == HOST_PYTHON else f"CPython {version}: "
+    whose = "" if peer_version == version else f" on CPython {peer_version}"
+
+    def row(what, name, target, shape, floor=None):
+        return ratio_target(times, f"{prefix}{what} / greenlet switch{whose}", at(name, version),
+                            g, target, shape, floor=floor and at(floor, version))
+
+    rows = [row(f"stackless channel ({kind})", f"PY_stackless_channel/{kind}", "0.20",
+                SHAPE_PREBOUND) for kind in ("own", "copied")]
+    floor = at("PY_call_floor", version)
+    if g in times and floor in times:
+        rows.append((f"{prefix}ping-pong floor without switching / greenlet switch{whose} = "
+                     f"{times[floor] / times[g]:.2f} (the channel target 0.20 is out "
                      f"of reach when this exceeds it)", SHAPE_PREBOUND))
     for name, floor, what, shape in SWITCH_ADDED:
         for kind in ("own", "copied"):
-            rows.append(ratio_target(times, f"switch-added, {what} ({kind}) / greenlet switch",
-                                     f"{name}/{kind}", g, "0.10", shape, floor=floor))
-    rows.append(ratio_target(times, "channel ping-pong (own stack) / raw slp_jump",
-                             "BM_pingpong/own_stack", "BM_raw_slp_jump", "3",
-                             "C++ channel<int>, one send and one receive per round trip, "
-                             "2 tasklets", fmt=".1f"))
-    rows.append(ratio_target(times, "soft switch / hard switch (own stack)", "BM_soft_switch",
-                             "BM_hard_switch/own_stack", "0.33",
-                             "C++ schedule() between 2 tasklets, soft against own-stack"))
+            rows.append(row(f"switch-added, {what} ({kind})", f"{name}/{kind}", "0.10", shape,
+                            floor=floor))
+    return rows
+
+
+def under_shapes(rows):
+    """Lines of (text, shape) `rows` (None: not measured), each shape named once above the
+    rows measured on it."""
     lines, last_shape = [], None
     for text, shape in filter(None, rows):
         if shape != last_shape:
@@ -487,27 +494,41 @@ def time_targets(times):
     return lines
 
 
+def time_targets(times):
+    """The time targets, each under the shape it was measured on (the Python rows: the
+    host's CPython)."""
+    rows = [ratio_target(times, "slp_jump / jump_fcontext", "BM_slp_jump", "BM_boost_fcontext",
+                         "1.00", SHAPE_JUMP),
+            ratio_target(times, "slp_ontop / ontop_fcontext", "BM_slp_ontop", "BM_boost_ontop",
+                         "1.00", SHAPE_JUMP + ", an identity function on top")]
+    rows += python_time_targets(times)
+    rows.append(ratio_target(times, "channel ping-pong (own stack) / raw slp_jump",
+                             "BM_pingpong/own_stack", "BM_raw_slp_jump", "3",
+                             "C++ channel<int>, one send and one receive per round trip, "
+                             "2 tasklets", fmt=".1f"))
+    rows.append(ratio_target(times, "soft switch / hard switch (own stack)", "BM_soft_switch",
+                             "BM_hard_switch/own_stack", "0.33",
+                             "C++ schedule() between 2 tasklets, soft against own-stack"))
+    return under_shapes(rows)
+
+
 def version_targets(times, sizes):
-    """The issue's two targets again on each other CPython measured: a channel switch at
-    most 0.20 of greenlet's switch, a blocked tasklet at most a third of a suspended
-    greenlet's memory (5 frames), each against the greenlet peer of that version."""
+    """The Python targets again on each other CPython measured, as time_targets gives
+    them for the host's (the channel switch and the switch-added cost, each under its
+    shape), then a blocked tasklet at most a third of a suspended greenlet's memory
+    (5 frames); each against the greenlet peer of that version."""
     lines = []
     for v in sorted(set(python_versions(times)) | set(python_versions(sizes)),
                     key=lambda v: tuple(map(int, v.split(".")))):
-        peer, peer_version = greenlet_peer(times, v)
-        whose = "" if peer_version == v else f" on CPython {peer_version}"
-        for kind in ("own", "copied"):
-            n = at(f"PY_stackless_channel/{kind}", v)
-            if n in times and peer in times:
-                lines.append(f"CPython {v}: stackless channel ({kind}) / greenlet switch{whose}"
-                             f" = {times[n] / times[peer]:.2f} (target: <= 0.20)")
+        rows = python_time_targets(times, v)
         gpeer, gversion = greenlet_peer(sizes, v, "PY_mem_greenlet")
         gm = sizes.get(gpeer)
         tm = sizes.get(at("PY_mem_stackless/copied", v))
         if gm and tm:
             whose = "" if gversion == v else f" on CPython {gversion}"
-            lines.append(f"CPython {v}: blocked tasklet (copied) / suspended greenlet{whose} "
-                         f"memory, f1()..f5() = {tm / gm:.2f} (target: <= 0.33)")
+            rows.append((f"CPython {v}: blocked tasklet (copied) / suspended greenlet{whose} "
+                         f"memory, f1()..f5() = {tm / gm:.2f} (target: <= 0.33)", SHAPE_MEMORY))
+        lines += under_shapes(rows)
     return lines
 
 

@@ -368,7 +368,7 @@ void python_state::c_stack_leaves() noexcept {
     const slp::detail::tasklet_impl* c = region_->occupant_core;
     if (c != nullptr && c->slice_in_heap)
         where = {c->x->slice.lo, c->x->slice.saved, c->x->slice.saved_size};
-    share_.c_stack_moved(where);
+    if (share_.c_stack_moved(where)) f_.exposed = true;
 }
 
 bool python_state::evict() noexcept {

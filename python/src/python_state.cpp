@@ -52,6 +52,7 @@ void python_state::save_rare(PyThreadState* ts) noexcept {
     }
     share_.save_rare(ts);
     f_.traced = holds_rare();
+    if (c_stack_unwatched_ && f_.c_stack_moves && share_.expose_entries()) f_.exposed = true;
 }
 
 void python_state::restore_rare(PyThreadState* ts) noexcept {
@@ -79,20 +80,25 @@ int python_state::set_tracer(PyThreadState* ts, bool profile, Py_tracefunc fn, P
                            profile ? t.profile_obj : t.trace_obj, fn, obj,
                            [this] { return top_frame(); });
     f_.traced = holds_rare();
-    share_.set_traced(tracing_ == 0 && (t.trace_fn != nullptr || t.profile_fn != nullptr));
     return 0;
 }
 
 void python_state::restore_unusual(PyThreadState* ts) noexcept {
-    if (f_.traced)  // otherwise the thread state's are clear (save() left them so)
+    const bool traced = f_.traced;
+    if (traced)  // otherwise the thread state's are clear (save() left them so)
         restore_rare(ts);
     if (f_.away)  // its frames were moved out of its data region
         bring_back();
+    if (f_.exposed) {  // its frames are back where they ran: link them to its entry frames
+        share_.unexpose();
+        f_.exposed = false;
+    }
     if (f_.fresh) {
         restore_fresh(ts);
         return;
     }
     share_.restore(ts);
+    if (traced) share_.restore_traced(ts);
     ts->datastack_limit = limit_of(datastack_chunk_);
 }
 
@@ -109,6 +115,7 @@ void python_state::restore_fresh(PyThreadState* ts) noexcept {
 void python_state::discard(PyObject** out, int* n_out) noexcept {
     free_data_stack();
     share_.forget();
+    f_.exposed = false;
     exc_info_ = nullptr;
     int n = 0;
     if (context_ != nullptr) out[n++] = context_;

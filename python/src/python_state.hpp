@@ -13,6 +13,7 @@
 
 #include <bit>
 #include <cstddef>
+#include <cstdint>
 
 #include "common.hpp"
 
@@ -29,7 +30,7 @@ struct state_flags {
     bool packed : 1 = false;         // ... and away, saved_ holds them packed
     bool c_stack_moves : 1 = false;  // it runs on a copied (shared) stack
     bool shape_kept : 1 = false;     // not packed, but saved_ still holds its last shape
-    unsigned char unused : 1 = 0;    // (every bit has a value: python_state::unusual())
+    bool exposed : 1 = false;        // its entry frames are shown by copies (thread_share)
 };
 
 class python_state {
@@ -49,8 +50,7 @@ class python_state {
     // state's references (context, trace and profile objects). (Inline, as restore():
     // every switch does both.)
     [[gnu::always_inline]] void save(PyThreadState* ts) noexcept {
-        // (The process-wide flag first: it is almost always clear, the tasklet's bit not.)
-        const int rare = share_.save(ts, c_stack_unwatched_ && f_.c_stack_moves);
+        const auto rare = share_.save(ts);  // (a word of the version's width: one test)
         datastack_chunk_ = ts->datastack_chunk;
         datastack_top_ = ts->datastack_top;  // (its limit is the chunk's end: limit_of())
         exc_info_ = ts->exc_info;
@@ -59,8 +59,9 @@ class python_state {
         // The tracing nesting, the trace and profile functions and the version's rare
         // fields (thread_share) move only when there are any (the common case has none,
         // and then this state's fields and the thread state's stay clear: restore() has
-        // nothing to write).
-        if ((ts->tracing | rare) != 0) [[unlikely]]
+        // nothing to write). So do the entry frames of every copied-stack tasklet once
+        // some are unwatched (see c_stack_unwatched_; never on a version without them).
+        if ((rare | static_cast<unsigned>(ts->tracing | watch_all_entries())) != 0) [[unlikely]]
             save_rare(ts);
         f_.fresh = false;
     }
@@ -73,7 +74,7 @@ class python_state {
         ts->datastack_chunk = datastack_chunk_;
         ts->datastack_top = datastack_top_;
         ts->exc_info = exc_info_;
-        if (unusual()) [[unlikely]] {  // tracing, frames away, or not started
+        if (unusual()) [[unlikely]] {  // tracing, frames away or shown by copies, not started
             restore_unusual(ts);
             return;
         }
@@ -163,7 +164,8 @@ class python_state {
         }
     };
     // The tracing nesting, trace and profile functions and the version's rare fields:
-    // out of the thread state (which it leaves clear), and back.
+    // out of the thread state (which it leaves clear), and back. (save_rare also shows the
+    // entry frames of a copied-stack tasklet while some are unwatched.)
     [[gnu::noinline]] void save_rare(PyThreadState* ts) noexcept;
     void restore_rare(PyThreadState* ts) noexcept;
     // Whether this state holds any of them.
@@ -171,12 +173,12 @@ class python_state {
         return tracing_ != 0 || (tracers_ != nullptr && tracers_->any()) || share_.holds_rare();
     }
     // The rest of restore() for a tasklet with trace functions, frames away from its data
-    // region, or not started.
+    // region, entry frames shown by copies, or not started.
     [[gnu::noinline]] void restore_unusual(PyThreadState* ts) noexcept;
     // restore()'s unusual cases, in one test (g++ tests bit-fields one by one; the mask
     // folds to a constant).
     bool unusual() const noexcept {
-        constexpr state_flags unusual{.fresh = true, .traced = true, .away = true};
+        constexpr state_flags unusual{.fresh = true, .traced = true, .away = true, .exposed = true};
         return (std::bit_cast<unsigned char>(f_) & std::bit_cast<unsigned char>(unusual)) != 0;
     }
     void restore_fresh(PyThreadState* ts) noexcept;
@@ -218,6 +220,11 @@ class python_state {
     // leaves: from then on every copied-stack tasklet of the process shows its entry frames
     // at each suspension. (Set with the GIL held.)
     static inline bool c_stack_unwatched_ = false;
+    // save()'s test of it: an int to OR into the rare ones, 0 where a version has no entry
+    // frames to show.
+    static int watch_all_entries() noexcept {
+        return cpy::thread_share::has_entry_frames ? c_stack_unwatched_ : 0;
+    }
 
     // (Ordered to pack, and the flags are bits: a blocked tasklet's memory counts, and
     // the tasklet object that holds this state takes one pymalloc size class less. The

@@ -311,6 +311,40 @@ def test_a_switch_inside_a_deep_deallocation_keeps_the_trashcan_with_its_tasklet
     assert freed == [True]
 
 
+def test_objects_the_trashcan_deferred_are_freed_by_their_tasklet():
+    # A deallocation deep enough for the trashcan to defer the rest (the chain below its
+    # unwinding level waits in the thread state's list) switches in a __del__; the other
+    # tasklet then frees a container of its own, which would free a deferred chain it found
+    # in the thread state. The deferred objects are the first tasklet's: freed there, when
+    # its deallocation unwinds.
+    ch = stackless.channel()
+    freed_in = []
+
+    class Blocks:
+        def __del__(self):
+            ch.receive()
+
+    class Probe:
+        def __del__(self):
+            freed_in.append(stackless.getcurrent())
+
+    def a():
+        deep = None
+        for _ in range(20000):
+            deep = [Probe(), deep]
+        deep = [Blocks(), deep]  # (a list frees its items last to first: `deep` first)
+        del deep
+
+    def b():
+        mine = [[]]
+        del mine
+        ch.send(None)
+
+    ta, _ = run_tasklets(a, b)
+    assert len(freed_in) == 20000
+    assert set(freed_in) == {ta}
+
+
 def test_traceback_shows_the_tasklets_frames():
     ch = stackless.channel()
     stacks = []

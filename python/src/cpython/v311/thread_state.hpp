@@ -49,6 +49,9 @@ inline void enter_root_cframe(PyThreadState* ts) noexcept {
 // nesting. save()/restore() run on every switch.
 class thread_share {
  public:
+    // No eval-loop entry frames on the C stack on this version (nothing to expose).
+    static constexpr bool has_entry_frames = false;
+
     // The innermost frame while suspended (null: none).
     _PyInterpreterFrame* frame() const noexcept { return frame_; }
     void set_frame(_PyInterpreterFrame* f) noexcept { frame_ = f; }
@@ -60,44 +63,57 @@ class thread_share {
         frame_ = nullptr;
         recursion_depth_ = 0;
         trash_delete_nesting_ = 0;
-        use_tracing_ = 0;
+        trash_delete_later_ = nullptr;
     }
-    // (`expose_entries`: its C stack may be copied away unseen while it is suspended;
-    // nothing of 3.11's chain is on it.) Returns 0 if the thread state holds none of what
-    // moves only when set (save_rare()): no trashcan nesting, and no trace or profile
-    // function as far as its tracing nesting is 0 (then the current cframe's use_tracing
-    // says whether it holds any: see use_tracing_for()).
-    [[gnu::always_inline]] int save(PyThreadState* ts, bool /*expose_entries*/) noexcept {
+    // Returns 0 if the thread state holds none of what moves only when set (save_rare()):
+    // no trashcan nesting, and no trace or profile function as far as its tracing nesting
+    // is 0 (then the current cframe's use_tracing says whether it holds any: see
+    // use_tracing_for()). The cframe's use_tracing is not kept: restore() sets it by that
+    // rule.
+    [[gnu::always_inline]] unsigned save(PyThreadState* ts) noexcept {
         cframe_ = ts->cframe;
-        const uint8_t use_tracing = cframe_->use_tracing;
-        use_tracing_ = use_tracing;
         frame_ = cframe_->current_frame;  // (for a suspended tasklet's introspection)
         recursion_depth_ = ts->recursion_limit - ts->recursion_remaining;
-        return use_tracing | ts->trash_delete_nesting;
+        return static_cast<unsigned>(cframe_->use_tracing | ts->trash_delete_nesting);
     }
-    // What moves only when set: the trashcan's nesting (not 0 only while a deallocation
-    // that switched is under way). save_rare() takes it from the thread state, which it
-    // leaves clear, restore_rare() gives it back; holds_rare(): whether there is any.
+    // What moves only when set: the trashcan's nesting and the objects it deferred (not
+    // 0, and only while the nesting is not, while a deallocation that switched is under
+    // way: they belong to the C stack they were deferred on). save_rare() takes them from
+    // the thread state, which it leaves clear, restore_rare() gives them back;
+    // holds_rare(): whether there are any.
     void save_rare(PyThreadState* ts) noexcept {
         trash_delete_nesting_ = ts->trash_delete_nesting;
+        trash_delete_later_ = ts->trash_delete_later;
         ts->trash_delete_nesting = 0;
+        ts->trash_delete_later = nullptr;
     }
     void restore_rare(PyThreadState* ts) noexcept {
         ts->trash_delete_nesting = trash_delete_nesting_;
+        ts->trash_delete_later = trash_delete_later_;
         trash_delete_nesting_ = 0;
+        trash_delete_later_ = nullptr;
     }
-    bool holds_rare() const noexcept { return trash_delete_nesting_ != 0; }
-    // Its C stack was copied away while it is suspended: nothing of 3.11's chain is on it.
-    void c_stack_moved(const c_slice_place&) noexcept {}
+    bool holds_rare() const noexcept {
+        return trash_delete_nesting_ != 0 || trash_delete_later_ != nullptr;
+    }
+    // Its C stack was copied away while it is suspended, or may be (expose_entries):
+    // nothing of 3.11's chain is on it. (Returns whether entry frames are shown by copies.)
+    bool c_stack_moved(const c_slice_place&) noexcept { return false; }
+    bool expose_entries() noexcept { return false; }
+    void unexpose() noexcept {}
     // A suspended tasklet resumes. Its cframe's current_frame is as save() found it (only
     // the running tasklet's cframes change); its use_tracing may not be, if it is the
     // thread's root cframe, which a tasklet starting on it may have changed (the
-    // preemption tracer's removal, an eval loop's exit).
+    // preemption tracer's removal, an eval loop's exit): it is 0, the thread state holding
+    // no trace function (a tasklet that holds one gets restore_traced() next).
     [[gnu::always_inline]] void restore(PyThreadState* ts) noexcept {
         restore_counters(ts);
         ts->cframe = cframe_;
-        cframe_->use_tracing = use_tracing_;
+        cframe_->use_tracing = 0;
     }
+    // After restore(), for a tasklet whose trace or profile functions and tracing nesting
+    // are back in the thread state (python_state::restore_rare): its cframe says so.
+    void restore_traced(PyThreadState* ts) noexcept { cframe_->use_tracing = use_tracing_for(ts); }
     // A tasklet that has not run is about to start: its body's base (see body_base)
     // is planted by enter_body() in its first C frame; until then nothing runs Python,
     // and the thread's root cframe stands in.
@@ -105,14 +121,12 @@ class thread_share {
         restore_counters(ts);
         enter_root_cframe(ts);
     }
-    // A suspended tasklet's trace or profile function was set or cleared: the eval loop
-    // consults them only while its cframe says so.
-    void set_traced(bool on) noexcept { use_tracing_ = on ? 255 : 0; }
     // The tasklet ended.
     void forget() noexcept {
         frame_ = nullptr;
         cframe_ = nullptr;
         trash_delete_nesting_ = 0;
+        trash_delete_later_ = nullptr;
     }
 
  private:
@@ -122,9 +136,9 @@ class thread_share {
 
     _PyCFrame* cframe_ = nullptr;
     _PyInterpreterFrame* frame_ = nullptr;
+    PyObject* trash_delete_later_ = nullptr;
     int recursion_depth_ = 0;
     int trash_delete_nesting_ = 0;
-    uint8_t use_tracing_ = 0;
 };
 
 // What a tasklet's body keeps in its first C frame while its Python code runs: on 3.11

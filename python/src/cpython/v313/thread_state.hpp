@@ -6,7 +6,8 @@
 //     C-level recursion (c_recursion_remaining, which the trashcan also reads). A tasklet
 //     has its own C stack, so it starts with the whole C budget.
 //   - The trashcan's deferred objects (delete_later, replacing trash_delete_nesting)
-//     belong to the C stack they were deferred on: they move with the tasklet.
+//     belong to the C stack they were deferred on: they move with the tasklet (when there
+//     are any: only while a deallocation that switched is under way).
 //   - Each entry into the eval loop pushes an entry frame on the C stack, linked into the
 //     frame chain (FRAME_OWNED_BY_CSTACK). A tasklet whose C stack is copied away while it
 //     is suspended (stack_kind copied) would leave links into memory that another tasklet
@@ -43,6 +44,9 @@ inline constexpr int c_call_recursion_levels = 0;
 // save()/restore() run on every switch.
 class thread_share {
  public:
+    // Eval-loop entry frames on the C stack (shown by copies while it is copied away).
+    static constexpr bool has_entry_frames = true;
+
     // The innermost frame while suspended (null: none).
     _PyInterpreterFrame* frame() const noexcept { return frame_; }
     void set_frame(_PyInterpreterFrame* f) noexcept { frame_ = f; }
@@ -55,42 +59,53 @@ class thread_share {
         py_depth_ = 0;
         c_remaining_ = Py_C_RECURSION_LIMIT;
     }
-    // `expose_entries`: its C stack may be copied away unseen while it is suspended
-    // (c_stack_moved() is not called): show its entry frames now.
     // Returns 0 if the thread state holds none of what moves only when set: no trace or
-    // profile function (since 3.12 nothing cheaper than the functions themselves says so).
-    [[gnu::always_inline]] int save(PyThreadState* ts, bool expose_entries) noexcept {
+    // profile function (since 3.12 nothing cheaper than the functions themselves says so),
+    // no objects the trashcan deferred.
+    [[gnu::always_inline]] uintptr_t save(PyThreadState* ts) noexcept {
         frame_ = ts->current_frame;
         py_depth_ = ts->py_recursion_limit - ts->py_recursion_remaining;
         c_remaining_ = ts->c_recursion_remaining;
+        return trace_function_bits(ts, reinterpret_cast<uintptr_t>(ts->delete_later));
+    }
+    // What moves only when set, beyond python_state's: the trashcan's deferred objects.
+    // save_rare() takes them from the thread state, which it leaves clear, restore_rare()
+    // gives them back; holds_rare(): whether there are any.
+    void save_rare(PyThreadState* ts) noexcept {
         delete_later_ = ts->delete_later;
-        if (expose_entries && frame_ != nullptr) entries_.expose(frame_);
-        return any_trace_function(ts);
+        ts->delete_later = nullptr;
     }
-    // What moves only when set, beyond python_state's: nothing on this version.
-    void save_rare(PyThreadState*) noexcept {}
-    void restore_rare(PyThreadState*) noexcept {}
-    bool holds_rare() const noexcept { return false; }
+    void restore_rare(PyThreadState* ts) noexcept {
+        ts->delete_later = delete_later_;
+        delete_later_ = nullptr;
+    }
+    bool holds_rare() const noexcept { return delete_later_ != nullptr; }
     // Its C stack was copied away while it is suspended, and is now `where`: its entry
-    // frames are shown by copies until it resumes.
-    void c_stack_moved(const c_slice_place& where) noexcept {
+    // frames are shown by copies until it resumes (unexpose()). Returns whether any are.
+    bool c_stack_moved(const c_slice_place& where) noexcept {
         if (frame_ != nullptr) entries_.expose(frame_, where);
+        return entries_.exposed();
     }
-    // A suspended tasklet resumes (its frames are back where they ran).
+    // The same, where it is now, for a C stack that may be copied away unseen while it is
+    // suspended (c_stack_moved() is not called).
+    bool expose_entries() noexcept { return c_stack_moved({}); }
+    // It resumes: its frames are back where they ran.
+    void unexpose() noexcept {
+        if (entries_.exposed()) entries_.unexpose();
+    }
+    // A suspended tasklet resumes.
     [[gnu::always_inline]] void restore(PyThreadState* ts) noexcept {
-        if (entries_.exposed()) [[unlikely]]
-            entries_.unexpose();
         ts->current_frame = frame_;
         restore_counters(ts);
     }
+    // After restore(), for a tasklet whose trace or profile functions are back in the
+    // thread state: nothing of this share says so (instrumented bytecode does).
+    void restore_traced(PyThreadState*) noexcept {}
     // A tasklet that has not run is about to start (on its own C stack): no frames yet.
     void start(PyThreadState* ts) noexcept {
         ts->current_frame = nullptr;
         restore_counters(ts);
     }
-    // A suspended tasklet's trace or profile function was set or cleared: nothing of this
-    // share says whether the eval loop calls them (since 3.12 instrumented bytecode does).
-    void set_traced(bool /*on*/) noexcept {}
     // The tasklet ended.
     void forget() noexcept {
         frame_ = nullptr;
@@ -101,7 +116,6 @@ class thread_share {
     [[gnu::always_inline]] void restore_counters(PyThreadState* ts) noexcept {
         ts->py_recursion_remaining = ts->py_recursion_limit - py_depth_;
         ts->c_recursion_remaining = c_remaining_;
-        ts->delete_later = delete_later_;
     }
     _PyInterpreterFrame* frame_ = nullptr;
     entry_frames<enters_eval> entries_;  // shown by copies while suspended, if its C stack moves

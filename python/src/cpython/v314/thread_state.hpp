@@ -39,6 +39,9 @@ inline constexpr int c_call_recursion_levels = 0;
 // a tasklet could carry.
 class thread_share {
  public:
+    // Eval-loop entry frames on the C stack (shown by copies while it is copied away).
+    static constexpr bool has_entry_frames = true;
+
     // The innermost frame while suspended (null: none).
     _PyInterpreterFrame* frame() const noexcept { return frame_; }
     void set_frame(_PyInterpreterFrame* f) noexcept { frame_ = f; }
@@ -51,31 +54,34 @@ class thread_share {
         executor_ = nullptr;
         c_stack_ = {};
     }
-    // `expose_entries`: its C stack may be copied away unseen while it is suspended
-    // (c_stack_moved() is not called): show its entry frames now.
     // Returns 0 if the thread state holds none of what moves only when set: no trace or
     // profile function (since 3.12 nothing cheaper than the functions themselves says so).
-    [[gnu::always_inline]] int save(PyThreadState* ts, bool expose_entries) noexcept {
+    [[gnu::always_inline]] uintptr_t save(PyThreadState* ts) noexcept {
         frame_ = ts->current_frame;
         recursion_depth_ = ts->py_recursion_limit - ts->py_recursion_remaining;
         executor_ = ts->current_executor;
         c_stack_ = c_stack_limits::of(ts);
-        if (expose_entries && frame_ != nullptr) entries_.expose(frame_);
-        return any_trace_function(ts);
+        return trace_function_bits(ts);
     }
     // What moves only when set, beyond python_state's: nothing on this version.
     void save_rare(PyThreadState*) noexcept {}
     void restore_rare(PyThreadState*) noexcept {}
     bool holds_rare() const noexcept { return false; }
     // Its C stack was copied away while it is suspended, and is now `where`: its entry
-    // frames are shown by copies until it resumes.
-    void c_stack_moved(const c_slice_place& where) noexcept {
+    // frames are shown by copies until it resumes (unexpose()). Returns whether any are.
+    bool c_stack_moved(const c_slice_place& where) noexcept {
         if (frame_ != nullptr) entries_.expose(frame_, where);
+        return entries_.exposed();
     }
-    // A suspended tasklet resumes (its frames are back where they ran).
+    // The same, where it is now, for a C stack that may be copied away unseen while it is
+    // suspended (c_stack_moved() is not called).
+    bool expose_entries() noexcept { return c_stack_moved({}); }
+    // It resumes: its frames are back where they ran.
+    void unexpose() noexcept {
+        if (entries_.exposed()) entries_.unexpose();
+    }
+    // A suspended tasklet resumes.
     [[gnu::always_inline]] void restore(PyThreadState* ts) noexcept {
-        if (entries_.exposed()) [[unlikely]]
-            entries_.unexpose();
         ts->py_recursion_remaining = ts->py_recursion_limit - recursion_depth_;
         ts->current_frame = frame_;
         ts->current_executor = executor_;
@@ -88,9 +94,9 @@ class thread_share {
         ts->current_frame = chain_end(ts);
         ts->current_executor = nullptr;
     }
-    // A suspended tasklet's trace or profile function was set or cleared: nothing of this
-    // share says whether the eval loop calls them (since 3.12 instrumented bytecode does).
-    void set_traced(bool /*on*/) noexcept {}
+    // After restore(), for a tasklet whose trace or profile functions are back in the
+    // thread state: nothing of this share says so (instrumented bytecode does).
+    void restore_traced(PyThreadState*) noexcept {}
     // The tasklet ended.
     void forget() noexcept {
         frame_ = nullptr;
