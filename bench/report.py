@@ -291,7 +291,8 @@ def memory_parts(results):
 def fmt_parts(per_item, p):
     return (f"  = frames {p['frames_block']:.0f} (packed from {p['frames']:.0f})"
             f" + their shape {p['frames_shape']:.0f} + C slice {p['c_slice_block']:.0f} + tasklet object {p['object']:.0f}"
-            f" + core {p['core']:.0f} + other {round(p['other'])};"
+            f" + core {p['core']:.0f} + entry frames {p.get('entry_frames', 0):.0f}"
+            f" + other {round(p['other'])};"
             f" bound frames + C slice + tasklet + 512 = {p['bound']:.0f}"
             f" ({'met' if per_item <= p['bound'] else 'NOT met'})")
 

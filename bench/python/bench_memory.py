@@ -19,8 +19,9 @@ them are blocked (suspended), divided by their number. Prints the shape of each 
 stderr, and Google-Benchmark-style JSON on stdout with the counter `bytes` (per tasklet)
 and the `shape` for bench/report.py. For copied stacks it also prints where the bytes
 are (stackless._memory_of: frames, their share of a shape that tasklets blocked in the same
-frames share, C slice, tasklet object, heap blocks; `parts` in the
-JSON) and checks them against the bound frames + C slice + tasklet object + 512 bytes. Usage:
+frames share, C slice, tasklet object, the block showing its entry frames, heap blocks;
+`parts` in the JSON) and checks them against the bound frames + C slice + tasklet object +
+512 bytes. Usage:
     PYTHONPATH=build/native/python bench_memory.py [--quick] > py_memory.json
 """
 import importlib.util
@@ -158,7 +159,7 @@ def add_bound(per_item, p):
     bytes no part accounts for (`other`), and the issue's bound: its own frames' bytes
     (CPython's layout) + its C slice + its tasklet object (Python and core) + 512."""
     p["other"] = (per_item - p["frames_block"] - p["frames_shape"] - p["c_slice_block"] - p["core"]
-                  - p["object"])
+                  - p["object"] - p["entry_frames"])
     p["bound"] = p["frames"] + p["c_slice"] + p["object"] + p["core"] + 512
 
 
@@ -168,7 +169,8 @@ def print_parts(per_item, p):
           f" ({p['packed'] * 100:.0f}% packed) in a {p['frames_block']:.0f} B block"
           f" + {p['frames_shape']:.0f} B of a shared shape;"
           f" C slice {p['c_slice']:.0f} B in a {p['c_slice_block']:.0f} B block;"
-          f" tasklet object {p['object']:.0f} B + core {p['core']:.0f} B; other {round(other)} B",
+          f" tasklet object {p['object']:.0f} B + core {p['core']:.0f} B;"
+          f" entry frames shown {p['entry_frames']:.0f} B; other {round(other)} B",
           file=sys.stderr)
     print(f"  bound frames + C slice + tasklet + 512 = {bound:.0f} B: cost {per_item:.0f} B"
           f" is {'within' if per_item <= bound else 'OVER'} it by {abs(bound - per_item):.0f} B",

@@ -458,6 +458,47 @@ def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(s
         t.kill()
 
 
+def test_entry_frames_of_a_blocked_tasklet_are_shown_without_copying_the_first(stack_kind):
+    """While a copied-stack tasklet's C slice is away (CPython 3.12+), each entry frame of
+    its chain (one per entry into the eval loop from C, on its C stack) is shown from a
+    heap block: the first entry of its C stack, the only one of a tasklet blocked in
+    Python frames, by its bytes in the copy of its C slice (the block holds only where it
+    goes back: a head and 2 words); an entry further in (a C call back into Python) by a
+    copy of its own. Both read right and resume."""
+    if stack_kind == "own":
+        pytest.skip("own stacks keep their entry frames in place")
+    ch = stackless.channel()
+    out = []
+
+    def plain():
+        deep(1, 5, ch, out)
+
+    def through_c():
+        sorted([1], key=lambda v: deep(2, 5, ch, out))
+
+    ts = [stackless.tasklet(f)() for f in (plain, through_c) for _ in range(CROWD)]
+    stackless.run()
+    mem = {t: stackless._memory_of(t) for t in ts}
+    away = {f: [mem[t]["entry_frames"] for t in part if mem[t]["c_slice"]]
+            for f, part in ((plain, ts[:CROWD]), (through_c, ts[CROWD:]))}
+    assert len(away[plain]) >= CROWD - 4 and len(away[through_c]) >= CROWD - 4
+    if sys.version_info < (3, 12):
+        assert set(away[plain]) == set(away[through_c]) == {0}
+    else:
+        assert all(0 < b <= 4 * WORD for b in away[plain])
+        assert all(b > FRAME_SPECIALS_BYTES for b in away[through_c])
+    for t in (ts[0], ts[-1]):  # the chain reads right through them, to its end
+        codes = []
+        f = t.frame
+        while f is not None:
+            codes.append(f.f_code.co_name)
+            f = f.f_back
+        assert codes[:5] == ["deep"] * 5 and codes[-1] in ("plain", "through_c")
+    for i in range(2 * CROWD):
+        ch.send(i)
+    assert not any(t.alive for t in ts) and len(out) == 2 * CROWD
+
+
 def test_memory_of_takes_a_suspended_tasklet():
     with pytest.raises(TypeError):
         stackless._memory_of(object())
