@@ -461,10 +461,10 @@ def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(s
 def test_entry_frames_of_a_blocked_tasklet_are_shown_without_copying_the_first(stack_kind):
     """While a copied-stack tasklet's C slice is away (CPython 3.12+), each entry frame of
     its chain (one per entry into the eval loop from C, on its C stack) is shown from a
-    heap block: the first entry of its C stack, the only one of a tasklet blocked in
-    Python frames, by its bytes in the copy of its C slice (the block holds only where it
-    goes back: a head and 2 words); an entry further in (a C call back into Python) by a
-    copy of its own. Both read right and resume."""
+    heap block: the entries at the bottom of its C stack, those of a tasklet blocked in
+    Python frames, by their bytes in the copy of its C slice (the block holds only where
+    each goes back: 2 words, and a head); an entry further in (a C call back into Python)
+    by a copy of its own. Both read right and resume."""
     if stack_kind == "own":
         pytest.skip("own stacks keep their entry frames in place")
     ch = stackless.channel()
@@ -485,7 +485,7 @@ def test_entry_frames_of_a_blocked_tasklet_are_shown_without_copying_the_first(s
     if sys.version_info < (3, 12):
         assert set(away[plain]) == set(away[through_c]) == {0}
     else:
-        assert all(0 < b <= 4 * WORD for b in away[plain])
+        assert all(0 < b < FRAME_SPECIALS_BYTES for b in away[plain])
         assert all(b > FRAME_SPECIALS_BYTES for b in away[through_c])
     for t in (ts[0], ts[-1]):  # the chain reads right through them, to its end
         codes = []

@@ -4,12 +4,12 @@
 // (stack_kind copied) would leave its frame chain linked into memory another tasklet then
 // uses; the chain is shown through a heap copy of each entry frame instead (expose) until
 // the tasklet runs again (unexpose), so the GC, frame objects (f_back), tracebacks and the
-// frame library read a valid chain, entry marks included. (The first entry of the
-// tasklet's C stack, the one a blocked tasklet has, is shown by its bytes in the copy of
-// its C slice when there is one: in_slice_copy.) The copies are made when the
-// C stack leaves (datastack.cpp: with the tasklet's frames, when another tasklet takes its
-// shared stack), from where its bytes are then (c_slice_place), so that a switch that
-// moves nothing walks no frames. IsEntry: the version's enters_eval().
+// frame library read a valid chain, entry marks included. (The entries at the bottom of
+// the tasklet's C stack, all a tasklet blocked in Python frames has, are shown by their
+// bytes in the copy of its C slice when there is one: in_slice_copy.) The copies are
+// made when the C stack leaves (datastack.cpp: with the tasklet's frames, when another
+// tasklet takes its shared stack), from where its bytes are then (c_slice_place), so that
+// a switch that moves nothing walks no frames. IsEntry: the version's enters_eval().
 #pragma once
 
 #include <cstdint>
@@ -87,10 +87,14 @@ class entry_frames {
     // Is entry frame `e` shown by its bytes in the copy of the C slice (`where`) rather
     // than by a copy of its own? The copy stays where it is until the tasklet resumes
     // (its slice goes back to the stack then), and nothing writes to it meanwhile when
-    // nothing is below the entry: the module moves frames (relink) by their `previous`
-    // links, and that of the first entry of a tasklet's C stack is null.
+    // nothing that moves is below the entry: the module moves frames (relink, and expose
+    // here) by their `previous` links, and below the entries at the bottom of a tasklet's
+    // C stack is only the chain's end (null, or a frame outside the slice whose own
+    // `previous` is null: 3.15's sentinel in the thread state).
     static bool in_slice_copy(_PyInterpreterFrame* e, const c_slice_place& where) noexcept {
-        return where.at(e) != e && where.at(e)->previous == nullptr;
+        _PyInterpreterFrame* below = where.at(e)->previous;
+        return where.at(e) != e &&
+               (below == nullptr || (where.at(below) == below && below->previous == nullptr));
     }
     struct entry {
         _PyInterpreterFrame* above;  // the frame whose `previous` it is
