@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "python"))
-from memory_depths import DEPTHS as MEMORY_DEPTHS  # noqa: E402
+from memory_depths import ALONE_DEPTHS, DEPTHS as MEMORY_DEPTHS  # noqa: E402
 
 DEEP_FRAMES = 30  # bench/python/bench_switch.py's DEEP
 
@@ -67,7 +67,11 @@ MEMORY_TARGETS = {5: 0.34, 20: 0.5, 50: 0.8}
 MEMORY_SHAPES = {
     "rec": "{d} frames deep, each with 2 arguments and 4 locals",
     "chain": "{d} frames deep, {d} different functions, each with 2 arguments and 4 locals",
+    "alone": "{d} frames deep, {d} different functions, each with 2 arguments and 4 locals,"
+             " every tasklet in functions of its own",
 }
+# The depths each shape is measured at (bench_memory.py's).
+SHAPE_DEPTHS = {"rec": MEMORY_DEPTHS, "chain": MEMORY_DEPTHS, "alone": ALONE_DEPTHS}
 MEMORY_GROUPS = [
     ("Core: memory per blocked tasklet (RSS delta / count)",
      "BM_memory_per_blocked_tasklet/own_stack",
@@ -80,7 +84,7 @@ MEMORY_GROUPS = [
      f"PY_mem_greenlet/{key}/{d}",
      [f"PY_mem_greenlet/{key}/{d}", f"PY_mem_stackless/copied/{key}/{d}",
       f"PY_mem_stackless/own/{key}/{d}"])
-    for key in MEMORY_SHAPES for d in MEMORY_DEPTHS
+    for key in MEMORY_SHAPES for d in SHAPE_DEPTHS[key]
 ] + [
     ("Python: pickle size of a blocked tasklet", "PY_pickle_size_explicit/9",
      ["PY_pickle_size_explicit/9", "PY_pickle_size_tasklet/9", "PY_pickle_size_explicit/100",
@@ -286,8 +290,9 @@ def memory_parts(results):
 
 def fmt_parts(per_item, p):
     return (f"  = frames {p['frames_block']:.0f} (packed from {p['frames']:.0f})"
-            f" + C slice {p['c_slice_block']:.0f} + tasklet object {p['object']:.0f}"
-            f" + core {p['core']:.0f} + other {round(p['other'])};"
+            f" + their shape {p['frames_shape']:.0f} + C slice {p['c_slice_block']:.0f} + tasklet object {p['object']:.0f}"
+            f" + core {p['core']:.0f} + entry frames {p.get('entry_frames', 0):.0f}"
+            f" + other {round(p['other'])};"
             f" bound frames + C slice + tasklet + 512 = {p['bound']:.0f}"
             f" ({'met' if per_item <= p['bound'] else 'NOT met'})")
 
@@ -532,6 +537,29 @@ def version_targets(times, sizes):
     return lines
 
 
+def memory_targets(sizes, parts, version, only_targets=False):
+    """Each frame shape's memory against a suspended greenlet on CPython `version` (its
+    greenlet peer: greenlet_peer), with the target of its depth (only the depths that have
+    one, if asked), and where the bytes are against the bound when they were measured."""
+    lines = []
+    prefix = "" if version == HOST_PYTHON else f"CPython {version}: "
+    for key in MEMORY_SHAPES:
+        for d in SHAPE_DEPTHS[key]:
+            target = MEMORY_TARGETS.get(d)
+            name = at(f"PY_mem_stackless/copied/{key}/{d}", version)
+            gpeer, gversion = greenlet_peer(sizes, version, f"PY_mem_greenlet/{key}/{d}")
+            gm, tm = sizes.get(gpeer), sizes.get(name)
+            if not (gm and tm) or (only_targets and not target):
+                continue
+            whose = "" if gversion == version else f" on CPython {gversion}"
+            lines.append(f"{prefix}blocked tasklet (copied) / suspended greenlet{whose} memory, "
+                         f"{MEMORY_SHAPES[key].format(d=d)} = {tm / gm:.2f} "
+                         + (f"(target: <= {target})" if target else "(no target at this depth)"))
+            if name in parts:
+                lines.append(fmt_parts(tm, parts[name]))
+    return lines
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -579,17 +607,11 @@ def main(argv):
     if gm and tm:
         print(f"blocked tasklet (copied) / suspended greenlet memory, f1()..f5() = {tm / gm:.2f} "
               f"(target: <= 0.33)")
-    for key in MEMORY_SHAPES:
-        for d in MEMORY_DEPTHS:
-            gm = sizes.get(f"PY_mem_greenlet/{key}/{d}")
-            tm = sizes.get(f"PY_mem_stackless/copied/{key}/{d}")
-            if gm and tm:
-                target = MEMORY_TARGETS.get(d)
-                print(f"blocked tasklet (copied) / suspended greenlet memory, "
-                      f"{MEMORY_SHAPES[key].format(d=d)} = {tm / gm:.2f} "
-                      + (f"(target: <= {target})" if target else "(no target at this depth)"))
-                if f"PY_mem_stackless/copied/{key}/{d}" in parts:
-                    print(fmt_parts(tm, parts[f"PY_mem_stackless/copied/{key}/{d}"]))
+    for line in memory_targets(sizes, parts, HOST_PYTHON):
+        print(line)
+    for v in python_versions(sizes):
+        for line in memory_targets(sizes, parts, v, only_targets=True):
+            print(line)
 
 
 if __name__ == "__main__":

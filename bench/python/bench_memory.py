@@ -8,6 +8,9 @@
 - `chain/D`: the same frames, but D different functions, each calling the next (a
   recursion's frames share their function and code, which a blocked tasklet stores
   once; a chain of calls is what most code blocks in);
+- `alone/D`: chain/D, but every tasklet (greenlet) in a chain of functions and code objects
+  of its own, so that no other tasklet is blocked in the same frames (what tasklets blocked
+  in the same frames share, each of these pays alone); D in memory_depths.py;
 - `f1..f5`: five functions without arguments or locals, each calling the next.
 
 Each case runs in a fresh interpreter; the cost is the growth of the resident set
@@ -16,8 +19,9 @@ them are blocked (suspended), divided by their number. Prints the shape of each 
 stderr, and Google-Benchmark-style JSON on stdout with the counter `bytes` (per tasklet)
 and the `shape` for bench/report.py. For copied stacks it also prints where the bytes
 are (stackless._memory_of: frames, their share of a shape that tasklets blocked in the same
-frames share, C slice, tasklet object, heap blocks; `parts` in the
-JSON) and checks them against the bound frames + C slice + tasklet object + 512 bytes. Usage:
+frames share, C slice, tasklet object, the block showing its entry frames, heap blocks;
+`parts` in the JSON) and checks them against the bound frames + C slice + tasklet object +
+512 bytes. Usage:
     PYTHONPATH=build/native/python bench_memory.py [--quick] > py_memory.json
 """
 import importlib.util
@@ -26,7 +30,7 @@ import os
 import subprocess
 import sys
 
-from memory_depths import DEPTHS
+from memory_depths import ALONE_DEPTHS, DEPTHS
 
 QUICK = "--quick" in sys.argv
 # Tasklets (greenlets) per case: about 100,000 frames in all for the deep shapes, so
@@ -37,7 +41,16 @@ MAX_COUNT = 20_000 if QUICK else 100_000
 # vm.max_map_count (65530) caps how many can exist, so own stacks are measured with fewer.
 MAX_OWN = 20_000
 
-# The frames each case blocks in; `block` is the call that blocks, ARGS the entry's.
+# The frames each case blocks in; `block` is the call that blocks, ARGS the entry's, and
+# entry_of(i) the function tasklet (greenlet) i starts in (`entry` unless the shape says).
+CHAIN = """
+ns = {}
+for i in range(depth):  # the same body as rec's, one function per frame
+    exec(f"def frame{i}(n, block):\\n"
+         "    a = n\\n    b = a + 1\\n    c = b + 1\\n    d = c + 1\\n"
+         f"    if n > 1:\\n        return frame{i + 1}(n - 1, block)\\n"
+         "    return block()\\n", ns)
+"""
 SHAPES = {
     "f1..f5": """
 def f5(): block()
@@ -58,14 +71,20 @@ def frame(n, block):
     return block()
 entry, ARGS = frame, (depth, block)
 """,
-    "chain": """
-ns = {}
-for i in range(depth):  # the same body as rec's, one function per frame
-    exec(f"def frame{i}(n, block):\\n"
-         "    a = n\\n    b = a + 1\\n    c = b + 1\\n    d = c + 1\\n"
-         f"    if n > 1:\\n        return frame{i + 1}(n - 1, block)\\n"
-         "    return block()\\n", ns)
+    "chain": CHAIN + """
 entry, ARGS = ns["frame0"], (depth, block)
+""",
+    "alone": CHAIN + """
+import types
+def chain_of_its_own(k):  # the chain again, in functions and code objects of its own
+    own = {}
+    for i in range(depth):
+        f = ns[f"frame{i}"]
+        own[f.__name__] = types.FunctionType(f.__code__.replace(co_filename=f"alone{k}"), own,
+                                             f.__name__)
+    return own["frame0"]
+ENTRIES = [chain_of_its_own(k) for k in range(n)]
+entry_of, ARGS = ENTRIES.__getitem__, (depth, block)
 """,
 }
 SHAPE_TEXT = {
@@ -73,6 +92,9 @@ SHAPE_TEXT = {
     "rec": "{depth} frames of one recursive function, each with 2 arguments and 4 locals",
     "chain": "{depth} frames of {depth} different functions, each calling the next, each with"
              " 2 arguments and 4 locals",
+    "alone": "{depth} frames of {depth} different functions, each calling the next, each with"
+             " 2 arguments and 4 locals, every tasklet in functions of its own (compiled apart:"
+             " no two share a frame)",
 }
 
 PRELUDE = """
@@ -81,6 +103,7 @@ def rss():
     with open('/proc/self/statm') as f:
         return int(f.read().split()[1]) * 4096
 n, depth = int(sys.argv[1]), int(sys.argv[2])
+entry_of = lambda i: entry
 """
 
 CASE_STACKLESS = PRELUDE + """
@@ -91,8 +114,8 @@ block = ch.receive
 {shape}
 gc.collect(); gc.disable()
 before = rss()
-for _ in range(n):
-    stackless.tasklet(entry)(*ARGS)
+for i in range(n):
+    stackless.tasklet(entry_of(i))(*ARGS)
 stackless.run()
 assert ch.balance == -n
 after = rss()
@@ -112,8 +135,8 @@ block = main.switch
 gc.collect(); gc.disable()
 before = rss()
 gs = []
-for _ in range(n):
-    g = greenlet.greenlet(entry)
+for i in range(n):
+    g = greenlet.greenlet(entry_of(i))
     g.switch(*ARGS)
     gs.append(g)
 after = rss()
@@ -136,7 +159,7 @@ def add_bound(per_item, p):
     bytes no part accounts for (`other`), and the issue's bound: its own frames' bytes
     (CPython's layout) + its C slice + its tasklet object (Python and core) + 512."""
     p["other"] = (per_item - p["frames_block"] - p["frames_shape"] - p["c_slice_block"] - p["core"]
-                  - p["object"])
+                  - p["object"] - p["entry_frames"])
     p["bound"] = p["frames"] + p["c_slice"] + p["object"] + p["core"] + 512
 
 
@@ -146,7 +169,8 @@ def print_parts(per_item, p):
           f" ({p['packed'] * 100:.0f}% packed) in a {p['frames_block']:.0f} B block"
           f" + {p['frames_shape']:.0f} B of a shared shape;"
           f" C slice {p['c_slice']:.0f} B in a {p['c_slice_block']:.0f} B block;"
-          f" tasklet object {p['object']:.0f} B + core {p['core']:.0f} B; other {round(other)} B",
+          f" tasklet object {p['object']:.0f} B + core {p['core']:.0f} B;"
+          f" entry frames shown {p['entry_frames']:.0f} B; other {round(other)} B",
           file=sys.stderr)
     print(f"  bound frames + C slice + tasklet + 512 = {bound:.0f} B: cost {per_item:.0f} B"
           f" is {'within' if per_item <= bound else 'OVER'} it by {abs(bound - per_item):.0f} B",
@@ -177,6 +201,8 @@ def cases():
     for key in ("rec", "chain"):
         for d in DEPTHS:
             yield f"/{key}/{d}", key, d
+    for d in ALONE_DEPTHS:
+        yield f"/alone/{d}", "alone", d
 
 
 def main():

@@ -132,48 +132,102 @@ const slp::detail::tasklet_impl* running_copied_core(const python_state* st) noe
 // A frame of a packed form's shape (python_state::pack): this, then its function and
 // code words (as the frame held them: cpy::func_word, cpy::code_word) unless it shares
 // them with the frame packed before it (the one it called: a recursive call's frames all
-// share one function). Its kept words are in the tasklet's packed form.
+// share one function), and only the function's when the code word is the function's
+// __code__ (code_of_function: what a frame that was called holds, unless the function's
+// __code__ was replaced while it ran). Its kept words are in the tasklet's packed form.
 struct packed_frame {
-    int32_t instr;        // cpy::frame_position
-    uint16_t extra;       // cpy::frame_position
-    uint16_t top_shares;  // (stacktop + 1) * 2, + 1 if it shares its callee's words
+    int32_t instr;       // cpy::frame_position
+    uint16_t extra;      // cpy::frame_position
+    uint16_t top_flags;  // (stacktop + 1) * 4, + 2 if its code is its function's,
+                         // + 1 if it shares its callee's words
     cpy::frame_position position() const noexcept { return {instr, extra}; }
     // (-1: in a call into C, every word is kept)
-    int stacktop() const noexcept { return (top_shares >> 1) - 1; }
-    bool shares_callee() const noexcept { return (top_shares & 1) != 0; }
-    void set(int stacktop, bool shares) noexcept {
-        top_shares = static_cast<uint16_t>((stacktop + 1) * 2 + (shares ? 1 : 0));
+    int stacktop() const noexcept { return (top_flags >> 2) - 1; }
+    bool shares_callee() const noexcept { return (top_flags & 1) != 0; }
+    bool code_of_function() const noexcept { return (top_flags & 2) != 0; }
+    void set(int stacktop, bool shares, bool code_of_function) noexcept {
+        top_flags = static_cast<uint16_t>((stacktop + 1) * 4 + (code_of_function ? 2 : 0) +
+                                          (shares ? 1 : 0));
     }
+    // The words that follow it.
+    size_t words() const noexcept { return shares_callee() ? 0 : code_of_function() ? 1 : 2; }
     size_t header_bytes() const noexcept {
-        return sizeof(packed_frame) + (shares_callee() ? 0 : 2 * sizeof(PyObject*));
-    }
-    // Its function and code words, if it has them (`callee`'s otherwise).
-    PyObject* const* words(PyObject* const* callee) const noexcept {
-        return shares_callee() ? callee : reinterpret_cast<PyObject* const*>(this + 1);
+        return sizeof(packed_frame) + words() * sizeof(PyObject*);
     }
 };
 // Its words follow it, so it is a whole number of them (8 bytes: one on 64-bit CPUs, two on
 // 32-bit ones).
 static_assert(sizeof(packed_frame) == 8);
 static_assert(sizeof(packed_frame) % alignof(PyObject*) == 0);
-constexpr int max_packed_stacktop = INT16_MAX - 1;
+constexpr int max_packed_stacktop = UINT16_MAX / 4 - 1;
 
-PyCodeObject* packed_code(PyObject* const* words) noexcept {
-    return reinterpret_cast<PyCodeObject*>(cpy::slot_object(words[1]));
+// The code word a frame called through the function `func_word` holds (the function's
+// __code__, as cpy::code_word reads it).
+PyObject* function_code_word(PyObject* func_word) noexcept {
+    return reinterpret_cast<PyFunctionObject*>(cpy::slot_object(func_word))->func_code;
 }
+
+// Is a frame's code word derived from its function word when packed? Only while the
+// module hears of every change of a function's __code__ (watch_code_changes()).
+bool g_code_changes_heard = false;
 
 // The shape of a tasklet's packed frames: each frame's packed_frame, from the innermost
 // out. Shared by every packed tasklet whose frames have the same shape (the same words
 // and positions: compared by value, so a shape never names an object no user holds), in a
 // table while any uses it. (Each user's frames still hold their own references to their
-// functions and codes, as the frames did.)
+// functions and codes, as the frames did.) A function whose code a shape's frames derive
+// from it that gets another __code__ leaves them their code (`replaced`, by frame), and
+// the shape leaves the table: it no longer means what its bytes say.
 struct frame_shape {
     size_t hash;
     uint32_t users;
-    uint32_t bytes;  // of the packed_frames that follow
+    uint32_t bytes;       // of the packed_frames that follow
+    PyObject** replaced;  // null, or a code word for each frame (null: derived, as packed)
     const char* data() const noexcept { return reinterpret_cast<const char*>(this + 1); }
 };
 static_assert(sizeof(frame_shape) % alignof(PyObject*) == 0);
+
+// Reads a shape's frames from the innermost out: each one's packed_frame, and its function
+// and code words (its own, or its callee's).
+class shape_reader {
+ public:
+    explicit shape_reader(const frame_shape* s) noexcept
+        : s_(s), at_(s->data()), stop_(s->data() + s->bytes) {}
+    // The next frame; false after the outermost.
+    bool next() noexcept {
+        if (at_ == stop_) return false;
+        pf_ = reinterpret_cast<const packed_frame*>(at_);
+        if (!pf_->shares_callee()) {
+            auto* const w = reinterpret_cast<PyObject* const*>(pf_ + 1);
+            func_ = w[0];
+            if (!pf_->code_of_function())
+                code_ = w[1];
+            else if (s_->replaced != nullptr && s_->replaced[index_] != nullptr)
+                code_ = s_->replaced[index_];
+            else
+                code_ = function_code_word(func_);
+        }
+        at_ += pf_->header_bytes();
+        ++index_;
+        return true;
+    }
+    const packed_frame& frame() const noexcept { return *pf_; }
+    size_t index() const noexcept { return index_ - 1; }
+    PyObject* func_word() const noexcept { return func_; }
+    PyObject* code_word() const noexcept { return code_; }
+    PyCodeObject* code() const noexcept {
+        return reinterpret_cast<PyCodeObject*>(cpy::slot_object(code_));
+    }
+
+ private:
+    const frame_shape* s_;
+    const char* at_;
+    const char* stop_;
+    const packed_frame* pf_ = nullptr;
+    size_t index_ = 0;
+    PyObject* func_ = nullptr;
+    PyObject* code_ = nullptr;
+};
 
 // The shapes in use, by hash (guarded by the GIL), and the buffer a shape is written to
 // before it is looked up.
@@ -210,6 +264,7 @@ frame_shape* use_shape(size_t bytes) noexcept {
         s->hash = hash;
         s->users = 1;
         s->bytes = static_cast<uint32_t>(bytes);
+        s->replaced = nullptr;
         std::memcpy(const_cast<char*>(s->data()), g_scratch, bytes);
         try {
             g_shapes->emplace(hash, s);
@@ -223,15 +278,64 @@ frame_shape* use_shape(size_t bytes) noexcept {
     }
 }
 
-void release_shape(frame_shape* s) noexcept {
-    if (--s->users != 0) return;
+// Take a shape out of the table (if it is there).
+void unlist_shape(const frame_shape* s) noexcept {
     auto [it, end] = g_shapes->equal_range(s->hash);
     for (; it != end; ++it)
         if (it->second == s) {
             g_shapes->erase(it);
             break;
         }
+}
+
+void release_shape(frame_shape* s) noexcept {
+    if (--s->users != 0) return;
+    if (s->replaced == nullptr)
+        unlist_shape(s);
+    else
+        std::free(s->replaced);
     std::free(s);
+}
+
+// `func`'s __code__ is about to be replaced (its frames packed so far keep the code they
+// ran: each shape that derives a frame's code from it records that code and leaves the
+// table; no memory for that: a fatal error, as no other way keeps the frames right).
+void function_code_changes(PyObject* func) noexcept {
+    if (g_shapes == nullptr) return;
+    for (auto it = g_shapes->begin(); it != g_shapes->end();) {
+        frame_shape* s = it->second;
+        size_t frames = 0;
+        bool derives = false;
+        for (shape_reader r(s); r.next(); ++frames)
+            derives = derives || (r.frame().code_of_function() && !r.frame().shares_callee() &&
+                                  cpy::slot_object(r.func_word()) == func);
+        if (!derives) {
+            ++it;
+            continue;
+        }
+        s->replaced = static_cast<PyObject**>(std::calloc(frames, sizeof(PyObject*)));
+        if (s->replaced == nullptr)
+            Py_FatalError("stackless: no memory to keep a blocked frame's code");
+        for (shape_reader r(s); r.next();)
+            if (r.frame().code_of_function() && !r.frame().shares_callee() &&
+                cpy::slot_object(r.func_word()) == func)
+                s->replaced[r.index()] = r.code_word();
+        it = g_shapes->erase(it);
+    }
+}
+
+// The audit hook that hears of every change of a function's __code__ (CPython audits
+// each one as object.__setattr__ before it makes it).
+int hear_code_changes(const char* event, PyObject* args, void*) {
+    if (std::strcmp(event, "object.__setattr__") != 0 || !PyTuple_Check(args) ||
+        PyTuple_GET_SIZE(args) < 2)
+        return 0;
+    PyObject* obj = PyTuple_GET_ITEM(args, 0);
+    PyObject* name = PyTuple_GET_ITEM(args, 1);
+    if (PyFunction_Check(obj) && PyUnicode_Check(name) &&
+        PyUnicode_CompareWithASCIIString(name, "__code__") == 0)
+        function_code_changes(obj);
+    return 0;
 }
 
 // The packed form: this, then the kept words of each frame from the innermost out, up to
@@ -251,6 +355,12 @@ size_t kept_words(const PyCodeObject* code, int stacktop) noexcept {
                          : static_cast<size_t>(code->co_nlocalsplus + code->co_stacksize);
 }
 
+// Is frame f's code word its function's __code__ (so that its packed form keeps only the
+// function word)?
+bool code_of_function(const _PyInterpreterFrame* f) noexcept {
+    return g_code_changes_heard && cpy::code_word(f) == function_code_word(cpy::func_word(f));
+}
+
 // Does frame f have the same function and code words as `callee`, the frame it called
 // (packed right before it)? Then its packed form shares them.
 bool shares_words(const _PyInterpreterFrame* f, const _PyInterpreterFrame* callee) noexcept {
@@ -265,6 +375,11 @@ T* moved(T* p, const char* lo, const char* hi, ptrdiff_t delta) noexcept {
 }
 
 }  // namespace
+
+void watch_code_changes() noexcept {
+    if (!g_code_changes_heard)
+        g_code_changes_heard = PySys_AddAuditHook(hear_code_changes, nullptr) == 0;
+}
 
 void install_chunk_cache() noexcept {
     if (g_cache != nullptr) return;
@@ -438,7 +553,7 @@ bool python_state::pack() noexcept {
             return false;
         PyFunctionObject* func = cpy::frame_func(f);
         PyCodeObject* code = cpy::frame_code(f);
-        if (func == nullptr || f->f_globals != func->func_globals ||
+        if (func == nullptr || !PyFunction_Check(func) || f->f_globals != func->func_globals ||
             f->f_builtins != func->func_builtins)
             return false;
         const size_t words = frame_words(code);
@@ -449,7 +564,8 @@ bool python_state::pack() noexcept {
             return false;
         bytes += kept_words(code, cpy::stack_top(f)) * sizeof(PyObject*);
         shape_bytes += sizeof(packed_frame);
-        if (!shares_words(f, callee)) shape_bytes += 2 * sizeof(PyObject*);
+        if (!shares_words(f, callee))
+            shape_bytes += (code_of_function(f) ? 1 : 2) * sizeof(PyObject*);
         end = reinterpret_cast<char*>(f);
         callee = f;
         f = f->previous;
@@ -476,19 +592,18 @@ bool python_state::pack() noexcept {
         const cpy::frame_position pos = cpy::position_of(f);
         pf->instr = pos.instr;
         pf->extra = pos.extra;
-        pf->set(cpy::stack_top(f), shares_words(f, callee));
+        const bool shares = shares_words(f, callee);
+        pf->set(cpy::stack_top(f), shares, !shares && code_of_function(f));
         shape += sizeof(packed_frame);
-        if (!pf->shares_callee()) {
-            auto** words = reinterpret_cast<PyObject**>(shape);
-            words[0] = cpy::func_word(f);
-            words[1] = cpy::code_word(f);
-            shape += 2 * sizeof(PyObject*);
-        }
+        auto** words = reinterpret_cast<PyObject**>(shape);
+        if (pf->words() >= 1) words[0] = cpy::func_word(f);
+        if (pf->words() == 2) words[1] = cpy::code_word(f);
+        shape += pf->words() * sizeof(PyObject*);
         const size_t n = kept_words(cpy::frame_code(f), pf->stacktop()) * sizeof(PyObject*);
         std::memcpy(out, cpy::slots(f), n);
         out += n;
     }
-    if (kept != nullptr && kept->bytes == shape_bytes &&
+    if (kept != nullptr && kept->replaced == nullptr && kept->bytes == shape_bytes &&
         std::memcmp(kept->data(), g_scratch, shape_bytes) == 0) {
         head->shape = kept;  // (blocked where it was blocked last time: no lookup)
     } else {
@@ -506,24 +621,19 @@ bool python_state::pack() noexcept {
 _PyInterpreterFrame* python_state::unpack_to(char* base) noexcept {
     const auto* head = reinterpret_cast<const packed_head*>(saved_);
     const char* in = reinterpret_cast<const char*>(head + 1);
-    const char* shape = head->shape->data();
-    const char* const stop = shape + head->shape->bytes;
     // (datastack_top_ is where the innermost frame ends in the region)
     char* end =
         base + (reinterpret_cast<char*>(datastack_top_) - reinterpret_cast<char*>(region_->chunk));
     _PyInterpreterFrame* top = head->below;
     _PyInterpreterFrame* above = nullptr;
-    PyObject* const* words = nullptr;  // the function and code words of the frame above
-    while (shape != stop) {
-        const auto* pf = reinterpret_cast<const packed_frame*>(shape);
-        words = pf->words(words);
-        PyCodeObject* const code = packed_code(words);
+    for (shape_reader r(head->shape); r.next();) {
+        const packed_frame& pf = r.frame();
+        PyCodeObject* const code = r.code();
         auto* f =
             reinterpret_cast<_PyInterpreterFrame*>(end - frame_words(code) * sizeof(PyObject*));
-        cpy::init_unpacked(f, words[0], words[1], pf->position(), pf->stacktop());
+        cpy::init_unpacked(f, r.func_word(), r.code_word(), pf.position(), pf.stacktop());
         f->previous = head->below;
-        shape += pf->header_bytes();
-        const size_t n = kept_words(code, pf->stacktop()) * sizeof(PyObject*);
+        const size_t n = kept_words(code, pf.stacktop()) * sizeof(PyObject*);
         std::memcpy(cpy::slots(f), in, n);
         in += n;
         if (above != nullptr)
@@ -565,22 +675,17 @@ void python_state::unpack_aside() noexcept {
 int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermost_sp) const {
     const auto* head = reinterpret_cast<const packed_head*>(saved_);
     const char* in = reinterpret_cast<const char*>(head + 1);
-    const char* shape = head->shape->data();
-    const char* const stop = shape + head->shape->bytes;
     auto* end = reinterpret_cast<char*>(datastack_top_);  // the innermost frame's, in the region
-    PyObject* const* fc = nullptr;                        // the frame's function and code words
-    for (bool innermost = true; shape != stop; innermost = false) {
-        const auto* pf = reinterpret_cast<const packed_frame*>(shape);
-        fc = pf->words(fc);
+    shape_reader sr(head->shape);
+    for (bool innermost = true; sr.next(); innermost = false) {
         // (each frame holds its own references to them, shared words or not)
-        if (int r = cpy::visit_word(fc[0], visit, arg)) return r;
-        if (int r = cpy::visit_word(fc[1], visit, arg)) return r;
-        PyCodeObject* const code = packed_code(fc);
+        if (int r = cpy::visit_word(sr.func_word(), visit, arg)) return r;
+        if (int r = cpy::visit_word(sr.code_word(), visit, arg)) return r;
+        PyCodeObject* const code = sr.code();
         const int nlocals = code->co_nlocalsplus;
-        const size_t kept = kept_words(code, pf->stacktop());
-        shape += pf->header_bytes();
+        const size_t kept = kept_words(code, sr.frame().stacktop());
         auto** words = reinterpret_cast<PyObject**>(const_cast<char*>(in));
-        int depth = pf->stacktop();
+        int depth = sr.frame().stacktop();
         if (depth < 0) {  // as traverse(): the value stack only up to a known top
             depth = nlocals;
             auto** localsplus =

@@ -33,7 +33,9 @@ bool put(PyObject* d, const char* key, size_t v) {
 // block's footprint over the packed tasklets that share it), shape_bytes (the shape's
 // own bytes: a packed_frame, and its function and code words unless shared, a frame),
 // shape_users (how many share it), c_slice (bytes of its C slice while
-// saved, copied stacks), c_slice_block (likewise), core (the core tasklet's heap blocks).
+// saved, copied stacks), c_slice_block (likewise), core (the core tasklet's heap blocks),
+// entry_frames (the heap block that shows its entry frames while its C slice is away:
+// CPython 3.12+).
 PyObject* mod_memory_of(PyObject*, PyObject* arg) {
     if (!PyObject_TypeCheck(arg, &TaskletType)) {
         PyErr_Format(PyExc_TypeError, "_memory_of() takes a tasklet, not %.100s",
@@ -63,7 +65,7 @@ PyObject* mod_memory_of(PyObject*, PyObject* arg) {
         !put(d, "c_slice", sliced ? x->slice.saved_size : 0) ||
         !put(d, "c_slice_block",
              x != nullptr && c->kind == slp::stack_kind::copied ? footprint(x->slice.saved) : 0) ||
-        !put(d, "core", core)) {
+        !put(d, "core", core) || !put(d, "entry_frames", footprint(st.entries_block()))) {
         Py_DECREF(d);
         return nullptr;
     }

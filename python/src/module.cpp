@@ -68,6 +68,7 @@ bool init_channel_type();
 bool init_bomb_type();
 bool init_atomic_type();
 void install_chunk_cache() noexcept;
+void watch_code_changes() noexcept;                      // datastack.cpp
 bool install_reducers(PyObject* module) noexcept;        // reducers.cpp
 bool add_generator_pickling(PyObject* module) noexcept;  // generators.cpp
 bool add_traceback_pickling(PyObject* module) noexcept;  // tracebacks.cpp
@@ -510,6 +511,7 @@ PyMODINIT_FUNC PyInit_stackless() {
     PyObject* m = stackless_module(&module_def);
     if (m == nullptr) return nullptr;
     install_chunk_cache();
+    watch_code_changes();
     if (TaskletExit == nullptr) {
         TaskletExit = PyErr_NewExceptionWithDoc("stackless.TaskletExit",
                                                 "Raised in a tasklet to kill it (a SystemExit).",

@@ -145,6 +145,8 @@ class python_state {
     size_t away_bytes() const noexcept { return f_.away ? saved_size_ : 0; }
     const void* away_block() const noexcept { return saved_; }
     bool away_packed() const noexcept { return f_.packed; }
+    // The heap block that shows its entry frames while it is suspended (null: none).
+    const void* entries_block() const noexcept { return share_.entries_block(); }
     // While packed: the heap block of its frames' shape, and how many packed tasklets share it.
     const void* away_shape(unsigned* users) const noexcept;
     size_t away_shape_bytes() const noexcept;

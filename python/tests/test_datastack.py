@@ -388,9 +388,9 @@ def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(s
     tasklet moved aside keeps its frames' bytes (CPython's layout: the sum of its
     frames' sizes; packed: each frame blocked in a Python call its locals' words) in one
     heap block, the rest of its frames (each a head of 8 bytes and, unless it shares its
-    callee's, 2 words: their shape) in a block it shares with the tasklets blocked in the
-    same frames, and a C slice whose size does not depend on how deep its Python frames
-    are."""
+    callee's, its function's word: their shape) in a block it shares with the tasklets
+    blocked in the same frames, and a C slice whose size does not depend on how deep its
+    Python frames are."""
     ch = stackless.channel()
     depths = {}
 
@@ -435,15 +435,17 @@ def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(s
         per_frame = (packed[50].pop() - packed[20].pop()) / 30
         # A packed frame of a recursion blocked in a Python call: its locals' words.
         assert per_frame == deep_code.co_nlocals * WORD
-        # Its shape: a head of two 32-bit fields a frame, and the function and code words
-        # of the innermost frame and of the body's (the others are their callee's); one
-        # for the tasklets blocked at the same depth, its block's bytes shared among them.
+        # Its shape: a head of two 32-bit fields a frame, and the function word of the
+        # innermost frame and of the body's (the others are their callee's; each code is
+        # its function's); one for the tasklets blocked at the same depth, its block's
+        # bytes shared among them.
         for d in (5, 20, 50):
             at_d = [mem[t] for t in aside if depths[t] == d]
             assert {m["shape_users"] for m in at_d} == {len(at_d)}
-            assert {m["shape_bytes"] for m in at_d} == {(d + 1) * 8 + 4 * WORD}
+            assert {m["shape_bytes"] for m in at_d} == {(d + 1) * 8 + 2 * WORD}
             share = at_d[0]["frames_shape"]
-            block = at_d[0]["shape_bytes"] + WORD + 8  # (its own head: hash, users, bytes)
+            # (its own head: hash, users and bytes, and the codes of a replaced __code__)
+            block = at_d[0]["shape_bytes"] + 2 * WORD + 8
             assert block <= share * len(at_d) + len(at_d) <= block + 32 + 16 + len(at_d)
         # Read through t.frame, the frames are unpacked aside: exactly their bytes,
         # behind the chunk's header.
@@ -454,6 +456,47 @@ def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(s
         assert 0 < m["frames_saved"] - m["frames"] <= 64
     for t in depths:
         t.kill()
+
+
+def test_entry_frames_of_a_blocked_tasklet_are_shown_without_copying_the_first(stack_kind):
+    """While a copied-stack tasklet's C slice is away (CPython 3.12+), each entry frame of
+    its chain (one per entry into the eval loop from C, on its C stack) is shown from a
+    heap block: the entries at the bottom of its C stack, those of a tasklet blocked in
+    Python frames, by their bytes in the copy of its C slice (the block holds only where
+    each goes back: 2 words, and a head); an entry further in (a C call back into Python)
+    by a copy of its own. Both read right and resume."""
+    if stack_kind == "own":
+        pytest.skip("own stacks keep their entry frames in place")
+    ch = stackless.channel()
+    out = []
+
+    def plain():
+        deep(1, 5, ch, out)
+
+    def through_c():
+        sorted([1], key=lambda v: deep(2, 5, ch, out))
+
+    ts = [stackless.tasklet(f)() for f in (plain, through_c) for _ in range(CROWD)]
+    stackless.run()
+    mem = {t: stackless._memory_of(t) for t in ts}
+    away = {f: [mem[t]["entry_frames"] for t in part if mem[t]["c_slice"]]
+            for f, part in ((plain, ts[:CROWD]), (through_c, ts[CROWD:]))}
+    assert len(away[plain]) >= CROWD - 4 and len(away[through_c]) >= CROWD - 4
+    if sys.version_info < (3, 12):
+        assert set(away[plain]) == set(away[through_c]) == {0}
+    else:
+        assert all(0 < b < FRAME_SPECIALS_BYTES for b in away[plain])
+        assert all(b > FRAME_SPECIALS_BYTES for b in away[through_c])
+    for t in (ts[0], ts[-1]):  # the chain reads right through them, to its end
+        codes = []
+        f = t.frame
+        while f is not None:
+            codes.append(f.f_code.co_name)
+            f = f.f_back
+        assert codes[:5] == ["deep"] * 5 and codes[-1] in ("plain", "through_c")
+    for i in range(2 * CROWD):
+        ch.send(i)
+    assert not any(t.alive for t in ts) and len(out) == 2 * CROWD
 
 
 def test_memory_of_takes_a_suspended_tasklet():
@@ -512,10 +555,11 @@ def chain_function(name, callee, tag, ns, swap=False):
 
 
 def test_packed_frames_of_a_recursion_share_their_function_and_code(stack_kind):
-    """A packed frame's shape keeps its function and code words only when the frame it
-    called has others: the shape of D frames of one recursive function takes (D - 1) * 2
-    words less than that of D frames of two functions of the same shape calling each
-    other; the frames' own words are the same."""
+    """A packed frame's shape keeps its function's word only when the frame it called has
+    another function (and its code's only when that is not its function's __code__): the
+    shape of D frames of one recursive function is a head of 8 bytes a frame and one word,
+    that of D frames of two functions of the same shape calling each other D words more;
+    the frames' own words are the same."""
     if stack_kind == "own":
         pytest.skip("own stacks keep their frames in place")
     depth = 20
@@ -535,7 +579,8 @@ def test_packed_frames_of_a_recursion_share_their_function_and_code(stack_kind):
             shapes.setdefault(f, set()).add(m["shape_bytes"])
     assert len(saved[rec]) == len(saved[alt]) == len(shapes[rec]) == len(shapes[alt]) == 1
     assert saved[alt] == saved[rec]
-    assert shapes[alt].pop() - shapes[rec].pop() == (depth - 1) * 2 * WORD
+    assert shapes[rec] == {depth * 8 + WORD}
+    assert shapes[alt] == {depth * (8 + WORD)}
     for i in range(len(ts)):
         ch.send(str(i))
     assert not any(t.alive for t in ts)
@@ -689,6 +734,50 @@ def test_a_recursion_whose_code_changed_keeps_each_frames_code_when_packed(stack
     assert not any(t.alive for t in ts)
     # the two innermost frames ran the new code, the others the old one
     assert sorted(results) == sorted(f"{i}BB" + "A" * (depth - 2) for i in range(CROWD))
+
+
+def test_frames_packed_before_their_functions_code_is_replaced_keep_their_code(stack_kind):
+    """A packed frame whose code is its function's keeps only the function: when the
+    function's __code__ is then replaced, the frame still runs (and shows, and the GC
+    visits) the code it was called with, and tasklets blocked in the new code get a shape
+    of their own (the same bytes no longer mean the same frames)."""
+    depth = 8
+    ch = stackless.channel()
+    results = []
+    ns = {}
+    rec = chain_function("rec", "rec", "A", ns)
+    old_code = rec.__code__
+    new_code = chain_function("rec", "rec", "B", {}).__code__
+
+    def body():
+        results.append(rec(depth, ch))
+
+    before = [stackless.tasklet(body)() for _ in range(CROWD)]
+    stackless.run()
+    if stack_kind == "copied":
+        assert sum(stackless._memory_of(t)["packed"] for t in before) >= CROWD - 4
+    rec.__code__ = new_code
+    del old_code
+    gc.collect()
+    after = [stackless.tasklet(body)() for _ in range(CROWD)]
+    stackless.run()
+    assert ch.balance == -2 * CROWD
+    if stack_kind == "copied":
+        # (the new ones share theirs, with none of the old ones)
+        new = [u for u in (stackless._memory_of(t)["shape_users"] for t in after) if u]
+        assert new and set(new) == {len(new)}
+    for ts, tag in ((before[1:], "A"), (after[1:], "B")):
+        f = ts[-1].frame  # (unpacked aside, as the GC and pickling read it)
+        codes = []
+        while f is not None:
+            codes.append(f.f_code)
+            f = f.f_back
+        assert {tag in c.co_consts for c in codes[:depth]} == {True}
+    for i in range(2 * CROWD):
+        ch.send(str(i))
+    assert not any(t.alive for t in before + after)
+    assert sorted(results) == sorted([f"{i}" + "A" * depth for i in range(CROWD)]
+                                     + [f"{i}" + "B" * depth for i in range(CROWD, 2 * CROWD)])
 
 
 def test_frames_entered_from_c_read_right_while_their_stack_is_reused():

@@ -54,6 +54,8 @@ class thread_share {
 
     // The innermost frame while suspended (null: none).
     _PyInterpreterFrame* frame() const noexcept { return frame_; }
+    // (no entry frames on this version: see ../entry_frames.hpp)
+    const void* entries_block() const noexcept { return nullptr; }
     void set_frame(_PyInterpreterFrame* f) noexcept { frame_ = f; }
     int recursion_depth() const noexcept { return recursion_depth_; }
 

@@ -44,6 +44,8 @@ class thread_share {
 
     // The innermost frame while suspended (null: none).
     _PyInterpreterFrame* frame() const noexcept { return frame_; }
+    // The heap block that shows its entry frames while suspended (null: none).
+    const void* entries_block() const noexcept { return entries_.block(); }
     void set_frame(_PyInterpreterFrame* f) noexcept { frame_ = f; }
     int recursion_depth() const noexcept { return recursion_depth_; }
 
