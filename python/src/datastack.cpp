@@ -299,9 +299,10 @@ void release_shape(frame_shape* s) noexcept {
 
 // `func`'s __code__ is about to be replaced (its frames packed so far keep the code they
 // ran: each shape that derives a frame's code from it records that code and leaves the
-// table; no memory for that: a fatal error, as no other way keeps the frames right).
-void function_code_changes(PyObject* func) noexcept {
-    if (g_shapes == nullptr) return;
+// table). False, with MemoryError set, when there is no memory for that: the audit hook
+// then refuses the assignment, so the frames stay right and the function unchanged.
+bool function_code_changes(PyObject* func) noexcept {
+    if (g_shapes == nullptr) return true;
     for (auto it = g_shapes->begin(); it != g_shapes->end();) {
         frame_shape* s = it->second;
         size_t frames = 0;
@@ -314,14 +315,17 @@ void function_code_changes(PyObject* func) noexcept {
             continue;
         }
         s->replaced = static_cast<PyObject**>(std::calloc(frames, sizeof(PyObject*)));
-        if (s->replaced == nullptr)
-            Py_FatalError("stackless: no memory to keep a blocked frame's code");
+        if (s->replaced == nullptr) {
+            PyErr_NoMemory();
+            return false;
+        }
         for (shape_reader r(s); r.next();)
             if (r.frame().code_of_function() && !r.frame().shares_callee() &&
                 cpy::slot_object(r.func_word()) == func)
                 s->replaced[r.index()] = r.code_word();
         it = g_shapes->erase(it);
     }
+    return true;
 }
 
 // The audit hook that hears of every change of a function's __code__ (CPython audits
@@ -333,8 +337,8 @@ int hear_code_changes(const char* event, PyObject* args, void*) {
     PyObject* obj = PyTuple_GET_ITEM(args, 0);
     PyObject* name = PyTuple_GET_ITEM(args, 1);
     if (PyFunction_Check(obj) && PyUnicode_Check(name) &&
-        PyUnicode_CompareWithASCIIString(name, "__code__") == 0)
-        function_code_changes(obj);
+        PyUnicode_CompareWithASCIIString(name, "__code__") == 0 && !function_code_changes(obj))
+        return -1;
     return 0;
 }
 
