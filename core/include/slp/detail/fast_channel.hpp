@@ -109,10 +109,10 @@ inline constexpr bool inline_switch = true;
 // (Started, suspended by a jump, on its own stack or the thread's, or copied with its
 // slice still in place on its shared stack: a copied tasklet suspended by a jump is its
 // shared stack's occupant until its slice is copied out.)
+// A tasklet suspended by a jump is a hard one (own, main or copied: a soft tasklet that
+// jumps was promoted to own), and only a copied one ever has its slice in the heap.
 [[gnu::always_inline]] inline bool jump_resumable(const tasklet_impl& next) noexcept {
-    return next.how == suspended_by::jump &&
-           (next.kind == stack_kind::own ||
-            (next.kind == stack_kind::copied && !next.slice_in_heap) || next.is_main);
+    return next.how == suspended_by::jump && !next.slice_in_heap;
 }
 
 // What a switch does besides its bookkeeping and jump: the default tells the
@@ -186,11 +186,10 @@ template <class Hooks>
 }
 
 // The calling thread's scheduler `s` (hooks.scheduler()) if the inline path may act for it
-// now, else null.
+// now (nothing holds it: no switch trap, callback or other thread's request; the
+// running tasklet is a hard one), else null.
 [[gnu::always_inline]] inline scheduler_hot* fast_scheduler(scheduler_hot* s) noexcept {
-    if (s == nullptr || !s->fast_ok) [[unlikely]]
-        return nullptr;
-    if (any_callback_installed()) [[unlikely]]
+    if (s == nullptr || !s->fast_ok()) [[unlikely]]
         return nullptr;
     if (s->running->kind == stack_kind::soft) [[unlikely]]
         return nullptr;
@@ -211,13 +210,13 @@ template <class Hooks>
 }
 
 // Whether src (running) may block on ch here: another tasklet of this thread is runnable,
-// no error (block trap, closing channel) nor other thread's request is pending, and its
-// tempval is free for what the partner will leave there.
+// no error (block trap, closing channel) is pending, and its tempval is free for what the
+// partner will leave there. (No other thread's request is pending: fast_scheduler saw
+// none.)
 [[gnu::always_inline]] inline bool may_block(scheduler_hot& s, channel_base& ch,
                                              tasklet_impl& src) noexcept {
     return src.next != &src && &src == s.head && !src.block_trap && !ch.closing() &&
-           !src.tempval.value.has_value() && !src.tempval.error &&
-           !s.inbox_nonempty.load(std::memory_order_acquire);
+           !src.tempval.value.has_value() && !src.tempval.error;
 }
 
 // src (running; may_block) joins ch's queue in direction dir and the next runnable
