@@ -28,7 +28,8 @@ ChannelObject* as_channel(PyObject* o) {
 // and the GC: `sp`, the top of the caller's value stack when Python called us through
 // vectorcall (args + nargs), so the GC can see the whole innermost frame; `kind`, `ch`,
 // `value`: the action. Noted in the running tasklet's object `cur` (if any) before core
-// may suspend it, forgotten when it runs again.
+// may suspend it, forgotten when it runs again: only its kind is reset then, which
+// says that the rest no longer holds (objects.hpp).
 struct suspension {
     PyObject* const* sp;
     suspend_kind kind;
@@ -42,14 +43,13 @@ struct suspension {
     cur->blocked_sp = const_cast<PyObject**>(what.sp);
     cur->suspended_in = what.kind;
     cur->suspend_channel = what.ch;
-    cur->suspend_value = what.value;
+    // (A receive's value is never read: pickle.cpp reads it for the sending kinds.)
+    if (what.kind != suspend_kind::receive) cur->suspend_value = what.value;
 }
 
 [[gnu::always_inline]] inline void forget_suspension(TaskletObject* cur) noexcept {
     if (cur == nullptr) return;
-    cur->blocked_sp = nullptr;
     cur->suspended_in = suspend_kind::none;
-    cur->suspend_channel = cur->suspend_value = nullptr;
 }
 
 // The blocking part of every channel action, in two halves around core's call.
