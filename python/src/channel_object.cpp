@@ -160,20 +160,26 @@ bool blocking(PyObject* const* sp, F&& action, suspend_kind kind = suspend_kind:
     return r;
 }
 
+// A borrowed `o` that becomes a new reference where core's inline path stores it (only
+// if the action takes it: no reference to take and drop when it declines).
+struct new_ref_to {
+    PyObject* o;
+    operator ref() const noexcept { return ref::borrow(o); }
+};
+
 [[gnu::always_inline]] inline PyObject* send_impl(PyObject* self, PyObject* const* sp,
                                                   PyObject* value, suspend_kind kind) {
     const action_hooks hooks = begin_action(sp, kind, self, value);
     if (hooks.rt == nullptr) return nullptr;
     slp::channel_base& ch = as_channel(self)->ch;
     try {
-        ref r = ref::borrow(value);
-        if (slp::detail::fast_send(ch, r, hooks)) {
+        if (slp::detail::fast_send<ref>(ch, new_ref_to{value}, hooks)) {
             end_action(hooks.rt);
             Py_RETURN_NONE;
         }
         note_suspension(hooks.self, hooks.what);
         slp::message m;
-        m.value.emplace<ref>(std::move(r));  // fits inline: cannot throw
+        m.value.emplace<ref>(ref::borrow(value));  // fits inline: cannot throw
         if (slp::detail::any_callback_installed()) [[unlikely]]
             return send_in_transit(ch, std::move(m), hooks.self, value);
         ch.send_message(std::move(m));

@@ -68,10 +68,11 @@ inline constexpr bool inline_switch = true;
 // The channel's queue (the channel's lock is held).
 [[gnu::always_inline]] inline void queue_push(channel_base& ch, tasklet_impl* t, int dir) noexcept {
     auto& q = ch.q();
-    t->prev = q.tail;
+    tasklet_impl* last = q.tail;  // (read once: see scheduler_hot::insert)
+    t->prev = last;
     t->next = nullptr;
-    if (q.tail != nullptr)
-        q.tail->next = t;
+    if (last != nullptr)
+        last->next = t;
     else
         q.head = t;
     q.tail = t;
@@ -82,14 +83,16 @@ inline constexpr bool inline_switch = true;
 
 [[gnu::always_inline]] inline void queue_unlink(channel_base& ch, tasklet_impl* t) noexcept {
     auto& q = ch.q();
-    if (t->prev != nullptr)
-        t->prev->next = t->next;
+    tasklet_impl* p = t->prev;
+    tasklet_impl* n = t->next;
+    if (p != nullptr)
+        p->next = n;
     else
-        q.head = t->next;
-    if (t->next != nullptr)
-        t->next->prev = t->prev;
+        q.head = n;
+    if (n != nullptr)
+        n->prev = p;
     else
-        q.tail = t->prev;
+        q.tail = p;
     ch.add_balance(-t->blocked_dir);
     t->next = t->prev = nullptr;
     t->blocked_dir = 0;
@@ -232,9 +235,10 @@ template <class Hooks>
     s.claim(&src);
 }
 
-// Send `value` (T as in channel<T>). False: declined, nothing changed.
-template <class T, class Hooks = observer_hooks>
-[[gnu::always_inline]] inline bool fast_send(channel_base& ch, T& value, Hooks hooks = {}) {
+// Send a T (as in channel<T>) made from `value` (forwarded: a T is moved from, anything
+// else converted) when the action takes it. False: declined, nothing changed.
+template <class T, class V, class Hooks = observer_hooks>
+[[gnu::always_inline]] inline bool fast_send(channel_base& ch, V&& value, Hooks hooks = {}) {
     // (A boxed T would be allocated, or moved by a move that may throw, under the lock.)
     if constexpr (!payload::stores_inline<T>()) return false;
     scheduler_hot* s = fast_scheduler(hooks.scheduler());
@@ -251,7 +255,7 @@ template <class T, class Hooks = observer_hooks>
             return false;
         }
         queue_unlink(ch, target);
-        target->tempval.value.template emplace<T>(std::move(value));
+        target->tempval.value.template fill<T>(std::forward<V>(value));  // (empty: tested)
         after_exchange(*s, ch, biased, *src, *target, to_partner, hooks);
         return true;
     }
@@ -260,7 +264,7 @@ template <class T, class Hooks = observer_hooks>
         ch.unlock(biased);
         return false;
     }
-    src->tempval.value.template emplace<T>(std::move(value));
+    src->tempval.value.template fill<T>(std::forward<V>(value));  // (empty: may_block)
     block(*s, ch, biased, *src, 1, hooks);  // kill, throw: the value was not taken
     src->tempval.clear();
     return true;
@@ -287,7 +291,7 @@ template <class T, class Take, class Hooks = observer_hooks>
             return false;
         }
         queue_unlink(ch, target);
-        take(target->tempval.value.template take<T>());
+        take(target->tempval.value.template take_held<T>());
         after_exchange(*s, ch, biased, *src, *target, to_partner, hooks);
         return true;
     }
