@@ -55,6 +55,9 @@ extern std::atomic<int> g_fork_epoch;
 inline int lock_tag() noexcept {
     return (g_fork_epoch.load(std::memory_order_relaxed) << 1) | 1;
 }
+// Set or clear `bits` of every registered scheduler's hold word (threads.cpp); a
+// scheduler registered later takes its callback bit from g_any_cb.
+void hold_every_scheduler(std::uint32_t bits, bool on) noexcept;
 // Post `item` to s if s still exists (checked and posted under the registry's lock, so
 // that s cannot end in between); false if it does not (threads.cpp).
 bool post_if_exists(scheduler_impl* s, inbox_item item);

@@ -37,9 +37,10 @@ std::atomic<const channel_callback*> g_chan_cb{nullptr};
 std::atomic<bool> g_any_cb{false};
 
 void note_callbacks() noexcept {
-    g_any_cb.store(g_sched_cb.load(std::memory_order_relaxed) != nullptr ||
-                       g_chan_cb.load(std::memory_order_relaxed) != nullptr,
-                   std::memory_order_release);
+    const bool any = g_sched_cb.load(std::memory_order_relaxed) != nullptr ||
+                     g_chan_cb.load(std::memory_order_relaxed) != nullptr;
+    g_any_cb.store(any, std::memory_order_release);
+    hold_every_scheduler(scheduler_hot::hold_callbacks, any);
 }
 
 void registry_add(scheduler_impl* s);

@@ -62,7 +62,7 @@ void take_back_runs(scheduler_impl& s, tasklet_impl* t) {
         handed = handed || !it.paused;
     }
     t->handed_over.store(handed, std::memory_order_relaxed);
-    s.inbox_nonempty.store(!s.inbox.empty(), std::memory_order_relaxed);
+    s.set_inbox_nonempty(!s.inbox.empty(), std::memory_order_relaxed);
 }
 
 }  // namespace

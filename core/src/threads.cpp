@@ -53,7 +53,7 @@ void adopt_caught_deliveries(scheduler_impl& me) noexcept {
             if (it.t == t && !it.paused) return;
         try {
             me.inbox.push_back({t, nullptr});
-            me.inbox_nonempty.store(true, std::memory_order_relaxed);
+            me.set_inbox_nonempty(true, std::memory_order_relaxed);
         } catch (...) {  // out of memory in a fresh child: it stays paused
         }
     };
@@ -91,6 +91,12 @@ void registry_add(scheduler_impl* s) {
                    [] { pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child); });
     std::lock_guard<std::mutex> lk(g_registry_mu);
     g_registry.push_back(s);
+    s->set_hold(scheduler_hot::hold_callbacks, any_callback_installed());
+}
+
+void hold_every_scheduler(std::uint32_t bits, bool on) noexcept {
+    std::lock_guard<std::mutex> lk(g_registry_mu);
+    for (scheduler_impl* s : g_registry) s->set_hold(bits, on);
 }
 
 void registry_remove(scheduler_impl* s) {
@@ -131,7 +137,7 @@ void push_to_inbox(scheduler_impl& s, inbox_item&& item) {
     std::lock_guard<std::mutex> lk(s.inbox_mu);
     if (!item.paused) item.t->handed_over.store(true, std::memory_order_relaxed);
     s.inbox.push_back(std::move(item));
-    s.inbox_nonempty.store(true, std::memory_order_release);
+    s.set_inbox_nonempty(true, std::memory_order_release);
     s.idle.store(false, std::memory_order_relaxed);
     s.inbox_cv.notify_one();
 }
@@ -154,7 +160,7 @@ void scheduler_impl::drain_inbox() {
     {
         std::lock_guard<std::mutex> lk(inbox_mu);
         items.swap(inbox);
-        inbox_nonempty.store(false, std::memory_order_relaxed);
+        set_inbox_nonempty(false, std::memory_order_relaxed);
         for (inbox_item& it : items) it.t->handed_over.store(false, std::memory_order_relaxed);
     }
     for (inbox_item& it : items) {

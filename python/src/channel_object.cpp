@@ -28,7 +28,8 @@ ChannelObject* as_channel(PyObject* o) {
 // and the GC: `sp`, the top of the caller's value stack when Python called us through
 // vectorcall (args + nargs), so the GC can see the whole innermost frame; `kind`, `ch`,
 // `value`: the action. Noted in the running tasklet's object `cur` (if any) before core
-// may suspend it, forgotten when it runs again.
+// may suspend it, forgotten when it runs again: only its kind is reset then, which
+// says that the rest no longer holds (objects.hpp).
 struct suspension {
     PyObject* const* sp;
     suspend_kind kind;
@@ -42,14 +43,13 @@ struct suspension {
     cur->blocked_sp = const_cast<PyObject**>(what.sp);
     cur->suspended_in = what.kind;
     cur->suspend_channel = what.ch;
-    cur->suspend_value = what.value;
+    // (A receive's value is never read: pickle.cpp reads it for the sending kinds.)
+    if (what.kind != suspend_kind::receive) cur->suspend_value = what.value;
 }
 
 [[gnu::always_inline]] inline void forget_suspension(TaskletObject* cur) noexcept {
     if (cur == nullptr) return;
-    cur->blocked_sp = nullptr;
     cur->suspended_in = suspend_kind::none;
-    cur->suspend_channel = cur->suspend_value = nullptr;
 }
 
 // The blocking part of every channel action, in two halves around core's call.
@@ -160,20 +160,26 @@ bool blocking(PyObject* const* sp, F&& action, suspend_kind kind = suspend_kind:
     return r;
 }
 
+// A borrowed `o` that becomes a new reference where core's inline path stores it (only
+// if the action takes it: no reference to take and drop when it declines).
+struct new_ref_to {
+    PyObject* o;
+    operator ref() const noexcept { return ref::borrow(o); }
+};
+
 [[gnu::always_inline]] inline PyObject* send_impl(PyObject* self, PyObject* const* sp,
                                                   PyObject* value, suspend_kind kind) {
     const action_hooks hooks = begin_action(sp, kind, self, value);
     if (hooks.rt == nullptr) return nullptr;
     slp::channel_base& ch = as_channel(self)->ch;
     try {
-        ref r = ref::borrow(value);
-        if (slp::detail::fast_send(ch, r, hooks)) {
+        if (slp::detail::fast_send<ref>(ch, new_ref_to{value}, hooks)) {
             end_action(hooks.rt);
             Py_RETURN_NONE;
         }
         note_suspension(hooks.self, hooks.what);
         slp::message m;
-        m.value.emplace<ref>(std::move(r));  // fits inline: cannot throw
+        m.value.emplace<ref>(ref::borrow(value));  // fits inline: cannot throw
         if (slp::detail::any_callback_installed()) [[unlikely]]
             return send_in_transit(ch, std::move(m), hooks.self, value);
         ch.send_message(std::move(m));

@@ -153,7 +153,6 @@ template <class Op>
     if (me == nullptr) [[unlikely]]
         return flush_and_return(ok ? Py_NewRef(Py_None) : nullptr);
     me->suspended_in = suspend_kind::none;
-    me->suspend_value = nullptr;
     // (Null if the collector cleared the object meanwhile.)
     PyObject* r = std::exchange(me->tempval, Py_NewRef(Py_None));
     if (r == current_marker()) Py_SETREF(r, Py_NewRef(reinterpret_cast<PyObject*>(me)));

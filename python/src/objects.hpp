@@ -43,7 +43,7 @@ struct TaskletObject {
     python_state state;          // its interpreter state while it is not running
     _PyErr_StackItem exc_state;  // its base exception stack entry
     unsigned long thread_id;     // the thread it belongs to (0: that thread ended)
-    PyObject** blocked_sp;       // value-stack top of its innermost frame in a call
+    PyObject** blocked_sp;       // value-stack top of its innermost frame in a call (suspended_sp)
     TaskletObject* alive_next;   // the thread's list of alive tasklet objects
     TaskletObject* alive_prev;
     // Pickling (pickle.cpp).
@@ -59,6 +59,9 @@ struct TaskletObject {
     PyObject* restore_sequence;       // (channel, iterator, sent): a send_sequence() to go on
     int in_run;                       // nesting of stackless.run() it is the watchdog of
     int restore_dir;  // +1 send restore_value, -1 receive (beside in_run: no padding)
+    // What it is suspended in; none while it runs. blocked_sp, suspend_value and
+    // suspend_channel are written with it and hold only while it is not none (a tasklet
+    // that runs again resets this field alone).
     suspend_kind suspended_in;
     bool chain_started;
     bool pending_throw;    // kill/throw(pending=True) waits in core: a pickle cannot carry it
@@ -72,6 +75,14 @@ struct TaskletObject {
     bool preempted_in_handler;  // suspended by run(timeout)'s tick in a signal handler
     bool dropped_blocked;       // given up at its thread's end while blocked on a channel
     bool given_up;  // given up at its thread's end: its frames stay, stuck on a C stack gone
+
+    // The value-stack top of its innermost frame when that frame called the channel
+    // action it is suspended in; null when it is in none (schedule() notes no stack top).
+    PyObject** suspended_sp() const noexcept {
+        return suspended_in != suspend_kind::none && suspended_in != suspend_kind::schedule
+                   ? blocked_sp
+                   : nullptr;
+    }
 };
 
 // stackless.channel: the core channel, in place.

@@ -307,8 +307,8 @@ PyObject* reduce_without_tracing(PyObject* self) {
         // (r == 0: capture() raises the frame library's error, naming frame and C function)
         _PyInterpreterFrame* top = t->state.top_frame();
         int depth = -1;
-        if (top != nullptr && t->blocked_sp != nullptr) {
-            const auto d = t->state.locate(t->blocked_sp) -
+        if (top != nullptr && t->suspended_sp() != nullptr) {
+            const auto d = t->state.locate(t->suspended_sp()) -
                            (cpy::slots(top) + cpy::frame_code(top)->co_nlocalsplus);
             if (d >= 0 && d <= cpy::frame_code(top)->co_stacksize) depth = static_cast<int>(d);
         }

@@ -683,7 +683,7 @@ int tasklet_traverse(PyObject* self, visitproc visit, void* arg) {
     if (!t->core || t->core.is_current()) return 0;
     if (!t->core.alive() || t->is_main_object || t->state.fresh()) {
         Py_VISIT(t->state.context());
-    } else if (int r = t->state.traverse(visit, arg, t->blocked_sp)) {
+    } else if (int r = t->state.traverse(visit, arg, t->suspended_sp())) {
         return r;
     }
     // A paused tasklet that holds itself (another thread's, kept_forever) owns that

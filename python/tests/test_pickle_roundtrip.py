@@ -491,3 +491,47 @@ def test_a_restored_send_sequence_pickles_again_between_two_sends():
     stackless.tasklet(_receive)(ch3, 2)
     stackless.run()
     assert SENT == [3, 4, ("count", 4), "finally"] and not t3.alive
+
+
+
+
+PAST = []
+
+
+def _receive_then_schedule(ch):
+    PAST.append(ch.receive())  # blocks, and the test's send resumes it
+    got = stackless.schedule("retval")  # (PAST.append on the stack would pickle a copy)
+    PAST.append(got)
+
+
+def _send_then_switch(ch, other):
+    ch.send("again")  # blocks until the test receives
+    other.switch()
+
+
+def test_a_tasklet_past_its_channel_action_pickles_as_suspended_where_it_is_now():
+    # Its channel action is over once it runs again: paused in schedule() it resumes
+    # there; switched away from in a C call (tasklet.switch()) after a send it is not
+    # restorable (a send it were still in would be).
+    import gc
+    ch = stackless.channel()
+    PAST.clear()
+    t = stackless.tasklet(_receive_then_schedule)(ch)
+    stackless.run()
+    ch.send("sent")  # t takes it, runs on and pauses in schedule()
+    assert t.alive and not t.blocked and t.restorable
+    gc.collect()  # the collector visits its frames as paused in schedule()
+    t2 = pickle.loads(pickle.dumps(t))
+    t.kill()
+    t2.insert()
+    stackless.run()
+    assert PAST == ["sent", "retval"]
+    other = stackless.tasklet(lambda: None)()
+    other.remove()
+    t3 = stackless.tasklet(_send_then_switch)(ch, other)
+    stackless.run()
+    assert ch.receive() == "again"
+    stackless.run()  # t3 returns from send() and switches to `other`, which ends
+    assert t3.alive and not t3.scheduled and not t3.restorable
+    gc.collect()
+    t3.kill()

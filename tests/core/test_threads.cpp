@@ -317,3 +317,70 @@ TEST(Threads, drop_of_a_tasklet_that_another_thread_is_delivering_to) {
     th.join();
     EXPECT_EQ(received, 0);  // every receiver was dropped before it could run
 }
+
+namespace {
+// In the calling thread: a ping-pong of two tasklets over one channel and schedule()s,
+// the actions the inline paths take when nothing holds them.
+void ping_pong_here(int rounds) {
+    slp::channel<int> ch;
+    slp::spawn([&] {
+        for (int i = 0; i < rounds; ++i) (void)ch.receive();
+    });
+    slp::spawn([&] {
+        for (int i = 0; i < rounds; ++i) {
+            ch.send(i);
+            slp::schedule();
+        }
+    });
+    slp::run();
+}
+}  // namespace
+
+TEST(Threads, callbacks_installed_by_another_thread_see_this_threads_switches) {
+    (void)slp::getcurrent();
+    std::atomic<int> ready{0}, installed{0}, channel_calls{0}, schedule_calls{0};
+    std::thread th([&] {
+        (void)slp::getcurrent();  // its scheduler exists before the callbacks
+        ping_pong_here(3);        // (the inline paths have run here)
+        ++ready;
+        wait_until(installed, 1);
+        ping_pong_here(3);
+    });
+    wait_until(ready, 1);
+    slp::set_channel_callback(
+        [&](slp::channel_base&, const slp::tasklet&, bool, bool) { ++channel_calls; });
+    slp::set_schedule_callback([&](const slp::tasklet&, const slp::tasklet&) { ++schedule_calls; });
+    ++installed;
+    th.join();
+    slp::set_channel_callback({});
+    slp::set_schedule_callback({});
+    EXPECT_EQ(channel_calls.load(), 6);  // every send and receive of the second ping-pong
+    EXPECT_GE(schedule_calls.load(), 6);
+}
+
+TEST(Threads, callbacks_installed_before_a_thread_starts_see_its_switches) {
+    std::atomic<int> channel_calls{0};
+    slp::set_channel_callback(
+        [&](slp::channel_base&, const slp::tasklet&, bool, bool) { ++channel_calls; });
+    std::thread th([&] { ping_pong_here(3); });
+    th.join();
+    slp::set_channel_callback({});
+    EXPECT_EQ(channel_calls.load(), 6);
+}
+
+TEST(Threads, removing_the_callbacks_lets_another_thread_switch_without_them) {
+    std::atomic<int> ready{0}, removed{0}, channel_calls{0};
+    slp::set_channel_callback(
+        [&](slp::channel_base&, const slp::tasklet&, bool, bool) { ++channel_calls; });
+    std::thread th([&] {
+        ping_pong_here(3);
+        ++ready;
+        wait_until(removed, 1);
+        ping_pong_here(3);
+    });
+    wait_until(ready, 1);
+    slp::set_channel_callback({});
+    ++removed;
+    th.join();
+    EXPECT_EQ(channel_calls.load(), 6);  // the first ping-pong's only
+}

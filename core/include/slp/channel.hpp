@@ -187,7 +187,7 @@ class channel : public channel_base {
     // caller (slp/detail/fast_channel.hpp says why).
     [[gnu::always_inline]] void send(T value) {
         if constexpr (detail::inline_switch) {
-            if (detail::fast_send(*this, value)) return;
+            if (detail::fast_send<T>(*this, std::move(value))) return;
         }
         message m;
         m.value.template emplace<T>(std::move(value));

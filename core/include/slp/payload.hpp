@@ -41,8 +41,13 @@ class payload {
     // (or, for a boxed T, operator new) throws; the payload is then empty.
     template <class T, class... Args>
     [[gnu::always_inline]] T& emplace(Args&&... args) {
-        using U = std::decay_t<T>;
         reset();
+        return fill<T>(std::forward<Args>(args)...);
+    }
+    // The same when the caller knows that the payload is empty (!has_value()): no test.
+    template <class T, class... Args>
+    [[gnu::always_inline]] T& fill(Args&&... args) {
+        using U = std::decay_t<T>;
         if constexpr (fits_inline<U>) {
             U* p = ::new (static_cast<void*>(buf_)) U(std::forward<Args>(args)...);
             ops_ = &table<U>;
@@ -73,6 +78,11 @@ class payload {
     template <class T>
     [[gnu::always_inline]] T take() {
         if (!holds<T>()) throw std::logic_error("slp::payload::take: empty or of another type");
+        return take_held<T>();
+    }
+    // The same when the caller knows that it holds a T (holds<T>()): no test.
+    template <class T>
+    [[gnu::always_inline]] T take_held() {
         using U = std::decay_t<T>;
         U* p = ptr<U>();
         U out(std::move(*p));

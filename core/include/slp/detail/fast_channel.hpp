@@ -68,10 +68,11 @@ inline constexpr bool inline_switch = true;
 // The channel's queue (the channel's lock is held).
 [[gnu::always_inline]] inline void queue_push(channel_base& ch, tasklet_impl* t, int dir) noexcept {
     auto& q = ch.q();
-    t->prev = q.tail;
+    tasklet_impl* last = q.tail;  // (read once: see scheduler_hot::insert)
+    t->prev = last;
     t->next = nullptr;
-    if (q.tail != nullptr)
-        q.tail->next = t;
+    if (last != nullptr)
+        last->next = t;
     else
         q.head = t;
     q.tail = t;
@@ -82,14 +83,16 @@ inline constexpr bool inline_switch = true;
 
 [[gnu::always_inline]] inline void queue_unlink(channel_base& ch, tasklet_impl* t) noexcept {
     auto& q = ch.q();
-    if (t->prev != nullptr)
-        t->prev->next = t->next;
+    tasklet_impl* p = t->prev;
+    tasklet_impl* n = t->next;
+    if (p != nullptr)
+        p->next = n;
     else
-        q.head = t->next;
-    if (t->next != nullptr)
-        t->next->prev = t->prev;
+        q.head = n;
+    if (n != nullptr)
+        n->prev = p;
     else
-        q.tail = t->prev;
+        q.tail = p;
     ch.add_balance(-t->blocked_dir);
     t->next = t->prev = nullptr;
     t->blocked_dir = 0;
@@ -109,10 +112,10 @@ inline constexpr bool inline_switch = true;
 // (Started, suspended by a jump, on its own stack or the thread's, or copied with its
 // slice still in place on its shared stack: a copied tasklet suspended by a jump is its
 // shared stack's occupant until its slice is copied out.)
+// A tasklet suspended by a jump is a hard one (own, main or copied: a soft tasklet that
+// jumps was promoted to own), and only a copied one ever has its slice in the heap.
 [[gnu::always_inline]] inline bool jump_resumable(const tasklet_impl& next) noexcept {
-    return next.how == suspended_by::jump &&
-           (next.kind == stack_kind::own ||
-            (next.kind == stack_kind::copied && !next.slice_in_heap) || next.is_main);
+    return next.how == suspended_by::jump && !next.slice_in_heap;
 }
 
 // What a switch does besides its bookkeeping and jump: the default tells the
@@ -186,11 +189,10 @@ template <class Hooks>
 }
 
 // The calling thread's scheduler `s` (hooks.scheduler()) if the inline path may act for it
-// now, else null.
+// now (nothing holds it: no switch trap, callback or other thread's request; the
+// running tasklet is a hard one), else null.
 [[gnu::always_inline]] inline scheduler_hot* fast_scheduler(scheduler_hot* s) noexcept {
-    if (s == nullptr || !s->fast_ok) [[unlikely]]
-        return nullptr;
-    if (any_callback_installed()) [[unlikely]]
+    if (s == nullptr || !s->fast_ok()) [[unlikely]]
         return nullptr;
     if (s->running->kind == stack_kind::soft) [[unlikely]]
         return nullptr;
@@ -211,13 +213,13 @@ template <class Hooks>
 }
 
 // Whether src (running) may block on ch here: another tasklet of this thread is runnable,
-// no error (block trap, closing channel) nor other thread's request is pending, and its
-// tempval is free for what the partner will leave there.
+// no error (block trap, closing channel) is pending, and its tempval is free for what the
+// partner will leave there. (No other thread's request is pending: fast_scheduler saw
+// none.)
 [[gnu::always_inline]] inline bool may_block(scheduler_hot& s, channel_base& ch,
                                              tasklet_impl& src) noexcept {
     return src.next != &src && &src == s.head && !src.block_trap && !ch.closing() &&
-           !src.tempval.value.has_value() && !src.tempval.error &&
-           !s.inbox_nonempty.load(std::memory_order_acquire);
+           !src.tempval.value.has_value() && !src.tempval.error;
 }
 
 // src (running; may_block) joins ch's queue in direction dir and the next runnable
@@ -233,9 +235,10 @@ template <class Hooks>
     s.claim(&src);
 }
 
-// Send `value` (T as in channel<T>). False: declined, nothing changed.
-template <class T, class Hooks = observer_hooks>
-[[gnu::always_inline]] inline bool fast_send(channel_base& ch, T& value, Hooks hooks = {}) {
+// Send a T (as in channel<T>) made from `value` (forwarded: a T is moved from, anything
+// else converted) when the action takes it. False: declined, nothing changed.
+template <class T, class V, class Hooks = observer_hooks>
+[[gnu::always_inline]] inline bool fast_send(channel_base& ch, V&& value, Hooks hooks = {}) {
     // (A boxed T would be allocated, or moved by a move that may throw, under the lock.)
     if constexpr (!payload::stores_inline<T>()) return false;
     scheduler_hot* s = fast_scheduler(hooks.scheduler());
@@ -252,7 +255,7 @@ template <class T, class Hooks = observer_hooks>
             return false;
         }
         queue_unlink(ch, target);
-        target->tempval.value.template emplace<T>(std::move(value));
+        target->tempval.value.template fill<T>(std::forward<V>(value));  // (empty: tested)
         after_exchange(*s, ch, biased, *src, *target, to_partner, hooks);
         return true;
     }
@@ -261,7 +264,7 @@ template <class T, class Hooks = observer_hooks>
         ch.unlock(biased);
         return false;
     }
-    src->tempval.value.template emplace<T>(std::move(value));
+    src->tempval.value.template fill<T>(std::forward<V>(value));  // (empty: may_block)
     block(*s, ch, biased, *src, 1, hooks);  // kill, throw: the value was not taken
     src->tempval.clear();
     return true;
@@ -288,7 +291,7 @@ template <class T, class Take, class Hooks = observer_hooks>
             return false;
         }
         queue_unlink(ch, target);
-        take(target->tempval.value.template take<T>());
+        take(target->tempval.value.template take_held<T>());
         after_exchange(*s, ch, biased, *src, *target, to_partner, hooks);
         return true;
     }

@@ -27,8 +27,7 @@ template <class Hooks = observer_hooks>
         return false;
     tasklet_impl* prev = s->running;
     tasklet_impl* next = prev->next;
-    if (prev != s->head || next == prev || !prev->in_ring || !jump_resumable(*next) ||
-        s->inbox_nonempty.load(std::memory_order_acquire)) [[unlikely]]
+    if (prev != s->head || next == prev || !prev->in_ring || !jump_resumable(*next)) [[unlikely]]
         return false;
     if (prev->kind == stack_kind::copied && !prev->is_main &&
         s->runcount > shared_stacks_per_thread) [[unlikely]]

@@ -163,15 +163,46 @@ struct scheduler_hot {
     // Whether the library switches without sanitizer annotations (the inline path may
     // switch only then).
     bool plain_switch = true;
-    // plain_switch, no switch trap, not in a callback: what the inline path checks, in
-    // one load (refresh() after changing any of the three).
-    bool fast_ok = true;
-    void refresh() noexcept { fast_ok = plain_switch && trap <= 0 && !in_callback; }
+    // Why the inline paths must decline now, one bit a reason; zero: they may act. The
+    // one word every inline action tests. This thread sets the bits of its own state
+    // (refresh() after changing plain_switch, trap or in_callback); other threads set
+    // theirs (callbacks installed, a post to the inbox), so every change is atomic.
+    static constexpr std::uint32_t hold_sanitized = 1u << 0;    // !plain_switch
+    static constexpr std::uint32_t hold_trap = 1u << 1;         // trap > 0
+    static constexpr std::uint32_t hold_in_callback = 1u << 2;  // in_callback
+    static constexpr std::uint32_t hold_callbacks = 1u << 3;    // a schedule or channel callback
+    static constexpr std::uint32_t hold_inbox = 1u << 4;        // inbox_nonempty (set with it)
+    std::atomic<std::uint32_t> hold{0};
+    [[gnu::always_inline]] bool fast_ok() const noexcept {
+        return hold.load(std::memory_order_relaxed) == 0;
+    }
+    void set_hold(std::uint32_t bits, bool on) noexcept {
+        if (on)
+            hold.fetch_or(bits, std::memory_order_relaxed);
+        else
+            hold.fetch_and(~bits, std::memory_order_relaxed);
+    }
+    void refresh() noexcept {
+        const std::uint32_t want = (plain_switch ? 0u : hold_sanitized) |
+                                   (trap > 0 ? hold_trap : 0) |
+                                   (in_callback ? hold_in_callback : 0);
+        // (Only this thread writes these bits: what it reads of them is exact.)
+        const std::uint32_t now =
+            hold.load(std::memory_order_relaxed) & (hold_sanitized | hold_trap | hold_in_callback);
+        if (want & ~now) set_hold(want & ~now, true);
+        if (now & ~want) set_hold(now & ~want, false);
+    }
     switch_observer* observer = nullptr;
     switch_record rec;
     tasklet_impl* zombie = nullptr;  // ended tasklet, cleaned up after switching away
     switch_counts counts;
-    std::atomic<bool> inbox_nonempty{false};  // another thread handed us something
+    // Another thread handed us something (written under the scheduler's inbox lock, by
+    // set_inbox_nonempty).
+    std::atomic<bool> inbox_nonempty{false};
+    void set_inbox_nonempty(bool v, std::memory_order order) noexcept {
+        inbox_nonempty.store(v, order);
+        set_hold(hold_inbox, v);
+    }
 
     // Make t the running tasklet and the ring's head (a switch to t). A compiler-only
     // barrier (no instruction) keeps the two pointer stores apart: g++ merges them into
@@ -205,34 +236,33 @@ struct scheduler_hot {
     }
 
     // The ring of runnables (a circular list through next/prev).
+    // (The links are read into locals before any is written: the compiler cannot tell
+    // that the tasklets differ, and would read them again after every store.)
     [[gnu::always_inline]] void insert(tasklet_impl* t) noexcept {  // at the end (before head)
-        if (head == nullptr) {
+        if (tasklet_impl* h = head; h == nullptr) {
             t->next = t->prev = t;
             head = t;
         } else {
-            t->next = head;
-            t->prev = head->prev;
-            head->prev->next = t;
-            head->prev = t;
+            link_between(t, h->prev, h);
         }
         t->in_ring = true;
         ++runcount;
     }
     [[gnu::always_inline]] void insert_after_head(
-        tasklet_impl* t) noexcept {  // right behind the head
+        tasklet_impl* t) noexcept {  // right behind the head (the ring is not empty)
         tasklet_impl* h = head;
-        head = h->next;
-        insert(t);
-        head = h;
+        link_between(t, h, h->next);
+        t->in_ring = true;
+        ++runcount;
     }
     [[gnu::always_inline]] tasklet_impl* remove_head() noexcept {
         tasklet_impl* t = head;
-        if (t->next == t) {
+        tasklet_impl* n = t->next;
+        if (n == t) {
             head = nullptr;
         } else {
-            t->prev->next = t->next;
-            t->next->prev = t->prev;
-            head = t->next;
+            join(t->prev, n);
+            head = n;
         }
         t->next = t->prev = nullptr;
         t->in_ring = false;
@@ -244,11 +274,21 @@ struct scheduler_hot {
             remove_head();
             return;
         }
-        t->prev->next = t->next;
-        t->next->prev = t->prev;
+        join(t->prev, t->next);
         t->next = t->prev = nullptr;
         t->in_ring = false;
         --runcount;
+    }
+    [[gnu::always_inline]] static void link_between(tasklet_impl* t, tasklet_impl* p,
+                                                    tasklet_impl* n) noexcept {
+        t->prev = p;
+        t->next = n;
+        p->next = t;
+        n->prev = t;
+    }
+    [[gnu::always_inline]] static void join(tasklet_impl* p, tasklet_impl* n) noexcept {
+        p->next = n;
+        n->prev = p;
     }
 };
 
@@ -261,8 +301,9 @@ struct scheduler_hot {
 // Callbacks (process-wide; scheduler.cpp): read on every action without a lock.
 extern std::atomic<const schedule_callback*> g_sched_cb;
 extern std::atomic<const channel_callback*> g_chan_cb;
-// Either of them is installed (one load for the inline path). note_callbacks() sets it
-// after either changed, under the lock that serialises their installation.
+// Either of them is installed. note_callbacks() sets it after either changed, under the
+// lock that serialises their installation, and with it every scheduler's hold_callbacks
+// bit (which the inline paths test).
 extern std::atomic<bool> g_any_cb;
 void note_callbacks() noexcept;
 inline const channel_callback* current_channel_callback() noexcept {
