@@ -303,13 +303,16 @@ void release_shape(frame_shape* s) noexcept {
 // then refuses the assignment, so the frames stay right and the function unchanged.
 bool function_code_changes(PyObject* func) noexcept {
     if (g_shapes == nullptr) return true;
+    // (Does the frame `r` is at take its code from func?)
+    auto derives_from_func = [func](const shape_reader& r) {
+        return r.frame().code_of_function() && !r.frame().shares_callee() &&
+               cpy::slot_object(r.func_word()) == func;
+    };
     for (auto it = g_shapes->begin(); it != g_shapes->end();) {
         frame_shape* s = it->second;
         size_t frames = 0;
         bool derives = false;
-        for (shape_reader r(s); r.next(); ++frames)
-            derives = derives || (r.frame().code_of_function() && !r.frame().shares_callee() &&
-                                  cpy::slot_object(r.func_word()) == func);
+        for (shape_reader r(s); r.next(); ++frames) derives = derives || derives_from_func(r);
         if (!derives) {
             ++it;
             continue;
@@ -320,9 +323,7 @@ bool function_code_changes(PyObject* func) noexcept {
             return false;
         }
         for (shape_reader r(s); r.next();)
-            if (r.frame().code_of_function() && !r.frame().shares_callee() &&
-                cpy::slot_object(r.func_word()) == func)
-                s->replaced[r.index()] = r.code_word();
+            if (derives_from_func(r)) s->replaced[r.index()] = r.code_word();
         it = g_shapes->erase(it);
     }
     return true;
