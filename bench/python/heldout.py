@@ -22,22 +22,29 @@ apart (no two share a frame shape); "shared": all in the same functions.
 
 Usage (3.11: PYTHONPATH=build/native/python; 3.13+: scripts/python-on x86_64 3.X):
     heldout.py [--quick] [--only switch|memory]
-Prints the table on stdout, progress on stderr.
+Prints the tables on stdout, progress on stderr. Switch timings are the fastest of
+bench_switch.py's REPS in turns, the median over 3 processes (1 with --quick); memory
+cases count 10x fewer tasklets with --quick.
 """
 import collections
 import inspect
 import itertools
+import json
 import math
-import os
+import statistics
+import subprocess
 import sys
 import textwrap
 
 import bench_memory
 import bench_switch
-from bench_switch import GreenletChannel, GreenletScheduler, fastest_times, greenlet, stackless
+from bench_switch import (GreenletChannel, GreenletScheduler, fastest_times, greenlet, ping, pong,
+                          stackless)
 
 QUICK = "--quick" in sys.argv
 N = bench_switch.N  # items (loop iterations) per timing
+PROCESSES = 1 if QUICK else 3  # switch timings: the median of theirs is kept
+ONE_PROCESS = "--one-process"  # how a process started by timed_in_processes() is told
 ADDED_TARGET = 0.10  # issue 16: (time - floor) / greenlet switch, every version
 MEMORY_TARGETS = {5: 0.34, 20: 0.5, 50: 0.8}  # issue 16: against a suspended greenlet
 KINDS = ("own", "copied")
@@ -104,25 +111,9 @@ def source(out, n):
         out.send(i)
 
 
-def stage(inp, out, n):
-    for _ in range(n):
-        out.send(inp.receive() + 1)
-
-
 def sink(inp, n):
     for _ in range(n):
         inp.receive()
-
-
-def ring_first(inp, out, n):
-    for i in range(n):
-        out.send(i)
-        inp.receive()
-
-
-def ring_member(inp, out, n):
-    for _ in range(n):
-        out.send(inp.receive() + 1)
 
 
 def send_tuples(ch, n):
@@ -214,21 +205,11 @@ def pong_guarded(a, b, guard, n):
                 guard.depth += 0
 
 
-def ping_in_with(a, b, guard, n):
+def in_with(loop, a, b, guard, n):
+    """loop(a, b, n) inside a with statement and a try: its switches happen below both."""
     with guard:
         try:
-            for i in range(n):
-                a.send(i)
-                b.receive()
-        finally:
-            guard.depth += 0
-
-
-def pong_in_with(a, b, guard, n):
-    with guard:
-        try:
-            for _ in range(n):
-                b.send(a.receive())
+            loop(a, b, n)
         finally:
             guard.depth += 0
 
@@ -245,20 +226,8 @@ def receive_bound(ch, n):
         receive()
 
 
-def ping(a, b, n):
-    for i in range(n):
-        a.send(i)
-        b.receive()
-
-
-def pong(a, b, n):
-    for _ in range(n):
-        b.send(a.receive())
-
-
 FLOORS = {fn: floor_of(fn, ROUND) for fn in (
-    source, stage, sink, ring_first, ring_member, spin, ping_guarded, pong_guarded,
-    ping_in_with, pong_in_with, ping, pong, send_bound, receive_bound)}
+    source, sink, spin, ping_guarded, pong_guarded, ping, pong, send_bound, receive_bound)}
 DEQUE_FLOORS = {fn: floor_of(fn, DEQUE) for fn in (
     send_tuples, receive_tuples, send_dicts, receive_dicts, send_sequence_of, receive_ints)}
 # `for x in ch`: the floor iterates a C iterator (itertools.repeat's tp_iternext, as the
@@ -341,11 +310,11 @@ def shape_attributes():
 
 def shape_pipeline(k):
     def calls(chs, n=N):
-        return ([(sink, chs[-1], n)] + [(stage, chs[i], chs[i + 1], n) for i in range(k - 2)]
+        return ([(sink, chs[-1], n)] + [(pong, chs[i], chs[i + 1], n) for i in range(k - 2)]
                 + [(source, chs[0], n)])
 
     def floor():
-        return ([(FLOORS[sink], 0, N)] + [(FLOORS[stage], 0, 0, N)] * (k - 2)
+        return ([(FLOORS[sink], 0, N)] + [(FLOORS[pong], 0, 0, N)] * (k - 2)
                 + [(FLOORS[source], 0, N)])
     return (in_tasklets(lambda: calls(stackless_channels(k - 1))), in_sequence(floor),
             in_greenlets(lambda s: calls(greenlet_channels(s, k - 1))))
@@ -356,12 +325,11 @@ def shape_ring(k):
     rounds = N // k
 
     def calls(chs):
-        return ([(ring_member, chs[i], chs[i + 1], rounds) for i in range(k - 1)]
-                + [(ring_first, chs[-1], chs[0], rounds)])
+        return ([(pong, chs[i], chs[i + 1], rounds) for i in range(k - 1)]
+                + [(ping, chs[0], chs[-1], rounds)])
 
     def floor():
-        return ([(FLOORS[ring_member], 0, 0, rounds)] * (k - 1)
-                + [(FLOORS[ring_first], 0, 0, rounds)])
+        return [(FLOORS[pong], 0, 0, rounds)] * (k - 1) + [(FLOORS[ping], 0, 0, rounds)]
     return (in_tasklets(lambda: calls(stackless_channels(k))), in_sequence(floor),
             in_greenlets(lambda s: calls(greenlet_channels(s, k))))
 
@@ -452,12 +420,21 @@ def shape_deep(depth):
             in_greenlets(lambda s: calls(*greenlet_channels(s, 2))))
 
 
-def shape_guarded(ping_fn, pong_fn):
+def shape_guarded():
     def calls(a, b):
-        return [(pong_fn, a, b, Guard(), N), (ping_fn, a, b, Guard(), N)]
+        return [(pong_guarded, a, b, Guard(), N), (ping_guarded, a, b, Guard(), N)]
     return (in_tasklets(lambda: calls(*stackless_channels(2))),
-            in_sequence(lambda: [(FLOORS[pong_fn], 0, 1, Guard(), N),
-                                 (FLOORS[ping_fn], 0, 1, Guard(), N)]),
+            in_sequence(lambda: [(FLOORS[pong_guarded], 0, 1, Guard(), N),
+                                 (FLOORS[ping_guarded], 0, 1, Guard(), N)]),
+            in_greenlets(lambda s: calls(*greenlet_channels(s, 2))))
+
+
+def shape_in_with():
+    def calls(a, b):
+        return [(in_with, pong, a, b, Guard(), N), (in_with, ping, a, b, Guard(), N)]
+    return (in_tasklets(lambda: calls(*stackless_channels(2))),
+            in_sequence(lambda: [(in_with, FLOORS[pong], 0, 1, Guard(), N),
+                                 (in_with, FLOORS[ping], 0, 1, Guard(), N)]),
             in_greenlets(lambda s: calls(*greenlet_channels(s, 2))))
 
 
@@ -490,9 +467,8 @@ SHAPES = [
     ("schedule() among 10, 30 frames deep (chain)", lambda: shape_schedule(10, 30)),
     ("ping-pong 10 frames deep (chain of functions)", lambda: shape_deep(10)),
     ("ping-pong 30 frames deep (chain of functions)", lambda: shape_deep(30)),
-    ("ping-pong, each action in with/try", lambda: shape_guarded(ping_guarded, pong_guarded)),
-    ("ping-pong, whole loop inside with+try", lambda: shape_guarded(ping_in_with,
-                                                                   pong_in_with)),
+    ("ping-pong, each action in with/try", shape_guarded),
+    ("ping-pong called inside with+try", shape_in_with),
 ]
 
 
@@ -549,43 +525,60 @@ def deque_extra():
     return t["deque"] - t["round"]
 
 
-def measure_switches():
-    """Rows: (shape, {kind: (ns/switch, added, plain)}, floor ns/item, vs greenlet)."""
+def timed_switches():
+    """This process's timings: ({method: seconds per item, or per switch for the greenlet
+    reference}, {shape: {kind or "greenlet": switches per item}})."""
     methods = [("greenlet_switch", bench_switch.greenlet_raw, 2 * N)] if greenlet else []
-    built = []
+    switches = {}
     for title, make in SHAPES:
         s_run, floor, g_run = make()
         runs = {kind: s_run(kind) for kind in KINDS}
-        switches = {kind: stackless_switches(runs[kind]) for kind in KINDS}
-        g_items = None
+        switches[title] = {kind: stackless_switches(runs[kind]) / N for kind in KINDS}
         if g_run is not None and greenlet:
-            g_switches = greenlet_switches(g_run)
+            switches[title]["greenlet"] = greenlet_switches(g_run) / N
             methods.append((f"{title}|greenlet", g_run, N))
-            g_items = g_switches
         for kind in KINDS:
             methods.append((f"{title}|{kind}", runs[kind], N))
         methods.append((f"{title}|floor", floor, N))
-        built.append((title, switches, g_items))
-        log(f"built: {title}: switches per item {switches['own'] / N:.2f} (own),"
-            f" {switches['copied'] / N:.2f} (copied)"
-            + (f", greenlet {g_items / N:.2f}" if g_items else ""))
+        log(f"built: {title}: switches per item "
+            + ", ".join(f"{k} {v:.2f}" for k, v in switches[title].items()))
     log(f"timing {len(methods)} loops, {bench_switch.REPS} rounds ...")
-    t = fastest_times(methods)  # seconds per item (per greenlet switch for the reference)
+    return dict(fastest_times(methods), deque_extra=deque_extra()), switches
+
+
+def timed_in_processes():
+    """timed_switches() in PROCESSES processes (ASLR: each its own code layout), each
+    method's median over them (bench_switch.py's way)."""
+    if PROCESSES == 1:
+        return timed_switches()
+    args = [sys.executable, __file__, ONE_PROCESS] + (["--quick"] if QUICK else [])
+    runs = []
+    for k in range(PROCESSES):
+        log(f"process {k + 1} of {PROCESSES} ...")
+        runs.append(json.loads(subprocess.run(args, check=True, stdout=subprocess.PIPE).stdout))
+    times = {name: statistics.median(run[0][name] for run in runs) for name in runs[0][0]}
+    return times, runs[0][1]
+
+
+def measure_switches():
+    """(greenlet switch, deque floors' extra, rows): a row is (shape, {kind: (ns/switch,
+    added, plain, vs greenlet, switches per item)}, floor seconds per item)."""
+    t, switches = timed_in_processes()
     ref = t.get("greenlet_switch")
     rows = []
-    for title, switches, g_items in built:
+    for title, _ in SHAPES:
         floor = t[f"{title}|floor"]
         figures = {}
         for kind in KINDS:
             per_item = t[f"{title}|{kind}"]
-            per_switch = per_item * N / switches[kind]
-            added = (per_item - floor) * N / switches[kind]
+            per_switch = per_item / switches[title][kind]
+            added = (per_item - floor) / switches[title][kind]
+            g = t.get(f"{title}|greenlet")
             figures[kind] = (per_switch, added / ref if ref else None,
                              per_switch / ref if ref else None,
-                             per_item / t[f"{title}|greenlet"] if g_items else None,
-                             switches[kind] / N)
+                             per_item / g if g else None, switches[title][kind])
         rows.append((title, figures, floor))
-    return ref, rows
+    return ref, t["deque_extra"], rows
 
 
 def print_switch_table(ref, rows, extra):
@@ -594,7 +587,7 @@ def print_switch_table(ref, rows, extra):
           if ref else f"\n## Switches: Python {sys.version.split()[0]}, no greenlet")
     print(f"(deque floors: append + popleft take {extra * 1e9:+.1f} ns per item against two"
           " int.__round__ calls)")
-    print(f"{'shape':<48} {'kind':<6} {'sw/item':>7} {'ns/sw':>7} {'floor ns/it':>11}"
+    print(f"{'shape':<52} {'kind':<6} {'sw/item':>7} {'ns/sw':>7} {'floor ns/it':>11}"
           f" {'added':>6} {'plain':>6} {'vs gl':>6}  target added<={ADDED_TARGET}")
     for title, figures, floor in rows:
         for kind in KINDS:
@@ -603,7 +596,7 @@ def print_switch_table(ref, rows, extra):
             def f(x):
                 return f"{x:6.2f}" if x is not None else "     -"
             verdict = "" if added is None else ("holds" if added <= ADDED_TARGET else "MISSES")
-            print(f"{title:<48} {kind:<6} {per_item:7.2f} {per_switch * 1e9:7.1f}"
+            print(f"{title:<52} {kind:<6} {per_item:7.2f} {per_switch * 1e9:7.1f}"
                   f" {floor * 1e9:11.1f} {f(added)} {f(plain)} {f(vs_g)}  {verdict}")
     sys.stdout.flush()
 
@@ -792,10 +785,11 @@ def main():
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
     if stackless is None:
         sys.exit("heldout.py: the stackless module is not importable here")
+    if ONE_PROCESS in sys.argv:
+        json.dump(timed_switches(), sys.stdout)
+        return
     if only in (None, "switch"):
-        extra = deque_extra()
-        ref, rows = measure_switches()
-        print_switch_table(ref, rows, extra)
+        print_switch_table(*measure_switches())
     if only in (None, "memory"):
         print_memory_table(measure_memory())
 
