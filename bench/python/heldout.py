@@ -21,7 +21,7 @@ case), held to issue 16's ratios (0.34/0.5/0.8) and its rule: own frames' bytes 
 apart (no two share a frame shape); "shared": all in the same functions.
 
 Usage (3.11: PYTHONPATH=build/native/python; 3.13+: scripts/python-on x86_64 3.X):
-    heldout.py [--quick] [--only switch|memory]
+    heldout.py [--quick] [--only switch|memory] [--shapes WORD,...]
 Prints the tables on stdout, progress on stderr. Switch timings are the fastest of
 bench_switch.py's REPS in turns, the median over 3 processes (1 with --quick); memory
 cases count 10x fewer tasklets with --quick.
@@ -31,6 +31,7 @@ import inspect
 import itertools
 import json
 import math
+import operator
 import statistics
 import subprocess
 import sys
@@ -48,6 +49,14 @@ ONE_PROCESS = "--one-process"  # how a process started by timed_in_processes() i
 ADDED_TARGET = 0.10  # issue 16: (time - floor) / greenlet switch, every version
 MEMORY_TARGETS = {5: 0.34, 20: 0.5, 50: 0.8}  # issue 16: against a suspended greenlet
 KINDS = ("own", "copied")
+# --shapes A,B: only the switch shapes whose title contains one of them (and the control
+# rows), only the memory shapes named.
+SELECTED = (sys.argv[sys.argv.index("--shapes") + 1].split(",") if "--shapes" in sys.argv
+            else None)
+
+
+def selected(title):
+    return SELECTED is None or title.startswith("control") or any(w in title for w in SELECTED)
 
 
 def log(*args):
@@ -235,20 +244,25 @@ DEQUE_FLOORS = {fn: floor_of(fn, DEQUE) for fn in (
 send_ints_floor = floor_of(source, ROUND)
 
 
-def chain_of(depth, name):
+def chain_of(depth, name, call=""):
     """A function that calls fn(*args) `depth` frames down a chain of `depth` different
     functions, each with 2 arguments and 2 locals (what a handler's call chain looks like;
-    bench_switch.py's deep row recurses through one function)."""
+    bench_switch.py's deep row recurses through one function), each calling the next
+    through `call` (operator.call: C code between the frames, as a callback, map() or a C
+    decorator puts there; every level is then a C call of the interpreter too)."""
+    def next_call(i):
+        return f"{call}({name}{i}, fn, args)" if call else f"{name}{i}(fn, args)"
     src = "".join(f"def {name}{i}(fn, args):\n    here = {i}\n    below = here + 1\n"
-                  f"    return {name}{i + 1}(fn, args)\n" for i in range(depth))
+                  f"    return {next_call(i + 1)}\n" for i in range(depth))
     src += f"def {name}{depth}(fn, args):\n    return fn(*args)\n"
-    ns = {}
+    ns = {"operator": operator}
     exec(compile(src, f"<chain {name}>", "exec"), ns)
     return ns[f"{name}0"]
 
 
 DEPTH_CHAINS = {d: chain_of(d, f"level{d}_") for d in (10, 30)}
 DEPTH_CHAINS[0] = lambda fn, args: fn(*args)
+DEPTH_CHAINS["10 via C"] = chain_of(10, "via_c_", "operator.call")
 
 
 # ---- runners: (stackless(kind), floor, greenlet or None), per shape --------------------
@@ -467,6 +481,8 @@ SHAPES = [
     ("schedule() among 10, 30 frames deep (chain)", lambda: shape_schedule(10, 30)),
     ("ping-pong 10 frames deep (chain of functions)", lambda: shape_deep(10)),
     ("ping-pong 30 frames deep (chain of functions)", lambda: shape_deep(30)),
+    ("ping-pong 10 frames deep, C calls between", lambda: shape_deep("10 via C")),
+    ("schedule() among 10, 10 deep, C calls between", lambda: shape_schedule(10, "10 via C")),
     ("ping-pong, each action in with/try", shape_guarded),
     ("ping-pong called inside with+try", shape_in_with),
 ]
@@ -531,6 +547,8 @@ def timed_switches():
     methods = [("greenlet_switch", bench_switch.greenlet_raw, 2 * N)] if greenlet else []
     switches = {}
     for title, make in SHAPES:
+        if not selected(title):
+            continue
         s_run, floor, g_run = make()
         runs = {kind: s_run(kind) for kind in KINDS}
         switches[title] = {kind: stackless_switches(runs[kind]) / N for kind in KINDS}
@@ -552,6 +570,8 @@ def timed_in_processes():
     if PROCESSES == 1:
         return timed_switches()
     args = [sys.executable, __file__, ONE_PROCESS] + (["--quick"] if QUICK else [])
+    if SELECTED:
+        args += ["--shapes", ",".join(SELECTED)]
     runs = []
     for k in range(PROCESSES):
         log(f"process {k + 1} of {PROCESSES} ...")
@@ -567,6 +587,8 @@ def measure_switches():
     ref = t.get("greenlet_switch")
     rows = []
     for title, _ in SHAPES:
+        if not selected(title):
+            continue
         floor = t[f"{title}|floor"]
         figures = {}
         for kind in KINDS:
@@ -581,7 +603,7 @@ def measure_switches():
     return ref, t["deque_extra"], rows
 
 
-def print_switch_table(ref, rows, extra):
+def print_switch_table(ref, extra, rows):
     print(f"\n## Switches: Python {sys.version.split()[0]}, greenlet "
           f"{greenlet.__version__ if greenlet else '-'} (switch {ref * 1e9:.1f} ns)"
           if ref else f"\n## Switches: Python {sys.version.split()[0]}, no greenlet")
@@ -647,6 +669,15 @@ def f{i}(n, block):
             return f{j}(n - 1, block)
         return block()
 """,
+    "via-C": """def f{i}(n, block):
+    a = n
+    b = a + 1
+    c = b + 1
+    d = c + 1
+    if n > 1:
+        return operator.call(f{j}, n - 1, block)
+    return block()
+""",
     "for-list": """def f{i}(n, block):
     a = n
     for b in [a, a + 1, a + 2]:
@@ -662,6 +693,7 @@ SHAPE_TEXT = {
     "closure": "each frame makes a closure over 2 of its locals (2 cells, a function)",
     "kwargs": "each frame takes keyword arguments (a keyword-only one, **options)",
     "generator": "each frame iterates a generator, suspended at its first yield",
+    "via-C": "plain frames, each calling the next through operator.call (C between frames)",
     "for-list": "each frame is inside `for b in [a, a + 1, a + 2]`",
 }
 
@@ -712,7 +744,7 @@ print(total / n)
 
 
 def frames_source(kind, depth):
-    return "".join(FRAME_BODIES[kind].format(i=i, j=i + 1) for i in range(depth))
+    return "import operator\n" + "".join(FRAME_BODIES[kind].format(i=i, j=i + 1) for i in range(depth))
 
 
 def measure_memory_case(kind, sharing, depth):
@@ -741,6 +773,8 @@ def measure_memory():
     rows = []
     sharings = ("alone", "shared")
     for kind in FRAME_BODIES:
+        if SELECTED and kind not in SELECTED:
+            continue
         for sharing in sharings:
             for depth in (5, 20, 50):
                 log(f"memory: {kind} {sharing} {depth} ...")
