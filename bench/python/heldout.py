@@ -744,7 +744,8 @@ print(total / n)
 
 
 def frames_source(kind, depth):
-    return "import operator\n" + "".join(FRAME_BODIES[kind].format(i=i, j=i + 1) for i in range(depth))
+    body = FRAME_BODIES[kind]
+    return "import operator\n" + "".join(body.format(i=i, j=i + 1) for i in range(depth))
 
 
 def measure_memory_case(kind, sharing, depth):
