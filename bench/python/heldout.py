@@ -21,7 +21,7 @@ case), held to issue 16's ratios (0.34/0.5/0.8) and its rule: own frames' bytes 
 apart (no two share a frame shape); "shared": all in the same functions.
 
 Usage (3.11: PYTHONPATH=build/native/python; 3.13+: scripts/python-on x86_64 3.X):
-    heldout.py [--quick] [--only switch|memory] [--shapes WORD,...]
+    heldout.py [--quick] [--only switch|memory] [--shapes WORD,...] [--processes K]
 Prints the tables on stdout, progress on stderr. Switch timings are the fastest of
 bench_switch.py's REPS in turns, the median over 3 processes (1 with --quick); memory
 cases count 10x fewer tasklets with --quick.
@@ -44,7 +44,9 @@ from bench_switch import (GreenletChannel, GreenletScheduler, fastest_times, gre
 
 QUICK = "--quick" in sys.argv
 N = bench_switch.N  # items (loop iterations) per timing
-PROCESSES = 1 if QUICK else 3  # switch timings: the median of theirs is kept
+# Switch timings: the median of PROCESSES processes' (--processes K to choose).
+PROCESSES = (int(sys.argv[sys.argv.index("--processes") + 1]) if "--processes" in sys.argv
+             else 1 if QUICK else 3)
 ONE_PROCESS = "--one-process"  # how a process started by timed_in_processes() is told
 ADDED_TARGET = 0.10  # issue 16: (time - floor) / greenlet switch, every version
 MEMORY_TARGETS = {5: 0.34, 20: 0.5, 50: 0.8}  # issue 16: against a suspended greenlet
