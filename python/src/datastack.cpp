@@ -39,7 +39,6 @@
 #include <cstring>
 #include <functional>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "python_state.hpp"
@@ -179,10 +178,10 @@ bool g_code_changes_heard = false;
 // from it that gets another __code__ leaves them their code (`replaced`, by frame), and
 // the shape leaves the table: it no longer means what its bytes say.
 struct frame_shape {
-    size_t hash;
-    uint32_t users;
-    uint32_t bytes;       // of the packed_frames that follow
+    frame_shape* next;    // in its bucket of the table, while listed
     PyObject** replaced;  // null, or a code word for each frame (null: derived, as packed)
+    uint32_t users;
+    uint32_t bytes;  // of the packed_frames that follow
     const char* data() const noexcept { return reinterpret_cast<const char*>(this + 1); }
 };
 static_assert(sizeof(frame_shape) % alignof(PyObject*) == 0);
@@ -229,9 +228,16 @@ class shape_reader {
     PyObject* code_ = nullptr;
 };
 
-// The shapes in use, by hash (guarded by the GIL), and the buffer a shape is written to
-// before it is looked up.
-std::unordered_multimap<size_t, frame_shape*>* g_shapes = nullptr;
+// The shapes in use (guarded by the GIL): chained through their `next`, in buckets by
+// their bytes' hash (computed again when needed: a blocked tasklet whose shape is its
+// own pays for the table's part of it, so that is a bucket's word and no more), one
+// bucket a shape at most. And the buffer a shape is written to before it is looked up.
+struct shape_table {
+    frame_shape** buckets = nullptr;
+    size_t mask = 0;  // buckets - 1
+    size_t count = 0;
+};
+shape_table g_shapes;
 char* g_scratch = nullptr;
 size_t g_scratch_cap = 0;
 
@@ -245,47 +251,60 @@ char* scratch(size_t n) noexcept {
     return g_scratch;
 }
 
+size_t shape_hash(const char* data, size_t bytes) noexcept {
+    return std::hash<std::string_view>{}(std::string_view(data, bytes));
+}
+
+// Twice the buckets (when there are more shapes than buckets); false if there is no
+// memory for them (the chains grow instead).
+bool grow_shape_table() noexcept {
+    const size_t n = g_shapes.buckets == nullptr ? 16 : 2 * (g_shapes.mask + 1);
+    auto** buckets = static_cast<frame_shape**>(std::calloc(n, sizeof(frame_shape*)));
+    if (buckets == nullptr) return false;
+    for (size_t i = 0; g_shapes.buckets != nullptr && i <= g_shapes.mask; ++i)
+        for (frame_shape* s = g_shapes.buckets[i]; s != nullptr;) {
+            frame_shape* next = s->next;
+            frame_shape*& head = buckets[shape_hash(s->data(), s->bytes) & (n - 1)];
+            s->next = head;
+            head = s;
+            s = next;
+        }
+    std::free(g_shapes.buckets);
+    g_shapes.buckets = buckets;
+    g_shapes.mask = n - 1;
+    return true;
+}
+
 // The shared shape whose packed_frames are those `bytes` of g_scratch, one more user of it
 // (made if there is none); null if there is no memory for it.
 frame_shape* use_shape(size_t bytes) noexcept {
-    const size_t hash = std::hash<std::string_view>{}(std::string_view(g_scratch, bytes));
-    try {
-        if (g_shapes == nullptr) g_shapes = new std::unordered_multimap<size_t, frame_shape*>;
-        auto [it, end] = g_shapes->equal_range(hash);
-        for (; it != end; ++it) {
-            frame_shape* s = it->second;
-            if (s->bytes == bytes && std::memcmp(s->data(), g_scratch, bytes) == 0) {
-                ++s->users;
-                return s;
-            }
-        }
-        auto* s = static_cast<frame_shape*>(std::malloc(sizeof(frame_shape) + bytes));
-        if (s == nullptr) return nullptr;
-        s->hash = hash;
-        s->users = 1;
-        s->bytes = static_cast<uint32_t>(bytes);
-        s->replaced = nullptr;
-        std::memcpy(const_cast<char*>(s->data()), g_scratch, bytes);
-        try {
-            g_shapes->emplace(hash, s);
-        } catch (...) {
-            std::free(s);
-            return nullptr;
-        }
-        return s;
-    } catch (...) {
+    if ((g_shapes.buckets == nullptr || g_shapes.count > g_shapes.mask) && !grow_shape_table() &&
+        g_shapes.buckets == nullptr)
         return nullptr;
-    }
+    frame_shape*& bucket = g_shapes.buckets[shape_hash(g_scratch, bytes) & g_shapes.mask];
+    for (frame_shape* s = bucket; s != nullptr; s = s->next)
+        if (s->bytes == bytes && std::memcmp(s->data(), g_scratch, bytes) == 0) {
+            ++s->users;
+            return s;
+        }
+    auto* s = static_cast<frame_shape*>(std::malloc(sizeof(frame_shape) + bytes));
+    if (s == nullptr) return nullptr;
+    s->next = bucket;
+    s->replaced = nullptr;
+    s->users = 1;
+    s->bytes = static_cast<uint32_t>(bytes);
+    std::memcpy(const_cast<char*>(s->data()), g_scratch, bytes);
+    bucket = s;
+    ++g_shapes.count;
+    return s;
 }
 
-// Take a shape out of the table (if it is there).
+// Take a listed shape out of the table.
 void unlist_shape(const frame_shape* s) noexcept {
-    auto [it, end] = g_shapes->equal_range(s->hash);
-    for (; it != end; ++it)
-        if (it->second == s) {
-            g_shapes->erase(it);
-            break;
-        }
+    frame_shape** at = &g_shapes.buckets[shape_hash(s->data(), s->bytes) & g_shapes.mask];
+    while (*at != s) at = &(*at)->next;
+    *at = s->next;
+    --g_shapes.count;
 }
 
 void release_shape(frame_shape* s) noexcept {
@@ -302,29 +321,31 @@ void release_shape(frame_shape* s) noexcept {
 // table). False, with MemoryError set, when there is no memory for that: the audit hook
 // then refuses the assignment, so the frames stay right and the function unchanged.
 bool function_code_changes(PyObject* func) noexcept {
-    if (g_shapes == nullptr) return true;
     // (Does the frame `r` is at take its code from func?)
     auto derives_from_func = [func](const shape_reader& r) {
         return r.frame().code_of_function() && !r.frame().shares_callee() &&
                cpy::slot_object(r.func_word()) == func;
     };
-    for (auto it = g_shapes->begin(); it != g_shapes->end();) {
-        frame_shape* s = it->second;
-        size_t frames = 0;
-        bool derives = false;
-        for (shape_reader r(s); r.next(); ++frames) derives = derives || derives_from_func(r);
-        if (!derives) {
-            ++it;
-            continue;
+    for (size_t i = 0; g_shapes.buckets != nullptr && i <= g_shapes.mask; ++i) {
+        for (frame_shape** at = &g_shapes.buckets[i]; *at != nullptr;) {
+            frame_shape* s = *at;
+            size_t frames = 0;
+            bool derives = false;
+            for (shape_reader r(s); r.next(); ++frames) derives = derives || derives_from_func(r);
+            if (!derives) {
+                at = &s->next;
+                continue;
+            }
+            s->replaced = static_cast<PyObject**>(std::calloc(frames, sizeof(PyObject*)));
+            if (s->replaced == nullptr) {
+                PyErr_NoMemory();
+                return false;
+            }
+            for (shape_reader r(s); r.next();)
+                if (derives_from_func(r)) s->replaced[r.index()] = r.code_word();
+            *at = s->next;  // (unlisted)
+            --g_shapes.count;
         }
-        s->replaced = static_cast<PyObject**>(std::calloc(frames, sizeof(PyObject*)));
-        if (s->replaced == nullptr) {
-            PyErr_NoMemory();
-            return false;
-        }
-        for (shape_reader r(s); r.next();)
-            if (derives_from_func(r)) s->replaced[r.index()] = r.code_word();
-        it = g_shapes->erase(it);
     }
     return true;
 }
