@@ -624,6 +624,8 @@ def test_packed_frames_keep_what_a_call_passes_down_once(stack_kind):
 
     ts = [stackless.tasklet(body)(fresh) for fresh in (False, True) * CROWD]
     stackless.run()
+    # (which words a tasklet keeps is its own: all share one shape)
+    assert len(set(shapes_of(ts).values())) == 1
     saved = {False: set(), True: set()}
     for t in ts:
         fresh, seen = seens[t]
@@ -631,14 +633,22 @@ def test_packed_frames_keep_what_a_call_passes_down_once(stack_kind):
         if m["frames_saved"]:
             assert m["packed"] == 1
             saved[fresh].add(m["frames_saved"])
-        referents = gc.get_referents(t)
-        for ctx, mine in seen:  # one reference a frame that holds it
-            assert sum(o is mine for o in referents) == 1
-            assert sum(o is ctx for o in referents) == (1 if fresh else depth)
+        # The GC visits each frame's references as it does in the frames' own layout
+        # (t.frame unpacks them aside; since 3.14 a borrowed one is not visited).
+        packed = gc.get_referents(t)
+        assert t.frame is not None
+        exact = gc.get_referents(t)
+        for ctx, mine in seen:
+            assert sum(o is mine for o in packed) == sum(o is mine for o in exact)
+            assert sum(o is ctx for o in packed) == sum(o is ctx for o in exact)
+        if sys.version_info < (3, 14):  # (one reference a frame that holds it)
+            assert sum(o is seen[0][0] for o in packed) == (1 if fresh else depth)
     assert len(saved[False]) == len(saved[True]) == 1
-    assert saved[True].pop() - saved[False].pop() == (depth - 1) * WORD
-    # (which words a tasklet keeps is its own: all share one shape)
-    assert len(set(shapes_of(ts).values())) == 1
+    kept_less = saved[True].pop() - saved[False].pop()
+    if sys.version_info < (3, 14):
+        assert kept_less == (depth - 1) * WORD
+    else:  # (tagged words: an owned and a borrowed reference to ctx are different words)
+        assert (depth - 2) * WORD <= kept_less <= (depth - 1) * WORD
     gc.collect()
     for i in range(len(ts)):
         ch.send(i)
