@@ -35,11 +35,11 @@
 // allocator that was installed before.
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "python_state.hpp"
@@ -129,37 +129,135 @@ const slp::detail::tasklet_impl* running_copied_core(const python_state* st) noe
     return c;
 }
 
-// A frame of a packed form's shape (python_state::pack): this, then its function and
-// code words (as the frame held them: cpy::func_word, cpy::code_word) unless it shares
-// them with the frame packed before it (the one it called: a recursive call's frames all
-// share one function), and only the function's when the code word is the function's
-// __code__ (code_of_function: what a frame that was called holds, unless the function's
-// __code__ was replaced while it ran). Its kept words are in the tasklet's packed form.
+// A frame of a packed form's shape (python_state::pack): its head (a 32-bit word, and
+// two more when what it holds does not fit one), then its function and code words (as the
+// frame held them: cpy::func_word, cpy::code_word; unaligned) unless it shares them with
+// the frame packed before it (the one it called: a recursive call's frames all share one
+// function), and only the function's when the code word is the function's __code__
+// (code_of_function: what a frame that was called holds, unless the function's __code__
+// was replaced while it ran). Its kept words are in the tasklet's packed form.
 struct packed_frame {
-    int32_t instr;       // cpy::frame_position
-    uint16_t extra;      // cpy::frame_position
-    uint16_t top_flags;  // (stacktop + 1) * 4, + 2 if its code is its function's,
-                         // + 1 if it shares its callee's words
+    int32_t instr = 0;   // cpy::frame_position
+    uint16_t extra = 0;  // cpy::frame_position
+    int stacktop = 0;    // (-1: in a call into C, every word is kept)
+    bool shares_callee = false;
+    bool code_of_function = false;
+
     cpy::frame_position position() const noexcept { return {instr, extra}; }
-    // (-1: in a call into C, every word is kept)
-    int stacktop() const noexcept { return (top_flags >> 2) - 1; }
-    bool shares_callee() const noexcept { return (top_flags & 1) != 0; }
-    bool code_of_function() const noexcept { return (top_flags & 2) != 0; }
-    void set(int stacktop, bool shares, bool code_of_function) noexcept {
-        top_flags = static_cast<uint16_t>((stacktop + 1) * 4 + (code_of_function ? 2 : 0) +
-                                          (shares ? 1 : 0));
+    // The words that follow its head.
+    size_t words() const noexcept { return shares_callee ? 0 : code_of_function ? 1 : 2; }
+
+    // The head's word: shares_callee, code_of_function, whether two words follow (the
+    // long form: instr, then extra and stacktop + 1, each as it is), then extra (4 bits),
+    // stacktop + 1 (9 bits) and instr + 1 (16 bits).
+    static constexpr uint32_t long_form = 4;
+    bool fits_short() const noexcept {
+        return extra < 16 && stacktop + 1 < 512 && instr + 1 >= 0 && instr + 1 < 65536;
     }
-    // The words that follow it.
-    size_t words() const noexcept { return shares_callee() ? 0 : code_of_function() ? 1 : 2; }
-    size_t header_bytes() const noexcept {
-        return sizeof(packed_frame) + words() * sizeof(PyObject*);
+    size_t head_bytes() const noexcept { return fits_short() ? 4 : 12; }
+    static constexpr size_t max_bytes = 12 + 2 * sizeof(PyObject*);
+    size_t bytes() const noexcept { return head_bytes() + words() * sizeof(PyObject*); }
+    // Writes its head at `at`; returns its end.
+    char* put_head(char* at) const noexcept {
+        uint32_t w = (shares_callee ? 1 : 0) | (code_of_function ? 2 : 0);
+        if (!fits_short()) {
+            const uint32_t more[2] = {static_cast<uint32_t>(instr),
+                                      extra | static_cast<uint32_t>(stacktop + 1) << 16};
+            w |= long_form;
+            std::memcpy(at, &w, 4);
+            std::memcpy(at + 4, more, 8);
+            return at + 12;
+        }
+        w |= static_cast<uint32_t>(extra) << 3 | static_cast<uint32_t>(stacktop + 1) << 7 |
+             static_cast<uint32_t>(instr + 1) << 16;
+        std::memcpy(at, &w, 4);
+        return at + 4;
+    }
+    // Reads a head at `at`; returns its end.
+    const char* get_head(const char* at) noexcept {
+        uint32_t w;
+        std::memcpy(&w, at, 4);
+        shares_callee = (w & 1) != 0;
+        code_of_function = (w & 2) != 0;
+        if ((w & long_form) != 0) {
+            uint32_t more[2];
+            std::memcpy(more, at + 4, 8);
+            instr = static_cast<int32_t>(more[0]);
+            extra = static_cast<uint16_t>(more[1]);
+            stacktop = static_cast<int>(more[1] >> 16) - 1;
+            return at + 12;
+        }
+        extra = static_cast<uint16_t>((w >> 3) & 15);
+        stacktop = static_cast<int>((w >> 7) & 511) - 1;
+        instr = static_cast<int32_t>(w >> 16) - 1;
+        return at + 4;
     }
 };
-// Its words follow it, so it is a whole number of them (8 bytes: one on 64-bit CPUs, two on
-// 32-bit ones).
-static_assert(sizeof(packed_frame) == 8);
-static_assert(sizeof(packed_frame) % alignof(PyObject*) == 0);
-constexpr int max_packed_stacktop = UINT16_MAX / 4 - 1;
+constexpr int max_packed_stacktop = UINT16_MAX - 1;
+
+// A frame of a packed form does not keep again those of its first max_same words that are
+// the words the frame it called holds at the same index (what a call passes down: self, a
+// context, a callback, each frame of a chain holds again): its `same` bits, in a byte
+// before its words in the tasklet's packed form (when any frame has some). They are the
+// tasklet's, not its shape's: words that are equal by chance (a small int) would split the
+// tasklets blocked in the same frames among shapes.
+constexpr size_t max_same = 8;
+
+void put_word(char* at, PyObject* w) noexcept {
+    std::memcpy(at, &w, sizeof(w));
+}
+
+// A frame's kept words (`kept` of them) into the packed form at `out`, but for those its
+// `same` bits name (its callee's); returns the end of what it wrote.
+char* put_words(char* out, PyObject* const* slots, size_t kept, unsigned same) noexcept {
+    size_t k = 0;
+    for (; same != 0; ++k, same >>= 1)  // (its bits are below `kept`)
+        if ((same & 1) == 0) {
+            std::memcpy(out, &slots[k], sizeof(PyObject*));
+            out += sizeof(PyObject*);
+        }
+    std::memcpy(out, &slots[k], (kept - k) * sizeof(PyObject*));
+    return out + (kept - k) * sizeof(PyObject*);
+}
+
+// Reads the kept words of a packed form's frames (at `in`, each frame's `same` byte
+// before its words if `sames`) from the innermost out: those each frame kept, and those
+// its `same` bits take from its callee's.
+class word_reader {
+ public:
+    word_reader(const char* in, bool sames) noexcept : in_(in), sames_(sames) {}
+    // The next frame, of `kept` kept words.
+    void next(size_t kept) noexcept {
+        kept_ = kept;
+        same_ = sames_ ? static_cast<unsigned char>(*in_++) : 0;
+        k_ = 0;
+    }
+    // Its next word (at most `kept` of them a frame).
+    PyObject* word() noexcept {
+        PyObject* w;
+        if (k_ < max_same && ((same_ >> k_) & 1) != 0) {
+            w = callee_[k_];
+        } else {
+            std::memcpy(&w, in_, sizeof(w));
+            in_ += sizeof(w);
+        }
+        if (k_ < max_same) callee_[k_] = w;
+        ++k_;
+        return w;
+    }
+    // Past the words of the frame that were not read.
+    void skip_rest() noexcept {
+        while (k_ < kept_) word();
+    }
+
+ private:
+    const char* in_;
+    bool sames_;
+    size_t kept_ = 0;
+    unsigned same_ = 0;
+    size_t k_ = 0;
+    PyObject* callee_[max_same] = {};  // the last frame's first words
+};
 
 // The code word a frame called through the function `func_word` holds (the function's
 // __code__, as cpy::code_word reads it).
@@ -179,10 +277,10 @@ bool g_code_changes_heard = false;
 // from it that gets another __code__ leaves them their code (`replaced`, by frame), and
 // the shape leaves the table: it no longer means what its bytes say.
 struct frame_shape {
-    size_t hash;
-    uint32_t users;
-    uint32_t bytes;       // of the packed_frames that follow
+    frame_shape* next;    // in its bucket of the table, while listed
     PyObject** replaced;  // null, or a code word for each frame (null: derived, as packed)
+    uint32_t users;
+    uint32_t bytes;  // of the packed_frames that follow
     const char* data() const noexcept { return reinterpret_cast<const char*>(this + 1); }
 };
 static_assert(sizeof(frame_shape) % alignof(PyObject*) == 0);
@@ -196,22 +294,21 @@ class shape_reader {
     // The next frame; false after the outermost.
     bool next() noexcept {
         if (at_ == stop_) return false;
-        pf_ = reinterpret_cast<const packed_frame*>(at_);
-        if (!pf_->shares_callee()) {
-            auto* const w = reinterpret_cast<PyObject* const*>(pf_ + 1);
-            func_ = w[0];
-            if (!pf_->code_of_function())
-                code_ = w[1];
+        at_ = pf_.get_head(at_);
+        if (!pf_.shares_callee) {
+            std::memcpy(&func_, at_, sizeof(PyObject*));
+            if (!pf_.code_of_function)
+                std::memcpy(&code_, at_ + sizeof(PyObject*), sizeof(PyObject*));
             else if (s_->replaced != nullptr && s_->replaced[index_] != nullptr)
                 code_ = s_->replaced[index_];
             else
                 code_ = function_code_word(func_);
         }
-        at_ += pf_->header_bytes();
+        at_ += pf_.words() * sizeof(PyObject*);
         ++index_;
         return true;
     }
-    const packed_frame& frame() const noexcept { return *pf_; }
+    const packed_frame& frame() const noexcept { return pf_; }
     size_t index() const noexcept { return index_ - 1; }
     PyObject* func_word() const noexcept { return func_; }
     PyObject* code_word() const noexcept { return code_; }
@@ -223,69 +320,104 @@ class shape_reader {
     const frame_shape* s_;
     const char* at_;
     const char* stop_;
-    const packed_frame* pf_ = nullptr;
+    packed_frame pf_;
     size_t index_ = 0;
     PyObject* func_ = nullptr;
     PyObject* code_ = nullptr;
 };
 
-// The shapes in use, by hash (guarded by the GIL), and the buffer a shape is written to
-// before it is looked up.
-std::unordered_multimap<size_t, frame_shape*>* g_shapes = nullptr;
+// The shapes in use (guarded by the GIL): chained through their `next`, in buckets by
+// their bytes' hash (computed again when needed: a blocked tasklet whose shape is its
+// own pays for the table's part of it, so that is a bucket's word and no more), one
+// bucket a shape at most. And the buffer a shape is written to before it is looked up.
+struct shape_table {
+    frame_shape** buckets = nullptr;
+    size_t mask = 0;  // buckets - 1
+    size_t count = 0;
+};
+shape_table g_shapes;
 char* g_scratch = nullptr;
 size_t g_scratch_cap = 0;
 
-char* scratch(size_t n) noexcept {
-    if (n > g_scratch_cap) {
-        void* p = std::realloc(g_scratch, n);
+// Room for n elements in a buffer that only grows (null if there is no memory for it).
+template <class T>
+T* room(T*& buf, size_t& cap, size_t n) noexcept {
+    if (n > cap) {
+        const size_t want = std::max(n, 2 * cap);
+        void* p = std::realloc(buf, want * sizeof(T));
         if (p == nullptr) return nullptr;
-        g_scratch = static_cast<char*>(p);
-        g_scratch_cap = n;
+        buf = static_cast<T*>(p);
+        cap = want;
     }
-    return g_scratch;
+    return buf;
+}
+
+char* scratch(size_t n) noexcept {
+    return room(g_scratch, g_scratch_cap, n);
+}
+
+// What pack() finds of each frame before it knows how many bytes the packed form takes.
+struct frame_note {
+    uint32_t kept;  // its kept words
+    uint32_t same;  // its `same` bits
+};
+frame_note* g_notes = nullptr;
+size_t g_notes_cap = 0;
+
+size_t shape_hash(const char* data, size_t bytes) noexcept {
+    return std::hash<std::string_view>{}(std::string_view(data, bytes));
+}
+
+// Twice the buckets (when there are more shapes than buckets); false if there is no
+// memory for them (the chains grow instead).
+bool grow_shape_table() noexcept {
+    const size_t n = g_shapes.buckets == nullptr ? 16 : 2 * (g_shapes.mask + 1);
+    auto** buckets = static_cast<frame_shape**>(std::calloc(n, sizeof(frame_shape*)));
+    if (buckets == nullptr) return false;
+    for (size_t i = 0; g_shapes.buckets != nullptr && i <= g_shapes.mask; ++i)
+        for (frame_shape* s = g_shapes.buckets[i]; s != nullptr;) {
+            frame_shape* next = s->next;
+            frame_shape*& head = buckets[shape_hash(s->data(), s->bytes) & (n - 1)];
+            s->next = head;
+            head = s;
+            s = next;
+        }
+    std::free(g_shapes.buckets);
+    g_shapes.buckets = buckets;
+    g_shapes.mask = n - 1;
+    return true;
 }
 
 // The shared shape whose packed_frames are those `bytes` of g_scratch, one more user of it
 // (made if there is none); null if there is no memory for it.
 frame_shape* use_shape(size_t bytes) noexcept {
-    const size_t hash = std::hash<std::string_view>{}(std::string_view(g_scratch, bytes));
-    try {
-        if (g_shapes == nullptr) g_shapes = new std::unordered_multimap<size_t, frame_shape*>;
-        auto [it, end] = g_shapes->equal_range(hash);
-        for (; it != end; ++it) {
-            frame_shape* s = it->second;
-            if (s->bytes == bytes && std::memcmp(s->data(), g_scratch, bytes) == 0) {
-                ++s->users;
-                return s;
-            }
-        }
-        auto* s = static_cast<frame_shape*>(std::malloc(sizeof(frame_shape) + bytes));
-        if (s == nullptr) return nullptr;
-        s->hash = hash;
-        s->users = 1;
-        s->bytes = static_cast<uint32_t>(bytes);
-        s->replaced = nullptr;
-        std::memcpy(const_cast<char*>(s->data()), g_scratch, bytes);
-        try {
-            g_shapes->emplace(hash, s);
-        } catch (...) {
-            std::free(s);
-            return nullptr;
-        }
-        return s;
-    } catch (...) {
+    if ((g_shapes.buckets == nullptr || g_shapes.count > g_shapes.mask) && !grow_shape_table() &&
+        g_shapes.buckets == nullptr)
         return nullptr;
-    }
+    frame_shape*& bucket = g_shapes.buckets[shape_hash(g_scratch, bytes) & g_shapes.mask];
+    for (frame_shape* s = bucket; s != nullptr; s = s->next)
+        if (s->bytes == bytes && std::memcmp(s->data(), g_scratch, bytes) == 0) {
+            ++s->users;
+            return s;
+        }
+    auto* s = static_cast<frame_shape*>(std::malloc(sizeof(frame_shape) + bytes));
+    if (s == nullptr) return nullptr;
+    s->next = bucket;
+    s->replaced = nullptr;
+    s->users = 1;
+    s->bytes = static_cast<uint32_t>(bytes);
+    std::memcpy(const_cast<char*>(s->data()), g_scratch, bytes);
+    bucket = s;
+    ++g_shapes.count;
+    return s;
 }
 
-// Take a shape out of the table (if it is there).
+// Take a listed shape out of the table.
 void unlist_shape(const frame_shape* s) noexcept {
-    auto [it, end] = g_shapes->equal_range(s->hash);
-    for (; it != end; ++it)
-        if (it->second == s) {
-            g_shapes->erase(it);
-            break;
-        }
+    frame_shape** at = &g_shapes.buckets[shape_hash(s->data(), s->bytes) & g_shapes.mask];
+    while (*at != s) at = &(*at)->next;
+    *at = s->next;
+    --g_shapes.count;
 }
 
 void release_shape(frame_shape* s) noexcept {
@@ -302,29 +434,31 @@ void release_shape(frame_shape* s) noexcept {
 // table). False, with MemoryError set, when there is no memory for that: the audit hook
 // then refuses the assignment, so the frames stay right and the function unchanged.
 bool function_code_changes(PyObject* func) noexcept {
-    if (g_shapes == nullptr) return true;
     // (Does the frame `r` is at take its code from func?)
     auto derives_from_func = [func](const shape_reader& r) {
-        return r.frame().code_of_function() && !r.frame().shares_callee() &&
+        return r.frame().code_of_function && !r.frame().shares_callee &&
                cpy::slot_object(r.func_word()) == func;
     };
-    for (auto it = g_shapes->begin(); it != g_shapes->end();) {
-        frame_shape* s = it->second;
-        size_t frames = 0;
-        bool derives = false;
-        for (shape_reader r(s); r.next(); ++frames) derives = derives || derives_from_func(r);
-        if (!derives) {
-            ++it;
-            continue;
+    for (size_t i = 0; g_shapes.buckets != nullptr && i <= g_shapes.mask; ++i) {
+        for (frame_shape** at = &g_shapes.buckets[i]; *at != nullptr;) {
+            frame_shape* s = *at;
+            size_t frames = 0;
+            bool derives = false;
+            for (shape_reader r(s); r.next(); ++frames) derives = derives || derives_from_func(r);
+            if (!derives) {
+                at = &s->next;
+                continue;
+            }
+            s->replaced = static_cast<PyObject**>(std::calloc(frames, sizeof(PyObject*)));
+            if (s->replaced == nullptr) {
+                PyErr_NoMemory();
+                return false;
+            }
+            for (shape_reader r(s); r.next();)
+                if (derives_from_func(r)) s->replaced[r.index()] = r.code_word();
+            *at = s->next;  // (unlisted)
+            --g_shapes.count;
         }
-        s->replaced = static_cast<PyObject**>(std::calloc(frames, sizeof(PyObject*)));
-        if (s->replaced == nullptr) {
-            PyErr_NoMemory();
-            return false;
-        }
-        for (shape_reader r(s); r.next();)
-            if (derives_from_func(r)) s->replaced[r.index()] = r.code_word();
-        it = g_shapes->erase(it);
     }
     return true;
 }
@@ -343,12 +477,22 @@ int hear_code_changes(const char* event, PyObject* args, void*) {
     return 0;
 }
 
-// The packed form: this, then the kept words of each frame from the innermost out, up to
-// its end (python_state::saved_size_); the rest of each frame is in its shape.
+// The packed form: this, then the kept words of each frame from the innermost out (each
+// frame's `same` byte before them, if `sames`), up to its end (python_state::saved_size_);
+// the rest of each frame is in its shape.
 struct packed_head {
     _PyInterpreterFrame* below;  // the outermost frame's previous (not in the region)
-    frame_shape* shape;
+    uintptr_t shape_sames;       // its frame_shape*, + 1 if each frame has a `same` byte
+    frame_shape* shape() const noexcept {
+        return reinterpret_cast<frame_shape*>(shape_sames & ~uintptr_t{1});
+    }
+    bool sames() const noexcept { return (shape_sames & 1) != 0; }
+    void set(frame_shape* s, bool sames) noexcept {
+        shape_sames = reinterpret_cast<uintptr_t>(s) | (sames ? 1 : 0);
+    }
+    const char* words() const noexcept { return reinterpret_cast<const char*>(this + 1); }
 };
+static_assert(alignof(frame_shape) > 1);
 
 size_t frame_words(const PyCodeObject* code) noexcept {
     return static_cast<size_t>(code->co_nlocalsplus + code->co_stacksize) + FRAME_SPECIALS_SIZE;
@@ -371,6 +515,38 @@ bool code_of_function(const _PyInterpreterFrame* f) noexcept {
 bool shares_words(const _PyInterpreterFrame* f, const _PyInterpreterFrame* callee) noexcept {
     return callee != nullptr && cpy::func_word(f) == cpy::func_word(callee) &&
            cpy::code_word(f) == cpy::code_word(callee);
+}
+
+// Which of frame f's first kept words (`kept` of them) are the words its callee (packed
+// right before it, `callee_kept` words kept; null: none) holds at the same index:
+// its `same` bits.
+// (And how many they are, in *count.)
+unsigned same_as_callee(_PyInterpreterFrame* f, size_t kept, _PyInterpreterFrame* callee,
+                        size_t callee_kept, size_t* count) noexcept {
+    *count = 0;
+    if (callee == nullptr) return 0;
+    PyObject* const* const mine = cpy::slots(f);
+    PyObject* const* const its = cpy::slots(callee);
+    const size_t n = std::min({kept, callee_kept, max_same});
+    unsigned same = 0;
+    for (size_t k = 0; k < n; ++k)
+        if (mine[k] == its[k]) {
+            same |= 1u << k;
+            ++*count;
+        }
+    return same;
+}
+
+// Frame f's head in its packed form's shape (`callee`: the frame packed before it).
+packed_frame head_of(const _PyInterpreterFrame* f, const _PyInterpreterFrame* callee) noexcept {
+    packed_frame pf;
+    const cpy::frame_position pos = cpy::position_of(f);
+    pf.instr = pos.instr;
+    pf.extra = pos.extra;
+    pf.stacktop = cpy::stack_top(f);
+    pf.shares_callee = shares_words(f, callee);
+    pf.code_of_function = !pf.shares_callee && code_of_function(f);
+    return pf;
 }
 
 template <class T>
@@ -534,10 +710,11 @@ void python_state::bring_back() noexcept {
 }
 
 // The packed form keeps, of each frame, the live words of localsplus (locals, cells, the
-// value stack up to stacktop), and in its shape (shared with the tasklets blocked in the
-// same frames at the same places) its function and code (once for a run of frames of one
-// function and code, as a recursion has them), where it is in its code, its stacktop and
-// what cpy::position_of() keeps; the rest is derived: globals and builtins are its function's,
+// value stack up to stacktop; of its first words those that are not the words the frame
+// it called holds at the same index: its `same` bits), and in its shape (shared with the
+// tasklets blocked in the same frames at the same places) its function and code (once for a run of
+// frames of one function and code, as a recursion has them), where it is in its code, its stacktop
+// and what cpy::position_of() keeps; the rest is derived: globals and builtins are its function's,
 // f_locals and frame_obj are null, owner is the thread, previous is the next frame out,
 // and the frames lie end to end from the region's first slot (datastack_top_ is the
 // innermost frame's end). Frames that do not fit this (a frame object, an f_locals dict,
@@ -548,10 +725,12 @@ bool python_state::pack() noexcept {
     auto* const first = reinterpret_cast<char*>(&c->data[1]);
     auto* end = reinterpret_cast<char*>(datastack_top_);
     size_t bytes = sizeof(packed_head);
-    size_t shape_bytes = 0;
+    size_t shape_bytes = 0;  // written to g_scratch as the frames are looked at
     uint32_t frames = 0;
     _PyInterpreterFrame* f = share_.frame();
-    const _PyInterpreterFrame* callee = nullptr;
+    _PyInterpreterFrame* callee = nullptr;
+    size_t callee_kept = 0;
+    bool sames = false;
     for (; end != first; ++frames) {
         if (f == nullptr || f->owner != FRAME_OWNED_BY_THREAD || f->frame_obj != nullptr ||
             f->f_locals != nullptr)
@@ -567,21 +746,32 @@ bool python_state::pack() noexcept {
             cpy::stack_top(f) > code->co_nlocalsplus + code->co_stacksize ||
             cpy::stack_top(f) > max_packed_stacktop)
             return false;
-        bytes += kept_words(code, cpy::stack_top(f)) * sizeof(PyObject*);
-        shape_bytes += sizeof(packed_frame);
-        if (!shares_words(f, callee))
-            shape_bytes += (code_of_function(f) ? 1 : 2) * sizeof(PyObject*);
+        frame_note* const note = room(g_notes, g_notes_cap, frames + 1);
+        char* const shape = scratch(shape_bytes + packed_frame::max_bytes);
+        if (note == nullptr || shape == nullptr) return false;
+        const size_t kept = kept_words(code, cpy::stack_top(f));
+        size_t n_same;
+        const unsigned same = same_as_callee(f, kept, callee, callee_kept, &n_same);
+        note[frames] = {static_cast<uint32_t>(kept), same};
+        bytes += (kept - n_same) * sizeof(PyObject*);
+        sames = sames || same != 0;
+        const packed_frame pf = head_of(f, callee);
+        char* at = pf.put_head(shape + shape_bytes);
+        if (pf.words() >= 1) put_word(at, cpy::func_word(f));
+        if (pf.words() == 2) put_word(at + sizeof(PyObject*), cpy::code_word(f));
+        shape_bytes = static_cast<size_t>(at - shape) + pf.words() * sizeof(PyObject*);
         end = reinterpret_cast<char*>(f);
         callee = f;
+        callee_kept = kept;
         f = f->previous;
     }
+    if (sames) bytes += frames;
     const char* lo = reinterpret_cast<char*>(c);
     if (reinterpret_cast<const char*>(f) >= lo &&
         reinterpret_cast<const char*>(f) < lo + data_region_bytes)
         return false;
-    char* shape = scratch(shape_bytes);
-    if (shape == nullptr) return false;
-    frame_shape* kept = f_.shape_kept ? reinterpret_cast<packed_head*>(saved_)->shape : nullptr;
+    if (g_scratch == nullptr) return false;
+    frame_shape* kept = f_.shape_kept ? reinterpret_cast<packed_head*>(saved_)->shape() : nullptr;
     f_.shape_kept = false;
     if (!reserve_saved(bytes)) {
         if (kept != nullptr) release_shape(kept);
@@ -591,30 +781,18 @@ bool python_state::pack() noexcept {
     head->below = f;
     auto* out = reinterpret_cast<char*>(head + 1);
     f = share_.frame();
-    callee = nullptr;
-    for (uint32_t i = 0; i < frames; ++i, callee = f, f = f->previous) {
-        auto* pf = reinterpret_cast<packed_frame*>(shape);
-        const cpy::frame_position pos = cpy::position_of(f);
-        pf->instr = pos.instr;
-        pf->extra = pos.extra;
-        const bool shares = shares_words(f, callee);
-        pf->set(cpy::stack_top(f), shares, !shares && code_of_function(f));
-        shape += sizeof(packed_frame);
-        auto** words = reinterpret_cast<PyObject**>(shape);
-        if (pf->words() >= 1) words[0] = cpy::func_word(f);
-        if (pf->words() == 2) words[1] = cpy::code_word(f);
-        shape += pf->words() * sizeof(PyObject*);
-        const size_t n = kept_words(cpy::frame_code(f), pf->stacktop()) * sizeof(PyObject*);
-        std::memcpy(out, cpy::slots(f), n);
-        out += n;
+    for (uint32_t i = 0; i < frames; ++i, f = f->previous) {
+        if (sames) *out++ = static_cast<char>(g_notes[i].same);
+        out = put_words(out, cpy::slots(f), g_notes[i].kept, g_notes[i].same);
     }
     if (kept != nullptr && kept->replaced == nullptr && kept->bytes == shape_bytes &&
         std::memcmp(kept->data(), g_scratch, shape_bytes) == 0) {
-        head->shape = kept;  // (blocked where it was blocked last time: no lookup)
+        head->set(kept, sames);  // (blocked where it was blocked last time: no lookup)
     } else {
-        head->shape = use_shape(shape_bytes);
+        frame_shape* s = use_shape(shape_bytes);
         if (kept != nullptr) release_shape(kept);
-        if (head->shape == nullptr) return false;
+        if (s == nullptr) return false;
+        head->set(s, sames);
     }
     saved_size_ = static_cast<uint32_t>(bytes);
     f_.packed = true;
@@ -625,22 +803,36 @@ bool python_state::pack() noexcept {
 
 _PyInterpreterFrame* python_state::unpack_to(char* base) noexcept {
     const auto* head = reinterpret_cast<const packed_head*>(saved_);
-    const char* in = reinterpret_cast<const char*>(head + 1);
+    const char* in = head->words();
+    const bool sames = head->sames();
     // (datastack_top_ is where the innermost frame ends in the region)
     char* end =
         base + (reinterpret_cast<char*>(datastack_top_) - reinterpret_cast<char*>(region_->chunk));
     _PyInterpreterFrame* top = head->below;
     _PyInterpreterFrame* above = nullptr;
-    for (shape_reader r(head->shape); r.next();) {
+    for (shape_reader r(head->shape()); r.next();) {
         const packed_frame& pf = r.frame();
         PyCodeObject* const code = r.code();
         auto* f =
             reinterpret_cast<_PyInterpreterFrame*>(end - frame_words(code) * sizeof(PyObject*));
-        cpy::init_unpacked(f, r.func_word(), r.code_word(), pf.position(), pf.stacktop());
+        cpy::init_unpacked(f, r.func_word(), r.code_word(), pf.position(), pf.stacktop);
         f->previous = head->below;
-        const size_t n = kept_words(code, pf.stacktop()) * sizeof(PyObject*);
-        std::memcpy(cpy::slots(f), in, n);
-        in += n;
+        // (its kept words; the first ones its `same` bits name are its callee's)
+        PyObject** const slots = cpy::slots(f);
+        const size_t kept = kept_words(code, pf.stacktop);
+        size_t k = 0;
+        if (sames) {
+            for (unsigned same = static_cast<unsigned char>(*in++); same != 0; ++k, same >>= 1) {
+                if ((same & 1) != 0) {
+                    slots[k] = cpy::slots(above)[k];
+                } else {
+                    std::memcpy(&slots[k], in, sizeof(PyObject*));
+                    in += sizeof(PyObject*);
+                }
+            }
+        }
+        std::memcpy(&slots[k], in, (kept - k) * sizeof(PyObject*));
+        in += (kept - k) * sizeof(PyObject*);
         if (above != nullptr)
             above->previous = f;
         else
@@ -652,7 +844,7 @@ _PyInterpreterFrame* python_state::unpack_to(char* base) noexcept {
 }
 
 void python_state::drop_shape() noexcept {
-    release_shape(reinterpret_cast<packed_head*>(saved_)->shape);
+    release_shape(reinterpret_cast<packed_head*>(saved_)->shape());
 }
 
 void python_state::unpack_aside() noexcept {
@@ -679,18 +871,18 @@ void python_state::unpack_aside() noexcept {
 
 int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermost_sp) const {
     const auto* head = reinterpret_cast<const packed_head*>(saved_);
-    const char* in = reinterpret_cast<const char*>(head + 1);
+    word_reader in(head->words(), head->sames());
     auto* end = reinterpret_cast<char*>(datastack_top_);  // the innermost frame's, in the region
-    shape_reader sr(head->shape);
+    shape_reader sr(head->shape());
     for (bool innermost = true; sr.next(); innermost = false) {
         // (each frame holds its own references to them, shared words or not)
         if (int r = cpy::visit_word(sr.func_word(), visit, arg)) return r;
         if (int r = cpy::visit_word(sr.code_word(), visit, arg)) return r;
         PyCodeObject* const code = sr.code();
         const int nlocals = code->co_nlocalsplus;
-        const size_t kept = kept_words(code, sr.frame().stacktop());
-        auto** words = reinterpret_cast<PyObject**>(const_cast<char*>(in));
-        int depth = sr.frame().stacktop();
+        const size_t kept = kept_words(code, sr.frame().stacktop);
+        in.next(kept);
+        int depth = sr.frame().stacktop;
         if (depth < 0) {  // as traverse(): the value stack only up to a known top
             depth = nlocals;
             auto** localsplus =
@@ -702,9 +894,9 @@ int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermo
             }
         }
         for (int k = 0; k < depth; k++)
-            if (int r = cpy::visit_word(words[k], visit, arg)) return r;
+            if (int r = cpy::visit_word(in.word(), visit, arg)) return r;
+        in.skip_rest();
         end -= frame_words(code) * sizeof(PyObject*);
-        in += kept * sizeof(PyObject*);
     }
     return 0;
 }
@@ -727,13 +919,13 @@ const void* python_state::away_shape(unsigned* users) const noexcept {
         *users = 0;
         return nullptr;
     }
-    const frame_shape* shape = reinterpret_cast<const packed_head*>(saved_)->shape;
+    const frame_shape* shape = reinterpret_cast<const packed_head*>(saved_)->shape();
     *users = shape->users;
     return shape;
 }
 
 size_t python_state::away_shape_bytes() const noexcept {
-    return f_.packed ? reinterpret_cast<const packed_head*>(saved_)->shape->bytes : 0;
+    return f_.packed ? reinterpret_cast<const packed_head*>(saved_)->shape()->bytes : 0;
 }
 
 size_t python_state::frame_bytes() const noexcept {

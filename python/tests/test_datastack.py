@@ -387,7 +387,7 @@ def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(s
     """Where a blocked tasklet's bytes are (stackless._memory_of): a copied-stack
     tasklet moved aside keeps its frames' bytes (CPython's layout: the sum of its
     frames' sizes; packed: each frame blocked in a Python call its locals' words) in one
-    heap block, the rest of its frames (each a head of 8 bytes and, unless it shares its
+    heap block, the rest of its frames (each a head of 4 bytes and, unless it shares its
     callee's, its function's word: their shape) in a block it shares with the tasklets
     blocked in the same frames, and a C slice whose size does not depend on how deep its
     Python frames are."""
@@ -433,16 +433,18 @@ def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(s
             packed.setdefault(depths[t], set()).add(m["frames_saved"])
         assert all(len(v) == 1 for v in packed.values())
         per_frame = (packed[50].pop() - packed[20].pop()) / 30
-        # A packed frame of a recursion blocked in a Python call: its locals' words.
-        assert per_frame == deep_code.co_nlocals * WORD
-        # Its shape: a head of two 32-bit fields a frame, and the function word of the
+        # A packed frame of a recursion blocked in a Python call: its locals' words, but
+        # for the arguments it holds as its callee does (tag, ch, out: passed down), and a
+        # byte that says which those are.
+        assert per_frame == (deep_code.co_nlocals - 3) * WORD + 1
+        # Its shape: a 32-bit head a frame, and the function word of the
         # innermost frame and of the body's (the others are their callee's; each code is
         # its function's); one for the tasklets blocked at the same depth, its block's
         # bytes shared among them.
         for d in (5, 20, 50):
             at_d = [mem[t] for t in aside if depths[t] == d]
             assert {m["shape_users"] for m in at_d} == {len(at_d)}
-            assert {m["shape_bytes"] for m in at_d} == {(d + 1) * 8 + 2 * WORD}
+            assert {m["shape_bytes"] for m in at_d} == {(d + 1) * 4 + 2 * WORD}
             share = at_d[0]["frames_shape"]
             # (its own head: hash, users and bytes, and the codes of a replaced __code__)
             block = at_d[0]["shape_bytes"] + 2 * WORD + 8
@@ -557,7 +559,7 @@ def chain_function(name, callee, tag, ns, swap=False):
 def test_packed_frames_of_a_recursion_share_their_function_and_code(stack_kind):
     """A packed frame's shape keeps its function's word only when the frame it called has
     another function (and its code's only when that is not its function's __code__): the
-    shape of D frames of one recursive function is a head of 8 bytes a frame and one word,
+    shape of D frames of one recursive function is a head of 4 bytes a frame and one word,
     that of D frames of two functions of the same shape calling each other D words more;
     the frames' own words are the same."""
     if stack_kind == "own":
@@ -579,11 +581,141 @@ def test_packed_frames_of_a_recursion_share_their_function_and_code(stack_kind):
             shapes.setdefault(f, set()).add(m["shape_bytes"])
     assert len(saved[rec]) == len(saved[alt]) == len(shapes[rec]) == len(shapes[alt]) == 1
     assert saved[alt] == saved[rec]
-    assert shapes[rec] == {depth * 8 + WORD}
-    assert shapes[alt] == {depth * (8 + WORD)}
+    assert shapes[rec] == {depth * 4 + WORD}
+    assert shapes[alt] == {depth * (4 + WORD)}
     for i in range(len(ts)):
         ch.send(str(i))
     assert not any(t.alive for t in ts)
+
+
+class _Passed:
+    """An object a call passes down (or not)."""
+
+
+def passing(n, ctx, fresh, seen, ch):
+    """n frames, each passing `ctx` down to the next (a new one in each frame if `fresh`),
+    the innermost blocked; each frame checks on the way out that its locals are its own."""
+    if fresh:
+        ctx = _Passed()
+    mine = _Passed()
+    seen.append((ctx, mine))
+    r = passing(n - 1, ctx, fresh, seen, ch) if n > 1 else ch.receive()
+    assert seen[-n][0] is ctx and seen[-n][1] is mine, n
+    return r + 1
+
+
+def test_packed_frames_keep_what_a_call_passes_down_once(stack_kind):
+    """A packed frame does not keep again those of its first words that are the words the
+    frame it called holds at the same index (what a call passes down: `ctx`, `fresh`,
+    `seen` and `ch` here; `mine` and `n` differ): a chain passing one `ctx` down keeps a
+    word a frame less than one making a new `ctx` in each frame. Each frame still holds
+    its own reference (the GC visits each), and gets its own values back."""
+    if stack_kind == "own":
+        pytest.skip("own stacks keep their frames in place")
+    depth = 20
+    ch = stackless.channel()
+    seens = {}
+    results = []
+
+    def body(fresh):
+        seen = []
+        seens[stackless.getcurrent()] = (fresh, seen)
+        results.append(passing(depth, _Passed(), fresh, seen, ch))
+
+    ts = [stackless.tasklet(body)(fresh) for fresh in (False, True) * CROWD]
+    stackless.run()
+    # (which words a tasklet keeps is its own: all share one shape)
+    assert len(set(shapes_of(ts).values())) == 1
+    saved = {False: set(), True: set()}
+    for t in ts:
+        fresh, seen = seens[t]
+        m = stackless._memory_of(t)
+        if m["frames_saved"]:
+            assert m["packed"] == 1
+            saved[fresh].add(m["frames_saved"])
+        # The GC visits each frame's references as it does in the frames' own layout
+        # (t.frame unpacks them aside; since 3.14 a borrowed one is not visited).
+        packed = gc.get_referents(t)
+        assert t.frame is not None
+        exact = gc.get_referents(t)
+        for ctx, mine in seen:
+            assert sum(o is mine for o in packed) == sum(o is mine for o in exact)
+            assert sum(o is ctx for o in packed) == sum(o is ctx for o in exact)
+        if sys.version_info < (3, 14):  # (one reference a frame that holds it)
+            assert sum(o is seen[0][0] for o in packed) == (1 if fresh else depth)
+    assert len(saved[False]) == len(saved[True]) == 1
+    kept_less = saved[True].pop() - saved[False].pop()
+    if sys.version_info < (3, 14):
+        assert kept_less == (depth - 1) * WORD
+    else:  # (tagged words: an owned and a borrowed reference to ctx are different words)
+        assert (depth - 2) * WORD <= kept_less <= (depth - 1) * WORD
+    gc.collect()
+    for i in range(len(ts)):
+        ch.send(i)
+    assert results == [i + depth for i in range(len(ts))]
+
+
+def test_packed_frames_of_many_locals_far_into_their_code(stack_kind):
+    """A packed frame's head is 32 bits when its position and value-stack top fit them,
+    and three 32-bit words when they do not (600 locals; a call past 65,536 code units
+    into the function): such frames pack as well, with their values."""
+    if stack_kind == "own":
+        pytest.skip("own stacks keep their frames in place")
+    stores = 40_000  # of 600 locals, in turn
+    last = {k: range(k, stores, 600)[-1] % 7 for k in range(600)}  # each one's, less n
+    src = ("def many(n, ch):\n"
+           + "".join(f"    v{i % 600} = n + {i % 7}\n" for i in range(stores))
+           + "    r = many(n - 1, ch) if n > 1 else ch.receive()\n"
+           + f"    assert (v0, v7, v599) == (n + {last[0]}, n + {last[7]}, n + {last[599]}), n\n"
+           + "    return r + n\n")
+    ns = {}
+    exec(compile(src, "<many>", "exec"), ns)
+    many = ns["many"]
+    assert len(many.__code__.co_code) // 2 > 65_536
+    depth = 3
+    ch = stackless.channel()
+    results = []
+    ts = [stackless.tasklet(lambda: results.append(many(depth, ch)))() for _ in range(CROWD)]
+    stackless.run()
+    shapes = shapes_of(ts)
+    assert len(shapes) >= CROWD - 4
+    # (each frame a long head; the innermost one's function word, the others share it;
+    # and the lambda's frame, a short head and its function's word)
+    assert {b for b, _ in shapes.values()} == {depth * 12 + WORD + 4 + WORD}
+    gc.collect()
+    for i in range(CROWD):
+        ch.send(i)
+    assert sorted(results) == [i + depth * (depth + 1) // 2 for i in range(CROWD)]
+
+
+def test_many_shapes_of_their_own_are_listed_and_leave(stack_kind):
+    """Tasklets each blocked in functions of their own (a shape each, many more than the
+    shape table's first buckets) share none; each leaves its shape when it runs again
+    and blocks elsewhere, and when it ends; all get their values back."""
+    if stack_kind == "own":
+        pytest.skip("own stacks keep their frames in place")
+    ns = {}
+    funcs = [chain_function(f"own{i}", f"own{i}", str(i), ns) for i in range(200)]
+    ch = stackless.channel()
+    results = []
+
+    def body(f):
+        results.append(f(5, ch))
+        results.append(f(3, ch))
+
+    ts = [stackless.tasklet(body)(f) for f in funcs]
+    stackless.run()
+    shapes = shapes_of(ts)
+    assert len(shapes) >= len(ts) - 4
+    assert {users for _, users in shapes.values()} == {1}
+    for i in range(len(ts)):  # each blocks again, 3 deep
+        ch.send("a")
+    assert {users for _, users in shapes_of(ts).values()} == {1}
+    for i in range(len(ts)):
+        ch.send("b")
+    assert not any(t.alive for t in ts)
+    assert sorted(results) == sorted([f"a{str(i) * 5}" for i in range(200)]
+                                     + [f"b{str(i) * 3}" for i in range(200)])
 
 
 def blocked_at(n, ch, where):
