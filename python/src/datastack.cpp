@@ -669,7 +669,12 @@ void python_state::c_stack_leaves() noexcept {
 
 bool python_state::evict() noexcept {
     c_stack_leaves();
-    if (pack()) return true;
+    // Packing is for a tasklet that waits: one that is runnable (a crowd taking turns
+    // through fewer shared stacks) runs again soon, and its frames move as they are, one
+    // copy each way.
+    const slp::detail::tasklet_impl* core = region_->occupant_core;
+    const bool runnable = core != nullptr && core->in_ring;
+    if (!runnable && pack()) return true;
     if (f_.shape_kept) {  // (saved_ is overwritten)
         drop_shape();
         f_.shape_kept = false;

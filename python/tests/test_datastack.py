@@ -556,6 +556,41 @@ def chain_function(name, callee, tag, ns, swap=False):
     return ns[name]
 
 
+def test_frames_of_a_runnable_tasklet_move_unpacked_and_of_a_waiting_one_packed(stack_kind):
+    """A crowd of copied-stack tasklets taking turns moves each one's frames aside at
+    every switch: as they are while it is runnable (it runs again soon), packed once it
+    waits on a channel."""
+    if stack_kind == "own":
+        pytest.skip("own stacks keep their frames in place")
+    depth = 10
+    ch = stackless.channel()
+    turns = {"left": 2}
+
+    def spin_then_wait(n):
+        a, b, c, d = values_of(n, n)
+        if n > 1:
+            return spin_then_wait(n - 1) + a
+        while turns["left"]:
+            stackless.schedule()
+        return ch.receive() + a
+
+    ts = [stackless.tasklet(spin_then_wait)(depth) for _ in range(CROWD)]
+    stackless.schedule()  # each ran to its first schedule(): all runnable, most moved aside
+    away = [stackless._memory_of(t) for t in ts]
+    away = [m for m in away if m["frames_saved"]]
+    assert len(away) >= CROWD - 4
+    assert not any(m["packed"] for m in away)
+    turns["left"] = 0
+    stackless.schedule()  # each leaves its loop and blocks on ch
+    assert ch.balance == -CROWD
+    away = [m for m in map(stackless._memory_of, ts) if m["frames_saved"]]
+    assert len(away) >= CROWD - 4
+    assert all(m["packed"] for m in away)
+    for i in range(CROWD):
+        ch.send(i)
+    assert not any(t.alive for t in ts)
+
+
 def test_packed_frames_of_a_recursion_share_their_function_and_code(stack_kind):
     """A packed frame's shape keeps its function's word only when the frame it called has
     another function (and its code's only when that is not its function's __code__): the
