@@ -81,15 +81,6 @@ struct suspension {
 // for this thread to be quiet). If it declines, the general action needs the note first.
 struct action_hooks : switch_hooks {
     suspension what;
-    // The inline path only for a running tasklet that has an object (every one has, today:
-    // see thread_runtime's foreign_); the general action serves any other. Said once
-    // here, it spares the test of `self` at each step of the switch (the note, the save,
-    // the restore, the forgetting).
-    [[gnu::always_inline]] slp::detail::scheduler_hot* scheduler() const noexcept {
-        if (self == nullptr) [[unlikely]]
-            return nullptr;
-        return switch_hooks::scheduler();
-    }
     [[gnu::always_inline]] void suspending() noexcept { note_suspension(self, what); }
     [[gnu::always_inline]] void resumed() noexcept { forget_suspension(self); }
 };
