@@ -71,7 +71,10 @@ class python_state {
         ts->context = context_;  // reference moves
         context_ = nullptr;
         ts->context_ver++;  // contextvars caches the last lookup per version
-        ts->datastack_chunk = datastack_chunk_;
+        // (Read once: share_.restore() may store through a char pointer, which could alias
+        // this object's fields.)
+        _PyStackChunk* const chunk = datastack_chunk_;
+        ts->datastack_chunk = chunk;
         ts->datastack_top = datastack_top_;
         ts->exc_info = exc_info_;
         if (unusual()) [[unlikely]] {  // tracing, frames away or shown by copies, not started
@@ -79,7 +82,7 @@ class python_state {
             return;
         }
         share_.restore(ts);
-        ts->datastack_limit = limit_of(datastack_chunk_);
+        ts->datastack_limit = limit_of(chunk);
     }
     // The tasklet ended (its frames are gone): give back its data-stack chunk and move
     // the references it still holds into `out` (decref them when Python code may run).
