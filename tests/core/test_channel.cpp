@@ -331,6 +331,37 @@ TEST_P(Channel, queue_lists_the_blocked_tasklets_in_order) {
     ch.send(2);
 }
 
+// The queue's head says whether it is empty: a queue emptied by an exchange (its tail
+// left behind) and filled again links only the tasklets now in it, in order, and one
+// taken off in the middle (kill) leaves the others linked.
+TEST_P(Channel, a_queue_emptied_by_an_exchange_and_filled_again_keeps_its_order) {
+    slp::channel<int> ch;
+    int got_first = 0;
+    go([&] { got_first = ch.receive(); });
+    slp::run();
+    ch.send(1);  // the queue is empty again
+    EXPECT_EQ(got_first, 1);
+    EXPECT_FALSE(ch.queue());
+    std::vector<int> got;  // 10 * which tasklet + the value it got
+    slp::tasklet a = go([&] { got.push_back(10 + ch.receive()); });
+    slp::tasklet b = go([&] { got.push_back(20 + ch.receive()); });
+    slp::tasklet c = go([&] { got.push_back(30 + ch.receive()); });
+    slp::run();
+    EXPECT_EQ(ch.queue(), a);
+    EXPECT_EQ(ch.queue().next(), b);
+    EXPECT_EQ(ch.queue().next().next(), c);
+    EXPECT_FALSE(c.next());
+    b.kill();
+    EXPECT_EQ(ch.balance(), -2);
+    EXPECT_EQ(ch.queue(), a);
+    EXPECT_EQ(ch.queue().next(), c);
+    EXPECT_FALSE(c.next());
+    ch.send(2);
+    ch.send(3);
+    EXPECT_EQ(got, (std::vector<int>{12, 33}));
+    EXPECT_FALSE(ch.queue());
+}
+
 TEST_P(Channel, receivers_are_served_first_come_first_served) {
     slp::channel<int> ch;
     trace tr;

@@ -130,7 +130,7 @@ class channel_base {
         return false;
     }
     [[gnu::always_inline]] void unlock(bool biased) const noexcept {
-        if (biased)
+        if (biased) [[likely]]
             owner_busy_.store(false, std::memory_order_release);
         else
             locked_.store(0, std::memory_order_release);

@@ -65,16 +65,19 @@ inline constexpr bool inline_switch = true;
         s.insert(partner);
 }
 
-// The channel's queue (the channel's lock is held).
+// The channel's queue (the channel's lock is held). Its head says whether it is empty;
+// its tail is meaningful only when it is not (queue_pop_partner leaves it behind).
 [[gnu::always_inline]] inline void queue_push(channel_base& ch, tasklet_impl* t, int dir) noexcept {
     auto& q = ch.q();
-    tasklet_impl* last = q.tail;  // (read once: see scheduler_hot::insert)
-    t->prev = last;
     t->next = nullptr;
-    if (last != nullptr)
-        last->next = t;
-    else
+    if (q.head == nullptr) {
+        t->prev = nullptr;
         q.head = t;
+    } else {
+        tasklet_impl* last = q.tail;  // (read once: see scheduler_hot::insert)
+        t->prev = last;
+        last->next = t;
+    }
     q.tail = t;
     ch.add_balance(dir);
     t->blocked_dir = static_cast<std::int8_t>(dir);
@@ -96,6 +99,21 @@ inline constexpr bool inline_switch = true;
     ch.add_balance(-t->blocked_dir);
     t->next = t->prev = nullptr;
     t->blocked_dir = 0;
+    t->blocked_on.store(nullptr, std::memory_order_release);
+}
+
+// The head of ch's queue, `t`, a tasklet of direction dir (partner_waits: the queue holds
+// only those), leaves the queue for its partner's exchange. Its links and blocked_dir are
+// left as they are: the caller links it into the ring at once (requeue_partner), and
+// nothing reads those of a tasklet that is neither in the ring nor blocked (queue_push
+// writes them again).
+[[gnu::always_inline]] inline void queue_pop_partner(channel_base& ch, tasklet_impl* t,
+                                                     int dir) noexcept {
+    auto& q = ch.q();
+    tasklet_impl* n = t->next;
+    q.head = n;
+    if (n != nullptr) n->prev = nullptr;
+    ch.add_balance(-dir);
     t->blocked_on.store(nullptr, std::memory_order_release);
 }
 
@@ -160,7 +178,8 @@ template <class Hooks = observer_hooks>
     s.rec.record_from = true;
     land_plain(s, jump_unlinked(next.ctx));
     hooks.after_jump(prev);
-    prev.how = suspended_by::none;
+    // (prev.how stays `jump` while prev runs: it is read only of a suspended tasklet, and
+    // every suspension sets it.)
     hooks.observe_after(s);
     s.release_zombie_if_any();
 }
@@ -228,7 +247,7 @@ template <class Hooks>
 [[gnu::always_inline]] inline void block(scheduler_hot& s, channel_base& ch, bool biased,
                                          tasklet_impl& src, int dir, Hooks hooks) {
     tasklet_impl* next = src.next;
-    s.remove(&src);
+    s.unlink_head_for_queue(&src);
     queue_push(ch, &src, dir);
     ch.unlock(biased);
     switch_to(s, src, *next, &ch, hooks);
@@ -254,7 +273,7 @@ template <class T, class V, class Hooks = observer_hooks>
             ch.unlock(biased);
             return false;
         }
-        queue_unlink(ch, target);
+        queue_pop_partner(ch, target, -1);
         target->tempval.value.template fill<T>(std::forward<V>(value));  // (empty: tested)
         after_exchange(*s, ch, biased, *src, *target, to_partner, hooks);
         return true;
@@ -290,7 +309,7 @@ template <class T, class Take, class Hooks = observer_hooks>
             ch.unlock(biased);
             return false;
         }
-        queue_unlink(ch, target);
+        queue_pop_partner(ch, target, 1);
         take(target->tempval.value.template take_held<T>());
         after_exchange(*s, ch, biased, *src, *target, to_partner, hooks);
         return true;

@@ -279,9 +279,21 @@ struct scheduler_hot {
         t->in_ring = false;
         --runcount;
     }
+    // The head t, with another tasklet in the ring (the running one blocking: it joins a
+    // channel's queue next, which writes its links: they are left as they are here).
+    [[gnu::always_inline]] void unlink_head_for_queue(tasklet_impl* t) noexcept {
+        tasklet_impl* n = t->next;
+        join(t->prev, n);
+        head = n;
+        t->in_ring = false;
+        --runcount;
+    }
     [[gnu::always_inline]] static void link_between(tasklet_impl* t, tasklet_impl* p,
                                                     tasklet_impl* n) noexcept {
         t->prev = p;
+        // (Two plain stores: see make_running; one vector store costs two instructions
+        // more to assemble.)
+        std::atomic_signal_fence(std::memory_order_seq_cst);
         t->next = n;
         p->next = t;
         n->prev = t;
