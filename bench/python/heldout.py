@@ -10,13 +10,13 @@ Python-written greenlet channel and a greenlet round-robin). For each shape it p
   ns/switch      the loop's time over the switches it made (counted with
                  set_schedule_callback / greenlet.settrace in a separate run)
   added          (time - floor) / switches / greenlet switch: what a switch adds to the
-                 loop that carries it, held to issue 16's 0.10
+                 loop that carries it, held to the switch-added target (0.10)
   plain          time / switches / greenlet switch (the README's channel-row figure)
   vs greenlet    the loop's time over its greenlet equivalent's, per item
 Memory: tasklets blocked in frames with closures, keyword arguments, a generator they
 iterate, a `for` over a list, D = 5/20/50 frames deep, against greenlets suspended in the
 same frames (bench_memory.py's way: resident set growth per tasklet, fresh interpreter per
-case), held to issue 16's ratios (0.34/0.5/0.8) and its rule: own frames' bytes + C slice
+case), held to the memory targets (0.34/0.5/0.8) and the rule: own frames' bytes + C slice
 + tasklet object + 512 B (copied stacks). "alone": every tasklet in functions compiled
 apart (no two share a frame shape); "shared": all in the same functions.
 
@@ -48,8 +48,8 @@ N = bench_switch.N  # items (loop iterations) per timing
 PROCESSES = (int(sys.argv[sys.argv.index("--processes") + 1]) if "--processes" in sys.argv
              else 1 if QUICK else 3)
 ONE_PROCESS = "--one-process"  # how a process started by timed_in_processes() is told
-ADDED_TARGET = 0.10  # issue 16: (time - floor) / greenlet switch, every version
-MEMORY_TARGETS = {5: 0.34, 20: 0.5, 50: 0.8}  # issue 16: against a suspended greenlet
+ADDED_TARGET = 0.10  # (time - floor) / greenlet switch, every version
+MEMORY_TARGETS = {5: 0.34, 20: 0.5, 50: 0.8}  # against a suspended greenlet
 KINDS = ("own", "copied")
 # --shapes A,B: only the switch shapes whose title contains one of them (and the control
 # rows), only the memory shapes named.
@@ -627,7 +627,7 @@ def print_switch_table(ref, extra, rows):
 
 # ---- memory ----------------------------------------------------------------------------
 
-# Each frame: 2 arguments (n, block) and 4 locals, as issue 16's frames, plus what the
+# Each frame: 2 arguments (n, block) and 4 locals (the memory targets' frames), plus what the
 # shape adds; frame i calls frame i + 1 until n is 1, the last one blocks.
 FRAME_BODIES = {
     "plain": """def f{i}(n, block):
