@@ -472,9 +472,11 @@ PyGetSetDef channel_getset[] = {
 }  // namespace
 
 // send_sequence()'s loop: send `first` (if not null), then every item `it` yields; `sent`
-// items were sent before. Returns the count of all. While a send blocks, the tasklet notes
-// the iterator and the count, so that it pickles (pickle.cpp) and its restored copy goes
-// on here with what is left.
+// items were sent before. Returns the count of all. Each item goes as send() sends it
+// (send_impl: core's inline path first). While a send is suspended, the tasklet notes the
+// iterator and the count, so that it pickles (pickle.cpp) and its restored copy goes on
+// here with what is left: noted before each send, since the inline path notes the rest of
+// the suspension only as it switches.
 PyObject* channel_send_rest(PyObject* self, PyObject* const* sp, PyObject* it, Py_ssize_t sent,
                             PyObject* first) {
     ref item = ref::borrow(first);
@@ -487,13 +489,10 @@ PyObject* channel_send_rest(PyObject* self, PyObject* const* sp, PyObject* it, P
             cur->suspend_sequence = it;
             cur->suspend_sent = sent;
         }
-        slp::message m;
-        m.value.emplace<ref>(item);
-        bool ok = blocking(
-            sp, [&] { as_channel(self)->ch.send_message(std::move(m)); },
-            suspend_kind::send_sequence, self, item.get());
+        PyObject* r = send_impl(self, sp, item.get(), suspend_kind::send_sequence);
         if (cur != nullptr) cur->suspend_sequence = nullptr;
-        if (!ok) return nullptr;
+        if (r == nullptr) return nullptr;
+        Py_DECREF(r);  // (None)
         ++sent;
         item = ref::steal(PyIter_Next(it));
     }
