@@ -322,12 +322,46 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
     return receive_general(ch);
 }
 
-PyObject* channel_receive(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
-    if (nargs != 0) {
-        PyErr_Format(PyExc_TypeError, "receive() takes no arguments (%zd given)", nargs);
-        return nullptr;
+// A receive that completes without a switch (core's fast_receive_at_once): true with
+// what it took in `got` (a reference, or null for None: see received()), or false,
+// nothing changed. It calls nothing, so that the function it is inlined into saves no
+// registers on this path: it takes only a runtime that has nothing due at a module
+// function's return (back_from_core would call). (Its hooks are asked for the scheduler
+// after core's peek at the channel, which declines most actions that would switch.)
+struct at_once_hooks : slp::detail::observer_hooks {
+    [[gnu::always_inline]] slp::detail::scheduler_hot* scheduler() const noexcept {
+        thread_runtime* rt = thread_runtime::current_if_any();
+        if (rt == nullptr || !rt->nothing_due()) [[unlikely]]
+            return nullptr;
+        slp::detail::scheduler_hot* s = rt->hot();
+        if (s == nullptr) __builtin_unreachable();
+        return s;
     }
-    return receive_impl(self, args + nargs);
+};
+[[gnu::always_inline]] inline bool receive_at_once(PyObject* self, PyObject*& got) noexcept {
+    return slp::detail::fast_receive_at_once<ref>(
+        as_channel(self)->ch, [&got](ref&& r) { got = r.release(); }, at_once_hooks{});
+}
+
+// receive() when it may switch: entered from channel_receive by a jump (a tail call), so
+// that the return address the switch leaves on top of the return-stack predictor is
+// still the eval loop's (slp/detail/jump_unlinked.hpp).
+[[gnu::noinline]] PyObject* receive_may_switch(PyObject* self, PyObject* const* sp) {
+    return receive_impl(self, sp);
+}
+
+[[gnu::noinline, gnu::cold]] PyObject* receive_arguments_error(Py_ssize_t nargs) noexcept {
+    PyErr_Format(PyExc_TypeError, "receive() takes no arguments (%zd given)", nargs);
+    return nullptr;
+}
+
+PyObject* channel_receive(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 0) [[unlikely]]
+        return receive_arguments_error(nargs);
+    PyObject* got = nullptr;
+    if (receive_at_once(self, got)) [[likely]]
+        return received(got);  // (its bomb's call is a tail call too)
+    return receive_may_switch(self, args + nargs);
 }
 
 PyObject* send_error(PyObject* self, PyObject* const* sp, PyObject* t, PyObject* v, PyObject* tb) {
