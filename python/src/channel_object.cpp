@@ -79,8 +79,11 @@ struct suspension {
 // once, as one of every two in a ping-pong does, writes nothing): core's lock is held
 // then, or the GIL, so nobody reads the object meanwhile (quiet_threads and the GC wait
 // for this thread to be quiet). If it declines, the general action needs the note first.
+// The inline path is taken only for a running tasklet that has its object (inline_ok():
+// every one has, today), so that none of the hooks tests for it on every switch.
 struct action_hooks : switch_hooks {
     suspension what;
+    [[gnu::always_inline]] bool inline_ok() const noexcept { return self != nullptr; }
     [[gnu::always_inline]] void suspending() noexcept { note_suspension(self, what); }
     [[gnu::always_inline]] void resumed() noexcept { forget_suspension(self); }
 };
@@ -163,8 +166,11 @@ bool blocking(PyObject* const* sp, F&& action, suspend_kind kind = suspend_kind:
 // A borrowed `o` that becomes a new reference where core's inline path stores it (only
 // if the action takes it: no reference to take and drop when it declines).
 struct new_ref_to {
-    PyObject* o;
-    operator ref() const noexcept { return ref::borrow(o); }
+    PyObject* o;  // (not null: a call's argument)
+    operator ref() const noexcept {
+        Py_INCREF(o);
+        return ref::steal(o);
+    }
 };
 
 [[gnu::always_inline]] inline PyObject* send_impl(PyObject* self, PyObject* const* sp,
@@ -173,7 +179,7 @@ struct new_ref_to {
     if (hooks.rt == nullptr) return nullptr;
     slp::channel_base& ch = as_channel(self)->ch;
     try {
-        if (slp::detail::fast_send<ref>(ch, new_ref_to{value}, hooks)) {
+        if (hooks.inline_ok() && slp::detail::fast_send<ref>(ch, new_ref_to{value}, hooks)) {
             end_action(hooks.rt);
             Py_RETURN_NONE;
         }
@@ -308,8 +314,8 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
     // throws). A plain pointer: a ref would be stored and tested once more on every call.
     PyObject* got = nullptr;
     try {
-        if (slp::detail::fast_receive<ref>(
-                ch, [&got](ref&& r) { got = r.release(); }, hooks)) {
+        if (hooks.inline_ok() && slp::detail::fast_receive<ref>(
+                                     ch, [&got](ref&& r) { got = r.release(); }, hooks)) {
             end_action(hooks.rt);
             return received(got);
         }
