@@ -97,20 +97,6 @@ def test_receive_from_the_first_of_two_waiting_senders():
     assert ch.balance == 0
 
 
-def test_receive_from_a_waiting_sender_of_a_bomb_raises():
-    ch = stackless.channel()
-    caught = []
-
-    def receiver():
-        try:
-            ch.receive()
-        except OSError as e:
-            caught.append(str(e))
-
-    run_tasklets(lambda: ch.send(stackless.bomb(OSError, OSError("b"))), receiver)
-    assert caught == ["b"]
-
-
 def test_receive_from_a_waiting_sender_is_seen_by_the_channel_callback():
     ch = stackless.channel()
     calls = []
@@ -229,7 +215,9 @@ def test_send_throw_raises_instance_with_traceback():
     assert caught == [exc]
 
 
-def test_received_bomb_explodes():
+# (sender_first: the receive finds the sender waiting and completes without a switch)
+@pytest.mark.parametrize("sender_first", [False, True])
+def test_received_bomb_explodes(sender_first):
     ch = stackless.channel()
     caught = []
 
@@ -239,7 +227,10 @@ def test_received_bomb_explodes():
         except OSError as e:
             caught.append(str(e))
 
-    run_tasklets(receiver, lambda: ch.send(stackless.bomb(OSError, OSError("b"))))
+    def sender():
+        ch.send(stackless.bomb(OSError, OSError("b")))
+
+    run_tasklets(*((sender, receiver) if sender_first else (receiver, sender)))
     assert caught == ["b"]
 
 
