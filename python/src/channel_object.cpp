@@ -79,8 +79,11 @@ struct suspension {
 // once, as one of every two in a ping-pong does, writes nothing): core's lock is held
 // then, or the GIL, so nobody reads the object meanwhile (quiet_threads and the GC wait
 // for this thread to be quiet). If it declines, the general action needs the note first.
+// The inline path is taken only for a running tasklet that has its object (inline_ok():
+// every one has, today), so that none of the hooks tests for it on every switch.
 struct action_hooks : switch_hooks {
     suspension what;
+    [[gnu::always_inline]] bool inline_ok() const noexcept { return self != nullptr; }
     [[gnu::always_inline]] void suspending() noexcept { note_suspension(self, what); }
     [[gnu::always_inline]] void resumed() noexcept { forget_suspension(self); }
 };
@@ -163,8 +166,11 @@ bool blocking(PyObject* const* sp, F&& action, suspend_kind kind = suspend_kind:
 // A borrowed `o` that becomes a new reference where core's inline path stores it (only
 // if the action takes it: no reference to take and drop when it declines).
 struct new_ref_to {
-    PyObject* o;
-    operator ref() const noexcept { return ref::borrow(o); }
+    PyObject* o;  // (not null: a call's argument)
+    operator ref() const noexcept {
+        Py_INCREF(o);
+        return ref::steal(o);
+    }
 };
 
 [[gnu::always_inline]] inline PyObject* send_impl(PyObject* self, PyObject* const* sp,
@@ -173,7 +179,7 @@ struct new_ref_to {
     if (hooks.rt == nullptr) return nullptr;
     slp::channel_base& ch = as_channel(self)->ch;
     try {
-        if (slp::detail::fast_send<ref>(ch, new_ref_to{value}, hooks)) {
+        if (hooks.inline_ok() && slp::detail::fast_send<ref>(ch, new_ref_to{value}, hooks)) {
             end_action(hooks.rt);
             Py_RETURN_NONE;
         }
@@ -308,8 +314,8 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
     // throws). A plain pointer: a ref would be stored and tested once more on every call.
     PyObject* got = nullptr;
     try {
-        if (slp::detail::fast_receive<ref>(
-                ch, [&got](ref&& r) { got = r.release(); }, hooks)) {
+        if (hooks.inline_ok() && slp::detail::fast_receive<ref>(
+                                     ch, [&got](ref&& r) { got = r.release(); }, hooks)) {
             end_action(hooks.rt);
             return received(got);
         }
@@ -322,12 +328,46 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
     return receive_general(ch);
 }
 
-PyObject* channel_receive(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
-    if (nargs != 0) {
-        PyErr_Format(PyExc_TypeError, "receive() takes no arguments (%zd given)", nargs);
-        return nullptr;
+// A receive that completes without a switch (core's fast_receive_at_once): true with
+// what it took in `got` (a reference, or null for None: see received()), or false,
+// nothing changed. It calls nothing, so that the function it is inlined into saves no
+// registers on this path: it takes only a runtime that has nothing due at a module
+// function's return (back_from_core would call). (Its hooks are asked for the scheduler
+// after core's peek at the channel, which declines most actions that would switch.)
+struct at_once_hooks : slp::detail::observer_hooks {
+    [[gnu::always_inline]] slp::detail::scheduler_hot* scheduler() const noexcept {
+        thread_runtime* rt = thread_runtime::current_if_any();
+        if (rt == nullptr || !rt->nothing_due()) [[unlikely]]
+            return nullptr;
+        slp::detail::scheduler_hot* s = rt->hot();
+        if (s == nullptr) __builtin_unreachable();
+        return s;
     }
-    return receive_impl(self, args + nargs);
+};
+[[gnu::always_inline]] inline bool receive_at_once(PyObject* self, PyObject*& got) noexcept {
+    return slp::detail::fast_receive_at_once<ref>(
+        as_channel(self)->ch, [&got](ref&& r) { got = r.release(); }, at_once_hooks{});
+}
+
+// receive() when it may switch: entered from channel_receive by a jump (a tail call), so
+// that the return address the switch leaves on top of the return-stack predictor is
+// still the eval loop's (slp/detail/jump_unlinked.hpp).
+[[gnu::noinline]] PyObject* receive_may_switch(PyObject* self, PyObject* const* sp) {
+    return receive_impl(self, sp);
+}
+
+[[gnu::noinline, gnu::cold]] PyObject* receive_arguments_error(Py_ssize_t nargs) noexcept {
+    PyErr_Format(PyExc_TypeError, "receive() takes no arguments (%zd given)", nargs);
+    return nullptr;
+}
+
+PyObject* channel_receive(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 0) [[unlikely]]
+        return receive_arguments_error(nargs);
+    PyObject* got = nullptr;
+    if (receive_at_once(self, got)) [[likely]]
+        return received(got);  // (its bomb's call is a tail call too)
+    return receive_may_switch(self, args + nargs);
 }
 
 PyObject* send_error(PyObject* self, PyObject* const* sp, PyObject* t, PyObject* v, PyObject* tb) {

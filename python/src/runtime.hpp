@@ -145,6 +145,12 @@ class thread_runtime final : public slp::switch_observer {
         }
     }
 
+    // Whether a module function may return from core without back_from_core() (nothing
+    // to take back or drop).
+    [[gnu::always_inline]] bool nothing_due() const noexcept {
+        return !any_of({.gil_released = true, .flush_due = true});
+    }
+
     TaskletObject* main_object() const noexcept { return main_; }
     TaskletObject* current_object() const noexcept { return current_; }
     unsigned long thread_id() const noexcept { return thread_id_; }

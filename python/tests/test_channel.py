@@ -63,6 +63,67 @@ def test_preference_sender_on_receive_runs_the_sender_at_once():
     assert order == ["sender resumed", ("got", 1)]
 
 
+# A receive that finds its sender waiting completes without a switch (the default
+# preference) on its own path: what it does must be what the general action does.
+def test_receive_from_a_waiting_sender_keeps_the_receiver_running():
+    ch = stackless.channel()
+    order = []
+
+    def sender():
+        ch.send("v")
+        order.append("sender resumed")
+
+    def receiver():
+        assert ch.balance == 1
+        order.append(("got", ch.receive()))
+        assert ch.balance == 0 and ch.queue is None
+        order.append("receiver continues")
+
+    def other():
+        order.append("other")
+
+    run_tasklets(sender, receiver, other)
+    # (the sender waits at the end of the runnables, behind the others)
+    assert order == [("got", "v"), "receiver continues", "other", "sender resumed"]
+
+
+def test_receive_from_the_first_of_two_waiting_senders():
+    ch = stackless.channel()
+    got = []
+    run_tasklets(lambda: ch.send(1), lambda: ch.send(None), lambda: got.append(ch.receive()))
+    assert got == [1]
+    assert ch.balance == 1
+    assert ch.receive() is None
+    assert ch.balance == 0
+
+
+def test_receive_from_a_waiting_sender_is_seen_by_the_channel_callback():
+    ch = stackless.channel()
+    calls = []
+
+    def cb(channel, tasklet, sending, willblock):
+        calls.append((sending, willblock))
+
+    stackless.set_channel_callback(cb)
+    try:
+        run_tasklets(lambda: ch.send(1), ch.receive)
+    finally:
+        stackless.set_channel_callback(None)
+    assert calls == [(True, True), (False, False)]
+
+
+def test_receive_from_a_waiting_sender_with_schedule_all_schedules():
+    ch = stackless.channel()
+    ch.schedule_all = True
+    order = []
+
+    def receiver():
+        order.append(("got", ch.receive()))
+
+    run_tasklets(lambda: ch.send(1), receiver, lambda: order.append("other"))
+    assert order == ["other", ("got", 1)]
+
+
 def test_preference_is_clamped_and_type_checked():
     ch = stackless.channel()
     ch.preference = 5
@@ -154,7 +215,9 @@ def test_send_throw_raises_instance_with_traceback():
     assert caught == [exc]
 
 
-def test_received_bomb_explodes():
+# (sender_first: the receive finds the sender waiting and completes without a switch)
+@pytest.mark.parametrize("sender_first", [False, True])
+def test_received_bomb_explodes(sender_first):
     ch = stackless.channel()
     caught = []
 
@@ -164,7 +227,10 @@ def test_received_bomb_explodes():
         except OSError as e:
             caught.append(str(e))
 
-    run_tasklets(receiver, lambda: ch.send(stackless.bomb(OSError, OSError("b"))))
+    def sender():
+        ch.send(stackless.bomb(OSError, OSError("b")))
+
+    run_tasklets(*((sender, receiver) if sender_first else (receiver, sender)))
     assert caught == ["b"]
 
 

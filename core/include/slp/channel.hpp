@@ -115,10 +115,19 @@ class channel_base {
     [[nodiscard]] bool lock() const noexcept { return lock(detail::tls_sched); }
     // The same, `me` being the calling thread's scheduler (tls_sched). (Inline: every
     // channel action's inline path takes it, and GCC 16 called it out of line there.)
-    [[nodiscard, gnu::always_inline]] bool lock(
+    [[nodiscard, gnu::always_inline]] bool lock(detail::scheduler_hot* me) const noexcept {
+        if (me != nullptr && lock_if_biased(me)) [[likely]]
+            return true;
+        lock_shared();
+        return false;
+    }
+    // The lock the biased way, if it is biased to `me` (not null), as lock(me) takes it;
+    // otherwise false, not locked. (For an inline path that calls nothing: lock_shared()
+    // is a call. unlock(true) releases it.)
+    [[nodiscard, gnu::always_inline]] bool lock_if_biased(
         [[maybe_unused]] detail::scheduler_hot* me) const noexcept {
 #if !defined(__SANITIZE_THREAD__)  // TSan cannot see the handover's process-wide barrier
-        if (me != nullptr && owner_.load(std::memory_order_relaxed) == me) [[likely]] {
+        if (owner_.load(std::memory_order_relaxed) == me) [[likely]] {
             owner_busy_.store(true, std::memory_order_relaxed);
             std::atomic_signal_fence(std::memory_order_seq_cst);
             if (owner_.load(std::memory_order_relaxed) == me) [[likely]]
@@ -126,7 +135,6 @@ class channel_base {
             owner_busy_.store(false, std::memory_order_release);
         }
 #endif
-        lock_shared();
         return false;
     }
     [[gnu::always_inline]] void unlock(bool biased) const noexcept {
@@ -197,7 +205,9 @@ class channel : public channel_base {
     [[gnu::always_inline]] T receive() {
         if constexpr (detail::inline_switch) {
             std::optional<T> v;
-            if (detail::fast_receive<T>(*this, [&v](T&& x) { v.emplace(std::move(x)); }))
+            auto take = [&v](T&& x) { v.emplace(std::move(x)); };
+            if (detail::fast_receive_at_once<T>(*this, take) ||
+                detail::fast_receive<T>(*this, take))
                 return std::move(*v);
         }
         return receive_payload().template take<T>();
