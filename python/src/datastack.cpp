@@ -221,42 +221,38 @@ char* put_words(char* out, PyObject* const* slots, size_t kept, unsigned same) n
 }
 
 // Reads the kept words of a packed form's frames (at `in`, each frame's `same` byte
-// before its words if `sames`) from the innermost out: those each frame kept, and those
-// its `same` bits take from its callee's.
+// before its words if `sames`) from the innermost out: the inverse of put_words.
 class word_reader {
  public:
     word_reader(const char* in, bool sames) noexcept : in_(in), sames_(sames) {}
-    // The next frame, of `kept` kept words.
-    void next(size_t kept) noexcept {
-        kept_ = kept;
-        same_ = sames_ ? static_cast<unsigned char>(*in_++) : 0;
-        k_ = 0;
-    }
-    // Its next word (at most `kept` of them a frame).
-    PyObject* word() noexcept {
-        PyObject* w;
-        if (k_ < max_same && ((same_ >> k_) & 1) != 0) {
-            w = callee_[k_];
-        } else {
-            std::memcpy(&w, in_, sizeof(w));
-            in_ += sizeof(w);
+    // The next frame's first words, up to its last `same` one, into `first` (each that its
+    // `same` bits name is `callee`'s at the same index: the frame read before); returns how
+    // many. Its other kept words follow in the packed form as they are (rest()).
+    size_t next(PyObject** first, PyObject* const* callee) noexcept {
+        size_t k = 0;
+        if (!sames_) return k;
+        for (unsigned same = static_cast<unsigned char>(*in_++); same != 0; ++k, same >>= 1) {
+            if ((same & 1) != 0) {
+                first[k] = callee[k];
+            } else {
+                std::memcpy(&first[k], in_, sizeof(PyObject*));
+                in_ += sizeof(PyObject*);
+            }
         }
-        if (k_ < max_same) callee_[k_] = w;
-        ++k_;
+        return k;
+    }
+    // The frame's kept words after those next() wrote (unaligned), and past n of them.
+    const char* rest() const noexcept { return in_; }
+    PyObject* rest_word(size_t i) const noexcept {
+        PyObject* w;
+        std::memcpy(&w, in_ + i * sizeof(PyObject*), sizeof(w));
         return w;
     }
-    // Past the words of the frame that were not read.
-    void skip_rest() noexcept {
-        while (k_ < kept_) word();
-    }
+    void skip(size_t n) noexcept { in_ += n * sizeof(PyObject*); }
 
  private:
     const char* in_;
     bool sames_;
-    size_t kept_ = 0;
-    unsigned same_ = 0;
-    size_t k_ = 0;
-    PyObject* callee_[max_same] = {};  // the last frame's first words
 };
 
 // The code word a frame called through the function `func_word` holds (the function's
@@ -808,8 +804,7 @@ bool python_state::pack() noexcept {
 
 _PyInterpreterFrame* python_state::unpack_to(char* base) noexcept {
     const auto* head = reinterpret_cast<const packed_head*>(saved_);
-    const char* in = head->words();
-    const bool sames = head->sames();
+    word_reader in(head->words(), head->sames());
     // (datastack_top_ is where the innermost frame ends in the region)
     char* end =
         base + (reinterpret_cast<char*>(datastack_top_) - reinterpret_cast<char*>(region_->chunk));
@@ -822,22 +817,11 @@ _PyInterpreterFrame* python_state::unpack_to(char* base) noexcept {
             reinterpret_cast<_PyInterpreterFrame*>(end - frame_words(code) * sizeof(PyObject*));
         cpy::init_unpacked(f, r.func_word(), r.code_word(), pf.position(), pf.stacktop);
         f->previous = head->below;
-        // (its kept words; the first ones its `same` bits name are its callee's)
         PyObject** const slots = cpy::slots(f);
         const size_t kept = kept_words(code, pf.stacktop);
-        size_t k = 0;
-        if (sames) {
-            for (unsigned same = static_cast<unsigned char>(*in++); same != 0; ++k, same >>= 1) {
-                if ((same & 1) != 0) {
-                    slots[k] = cpy::slots(above)[k];
-                } else {
-                    std::memcpy(&slots[k], in, sizeof(PyObject*));
-                    in += sizeof(PyObject*);
-                }
-            }
-        }
-        std::memcpy(&slots[k], in, (kept - k) * sizeof(PyObject*));
-        in += (kept - k) * sizeof(PyObject*);
+        const size_t k = in.next(slots, above != nullptr ? cpy::slots(above) : nullptr);
+        std::memcpy(&slots[k], in.rest(), (kept - k) * sizeof(PyObject*));
+        in.skip(kept - k);
         if (above != nullptr)
             above->previous = f;
         else
@@ -878,6 +862,10 @@ int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermo
     const auto* head = reinterpret_cast<const packed_head*>(saved_);
     word_reader in(head->words(), head->sames());
     auto* end = reinterpret_cast<char*>(datastack_top_);  // the innermost frame's, in the region
+    // The first words of the frame being read and of the one read before (its callee).
+    PyObject* firsts[2][max_same] = {};
+    PyObject** first = firsts[0];
+    PyObject** callee = firsts[1];
     shape_reader sr(head->shape());
     for (bool innermost = true; sr.next(); innermost = false) {
         // (each frame holds its own references to them, shared words or not)
@@ -886,7 +874,9 @@ int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermo
         PyCodeObject* const code = sr.code();
         const int nlocals = code->co_nlocalsplus;
         const size_t kept = kept_words(code, sr.frame().stacktop);
-        in.next(kept);
+        const size_t k = in.next(first, callee);
+        const size_t n_first = std::min(kept, max_same);
+        for (size_t i = k; i < n_first; ++i) first[i] = in.rest_word(i - k);
         int depth = sr.frame().stacktop;
         if (depth < 0) {  // as traverse(): the value stack only up to a known top
             depth = nlocals;
@@ -898,9 +888,11 @@ int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermo
                 if (d >= nlocals && d <= nlocals + code->co_stacksize) depth = static_cast<int>(d);
             }
         }
-        for (int k = 0; k < depth; k++)
-            if (int r = cpy::visit_word(in.word(), visit, arg)) return r;
-        in.skip_rest();
+        for (size_t i = 0; i < static_cast<size_t>(depth); i++)
+            if (int r = cpy::visit_word(i < k ? first[i] : in.rest_word(i - k), visit, arg))
+                return r;
+        in.skip(kept - k);
+        std::swap(first, callee);
         end -= frame_words(code) * sizeof(PyObject*);
     }
     return 0;
