@@ -142,17 +142,19 @@ struct packed_frame {
     int stacktop = 0;    // (-1: in a call into C, every word is kept)
     bool shares_callee = false;
     bool code_of_function = false;
+    bool entered = false;  // called from C: an entry frame between it and the next frame out
 
     cpy::frame_position position() const noexcept { return {instr, extra}; }
     // The words that follow its head.
     size_t words() const noexcept { return shares_callee ? 0 : code_of_function ? 1 : 2; }
 
     // The head's word: shares_callee, code_of_function, whether two words follow (the
-    // long form: instr, then extra and stacktop + 1, each as it is), then extra (4 bits),
-    // stacktop + 1 (9 bits) and instr + 1 (16 bits).
+    // long form: instr, then extra and stacktop + 1, each as it is; and `entered`), then
+    // extra (4 bits), stacktop + 1 (9 bits) and instr + 1 (16 bits).
     static constexpr uint32_t long_form = 4;
+    static constexpr uint32_t entered_bit = 8;  // (long form)
     bool fits_short() const noexcept {
-        return extra < 16 && stacktop + 1 < 512 && instr + 1 >= 0 && instr + 1 < 65536;
+        return !entered && extra < 16 && stacktop + 1 < 512 && instr + 1 >= 0 && instr + 1 < 65536;
     }
     size_t head_bytes() const noexcept { return fits_short() ? 4 : 12; }
     static constexpr size_t max_bytes = 12 + 2 * sizeof(PyObject*);
@@ -163,7 +165,7 @@ struct packed_frame {
         if (!fits_short()) {
             const uint32_t more[2] = {static_cast<uint32_t>(instr),
                                       extra | static_cast<uint32_t>(stacktop + 1) << 16};
-            w |= long_form;
+            w |= long_form | (entered ? entered_bit : 0);
             std::memcpy(at, &w, 4);
             std::memcpy(at + 4, more, 8);
             return at + 12;
@@ -185,8 +187,10 @@ struct packed_frame {
             instr = static_cast<int32_t>(more[0]);
             extra = static_cast<uint16_t>(more[1]);
             stacktop = static_cast<int>(more[1] >> 16) - 1;
+            entered = (w & entered_bit) != 0;
             return at + 12;
         }
+        entered = false;
         extra = static_cast<uint16_t>((w >> 3) & 15);
         stacktop = static_cast<int>((w >> 7) & 511) - 1;
         instr = static_cast<int32_t>(w >> 16) - 1;
@@ -221,42 +225,45 @@ char* put_words(char* out, PyObject* const* slots, size_t kept, unsigned same) n
 }
 
 // Reads the kept words of a packed form's frames (at `in`, each frame's `same` byte
-// before its words if `sames`) from the innermost out: those each frame kept, and those
-// its `same` bits take from its callee's.
+// before its words if `sames`) from the innermost out: the inverse of put_words.
 class word_reader {
  public:
     word_reader(const char* in, bool sames) noexcept : in_(in), sames_(sames) {}
-    // The next frame, of `kept` kept words.
-    void next(size_t kept) noexcept {
-        kept_ = kept;
-        same_ = sames_ ? static_cast<unsigned char>(*in_++) : 0;
-        k_ = 0;
-    }
-    // Its next word (at most `kept` of them a frame).
-    PyObject* word() noexcept {
-        PyObject* w;
-        if (k_ < max_same && ((same_ >> k_) & 1) != 0) {
-            w = callee_[k_];
-        } else {
-            std::memcpy(&w, in_, sizeof(w));
-            in_ += sizeof(w);
+    // The next frame's first words, up to its last `same` one, into `first` (each that its
+    // `same` bits name is `callee`'s at the same index: the frame read before); returns how
+    // many. Its other kept words follow in the packed form as they are (rest()).
+    size_t next(PyObject** first, PyObject* const* callee) noexcept {
+        size_t k = 0;
+        if (!sames_) return k;
+        for (unsigned same = static_cast<unsigned char>(*in_++); same != 0; ++k, same >>= 1) {
+            if ((same & 1) != 0) {
+                first[k] = callee[k];
+            } else {
+                std::memcpy(&first[k], in_, sizeof(PyObject*));
+                in_ += sizeof(PyObject*);
+            }
         }
-        if (k_ < max_same) callee_[k_] = w;
-        ++k_;
+        return k;
+    }
+    // The frame's kept words after those next() wrote (unaligned), and past n of them.
+    const char* rest() const noexcept { return in_; }
+    PyObject* rest_word(size_t i) const noexcept {
+        PyObject* w;
+        std::memcpy(&w, in_ + i * sizeof(PyObject*), sizeof(w));
         return w;
     }
-    // Past the words of the frame that were not read.
-    void skip_rest() noexcept {
-        while (k_ < kept_) word();
+    void skip(size_t n) noexcept { in_ += n * sizeof(PyObject*); }
+    // After the kept words of a frame that was `entered`: its entry frame.
+    _PyInterpreterFrame* entry() noexcept {
+        _PyInterpreterFrame* e;
+        std::memcpy(&e, in_, sizeof(e));
+        in_ += sizeof(e);
+        return e;
     }
 
  private:
     const char* in_;
     bool sames_;
-    size_t kept_ = 0;
-    unsigned same_ = 0;
-    size_t k_ = 0;
-    PyObject* callee_[max_same] = {};  // the last frame's first words
 };
 
 // The code word a frame called through the function `func_word` holds (the function's
@@ -358,8 +365,9 @@ char* scratch(size_t n) noexcept {
 
 // What pack() finds of each frame before it knows how many bytes the packed form takes.
 struct frame_note {
-    uint32_t kept;  // its kept words
-    uint32_t same;  // its `same` bits
+    uint32_t kept;               // its kept words
+    uint32_t same;               // its `same` bits
+    _PyInterpreterFrame* entry;  // the entry frame it was called through, or null
 };
 frame_note* g_notes = nullptr;
 size_t g_notes_cap = 0;
@@ -477,12 +485,43 @@ int hear_code_changes(const char* event, PyObject* args, void*) {
     return 0;
 }
 
+// Where a copied-stack tasklet's C stack is while it is suspended (`core`: its core
+// tasklet): in place, or in the copy of its slice.
+cpy::c_slice_place c_stack_place(const slp::detail::tasklet_impl* core) noexcept {
+    if (core == nullptr || !core->slice_in_heap) return {};
+    return {core->x->slice.lo, core->x->slice.saved, core->x->slice.saved_size};
+}
+
+// Is `f` (read where the C stack is: `where`) an eval-loop entry frame of its own (3.12+:
+// each entry from C pushes one on the C stack), rather than a frame of the data stack?
+bool is_entry_frame(_PyInterpreterFrame* f, const cpy::c_slice_place& where) noexcept {
+    return cpy::thread_share::has_entry_frames && f != nullptr && cpy::enters_eval(where.at(f));
+}
+
+// A packed form's core tasklet, on versions whose entry frames it shows (else none).
+template <bool Kept>
+struct core_word {
+    void set(const slp::detail::tasklet_impl*) noexcept {}
+    const slp::detail::tasklet_impl* get() const noexcept { return nullptr; }
+};
+template <>
+struct core_word<true> {
+    const slp::detail::tasklet_impl* core;
+    void set(const slp::detail::tasklet_impl* c) noexcept { core = c; }
+    const slp::detail::tasklet_impl* get() const noexcept { return core; }
+};
+
 // The packed form: this, then the kept words of each frame from the innermost out (each
-// frame's `same` byte before them, if `sames`), up to its end (python_state::saved_size_);
-// the rest of each frame is in its shape.
+// frame's `same` byte before them, if `sames`; after them, if it was entered from C, its
+// entry frame), up to its end (python_state::saved_size_); the rest of each frame is in
+// its shape. The entry frames stay on the tasklet's C stack, which shows them when the
+// frames are read unpacked aside (their copies while it is suspended are made then; in the
+// region, they link to them as they ran).
 struct packed_head {
     _PyInterpreterFrame* below;  // the outermost frame's previous (not in the region)
     uintptr_t shape_sames;       // its frame_shape*, + 1 if each frame has a `same` byte
+    // Its core tasklet, whose C stack shows its entry frames (versions that have them).
+    [[no_unique_address]] core_word<cpy::thread_share::has_entry_frames> core;
     frame_shape* shape() const noexcept {
         return reinterpret_cast<frame_shape*>(shape_sames & ~uintptr_t{1});
     }
@@ -553,6 +592,50 @@ template <class T>
 T* moved(T* p, const char* lo, const char* hi, ptrdiff_t delta) noexcept {
     const char* q = reinterpret_cast<const char*>(p);
     return q >= lo && q < hi ? reinterpret_cast<T*>(const_cast<char*>(q) + delta) : p;
+}
+
+// The frames of the packed form at `head`, unpacked in the exact layout down from `end`
+// (where the innermost one ends) and linked as if they were `delta` bytes away (Moved);
+// returns the innermost one (as linked).
+template <bool Moved>
+_PyInterpreterFrame* unpack_frames(const packed_head* head, char* end, ptrdiff_t delta) noexcept {
+    constexpr bool entries = cpy::thread_share::has_entry_frames;
+    word_reader in(head->words(), head->sames());
+    _PyInterpreterFrame* top = head->below;
+    _PyInterpreterFrame* callee = nullptr;  // the frame unpacked before
+    _PyInterpreterFrame* link = nullptr;    // ... if its previous is the next one (entries)
+    for (shape_reader r(head->shape()); r.next();) {
+        const packed_frame& pf = r.frame();
+        PyCodeObject* const code = r.code();
+        auto* f =
+            reinterpret_cast<_PyInterpreterFrame*>(end - frame_words(code) * sizeof(PyObject*));
+        cpy::init_unpacked(f, r.func_word(), r.code_word(), pf.position(), pf.stacktop);
+        if constexpr (Moved) cpy::frame_moved(f, delta);
+        f->previous = head->below;
+        PyObject** const slots = cpy::slots(f);
+        const size_t kept = kept_words(code, pf.stacktop);
+        const size_t k = in.next(slots, callee != nullptr ? cpy::slots(callee) : nullptr);
+        std::memcpy(&slots[k], in.rest(), (kept - k) * sizeof(PyObject*));
+        in.skip(kept - k);
+        auto* const linked =
+            Moved ? reinterpret_cast<_PyInterpreterFrame*>(reinterpret_cast<char*>(f) + delta) : f;
+        if (callee == nullptr)
+            top = linked;
+        else if (!entries)
+            callee->previous = linked;
+        else if (link != nullptr)
+            link->previous = linked;
+        if constexpr (entries) {
+            link = f;
+            if (pf.entered) {
+                f->previous = in.entry();
+                link = nullptr;
+            }
+        }
+        callee = f;
+        end = reinterpret_cast<char*>(f);
+    }
+    return top;
 }
 
 }  // namespace
@@ -660,21 +743,18 @@ bool python_state::reserve_saved(size_t n) noexcept {
 
 void python_state::c_stack_leaves() noexcept {
     if (!f_.c_stack_moves) return;
-    cpy::c_slice_place where;
-    const slp::detail::tasklet_impl* c = region_->occupant_core;
-    if (c != nullptr && c->slice_in_heap)
-        where = {c->x->slice.lo, c->x->slice.saved, c->x->slice.saved_size};
-    if (share_.c_stack_moved(where)) f_.exposed = true;
+    if (share_.c_stack_moved(c_stack_place(region_->occupant_core))) f_.exposed = true;
 }
 
 bool python_state::evict() noexcept {
-    c_stack_leaves();
     // Packing is for a tasklet that waits: one that is runnable (a crowd taking turns
     // through fewer shared stacks) runs again soon, and its frames move as they are, one
-    // copy each way.
+    // copy each way. (Packed frames are no chain to read: their entry frames are shown
+    // when they are unpacked aside, if ever.)
     const slp::detail::tasklet_impl* core = region_->occupant_core;
     const bool runnable = core != nullptr && core->in_ring;
     if (!runnable && pack()) return true;
+    c_stack_leaves();
     if (f_.shape_kept) {  // (saved_ is overwritten)
         drop_shape();
         f_.shape_kept = false;
@@ -701,7 +781,7 @@ void python_state::bring_back() noexcept {
         Py_FatalError("stackless: no memory to move a blocked tasklet's frames aside");
     char* lo = reinterpret_cast<char*>(r->chunk);
     if (f_.packed) {
-        share_.set_frame(unpack_to(lo));
+        share_.set_frame(unpack_to(lo, lo));
         f_.packed = false;
         f_.shape_kept = true;  // (most likely its shape when it is packed next)
     } else {
@@ -722,8 +802,10 @@ void python_state::bring_back() noexcept {
 // and what cpy::position_of() keeps; the rest is derived: globals and builtins are its function's,
 // f_locals and frame_obj are null, owner is the thread, previous is the next frame out,
 // and the frames lie end to end from the region's first slot (datastack_top_ is the
-// innermost frame's end). Frames that do not fit this (a frame object, an f_locals dict,
-// a generator's or an overflow chunk's frame linked to the region) are saved exactly.
+// innermost frame's end), each linked to the next one out directly or through the entry
+// frame on the C stack that a call from C into it pushed (3.12+), which the packed form
+// names. Frames that do not fit this (a frame object, an f_locals dict, a generator's or
+// an overflow chunk's frame linked to the region) are saved exactly.
 bool python_state::pack() noexcept {
     _PyStackChunk* c = region_->chunk;
     if (datastack_chunk_ != c) return false;
@@ -736,6 +818,7 @@ bool python_state::pack() noexcept {
     _PyInterpreterFrame* callee = nullptr;
     size_t callee_kept = 0;
     bool sames = false;
+    const cpy::c_slice_place where = c_stack_place(region_->occupant_core);
     for (; end != first; ++frames) {
         if (f == nullptr || f->owner != FRAME_OWNED_BY_THREAD || f->frame_obj != nullptr ||
             f->f_locals != nullptr)
@@ -757,18 +840,22 @@ bool python_state::pack() noexcept {
         const size_t kept = kept_words(code, cpy::stack_top(f));
         size_t n_same;
         const unsigned same = same_as_callee(f, kept, callee, callee_kept, &n_same);
-        note[frames] = {static_cast<uint32_t>(kept), same};
-        bytes += (kept - n_same) * sizeof(PyObject*);
+        end = reinterpret_cast<char*>(f);
+        // (the outermost frame's previous, entry frame or not, is the packed form's `below`)
+        _PyInterpreterFrame* const entry =
+            end != first && is_entry_frame(f->previous, where) ? f->previous : nullptr;
+        note[frames] = {static_cast<uint32_t>(kept), same, entry};
+        bytes += (kept - n_same + (entry != nullptr ? 1 : 0)) * sizeof(PyObject*);
         sames = sames || same != 0;
-        const packed_frame pf = head_of(f, callee);
+        packed_frame pf = head_of(f, callee);
+        pf.entered = entry != nullptr;
         char* at = pf.put_head(shape + shape_bytes);
         if (pf.words() >= 1) put_word(at, cpy::func_word(f));
         if (pf.words() == 2) put_word(at + sizeof(PyObject*), cpy::code_word(f));
         shape_bytes = static_cast<size_t>(at - shape) + pf.words() * sizeof(PyObject*);
-        end = reinterpret_cast<char*>(f);
         callee = f;
         callee_kept = kept;
-        f = f->previous;
+        f = entry != nullptr ? where.at(entry)->previous : f->previous;
     }
     if (sames) bytes += frames;
     const char* lo = reinterpret_cast<char*>(c);
@@ -784,11 +871,18 @@ bool python_state::pack() noexcept {
     }
     auto* head = reinterpret_cast<packed_head*>(saved_);
     head->below = f;
+    head->core.set(region_->occupant_core);
     auto* out = reinterpret_cast<char*>(head + 1);
     f = share_.frame();
-    for (uint32_t i = 0; i < frames; ++i, f = f->previous) {
+    for (uint32_t i = 0; i < frames; ++i) {
         if (sames) *out++ = static_cast<char>(g_notes[i].same);
         out = put_words(out, cpy::slots(f), g_notes[i].kept, g_notes[i].same);
+        f = f->previous;
+        if (_PyInterpreterFrame* const e = g_notes[i].entry) {
+            put_word(out, reinterpret_cast<PyObject*>(e));
+            out += sizeof(PyObject*);
+            f = where.at(e)->previous;
+        }
     }
     if (kept != nullptr && kept->replaced == nullptr && kept->bytes == shape_bytes &&
         std::memcmp(kept->data(), g_scratch, shape_bytes) == 0) {
@@ -806,46 +900,13 @@ bool python_state::pack() noexcept {
     return true;
 }
 
-_PyInterpreterFrame* python_state::unpack_to(char* base) noexcept {
+_PyInterpreterFrame* python_state::unpack_to(char* base, char* as) noexcept {
     const auto* head = reinterpret_cast<const packed_head*>(saved_);
-    const char* in = head->words();
-    const bool sames = head->sames();
     // (datastack_top_ is where the innermost frame ends in the region)
     char* end =
         base + (reinterpret_cast<char*>(datastack_top_) - reinterpret_cast<char*>(region_->chunk));
-    _PyInterpreterFrame* top = head->below;
-    _PyInterpreterFrame* above = nullptr;
-    for (shape_reader r(head->shape()); r.next();) {
-        const packed_frame& pf = r.frame();
-        PyCodeObject* const code = r.code();
-        auto* f =
-            reinterpret_cast<_PyInterpreterFrame*>(end - frame_words(code) * sizeof(PyObject*));
-        cpy::init_unpacked(f, r.func_word(), r.code_word(), pf.position(), pf.stacktop);
-        f->previous = head->below;
-        // (its kept words; the first ones its `same` bits name are its callee's)
-        PyObject** const slots = cpy::slots(f);
-        const size_t kept = kept_words(code, pf.stacktop);
-        size_t k = 0;
-        if (sames) {
-            for (unsigned same = static_cast<unsigned char>(*in++); same != 0; ++k, same >>= 1) {
-                if ((same & 1) != 0) {
-                    slots[k] = cpy::slots(above)[k];
-                } else {
-                    std::memcpy(&slots[k], in, sizeof(PyObject*));
-                    in += sizeof(PyObject*);
-                }
-            }
-        }
-        std::memcpy(&slots[k], in, (kept - k) * sizeof(PyObject*));
-        in += (kept - k) * sizeof(PyObject*);
-        if (above != nullptr)
-            above->previous = f;
-        else
-            top = f;
-        above = f;
-        end = reinterpret_cast<char*>(f);
-    }
-    return top;
+    return as == base ? unpack_frames<false>(head, end, 0)
+                      : unpack_frames<true>(head, end, as - base);
 }
 
 void python_state::drop_shape() noexcept {
@@ -866,18 +927,32 @@ void python_state::unpack_aside() noexcept {
     c->previous = nullptr;
     c->size = data_region_bytes;
     c->top = 0;
-    share_.set_frame(unpack_to(buf));
+    // Linked as in the region first: its entry frames are shown as evict() shows them
+    // before it moves frames exactly (reading the frames where they are now), then moved.
+    char* const region = reinterpret_cast<char*>(region_->chunk);
+    share_.set_frame(unpack_to(buf, region));
+    cpy::c_slice_place where =
+        c_stack_place(reinterpret_cast<const packed_head*>(saved_)->core.get());
+    where.frames_lo = reinterpret_cast<std::byte*>(region);
+    where.frames_copy = reinterpret_cast<std::byte*>(buf);
+    where.frames_size = n;
+    if (f_.c_stack_moves && share_.c_stack_moved(where)) f_.exposed = true;
     drop_shape();
     std::free(saved_);
     saved_ = reinterpret_cast<std::byte*>(buf);
     saved_size_ = saved_cap_ = static_cast<uint32_t>(n);
     f_.packed = false;
+    relink(region, region + n, buf - region);
 }
 
 int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermost_sp) const {
     const auto* head = reinterpret_cast<const packed_head*>(saved_);
     word_reader in(head->words(), head->sames());
     auto* end = reinterpret_cast<char*>(datastack_top_);  // the innermost frame's, in the region
+    // The first words of the frame being read and of the one read before (its callee).
+    PyObject* firsts[2][max_same] = {};
+    PyObject** first = firsts[0];
+    PyObject** callee = firsts[1];
     shape_reader sr(head->shape());
     for (bool innermost = true; sr.next(); innermost = false) {
         // (each frame holds its own references to them, shared words or not)
@@ -886,7 +961,9 @@ int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermo
         PyCodeObject* const code = sr.code();
         const int nlocals = code->co_nlocalsplus;
         const size_t kept = kept_words(code, sr.frame().stacktop);
-        in.next(kept);
+        const size_t k = in.next(first, callee);
+        const size_t n_first = std::min(kept, max_same);
+        for (size_t i = k; i < n_first; ++i) first[i] = in.rest_word(i - k);
         int depth = sr.frame().stacktop;
         if (depth < 0) {  // as traverse(): the value stack only up to a known top
             depth = nlocals;
@@ -898,9 +975,12 @@ int python_state::traverse_packed(visitproc visit, void* arg, PyObject** innermo
                 if (d >= nlocals && d <= nlocals + code->co_stacksize) depth = static_cast<int>(d);
             }
         }
-        for (int k = 0; k < depth; k++)
-            if (int r = cpy::visit_word(in.word(), visit, arg)) return r;
-        in.skip_rest();
+        for (size_t i = 0; i < static_cast<size_t>(depth); i++)
+            if (int r = cpy::visit_word(i < k ? first[i] : in.rest_word(i - k), visit, arg))
+                return r;
+        in.skip(kept - k);
+        if (sr.frame().entered) in.entry();
+        std::swap(first, callee);
         end -= frame_words(code) * sizeof(PyObject*);
     }
     return 0;

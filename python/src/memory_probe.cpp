@@ -34,8 +34,8 @@ bool put(PyObject* d, const char* key, size_t v) {
 // own bytes: a packed_frame, and its function and code words unless shared, a frame),
 // shape_users (how many share it), c_slice (bytes of its C slice while
 // saved, copied stacks), c_slice_block (likewise), core (the core tasklet's heap blocks),
-// entry_frames (the heap block that shows its entry frames while its C slice is away:
-// CPython 3.12+).
+// entry_frames (the heap block that shows its entry frames while its C slice is away
+// and its frames are not packed: CPython 3.12+).
 PyObject* mod_memory_of(PyObject*, PyObject* arg) {
     if (!PyObject_TypeCheck(arg, &TaskletType)) {
         PyErr_Format(PyExc_TypeError, "_memory_of() takes a tasklet, not %.100s",

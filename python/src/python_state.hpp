@@ -204,7 +204,7 @@ class python_state {
     bool pack() noexcept;
     // Packed frames back into the exact layout, at `base` (the region, or a buffer that
     // stands in for it); returns the top frame there.
-    _PyInterpreterFrame* unpack_to(char* base) noexcept;
+    _PyInterpreterFrame* unpack_to(char* base, char* as) noexcept;
     // Packed -> exact frames away from the region (they are read while it is suspended).
     void unpack_aside() noexcept;
     // The packed form (or saved_, shape_kept) no longer uses its shape.

@@ -3,7 +3,9 @@ frame objects, the GC, pickling and kill, while more tasklets than a thread has 
 stacks take turns (copied stacks then move the frames of a blocked tasklet aside and
 back), and while a tasklet's depth crosses the end of its root chunk back and forth.
 Every test runs with both stack kinds (conftest.py)."""
+import functools
 import gc
+import operator
 import pickle
 import struct
 import sys
@@ -463,10 +465,11 @@ def test_memory_of_a_blocked_tasklet_is_its_frames_and_a_c_slice_of_fixed_size(s
 def test_entry_frames_of_a_blocked_tasklet_are_shown_without_copying_the_first(stack_kind):
     """While a copied-stack tasklet's C slice is away (CPython 3.12+), each entry frame of
     its chain (one per entry into the eval loop from C, on its C stack) is shown from a
-    heap block: the entries at the bottom of its C stack, those of a tasklet blocked in
-    Python frames, by their bytes in the copy of its C slice (the block holds only where
-    each goes back: 2 words, and a head); an entry further in (a C call back into Python)
-    by a copy of its own. Both read right and resume."""
+    heap block once its frames are read: the entries at the bottom of its C stack, those
+    of a tasklet blocked in Python frames, by their bytes in the copy of its C slice (the
+    block holds only where each goes back: 2 words, and a head); an entry further in (a C
+    call back into Python) by a copy of its own. Both read right and resume. Until then a
+    waiting tasklet's frames are packed, no chain to read, and show none."""
     if stack_kind == "own":
         pytest.skip("own stacks keep their entry frames in place")
     ch = stackless.channel()
@@ -481,24 +484,80 @@ def test_entry_frames_of_a_blocked_tasklet_are_shown_without_copying_the_first(s
     ts = [stackless.tasklet(f)() for f in (plain, through_c) for _ in range(CROWD)]
     stackless.run()
     mem = {t: stackless._memory_of(t) for t in ts}
-    away = {f: [mem[t]["entry_frames"] for t in part if mem[t]["c_slice"]]
+    away = {f: [t for t in part if mem[t]["c_slice"]]
             for f, part in ((plain, ts[:CROWD]), (through_c, ts[CROWD:]))}
     assert len(away[plain]) >= CROWD - 4 and len(away[through_c]) >= CROWD - 4
-    if sys.version_info < (3, 12):
-        assert set(away[plain]) == set(away[through_c]) == {0}
-    else:
-        assert all(0 < b < FRAME_SPECIALS_BYTES for b in away[plain])
-        assert all(b > FRAME_SPECIALS_BYTES for b in away[through_c])
-    for t in (ts[0], ts[-1]):  # the chain reads right through them, to its end
+    for t in away[plain] + away[through_c]:
+        assert mem[t]["packed"] == 1 and mem[t]["entry_frames"] == 0
+    for t in ts:  # the chain reads right through them, to its end
         codes = []
         f = t.frame
         while f is not None:
             codes.append(f.f_code.co_name)
             f = f.f_back
         assert codes[:5] == ["deep"] * 5 and codes[-1] in ("plain", "through_c")
+    shown = {f: [stackless._memory_of(t)["entry_frames"] for t in part]
+             for f, part in away.items()}
+    if sys.version_info < (3, 12):
+        assert set(shown[plain]) == set(shown[through_c]) == {0}
+    else:
+        assert all(0 < b < FRAME_SPECIALS_BYTES for b in shown[plain])
+        assert all(b > FRAME_SPECIALS_BYTES for b in shown[through_c])
+    gc.collect()  # visits the chains shown
     for i in range(2 * CROWD):
         ch.send(i)
     assert not any(t.alive for t in ts) and len(out) == 2 * CROWD
+
+
+@pytest.mark.parametrize("call", ["operator.call", "map", "reduce"])
+def test_frames_called_through_c_are_packed_and_read_right(stack_kind, call):
+    """A waiting copied-stack tasklet whose frames call each other through C (callbacks,
+    map(), functools.reduce, operator.call) has its frames packed, each entry frame between them (CPython
+    3.12+: on its C stack) named by the packed form and shown by no copy while it waits.
+    Its values, the GC, t.frame / f_back and nesting_level read as they were, and it
+    resumes right, whether its frames were read while it waited or not."""
+    ch = stackless.channel()
+    depth = 6
+    through = {
+        "operator.call": lambda f, x, y: operator.call(f, x, y),
+        "map": lambda f, x, y: list(map(lambda _: f(x, y), [0]))[0],
+        "reduce": lambda f, x, y: functools.reduce(lambda _, __: f(x, y), [0], None),
+    }[call]
+    received = []
+
+    def level(tag, n):
+        a, b, c, d = values_of(tag, n)
+        if n > 1:
+            r = through(level, tag, n - 1)
+        else:
+            r = ch.receive()
+        assert (a, b, c, d) == values_of(tag, n), (tag, n)
+        return r
+
+    def body(tag):
+        received.append(level(tag, depth))
+
+    ts = [stackless.tasklet(body)(k) for k in range(CROWD)]
+    stackless.run()
+    if stack_kind == "copied":
+        mem = {t: stackless._memory_of(t) for t in ts}
+        away = [t for t in ts if mem[t]["frames_saved"]]
+        assert len(away) >= CROWD - 4
+        for t in away:
+            assert mem[t]["packed"] == 1 and mem[t]["entry_frames"] == 0, mem[t]
+    gc.collect()  # visits the packed frames
+    for t in ts[::2]:  # read (unpacked aside) while they wait; the others resume packed
+        names = []
+        f = t.frame
+        while f is not None:
+            names.append(f.f_code.co_name)
+            f = f.f_back
+        assert names.count("level") == depth and names[-1] == "body", names
+        assert t.nesting_level == depth - 1
+    gc.collect()
+    for k in range(CROWD):
+        ch.send(k)
+    assert not any(t.alive for t in ts) and sorted(received) == list(range(CROWD))
 
 
 def test_memory_of_takes_a_suspended_tasklet():
