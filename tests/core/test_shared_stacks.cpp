@@ -1,13 +1,15 @@
-// Copied-stack tasklets on a thread's several shared stacks (slp::shared_stacks_per_thread):
-// a few tasklets that switch among themselves keep their slices in place and copy
-// nothing; more of them than there are shared stacks take turns, copying slices out and
-// back, with every frame intact. The kind-parameterized suites check the semantics; these
-// check where slices live (get_switch_counts().slice_copies) and the paths between
-// shared stacks.
+// Copied-stack tasklets on a thread's several shared stacks (slp::shared_stacks_per_thread,
+// more for a crowd of runnable ones up to slp::max_shared_stacks_per_thread): a few
+// tasklets that switch among themselves, or a crowd of runnable ones up to the cap, keep
+// their slices in place and copy nothing; more of them than the cap take turns, copying
+// slices out and back, with every frame intact. The kind-parameterized suites check the semantics;
+// these check where slices live (get_switch_counts().slice_copies) and the paths between shared
+// stacks.
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <new>
+#include <thread>
 #include <vector>
 
 #include "core_test_support.h"
@@ -96,12 +98,37 @@ TEST_F(SharedStacks, as_many_tasklets_as_shared_stacks_schedule_without_copying)
     EXPECT_EQ(damaged, 0);
 }
 
-// Round-robin among more tasklets than shared stacks: every path between shared stacks
-// runs (a slice copied out by one slp_switch on the same stack or by make_room from
-// another, resumed by slp_switch, by a jump, or through the resumer), and each
-// tasklet's frames — three levels deep, a pattern in each — come back intact.
-TEST_F(SharedStacks, more_tasklets_than_shared_stacks_take_turns_with_frames_intact) {
-    constexpr int n = slp::shared_stacks_per_thread * 2 + 1;
+// A crowd of runnable tasklets that start together, as many as a thread may have shared
+// stacks: each starts on a stack of its own, so taking turns copies no slice.
+TEST_F(SharedStacks, a_crowd_of_runnable_tasklets_up_to_the_cap_takes_turns_without_copying) {
+    static_assert(slp::max_shared_stacks_per_thread > slp::shared_stacks_per_thread);
+    int damaged = 0;
+    int rounds_done = 0;
+    constexpr int n = slp::max_shared_stacks_per_thread;
+    for (int id = 0; id < n; ++id) {
+        spawn([&, id] {
+            stack_pattern p;
+            for (int round = 0; round < 20; ++round) {
+                p.fill(id, round);
+                slp::schedule();
+                damaged += p.damaged(id, round);
+                ++rounds_done;
+            }
+        });
+    }
+    const std::uint64_t before = slice_copies();
+    slp::run();
+    EXPECT_EQ(slice_copies() - before, 0u);
+    EXPECT_EQ(rounds_done, n * 20);
+    EXPECT_EQ(damaged, 0);
+}
+
+// Round-robin among more tasklets than a thread may have shared stacks: every path
+// between shared stacks runs (a slice copied out by one slp_switch on the same stack or
+// by make_room from another, resumed by slp_switch, by a jump, or through the resumer),
+// and each tasklet's frames — three levels deep, a pattern in each — come back intact.
+TEST_F(SharedStacks, more_tasklets_than_the_cap_take_turns_with_frames_intact) {
+    constexpr int n = slp::max_shared_stacks_per_thread * 2 + 1;
     int damaged = 0;
     int rounds_done = 0;
     std::function<void(int, int)> nest = [&](int id, int depth) {
@@ -122,6 +149,43 @@ TEST_F(SharedStacks, more_tasklets_than_shared_stacks_take_turns_with_frames_int
     EXPECT_GT(slice_copies() - before, 0u);
     EXPECT_EQ(rounds_done, n * 20);
     EXPECT_EQ(damaged, 0);
+}
+
+// Each thread's scheduler has shared stacks of its own: crowds on two threads at once,
+// each as large as the cap, take turns without copying and without touching each
+// other's frames.
+TEST(SharedStacksThreads, each_thread_has_its_own_shared_stacks) {
+    constexpr int n = slp::max_shared_stacks_per_thread;
+    auto crowd = [](std::uint64_t& copies, int& damaged, int& rounds_done) {
+        std::vector<slp::tasklet> made;
+        for (int id = 0; id < n; ++id) {
+            made.push_back(slp::spawn(
+                [&, id] {
+                    stack_pattern p;
+                    for (int round = 0; round < 20; ++round) {
+                        p.fill(id, round);
+                        slp::schedule();
+                        damaged += p.damaged(id, round);
+                        ++rounds_done;
+                    }
+                },
+                copied));
+        }
+        const std::uint64_t before = slice_copies();
+        slp::run();
+        copies = slice_copies() - before;
+    };
+    std::uint64_t copies[2] = {1, 1};
+    int damaged[2] = {0, 0};
+    int rounds_done[2] = {0, 0};
+    std::thread other([&] { crowd(copies[1], damaged[1], rounds_done[1]); });
+    crowd(copies[0], damaged[0], rounds_done[0]);
+    other.join();
+    for (int i = 0; i < 2; ++i) {
+        EXPECT_EQ(copies[i], 0u);
+        EXPECT_EQ(damaged[i], 0);
+        EXPECT_EQ(rounds_done[i], n * 20);
+    }
 }
 
 // Channels between copied tasklets and own-stack ones and main, with more copied
@@ -174,36 +238,47 @@ TEST_F(SharedStacks, ended_tasklets_leave_their_shared_stacks_free) {
 }
 
 // Every shared stack holds a tasklet blocked on a channel: a pair that starts then takes
-// two of those stacks (each start copies one blocked slice out, once) and talks without
-// copying anything more; the blocked ones come back intact.
-TEST_F(SharedStacks, a_new_pair_evicts_blocked_occupants_once_then_copies_nothing) {
-    constexpr int n = slp::shared_stacks_per_thread;
-    slp::channel<int> parked;
-    int damaged = 0;
-    for (int id = 0; id < n; ++id) {
-        spawn([&, id] {
-            stack_pattern p;
-            p.fill(id, 7);
-            (void)parked.receive();
-            damaged += p.damaged(id, 7);
-        });
-    }
-    slp::run();  // all of them blocked, one on each shared stack
-    ASSERT_EQ(parked.balance(), -n);
-    slp::channel<int> ch;
-    long sum = 0;
-    spawn([&] {
-        for (int i = 0; i < 500; ++i) sum += ch.receive();
+// two of those stacks (each start copies one blocked slice out, once) rather than mapping
+// more, and talks without copying anything more; the blocked ones come back intact. (On
+// a thread of its own, whose scheduler has mapped no shared stack yet: the other tests'
+// crowds leave more stacks free on theirs.)
+TEST(SharedStacksFresh, a_new_pair_evicts_blocked_occupants_once_then_copies_nothing) {
+    std::thread fresh([] {
+        constexpr int n = slp::shared_stacks_per_thread;
+        slp::channel<int> parked;
+        int damaged = 0;
+        for (int id = 0; id < n; ++id) {
+            slp::spawn(
+                [&, id] {
+                    stack_pattern p;
+                    p.fill(id, 7);
+                    (void)parked.receive();
+                    damaged += p.damaged(id, 7);
+                },
+                copied);
+        }
+        slp::run();  // all of them blocked, one on each shared stack
+        ASSERT_EQ(parked.balance(), -n);
+        slp::channel<int> ch;
+        long sum = 0;
+        slp::spawn(
+            [&] {
+                for (int i = 0; i < 500; ++i) sum += ch.receive();
+            },
+            copied);
+        slp::spawn(
+            [&] {
+                for (int i = 0; i < 500; ++i) ch.send(i);
+            },
+            copied);
+        const std::uint64_t before = slice_copies();
+        slp::run();
+        EXPECT_EQ(slice_copies() - before, 2u);  // two blocked slices out, nothing else
+        EXPECT_EQ(sum, 499L * 500 / 2);
+        for (int id = 0; id < n; ++id) parked.send(id);
+        EXPECT_EQ(damaged, 0);
     });
-    spawn([&] {
-        for (int i = 0; i < 500; ++i) ch.send(i);
-    });
-    const std::uint64_t before = slice_copies();
-    slp::run();
-    EXPECT_EQ(slice_copies() - before, 2u);  // two blocked slices out, nothing else
-    EXPECT_EQ(sum, 499L * 500 / 2);
-    for (int id = 0; id < n; ++id) parked.send(id);
-    EXPECT_EQ(damaged, 0);
+    fresh.join();
 }
 
 // A copied tasklet that would block and switch to a tasklet whose stack cannot be
