@@ -55,24 +55,36 @@ int grow_for_crowd(scheduler_impl& s) noexcept {
     }
 }
 
+// The first free shared stack among [from, to), or -1.
+int free_among(const scheduler_impl& s, int from, int to) noexcept {
+    for (int i = from; i < to; ++i)
+        if (s.shared[i].occupant == nullptr) return i;
+    return -1;
+}
+
 // Which shared stack a starting copied tasklet takes (choose_shared_stack, internal.hpp).
 int pick_shared_stack(scheduler_impl& s, const tasklet_impl& prev) {
     const int count = s.shared_count;
-    for (int i = 0; i < count; ++i)
-        if (s.shared[i].occupant == nullptr) return i;
+    const int kept = count < shared_stacks_per_thread ? count : shared_stacks_per_thread;
+    if (const int i = free_among(s, 0, kept); i >= 0) return i;
     if (count < shared_stacks_per_thread) return add_shared_stack(s);
     const bool prev_shares = prev.kind == stack_kind::copied && !prev.is_main;
-    // One whose occupant waits (blocked or paused: not about to run), in turn.
+    // One whose occupant waits (blocked or paused: not about to run), in turn: its slice
+    // goes to the heap, so that tasklets that wait keep only what they use — also rather
+    // than a stack that a crowd mapped and left free, which only a crowd takes.
     for (int k = 0; k < count; ++k) {
         const int i = (s.slot_turn + k) % count;
         if (prev_shares && prev.slot == i) continue;
-        if (!s.shared[i].occupant->in_ring) {
+        const tasklet_impl* o = s.shared[i].occupant;
+        if (o != nullptr && !o->in_ring) {
             s.slot_turn = static_cast<std::uint8_t>((i + 1) % count);
             return i;
         }
     }
-    // All occupants are runnable (a crowd taking turns): a stack of its own while the cap
-    // allows; past it, prev's, where one slp_switch moves both slices, else the next in turn.
+    // Every occupant is runnable (a crowd taking turns): a stack of its own, one a crowd
+    // left free or a new one while the cap allows; past it, prev's, where one slp_switch
+    // moves both slices, else the next in turn.
+    if (const int i = free_among(s, kept, count); i >= 0) return i;
     if (const int grown = grow_for_crowd(s); grown >= 0) return grown;
     if (prev_shares) return prev.slot;
     const int turn = s.slot_turn % count;

@@ -204,14 +204,15 @@ inline shared_stack& shared_of(scheduler_impl& s, const tasklet_impl& t) noexcep
 
 // copystack.cpp
 // Copied `next` is about to start (running: `prev`): give it a shared stack, mapped if
-// need be (throws std::bad_alloc). A free one if any; else a new one while the thread has
-// fewer than shared_stacks_per_thread; else, in turn, one whose occupant waits (blocked or
+// need be (throws std::bad_alloc). A free one of the first shared_stacks_per_thread, or a
+// new one while there are fewer; else, in turn, one whose occupant waits (blocked or
 // paused) and that prev is not on, whose slice goes to the heap (a waiting tasklet keeps
-// only what it uses); else, when every occupant is runnable (a crowd taking turns), a new
-// one while there are fewer than max_shared_stacks_per_thread and it can be mapped, so
-// that the crowd switches without copying; past that, prev's own: one slp_switch then
-// moves both slices, where a jump between shared stacks would copy as much and cost more
-// (measured: 44 vs 65 ns per switch round-robin among 10,000).
+// only what it uses); else, when every occupant is runnable (a crowd taking turns), one
+// that a crowd left free or a new one while there are fewer than
+// max_shared_stacks_per_thread and it can be mapped, so that the crowd switches without
+// copying; past that, prev's own: one slp_switch then moves both slices, where a jump
+// between shared stacks would copy as much and cost more (measured: 44 vs 65 ns per
+// switch round-robin among 10,000).
 [[gnu::noinline]] void choose_shared_stack(scheduler_impl& s, tasklet_impl& next,
                                            const tasklet_impl& prev);
 // The heap buffer for t's slice (suspended on sh) is big enough for slice_save, which

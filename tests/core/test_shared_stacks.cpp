@@ -281,6 +281,57 @@ TEST(SharedStacksFresh, a_new_pair_evicts_blocked_occupants_once_then_copies_not
     fresh.join();
 }
 
+// A crowd of runnable tasklets each on a stack of its own; returns the damaged entries.
+int crowd_taking_turns(int n, int rounds) {
+    int damaged = 0;
+    for (int id = 0; id < n; ++id) {
+        slp::spawn(
+            [&, id, rounds] {
+                stack_pattern p;
+                for (int round = 0; round < rounds; ++round) {
+                    p.fill(id, round);
+                    slp::schedule();
+                    damaged += p.damaged(id, round);
+                }
+            },
+            copied);
+    }
+    slp::run();
+    return damaged;
+}
+
+// The stacks a crowd mapped and left free go to a crowd only: a tasklet that starts while
+// every occupant waits takes a waiting one's stack (its slice goes to the heap: tasklets
+// that wait stay compact), and a later crowd takes the free ones after the waiting
+// occupants' stacks. (On a thread of its own, as above.)
+TEST(SharedStacksFresh, stacks_a_crowd_left_free_go_to_a_crowd_not_to_waiting_tasklets) {
+    std::thread fresh([] {
+        constexpr int kept = slp::shared_stacks_per_thread;
+        EXPECT_EQ(crowd_taking_turns(kept + 6, 5), 0);  // maps 6 stacks more
+        slp::channel<int> parked;
+        int damaged = 0;
+        std::uint64_t before = slice_copies();
+        for (int id = 0; id < kept + 1; ++id) {
+            slp::spawn(
+                [&, id] {
+                    stack_pattern p;
+                    p.fill(id, 3);
+                    (void)parked.receive();
+                    damaged += p.damaged(id, 3);
+                },
+                copied);
+        }
+        slp::run();
+        EXPECT_EQ(slice_copies() - before, 1u);  // the last one displaced a waiting one
+        before = slice_copies();
+        EXPECT_EQ(crowd_taking_turns(kept + 6, 5), 0);
+        EXPECT_EQ(slice_copies() - before, static_cast<std::uint64_t>(kept));
+        for (int id = 0; id < kept + 1; ++id) parked.send(id);
+        EXPECT_EQ(damaged, 0);
+    });
+    fresh.join();
+}
+
 // A copied tasklet that would block and switch to a tasklet whose stack cannot be
 // mapped gets std::bad_alloc, still running and off the channel; the channel works on.
 TEST_F(SharedStacks, blocking_into_a_tasklet_that_cannot_start_throws_and_changes_nothing) {
