@@ -2,9 +2,9 @@
 // more for a crowd of runnable ones up to slp::max_shared_stacks_per_thread): a few
 // tasklets that switch among themselves, or a crowd of runnable ones up to the cap, keep
 // their slices in place and copy nothing; more of them than the cap take turns, copying
-// slices out and back, with every frame intact. The kind-parameterized suites check the semantics;
-// these check where slices live (get_switch_counts().slice_copies) and the paths between shared
-// stacks.
+// slices out and back, with every frame intact. The kind-parameterized suites check the
+// semantics; these check where slices live (get_switch_counts().slice_copies) and the paths
+// between shared stacks.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -38,6 +38,32 @@ struct stack_pattern {
         return bad;
     }
 };
+
+// `n` copied tasklets that start together and schedule() `rounds` times each, with a
+// pattern in each one's frame across every switch, run to their end: every round runs and
+// finds its pattern intact. Returns the slices copied meanwhile.
+std::uint64_t crowd_taking_turns(int n, int rounds) {
+    int damaged = 0;
+    int rounds_done = 0;
+    for (int id = 0; id < n; ++id) {
+        slp::spawn(
+            [&, id, rounds] {
+                stack_pattern p;
+                for (int round = 0; round < rounds; ++round) {
+                    p.fill(id, round);
+                    slp::schedule();
+                    damaged += p.damaged(id, round);
+                    ++rounds_done;
+                }
+            },
+            copied);
+    }
+    const std::uint64_t before = slice_copies();
+    slp::run();
+    EXPECT_EQ(rounds_done, n * rounds);
+    EXPECT_EQ(damaged, 0);
+    return slice_copies() - before;
+}
 
 class SharedStacks : public ::testing::Test {
  protected:
@@ -77,50 +103,14 @@ TEST_F(SharedStacks, a_pair_talking_over_a_channel_copies_no_slice) {
 }
 
 TEST_F(SharedStacks, as_many_tasklets_as_shared_stacks_schedule_without_copying) {
-    constexpr int n = slp::shared_stacks_per_thread;
-    int damaged = 0;
-    int rounds_done = 0;
-    for (int id = 0; id < n; ++id) {
-        spawn([&, id] {
-            stack_pattern p;
-            for (int round = 0; round < 100; ++round) {
-                p.fill(id, round);
-                slp::schedule();
-                damaged += p.damaged(id, round);
-                ++rounds_done;
-            }
-        });
-    }
-    const std::uint64_t before = slice_copies();
-    slp::run();
-    EXPECT_EQ(slice_copies() - before, 0u);
-    EXPECT_EQ(rounds_done, n * 100);
-    EXPECT_EQ(damaged, 0);
+    EXPECT_EQ(crowd_taking_turns(slp::shared_stacks_per_thread, 100), 0u);
 }
 
 // A crowd of runnable tasklets that start together, as many as a thread may have shared
 // stacks: each starts on a stack of its own, so taking turns copies no slice.
 TEST_F(SharedStacks, a_crowd_of_runnable_tasklets_up_to_the_cap_takes_turns_without_copying) {
     static_assert(slp::max_shared_stacks_per_thread > slp::shared_stacks_per_thread);
-    int damaged = 0;
-    int rounds_done = 0;
-    constexpr int n = slp::max_shared_stacks_per_thread;
-    for (int id = 0; id < n; ++id) {
-        spawn([&, id] {
-            stack_pattern p;
-            for (int round = 0; round < 20; ++round) {
-                p.fill(id, round);
-                slp::schedule();
-                damaged += p.damaged(id, round);
-                ++rounds_done;
-            }
-        });
-    }
-    const std::uint64_t before = slice_copies();
-    slp::run();
-    EXPECT_EQ(slice_copies() - before, 0u);
-    EXPECT_EQ(rounds_done, n * 20);
-    EXPECT_EQ(damaged, 0);
+    EXPECT_EQ(crowd_taking_turns(slp::max_shared_stacks_per_thread, 20), 0u);
 }
 
 // Round-robin among more tasklets than a thread may have shared stacks: every path
@@ -156,36 +146,11 @@ TEST_F(SharedStacks, more_tasklets_than_the_cap_take_turns_with_frames_intact) {
 // other's frames.
 TEST(SharedStacksThreads, each_thread_has_its_own_shared_stacks) {
     constexpr int n = slp::max_shared_stacks_per_thread;
-    auto crowd = [](std::uint64_t& copies, int& damaged, int& rounds_done) {
-        std::vector<slp::tasklet> made;
-        for (int id = 0; id < n; ++id) {
-            made.push_back(slp::spawn(
-                [&, id] {
-                    stack_pattern p;
-                    for (int round = 0; round < 20; ++round) {
-                        p.fill(id, round);
-                        slp::schedule();
-                        damaged += p.damaged(id, round);
-                        ++rounds_done;
-                    }
-                },
-                copied));
-        }
-        const std::uint64_t before = slice_copies();
-        slp::run();
-        copies = slice_copies() - before;
-    };
-    std::uint64_t copies[2] = {1, 1};
-    int damaged[2] = {0, 0};
-    int rounds_done[2] = {0, 0};
-    std::thread other([&] { crowd(copies[1], damaged[1], rounds_done[1]); });
-    crowd(copies[0], damaged[0], rounds_done[0]);
+    std::uint64_t copies_there = 1;
+    std::thread other([&] { copies_there = crowd_taking_turns(n, 20); });
+    EXPECT_EQ(crowd_taking_turns(n, 20), 0u);
     other.join();
-    for (int i = 0; i < 2; ++i) {
-        EXPECT_EQ(copies[i], 0u);
-        EXPECT_EQ(damaged[i], 0);
-        EXPECT_EQ(rounds_done[i], n * 20);
-    }
+    EXPECT_EQ(copies_there, 0u);
 }
 
 // Channels between copied tasklets and own-stack ones and main, with more copied
@@ -237,6 +202,19 @@ TEST_F(SharedStacks, ended_tasklets_leave_their_shared_stacks_free) {
     EXPECT_EQ(sum, 99L * 100 / 2);
 }
 
+// A copied tasklet that keeps a pattern in its frame while it waits on `parked` (and adds
+// the entries that no longer hold it to `damaged`).
+void park(slp::channel<int>& parked, int id, int& damaged) {
+    slp::spawn(
+        [&parked, &damaged, id] {
+            stack_pattern p;
+            p.fill(id, 7);
+            (void)parked.receive();
+            damaged += p.damaged(id, 7);
+        },
+        copied);
+}
+
 // Every shared stack holds a tasklet blocked on a channel: a pair that starts then takes
 // two of those stacks (each start copies one blocked slice out, once) rather than mapping
 // more, and talks without copying anything more; the blocked ones come back intact. (On
@@ -247,16 +225,7 @@ TEST(SharedStacksFresh, a_new_pair_evicts_blocked_occupants_once_then_copies_not
         constexpr int n = slp::shared_stacks_per_thread;
         slp::channel<int> parked;
         int damaged = 0;
-        for (int id = 0; id < n; ++id) {
-            slp::spawn(
-                [&, id] {
-                    stack_pattern p;
-                    p.fill(id, 7);
-                    (void)parked.receive();
-                    damaged += p.damaged(id, 7);
-                },
-                copied);
-        }
+        for (int id = 0; id < n; ++id) park(parked, id, damaged);
         slp::run();  // all of them blocked, one on each shared stack
         ASSERT_EQ(parked.balance(), -n);
         slp::channel<int> ch;
@@ -281,25 +250,6 @@ TEST(SharedStacksFresh, a_new_pair_evicts_blocked_occupants_once_then_copies_not
     fresh.join();
 }
 
-// A crowd of runnable tasklets each on a stack of its own; returns the damaged entries.
-int crowd_taking_turns(int n, int rounds) {
-    int damaged = 0;
-    for (int id = 0; id < n; ++id) {
-        slp::spawn(
-            [&, id, rounds] {
-                stack_pattern p;
-                for (int round = 0; round < rounds; ++round) {
-                    p.fill(id, round);
-                    slp::schedule();
-                    damaged += p.damaged(id, round);
-                }
-            },
-            copied);
-    }
-    slp::run();
-    return damaged;
-}
-
 // The stacks a crowd mapped and left free go to a crowd only: a tasklet that starts while
 // every occupant waits takes a waiting one's stack (its slice goes to the heap: tasklets
 // that wait stay compact), and a later crowd takes the free ones after the waiting
@@ -307,25 +257,15 @@ int crowd_taking_turns(int n, int rounds) {
 TEST(SharedStacksFresh, stacks_a_crowd_left_free_go_to_a_crowd_not_to_waiting_tasklets) {
     std::thread fresh([] {
         constexpr int kept = slp::shared_stacks_per_thread;
-        EXPECT_EQ(crowd_taking_turns(kept + 6, 5), 0);  // maps 6 stacks more
+        EXPECT_EQ(crowd_taking_turns(kept + 6, 5), 0u);  // maps 6 stacks more
         slp::channel<int> parked;
         int damaged = 0;
-        std::uint64_t before = slice_copies();
-        for (int id = 0; id < kept + 1; ++id) {
-            slp::spawn(
-                [&, id] {
-                    stack_pattern p;
-                    p.fill(id, 3);
-                    (void)parked.receive();
-                    damaged += p.damaged(id, 3);
-                },
-                copied);
-        }
+        const std::uint64_t before = slice_copies();
+        for (int id = 0; id < kept + 1; ++id) park(parked, id, damaged);
         slp::run();
         EXPECT_EQ(slice_copies() - before, 1u);  // the last one displaced a waiting one
-        before = slice_copies();
-        EXPECT_EQ(crowd_taking_turns(kept + 6, 5), 0);
-        EXPECT_EQ(slice_copies() - before, static_cast<std::uint64_t>(kept));
+        // (the waiting occupants' stacks first, one copy each, then the free ones)
+        EXPECT_EQ(crowd_taking_turns(kept + 6, 5), static_cast<std::uint64_t>(kept));
         for (int id = 0; id < kept + 1; ++id) parked.send(id);
         EXPECT_EQ(damaged, 0);
     });
