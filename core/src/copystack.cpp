@@ -1,12 +1,14 @@
 // copystack.cpp — the live slices of copied-stack tasklets (PyPy stacklet style).
 //
-// A thread's copied-stack tasklets run on its few shared stacks (shared_stacks_per_thread),
-// each on the one chosen when it started, with its frames in [slice_lo, base). Only one
+// A thread's copied-stack tasklets run on its shared stacks (shared_stacks_per_thread, more
+// for a crowd of runnable ones up to max_shared_stacks_per_thread), each on the one chosen
+// when it started, with its frames in [slice_lo, base). Only one
 // slice is on a shared stack at a time: its occupant's. A slice is copied out lazily —
 // only when another copied tasklet needs that stack, not when its owner merely switches
 // to a tasklet elsewhere — and only its live part; it is copied back in when its owner
 // resumes, unless it never left. So tasklets that switch among fewer than the number of
-// shared stacks copy nothing at all.
+// shared stacks copy nothing at all, and neither does a crowd of runnable ones that
+// started together, up to the cap.
 //
 //   base  +----------------+   heap copy (saved, saved_size bytes)
 //         | occupant's     |   <-- slice_save -->  [ slice of a suspended tasklet ]
@@ -22,41 +24,79 @@
 
 namespace slp::detail {
 
-static_assert(shared_stacks_per_thread >= 1 && shared_stacks_per_thread <= 255);
+static_assert(shared_stacks_per_thread >= 1 &&
+              shared_stacks_per_thread <= max_shared_stacks_per_thread &&
+              max_shared_stacks_per_thread <= 255);  // (tasklet_impl::slot is a byte)
+
+namespace {
+
+// Map shared stack `sh` (throws std::bad_alloc).
+void map_shared_stack(shared_stack& sh) {
+    sh.mem = stack(default_shared_stack_size);
+    // Leave the top 64 bytes unused; slices end at a 16-byte aligned base.
+    sh.base = sh.mem.top() - 64;
+    sh.lowest = sh.base;
+}
+
+// A new shared stack, mapped (throws std::bad_alloc, changing nothing).
+int add_shared_stack(scheduler_impl& s) {
+    map_shared_stack(s.shared[s.shared_count]);
+    return s.shared_count++;
+}
+
+// A new shared stack for a crowd, or -1 when the cap is reached or the mapping fails (the
+// crowd then shares the stacks it has).
+int grow_for_crowd(scheduler_impl& s) noexcept {
+    if (s.shared_count >= max_shared_stacks_per_thread) return -1;
+    try {
+        return add_shared_stack(s);
+    } catch (const std::bad_alloc&) {
+        return -1;
+    }
+}
+
+// The first free shared stack among [from, to), or -1.
+int free_among(const scheduler_impl& s, int from, int to) noexcept {
+    for (int i = from; i < to; ++i)
+        if (s.shared[i].occupant == nullptr) return i;
+    return -1;
+}
 
 // Which shared stack a starting copied tasklet takes (choose_shared_stack, internal.hpp).
-int pick_shared_stack(scheduler_impl& s, const tasklet_impl& prev) noexcept {
-    for (int i = 0; i < shared_stacks_per_thread; ++i)
-        if (s.shared[i].occupant == nullptr) return i;
+int pick_shared_stack(scheduler_impl& s, const tasklet_impl& prev) {
+    const int count = s.shared_count;
+    const int kept = count < shared_stacks_per_thread ? count : shared_stacks_per_thread;
+    if (const int i = free_among(s, 0, kept); i >= 0) return i;
+    if (count < shared_stacks_per_thread) return add_shared_stack(s);
     const bool prev_shares = prev.kind == stack_kind::copied && !prev.is_main;
-    // One whose occupant waits (blocked or paused: not about to run), in turn.
-    for (int k = 0; k < shared_stacks_per_thread; ++k) {
-        const int i = (s.slot_turn + k) % shared_stacks_per_thread;
+    // One whose occupant waits (blocked or paused: not about to run), in turn: its slice
+    // goes to the heap, so that tasklets that wait keep only what they use — also rather
+    // than a stack that a crowd mapped and left free, which only a crowd takes.
+    for (int k = 0; k < count; ++k) {
+        const int i = (s.slot_turn + k) % count;
         if (prev_shares && prev.slot == i) continue;
-        if (!s.shared[i].occupant->in_ring) {
-            s.slot_turn = static_cast<std::uint8_t>((i + 1) % shared_stacks_per_thread);
+        const tasklet_impl* o = s.shared[i].occupant;
+        if (o != nullptr && !o->in_ring) {
+            s.slot_turn = static_cast<std::uint8_t>((i + 1) % count);
             return i;
         }
     }
-    // All occupants are runnable (a crowd taking turns): share prev's, where one
-    // slp_switch moves both slices, else the next in turn.
+    // Every occupant is runnable (a crowd taking turns): a stack of its own, one a crowd
+    // left free or a new one while the cap allows; past it, prev's, where one slp_switch
+    // moves both slices, else the next in turn.
+    if (const int i = free_among(s, kept, count); i >= 0) return i;
+    if (const int grown = grow_for_crowd(s); grown >= 0) return grown;
     if (prev_shares) return prev.slot;
-    const int turn = s.slot_turn;
-    s.slot_turn = static_cast<std::uint8_t>((turn + 1) % shared_stacks_per_thread);
+    const int turn = s.slot_turn % count;
+    s.slot_turn = static_cast<std::uint8_t>((turn + 1) % count);
     return turn;
 }
 
+}  // namespace
+
 void choose_shared_stack(scheduler_impl& s, tasklet_impl& next, const tasklet_impl& prev) {
-    const int slot = pick_shared_stack(s, prev);
-    shared_stack& sh = s.shared[slot];
     if (!s.copy_helper) s.copy_helper = stack(64 * 1024);
-    if (!sh.mem) {
-        sh.mem = stack(default_shared_stack_size);
-        // Leave the top 64 bytes unused; slices end at a 16-byte aligned base.
-        sh.base = sh.mem.top() - 64;
-        sh.lowest = sh.base;
-    }
-    next.slot = static_cast<std::uint8_t>(slot);
+    next.slot = static_cast<std::uint8_t>(pick_shared_stack(s, prev));
 }
 
 void reserve_slice(tasklet_impl& t, const shared_stack& sh) {

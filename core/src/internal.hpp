@@ -62,8 +62,9 @@ void hold_every_scheduler(std::uint32_t bits, bool on) noexcept;
 // that s cannot end in between); false if it does not (threads.cpp).
 bool post_if_exists(scheduler_impl* s, inbox_item item);
 
-// One of a thread's shared stacks (shared_stacks_per_thread of them) that copied-stack
-// tasklets run on: each copied tasklet on the one its `slot` names.
+// One of a thread's shared stacks (shared_stacks_per_thread of them, more for a crowd, up to
+// max_shared_stacks_per_thread) that copied-stack tasklets run on: each copied tasklet on
+// the one its `slot` names.
 struct shared_stack {
     stack mem;
     std::byte* base = nullptr;         // slices are [slice_lo, base)
@@ -80,7 +81,9 @@ struct scheduler_impl : scheduler_hot {
     tasklet_impl* main = nullptr;
     std::vector<tasklet_impl*> watchdogs;
     stack_pool pool;
-    shared_stack shared[shared_stacks_per_thread];
+    // The first shared_count are mapped (copystack.cpp: pick_shared_stack says when more are).
+    shared_stack shared[max_shared_stacks_per_thread];
+    int shared_count = 0;
     stack copy_helper;           // small stack where copy-switch restore runs before it jumps
     std::uint8_t slot_turn = 0;  // the shared stack a starting copied tasklet takes next
     std::byte* thread_stack_lo = nullptr;  // bounds of the thread's own stack (main)
@@ -201,11 +204,15 @@ inline shared_stack& shared_of(scheduler_impl& s, const tasklet_impl& t) noexcep
 
 // copystack.cpp
 // Copied `next` is about to start (running: `prev`): give it a shared stack, mapped if
-// need be (throws std::bad_alloc). A free one if any; else, in turn, one whose occupant
-// waits (blocked or paused) and that prev is not on; else, when every occupant is
-// runnable (a crowd taking turns), prev's own: one slp_switch then moves both slices,
-// where a jump between shared stacks would copy as much and cost more (measured: 44 vs
-// 65 ns per switch round-robin among 10,000).
+// need be (throws std::bad_alloc). A free one of the first shared_stacks_per_thread, or a
+// new one while there are fewer; else, in turn, one whose occupant waits (blocked or
+// paused) and that prev is not on, whose slice goes to the heap (a waiting tasklet keeps
+// only what it uses); else, when every occupant is runnable (a crowd taking turns), one
+// that a crowd left free or a new one while there are fewer than
+// max_shared_stacks_per_thread and it can be mapped, so that the crowd switches without
+// copying; past that, prev's own: one slp_switch then moves both slices, where a jump
+// between shared stacks would copy as much and cost more (measured: 44 vs 65 ns per
+// switch round-robin among 10,000).
 [[gnu::noinline]] void choose_shared_stack(scheduler_impl& s, tasklet_impl& next,
                                            const tasklet_impl& prev);
 // The heap buffer for t's slice (suspended on sh) is big enough for slice_save, which

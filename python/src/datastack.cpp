@@ -93,9 +93,9 @@ void free_cpython_chunk(_PyStackChunk* c) noexcept {
     a.free(a.ctx, c, c->size);
 }
 
-// The calling thread's data regions, by shared-stack slot.
+// The calling thread's data regions, by shared-stack slot (as many as core may map).
 struct region_table {
-    data_region* slots[slp::shared_stacks_per_thread] = {};
+    data_region* slots[slp::max_shared_stacks_per_thread] = {};
     ~region_table() {
         for (data_region* r : slots)
             if (r != nullptr && r->chunk != nullptr && r->occupant == nullptr)

@@ -42,12 +42,13 @@ TEST_P(Scheduler, schedule_alternates_tasklets_round_robin) {
     EXPECT_EQ(tr.ev, (S{"x0", "y0", "x1", "y1", "x2", "y2"}));
 }
 
-// More runnables than shared stacks: copied tasklets then take turns on them, and
-// schedule() takes its general path, where own-stack ones switch by its inline path.
+// More runnables than a thread may have shared stacks: copied tasklets then take turns on
+// them, and schedule() takes its general path, where own-stack ones switch by its inline
+// path.
 TEST_P(Scheduler, schedule_keeps_round_robin_among_more_tasklets_than_shared_stacks) {
     trace tr;
     S want;
-    constexpr int kTasklets = slp::shared_stacks_per_thread + 2;
+    constexpr int kTasklets = slp::max_shared_stacks_per_thread + 2;
     for (int round = 0; round < 3; ++round)
         for (int t = 0; t < kTasklets; ++t)
             want.push_back(std::to_string(t) + std::to_string(round));

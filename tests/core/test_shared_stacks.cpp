@@ -1,13 +1,15 @@
-// Copied-stack tasklets on a thread's several shared stacks (slp::shared_stacks_per_thread):
-// a few tasklets that switch among themselves keep their slices in place and copy
-// nothing; more of them than there are shared stacks take turns, copying slices out and
-// back, with every frame intact. The kind-parameterized suites check the semantics; these
-// check where slices live (get_switch_counts().slice_copies) and the paths between
-// shared stacks.
+// Copied-stack tasklets on a thread's several shared stacks (slp::shared_stacks_per_thread,
+// more for a crowd of runnable ones up to slp::max_shared_stacks_per_thread): a few
+// tasklets that switch among themselves, or a crowd of runnable ones up to the cap, keep
+// their slices in place and copy nothing; more of them than the cap take turns, copying
+// slices out and back, with every frame intact. The kind-parameterized suites check the
+// semantics; these check where slices live (get_switch_counts().slice_copies) and the paths
+// between shared stacks.
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <new>
+#include <thread>
 #include <vector>
 
 #include "core_test_support.h"
@@ -36,6 +38,32 @@ struct stack_pattern {
         return bad;
     }
 };
+
+// `n` copied tasklets that start together and schedule() `rounds` times each, with a
+// pattern in each one's frame across every switch, run to their end: every round runs and
+// finds its pattern intact. Returns the slices copied meanwhile.
+std::uint64_t crowd_taking_turns(int n, int rounds) {
+    int damaged = 0;
+    int rounds_done = 0;
+    for (int id = 0; id < n; ++id) {
+        slp::spawn(
+            [&, id, rounds] {
+                stack_pattern p;
+                for (int round = 0; round < rounds; ++round) {
+                    p.fill(id, round);
+                    slp::schedule();
+                    damaged += p.damaged(id, round);
+                    ++rounds_done;
+                }
+            },
+            copied);
+    }
+    const std::uint64_t before = slice_copies();
+    slp::run();
+    EXPECT_EQ(rounds_done, n * rounds);
+    EXPECT_EQ(damaged, 0);
+    return slice_copies() - before;
+}
 
 class SharedStacks : public ::testing::Test {
  protected:
@@ -75,33 +103,22 @@ TEST_F(SharedStacks, a_pair_talking_over_a_channel_copies_no_slice) {
 }
 
 TEST_F(SharedStacks, as_many_tasklets_as_shared_stacks_schedule_without_copying) {
-    constexpr int n = slp::shared_stacks_per_thread;
-    int damaged = 0;
-    int rounds_done = 0;
-    for (int id = 0; id < n; ++id) {
-        spawn([&, id] {
-            stack_pattern p;
-            for (int round = 0; round < 100; ++round) {
-                p.fill(id, round);
-                slp::schedule();
-                damaged += p.damaged(id, round);
-                ++rounds_done;
-            }
-        });
-    }
-    const std::uint64_t before = slice_copies();
-    slp::run();
-    EXPECT_EQ(slice_copies() - before, 0u);
-    EXPECT_EQ(rounds_done, n * 100);
-    EXPECT_EQ(damaged, 0);
+    EXPECT_EQ(crowd_taking_turns(slp::shared_stacks_per_thread, 100), 0u);
 }
 
-// Round-robin among more tasklets than shared stacks: every path between shared stacks
-// runs (a slice copied out by one slp_switch on the same stack or by make_room from
-// another, resumed by slp_switch, by a jump, or through the resumer), and each
-// tasklet's frames — three levels deep, a pattern in each — come back intact.
-TEST_F(SharedStacks, more_tasklets_than_shared_stacks_take_turns_with_frames_intact) {
-    constexpr int n = slp::shared_stacks_per_thread * 2 + 1;
+// A crowd of runnable tasklets that start together, as many as a thread may have shared
+// stacks: each starts on a stack of its own, so taking turns copies no slice.
+TEST_F(SharedStacks, a_crowd_of_runnable_tasklets_up_to_the_cap_takes_turns_without_copying) {
+    static_assert(slp::max_shared_stacks_per_thread > slp::shared_stacks_per_thread);
+    EXPECT_EQ(crowd_taking_turns(slp::max_shared_stacks_per_thread, 20), 0u);
+}
+
+// Round-robin among more tasklets than a thread may have shared stacks: every path
+// between shared stacks runs (a slice copied out by one slp_switch on the same stack or
+// by make_room from another, resumed by slp_switch, by a jump, or through the resumer),
+// and each tasklet's frames — three levels deep, a pattern in each — come back intact.
+TEST_F(SharedStacks, more_tasklets_than_the_cap_take_turns_with_frames_intact) {
+    constexpr int n = slp::max_shared_stacks_per_thread * 2 + 1;
     int damaged = 0;
     int rounds_done = 0;
     std::function<void(int, int)> nest = [&](int id, int depth) {
@@ -122,6 +139,18 @@ TEST_F(SharedStacks, more_tasklets_than_shared_stacks_take_turns_with_frames_int
     EXPECT_GT(slice_copies() - before, 0u);
     EXPECT_EQ(rounds_done, n * 20);
     EXPECT_EQ(damaged, 0);
+}
+
+// Each thread's scheduler has shared stacks of its own: crowds on two threads at once,
+// each as large as the cap, take turns without copying and without touching each
+// other's frames.
+TEST(SharedStacksThreads, each_thread_has_its_own_shared_stacks) {
+    constexpr int n = slp::max_shared_stacks_per_thread;
+    std::uint64_t copies_there = 1;
+    std::thread other([&] { copies_there = crowd_taking_turns(n, 20); });
+    EXPECT_EQ(crowd_taking_turns(n, 20), 0u);
+    other.join();
+    EXPECT_EQ(copies_there, 0u);
 }
 
 // Channels between copied tasklets and own-stack ones and main, with more copied
@@ -173,37 +202,74 @@ TEST_F(SharedStacks, ended_tasklets_leave_their_shared_stacks_free) {
     EXPECT_EQ(sum, 99L * 100 / 2);
 }
 
-// Every shared stack holds a tasklet blocked on a channel: a pair that starts then takes
-// two of those stacks (each start copies one blocked slice out, once) and talks without
-// copying anything more; the blocked ones come back intact.
-TEST_F(SharedStacks, a_new_pair_evicts_blocked_occupants_once_then_copies_nothing) {
-    constexpr int n = slp::shared_stacks_per_thread;
-    slp::channel<int> parked;
-    int damaged = 0;
-    for (int id = 0; id < n; ++id) {
-        spawn([&, id] {
+// A copied tasklet that keeps a pattern in its frame while it waits on `parked` (and adds
+// the entries that no longer hold it to `damaged`).
+void park(slp::channel<int>& parked, int id, int& damaged) {
+    slp::spawn(
+        [&parked, &damaged, id] {
             stack_pattern p;
             p.fill(id, 7);
             (void)parked.receive();
             damaged += p.damaged(id, 7);
-        });
-    }
-    slp::run();  // all of them blocked, one on each shared stack
-    ASSERT_EQ(parked.balance(), -n);
-    slp::channel<int> ch;
-    long sum = 0;
-    spawn([&] {
-        for (int i = 0; i < 500; ++i) sum += ch.receive();
+        },
+        copied);
+}
+
+// Every shared stack holds a tasklet blocked on a channel: a pair that starts then takes
+// two of those stacks (each start copies one blocked slice out, once) rather than mapping
+// more, and talks without copying anything more; the blocked ones come back intact. (On
+// a thread of its own, whose scheduler has mapped no shared stack yet: the other tests'
+// crowds leave more stacks free on theirs.)
+TEST(SharedStacksFresh, a_new_pair_evicts_blocked_occupants_once_then_copies_nothing) {
+    std::thread fresh([] {
+        constexpr int n = slp::shared_stacks_per_thread;
+        slp::channel<int> parked;
+        int damaged = 0;
+        for (int id = 0; id < n; ++id) park(parked, id, damaged);
+        slp::run();  // all of them blocked, one on each shared stack
+        ASSERT_EQ(parked.balance(), -n);
+        slp::channel<int> ch;
+        long sum = 0;
+        slp::spawn(
+            [&] {
+                for (int i = 0; i < 500; ++i) sum += ch.receive();
+            },
+            copied);
+        slp::spawn(
+            [&] {
+                for (int i = 0; i < 500; ++i) ch.send(i);
+            },
+            copied);
+        const std::uint64_t before = slice_copies();
+        slp::run();
+        EXPECT_EQ(slice_copies() - before, 2u);  // two blocked slices out, nothing else
+        EXPECT_EQ(sum, 499L * 500 / 2);
+        for (int id = 0; id < n; ++id) parked.send(id);
+        EXPECT_EQ(damaged, 0);
     });
-    spawn([&] {
-        for (int i = 0; i < 500; ++i) ch.send(i);
+    fresh.join();
+}
+
+// The stacks a crowd mapped and left free go to a crowd only: a tasklet that starts while
+// every occupant waits takes a waiting one's stack (its slice goes to the heap: tasklets
+// that wait stay compact), and a later crowd takes the free ones after the waiting
+// occupants' stacks. (On a thread of its own, as above.)
+TEST(SharedStacksFresh, stacks_a_crowd_left_free_go_to_a_crowd_not_to_waiting_tasklets) {
+    std::thread fresh([] {
+        constexpr int kept = slp::shared_stacks_per_thread;
+        EXPECT_EQ(crowd_taking_turns(kept + 6, 5), 0u);  // maps 6 stacks more
+        slp::channel<int> parked;
+        int damaged = 0;
+        const std::uint64_t before = slice_copies();
+        for (int id = 0; id < kept + 1; ++id) park(parked, id, damaged);
+        slp::run();
+        EXPECT_EQ(slice_copies() - before, 1u);  // the last one displaced a waiting one
+        // (the waiting occupants' stacks first, one copy each, then the free ones)
+        EXPECT_EQ(crowd_taking_turns(kept + 6, 5), static_cast<std::uint64_t>(kept));
+        for (int id = 0; id < kept + 1; ++id) parked.send(id);
+        EXPECT_EQ(damaged, 0);
     });
-    const std::uint64_t before = slice_copies();
-    slp::run();
-    EXPECT_EQ(slice_copies() - before, 2u);  // two blocked slices out, nothing else
-    EXPECT_EQ(sum, 499L * 500 / 2);
-    for (int id = 0; id < n; ++id) parked.send(id);
-    EXPECT_EQ(damaged, 0);
+    fresh.join();
 }
 
 // A copied tasklet that would block and switch to a tasklet whose stack cannot be

@@ -21,11 +21,21 @@ namespace slp {
 inline constexpr std::size_t default_stack_size = 256 * 1024;
 // The size of each shared stack that a thread's copied-stack tasklets run on.
 inline constexpr std::size_t default_shared_stack_size = 8 * 1024 * 1024;
-// How many shared stacks a thread has. A copied tasklet gets one when it starts; while
-// it is the one whose slice is on that stack, switching to it copies nothing. So a few
-// tasklets that switch among themselves (a producer and a consumer, a small pipeline)
-// switch as cheaply as own-stack tasklets, and only larger crowds copy slices.
+// How many shared stacks a thread maps before a starting copied tasklet takes one from a
+// tasklet that waits. A copied tasklet gets a shared stack when it starts and keeps it for
+// life (its slice holds addresses into it); while it is the one whose slice is on that
+// stack, switching to it copies nothing. So a few tasklets that switch among themselves
+// (a producer and a consumer, a small pipeline) switch as cheaply as own-stack tasklets.
 inline constexpr int shared_stacks_per_thread = 4;
+// How many shared stacks a thread may map in all. Past shared_stacks_per_thread, a
+// starting copied tasklet maps another only when every occupant is runnable (a crowd
+// taking turns, which would otherwise copy slices on most switches); an occupant that
+// waits gives up its stack first, so blocked tasklets keep their slices compact in the
+// heap. Each shared stack is address space, committed only as touched: its
+// default_shared_stack_size and a guard page (and, in the Python module, a 256 KiB data
+// region): 128 of them are about 1.1 GiB of a 64-bit address space, 16 about 140 MiB of a
+// 32-bit one's 3 GiB. A larger crowd shares them and copies, as a smaller cap would.
+inline constexpr int max_shared_stacks_per_thread = sizeof(void*) >= 8 ? 128 : 16;
 
 // The system page size (the guard page is one page).
 std::size_t page_size() noexcept;

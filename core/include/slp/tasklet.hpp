@@ -18,11 +18,12 @@
 // behave identically to the user:
 //   own     its own mmap'd stack (slp_jump): constant switch cost, default 256 KiB
 //           reserved per tasklet (committed only as touched)
-//   copied  one of the thread's few shared stacks (shared_stacks_per_thread, chosen when
-//           it starts): its live slice is copied out only when another copied tasklet
+//   copied  one of the thread's shared stacks (shared_stacks_per_thread, more for a
+//           crowd of runnable ones up to max_shared_stacks_per_thread; chosen when it
+//           starts): its live slice is copied out only when another copied tasklet
 //           needs that stack, and back in when it resumes; memory only for what it
-//           uses. Up to that many tasklets that switch among themselves copy nothing
-//           (as fast as own stacks); in larger crowds switch cost grows with depth
+//           uses. Tasklets that switch among themselves on stacks of their own copy
+//           nothing (as fast as own stacks); in larger crowds switch cost grows with depth
 // The scheduler and the channels never look at the kind: one function (detail::transfer
 // in core/src/switch.cpp) switches any pair. A third kind, soft tasklets whose body is
 // a C++20 coroutine switched without touching a stack, is made by slp::soft_tasklet

@@ -8,9 +8,9 @@
 // follows it, suspended by a jump (jump_resumable); no callback, no switch trap, no
 // other thread's request pending. Then schedule() is one jump to that next tasklet,
 // which is what schedule_running(false) does for it. Declined too: a copied tasklet
-// among more runnables than there are shared stacks (a crowd taking turns, whose slices
-// are copied on most switches): the general path switches it from a frame that keeps
-// almost nothing, so that what is copied stays small.
+// among more runnables than a thread may have shared stacks (a crowd taking turns, whose
+// slices are copied on most switches): the general path switches it from a frame that
+// keeps almost nothing, so that what is copied stays small.
 #pragma once
 
 #include "slp/detail/fast_channel.hpp"
@@ -30,7 +30,7 @@ template <class Hooks = observer_hooks>
     if (prev != s->head || next == prev || !prev->in_ring || !jump_resumable(*next)) [[unlikely]]
         return false;
     if (prev->kind == stack_kind::copied && !prev->is_main &&
-        s->runcount > shared_stacks_per_thread) [[unlikely]]
+        s->runcount > max_shared_stacks_per_thread) [[unlikely]]
         return false;
     jump_switch(*s, *prev, *next, hooks);
     s->claim(prev);
