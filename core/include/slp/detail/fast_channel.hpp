@@ -254,6 +254,16 @@ template <class Hooks>
     s.claim(&src);
 }
 
+// Whether the inline path may take the value of `sender`, the head of a channel's queue
+// of senders (the lock held): it is a tasklet of this thread (`s`) and left a T held
+// inline, not an error.
+template <class T>
+[[gnu::always_inline]] inline bool value_takes_inline(const scheduler_hot* s,
+                                                      const tasklet_impl* sender) noexcept {
+    return sender->sched == s && !sender->tempval.error &&
+           sender->tempval.value.template holds<T>();
+}
+
 // Send a T (as in channel<T>) made from `value` (forwarded: a T is moved from, anything
 // else converted) when the action takes it. False: declined, nothing changed.
 template <class T, class V, class Hooks = observer_hooks>
@@ -308,8 +318,7 @@ template <class T, class Take, class Hooks = observer_hooks>
     if (s == nullptr || !ch.lock_if_biased(s)) [[unlikely]]
         return false;
     tasklet_impl* target = ch.q().head;
-    if (!partner_waits(-1, ch.balance()) || target->sched != s || target->tempval.error ||
-        !target->tempval.value.template holds<T>()) [[unlikely]] {
+    if (!partner_waits(-1, ch.balance()) || !value_takes_inline<T>(s, target)) [[unlikely]] {
         ch.unlock(true);
         return false;
     }
@@ -335,8 +344,7 @@ template <class T, class Take, class Hooks = observer_hooks>
     if (partner_waits(-1, ch.balance())) {  // a sender waits
         tasklet_impl* target = ch.q().head;
         const bool to_partner = partner_runs_now(-1, ch.preference(), false);
-        if (target->sched != s || ch.schedule_all() || target->tempval.error ||
-            !target->tempval.value.template holds<T>()) [[unlikely]] {
+        if (ch.schedule_all() || !value_takes_inline<T>(s, target)) [[unlikely]] {
             ch.unlock(biased);
             return false;
         }
