@@ -272,6 +272,58 @@ TEST(SharedStacksFresh, stacks_a_crowd_left_free_go_to_a_crowd_not_to_waiting_ta
     fresh.join();
 }
 
+// A pipeline of `n` copied tasklets (a source, n - 2 stages that pass each item on, a sink)
+// that start in turn and block as they start, passing `items` integers through n - 1
+// channels, on a thread of its own (no stacks mapped yet): every item arrives, and no
+// frame is damaged. Returns the slices copied from the first start to the end.
+std::uint64_t pipeline_on_a_fresh_thread(int n, int items) {
+    std::uint64_t copies = 0;
+    std::thread fresh([&] {
+        std::vector<slp::channel<int>> chs(static_cast<std::size_t>(n - 1));
+        long sum = 0;
+        int damaged = 0;
+        slp::spawn(
+            [&] {
+                for (int i = 0; i < items; ++i) sum += chs.back().receive();
+            },
+            copied);
+        for (int stage = n - 3; stage >= 0; --stage) {
+            slp::spawn(
+                [&, stage] {
+                    stack_pattern p;
+                    p.fill(stage, 0);
+                    for (int i = 0; i < items; ++i) chs[stage + 1].send(chs[stage].receive());
+                    damaged += p.damaged(stage, 0);
+                },
+                copied);
+        }
+        slp::spawn(
+            [&] {
+                for (int i = 0; i < items; ++i) chs.front().send(i);
+            },
+            copied);
+        const std::uint64_t before = slice_copies();
+        slp::run();
+        copies = slice_copies() - before;
+        EXPECT_EQ(sum, static_cast<long>(items - 1) * items / 2);
+        EXPECT_EQ(damaged, 0);
+    });
+    fresh.join();
+    return copies;
+}
+
+// Each stage of a pipeline waits as it starts, so each takes a shared stack of its own
+// while the thread has fewer than shared_stacks_per_thread: a pipeline that long passes
+// items without copying a slice. One stage more takes a waiting stage's stack, and those
+// two copy slices whenever they take turns on it.
+TEST(SharedStacksFresh, a_pipeline_as_long_as_the_kept_stacks_copies_no_slice) {
+    EXPECT_EQ(pipeline_on_a_fresh_thread(slp::shared_stacks_per_thread, 200), 0u);
+}
+
+TEST(SharedStacksFresh, a_pipeline_one_stage_longer_copies_slices) {
+    EXPECT_GT(pipeline_on_a_fresh_thread(slp::shared_stacks_per_thread + 1, 200), 0u);
+}
+
 // A copied tasklet that would block and switch to a tasklet whose stack cannot be
 // mapped gets std::bad_alloc, still running and off the channel; the channel works on.
 TEST_F(SharedStacks, blocking_into_a_tasklet_that_cannot_start_throws_and_changes_nothing) {

@@ -24,9 +24,14 @@ inline constexpr std::size_t default_shared_stack_size = 8 * 1024 * 1024;
 // How many shared stacks a thread maps before a starting copied tasklet takes one from a
 // tasklet that waits. A copied tasklet gets a shared stack when it starts and keeps it for
 // life (its slice holds addresses into it); while it is the one whose slice is on that
-// stack, switching to it copies nothing. So a few tasklets that switch among themselves
-// (a producer and a consumer, a small pipeline) switch as cheaply as own-stack tasklets.
-inline constexpr int shared_stacks_per_thread = 4;
+// stack, switching to it copies nothing. So tasklets that switch among themselves (a
+// producer and a consumer, a pipeline or a ring of channels, whose stages wait as they
+// start) switch as cheaply as own-stack tasklets while there are no more of them than
+// this: 32 on 64-bit CPUs, 8 on 32-bit ones (about 265 and 66 MiB of address space with
+// the module's data regions, committed only as touched). A waiting occupant holds the
+// pages its slice and frames touched on its stack; tasklets that wait past these hold
+// only what they use, in the heap.
+inline constexpr int shared_stacks_per_thread = sizeof(void*) >= 8 ? 32 : 8;
 // How many shared stacks a thread may map in all. Past shared_stacks_per_thread, a
 // starting copied tasklet maps another only when every occupant is runnable (a crowd
 // taking turns, which would otherwise copy slices on most switches); an occupant that
