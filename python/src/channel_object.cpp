@@ -257,12 +257,150 @@ int channel_traverse(PyObject* self, visitproc visit, void* arg) {
     return 0;
 }
 
-PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
-    if (nargs != 1) {
-        PyErr_Format(PyExc_TypeError, "send() takes exactly one argument (%zd given)", nargs);
+// A TypeError for a call with `nargs` arguments (`format` takes it). nullptr.
+[[gnu::noinline, gnu::cold]] PyObject* arguments_error(const char* format,
+                                                       Py_ssize_t nargs) noexcept {
+    PyErr_Format(PyExc_TypeError, format, nargs);
+    return nullptr;
+}
+
+// send() when send_inline declines: entered by a jump (a tail call), as
+// receive_may_switch.
+[[gnu::noinline]] PyObject* send_may_switch(PyObject* self, PyObject* const* sp, PyObject* value) {
+    return send_impl(self, sp, value, suspend_kind::send);
+}
+
+// What send_inline keeps across its switch.
+struct kept_across_switch {
+    thread_runtime* rt;
+    TaskletObject* me;
+    slp::detail::scheduler_hot* s;
+    slp::detail::tasklet_impl* src;
+};
+
+// The tasklet that send_inline's switch resumes, with its part of the action done (ch's
+// lock taken, biased to this thread: `s`; left as it is), or null (declined, nothing
+// changed, the lock released): the partner waiting on ch, given `value`, if the
+// preference is on its side; the next runnable, with the running tasklet `src` blocked
+// on ch, if nobody waits; either only if resumed by one jump (jump_resumable). When the
+// partner takes the value and the sender goes on (preference), returns src.
+[[gnu::always_inline]] inline slp::detail::tasklet_impl* send_inline_part(
+    slp::detail::scheduler_hot& s, slp::channel_base& ch, slp::detail::tasklet_impl& src,
+    PyObject* value) noexcept {
+    using namespace slp::detail;
+    if (partner_waits(1, ch.balance())) {  // a receiver waits (fast_send's exchange)
+        tasklet_impl* target = ch.q().head;
+        const bool to_partner = partner_runs_now(1, ch.preference(), false);
+        if (target->sched != &s || ch.schedule_all() || target->tempval.value.has_value() ||
+            target->tempval.error || !jump_resumable(*target)) [[unlikely]] {
+            ch.unlock(true);
+            return nullptr;
+        }
+        queue_pop_partner(ch, target, -1);
+        target->tempval.value.template fill<ref>(new_ref_to{value});  // (empty: tested)
+        ch.unlock(true);
+        requeue_partner(s, target, to_partner);
+        return to_partner ? target : &src;
+    }
+    // nobody waits: block (fast_send's block)
+    if (!may_block(s, ch, src) || !jump_resumable(*src.next)) [[unlikely]] {
+        ch.unlock(true);
         return nullptr;
     }
-    return send_impl(self, args + nargs, args[0], suspend_kind::send);
+    tasklet_impl* next = src.next;
+    src.tempval.value.template fill<ref>(new_ref_to{value});  // (empty: may_block)
+    s.unlink_head_for_queue(&src);
+    queue_push(ch, &src, 1);
+    ch.unlock(true);
+    return next;
+}
+
+// After send_inline's switch, when more than the plain case is due: the rest of the
+// inline path's send after its switch (switch_hooks, jump_switch, block or
+// after_exchange, fast_send, send_impl), in its order.
+[[gnu::noinline]] PyObject* send_resumed_unusually(thread_runtime* rt, TaskletObject* me) noexcept {
+    slp::detail::scheduler_hot& s = *rt->hot();
+    slp::detail::tasklet_impl* src = s.running;
+    switch_hooks{{}, rt, me}.observe_after(s);
+    s.release_zombie_if_any();
+    forget_suspension(me);
+    try {
+        s.claim(src);  // kill, throw: the value was not taken
+    } catch (...) {
+        return fail_blocking();
+    }
+    src->tempval.clear();
+    end_action(rt);
+    Py_RETURN_NONE;
+}
+
+// channel.send() done by core's inline path (fast_send) with at most one jump, and
+// nothing unusual due (switches_plainly): in a ping-pong, every send. It does what that
+// path does, in a function that holds nothing in a register across its switch: what it
+// needs after the switch it reads from its frame (kept_across_switch), so that it need
+// not save the caller's callee-saved registers for that (slp_jump saves them). So it calls nothing
+// before the switch but save_rare (rarely: what it needs after that call it reads back
+// too), and after it only the unusual rest. Any other send goes on by a jump (a tail
+// call) into send_may_switch. (Not a leaf function: save_rare's call is not a tail call,
+// so it keeps out of the red zone: see jump_unlinked.)
+[[gnu::noinline]] PyObject* send_inline(PyObject* self, PyObject* const* sp, PyObject* value) {
+    using namespace slp::detail;
+    slp::channel_base& ch = as_channel(self)->ch;
+    thread_runtime* rt = thread_runtime::current_if_any();
+    if (rt == nullptr || !rt->switches_plainly()) [[unlikely]]
+        return send_may_switch(self, sp, value);
+    TaskletObject* me = rt->current_object();
+    scheduler_hot* s = fast_scheduler(rt->hot());
+    if (me == nullptr || s == nullptr || !ch.lock_if_biased(s)) [[unlikely]]
+        return send_may_switch(self, sp, value);
+    tasklet_impl* src = s->running;
+    tasklet_impl* next = send_inline_part(*s, ch, *src, value);
+    if (next == nullptr) [[unlikely]]
+        return send_may_switch(self, sp, value);
+    if (next == src) Py_RETURN_NONE;  // (nothing due: switches_plainly)
+    note_suspension(me, {sp, suspend_kind::send, self, value});
+    kept_across_switch kept;
+    // (Plain stores: see make_running; the loads of each after the switch wait for one
+    // vector store otherwise.)
+    kept.rt = rt;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    kept.me = me;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    kept.s = s;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    kept.src = src;
+    if (rt->suspend_plainly(me)) [[unlikely]] {
+        asm volatile("" : "+m"(kept));  // (in the frame across the call, read after it)
+        kept.me->state.save_rare(kept.rt->tstate());
+        asm volatile("" : "+m"(kept));
+        me = kept.me;
+        s = kept.s;
+        src = kept.src;
+        next = s->head;  // (whichever send_inline_part made next to run)
+    }
+    me->state.saved();
+    record_jump(*s, *src, *next);
+    src->how = suspended_by::jump;
+    s->rec.record_from = true;
+    const slp_transfer tr = jump_unlinked_keeping(next->ctx, kept);
+    // src runs again: everything from what it kept.
+    rt = kept.rt;
+    me = kept.me;
+    s = kept.s;
+    src = kept.src;
+    land_plain(*s, tr);
+    if (s->observer != rt || !rt->switches_plainly() || !me->state.restores_plainly() ||
+        s->zombie != nullptr || src->tempval.error || src->tempval.value.has_value()) [[unlikely]]
+        return send_resumed_unusually(rt, me);
+    rt->resume_plainly(me);
+    forget_suspension(me);
+    Py_RETURN_NONE;
+}
+
+PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 1) [[unlikely]]
+        return arguments_error("send() takes exactly one argument (%zd given)", nargs);
+    return send_inline(self, args + nargs, args[0]);
 }
 
 // A received bomb (a new reference): raise its exception, drop it. nullptr.
@@ -356,14 +494,9 @@ struct at_once_hooks : slp::detail::observer_hooks {
     return receive_impl(self, sp);
 }
 
-[[gnu::noinline, gnu::cold]] PyObject* receive_arguments_error(Py_ssize_t nargs) noexcept {
-    PyErr_Format(PyExc_TypeError, "receive() takes no arguments (%zd given)", nargs);
-    return nullptr;
-}
-
 PyObject* channel_receive(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
     if (nargs != 0) [[unlikely]]
-        return receive_arguments_error(nargs);
+        return arguments_error("receive() takes no arguments (%zd given)", nargs);
     PyObject* got = nullptr;
     if (receive_at_once(self, got)) [[likely]]
         return received(got);  // (its bomb's call is a tail call too)

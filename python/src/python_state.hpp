@@ -50,6 +50,13 @@ class python_state {
     // state's references (context, trace and profile objects). (Inline, as restore():
     // every switch does both.)
     [[gnu::always_inline]] void save(PyThreadState* ts) noexcept {
+        if (save_usual(ts)) [[unlikely]]
+            save_rare(ts);
+        saved();
+    }
+    // save() in three parts, for a caller that makes save_rare's call itself: save_usual
+    // returns whether save_rare(ts) must follow; then saved().
+    [[gnu::always_inline]] bool save_usual(PyThreadState* ts) noexcept {
         const auto rare = share_.save(ts);  // (a word of the version's width: one test)
         datastack_chunk_ = ts->datastack_chunk;
         datastack_top_ = ts->datastack_top;  // (its limit is the chunk's end: limit_of())
@@ -61,28 +68,28 @@ class python_state {
         // and then this state's fields and the thread state's stay clear: restore() has
         // nothing to write). So do the entry frames of every copied-stack tasklet once
         // some are unwatched (see c_stack_unwatched_; never on a version without them).
-        if ((rare | static_cast<unsigned>(ts->tracing | watch_all_entries())) != 0) [[unlikely]]
-            save_rare(ts);
-        f_.fresh = false;
+        return (rare | static_cast<unsigned>(ts->tracing | watch_all_entries())) != 0;
     }
+    [[gnu::always_inline]] void saved() noexcept { f_.fresh = false; }
+    // The tracing nesting, trace and profile functions and the version's rare fields:
+    // out of the thread state (which it leaves clear). (Also shows the entry frames of a
+    // copied-stack tasklet while some are unwatched.)
+    [[gnu::noinline]] void save_rare(PyThreadState* ts) noexcept;
     // this -> tstate: the tasklet resumes (or starts). Hands the references back.
     // A fresh tasklet's body completes its start (cpy::enter_body) in its first C frame.
     [[gnu::always_inline]] void restore(PyThreadState* ts) noexcept {
-        ts->context = context_;  // reference moves
-        context_ = nullptr;
-        ts->context_ver++;  // contextvars caches the last lookup per version
-        // (Read once: share_.restore() may store through a char pointer, which could alias
-        // this object's fields.)
-        _PyStackChunk* const chunk = datastack_chunk_;
-        ts->datastack_chunk = chunk;
-        ts->datastack_top = datastack_top_;
-        ts->exc_info = exc_info_;
+        _PyStackChunk* const chunk = restore_common(ts);
         if (unusual()) [[unlikely]] {  // tracing, frames away or shown by copies, not started
             restore_unusual(ts);
             return;
         }
-        share_.restore(ts);
-        ts->datastack_limit = limit_of(chunk);
+        restore_usual(ts, chunk);
+    }
+    // Whether restore() takes its usual way, which calls nothing (restore_plainly).
+    bool restores_plainly() const noexcept { return !unusual(); }
+    // restore() for a state that restores_plainly().
+    [[gnu::always_inline]] void restore_plainly(PyThreadState* ts) noexcept {
+        restore_usual(ts, restore_common(ts));
     }
     // The tasklet ended (its frames are gone): give back its data-stack chunk and move
     // the references it still holds into `out` (decref them when Python code may run).
@@ -168,10 +175,7 @@ class python_state {
                    profile_obj != nullptr;
         }
     };
-    // The tracing nesting, trace and profile functions and the version's rare fields:
-    // out of the thread state (which it leaves clear), and back. (save_rare also shows the
-    // entry frames of a copied-stack tasklet while some are unwatched.)
-    [[gnu::noinline]] void save_rare(PyThreadState* ts) noexcept;
+    // save_rare()'s inverse: back into the thread state.
     void restore_rare(PyThreadState* ts) noexcept;
     // Whether this state holds any of them.
     bool holds_rare() const noexcept {
@@ -180,6 +184,24 @@ class python_state {
     // The rest of restore() for a tasklet with trace functions, frames away from its data
     // region, entry frames shown by copies, or not started.
     [[gnu::noinline]] void restore_unusual(PyThreadState* ts) noexcept;
+    // What restore() does in every case; returns the data-stack chunk it gave back. (Read
+    // once: share_.restore() may store through a char pointer, which could alias this
+    // object's fields.)
+    [[gnu::always_inline]] _PyStackChunk* restore_common(PyThreadState* ts) noexcept {
+        ts->context = context_;  // reference moves
+        context_ = nullptr;
+        ts->context_ver++;  // contextvars caches the last lookup per version
+        _PyStackChunk* const chunk = datastack_chunk_;
+        ts->datastack_chunk = chunk;
+        ts->datastack_top = datastack_top_;
+        ts->exc_info = exc_info_;
+        return chunk;
+    }
+    // The rest of restore() in the usual case.
+    [[gnu::always_inline]] void restore_usual(PyThreadState* ts, _PyStackChunk* chunk) noexcept {
+        share_.restore(ts);
+        ts->datastack_limit = limit_of(chunk);
+    }
     // restore()'s unusual cases, in one test (g++ tests bit-fields one by one; the mask
     // folds to a constant).
     bool unusual() const noexcept {

@@ -109,6 +109,27 @@ class thread_runtime final : public slp::switch_observer {
         if (flags_.preempt_active) [[unlikely]]
             preempt_after_switch(this);
     }
+    // Whether a switch has nothing unusual to do: no GIL to take back, nothing to drop, no
+    // run(timeout) of this thread. Then suspend_plainly() and resume_plainly() do the
+    // observer's work (no call in them), and back_from_core() has nothing to do.
+    [[gnu::always_inline]] bool switches_plainly() const noexcept {
+        return !any_of({.gil_released = true,
+                        .flush_due = true,
+                        .preempt_active = true,
+                        .preempt_traced = true});
+    }
+    // suspend_running(f, true) when switches_plainly(), `f` being current_object() (not
+    // null), but for the rest of python_state::save after save_usual (save_rare, which it
+    // returns whether to call, and saved), for a caller that makes save_rare's call itself.
+    [[gnu::always_inline]] bool suspend_plainly(TaskletObject* f) noexcept {
+        return f->state.save_usual(ts_);
+    }
+    // resume_running(t) when switches_plainly() and `t` (not null) restores_plainly().
+    [[gnu::always_inline]] void resume_plainly(TaskletObject* t) noexcept {
+        current_ = t;
+        t->pending_throw = false;
+        t->state.restore_plainly(ts_);
+    }
     // Core blocks this thread for another one: let the other threads have the GIL.
     void before_wait() noexcept override;
     void after_wait() noexcept override {

@@ -163,16 +163,23 @@ struct observer_hooks {
     [[gnu::always_inline]] void resumed() noexcept {}
 };
 
+// The scheduler's record of a jump from prev (running) to next: next runs, and the
+// tasklet that lands (land_plain) stores the jump's `from` into prev.
+[[gnu::always_inline]] inline void record_jump(scheduler_hot& s, tasklet_impl& prev,
+                                               tasklet_impl& next) noexcept {
+    s.make_running(&next);
+    s.rec.prev = &prev;
+    s.rec.from = &prev;
+    ++s.counts.hard;
+}
+
 // Suspend prev (running, a hard tasklet) and resume next (jump_resumable); returns when
 // prev runs again. The bookkeeping of schedule_task + transfer for this one case.
 template <class Hooks = observer_hooks>
 [[gnu::always_inline]] inline void jump_switch(scheduler_hot& s, tasklet_impl& prev,
                                                tasklet_impl& next, Hooks hooks = {}) noexcept {
     hooks.observe_before(s, prev, next);
-    s.make_running(&next);
-    s.rec.prev = &prev;
-    s.rec.from = &prev;
-    ++s.counts.hard;
+    record_jump(s, prev, next);
     hooks.before_jump(s, prev, next);
     prev.how = suspended_by::jump;
     s.rec.record_from = true;

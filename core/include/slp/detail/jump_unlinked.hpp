@@ -24,37 +24,71 @@ namespace slp::detail {
 
 #if defined(__x86_64__)
 // The push writes below the stack pointer: the red zone of a leaf function. Every
-// function this is inlined into also calls the channel's general action (it is the
-// fallback of the same call), so none is a leaf, and GCC and Clang use the red zone in
-// leaf functions only. Everything the System V ABI lets a call clobber is clobbered:
-// the resumed context ran arbitrary code.
+// function this is inlined into also calls another function (not only by a tail call),
+// so none is a leaf, and GCC and Clang use the red zone in leaf functions only. Everything
+// the System V ABI lets a call clobber is clobbered: the resumed context ran arbitrary
+// code.
+#define SLP_JUMP_UNLINKED_ASM  \
+    "lea 1f(%%rip), %%rax\n\t" \
+    "push %%rax\n\t"           \
+    "jmp slp_jump\n"           \
+    "1:\n\t"                   \
+    "endbr64" /* reached by slp_jump's indirect jump (a nop without CET) */
+#if defined(__AVX512F__)
+#define SLP_JUMP_UNLINKED_AVX512_CLOBBERS                                                         \
+    "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25",     \
+        "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "k1", "k2", "k3", "k4", "k5", "k6", \
+        "k7",
+#else
+#define SLP_JUMP_UNLINKED_AVX512_CLOBBERS
+#endif
+#define SLP_JUMP_UNLINKED_CLOBBERS                                                           \
+    "rcx", "r8", "r9", "r10", "r11", "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", \
+        "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", \
+        "xmm15", SLP_JUMP_UNLINKED_AVX512_CLOBBERS "st", "st(1)", "st(2)", "st(3)", "st(4)", \
+        "st(5)", "st(6)", "st(7)"
+
 [[gnu::always_inline]] inline slp_transfer jump_unlinked(slp_ctx to) noexcept {
     register void* from asm("rax");
     register void* data asm("rdx");
     register void* arg0 asm("rdi") = to;
     register void* arg1 asm("rsi") = nullptr;
-    asm volatile(
-        "lea 1f(%%rip), %%rax\n\t"
-        "push %%rax\n\t"
-        "jmp slp_jump\n"
-        "1:\n\t"
-        "endbr64"  // reached by slp_jump's indirect jump (a nop without CET)
-        : "=r"(from), "=r"(data), "+r"(arg0), "+r"(arg1)
-        :
-        : "rcx", "r8", "r9", "r10", "r11", "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",
-          "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
-          "xmm15",
-#if defined(__AVX512F__)
-          "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25",
-          "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "k1", "k2", "k3", "k4", "k5", "k6",
-          "k7",
-#endif
-          "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)");
+    asm volatile(SLP_JUMP_UNLINKED_ASM
+                 : "=r"(from), "=r"(data), "+r"(arg0), "+r"(arg1)
+                 :
+                 : SLP_JUMP_UNLINKED_CLOBBERS);
     return slp_transfer{from, data};
 }
+
+// The same for a caller that keeps what it needs after the jump in `kept`, a local
+// object: it is in memory (the frame) at the jump and read from there after it, so that
+// none of it is held in a register across the jump (such a register is a callee-saved
+// one, which the caller's prologue would save besides slp_jump).
+template <class Kept>
+[[gnu::always_inline]] inline slp_transfer jump_unlinked_keeping(slp_ctx to, Kept& kept) noexcept {
+    register void* from asm("rax");
+    register void* data asm("rdx");
+    register void* arg0 asm("rdi") = to;
+    register void* arg1 asm("rsi") = nullptr;
+    asm volatile(SLP_JUMP_UNLINKED_ASM
+                 : "=r"(from), "=r"(data), "+r"(arg0), "+r"(arg1), "+m"(kept)
+                 :
+                 : SLP_JUMP_UNLINKED_CLOBBERS);
+    return slp_transfer{from, data};
+}
+#undef SLP_JUMP_UNLINKED_ASM
+#undef SLP_JUMP_UNLINKED_AVX512_CLOBBERS
+#undef SLP_JUMP_UNLINKED_CLOBBERS
 #else
 [[gnu::always_inline]] inline slp_transfer jump_unlinked(slp_ctx to) noexcept {
     return slp_jump(to, nullptr);
+}
+template <class Kept>
+[[gnu::always_inline]] inline slp_transfer jump_unlinked_keeping(slp_ctx to, Kept& kept) noexcept {
+    asm volatile("" : "+m"(kept));
+    const slp_transfer tr = slp_jump(to, nullptr);
+    asm volatile("" : "+m"(kept));
+    return tr;
 }
 #endif
 
