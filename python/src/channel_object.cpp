@@ -283,7 +283,9 @@ struct kept_across_switch {
 // changed, the lock released): the partner waiting on ch, given `value`, if the
 // preference is on its side; the next runnable, with the running tasklet `src` blocked
 // on ch, if nobody waits; either only if resumed by one jump (jump_resumable). When the
-// partner takes the value and the sender goes on (preference), returns src.
+// partner takes the value and the sender goes on (preference), returns src. Core's
+// fast_send without its switch: the same rules (receiver_takes_inline, may_block) and
+// steps (hand_over, join_queue).
 [[gnu::always_inline]] inline slp::detail::tasklet_impl* send_inline_part(
     slp::detail::scheduler_hot& s, slp::channel_base& ch, slp::detail::tasklet_impl& src,
     PyObject* value) noexcept {
@@ -291,15 +293,13 @@ struct kept_across_switch {
     if (partner_waits(1, ch.balance())) {  // a receiver waits (fast_send's exchange)
         tasklet_impl* target = ch.q().head;
         const bool to_partner = partner_runs_now(1, ch.preference(), false);
-        if (target->sched != &s || ch.schedule_all() || target->tempval.value.has_value() ||
-            target->tempval.error || !jump_resumable(*target)) [[unlikely]] {
+        if (!receiver_takes_inline(&s, ch, target) || !jump_resumable(*target)) [[unlikely]] {
             ch.unlock(true);
             return nullptr;
         }
         queue_pop_partner(ch, target, -1);
         target->tempval.value.template fill<ref>(new_ref_to{value});  // (empty: tested)
-        ch.unlock(true);
-        requeue_partner(s, target, to_partner);
+        hand_over(s, ch, true, *target, to_partner);
         return to_partner ? target : &src;
     }
     // nobody waits: block (fast_send's block)
@@ -307,12 +307,8 @@ struct kept_across_switch {
         ch.unlock(true);
         return nullptr;
     }
-    tasklet_impl* next = src.next;
     src.tempval.value.template fill<ref>(new_ref_to{value});  // (empty: may_block)
-    s.unlink_head_for_queue(&src);
-    queue_push(ch, &src, 1);
-    ch.unlock(true);
-    return next;
+    return join_queue(s, ch, true, src, 1);
 }
 
 // After send_inline's switch, when more than the plain case is due: the rest of the

@@ -225,14 +225,22 @@ template <class Hooks>
     return s;
 }
 
+// The exchange with `target` is done (it is off the queue; the lock still held): release
+// the lock, and make the partner the next to run (to_partner: preference on its side) or
+// put it at the end of the runnables. The caller switches to it in the first case.
+[[gnu::always_inline]] inline void hand_over(scheduler_hot& s, channel_base& ch, bool biased,
+                                             tasklet_impl& target, bool to_partner) noexcept {
+    ch.unlock(biased);
+    requeue_partner(s, &target, to_partner);
+}
+
 // The exchange with `target` is done (it is off the queue; the lock still held): the
 // partner runs now (preference on its side), or goes to the end of the runnables.
 template <class Hooks>
 [[gnu::always_inline]] inline void after_exchange(scheduler_hot& s, channel_base& ch, bool biased,
                                                   tasklet_impl& src, tasklet_impl& target,
                                                   bool to_partner, Hooks hooks) {
-    ch.unlock(biased);
-    requeue_partner(s, &target, to_partner);
+    hand_over(s, ch, biased, target, to_partner);
     if (!to_partner) return;
     switch_to(s, src, target, nullptr, hooks);
     s.claim(&src);
@@ -248,15 +256,24 @@ template <class Hooks>
            !src.tempval.value.has_value() && !src.tempval.error;
 }
 
+// src (running; may_block) leaves the runnables for ch's queue in direction dir, and the
+// lock is released; returns the tasklet to run next (the caller switches to it).
+[[gnu::always_inline]] inline tasklet_impl* join_queue(scheduler_hot& s, channel_base& ch,
+                                                       bool biased, tasklet_impl& src,
+                                                       int dir) noexcept {
+    tasklet_impl* next = src.next;
+    s.unlink_head_for_queue(&src);
+    queue_push(ch, &src, dir);
+    ch.unlock(biased);
+    return next;
+}
+
 // src (running; may_block) joins ch's queue in direction dir and the next runnable
 // tasklet runs; returns when src resumes, having raised what was thrown at it meanwhile.
 template <class Hooks>
 [[gnu::always_inline]] inline void block(scheduler_hot& s, channel_base& ch, bool biased,
                                          tasklet_impl& src, int dir, Hooks hooks) {
-    tasklet_impl* next = src.next;
-    s.unlink_head_for_queue(&src);
-    queue_push(ch, &src, dir);
-    ch.unlock(biased);
+    tasklet_impl* next = join_queue(s, ch, biased, src, dir);
     switch_to(s, src, *next, &ch, hooks);
     s.claim(&src);
 }
@@ -269,6 +286,16 @@ template <class T>
                                                       const tasklet_impl* sender) noexcept {
     return sender->sched == s && !sender->tempval.error &&
            sender->tempval.value.template holds<T>();
+}
+
+// Whether the inline path may hand a value to `receiver`, the head of a channel's queue
+// of receivers (the lock held): it is a tasklet of this thread (`s`), the channel does not
+// schedule all, and nothing (value or error) waits in its tempval yet.
+[[gnu::always_inline]] inline bool receiver_takes_inline(const scheduler_hot* s,
+                                                         const channel_base& ch,
+                                                         const tasklet_impl* receiver) noexcept {
+    return receiver->sched == s && !ch.schedule_all() && !receiver->tempval.value.has_value() &&
+           !receiver->tempval.error;
 }
 
 // Send a T (as in channel<T>) made from `value` (forwarded: a T is moved from, anything
@@ -285,8 +312,7 @@ template <class T, class V, class Hooks = observer_hooks>
     if (partner_waits(1, ch.balance())) {  // a receiver waits
         tasklet_impl* target = ch.q().head;
         const bool to_partner = partner_runs_now(1, ch.preference(), false);
-        if (target->sched != s || ch.schedule_all() || target->tempval.value.has_value() ||
-            target->tempval.error) [[unlikely]] {
+        if (!receiver_takes_inline(s, ch, target)) [[unlikely]] {
             ch.unlock(biased);
             return false;
         }
