@@ -30,17 +30,18 @@ static_assert(shared_stacks_per_thread >= 1 &&
 
 namespace {
 
-// Map shared stack `sh` (throws std::bad_alloc).
-void map_shared_stack(shared_stack& sh) {
+// Map shared stack `slot` (throws std::bad_alloc).
+void map_shared_stack(shared_stack& sh, int slot) {
     sh.mem = stack(default_shared_stack_size);
-    // Leave the top 64 bytes unused; slices end at a 16-byte aligned base.
-    sh.base = sh.mem.top() - 64;
+    // Leave the top 64 bytes unused, and the slot's colour; slices end at a 16-byte
+    // aligned base.
+    sh.base = sh.mem.top() - 64 - stack_colour(static_cast<unsigned>(slot));
     sh.lowest = sh.base;
 }
 
 // A new shared stack, mapped (throws std::bad_alloc, changing nothing).
 int add_shared_stack(scheduler_impl& s) {
-    map_shared_stack(s.shared[s.shared_count]);
+    map_shared_stack(s.shared[s.shared_count], s.shared_count);
     return s.shared_count++;
 }
 

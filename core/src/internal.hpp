@@ -86,6 +86,7 @@ struct scheduler_impl : scheduler_hot {
     int shared_count = 0;
     stack copy_helper;           // small stack where copy-switch restore runs before it jumps
     std::uint8_t slot_turn = 0;  // the shared stack a starting copied tasklet takes next
+    unsigned colour_turn = 0;    // stack_colour() of the next own stack a tasklet starts on
     std::byte* thread_stack_lo = nullptr;  // bounds of the thread's own stack (main)
     std::size_t thread_stack_size = 0;
     tasklet_impl* all_head = nullptr;

@@ -169,8 +169,16 @@ void cs_restore(void* arg) {
 }
 
 [[gnu::noinline]] void start_own(scheduler_impl& s, tasklet_impl& t) {
-    t.x->own = s.pool.acquire(t.x->stack_size);
-    t.ctx = make_context(t.x->own.usable(), &t == s.runner ? &runner_entry : &tasklet_entry);
+    const std::size_t asked = t.x->stack_size != 0 ? t.x->stack_size : default_stack_size;
+    t.x->own = s.pool.acquire(asked + stack_colour_range);
+    const std::span<std::byte> usable = t.x->own.usable();
+    const std::span<std::byte> below_colour =
+        usable.first(usable.size() - stack_colour(s.colour_turn));
+    ++s.colour_turn;
+    // (Memcheck marks what a pooled stack's last user popped as not addressable: the
+    // first frame may go there now.)
+    san::make_writable(below_colour.data() + below_colour.size() - 256, 256);
+    t.ctx = make_context(below_colour, &t == s.runner ? &runner_entry : &tasklet_entry);
     t.state = life::started;
 }
 

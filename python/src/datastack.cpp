@@ -52,6 +52,7 @@ namespace slpy {
 // still name it; its mapping goes with the thread unless frames are left in it).
 struct data_region {
     _PyStackChunk* chunk = nullptr;                            // data_region_bytes
+    void* mapping = nullptr;                                   // where chunk lies
     python_state* occupant = nullptr;                          // whose frames are in it
     const slp::detail::tasklet_impl* occupant_core = nullptr;  // its core tasklet
 };
@@ -59,6 +60,8 @@ struct data_region {
 namespace {
 
 constexpr size_t chunk_size = cpy::datastack_chunk_bytes;
+// A data region's mapping: the region, below it at most its colour.
+constexpr size_t region_mapping_bytes = python_state::data_region_bytes + slp::stack_colour_range;
 constexpr size_t max_cached = 64;
 
 PyObjectArenaAllocator g_inner;
@@ -99,7 +102,7 @@ struct region_table {
     ~region_table() {
         for (data_region* r : slots)
             if (r != nullptr && r->chunk != nullptr && r->occupant == nullptr)
-                munmap(r->chunk, python_state::data_region_bytes);
+                munmap(r->mapping, region_mapping_bytes);
     }
 };
 thread_local region_table t_regions;
@@ -110,10 +113,14 @@ data_region* region_of_slot(int slot) noexcept {
     if (r == nullptr) r = new (std::nothrow) data_region;
     if (r == nullptr) return nullptr;
     if (r->chunk == nullptr) {
-        void* p = mmap(nullptr, python_state::data_region_bytes, PROT_READ | PROT_WRITE,
+        void* p = mmap(nullptr, region_mapping_bytes, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED) return nullptr;
-        r->chunk = static_cast<_PyStackChunk*>(p);
+        r->mapping = p;
+        // Coloured as the slot's shared stack is (slp/stack.hpp), for the same reason:
+        // the frames at the start of every region would share their cache sets.
+        r->chunk = reinterpret_cast<_PyStackChunk*>(static_cast<std::byte*>(p) +
+                                                    slp::stack_colour(static_cast<unsigned>(slot)));
     }
     return r;
 }
