@@ -11,6 +11,7 @@
 #include "slp/detail/fast_schedule.hpp"
 #include "slp/errors.hpp"
 #include "slp/scheduler.hpp"
+#include "slp/stack.hpp"
 #include "stack_kind.hpp"
 #include "watchdogs.hpp"
 
@@ -525,6 +526,12 @@ PyMODINIT_FUNC PyInit_stackless() {
         Py_DECREF(TaskletExit);
         goto fail;
     }
+    // Core's shared-stack counts, for tests that make crowds just past them.
+    if (PyModule_AddIntConstant(m, "_shared_stacks_per_thread", slp::shared_stacks_per_thread) <
+            0 ||
+        PyModule_AddIntConstant(m, "_max_shared_stacks_per_thread",
+                                slp::max_shared_stacks_per_thread) < 0)
+        goto fail;
     {
         // TaskletExit is a builtin, as in Stackless.
         PyObject* builtins = PyEval_GetBuiltins();

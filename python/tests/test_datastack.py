@@ -16,14 +16,14 @@ import pytest
 import stackless
 
 # How many shared stacks a thread keeps for copied-stack tasklets that wait (core's
-# shared_stacks_per_thread: 32 on 64-bit CPUs, 8 on 32-bit ones): a tasklet that starts
-# while each holds a waiting one moves that one's frames aside.
-SHARED_STACKS = 32 if sys.maxsize > 2**32 else 8
+# shared_stacks_per_thread): a tasklet that starts while each holds a waiting one moves
+# that one's frames aside.
+SHARED_STACKS = stackless._shared_stacks_per_thread
 CROWD = SHARED_STACKS + 8  # more tasklets than that: blocked tasklets' frames move
 # How many shared stacks a thread may map for a crowd of runnable copied-stack tasklets
-# (core's max_shared_stacks_per_thread: 128 on 64-bit CPUs, 16 on 32-bit ones); only a
-# runnable crowd larger than that takes turns on shared stacks.
-MAX_SHARED_STACKS = 128 if sys.maxsize > 2**32 else 16
+# (core's max_shared_stacks_per_thread); only a runnable crowd larger than that takes
+# turns on shared stacks.
+MAX_SHARED_STACKS = stackless._max_shared_stacks_per_thread
 
 
 def values_of(tag, n):
