@@ -47,6 +47,13 @@ std::byte* align16(std::byte* p) noexcept {
                                         ~static_cast<std::uintptr_t>(15));
 }
 
+// Valgrind: code is about to push just below `p`, on a stack memcheck last saw shrink past
+// there (a shared stack's last occupant, a pooled stack's last user), which it marks as
+// not addressable; nothing runs on that stack now, so this is safe.
+void writable_below(std::byte* p) noexcept {
+    san::make_writable(p - 256, 256);
+}
+
 // ASan: frames abandoned on a shared stack (an ended tasklet's, helper frames) leave
 // poison behind that the next occupant's frames would trip on. Remember how deep the
 // stack has been used and forget all poison there whenever the occupant changes.
@@ -90,7 +97,7 @@ void tasklet_entry(slp_transfer tr) {
 // A fresh copied tasklet's first context, at the base of its shared stack.
 slp_ctx make_copied_start(shared_stack& sh) noexcept {
     std::byte* top = sh.base;
-    san::make_writable(top - 256, 256);
+    writable_below(top);
     return slp_make(top, static_cast<std::size_t>(top - sh.mem.lo()), &tasklet_entry);
 }
 
@@ -161,9 +168,7 @@ void cs_restore(void* arg) {
     scrub(s, sh);
     if (next.state != life::ready) {
         slice_restore(s, next, sh);
-        // valgrind: the resumed code pushes just below its slice, on a stack memcheck
-        // last saw shrink past there; we are not running on it, so this is safe.
-        san::make_writable(next.x->slice.lo - 256, 256);
+        writable_below(next.x->slice.lo);  // the resumed code pushes below its slice
     }
     sh.occupant = &next;
 }
@@ -175,9 +180,7 @@ void cs_restore(void* arg) {
     const std::span<std::byte> below_colour =
         usable.first(usable.size() - stack_colour(s.colour_turn));
     ++s.colour_turn;
-    // (Memcheck marks what a pooled stack's last user popped as not addressable: the
-    // first frame may go there now.)
-    san::make_writable(below_colour.data() + below_colour.size() - 256, 256);
+    writable_below(below_colour.data() + below_colour.size());
     t.ctx = make_context(below_colour, &t == s.runner ? &runner_entry : &tasklet_entry);
     t.state = life::started;
 }

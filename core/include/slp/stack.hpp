@@ -45,8 +45,8 @@ inline constexpr int max_shared_stacks_per_thread = sizeof(void*) >= 8 ? 128 : 1
 // Stacks begin at a page boundary, and a CPU picks the L1 data cache set of an address
 // by its bits below the page size. So the busiest bytes of every tasklet (the frames at
 // the top of its stack, which run at each of its switches) would fall in the same few
-// sets, and ten or so tasklets switching in turn would evict each other there. So a
-// stack's contexts begin this many bytes lower: its colour, one of the 32 multiples of 64
+// sets, where ten or so tasklets switching in turn would evict each other. A stack's
+// contexts therefore begin this many bytes lower: its colour, one of the 32 multiples of 64
 // below stack_colour_range, 17 cache lines apart from turn to turn (odd: every colour
 // comes once before one repeats). A thread's own stacks take turns as tasklets start on
 // them, its shared stacks by their slot. An own stack is mapped that much larger, so
