@@ -216,7 +216,7 @@ def versioned_groups(groups, values, version):
         if "greenlet" in ref:
             vref, peer_version = greenlet_peer(values, version, ref)
             if peer_version != version:
-                note = (f"; no greenlet for CPython {version} (Debian sid builds none), so the "
+                note = (f"; no greenlet for CPython {version} here, so the "
                         f"peer is greenlet on CPython {peer_version}, same run")
         vnames = [vref if n == ref else at(n, version) for n in names]
         title = re.sub(r" \(CPython [0-9.]+\)", "", title)

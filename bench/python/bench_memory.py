@@ -177,7 +177,7 @@ def print_parts(per_item, p):
           file=sys.stderr)
 
 
-# Debian sid builds no greenlet for CPython 3.13: there only the tasklets are measured;
+# A CPython without greenlet (see scripts/python-on): only the tasklets are measured;
 # on a version the module is not ported to, only greenlet (the peer of another version).
 # (Imported, not just found: Debian's greenlet package is shared by every CPython, its
 # extension is built for some.)

@@ -26,7 +26,7 @@ from math import gcd
 
 try:
     import greenlet
-except ImportError:  # Debian sid builds no greenlet for CPython 3.13
+except ImportError:  # (a CPython without greenlet: see scripts/python-on)
     greenlet = None
 try:
     import stackless

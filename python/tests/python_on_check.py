@@ -1,7 +1,8 @@
 """scripts/python-on, as a user runs it: ctest's python_on runs this file with pytest.
 
 On the host's CPython 3.11 with the module (built for it from this tree), on sid's 3.14
-(the root is built on first use, which takes minutes; later runs reuse it), and on the
+(the root is built on first use, which takes minutes; later runs reuse it; its 3.13 gets
+greenlet built once from the sources Debian's python3-greenlet ships), and on the
 other CPUs' Debian CPythons under qemu-user (aarch64, arm and s390x 3.11; riscv64 3.13;
 their roots take seconds to a minute): the working directory and relative paths in ARGS
 are the host's, stdin/stdout and the exit status pass through, a child started with
@@ -9,8 +10,10 @@ sys.executable sees the module; a version the module does not build for is refus
 the interpreter gate, naming it."""
 import os
 import re
+import shutil
 import subprocess
 import sys
+import sysconfig
 
 import pytest
 
@@ -103,6 +106,70 @@ def test_sid_314_interpreter(tmp_path):
     assert got["stdin"] == "to 3.14"
     assert got["file"] == "contents of data.txt"
     assert got["module"] == "none"
+
+
+GREENLET_FROM_SOURCES = os.path.join(SOURCE, "scripts", "lib", "greenlet_from_its_sources.py")
+SWITCH_ONCE = ("import greenlet; "
+               "g = greenlet.greenlet(lambda x: greenlet.getcurrent().parent.switch(x * 2)); "
+               "print(g.switch(21), greenlet._greenlet.__file__)")
+
+
+@needs_root
+def test_sid_313_has_greenlet_built_from_its_sources(tmp_path):
+    """Debian sid builds python3-greenlet for 3.14 and 3.15 only: python-on builds its
+    shipped sources for 3.13 into the root's package once, so 3.13 has its own peer."""
+    out = python_on(tmp_path, "--no-module", "x86_64", "3.13", "-c", SWITCH_ONCE)
+    assert out.returncode == 0, out.stderr
+    value, where = out.stdout.split()
+    assert value == "42"
+    assert where == "/usr/lib/python3/dist-packages/greenlet/" \
+        "_greenlet.cpython-313-x86_64-linux-gnu.so", where
+
+
+def debians_greenlet_copy(tmp_path):
+    debians = "/usr/lib/python3/dist-packages/greenlet"
+    if not os.path.exists(os.path.join(debians, "greenlet.cpp")):
+        pytest.skip("no python3-greenlet with its sources on this host")
+    package = tmp_path / "site" / "greenlet"
+    shutil.copytree(debians, package, ignore=shutil.ignore_patterns("_greenlet.*", "tests"))
+    return package
+
+
+def test_greenlet_from_its_sources_builds_one_that_switches(tmp_path):
+    """The recipe on the host's CPython, into a copy of Debian's package without its
+    extension: the extension appears under this interpreter's suffix and switches; the
+    work folder is gone."""
+    package = debians_greenlet_copy(tmp_path)
+    out = subprocess.run([sys.executable, GREENLET_FROM_SOURCES, str(package)],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    built = package / ("_greenlet" + sysconfig.get_config_var("EXT_SUFFIX"))
+    assert out.stdout.strip() == "built %s" % built
+    env = dict(os.environ, PYTHONPATH=str(package.parent))
+    ran = subprocess.run([sys.executable, "-c", SWITCH_ONCE], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == ["42", str(built)]
+    assert sorted(p.name for p in package.parent.iterdir()) == ["greenlet"]
+
+
+def test_greenlet_from_its_sources_failing_leaves_nothing(tmp_path):
+    """Sources that do not compile: the failing command is named, the package gets no
+    extension and no work folder is left. Sources missing: said so."""
+    package = debians_greenlet_copy(tmp_path)
+    before = sorted(p.name for p in package.iterdir())
+    source = package / "greenlet.cpp"
+    source.write_text("#error not greenlet\n" + source.read_text())
+    out = subprocess.run([sys.executable, GREENLET_FROM_SOURCES, str(package)],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode != 0
+    assert "building greenlet failed:" in out.stderr and "greenlet.cpp" in out.stderr
+    assert sorted(p.name for p in package.iterdir()) == before
+    assert sorted(p.name for p in package.parent.iterdir()) == ["greenlet"]
+    source.unlink()
+    out = subprocess.run([sys.executable, GREENLET_FROM_SOURCES, str(package)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "greenlet.cpp is missing" in out.stderr, out.stderr
 
 
 def python_on_versions():
