@@ -194,8 +194,9 @@ def python_versions(values):
 
 def greenlet_peer(values, version, ref="PY_greenlet_switch"):
     """(name, the version it was measured on) of the greenlet figure `ref` the rows of
-    `version` are compared with: greenlet in the same interpreter, or else (sid builds no
-    greenlet for 3.13) greenlet on the next version measured in the same run."""
+    `version` are compared with: greenlet in the same interpreter, or else (a CPython
+    without greenlet: see scripts/python-on) greenlet on the next version measured in the
+    same run."""
     versions = [version] + [v for v in python_versions(values) + [HOST_PYTHON]
                             if tuple(map(int, v.split("."))) > tuple(map(int, version.split(".")))]
     for v in versions:
@@ -462,8 +463,8 @@ def ratio_target(times, label, num, den, target, shape, floor=None, fmt=".2f"):
 def python_time_targets(times, version=HOST_PYTHON):
     """The time targets of the Python rows of CPython `version` (the channel switch and
     the switch-added cost of each loop), each against that version's greenlet peer
-    (greenlet_peer: on 3.13, greenlet on the next version of the same run, said in each
-    row); rows of another version than the host's are named by their version. Returns
+    (greenlet_peer: on a CPython without greenlet, greenlet on the next version of the same
+    run, said in each row); rows of another version than the host's are named by their version. Returns
     (text, shape) pairs, None where a figure was not measured."""
     g, peer_version = greenlet_peer(times, version)
     prefix = "" if version == HOST_PYTHON else f"CPython {version}: "

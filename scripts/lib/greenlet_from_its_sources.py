@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """greenlet_from_its_sources.py [PACKAGE]: build greenlet's extension for the CPython that
 runs this, from the C++ sources that Debian's python3-greenlet ships beside its
 extensions, into that package (PACKAGE, by default Debian's).
