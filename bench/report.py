@@ -464,8 +464,8 @@ def python_time_targets(times, version=HOST_PYTHON):
     """The time targets of the Python rows of CPython `version` (the channel switch and
     the switch-added cost of each loop), each against that version's greenlet peer
     (greenlet_peer: on a CPython without greenlet, greenlet on the next version of the same
-    run, said in each row); rows of another version than the host's are named by their version. Returns
-    (text, shape) pairs, None where a figure was not measured."""
+    run, said in each row); rows of another version than the host's are named by their
+    version. Returns (text, shape) pairs, None where a figure was not measured."""
     g, peer_version = greenlet_peer(times, version)
     prefix = "" if version == HOST_PYTHON else f"CPython {version}: "
     whose = "" if peer_version == version else f" on CPython {peer_version}"
