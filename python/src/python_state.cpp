@@ -79,7 +79,9 @@ int python_state::set_tracer(PyThreadState* ts, bool profile, Py_tracefunc fn, P
     cpy::retrace_suspended(ts, profile, profile ? t.profile_fn : t.trace_fn,
                            profile ? t.profile_obj : t.trace_obj, fn, obj,
                            [this] { return top_frame(); });
-    f_.traced = holds_rare();
+    // The traced way of restore() even when no function is left: a frame that ran traced
+    // learns there that it no longer is (thread_share::restore_traced).
+    f_.traced = true;
     return 0;
 }
 

@@ -25,7 +25,8 @@ struct data_region;  // datastack.cpp
 struct state_flags {
     bool fresh : 1 = false;
     bool own_root : 1 = false;       // the bottom chunk is ours (malloc), not CPython's
-    bool traced : 1 = false;         // holds what save_rare() moved out of the thread state
+    bool traced : 1 = false;         // holds what save_rare() moved out of the thread state,
+                                     // or its tracers changed while suspended
     bool away : 1 = false;           // its frames are not where they ran (see data_region_bytes)
     bool packed : 1 = false;         // ... and away, saved_ holds them packed
     bool c_stack_moves : 1 = false;  // it runs on a copied (shared) stack

@@ -1,6 +1,7 @@
 """tasklet.trace_function and profile_function are writable (Stackless's manual,
 "debugging"): on the current tasklet they are sys.settrace / sys.setprofile; a
 suspended tasklet keeps them until it runs, and traces from then on."""
+import ctypes
 import pickle
 import sys
 
@@ -122,6 +123,46 @@ def test_a_suspended_tasklet_can_be_untraced_again(calls):
     t.trace_function = tracer
     t.trace_function = None
     stackless.run()
+    assert calls == []
+
+
+class ThreadState311(ctypes.Structure):
+    """The head of CPython 3.11's PyThreadState, up to `cframe` (Include/cpython/pystate.h);
+    a _PyCFrame starts with its `uint8_t use_tracing`."""
+    _fields_ = [("prev", ctypes.c_void_p), ("next", ctypes.c_void_p),
+                ("interp", ctypes.c_void_p), ("initialized", ctypes.c_int),
+                ("static", ctypes.c_int), ("recursion_remaining", ctypes.c_int),
+                ("recursion_limit", ctypes.c_int), ("recursion_headroom", ctypes.c_int),
+                ("tracing", ctypes.c_int), ("tracing_what", ctypes.c_int),
+                ("cframe", ctypes.POINTER(ctypes.c_uint8))]
+
+
+def current_cframe_use_tracing():
+    """3.11: what the running eval loop's cframe says of tracing (255: traced, 0: not)."""
+    get = ctypes.pythonapi.PyThreadState_Get
+    get.restype = ctypes.POINTER(ThreadState311)
+    return get().contents.cframe[0]
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="3.11 keeps use_tracing in cframes")
+def test_a_tasklet_that_ran_traced_and_was_untraced_while_suspended_runs_untraced(calls):
+    def tracer(frame, event, arg):
+        calls.append(event)
+    seen = []
+
+    def body():
+        sys.settrace(tracer)
+        seen.append(current_cframe_use_tracing())
+        stackless.schedule()  # suspended here, traced, when its function is taken away
+        seen.append(current_cframe_use_tracing())
+        calls_a_function()
+
+    t = stackless.tasklet(body)()
+    stackless.schedule()
+    t.trace_function = None
+    del calls[:]
+    stackless.run()
+    assert seen == [255, 0]
     assert calls == []
 
 

@@ -103,15 +103,19 @@ class thread_share {
     bool c_stack_moved(const c_slice_place&) noexcept { return false; }
     bool expose_entries() noexcept { return false; }
     void unexpose() noexcept {}
-    // A suspended tasklet resumes. Its cframe's current_frame is as save() found it (only
-    // the running tasklet's cframes change); its use_tracing may not be, if it is the
-    // thread's root cframe, which a tasklet starting on it may have changed (the
-    // preemption tracer's removal, an eval loop's exit): it is 0, the thread state holding
-    // no trace function (a tasklet that holds one gets restore_traced() next).
+    // A suspended tasklet resumes. Its cframe is as save() found it: use_tracing 0 (or
+    // save_rare() ran, and restore_traced() follows), since only the running tasklet's
+    // cframes change. All but the thread's root cframe, which a tasklet starting on it may
+    // have changed (the preemption tracer's removal, an eval loop's exit): that one is set
+    // to 0, the thread state holding no trace function. The others are not touched: the
+    // eval loop the tasklet returns to reads its cframe's use_tracing at every instruction
+    // it dispatches, and a store there, or a load to test it, whose address comes from
+    // loads made after the switch, slows those instructions.
     [[gnu::always_inline]] void restore(PyThreadState* ts) noexcept {
         restore_counters(ts);
         ts->cframe = cframe_;
-        cframe_->use_tracing = 0;
+        if (cframe_ == &ts->root_cframe) [[unlikely]]
+            cframe_->use_tracing = 0;
     }
     // After restore(), for a tasklet whose trace or profile functions and tracing nesting
     // are back in the thread state (python_state::restore_rare): its cframe says so.
