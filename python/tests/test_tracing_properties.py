@@ -139,8 +139,8 @@ class ThreadState311(ctypes.Structure):
 
 def current_cframe_use_tracing():
     """3.11: what the running eval loop's cframe says of tracing (255: traced, 0: not)."""
-    get = ctypes.pythonapi.PyThreadState_Get
-    get.restype = ctypes.POINTER(ThreadState311)
+    get = ctypes.PYFUNCTYPE(ctypes.POINTER(ThreadState311))(
+        ("PyThreadState_Get", ctypes.pythonapi))
     return get().contents.cframe[0]
 
 

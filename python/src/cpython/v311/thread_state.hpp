@@ -70,8 +70,8 @@ class thread_share {
     // Returns 0 if the thread state holds none of what moves only when set (save_rare()):
     // no trashcan nesting, and no trace or profile function as far as its tracing nesting
     // is 0 (then the current cframe's use_tracing says whether it holds any: see
-    // use_tracing_for()). The cframe's use_tracing is not kept: restore() sets it by that
-    // rule.
+    // use_tracing_for()). The cframe's use_tracing stays in the cframe, on the tasklet's C
+    // stack: restore() leaves it (it is 0 then), restore_traced() sets it by that rule.
     [[gnu::always_inline]] unsigned save(PyThreadState* ts) noexcept {
         cframe_ = ts->cframe;
         frame_ = cframe_->current_frame;  // (for a suspended tasklet's introspection)
@@ -103,14 +103,15 @@ class thread_share {
     bool c_stack_moved(const c_slice_place&) noexcept { return false; }
     bool expose_entries() noexcept { return false; }
     void unexpose() noexcept {}
-    // A suspended tasklet resumes. Its cframe is as save() found it: use_tracing 0 (or
-    // save_rare() ran, and restore_traced() follows), since only the running tasklet's
-    // cframes change. All but the thread's root cframe, which a tasklet starting on it may
-    // have changed (the preemption tracer's removal, an eval loop's exit): that one is set
-    // to 0, the thread state holding no trace function. The others are not touched: the
-    // eval loop the tasklet returns to reads its cframe's use_tracing at every instruction
-    // it dispatches, and a store there, or a load to test it, whose address comes from
-    // loads made after the switch, slows those instructions.
+    // A suspended tasklet resumes. Its cframe is as save() found it, since only the
+    // running tasklet's cframes change: use_tracing 0, unless the tasklet holds a trace
+    // function or had one taken away while suspended (restore_traced() follows then).
+    // All but the thread's root cframe, which a tasklet starting on it may have changed
+    // (the preemption tracer's removal, an eval loop's exit): that one is set to 0, the
+    // thread state holding no trace function. The others are not touched: the eval loop
+    // the tasklet returns to reads its cframe's use_tracing at every instruction it
+    // dispatches, and a store there, or a load to test it, whose address comes from loads
+    // made after the switch, slows those instructions.
     [[gnu::always_inline]] void restore(PyThreadState* ts) noexcept {
         restore_counters(ts);
         ts->cframe = cframe_;
