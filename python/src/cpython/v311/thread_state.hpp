@@ -71,7 +71,7 @@ class thread_share {
     // no trashcan nesting, and no trace or profile function as far as its tracing nesting
     // is 0 (then the current cframe's use_tracing says whether it holds any: see
     // use_tracing_for()). The cframe's use_tracing stays in the cframe, on the tasklet's C
-    // stack: restore() leaves it (it is 0 then), restore_traced() sets it by that rule.
+    // stack: restore() leaves it (see there), restore_traced() sets it by that rule.
     [[gnu::always_inline]] unsigned save(PyThreadState* ts) noexcept {
         cframe_ = ts->cframe;
         frame_ = cframe_->current_frame;  // (for a suspended tasklet's introspection)
