@@ -60,8 +60,14 @@ struct data_region {
 namespace {
 
 constexpr size_t chunk_size = cpy::datastack_chunk_bytes;
-// A data region's mapping: the region, below it at most its colour.
-constexpr size_t region_mapping_bytes = python_state::data_region_bytes + slp::stack_colour_range;
+// Where a region begins in its mapping's first page, before its colour: past the page's
+// first lines. Blocks that begin at a page boundary (CPython's memory pools and data-stack
+// chunks, other mappings) keep their headers there, so those lines' cache sets are busier
+// than the rest, and the frames at a region's start run at every switch of its tasklet.
+constexpr size_t region_lead = 128;
+// A data region's mapping: the region, below it its lead and at most its colour.
+constexpr size_t region_mapping_bytes =
+    python_state::data_region_bytes + region_lead + slp::stack_colour_range;
 constexpr size_t max_cached = 64;
 
 PyObjectArenaAllocator g_inner;
@@ -119,7 +125,7 @@ data_region* region_of_slot(int slot) noexcept {
         r->mapping = p;
         // Coloured as the slot's shared stack is (slp/stack.hpp), for the same reason:
         // the frames at the start of every region would share their cache sets.
-        r->chunk = reinterpret_cast<_PyStackChunk*>(static_cast<std::byte*>(p) +
+        r->chunk = reinterpret_cast<_PyStackChunk*>(static_cast<std::byte*>(p) + region_lead +
                                                     slp::stack_colour(static_cast<unsigned>(slot)));
     }
     return r;
