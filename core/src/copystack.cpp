@@ -102,6 +102,9 @@ void choose_shared_stack(scheduler_impl& s, tasklet_impl& next, const tasklet_im
 
 void reserve_slice(tasklet_impl& t, const shared_stack& sh) {
     tasklet_extra& x = *t.x;
+    // Where a jump suspended it, its slice begins at its context (the jump's frame),
+    // which its landing partner stored; a copy_switch stored slice.lo itself.
+    if (t.how == suspended_by::jump) x.slice.lo = static_cast<std::byte*>(t.ctx);
     const std::size_t n = static_cast<std::size_t>(sh.base - x.slice.lo);
     if (n > x.slice.saved_cap) {
         void* p = std::realloc(x.slice.saved, n);

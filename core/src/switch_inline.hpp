@@ -30,10 +30,10 @@ inline void note_depth([[maybe_unused]] scheduler_impl& s,
 #endif
 }
 
-// ASan, after a landing: how deep the copied tasklet that jumped used the shared stack.
+// ASan, after a landing: how deep the copied tasklet that jumped used the shared stack
+// (its context, where the jump left its stack pointer).
 inline void note_landing_depth(scheduler_impl& s) noexcept {
-    if (s.rec.record_from && s.rec.prev->kind == stack_kind::copied)
-        note_depth(s, s.rec.prev->x->slice.lo);
+    if (s.rec.record_from && s.rec.prev->kind == stack_kind::copied) note_depth(s, s.rec.prev->ctx);
 }
 
 // Every landing stores the transfer's `from` into the tasklet that jumped.

@@ -118,12 +118,10 @@ inline constexpr bool inline_switch = true;
 }
 
 // Where a landing context stores the transfer's `from`: into the tasklet that jumped.
+// (A copied one's slice begins there too; core/src/copystack.cpp reads it from its
+// context when it first needs it.)
 [[gnu::always_inline]] inline void land_plain(scheduler_hot& s, slp_transfer tr) noexcept {
-    if (s.rec.record_from) {
-        tasklet_impl* p = s.rec.prev;
-        p->ctx = tr.from;
-        if (p->kind == stack_kind::copied) p->x->slice.lo = static_cast<std::byte*>(tr.from);
-    }
+    if (s.rec.record_from) s.rec.prev->ctx = tr.from;
 }
 
 // Can `next` be resumed from a hard tasklet by one slp_jump, with nothing else to do?

@@ -38,7 +38,9 @@ enum class suspended_by : std::uint8_t { none, jump, copy_switch };
 
 // A copied-stack tasklet's C slice: where it lies on its shared stack, and its heap copy.
 struct copied_slice {
-    std::byte* lo = nullptr;     // lowest address of its live slice
+    // Lowest address of its live slice; while a jump suspends it with the slice in place,
+    // its context is (reserve_slice copies that here before the slice moves).
+    std::byte* lo = nullptr;
     std::byte* saved = nullptr;  // heap copy of the slice
     std::uint32_t saved_size = 0;
     std::uint32_t saved_cap = 0;
