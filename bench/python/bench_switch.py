@@ -37,7 +37,7 @@ except ImportError:  # a version the module is not ported to: greenlet alone, as
 QUICK = "--quick" in sys.argv
 N = 20_000 if QUICK else 200_000  # round trips (2 switches each) per timing
 REPS = 3 if QUICK else 5
-PROCESSES = 1 if QUICK else 3  # each measures every method; the median of theirs is kept
+PROCESSES = 1 if QUICK else 7  # each measures every method; the median of theirs is kept
 ONE_PROCESS = "--one-process"  # how a process started by measure_in_processes() is told
 
 
