@@ -217,7 +217,8 @@ inline shared_stack& shared_of(scheduler_impl& s, const tasklet_impl& t) noexcep
 [[gnu::noinline]] void choose_shared_stack(scheduler_impl& s, tasklet_impl& next,
                                            const tasklet_impl& prev);
 // The heap buffer for t's slice (suspended on sh) is big enough for slice_save, which
-// then needs no memory (throws std::bad_alloc).
+// then needs no memory (throws std::bad_alloc). Sets the slice's start (slice.lo) of a
+// tasklet a jump suspended, from its context.
 void reserve_slice(tasklet_impl& t, const shared_stack& sh);
 [[gnu::noinline]] void slice_save(scheduler_impl& s, tasklet_impl& t, const shared_stack& sh);
 [[gnu::noinline]] void slice_restore(scheduler_impl& s, tasklet_impl& t, const shared_stack& sh);

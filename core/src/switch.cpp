@@ -129,7 +129,7 @@ intptr_t cs_save(void* sp, void* arg) {
     tasklet_impl& next = *s.rec.next;
     shared_stack& sh = shared_of(s, next);
     auto* p = static_cast<std::byte*>(sp);
-    prev.x->slice.lo = p;
+    prev.x->slice.lo = p;  // (prev.how is copy_switch: reserve_slice keeps this)
     note_depth(s, p);
     if (prev.state != life::dead) slice_save(s, prev, sh);
     sh.occupant = &next;

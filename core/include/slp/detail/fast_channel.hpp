@@ -118,8 +118,8 @@ inline constexpr bool inline_switch = true;
 }
 
 // Where a landing context stores the transfer's `from`: into the tasklet that jumped.
-// (A copied one's slice begins there too; core/src/copystack.cpp reads it from its
-// context when it first needs it.)
+// (A copied one's slice begins there too: reserve_slice, core/src/copystack.cpp, takes
+// it from the context whenever the slice is about to move.)
 [[gnu::always_inline]] inline void land_plain(scheduler_hot& s, slp_transfer tr) noexcept {
     if (s.rec.record_from) s.rec.prev->ctx = tr.from;
 }

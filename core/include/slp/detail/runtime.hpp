@@ -38,8 +38,9 @@ enum class suspended_by : std::uint8_t { none, jump, copy_switch };
 
 // A copied-stack tasklet's C slice: where it lies on its shared stack, and its heap copy.
 struct copied_slice {
-    // Lowest address of its live slice; while a jump suspends it with the slice in place,
-    // its context is (reserve_slice copies that here before the slice moves).
+    // Lowest address of its live slice while a copy_switch suspends it or the slice is in
+    // the heap. One a jump suspended has it in its context (reserve_slice copies it here
+    // before the slice moves); while it runs, this is stale.
     std::byte* lo = nullptr;
     std::byte* saved = nullptr;  // heap copy of the slice
     std::uint32_t saved_size = 0;
